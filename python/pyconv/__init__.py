@@ -1,0 +1,23 @@
+"""pyconv: convolutional neural networks with a fast C++ core and a Keras-style API.
+
+    import pyconv
+    model = pyconv.Sequential([pyconv.Input((28, 28, 1)),
+                               pyconv.layers.Conv2D(16, 3, activation="relu"), ...])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=3)
+"""
+
+from . import _core
+from ._core import __version__
+from ._random import set_seed
+from .config import get_num_threads, set_num_threads, show_config
+from .errors import ShapeError
+from . import callbacks, data, datasets, layers, losses, metrics, optimizers, utils
+from .layers import Input
+from .models import Sequential
+
+__all__ = [
+    "Input", "Sequential", "ShapeError", "__version__", "callbacks", "data", "datasets",
+    "get_num_threads", "layers", "losses", "metrics", "optimizers", "set_num_threads",
+    "set_seed", "show_config", "utils",
+]

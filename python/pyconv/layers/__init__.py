@@ -1,0 +1,16 @@
+"""Keras-named layers. Each is a description; the C++ core does the work."""
+
+from .activation import Activation, ReLU, Softmax
+from .base import Layer
+from .conv import Conv2D
+from .core import Dense, Dropout, Flatten, Input, InputLayer
+from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
+                      MaxPool2D, MaxPooling2D)
+
+Convolution2D = Conv2D
+
+__all__ = [
+    "Activation", "AveragePooling2D", "AvgPool2D", "Conv2D", "Convolution2D", "Dense", "Dropout",
+    "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "Input", "InputLayer", "Layer",
+    "MaxPool2D", "MaxPooling2D", "ReLU", "Softmax",
+]

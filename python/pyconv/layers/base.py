@@ -1,0 +1,121 @@
+"""Layer: a description of one layer (its Keras arguments). The weights and the
+math live in the C++ graph that `Sequential.compile`/`build` creates; a layer
+attached to a built model reads and writes its weights there."""
+
+import re
+
+from .. import _core
+
+_name_counts = {}
+
+
+def _snake_case(name):
+    """Keras's naming: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _unique_name(base):
+    count = _name_counts.get(base, 0)
+    _name_counts[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def normalize_tuple(value, n, name, allow_zero=False):
+    """An int or a sequence of `n` ints as a tuple of ints, as Keras accepts."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,) * n
+    try:
+        value = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer or a tuple of {n} integers, "
+                        f"received {value!r}") from None
+    if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"{name} must be an integer or a tuple of {n} integers, "
+                         f"received {value!r}")
+    low = 0 if allow_zero else 1
+    if any(v < low for v in value):
+        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, "
+                         f"received {value!r}")
+    return value
+
+
+def normalize_activation(activation):
+    if activation is None:
+        return "linear"
+    if not isinstance(activation, str):
+        raise TypeError("activation must be a name such as 'relu' or None, "
+                        f"received {activation!r}")
+    return activation.lower()
+
+
+class Layer:
+    """Base class. Subclasses set `core_type` and fill `_args` with their Keras
+    arguments; `core_config()` is what the C++ core builds from."""
+
+    core_type = None
+
+    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None):
+        if dtype not in (None, "float32"):
+            raise ValueError(f"only dtype='float32' is supported, received {dtype!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, received {name!r}")
+        self.name = name or _unique_name(_snake_case(type(self).__name__))
+        self.trainable = trainable
+        self._input_shape = tuple(input_shape) if input_shape is not None else None
+        self._args = {}
+        self._model = None  # (Sequential, index) once the model is built
+        self._index = None
+
+    def _validate(self):
+        """Checks the arguments in the C++ core (one set of rules for every front end)."""
+        _core.validate_layer(self.core_config())
+
+    def core_config(self):
+        return {"type": self.core_type, "name": self.name, **self._args}
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, **self._args}
+        if self._input_shape is not None:
+            config["input_shape"] = self._input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for an input shape with a leading batch axis (may be None)."""
+        batch, sample = input_shape[0], tuple(input_shape[1:])
+        out, _ = _core.layer_info(self.core_config(), sample)
+        return (batch,) + tuple(out)
+
+    def count_params(self, input_shape):
+        _, params = _core.layer_info(self.core_config(), tuple(input_shape))
+        total = 0
+        for _, shape in params:
+            size = 1
+            for d in shape:
+                size *= d
+            total += size
+        return total
+
+    @property
+    def weights_names(self):
+        return self._graph().layer_param_names(self._index)
+
+    def get_weights(self):
+        if self._model is None:
+            return []
+        return self._graph().get_weights(self._index)
+
+    def set_weights(self, weights):
+        if self._model is None:
+            raise RuntimeError(f"layer '{self.name}' has no weights until its model is built")
+        self._graph().set_weights(self._index, list(weights))
+
+    def _graph(self):
+        return self._model._graph
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"

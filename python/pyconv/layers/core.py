@@ -1,0 +1,78 @@
+"""Dense, Flatten, Dropout and the Input placeholder."""
+
+import numbers
+
+from .base import Layer, normalize_activation
+
+
+class Dense(Layer):
+    """y = activation(x @ kernel + bias), kernel shaped (in_features, units)."""
+
+    core_type = "Dense"
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, numbers.Integral):
+            raise TypeError(f"units must be an integer, received {units!r}")
+        self._args = {
+            "units": int(units),
+            "activation": normalize_activation(activation),
+            "use_bias": bool(use_bias),
+            "kernel_initializer": kernel_initializer,
+            "bias_initializer": bias_initializer,
+        }
+        self._validate()
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1 * d2 * ...), channels-last order."""
+
+    core_type = "Flatten"
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError("only data_format='channels_last' is supported, "
+                             f"received {data_format!r}")
+
+
+class Dropout(Layer):
+    """Inverted dropout: during training zeroes a fraction `rate` of the inputs
+    and scales the rest by 1 / (1 - rate); does nothing at inference."""
+
+    core_type = "Dropout"
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if noise_shape is not None:
+            raise ValueError("noise_shape is not supported; expected None")
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+            raise TypeError(f"rate must be a number, received {rate!r}")
+        self._args = {"rate": float(rate)}
+        if seed is not None:
+            self._args["seed"] = int(seed)
+        self._validate()
+
+
+class Input:
+    """Declares the per-sample input shape of a model: `Input(shape=(28, 28, 1))`."""
+
+    def __init__(self, shape, batch_size=None, dtype=None, name=None):
+        if dtype not in (None, "float32"):
+            raise ValueError(f"only dtype='float32' is supported, received {dtype!r}")
+        try:
+            shape = tuple(int(d) for d in shape)
+        except TypeError:
+            raise TypeError(f"shape must be a tuple of integers, received {shape!r}") from None
+        if not shape or any(d <= 0 for d in shape):
+            raise ValueError(f"shape must be a non-empty tuple of positive integers, "
+                             f"received {shape!r}")
+        self.shape = (batch_size,) + shape
+        self.name = name
+
+    def __repr__(self):
+        return f"<Input shape={self.shape}>"
+
+
+InputLayer = Input

@@ -1,0 +1,354 @@
+"""Sequential: the Keras-style model. Python checks arguments and drives the
+epoch loop; each batch is one call into the C++ graph, which runs forward,
+loss, backward and the optimizer update with the GIL released."""
+
+import sys
+
+import numpy as np
+
+from . import _core, _random, losses, metrics as metrics_module, optimizers
+from .callbacks import CallbackList, History
+from .data.pipeline import gather_batch
+from .errors import ShapeError
+from .layers.base import Layer
+from .layers.core import Input
+from .progress import ProgressBar, format_logs
+
+_SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D")
+
+
+def _check_batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
+    return int(batch_size)
+
+
+def _numeric_array(a, what):
+    if a is None:
+        raise ValueError(f"{what} is required, received None")
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be a numeric array, received dtype {a.dtype}")
+    if a.ndim == 0 or a.shape[0] == 0:
+        raise ValueError(f"{what} must hold at least one sample, received shape {a.shape}")
+    return a
+
+
+class Sequential:
+    """A linear stack of layers: `Sequential([Input((28, 28, 1)), Conv2D(...), ...])`."""
+
+    def __init__(self, layers=None, name=None):
+        self.name = name or "sequential"
+        self.layers = []
+        self._input_shape = None  # per sample, without the batch axis
+        self._shapes = []         # per-sample output shape of each layer
+        self._graph = None
+        self.optimizer = None
+        self.loss = None
+        self._metrics = None      # None until compile()
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ----- building -------------------------------------------------------------
+
+    def add(self, layer):
+        """Appends a layer; shapes are checked as soon as the input shape is known."""
+        if isinstance(layer, Input):
+            if self.layers or self._input_shape is not None:
+                raise ValueError("Input must be the first entry of a Sequential model")
+            self._input_shape = tuple(layer.shape[1:])
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"expected a pyconv layer, received {layer!r}")
+        if self._graph is not None:
+            raise RuntimeError("cannot add layers to a model that is already built")
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(f"all layers must have unique names; '{layer.name}' is used twice")
+        if not self.layers and self._input_shape is None and layer._input_shape is not None:
+            self._input_shape = layer._input_shape
+        if self._input_shape is not None:
+            previous = self._shapes[-1] if self._shapes else self._input_shape
+            out, _ = _core.layer_info(layer.core_config(), previous)
+            self._shapes.append(tuple(out))
+        self.layers.append(layer)
+
+    def build(self, input_shape=None):
+        """Creates the C++ graph and initial weights. input_shape includes the
+        batch axis, as in Keras: build((None, 28, 28, 1))."""
+        if self._graph is not None:
+            return
+        if input_shape is not None:
+            self._input_shape = tuple(int(d) for d in tuple(input_shape)[1:])
+        if self._input_shape is None:
+            raise ValueError("the model's input shape is unknown: start it with "
+                             "pyconv.Input(shape=...), give the first layer input_shape=, "
+                             "or call build((None, ...))")
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        self._graph = _core.Graph([l.core_config() for l in self.layers], self._input_shape,
+                                  _random.next_seed())
+        self._shapes = [tuple(self._graph.layer_output_shape(i)) for i in range(len(self.layers))]
+        for i, layer in enumerate(self.layers):
+            layer._model, layer._index = self, i
+        if self._metrics is not None:
+            self._compile_graph()
+
+    @property
+    def built(self):
+        return self._graph is not None
+
+    @property
+    def input_shape(self):
+        return None if self._input_shape is None else (None,) + self._input_shape
+
+    @property
+    def output_shape(self):
+        return (None,) + self._shapes[-1] if self._shapes else None
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        self._metrics = metrics_module.resolve(metrics)
+        if self._graph is None and self._input_shape is not None:
+            self.build()
+        elif self._graph is not None:
+            self._compile_graph()
+
+    def _compile_graph(self):
+        self._graph.compile(self.loss.core_config(), self.optimizer.core_config())
+        self.optimizer._graph = self._graph
+
+    # ----- data checks ----------------------------------------------------------
+
+    def _prepare_x(self, x):
+        """x as a C-contiguous uint8 or float32 array of the model's input shape."""
+        x = _numeric_array(x, "x")
+        if self._graph is None and self._input_shape is None:
+            shape = x.shape[1:]
+            first = self.layers[0].core_type if self.layers else None
+            if x.ndim == 3 and first in _SPATIAL_TYPES:
+                shape += (1,)  # a grayscale batch (N, H, W)
+            self.build((None,) + shape)
+        expected = self._input_shape
+        if x.shape[1:] != expected and expected[-1] == 1 and x.shape[1:] == expected[:-1]:
+            x = x[..., np.newaxis]  # grayscale (N, H, W) for an (H, W, 1) model
+        if x.shape[1:] != expected:
+            raise ShapeError(f"Sequential '{self.name}': expected input of shape "
+                             f"{(None,) + expected}, received {x.shape}")
+        if x.dtype not in (np.uint8, np.float32):
+            x = x.astype(np.float32)
+        if x.dtype == np.float32 and not np.isfinite(x).all():
+            bad = np.argwhere(~np.isfinite(x))[0]
+            raise ValueError(f"x must hold finite values; found {x[tuple(bad)]} at index "
+                             f"{tuple(int(i) for i in bad)}")
+        return np.ascontiguousarray(x)
+
+    def _prepare_y(self, y, n):
+        y = _numeric_array(y, "y")
+        if len(y) != n:
+            raise ValueError(f"x and y must hold the same number of samples, received {n} "
+                             f"and {len(y)}")
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        if not np.isfinite(y).all():
+            raise ValueError("y must hold finite values; found NaN or inf")
+        self._graph.check_targets(y)
+        return y
+
+    def _require_compiled(self):
+        if self._metrics is None:
+            raise RuntimeError("the model must be compiled before training or evaluation: "
+                               "call model.compile(optimizer, loss, metrics) first")
+
+    # ----- training and inference -----------------------------------------------
+
+    def _logs(self, loss_sum, correct, seen, prefix=""):
+        logs = {prefix + "loss": loss_sum / seen}
+        for name in self._metrics:
+            logs[prefix + name] = correct / seen
+        return logs
+
+    def _batches(self, n, batch_size, order=None):
+        for start in range(0, n, batch_size):
+            yield (np.arange(start, min(start + batch_size, n)) if order is None
+                   else order[start:start + batch_size])
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        """Trains for `epochs` epochs and returns a History."""
+        self._require_compiled()
+        batch_size = _check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), received {validation_split}")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            x_val = self._prepare_x(validation_data[0])
+            y_val = self._prepare_y(validation_data[1], len(x_val))
+        elif validation_split > 0:
+            split = int(len(x) * (1.0 - validation_split))  # Keras: the last part, unshuffled
+            if split == 0 or split == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves no samples for "
+                                 f"training or validation out of {len(x)}")
+            x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+        else:
+            x_val = y_val = None
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = -(-len(x) // batch_size)
+        history = History()
+        cbs = CallbackList([history] + list(callbacks or []), self,
+                           {"epochs": epochs, "steps": steps, "verbose": verbose})
+        rng = _random.generator()
+        self.stop_training = False
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            bar = ProgressBar(steps) if verbose == 1 else None
+            order = rng.permutation(len(x)) if shuffle else None
+            loss_sum = correct = seen = 0
+            for step, idx in enumerate(self._batches(len(x), batch_size, order)):
+                cbs.on_train_batch_begin(step)
+                loss, right = self._graph.train_step(gather_batch(x, idx), y[idx])
+                loss_sum += loss * len(idx)
+                correct += right
+                seen += len(idx)
+                logs = self._logs(loss_sum, correct, seen)
+                cbs.on_train_batch_end(step, logs)
+                if bar:
+                    bar.update(step + 1, logs)
+            if x_val is not None:
+                logs.update(self._evaluate(x_val, y_val, batch_size, prefix="val_"))
+            if bar:
+                bar.finish(logs)
+            elif verbose == 2:
+                print(f"{steps}/{steps}{format_logs(logs)}", flush=True)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end()
+        self.history = history
+        return history
+
+    def _evaluate(self, x, y, batch_size, prefix=""):
+        loss_sum = correct = 0
+        for idx in self._batches(len(x), batch_size):
+            loss, right = self._graph.test_step(gather_batch(x, idx), y[idx])
+            loss_sum += loss * len(idx)
+            correct += right
+        return self._logs(loss_sum, correct, len(x), prefix)
+
+    def _results(self, logs, return_dict):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+        """The loss (and metrics) over the data: a scalar, a list, or a dict."""
+        self._require_compiled()
+        batch_size = _check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        logs = self._evaluate(x, y, batch_size)
+        if verbose not in (0, "auto") or (verbose == "auto" and sys.stdout.isatty()):
+            print(f"{-(-len(x) // batch_size)} steps{format_logs(logs)}", flush=True)
+        return self._results(logs, return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """Model outputs for x, computed batch by batch, as one float32 array."""
+        batch_size = _check_batch_size(batch_size)
+        x = self._prepare_x(x)
+        out = np.empty((len(x),) + self._shapes[-1], dtype=np.float32)
+        for idx in self._batches(len(x), batch_size):
+            out[idx[0]:idx[-1] + 1] = self._graph.predict(gather_batch(x, idx))
+        return out
+
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on one batch; returns its loss (and metrics)."""
+        self._require_compiled()
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        loss, right = self._graph.train_step(gather_batch(x, np.arange(len(x))), y)
+        return self._results(self._logs(loss * len(x), right, len(x)), return_dict)
+
+    def test_on_batch(self, x, y, return_dict=False):
+        self._require_compiled()
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        return self._results(self._evaluate(x, y, len(x)), return_dict)
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=len(np.asarray(x)) or 1)
+
+    # ----- weights and description ------------------------------------------------
+
+    def get_weights(self):
+        """All weights, layer by layer, in Keras layouts."""
+        self._require_built()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        self._require_built()
+        weights = list(weights)
+        counts = [len(self._graph.layer_param_names(i)) for i in range(len(self.layers))]
+        if len(weights) != sum(counts):
+            raise ValueError(f"expected a list of {sum(counts)} weight arrays, received "
+                             f"{len(weights)}")
+        start = 0
+        for layer, count in zip(self.layers, counts):
+            layer.set_weights(weights[start:start + count])
+            start += count
+
+    def count_params(self):
+        self._require_built()
+        return sum(int(np.prod(w.shape)) for w in self.get_weights())
+
+    def _require_built(self):
+        if self._graph is None:
+            if self._input_shape is None:
+                raise ValueError("the model is not built yet: give it an input shape "
+                                 "(pyconv.Input(shape=...)) or call build() or fit() first")
+            self.build()
+
+    def summary(self, print_fn=None):
+        """Prints each layer's output shape and parameter count, and the totals."""
+        print_fn = print_fn or print
+        if self._input_shape is None:
+            raise ValueError("the model is not built yet: give it an input shape "
+                             "(pyconv.Input(shape=...)) or call build() first")
+        rows, total, previous = [], 0, self._input_shape
+        for layer, shape in zip(self.layers, self._shapes):
+            count = layer.count_params(previous)
+            total += count
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + shape),
+                         f"{count:,}"))
+            previous = shape
+        widths = (33, 26, 12)
+        line = "".join(f"{h:<{w}}" for h, w in zip(("Layer (type)", "Output Shape", "Param #"),
+                                                   widths))
+        print_fn(f'Model: "{self.name}"')
+        print_fn("_" * sum(widths))
+        print_fn(line)
+        print_fn("=" * sum(widths))
+        for row in rows:
+            print_fn("".join(f"{c:<{w}}" for c, w in zip(row, widths)))
+        print_fn("=" * sum(widths))
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {total:,}")
+        print_fn("Non-trainable params: 0")
+        print_fn("_" * sum(widths))
+
+    def get_config(self):
+        return {"name": self.name,
+                "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
+                           for l in self.layers]}

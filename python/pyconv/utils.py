@@ -1,0 +1,20 @@
+"""Small helpers with Keras names."""
+
+import numpy as np
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """Integer class labels (N,) -> one-hot rows (N, num_classes)."""
+    y = np.asarray(y)
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    if y.size and (y.dtype.kind not in "iuf" or np.any(y != np.floor(y)) or y.min() < 0):
+        raise ValueError("to_categorical expects non-negative integer labels")
+    y = y.astype(np.int64)
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    elif y.size and y.max() >= num_classes:
+        raise ValueError(f"label {int(y.max())} is out of range for num_classes={num_classes}")
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out

@@ -1,0 +1,80 @@
+#include "core/tensor.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/error.h"
+
+namespace pyconv {
+
+std::string shape_str(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(s[i]);
+  }
+  if (s.size() == 1) out += ",";
+  return out + ")";
+}
+
+std::string batch_shape_str(const Shape& sample) {
+  std::string out = "(N";
+  for (int64_t d : sample) out += ", " + std::to_string(d);
+  return out + ")";
+}
+
+namespace {
+constexpr size_t kAlign = 64;
+
+std::shared_ptr<float> allocate(size_t count) {
+  size_t bytes = ((count * sizeof(float) + kAlign - 1) / kAlign) * kAlign;
+  void* p = std::aligned_alloc(kAlign, bytes ? bytes : kAlign);
+  if (!p) throw std::bad_alloc();
+  return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
+}
+}  // namespace
+
+Tensor Tensor::view(float* data, const Shape& shape) {
+  Tensor t;
+  t.shape_ = shape;
+  t.numel_ = shape_numel(shape);
+  t.data_ = data;
+  return t;
+}
+
+void Tensor::resize(const Shape& shape) {
+  int64_t n = shape_numel(shape);
+  if (n < 0) throw ShapeError(cat("negative dimension in shape ", shape_str(shape)));
+  if (!storage_ && data_) throw StateError("cannot resize a tensor that views external memory");
+  if (static_cast<size_t>(n) > capacity_) {
+    storage_ = allocate(static_cast<size_t>(n));
+    capacity_ = static_cast<size_t>(n);
+    data_ = storage_.get();
+  }
+  shape_ = shape;
+  numel_ = n;
+}
+
+void Tensor::zero() {
+  if (numel_) std::memset(data_, 0, sizeof(float) * numel_);
+}
+
+void Tensor::fill(float v) { std::fill(data_, data_ + numel_, v); }
+
+Tensor Tensor::reshaped(const Shape& shape) const {
+  if (shape_numel(shape) != numel_)
+    throw ShapeError(cat("cannot reshape ", shape_str(shape_), " to ", shape_str(shape)));
+  Tensor t = *this;
+  t.shape_ = shape;
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(shape_);
+  if (numel_) std::memcpy(t.data_, data_, sizeof(float) * numel_);
+  return t;
+}
+
+}  // namespace pyconv

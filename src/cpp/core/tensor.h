@@ -1,0 +1,45 @@
+// Tensor: float32, N-d, row-major, 64-byte aligned storage.
+// A tensor either owns its buffer (reused across resizes that fit) or views
+// memory owned elsewhere (a numpy array handed over without a copy).
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "core/shape.h"
+
+namespace pyconv {
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(const Shape& shape) { resize(shape); }
+
+  // Wraps external memory; the caller keeps it alive while the view is used.
+  static Tensor view(float* data, const Shape& shape);
+
+  // Sets the shape; reallocates only when the new size exceeds the capacity.
+  // Contents are unspecified afterwards. Not allowed on views.
+  void resize(const Shape& shape);
+  void zero();
+  void fill(float v);
+  // Same data, new shape with the same element count.
+  Tensor reshaped(const Shape& shape) const;
+  Tensor clone() const;
+
+  const Shape& shape() const { return shape_; }
+  int64_t dim(int i) const { return shape_[i < 0 ? shape_.size() + i : i]; }
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  int64_t numel() const { return numel_; }
+  bool empty() const { return numel_ == 0; }
+  float* data() { return data_; }
+  const float* data() const { return data_; }
+
+ private:
+  Shape shape_;
+  int64_t numel_ = 0;
+  size_t capacity_ = 0;
+  std::shared_ptr<float> storage_;  // null for views
+  float* data_ = nullptr;
+};
+
+}  // namespace pyconv

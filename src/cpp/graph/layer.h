@@ -1,0 +1,80 @@
+// Layer: one node of a model graph. It owns its parameters and gradients, and
+// runs forward/backward on whole batches. Shapes passed to build() are
+// per-sample (no batch axis); tensors passed to forward() have the batch axis.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "graph/attrs.h"
+#include "ops/activation.h"
+
+namespace pyconv {
+
+struct Param {
+  std::string name;
+  Tensor value;
+  Tensor grad;
+};
+
+struct RunContext {
+  int threads = 1;
+  bool training = false;
+  uint64_t step = 0;  // training steps taken so far: keys dropout masks
+};
+
+class Layer {
+ public:
+  explicit Layer(const Attrs& attrs) : attrs_(attrs), who_(attrs.who()) {}
+  virtual ~Layer() = default;
+
+  std::string type() const { return attrs_.type(); }
+  std::string name() const { return attrs_.name(); }
+  const std::string& who() const { return who_; }
+  const Attrs& attrs() const { return attrs_; }
+
+  // Checks the input shapes, creates the parameters and returns the output
+  // shape. Initial values are drawn from rng; a null rng leaves them unset
+  // (shape inference only). Throws ShapeError naming the layer.
+  virtual Shape build(const std::vector<Shape>& inputs, Rng* rng) = 0;
+  // out is already sized to (N,) + output shape.
+  virtual void forward(const std::vector<const Tensor*>& in, Tensor& out,
+                       const RunContext& ctx) = 0;
+  // Gradients of sum(out * dout): param grads are overwritten, din[i] is
+  // written when non-null. dout may be used as scratch.
+  virtual void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                        const std::vector<Tensor*>& din, const RunContext& ctx) = 0;
+
+  std::vector<Param>& params() { return params_; }
+  const std::vector<Param>& params() const { return params_; }
+
+  ops::Activation activation() const { return activation_; }
+  // The graph defers a final softmax into the cross-entropy loss: the layer
+  // then outputs logits and receives the gradient w.r.t. them.
+  void set_defer_activation(bool defer) { defer_activation_ = defer; }
+
+ protected:
+  Param& add_param(const std::string& name, const Shape& shape);
+  void apply_activation(Tensor& out, const RunContext& ctx) const;
+  void activation_backward(const Tensor& out, Tensor& dout, const RunContext& ctx) const;
+
+  Attrs attrs_;
+  std::string who_;
+  ops::Activation activation_ = ops::Activation::Linear;
+  bool defer_activation_ = false;
+  std::vector<Param> params_;
+};
+
+// Builds a layer from its attributes ("type" picks the class).
+std::unique_ptr<Layer> create_layer(const Attrs& attrs);
+std::vector<std::string> layer_types();
+
+// Fills `t` following a Keras initializer name ("glorot_uniform", "he_normal",
+// "zeros", ...). Throws ValueError naming `who` for an unknown name.
+// A null rng only checks the name.
+void initialize(Tensor& t, const std::string& initializer, int64_t fan_in, int64_t fan_out,
+                Rng* rng, const std::string& who);
+
+}  // namespace pyconv

@@ -1,0 +1,100 @@
+// Conv2D layer: kernel (KH, KW, C/groups, F), optional bias (F), activation.
+#include "core/error.h"
+#include "graph/layer.h"
+#include "ops/conv.h"
+
+namespace pyconv {
+
+namespace {
+
+ops::Padding2D parse_padding(const Attrs& a) {
+  ops::Padding2D p;
+  if (!a.has("padding")) return p;
+  const AttrValue& v = a.values().at("padding");
+  if (std::holds_alternative<std::string>(v)) {
+    const std::string s = std::get<std::string>(v);
+    if (s == "valid") return p;
+    if (s == "same") {
+      p.mode = ops::PadMode::Same;
+      return p;
+    }
+    throw ValueError(cat(a.who(), ": padding must be 'valid', 'same' or integers, received '",
+                         s, "'"));
+  }
+  // An int, (pad_h, pad_w) or (top, bottom, left, right).
+  std::vector<int64_t> v4;
+  if (std::holds_alternative<int64_t>(v)) {
+    v4.assign(4, std::get<int64_t>(v));
+  } else if (std::holds_alternative<std::vector<int64_t>>(v)) {
+    const auto& l = std::get<std::vector<int64_t>>(v);
+    if (l.size() == 2) v4 = {l[0], l[0], l[1], l[1]};
+    if (l.size() == 4) v4 = l;
+  }
+  if (v4.size() != 4)
+    throw ValueError(cat(a.who(), ": padding must be 'valid', 'same', an integer, "
+                                  "(pad_h, pad_w) or (top, bottom, left, right)"));
+  p.mode = ops::PadMode::Explicit;
+  p.top = v4[0], p.bottom = v4[1], p.left = v4[2], p.right = v4[3];
+  return p;
+}
+
+class Conv2DLayer : public Layer {
+ public:
+  explicit Conv2DLayer(const Attrs& a) : Layer(a) {
+    a.check_known({"filters", "kernel_size", "strides", "padding", "dilation_rate", "groups",
+                   "activation", "use_bias", "kernel_initializer", "bias_initializer"});
+    args_.filters = a.get_int("filters");
+    const auto k = a.get_ints("kernel_size", 2, {});
+    if (k.empty()) a.get_int("kernel_size");  // reports the missing argument
+    const auto s = a.get_ints("strides", 2, {1, 1});
+    const auto d = a.get_ints("dilation_rate", 2, {1, 1});
+    args_.kh = k[0], args_.kw = k[1];
+    args_.sh = s[0], args_.sw = s[1];
+    args_.dh = d[0], args_.dw = d[1];
+    args_.groups = a.get_int("groups", 1);
+    args_.padding = parse_padding(a);
+    use_bias_ = a.get_bool("use_bias", true);
+    activation_ = ops::parse_activation(a.get_string("activation", "linear"), who());
+    ops::conv2d_check_args(args_, who());
+  }
+
+  Shape build(const std::vector<Shape>& inputs, Rng* rng) override {
+    geom_ = ops::conv2d_geometry(inputs[0], args_, who());
+    const Shape kshape = ops::conv2d_kernel_shape(geom_);
+    Param& kernel = add_param("kernel", kshape);
+    initialize(kernel.value, attrs_.get_string("kernel_initializer", "glorot_uniform"),
+               geom_.KH * geom_.KW * geom_.cin_group(), geom_.KH * geom_.KW * geom_.F, rng, who());
+    if (use_bias_) {
+      Param& bias = add_param("bias", {geom_.F});
+      initialize(bias.value, attrs_.get_string("bias_initializer", "zeros"), 1, 1, rng, who());
+    }
+    return {geom_.OH, geom_.OW, geom_.F};
+  }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+    ops::conv2d_forward(geom_, *in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
+                        out, ws_, ctx.threads);
+    apply_activation(out, ctx);
+  }
+
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    activation_backward(out, dout, ctx);
+    ops::conv2d_backward(geom_, *in[0], params_[0].value, dout, din[0], params_[0].grad,
+                         use_bias_ ? &params_[1].grad : nullptr, ws_, ctx.threads);
+  }
+
+ private:
+  ops::Conv2DArgs args_;
+  bool use_bias_ = true;
+  kernels::ConvGeometry geom_{};
+  ops::ConvWorkspace ws_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_conv2d(const Attrs& attrs) {
+  return std::make_unique<Conv2DLayer>(attrs);
+}
+
+}  // namespace pyconv

@@ -1,0 +1,57 @@
+// Dense layer: kernel (in, units), optional bias (units), activation.
+#include "core/error.h"
+#include "graph/layer.h"
+#include "ops/dense.h"
+
+namespace pyconv {
+
+namespace {
+
+class DenseLayer : public Layer {
+ public:
+  explicit DenseLayer(const Attrs& a) : Layer(a) {
+    a.check_known({"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"});
+    units_ = a.get_int("units");
+    if (units_ <= 0) throw ValueError(cat(who(), ": units must be positive, received ", units_));
+    use_bias_ = a.get_bool("use_bias", true);
+    activation_ = ops::parse_activation(a.get_string("activation", "linear"), who());
+  }
+
+  Shape build(const std::vector<Shape>& inputs, Rng* rng) override {
+    if (inputs[0].size() != 1)
+      throw ShapeError(cat(who(), ": expected input of shape (N, features), received ",
+                           batch_shape_str(inputs[0]), "; add a Flatten layer before it"));
+    const int64_t in = inputs[0][0];
+    Param& kernel = add_param("kernel", {in, units_});
+    initialize(kernel.value, attrs_.get_string("kernel_initializer", "glorot_uniform"), in,
+               units_, rng, who());
+    if (use_bias_) {
+      Param& bias = add_param("bias", {units_});
+      initialize(bias.value, attrs_.get_string("bias_initializer", "zeros"), 1, 1, rng, who());
+    }
+    return {units_};
+  }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+    ops::dense_forward(*in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr, out,
+                       ctx.threads);
+    apply_activation(out, ctx);
+  }
+
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    activation_backward(out, dout, ctx);
+    ops::dense_backward(*in[0], params_[0].value, dout, din[0], params_[0].grad,
+                        use_bias_ ? &params_[1].grad : nullptr, ctx.threads);
+  }
+
+ private:
+  int64_t units_ = 0;
+  bool use_bias_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_dense(const Attrs& attrs) { return std::make_unique<DenseLayer>(attrs); }
+
+}  // namespace pyconv

@@ -1,0 +1,78 @@
+// Dropout layer (inverted): in training, zeroes each element with probability
+// `rate` and scales the rest by 1/(1-rate); the identity at inference.
+// The mask is a hash of (seed, step, element index), so it does not depend on
+// the thread count and backward recomputes it instead of storing it.
+#include <cstring>
+
+#include "core/error.h"
+#include "graph/layer.h"
+
+namespace pyconv {
+
+namespace {
+
+class DropoutLayer : public Layer {
+ public:
+  explicit DropoutLayer(const Attrs& a) : Layer(a) {
+    a.check_known({"rate", "seed", "noise_shape"});
+    rate_ = static_cast<float>(a.get_float("rate", -1.0));
+    if (!(rate_ >= 0.f && rate_ < 1.f))
+      throw ValueError(cat(who(), ": rate must be in [0, 1), received ", a.get_float("rate", -1.0)));
+    if (a.has("noise_shape"))
+      throw ValueError(cat(who(), ": noise_shape is not supported; expected it to be omitted"));
+    has_seed_ = a.has("seed");
+    seed_ = static_cast<uint64_t>(a.get_int("seed", 0));
+  }
+
+  Shape build(const std::vector<Shape>& inputs, Rng* rng) override {
+    if (!has_seed_ && rng) seed_ = rng->next();
+    return inputs[0];
+  }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+    const float* x = in[0]->data();
+    float* y = out.data();
+    const int64_t n = out.numel();
+    if (!ctx.training || rate_ == 0.f) {
+      std::memcpy(y, x, sizeof(float) * n);
+      return;
+    }
+    const uint64_t key = mask_key(ctx);
+    const float scale = 1.f / (1.f - rate_);
+#pragma omp parallel for num_threads(ctx.threads) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) y[i] = keep(key, i) ? x[i] * scale : 0.f;
+  }
+
+  void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    if (!din[0]) return;
+    const int64_t n = dout.numel();
+    float* dx = din[0]->data();
+    if (!ctx.training || rate_ == 0.f) {
+      std::memcpy(dx, dout.data(), sizeof(float) * n);
+      return;
+    }
+    const uint64_t key = mask_key(ctx);
+    const float scale = 1.f / (1.f - rate_);
+#pragma omp parallel for num_threads(ctx.threads) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) dx[i] = keep(key, i) ? dout.data()[i] * scale : 0.f;
+  }
+
+ private:
+  uint64_t mask_key(const RunContext& ctx) const { return splitmix64(seed_ ^ splitmix64(ctx.step)); }
+  bool keep(uint64_t key, int64_t i) const {
+    return hash_uniform(key + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull) >= rate_;
+  }
+
+  float rate_ = 0.5f;
+  bool has_seed_ = false;
+  uint64_t seed_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_dropout(const Attrs& attrs) {
+  return std::make_unique<DropoutLayer>(attrs);
+}
+
+}  // namespace pyconv

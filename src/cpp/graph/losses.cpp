@@ -1,0 +1,226 @@
+#include "graph/losses.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace pyconv {
+
+namespace {
+
+constexpr float kEps = 1e-7f;  // Keras's epsilon for clipping probabilities
+
+int64_t argmax(const float* v, int64_t n) {
+  return std::max_element(v, v + n) - v;
+}
+
+void check_batch(const Shape& pred, const Tensor& target, const std::string& who) {
+  if (target.ndim() == 0 || target.dim(0) != pred[0])
+    throw ShapeError(cat(who, ": expected ", pred[0], " targets (one per sample), received ",
+                         target.ndim() ? target.dim(0) : 0, " (target shape ",
+                         shape_str(target.shape()), ")"));
+}
+
+// Row-wise log-sum-exp of logits; also leaves softmax(z) in `prob` when non-null.
+float log_sum_exp(const float* z, int64_t k, float* prob) {
+  const float m = *std::max_element(z, z + k);
+  double s = 0.0;
+  for (int64_t j = 0; j < k; ++j) s += std::exp(static_cast<double>(z[j] - m));
+  const float lse = m + static_cast<float>(std::log(s));
+  if (prob)
+    for (int64_t j = 0; j < k; ++j) prob[j] = std::exp(z[j] - lse);
+  return lse;
+}
+
+class CrossEntropy : public Loss {
+ public:
+  CrossEntropy(bool sparse, bool from_logits) : sparse_(sparse), logits_(from_logits) {}
+
+  bool can_fuse_softmax() const override { return !logits_; }
+  void use_logits() override { logits_ = true; }
+
+  double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {
+    check_target(pred.shape(), target);
+    const int64_t N = pred.dim(0), K = pred.dim(-1);
+    double total = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* p = pred.data() + n * K;
+      const float* t = target.data() + (sparse_ ? n : n * K);
+      float* g = grad ? grad->data() + n * K : nullptr;
+      total += logits_ ? row_from_logits(p, t, K, g) : row_from_probs(p, t, K, g);
+      if (g)
+        for (int64_t j = 0; j < K; ++j) g[j] /= static_cast<float>(N);
+    }
+    return total / static_cast<double>(N);
+  }
+
+  int64_t count_correct(const Tensor& pred, const Tensor& target) const override {
+    const int64_t N = pred.dim(0), K = pred.dim(-1);
+    int64_t correct = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t label = sparse_ ? static_cast<int64_t>(target.data()[n])
+                                    : argmax(target.data() + n * K, K);
+      correct += argmax(pred.data() + n * K, K) == label;
+    }
+    return correct;
+  }
+
+ private:
+  const char* who() const {
+    return sparse_ ? "sparse_categorical_crossentropy" : "categorical_crossentropy";
+  }
+
+  void check_target(const Shape& pred, const Tensor& target) const override {
+    if (pred.size() != 2)
+      throw ShapeError(cat(who(), ": expected predictions of shape (N, classes), received ",
+                           shape_str(pred)));
+    check_batch(pred, target, who());
+    const int64_t N = pred[0], K = pred[1];
+    if (!sparse_) {
+      if (target.shape() != pred)
+        throw ShapeError(cat(who(), ": expected one-hot targets of shape ",
+                             shape_str(pred), ", received ", shape_str(target.shape()),
+                             "; use sparse_categorical_crossentropy for integer labels"));
+      return;
+    }
+    if (target.numel() != N)
+      throw ShapeError(cat(who(), ": expected integer labels of shape (", N, ",), received ",
+                           shape_str(target.shape()),
+                           "; use categorical_crossentropy for one-hot targets"));
+    for (int64_t n = 0; n < N; ++n) {
+      const float v = target.data()[n];
+      if (!(v >= 0.f && v < static_cast<float>(K)) || v != std::floor(v))
+        throw ValueError(cat(who(), ": expected integer labels in [0, ", K, "), received ", v,
+                             " at index ", n));
+    }
+  }
+
+  // Sparse labels are one-hot rows with a single 1 at `t[0]`.
+  float weight(const float* t, int64_t j) const {
+    return sparse_ ? (j == static_cast<int64_t>(t[0]) ? 1.f : 0.f) : t[j];
+  }
+
+  double row_from_logits(const float* z, const float* t, int64_t K, float* g) const {
+    const float lse = log_sum_exp(z, K, g);  // g holds softmax(z) when wanted
+    double loss = 0.0, tsum = 0.0;
+    for (int64_t j = 0; j < K; ++j) {
+      const float w = weight(t, j);
+      loss += w * static_cast<double>(lse - z[j]);
+      tsum += w;
+    }
+    if (g)
+      for (int64_t j = 0; j < K; ++j) g[j] = g[j] * static_cast<float>(tsum) - weight(t, j);
+    return loss;
+  }
+
+  // Keras: normalise the row to sum 1, clip to [eps, 1 - eps], -sum(t log q).
+  double row_from_probs(const float* p, const float* t, int64_t K, float* g) const {
+    double s = 0.0;
+    for (int64_t j = 0; j < K; ++j) s += p[j];
+    const float S = static_cast<float>(s);
+    double loss = 0.0, live = 0.0;  // live: weight on unclipped entries
+    for (int64_t j = 0; j < K; ++j) {
+      const float w = weight(t, j);
+      const float q = p[j] / S;
+      const float qc = std::min(std::max(q, kEps), 1.f - kEps);
+      loss -= w * std::log(static_cast<double>(qc));
+      if (g) g[j] = (q == qc && w != 0.f) ? -w / p[j] : 0.f;
+      if (q == qc) live += w;
+    }
+    if (g)
+      for (int64_t j = 0; j < K; ++j) g[j] += static_cast<float>(live) / S;
+    return loss;
+  }
+
+  bool sparse_, logits_;
+};
+
+// Shared by MSE and hinge: targets match predictions element for element.
+void check_same_size(const Shape& pred, const Tensor& target, const char* who) {
+  check_batch(pred, target, who);
+  if (target.numel() != shape_numel(pred))
+    throw ShapeError(cat(who, ": expected targets of shape ", shape_str(pred),
+                         ", received ", shape_str(target.shape())));
+}
+
+// Accuracy for regression-style losses: argmax for several outputs, a
+// threshold for one.
+int64_t count_thresholded(const Tensor& pred, const Tensor& target, float threshold) {
+  const int64_t N = pred.dim(0), K = pred.numel() / N;
+  int64_t correct = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* p = pred.data() + n * K;
+    const float* t = target.data() + n * K;
+    correct += K == 1 ? (p[0] > threshold) == (t[0] > threshold) : argmax(p, K) == argmax(t, K);
+  }
+  return correct;
+}
+
+class MeanSquaredError : public Loss {
+ public:
+  double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {
+    check_target(pred.shape(), target);
+    const int64_t n = pred.numel();
+    const float scale = 2.f / static_cast<float>(n);
+    double total = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float d = pred.data()[i] - target.data()[i];
+      total += static_cast<double>(d) * d;
+      if (grad) grad->data()[i] = scale * d;
+    }
+    return total / static_cast<double>(n);
+  }
+  void check_target(const Shape& pred, const Tensor& target) const override {
+    check_same_size(pred, target, "mean_squared_error");
+  }
+  int64_t count_correct(const Tensor& pred, const Tensor& target) const override {
+    return count_thresholded(pred, target, 0.5f);
+  }
+};
+
+// Keras's hinge: mean(max(1 - t * p, 0)); 0/1 targets become -1/+1.
+class Hinge : public Loss {
+ public:
+  double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {
+    check_target(pred.shape(), target);
+    const int64_t n = pred.numel();
+    const bool binary = is_binary(target);
+    const float scale = 1.f / static_cast<float>(n);
+    double total = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float t = binary ? 2.f * target.data()[i] - 1.f : target.data()[i];
+      const float margin = 1.f - t * pred.data()[i];
+      total += std::max(margin, 0.f);
+      if (grad) grad->data()[i] = margin > 0.f ? -t * scale : 0.f;
+    }
+    return total / static_cast<double>(n);
+  }
+  void check_target(const Shape& pred, const Tensor& target) const override {
+    check_same_size(pred, target, "hinge");
+  }
+  int64_t count_correct(const Tensor& pred, const Tensor& target) const override {
+    return count_thresholded(pred, target, is_binary(target) ? 0.5f : 0.f);
+  }
+
+ private:
+  static bool is_binary(const Tensor& t) {
+    return std::all_of(t.data(), t.data() + t.numel(), [](float v) { return v == 0.f || v == 1.f; });
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Loss> make_loss(const Attrs& a) {
+  const std::string type = a.type();
+  const bool logits = a.get_bool("from_logits", false);
+  if (type == "sparse_categorical_crossentropy") return std::make_unique<CrossEntropy>(true, logits);
+  if (type == "categorical_crossentropy") return std::make_unique<CrossEntropy>(false, logits);
+  if (type == "mse" || type == "mean_squared_error") return std::make_unique<MeanSquaredError>();
+  if (type == "hinge") return std::make_unique<Hinge>();
+  throw ValueError(cat("unknown loss '", type,
+                       "'; expected one of 'sparse_categorical_crossentropy', "
+                       "'categorical_crossentropy', 'mse', 'hinge'"));
+}
+
+}  // namespace pyconv

@@ -1,0 +1,30 @@
+// Losses, reduced as Keras's "sum_over_batch_size": the mean over samples.
+#pragma once
+#include <memory>
+
+#include "core/tensor.h"
+#include "graph/attrs.h"
+
+namespace pyconv {
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  // Checks target against pred (shapes, label values), returns the mean loss
+  // and, when grad is non-null, writes d(mean loss)/d(pred) into it.
+  virtual double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const = 0;
+  // Throws ShapeError/ValueError unless target suits predictions of this shape.
+  virtual void check_target(const Shape& pred, const Tensor& target) const = 0;
+  // Samples whose prediction is right (the "accuracy" metric for this loss).
+  virtual int64_t count_correct(const Tensor& pred, const Tensor& target) const = 0;
+  // Cross-entropy on probabilities can take logits instead: the graph then
+  // fuses a final softmax into the loss (log-sum-exp, never underflows).
+  virtual bool can_fuse_softmax() const { return false; }
+  virtual void use_logits() {}
+};
+
+// {"type": "sparse_categorical_crossentropy" | "categorical_crossentropy" |
+//  "mse" | "hinge", "from_logits": bool}. Throws ValueError for unknown types.
+std::unique_ptr<Loss> make_loss(const Attrs& attrs);
+
+}  // namespace pyconv

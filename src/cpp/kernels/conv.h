@@ -1,0 +1,28 @@
+// Convolution helpers on one NHWC sample. A "column" matrix has one row per
+// output pixel and one column per (kh, kw, c) tap of one group, so that
+// convolution becomes col[P, K] x kernel[K, F].
+#pragma once
+#include <cstdint>
+
+namespace pyconv::kernels {
+
+struct ConvGeometry {
+  int64_t H, W, C;        // input (per sample)
+  int64_t OH, OW, F;      // output
+  int64_t KH, KW;         // kernel
+  int64_t SH, SW;         // strides
+  int64_t DH, DW;         // dilation
+  int64_t PT, PL;         // padding before (top, left); after is implied by OH/OW
+  int64_t groups;
+  int64_t cin_group() const { return C / groups; }
+  int64_t cout_group() const { return F / groups; }
+  int64_t col_width() const { return KH * KW * cin_group(); }
+  int64_t out_pixels() const { return OH * OW; }
+};
+
+// col[p, (kh*KW + kw)*Cg + c] = x[ih, iw, g*Cg + c], zero outside the input.
+void im2col_nhwc(const ConvGeometry& g, int64_t group, const float* x, float* col);
+// dx[ih, iw, g*Cg + c] += dcol[p, (kh*KW + kw)*Cg + c]: the adjoint of im2col.
+void col2im_nhwc(const ConvGeometry& g, int64_t group, const float* dcol, float* dx);
+
+}  // namespace pyconv::kernels

@@ -1,0 +1,161 @@
+#include "ops/conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/gemm.h"
+#include "ops/batch_split.h"
+
+namespace pyconv::ops {
+
+using kernels::ConvGeometry;
+
+void conv2d_check_args(const Conv2DArgs& a, const std::string& who) {
+  auto positive = [&](int64_t v, const char* what) {
+    if (v <= 0) throw ValueError(cat(who, ": ", what, " must be positive, received ", v));
+  };
+  positive(a.filters, "filters");
+  positive(a.kh, "kernel_size");
+  positive(a.kw, "kernel_size");
+  positive(a.sh, "strides");
+  positive(a.sw, "strides");
+  positive(a.dh, "dilation_rate");
+  positive(a.dw, "dilation_rate");
+  positive(a.groups, "groups");
+  const Padding2D& p = a.padding;
+  if (p.mode == PadMode::Explicit && (p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0))
+    throw ValueError(cat(who, ": padding must be non-negative, received (", p.top, ", ",
+                         p.bottom, ", ", p.left, ", ", p.right, ")"));
+  if (a.filters % a.groups != 0)
+    throw ValueError(cat(who, ": filters (", a.filters, ") must be divisible by groups (",
+                         a.groups, ")"));
+}
+
+ConvGeometry conv2d_geometry(const Shape& input, const Conv2DArgs& a, const std::string& who) {
+  conv2d_check_args(a, who);
+  if (input.size() != 3)
+    throw ShapeError(cat(who, ": expected input of shape (N, H, W, C), received ",
+                         batch_shape_str(input)));
+  ConvGeometry g{};
+  g.H = input[0];
+  g.W = input[1];
+  g.C = input[2];
+  if (g.C % a.groups != 0)
+    throw ShapeError(cat(who, ": input channels (", g.C, ") must be divisible by groups (",
+                         a.groups, ")"));
+  const Padding2D& p = a.padding;
+  const Extent eh = resolve_extent(p.mode, g.H, a.kh, a.sh, a.dh, p.top, p.bottom, who, "height");
+  const Extent ew = resolve_extent(p.mode, g.W, a.kw, a.sw, a.dw, p.left, p.right, who, "width");
+  g.OH = eh.out;
+  g.OW = ew.out;
+  g.PT = eh.before;
+  g.PL = ew.before;
+  g.F = a.filters;
+  g.KH = a.kh;
+  g.KW = a.kw;
+  g.SH = a.sh;
+  g.SW = a.sw;
+  g.DH = a.dh;
+  g.DW = a.dw;
+  g.groups = a.groups;
+  return g;
+}
+
+namespace {
+
+// A 1x1, stride-1, unpadded, ungrouped convolution is a plain GEMM on the input.
+bool is_pointwise(const ConvGeometry& g) {
+  return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 &&
+         g.OH == g.H && g.OW == g.W && g.groups == 1;
+}
+
+void ensure_workspace(const ConvGeometry& g, ConvWorkspace& ws, int slots, bool backward) {
+  if (static_cast<int>(ws.col.size()) < slots) ws.col.resize(slots);
+  if (backward && static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
+  for (int t = 0; t < slots; ++t) {
+    if (!is_pointwise(g)) ws.col[t].resize({g.out_pixels(), g.col_width()});
+    if (backward) ws.dkernel[t].resize({g.col_width(), g.F});
+  }
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
+                    const Tensor* bias, Tensor& y, ConvWorkspace& ws, int threads) {
+  const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
+  const BatchSplit split = split_batch(N, threads);
+  ensure_workspace(g, ws, split.outer, false);
+  const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
+#pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
+  for (int64_t n = 0; n < N; ++n) {
+    const int slot = split.slot();
+    const float* xn = x.data() + n * in_size;
+    float* yn = y.data() + n * out_size;
+    float beta = 0.f;
+    if (bias) {
+      for (int64_t p = 0; p < P; ++p) std::memcpy(yn + p * g.F, bias->data(), sizeof(float) * g.F);
+      beta = 1.f;
+    }
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const float* col = xn;
+      if (!is_pointwise(g)) {
+        kernels::im2col_nhwc(g, grp, xn, ws.col[slot].data());
+        col = ws.col[slot].data();
+      }
+      kernels::sgemm(false, false, P, Fg, K, 1.f, col, K, kernel.data() + grp * Fg, g.F, beta,
+                     yn + grp * Fg, g.F, split.inner);
+    }
+  }
+}
+
+void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
+                     const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
+                     ConvWorkspace& ws, int threads) {
+  const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
+  const BatchSplit split = split_batch(N, threads);
+  ensure_workspace(g, ws, split.outer, true);
+  const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
+  for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();
+
+#pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
+  for (int64_t n = 0; n < N; ++n) {
+    const int slot = split.slot();
+    const float* xn = x.data() + n * in_size;
+    const float* dyn = dy.data() + n * out_size;
+    float* dxn = dx ? dx->data() + n * in_size : nullptr;
+    const bool pointwise = is_pointwise(g);
+    if (dxn && !pointwise) std::memset(dxn, 0, sizeof(float) * in_size);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      float* col = ws.col[slot].data();
+      const float* cols = pointwise ? xn : col;
+      if (!pointwise) kernels::im2col_nhwc(g, grp, xn, col);
+      // dkernel[:, group] += col^T dy[:, group]
+      kernels::sgemm(true, false, K, Fg, P, 1.f, cols, K, dyn + grp * Fg, g.F, 1.f,
+                     ws.dkernel[slot].data() + grp * Fg, g.F, split.inner);
+      if (!dxn) continue;
+      // dcol = dy[:, group] kernel[:, group]^T, then scatter back (reusing col).
+      float* dcol = pointwise ? dxn : col;
+      kernels::sgemm(false, true, P, K, Fg, 1.f, dyn + grp * Fg, g.F, kernel.data() + grp * Fg,
+                     g.F, 0.f, dcol, K, split.inner);
+      if (!pointwise) kernels::col2im_nhwc(g, grp, dcol, dxn);
+    }
+  }
+
+  float* dk = dkernel.data();
+  std::memcpy(dk, ws.dkernel[0].data(), sizeof(float) * dkernel.numel());
+  for (int t = 1; t < split.outer; ++t) {
+    const float* part = ws.dkernel[t].data();
+    for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
+  }
+  if (dbias) {
+    float* db = dbias->data();
+    std::fill(db, db + g.F, 0.f);
+    for (int64_t r = 0; r < N * P; ++r) {
+      const float* row = dy.data() + r * g.F;
+      for (int64_t f = 0; f < g.F; ++f) db[f] += row[f];
+    }
+  }
+}
+
+}  // namespace pyconv::ops

@@ -1,0 +1,47 @@
+// 2-D convolution (cross-correlation, as in every framework) on NHWC tensors
+// with a (KH, KW, C/groups, F) kernel: argument checks, shapes, forward and
+// backward. Computed per sample as im2col + GEMM, parallel over the batch.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/conv.h"
+#include "ops/padding.h"
+
+namespace pyconv::ops {
+
+struct Conv2DArgs {
+  int64_t filters = 0;
+  int64_t kh = 1, kw = 1;
+  int64_t sh = 1, sw = 1;
+  int64_t dh = 1, dw = 1;
+  int64_t groups = 1;
+  Padding2D padding;
+};
+
+// Checks the arguments (throws ValueError naming `who`).
+void conv2d_check_args(const Conv2DArgs& a, const std::string& who);
+// Checks them against the per-sample input shape (H, W, C) and plans the
+// geometry (throws ShapeError naming `who`, expected and received shapes).
+kernels::ConvGeometry conv2d_geometry(const Shape& input, const Conv2DArgs& a,
+                                      const std::string& who);
+inline Shape conv2d_kernel_shape(const kernels::ConvGeometry& g) {
+  return {g.KH, g.KW, g.cin_group(), g.F};
+}
+
+// Scratch memory kept between calls so a training step allocates nothing.
+struct ConvWorkspace {
+  std::vector<Tensor> col;      // one (P, K) column buffer per thread
+  std::vector<Tensor> dkernel;  // one partial kernel gradient per thread
+};
+
+// y[N, OH, OW, F] = conv(x[N, H, W, C], kernel) + bias (bias may be null).
+void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
+                    const Tensor* bias, Tensor& y, ConvWorkspace& ws, int threads);
+// Gradients of sum(y * dy). dx and dbias may be null (not wanted).
+void conv2d_backward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
+                     const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
+                     ConvWorkspace& ws, int threads);
+
+}  // namespace pyconv::ops

@@ -1,0 +1,38 @@
+#include "ops/dense.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/gemm.h"
+
+namespace pyconv::ops {
+
+void dense_forward(const Tensor& x, const Tensor& kernel, const Tensor* bias, Tensor& y,
+                   int threads) {
+  const int64_t N = x.dim(0), I = kernel.dim(0), U = kernel.dim(1);
+  float beta = 0.f;
+  if (bias) {
+    for (int64_t n = 0; n < N; ++n) std::memcpy(y.data() + n * U, bias->data(), sizeof(float) * U);
+    beta = 1.f;
+  }
+  kernels::sgemm(false, false, N, U, I, 1.f, x.data(), I, kernel.data(), U, beta, y.data(), U,
+                 threads);
+}
+
+void dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& dy, Tensor* dx,
+                    Tensor& dkernel, Tensor* dbias, int threads) {
+  const int64_t N = x.dim(0), I = kernel.dim(0), U = kernel.dim(1);
+  kernels::sgemm(true, false, I, U, N, 1.f, x.data(), I, dy.data(), U, 0.f, dkernel.data(), U,
+                 threads);
+  if (dx)
+    kernels::sgemm(false, true, N, I, U, 1.f, dy.data(), U, kernel.data(), U, 0.f, dx->data(), I,
+                   threads);
+  if (dbias) {
+    float* db = dbias->data();
+    std::fill(db, db + U, 0.f);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t u = 0; u < U; ++u) db[u] += dy.data()[n * U + u];
+  }
+}
+
+}  // namespace pyconv::ops

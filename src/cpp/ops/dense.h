@@ -1,0 +1,13 @@
+// Fully connected layer: y[N, U] = x[N, I] kernel[I, U] + bias[U].
+#pragma once
+#include "core/tensor.h"
+
+namespace pyconv::ops {
+
+void dense_forward(const Tensor& x, const Tensor& kernel, const Tensor* bias, Tensor& y,
+                   int threads);
+// Gradients of sum(y * dy); dx and dbias may be null.
+void dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& dy, Tensor* dx,
+                    Tensor& dkernel, Tensor* dbias, int threads);
+
+}  // namespace pyconv::ops

@@ -1,0 +1,186 @@
+// Bindings of Graph (the model), LayerRunner (one layer, for tests) and
+// loss_and_grad. Every compute call releases the GIL.
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "graph/graph.h"
+#include "python/convert.h"
+
+namespace pyconv::python {
+
+namespace {
+
+std::vector<Attrs> attrs_list(const py::list& layers) {
+  std::vector<Attrs> out;
+  for (py::handle h : layers) {
+    if (!py::isinstance<py::dict>(h))
+      throw TypeError("each layer must be described by a dict of its arguments");
+    out.push_back(attrs_from_dict(h.cast<py::dict>()));
+  }
+  return out;
+}
+
+py::list get_params(Layer& layer) {
+  py::list out;
+  for (const Param& p : layer.params()) out.append(to_numpy(p.value));
+  return out;
+}
+
+void set_params(Layer& layer, const py::list& values) {
+  auto& params = layer.params();
+  if (values.size() != params.size())
+    throw ValueError(cat(layer.who(), ": expected ", params.size(), " weight arrays, received ",
+                         values.size()));
+  // Check every array before copying any, so a bad list changes nothing.
+  std::vector<FloatArray> arrays;
+  for (size_t i = 0; i < params.size(); ++i) {
+    FloatArray a = FloatArray::ensure(values[i]);
+    if (!a) throw TypeError(cat(layer.who(), ": weight ", i, " is not a numeric array"));
+    Shape s(a.shape(), a.shape() + a.ndim());
+    if (s != params[i].value.shape())
+      throw ShapeError(cat(layer.who(), ": expected weight ", i, " ('", params[i].name,
+                           "') of shape ", shape_str(params[i].value.shape()), ", received ",
+                           shape_str(s)));
+    arrays.push_back(a);
+  }
+  for (size_t i = 0; i < params.size(); ++i)
+    std::memcpy(params[i].value.data(), arrays[i].data(), sizeof(float) * params[i].value.numel());
+}
+
+py::list param_names(Layer& layer) {
+  py::list out;
+  for (const Param& p : layer.params()) out.append(p.name);
+  return out;
+}
+
+// One layer built alone, with forward/backward exposed: what op tests drive.
+class LayerRunner {
+ public:
+  LayerRunner(const py::dict& config, const py::handle& input_shape)
+      : graph_({attrs_from_dict(config)}, shape_from_sequence(input_shape), global_seed()) {}
+
+  Layer& layer() { return graph_.layer(0); }
+  py::tuple output_shape() { return shape_to_tuple(graph_.output_shape()); }
+
+  py::array_t<float> forward(FloatArray x, bool training) {
+    x_ = x;
+    x_view_ = view_of(x_);
+    Tensor y;
+    {
+      py::gil_scoped_release release;
+      y = graph_.forward(x_view_, training).clone();
+    }
+    return to_numpy(y);
+  }
+
+  py::tuple backward(FloatArray dy) {
+    if (!x_) throw StateError("backward() needs a forward() first");
+    Tensor d = view_of(dy).clone();
+    Shape expected = with_batch(x_view_.dim(0), graph_.output_shape());
+    if (d.shape() != expected)
+      throw ShapeError(cat("expected an output gradient of shape ", shape_str(expected),
+                           ", received ", shape_str(d.shape())));
+    Tensor dx;
+    {
+      py::gil_scoped_release release;
+      graph_.backward(d, &dx);
+    }
+    py::list grads;
+    for (const Param& p : layer().params()) grads.append(to_numpy(p.grad));
+    return py::make_tuple(to_numpy(dx), grads);
+  }
+
+ private:
+  Graph graph_;
+  FloatArray x_;
+  Tensor x_view_;
+};
+
+py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training) {
+  Tensor xv = view_of(x), yv = view_of(y);
+  StepResult r;
+  {
+    py::gil_scoped_release release;
+    r = training ? g.train_step(xv, yv) : g.test_step(xv, yv);
+  }
+  return py::make_tuple(r.loss, r.correct);
+}
+
+}  // namespace
+
+void bind_graph(py::module_& m) {
+  py::class_<Graph>(m, "Graph")
+      .def(py::init([](const py::list& layers, const py::handle& input_shape, uint64_t seed) {
+             return new Graph(attrs_list(layers), shape_from_sequence(input_shape), seed);
+           }),
+           py::arg("layers"), py::arg("input_shape"), py::arg("seed"))
+      .def("compile",
+           [](Graph& g, const py::dict& loss, const py::dict& optimizer) {
+             g.compile(attrs_from_dict(loss), attrs_from_dict(optimizer));
+           },
+           py::arg("loss"), py::arg("optimizer"))
+      .def_property_readonly("compiled", &Graph::compiled)
+      .def("check_targets", [](Graph& g, FloatArray y) { g.check_targets(view_of(y)); })
+      .def("train_step", [](Graph& g, FloatArray x, FloatArray y) { return step(g, x, y, true); },
+           "One training step on a batch: returns (mean loss, number correct).")
+      .def("test_step", [](Graph& g, FloatArray x, FloatArray y) { return step(g, x, y, false); })
+      .def("predict",
+           [](Graph& g, FloatArray x) {
+             Tensor xv = view_of(x), out;
+             {
+               py::gil_scoped_release release;
+               g.predict(xv, out);
+             }
+             return to_numpy(out);
+           })
+      .def_property_readonly("num_layers", &Graph::size)
+      .def_property_readonly("output_shape", [](Graph& g) { return shape_to_tuple(g.output_shape()); })
+      .def("layer_output_shape", [](Graph& g, size_t i) { return shape_to_tuple(g.layer_output_shape(i)); })
+      .def("layer_param_names", [](Graph& g, size_t i) { return param_names(g.layer(i)); })
+      .def("get_weights", [](Graph& g, size_t i) { return get_params(g.layer(i)); })
+      .def("set_weights", [](Graph& g, size_t i, const py::list& w) { set_params(g.layer(i), w); })
+      .def_property("learning_rate",
+                    [](Graph& g) { return g.optimizer().learning_rate(); },
+                    [](Graph& g, double lr) { g.optimizer().set_learning_rate(lr); })
+      .def_property_readonly("iterations", [](Graph& g) { return g.optimizer().iterations(); });
+
+  py::class_<LayerRunner>(m, "LayerRunner")
+      .def(py::init<const py::dict&, const py::handle&>(), py::arg("config"), py::arg("input_shape"))
+      .def_property_readonly("output_shape", &LayerRunner::output_shape)
+      .def_property_readonly("param_names", [](LayerRunner& r) { return param_names(r.layer()); })
+      .def("get_params", [](LayerRunner& r) { return get_params(r.layer()); })
+      .def("set_params", [](LayerRunner& r, const py::list& w) { set_params(r.layer(), w); })
+      .def("forward", &LayerRunner::forward, py::arg("x"), py::arg("training") = false)
+      .def("backward", &LayerRunner::backward, py::arg("dy"));
+
+  m.def("layer_info",
+        [](const py::dict& config, const py::handle& input_shape) {
+          auto layer = create_layer(attrs_from_dict(config));
+          const Shape out = layer->build({shape_from_sequence(input_shape)}, nullptr);
+          py::list params;
+          for (const Param& p : layer->params())
+            params.append(py::make_tuple(p.name, shape_to_tuple(p.value.shape())));
+          return py::make_tuple(shape_to_tuple(out), params);
+        },
+        py::arg("config"), py::arg("input_shape"),
+        "(output shape, [(param name, shape)]) of a layer for a per-sample input shape; "
+        "checks the arguments and shapes without initialising weights.");
+  m.def("validate_layer", [](const py::dict& config) { create_layer(attrs_from_dict(config)); },
+        py::arg("config"), "Raises if the layer's arguments are invalid.");
+  m.def("validate_optimizer", [](const py::dict& c) { make_optimizer(attrs_from_dict(c)); });
+  m.def("validate_loss", [](const py::dict& c) { make_loss(attrs_from_dict(c)); });
+  m.def("loss_and_grad",
+        [](const py::dict& config, FloatArray pred, FloatArray target) {
+          auto loss = make_loss(attrs_from_dict(config));
+          Tensor p = view_of(pred), t = view_of(target), g(p.shape());
+          const double value = loss->compute(p, t, &g);
+          return py::make_tuple(value, to_numpy(g));
+        },
+        py::arg("config"), py::arg("pred"), py::arg("target"),
+        "Mean loss over the batch and its gradient with respect to pred.");
+}
+
+}  // namespace pyconv::python

@@ -1,0 +1,46 @@
+// The pyconv._core extension module: exceptions, global settings, and the
+// graph bindings (bind_graph.cpp). Bindings only; no logic lives here.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "graph/layer.h"
+
+namespace py = pybind11;
+
+namespace pyconv::python {
+void bind_graph(py::module_& m);
+}
+
+PYBIND11_MODULE(_core, m) {
+  using namespace pyconv;
+  m.doc() = "pyconv C++ core";
+  m.attr("__version__") = PYCONV_VERSION;
+
+  static py::exception<ShapeError> shape_error(m, "ShapeError", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ShapeError& e) {
+      py::set_error(shape_error, e.what());
+    } catch (const TypeError& e) {
+      py::set_error(PyExc_TypeError, e.what());
+    } catch (const IOError& e) {
+      py::set_error(PyExc_OSError, e.what());
+    } catch (const StateError& e) {
+      py::set_error(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Threads used by every kernel; n <= 0 restores the default (all cores).");
+  m.def("get_num_threads", &num_threads);
+  m.def("have_openmp", &have_openmp);
+  m.def("set_seed", &set_global_seed, py::arg("seed"));
+  m.def("get_seed", &global_seed);
+  m.def("layer_types", &layer_types);
+
+  python::bind_graph(m);
+}
