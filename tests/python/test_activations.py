@@ -42,7 +42,8 @@ def test_backward(activation, shape):
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dx, dparams = runner.backward(dy)
     assert list(dparams) == []
-    assert_close_to_reference(dx, ref.activation_backward(activation, ref.activation(activation, x), dy), rtol=1e-5, atol_rel=1e-5)
+    expected = ref.activation_backward(activation, ref.activation(activation, x), dy)
+    assert_close_to_reference(dx, expected, rtol=1e-5, atol_rel=1e-5)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 7, 8, 15, 16, 17, 100])
@@ -67,7 +68,10 @@ def test_softmax_is_over_last_axis():
 @pytest.mark.parametrize("activation", ACTS)
 def test_extreme_inputs_finite(activation):
     runner = act_runner(activation, (4,))
-    x = np.array([[1e4, -1e4, 0, 1], [-1e4, -1e4, -1e4, -1e4], [1e4, 1e4, 1e4, 0], [88, 89, -88, -89]], np.float32)
+    x = np.array(
+        [[1e4, -1e4, 0, 1], [-1e4, -1e4, -1e4, -1e4], [1e4, 1e4, 1e4, 0], [88, 89, -88, -89]],
+        np.float32,
+    )
     y = runner.forward(x)
     assert np.all(np.isfinite(y)), y
     assert_close_to_reference(y, ref.activation(activation, x), rtol=1e-5, atol_rel=1e-6)
@@ -80,4 +84,5 @@ def test_hand_computed_values():
     np.testing.assert_array_equal(act_runner("relu", (5,)).forward(x), [[0, 0, 0, 0.5, 2]])
     np.testing.assert_array_equal(act_runner("linear", (5,)).forward(x), x)
     np.testing.assert_allclose(act_runner("sigmoid", (5,)).forward(x)[0, 2], 0.5, rtol=1e-6)
-    np.testing.assert_allclose(act_runner("tanh", (5,)).forward(x)[0], np.tanh(x[0].astype(np.float64)), rtol=1e-6)
+    y = act_runner("tanh", (5,)).forward(x)[0]
+    np.testing.assert_allclose(y, np.tanh(x[0].astype(np.float64)), rtol=1e-6)

@@ -120,7 +120,10 @@ def table_params(channels):
     return out
 
 
-@pytest.mark.parametrize("kernel_size, strides, padding, dilation, groups, filters, channels", table_params(CHANNELS))
+TABLE_ARGS = "kernel_size, strides, padding, dilation, groups, filters, channels"
+
+
+@pytest.mark.parametrize(TABLE_ARGS, table_params(CHANNELS))
 def test_forward_table(kernel_size, strides, padding, dilation, groups, filters, channels):
     cfg = conv_config(filters, kernel_size, strides, padding, dilation, groups)
     n = 1 if channels % 2 else 2  # batch 1 for odd channel counts
@@ -133,7 +136,7 @@ def test_forward_filter_counts(filters):
     run_forward_case(cfg, 2, (5, 7, 3), seed=filters)
 
 
-@pytest.mark.parametrize("kernel_size, strides, padding, dilation, groups, filters, channels", table_params([1, 3, 8]))
+@pytest.mark.parametrize(TABLE_ARGS, table_params([1, 3, 8]))
 def test_backward_table(kernel_size, strides, padding, dilation, groups, filters, channels):
     cfg = conv_config(filters, kernel_size, strides, padding, dilation, groups)
     runner, params, rng = build(cfg, INPUT_HW + (channels,), seed=100 + channels)

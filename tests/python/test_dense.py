@@ -12,7 +12,13 @@ ACTS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
 
 
 def dense_config(units, activation="linear", use_bias=True, name="dense"):
-    return {"type": "Dense", "name": name, "units": int(units), "activation": activation, "use_bias": bool(use_bias)}
+    return {
+        "type": "Dense",
+        "name": name,
+        "units": int(units),
+        "activation": activation,
+        "use_bias": bool(use_bias),
+    }
 
 
 def build(cfg, n_in, seed):

@@ -7,7 +7,8 @@ from pyconv import _core
 
 
 def dropout_runner(rate, input_shape, seed=1234):
-    return _core.LayerRunner({"type": "Dropout", "name": "drop", "rate": float(rate), "seed": int(seed)}, tuple(input_shape))
+    cfg = {"type": "Dropout", "name": "drop", "rate": float(rate), "seed": int(seed)}
+    return _core.LayerRunner(cfg, tuple(input_shape))
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.9])

@@ -1,6 +1,11 @@
 """Bad configs, bad inputs and bad params raise ValueError/TypeError with a
 message that names the layer and what was expected."""
 
+import re
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -32,7 +37,13 @@ CONV = {
     "use_bias": True,
 }
 DENSE = {"type": "Dense", "name": "bad_dense", "units": 3, "activation": "linear", "use_bias": True}
-POOL = {"type": "MaxPooling2D", "name": "bad_pool", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid"}
+POOL = {
+    "type": "MaxPooling2D",
+    "name": "bad_pool",
+    "pool_size": [2, 2],
+    "strides": [2, 2],
+    "padding": "valid",
+}
 AVGPOOL = dict(POOL, type="AveragePooling2D", name="bad_avgpool")
 DROPOUT = {"type": "Dropout", "name": "bad_dropout", "rate": 0.5, "seed": 1}
 ACT = {"type": "Activation", "name": "bad_act", "activation": "relu"}
@@ -59,8 +70,13 @@ CONFIG_ERRORS = [
     ("conv_channels_not_divisible", with_changes(CONV, groups=3), IMG, r"groups"),
     ("conv_filters_not_divisible", with_changes(CONV, groups=2, filters=5), IMG, r"groups|filters"),
     ("conv_kernel_larger_than_input", with_changes(CONV, kernel_size=[7, 3]), IMG, r"(?i)kernel|input"),
-    ("conv_dilated_kernel_too_large", with_changes(CONV, kernel_size=[3, 3], dilation_rate=[1, 3]), IMG, r"(?i)kernel|input"),
-    ("conv_explicit_padding_too_small", with_changes(CONV, kernel_size=[9, 3], padding=[1, 1, 0, 0]), IMG, r"(?i)kernel|input"),
+    ("conv_dilated_kernel_too_large", with_changes(CONV, dilation_rate=[1, 3]), IMG, r"(?i)kernel|input"),
+    (
+        "conv_explicit_padding_too_small",
+        with_changes(CONV, kernel_size=[9, 3], padding=[1, 1, 0, 0]),
+        IMG,
+        r"(?i)kernel|input",
+    ),
     ("conv_missing_filters", with_changes(CONV, filters=DROP), IMG, r"filters"),
     ("conv_missing_kernel_size", with_changes(CONV, kernel_size=DROP), IMG, r"kernel_size"),
     ("conv_bad_padding_name", with_changes(CONV, padding="full"), IMG, r"padding"),
@@ -85,7 +101,11 @@ CONFIG_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("config, input_shape, pattern", [pytest.param(*c[1:], id=c[0]) for c in CONFIG_ERRORS])
+def _params(table):
+    return [pytest.param(*row[1:], id=row[0]) for row in table]
+
+
+@pytest.mark.parametrize("config, input_shape, pattern", _params(CONFIG_ERRORS))
 def test_bad_config(config, input_shape, pattern):
     with pytest.raises(ValueError, match=pattern) as info:
         _core.LayerRunner(config, tuple(input_shape))
@@ -134,13 +154,16 @@ SHAPE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("config, input_shape, x_shape", [pytest.param(*c[1:], id=c[0]) for c in SHAPE_ERRORS])
+@pytest.mark.parametrize("config, input_shape, x_shape", _params(SHAPE_ERRORS))
 def test_forward_wrong_shape(config, input_shape, x_shape):
     runner = _core.LayerRunner(config, tuple(input_shape))
     x = np.zeros(x_shape, np.float32)
     with pytest.raises(ValueError, match=r"(?i)expected") as info:
         runner.forward(x)
     assert isinstance(info.value, _core.ShapeError), type(info.value)
+    # The message names the received shape: its dims, in order, after "received".
+    received = r"(?i)received\D*" + r"\D+".join(str(d) for d in x_shape)
+    assert re.search(received, str(info.value)), str(info.value)
 
 
 def test_backward_wrong_shape():
@@ -153,9 +176,25 @@ def test_backward_wrong_shape():
 
 
 def test_backward_before_forward():
-    runner = _core.LayerRunner(DENSE, (5,))
-    with pytest.raises((RuntimeError, ValueError), match=r"(?i)forward"):
-        runner.backward(np.zeros((2, 3), np.float32))
+    # Run in a child process: if the core crashes here instead of raising, only
+    # this test fails rather than the whole pytest process.
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from pyconv import _core
+        runner = _core.LayerRunner({"type": "Dense", "name": "d", "units": 3}, (5,))
+        try:
+            runner.backward(np.zeros((2, 3), np.float32))
+        except (RuntimeError, ValueError) as e:
+            assert "forward" in str(e).lower(), str(e)
+            print("raised", type(e).__name__)
+        else:
+            raise SystemExit("backward() before forward() did not raise")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"exit code {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "raised" in proc.stdout
 
 
 def test_shape_error_class():
@@ -191,6 +230,7 @@ def test_set_params_wrong_count():
 # --- losses ------------------------------------------------------------------------
 
 SCE = {"type": "sparse_categorical_crossentropy", "from_logits": True}
+CCE_LOGITS = {"type": "categorical_crossentropy", "from_logits": True}
 
 
 @pytest.mark.parametrize("label", [10.0, -1.0, 2.5, 100.0])
@@ -206,8 +246,8 @@ def test_sparse_label_out_of_range(label):
     [
         pytest.param(SCE, (2, 3), (3,), id="sparse_batch"),
         pytest.param(SCE, (2, 3), (2, 2), id="sparse_target_2d"),
-        pytest.param({"type": "categorical_crossentropy", "from_logits": True}, (2, 3), (2, 4), id="categorical_classes"),
-        pytest.param({"type": "categorical_crossentropy", "from_logits": False}, (2, 3), (3, 3), id="categorical_batch"),
+        pytest.param(CCE_LOGITS, (2, 3), (2, 4), id="categorical_classes"),
+        pytest.param(dict(CCE_LOGITS, from_logits=False), (2, 3), (3, 3), id="categorical_batch"),
         pytest.param({"type": "mse"}, (2, 3), (3, 2), id="mse_transposed"),
         pytest.param({"type": "hinge"}, (2, 3), (2, 1), id="hinge"),
     ],

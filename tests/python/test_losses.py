@@ -175,7 +175,9 @@ def test_hinge_reference(n, k, binary):
     # p = sign * a with the margin 1 - a in [-1, -0.1] or [0.1, 2]: at least 0.1
     # from the kink at 0, so the eps = 1e-2 finite-difference steps stay on one side.
     sign = rng.choice([-1.0, 1.0], size=(n, k))
-    a = np.where(rng.random((n, k)) < 0.3, rng.uniform(1.1, 2.0, size=(n, k)), rng.uniform(-1.0, 0.9, size=(n, k)))
+    big = rng.uniform(1.1, 2.0, size=(n, k))
+    small = rng.uniform(-1.0, 0.9, size=(n, k))
+    a = np.where(rng.random((n, k)) < 0.3, big, small)
     p = f32(sign * a)
     t = f32((sign + 1) / 2) if binary else f32(sign)
     loss, grad = loss_and_grad(HINGE, p, t)
@@ -195,6 +197,21 @@ def test_sparse_ce_extreme_logits():
     # (1e4 + 0 + log 3) / 3
     assert loss == pytest.approx((1e4 + 0.0 + math.log(3)) / 3, rel=1e-6)
     np.testing.assert_allclose(grad, [[1 / 3, -1 / 3, 0], [0, 0, 0], [1 / 9, 1 / 9, -2 / 9]], atol=1e-6)
+
+
+@pytest.mark.parametrize("config", [SCE_LOGITS, CCE_LOGITS], ids=["sparse", "categorical"])
+@pytest.mark.parametrize("offset", [-1e4, 1e4])
+def test_ce_logits_shift_invariant(config, offset):
+    """Softmax is shift-invariant: logits c + [0, 0, 0] must give exactly the
+    values of [0, 0, 0] (loss log 3, probabilities 1/3). A stable log-softmax
+    works with z - max(z) (exact here), so float32 keeps ~1e-7 accuracy even
+    when |c| = 1e4, where one ulp of c is ~1e-3."""
+    z = np.full((2, 3), offset, np.float32)
+    target = [2, 0] if config is SCE_LOGITS else [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    loss, grad = loss_and_grad(config, z, target)
+    assert loss == pytest.approx(math.log(3), rel=1e-6)
+    expected = (np.full((2, 3), 1 / 3) - np.array([[0, 0, 1], [1, 0, 0]])) / 2
+    np.testing.assert_allclose(grad, expected, atol=1e-6)
 
 
 def test_categorical_ce_extreme_logits():
