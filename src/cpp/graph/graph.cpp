@@ -59,8 +59,8 @@ RunContext Graph::context(bool training) const {
 void Graph::check_input(const Tensor& x) const {
   Shape sample(x.shape().begin() + (x.ndim() ? 1 : 0), x.shape().end());
   if (x.ndim() == 0 || sample != input_shape_)
-    throw ShapeError(cat("expected input of shape ", batch_shape_str(input_shape_),
-                         ", received ", shape_str(x.shape())));
+    throw ShapeError(cat(nodes_.front().layer->who(), ": expected input of shape ",
+                         batch_shape_str(input_shape_), ", received ", shape_str(x.shape())));
   if (x.dim(0) == 0) throw ValueError("expected at least one sample, received an empty batch");
   const float* p = x.data();
   for (int64_t i = 0; i < x.numel(); ++i)

@@ -22,15 +22,21 @@ void check_batch(const Shape& pred, const Tensor& target, const std::string& who
                          shape_str(target.shape()), ")"));
 }
 
-// Row-wise log-sum-exp of logits; also leaves softmax(z) in `prob` when non-null.
-float log_sum_exp(const float* z, int64_t k, float* prob) {
+// Row-wise log-sum-exp of logits as (max, log of the shifted sum), kept apart
+// because adding them in float32 loses the small part when |max| is large.
+// Also leaves softmax(z) in `prob` when non-null.
+struct LogSumExp {
+  float max;
+  double log_sum;
+};
+LogSumExp log_sum_exp(const float* z, int64_t k, float* prob) {
   const float m = *std::max_element(z, z + k);
   double s = 0.0;
   for (int64_t j = 0; j < k; ++j) s += std::exp(static_cast<double>(z[j] - m));
-  const float lse = m + static_cast<float>(std::log(s));
   if (prob)
-    for (int64_t j = 0; j < k; ++j) prob[j] = std::exp(z[j] - lse);
-  return lse;
+    for (int64_t j = 0; j < k; ++j)
+      prob[j] = static_cast<float>(std::exp(static_cast<double>(z[j] - m)) / s);
+  return {m, std::log(s)};
 }
 
 class CrossEntropy : public Loss {
@@ -102,11 +108,12 @@ class CrossEntropy : public Loss {
   }
 
   double row_from_logits(const float* z, const float* t, int64_t K, float* g) const {
-    const float lse = log_sum_exp(z, K, g);  // g holds softmax(z) when wanted
+    const LogSumExp lse = log_sum_exp(z, K, g);  // g holds softmax(z) when wanted
     double loss = 0.0, tsum = 0.0;
     for (int64_t j = 0; j < K; ++j) {
       const float w = weight(t, j);
-      loss += w * static_cast<double>(lse - z[j]);
+      if (w == 0.f) continue;
+      loss += w * (static_cast<double>(lse.max - z[j]) + lse.log_sum);
       tsum += w;
     }
     if (g)

@@ -32,7 +32,10 @@ std::unique_ptr<Layer> create_layer(const Attrs& attrs) {
     if (type == e.type) return e.factory(attrs);
   std::string known;
   for (const Entry& e : kLayers) known += (known.empty() ? "" : ", ") + std::string(e.type);
-  throw ValueError(cat("unknown layer type '", type, "'; expected one of ", known));
+  const std::string who = attrs.has("name") ? cat("layer '", attrs.name(), "': ") : "";
+  if (!attrs.has("type"))
+    throw ValueError(cat(who, "missing required argument 'type'; expected one of ", known));
+  throw ValueError(cat(who, "unknown layer type '", type, "'; expected one of ", known));
 }
 
 }  // namespace pyconv

@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/threads.h"
 #include "kernels/pool.h"
 
 namespace pyconv::kernels {
@@ -22,8 +23,9 @@ inline Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
 
 void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
                    int threads) {
+  threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const float* xs = x + n * in_size;
@@ -50,8 +52,9 @@ void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* arg
 
 void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_t* argmax,
                             float* dx, int threads) {
+  threads = threads_for(g.N * g.H * g.W * g.C, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n) {
     float* dxs = dx + n * in_size;
     std::memset(dxs, 0, sizeof(float) * in_size);
@@ -62,8 +65,9 @@ void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_
 }
 
 void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads) {
+  threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const float* xs = x + n * in_size;
@@ -84,8 +88,9 @@ void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads)
 }
 
 void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, int threads) {
+  threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n) {
     float* dxs = dx + n * in_size;
     std::memset(dxs, 0, sizeof(float) * in_size);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "kernels/gemm.h"
 #include "ops/batch_split.h"
 
@@ -84,7 +85,7 @@ void ensure_workspace(const ConvGeometry& g, ConvWorkspace& ws, int slots, bool 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                     const Tensor* bias, Tensor& y, ConvWorkspace& ws, int threads) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
-  const BatchSplit split = split_batch(N, threads);
+  const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
   ensure_workspace(g, ws, split.outer, false);
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
 #pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
@@ -113,7 +114,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
                      ConvWorkspace& ws, int threads) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
-  const BatchSplit split = split_batch(N, threads);
+  const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
   ensure_workspace(g, ws, split.outer, true);
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
   for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();

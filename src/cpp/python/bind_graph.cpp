@@ -68,16 +68,18 @@ class LayerRunner {
   py::array_t<float> forward(FloatArray x, bool training) {
     x_ = x;
     x_view_ = view_of(x_);
+    has_forward_ = false;  // set again only if this forward succeeds
     Tensor y;
     {
       py::gil_scoped_release release;
       y = graph_.forward(x_view_, training).clone();
     }
+    has_forward_ = true;
     return to_numpy(y);
   }
 
   py::tuple backward(FloatArray dy) {
-    if (!x_) throw StateError("backward() needs a forward() first");
+    if (!has_forward_) throw StateError("backward() needs a forward() first");
     Tensor d = view_of(dy).clone();
     Shape expected = with_batch(x_view_.dim(0), graph_.output_shape());
     if (d.shape() != expected)
@@ -97,6 +99,7 @@ class LayerRunner {
   Graph graph_;
   FloatArray x_;
   Tensor x_view_;
+  bool has_forward_ = false;
 };
 
 py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training) {

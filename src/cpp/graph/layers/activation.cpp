@@ -1,6 +1,7 @@
 // Activation layer: applies a named activation to its input.
 #include <cstring>
 
+#include "core/error.h"
 #include "graph/layer.h"
 
 namespace pyconv {
@@ -11,6 +12,7 @@ class ActivationLayer : public Layer {
  public:
   explicit ActivationLayer(const Attrs& a) : Layer(a) {
     a.check_known({"activation"});
+    if (!a.has("activation")) throw ValueError(cat(who(), ": missing required argument 'activation'"));
     activation_ = ops::parse_activation(a.get_string("activation", "linear"), who());
   }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "graph/layer.h"
 #include "ops/pool.h"
 
@@ -72,8 +73,9 @@ class GlobalAvgPool2DLayer : public Layer {
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
     const int64_t N = out.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);
+    const int threads = threads_for(N * P * C, ctx.threads);
     const float* x = in[0]->data();
-#pragma omp parallel for num_threads(ctx.threads) if (N > 1)
+#pragma omp parallel for num_threads(threads) if (threads > 1)
     for (int64_t n = 0; n < N; ++n) {
       float* y = out.data() + n * C;
       std::fill(y, y + C, 0.f);
@@ -88,8 +90,9 @@ class GlobalAvgPool2DLayer : public Layer {
     if (!din[0]) return;
     const int64_t N = dout.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);
+    const int threads = threads_for(N * P * C, ctx.threads);
     float* dx = din[0]->data();
-#pragma omp parallel for num_threads(ctx.threads) if (N > 1)
+#pragma omp parallel for num_threads(threads) if (threads > 1)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t p = 0; p < P; ++p)
         for (int64_t c = 0; c < C; ++c) dx[(n * P + p) * C + c] = dout.data()[n * C + c] * inv;
