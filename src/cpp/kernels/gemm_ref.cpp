@@ -47,7 +47,7 @@ void gemm_row(bool trans_a, bool trans_b, int64_t i, int64_t N, int64_t K, float
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc, int threads) {
-  const bool parallel = threads > 1 && M > 1 && M * N * K > 32768;
+  [[maybe_unused]] const bool parallel = threads > 1 && M > 1 && M * N * K > 32768;
 #pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
   for (int64_t i = 0; i < M; ++i)
     gemm_row(trans_a, trans_b, i, N, K, alpha, A, lda, B, ldb, beta, C + i * ldc);

@@ -73,7 +73,7 @@ class GlobalAvgPool2DLayer : public Layer {
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
     const int64_t N = out.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);
-    const int threads = threads_for(N * P * C, ctx.threads);
+    [[maybe_unused]] const int threads = threads_for(N * P * C, ctx.threads);
     const float* x = in[0]->data();
 #pragma omp parallel for num_threads(threads) if (threads > 1)
     for (int64_t n = 0; n < N; ++n) {
@@ -90,7 +90,7 @@ class GlobalAvgPool2DLayer : public Layer {
     if (!din[0]) return;
     const int64_t N = dout.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);
-    const int threads = threads_for(N * P * C, ctx.threads);
+    [[maybe_unused]] const int threads = threads_for(N * P * C, ctx.threads);
     float* dx = din[0]->data();
 #pragma omp parallel for num_threads(threads) if (threads > 1)
     for (int64_t n = 0; n < N; ++n)

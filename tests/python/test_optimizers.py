@@ -1,0 +1,325 @@
+"""Optimizer updates against Keras 3's formulas, recomputed here in numpy (float64).
+
+Each test drives a real model, Input((3,)) -> Dense(2), compiled with "mse", through
+`train_on_batch` and compares its weights after every step with the reference. The mse
+gradient is written out by hand: loss = mean((pred - y)**2) over all N*2 elements, so
+dL/dpred = 2 * (pred - y) / (N * 2), dL/dkernel = x.T @ dpred, dL/dbias = sum(dpred).
+"""
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import optimizers
+
+RTOL, ATOL = 1e-5, 2e-6
+
+W0 = np.array([[0.5, -0.3], [0.2, 0.8], [-0.6, 0.1]])
+B0 = np.array([0.05, -0.1])
+
+
+def _batches(steps=3):
+    """Batches whose gradients change size from step to step, with a tiny one in the
+    middle, so that momentum, bias correction and AMSGrad's running maximum all matter."""
+    rng = np.random.default_rng(42)
+    out = []
+    for scale in (1.0, 0.02, 0.5)[:steps]:
+        x = rng.uniform(-1, 1, (4, 3))
+        out.append((x, scale * rng.uniform(-2, 2, (4, 2))))
+    return out
+
+
+def _mse_grads(w, b, x, y):
+    pred = x @ w + b
+    dpred = 2.0 * (pred - y) / pred.size
+    return x.T @ dpred, dpred.sum(axis=0)
+
+
+def _model(optimizer):
+    model = pyconv.Sequential([pyconv.Input((3,)), pyconv.layers.Dense(2, use_bias=True)])
+    model.compile(optimizer=optimizer, loss="mse")
+    model.set_weights([W0.astype(np.float32), B0.astype(np.float32)])
+    return model
+
+
+# --- reference updates (Keras 3), one function per optimizer ----------------------------
+# Each takes (params, grads, state, t, lr) and returns new params; `state` is a dict of
+# per-parameter slot lists, updated in place; t counts steps from 1.
+
+
+def _decay(params, lr, weight_decay):
+    """Keras 3's decoupled weight decay: w -= lr * wd * w, before the optimizer's update."""
+    if not weight_decay:
+        return params
+    return [p - lr * weight_decay * p for p in params]
+
+
+def sgd_ref(momentum=0.0, nesterov=False, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if momentum == 0.0:
+                out.append(p - lr * g)
+                continue
+            m = state.setdefault("m", [np.zeros_like(q) for q in params])
+            m[i] = momentum * m[i] - lr * g
+            out.append(p + momentum * m[i] - lr * g if nesterov else p + m[i])
+        return out
+    return step
+
+
+def adam_ref(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        m = state.setdefault("m", [np.zeros_like(q) for q in params])
+        v = state.setdefault("v", [np.zeros_like(q) for q in params])
+        vhat = state.setdefault("vhat", [np.zeros_like(q) for q in params])
+        lr_t = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            m[i] = beta_1 * m[i] + (1 - beta_1) * g
+            v[i] = beta_2 * v[i] + (1 - beta_2) * g * g
+            denom = v[i]
+            if amsgrad:
+                vhat[i] = np.maximum(vhat[i], v[i])
+                denom = vhat[i]
+            out.append(p - lr_t * m[i] / (np.sqrt(denom) + epsilon))
+        return out
+    return step
+
+
+def rmsprop_ref(rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        v = state.setdefault("v", [np.zeros_like(q) for q in params])
+        mom = state.setdefault("mom", [np.zeros_like(q) for q in params])
+        avg = state.setdefault("avg", [np.zeros_like(q) for q in params])
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            v[i] = rho * v[i] + (1 - rho) * g * g
+            if centered:
+                avg[i] = rho * avg[i] + (1 - rho) * g
+                denom = v[i] - avg[i] ** 2 + epsilon
+            else:
+                denom = v[i] + epsilon
+            increment = lr * g / np.sqrt(denom)  # Keras 3: epsilon inside the square root
+            if momentum > 0:
+                mom[i] = momentum * mom[i] + increment
+                out.append(p - mom[i])
+            else:
+                out.append(p - increment)
+        return out
+    return step
+
+
+def _reference_run(ref_step, batches, lrs):
+    params, state, trajectory = [W0.copy(), B0.copy()], {}, []
+    for t, ((x, y), lr) in enumerate(zip(batches, lrs), start=1):
+        grads = _mse_grads(params[0], params[1], x, y)
+        params = ref_step(params, grads, state, t, lr)
+        trajectory.append(params)
+    return trajectory
+
+
+def _check_against_reference(optimizer, ref_step, lr, steps=3):
+    model = _model(optimizer)
+    batches = _batches(steps)
+    expected = _reference_run(ref_step, batches, [lr] * steps)
+    for t, ((x, y), (w_ref, b_ref)) in enumerate(zip(batches, expected), start=1):
+        model.train_on_batch(x.astype(np.float32), y.astype(np.float32))
+        w, b = model.get_weights()
+        np.testing.assert_allclose(w, w_ref, rtol=RTOL, atol=ATOL, err_msg=f"kernel, step {t}")
+        np.testing.assert_allclose(b, b_ref, rtol=RTOL, atol=ATOL, err_msg=f"bias, step {t}")
+    assert optimizer.iterations == steps
+
+
+SGD_CASES = {
+    "plain": dict(),
+    "momentum": dict(momentum=0.9),
+    "nesterov": dict(momentum=0.9, nesterov=True),
+    "weight_decay": dict(weight_decay=0.5),
+    "momentum_weight_decay": dict(momentum=0.5, weight_decay=0.5),
+}
+
+
+@pytest.mark.parametrize("kwargs", SGD_CASES.values(), ids=SGD_CASES.keys())
+def test_sgd_matches_keras_formula(kwargs):
+    lr = 0.1
+    _check_against_reference(optimizers.SGD(learning_rate=lr, **kwargs), sgd_ref(**kwargs), lr)
+
+
+ADAM_CASES = {
+    "default": dict(),
+    "amsgrad": dict(beta_2=0.5, amsgrad=True),
+    "small_beta2": dict(beta_2=0.5),
+    "large_epsilon": dict(epsilon=0.1),  # epsilon is added outside the square root
+    "weight_decay": dict(weight_decay=0.5),
+}
+
+
+@pytest.mark.parametrize("kwargs", ADAM_CASES.values(), ids=ADAM_CASES.keys())
+def test_adam_matches_keras_formula(kwargs):
+    lr = 0.05
+    _check_against_reference(optimizers.Adam(learning_rate=lr, **kwargs), adam_ref(**kwargs), lr)
+
+
+def test_amsgrad_batches_exercise_the_running_maximum():
+    # Guards the data above: with these batches AMSGrad must take a different path.
+    batches = _batches()
+    plain = _reference_run(adam_ref(beta_2=0.5), batches, [0.05] * 3)
+    ams = _reference_run(adam_ref(beta_2=0.5, amsgrad=True), batches, [0.05] * 3)
+    assert np.abs(plain[-1][0] - ams[-1][0]).max() > 1e-3
+
+
+RMSPROP_CASES = {
+    "plain": dict(),
+    "momentum": dict(momentum=0.9),
+    "centered": dict(centered=True),
+    "centered_momentum": dict(centered=True, momentum=0.5),
+    "weight_decay": dict(weight_decay=0.5),
+}
+
+
+@pytest.mark.parametrize("kwargs", RMSPROP_CASES.values(), ids=RMSPROP_CASES.keys())
+def test_rmsprop_matches_keras_formula(kwargs):
+    # epsilon=0 isolates rho, momentum and centring from where epsilon is added, which
+    # test_rmsprop_epsilon_inside_square_root checks.
+    lr = 0.01
+    kwargs = dict(kwargs, epsilon=0.0)
+    _check_against_reference(optimizers.RMSprop(learning_rate=lr, **kwargs),
+                             rmsprop_ref(**kwargs), lr)
+
+
+@pytest.mark.xfail(strict=True, reason="RMSprop divides by sqrt(v) + eps; Keras 3 divides "
+                   "by sqrt(v + eps), which differs visibly for gradients near sqrt(eps)")
+@pytest.mark.parametrize("kwargs", [dict(), dict(centered=True), dict(momentum=0.9),
+                                    dict(epsilon=0.05)],
+                         ids=["default", "centered", "momentum", "large_epsilon"])
+def test_rmsprop_epsilon_inside_square_root(kwargs):
+    lr = 0.01
+    _check_against_reference(optimizers.RMSprop(learning_rate=lr, **kwargs),
+                             rmsprop_ref(**kwargs), lr)
+
+
+def test_default_hyperparameters_match_keras():
+    assert optimizers.SGD().get_config() == {"learning_rate": 0.01, "momentum": 0.0,
+                                             "nesterov": False}
+    assert optimizers.Adam().get_config() == {"learning_rate": 0.001, "beta_1": 0.9,
+                                              "beta_2": 0.999, "epsilon": 1e-7,
+                                              "amsgrad": False}
+    assert optimizers.RMSprop().get_config() == {"learning_rate": 0.001, "rho": 0.9,
+                                                 "momentum": 0.0, "epsilon": 1e-7,
+                                                 "centered": False}
+
+
+@pytest.mark.parametrize("name,cls", [("sgd", optimizers.SGD), ("adam", optimizers.Adam),
+                                      ("RMSprop", optimizers.RMSprop)])
+def test_optimizer_by_name(name, cls):
+    model = _model(name)
+    assert isinstance(model.optimizer, cls)
+    assert model.optimizer.learning_rate == pytest.approx(cls().learning_rate)
+
+
+# --- learning rate and iteration count ----------------------------------------------------
+
+
+@pytest.mark.parametrize("make,ref", [
+    (lambda: optimizers.SGD(learning_rate=0.1, momentum=0.9), sgd_ref(momentum=0.9)),
+    (lambda: optimizers.Adam(learning_rate=0.1), adam_ref()),
+], ids=["sgd_momentum", "adam"])
+def test_learning_rate_setter_changes_the_live_rate(make, ref):
+    optimizer = make()
+    model = _model(optimizer)
+    batches = _batches(2)
+    expected = _reference_run(ref, batches, [0.1, 0.02])
+    model.train_on_batch(*(a.astype(np.float32) for a in batches[0]))
+    optimizer.learning_rate = 0.02
+    assert optimizer.learning_rate == pytest.approx(0.02)
+    assert model.optimizer.learning_rate == pytest.approx(0.02)
+    model.train_on_batch(*(a.astype(np.float32) for a in batches[1]))
+    for got, want in zip(model.get_weights(), expected[-1]):
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def test_learning_rate_zero_freezes_weights():
+    optimizer = optimizers.SGD(learning_rate=0.1)
+    model = _model(optimizer)
+    optimizer.learning_rate = 0.0
+    x, y = _batches(1)[0]
+    model.train_on_batch(x.astype(np.float32), y.astype(np.float32))
+    np.testing.assert_array_equal(model.get_weights()[0], W0.astype(np.float32))
+
+
+def test_learning_rate_before_compile():
+    optimizer = optimizers.Adam(learning_rate=0.01)
+    assert optimizer.learning_rate == pytest.approx(0.01)
+    optimizer.learning_rate = 0.3
+    assert optimizer.learning_rate == pytest.approx(0.3)
+    model = _model(optimizer)  # the value set before compile is the one used
+    assert model.optimizer.learning_rate == pytest.approx(0.3)
+
+
+def test_learning_rate_setter_rejects_negative_values():
+    optimizer = optimizers.SGD(learning_rate=0.1)
+    _model(optimizer)
+    with pytest.raises(ValueError, match="non-negative"):
+        optimizer.learning_rate = -0.5
+    assert optimizer.learning_rate == pytest.approx(0.1)
+
+
+def test_iterations_count_training_steps_only():
+    optimizer = optimizers.SGD(learning_rate=0.01)
+    assert optimizer.iterations == 0
+    model = _model(optimizer)
+    assert optimizer.iterations == 0
+    x, y = (a.astype(np.float32) for a in _batches(1)[0])
+    model.train_on_batch(x, y)
+    model.train_on_batch(x, y)
+    assert optimizer.iterations == 2
+    model.test_on_batch(x, y)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    assert optimizer.iterations == 2
+    xs = np.tile(x, (5, 1))  # 20 samples, batch_size 8 -> 3 steps per epoch
+    ys = np.tile(y, (5, 1))
+    model.fit(xs, ys, batch_size=8, epochs=2, verbose=0)
+    assert optimizer.iterations == 2 + 6
+
+
+# --- invalid arguments --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: optimizers.SGD(learning_rate=-0.1), "learning_rate"),
+    (lambda: optimizers.Adam(learning_rate=-1.0), "learning_rate"),
+    (lambda: optimizers.RMSprop(learning_rate=-1e-3), "learning_rate"),
+    (lambda: optimizers.SGD(learning_rate=float("nan")), "learning_rate"),
+    (lambda: optimizers.SGD(momentum=1.0), "momentum"),
+    (lambda: optimizers.SGD(momentum=1.5), "momentum"),
+    (lambda: optimizers.SGD(momentum=-0.1), "momentum"),
+    (lambda: optimizers.Adam(beta_1=1.0), "beta_1"),
+    (lambda: optimizers.Adam(beta_2=1.0), "beta_2"),
+    (lambda: optimizers.Adam(epsilon=-1e-7), "epsilon"),
+    (lambda: optimizers.RMSprop(rho=1.0), "rho"),
+    (lambda: optimizers.RMSprop(momentum=1.0), "momentum"),
+    (lambda: optimizers.SGD(weight_decay=-0.1), "weight_decay"),
+])
+def test_invalid_hyperparameters_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_unknown_optimizer_name_raises():
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adamw'.*'sgd'"):
+        optimizers.get("adamw")
+    model = pyconv.Sequential([pyconv.Input((3,)), pyconv.layers.Dense(2)])
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        model.compile(optimizer="nadam", loss="mse")
+
+
+@pytest.mark.parametrize("bad", [42, None, 0.01])
+def test_optimizer_of_the_wrong_type_raises(bad):
+    model = pyconv.Sequential([pyconv.Input((3,)), pyconv.layers.Dense(2)])
+    with pytest.raises(TypeError, match="optimizer must be a name"):
+        model.compile(optimizer=bad, loss="mse")
