@@ -74,17 +74,19 @@ class EarlyStopping(Callback):
         if value is None:
             raise ValueError(f"EarlyStopping monitors '{self.monitor}', which is not among the "
                              f"logged values {sorted(logs or {})}")
+        self.wait += 1
         if self._improved(value):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
                 self.best_weights = [np.copy(w) for w in self.model.get_weights()]
             return
-        self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
 class CallbackList:

@@ -113,13 +113,17 @@ class Sequential:
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
-        self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
-        self._metrics = metrics_module.resolve(metrics)
+        # Resolve everything before changing anything, so a bad argument leaves
+        # the model as it was.
+        optimizer, loss = optimizers.get(optimizer), losses.get(loss)
+        names = metrics_module.resolve(metrics)
+        if self._graph is not None:
+            self._graph.compile(loss.core_config(), optimizer.core_config())
+        self.optimizer, self.loss, self._metrics = optimizer, loss, names
         if self._graph is None and self._input_shape is not None:
             self.build()
         elif self._graph is not None:
-            self._compile_graph()
+            self.optimizer._graph = self._graph
 
     def _compile_graph(self):
         self._graph.compile(self.loss.core_config(), self.optimizer.core_config())
@@ -142,6 +146,10 @@ class Sequential:
         if x.shape[1:] != expected:
             raise ShapeError(f"Sequential '{self.name}': expected input of shape "
                              f"{(None,) + expected}, received {x.shape}")
+        if x.dtype.kind == "f" and x.dtype != np.float32 and x.size and \
+                np.isfinite(x).all() and np.abs(x).max() > np.finfo(np.float32).max:
+            raise ValueError("x holds values beyond the float32 range "
+                             f"(largest magnitude {np.abs(x).max():.3g})")
         if x.dtype not in (np.uint8, np.float32):
             x = x.astype(np.float32)
         if x.dtype == np.float32 and not np.isfinite(x).all():
@@ -226,6 +234,8 @@ class Sequential:
                 cbs.on_train_batch_end(step, logs)
                 if bar:
                     bar.update(step + 1, logs)
+                if self.stop_training:
+                    break
             if x_val is not None:
                 logs.update(self._evaluate(x_val, y_val, batch_size, prefix="val_"))
             if bar:
@@ -268,6 +278,7 @@ class Sequential:
         """Model outputs for x, computed batch by batch, as one float32 array."""
         batch_size = _check_batch_size(batch_size)
         x = self._prepare_x(x)
+        self._require_built()
         out = np.empty((len(x),) + self._shapes[-1], dtype=np.float32)
         for idx in self._batches(len(x), batch_size):
             out[idx[0]:idx[-1] + 1] = self._graph.predict(gather_batch(x, idx))
@@ -304,6 +315,12 @@ class Sequential:
         if len(weights) != sum(counts):
             raise ValueError(f"expected a list of {sum(counts)} weight arrays, received "
                              f"{len(weights)}")
+        current = self.get_weights()
+        for i, (old, new) in enumerate(zip(current, weights)):
+            new_shape = np.shape(new)
+            if tuple(new_shape) != old.shape:  # check all before changing any
+                raise ShapeError(f"expected weight {i} of shape {old.shape}, received "
+                                 f"{tuple(new_shape)}; no weights were changed")
         start = 0
         for layer, count in zip(self.layers, counts):
             layer.set_weights(weights[start:start + count])

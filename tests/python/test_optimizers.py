@@ -191,8 +191,6 @@ def test_rmsprop_matches_keras_formula(kwargs):
                              rmsprop_ref(**kwargs), lr)
 
 
-@pytest.mark.xfail(strict=True, reason="RMSprop divides by sqrt(v) + eps; Keras 3 divides "
-                   "by sqrt(v + eps), which differs visibly for gradients near sqrt(eps)")
 @pytest.mark.parametrize("kwargs", [dict(), dict(centered=True), dict(momentum=0.9),
                                     dict(epsilon=0.05)],
                          ids=["default", "centered", "momentum", "large_epsilon"])

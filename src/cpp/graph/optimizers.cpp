@@ -120,8 +120,9 @@ class Adam : public Optimizer {
   bool amsgrad_ = false;
 };
 
-// Keras's RMSprop: v = rho v + (1 - rho) g^2; step g / (sqrt(v) + eps), with
-// optional momentum and centring (subtracting the running mean gradient).
+// Keras's RMSprop: v = rho v + (1 - rho) g^2; step lr g / sqrt(v + eps), with
+// optional momentum and centring (subtracting the squared running mean
+// gradient from v).
 class RMSprop : public Optimizer {
  public:
   explicit RMSprop(const Attrs& a) {
@@ -158,7 +159,7 @@ class RMSprop : public Optimizer {
         mg[i] = rho * mg[i] + (1.f - rho) * g[i];
         denom -= mg[i] * mg[i];
       }
-      const float step = lr * g[i] / (std::sqrt(std::max(denom, 0.f)) + eps);
+      const float step = lr * g[i] / std::sqrt(std::max(denom, 0.f) + eps);
       if (use_momentum) {
         m[i] = mu * m[i] + step;
         w[i] -= m[i];

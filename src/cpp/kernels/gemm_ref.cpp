@@ -4,7 +4,7 @@
 
 #include "kernels/gemm.h"
 
-namespace pyconv::kernels {
+namespace pyconv::kernels::ref {
 
 namespace {
 
@@ -53,4 +53,4 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     gemm_row(trans_a, trans_b, i, N, K, alpha, A, lda, B, ldb, beta, C + i * ldc);
 }
 
-}  // namespace pyconv::kernels
+}  // namespace pyconv::kernels::ref

@@ -12,6 +12,7 @@ namespace py = pybind11;
 
 namespace pyconv::python {
 void bind_graph(py::module_& m);
+void bind_kernels(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -43,4 +44,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("layer_types", &layer_types);
 
   python::bind_graph(m);
+  python::bind_kernels(m);
 }

@@ -1,0 +1,123 @@
+"""Training throughput on Fashion-MNIST, batch 64, Adam(1e-3), sparse categorical
+cross-entropy: pyconv against PyTorch, both starting from the same weights and
+stepping through the same batches in the same order.
+
+pyconv: `model.train_on_batch(x, y)` timed step by step (median), then the same
+number of steps through `model.fit` (whole call / steps: the per-batch cost a
+user of fit() sees). PyTorch: the standard loop (zero_grad, forward, loss,
+backward, step, loss.item()) on NCHW tensors, timed step by step (median).
+"""
+
+import time
+
+import numpy as np
+
+import pyconv
+import models
+from timing import TORCH_INSTALL, ms, ratio
+
+BATCH = 64
+LR = 1e-3
+TARGETS = {"keras_cnn": 0.50, "lenet5": 0.33}  # pyconv step time / PyTorch step time
+
+
+def load_images(split="train"):
+    """(x uint8 (N, 28, 28), y uint8 (N,), a line naming the data) for `split`
+    ("train" or "test") of Fashion-MNIST, or of the bundled MNIST sample if
+    Fashion-MNIST cannot be found."""
+    index = 0 if split == "train" else 1
+    try:
+        x, y = pyconv.datasets.fashion_mnist.load_data()[index]
+        return x, y, f"Fashion-MNIST {split} set"
+    except OSError as exc:  # DatasetNotFoundError is an OSError
+        x, y = pyconv.datasets.mnist.load_sample()[index]
+        reason = str(exc).splitlines()[0]
+        return x, y, (f"the bundled MNIST sample's {split} part (Fashion-MNIST not found: "
+                      f"{reason})")
+
+
+def _step_times(step, warmup, steps):
+    for i in range(warmup):
+        step(i)
+    times = []
+    for i in range(warmup, warmup + steps):
+        t0 = time.perf_counter()
+        step(i)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _bench_model(name, settings, torch, x, y):
+    warmup, steps = settings.train_warmup, settings.train_steps
+    pyconv.set_seed(0)
+    model = models.pyconv_model(name)
+    model.compile(optimizer=pyconv.optimizers.Adam(LR),
+                  loss="sparse_categorical_crossentropy")
+    result = {}
+    if torch is not None:  # copy before pyconv trains, so both start alike
+        torch.manual_seed(0)
+        net = models.torch_model(torch, name)
+        models.copy_weights(torch, model, net)
+
+    def py_step(i):
+        model.train_on_batch(x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH])
+
+    result["pyconv train_on_batch"] = _step_times(py_step, warmup, steps)
+    n_fit = steps * BATCH
+    t0 = time.perf_counter()
+    model.fit(x[:n_fit], y[:n_fit], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    result["pyconv fit"] = (time.perf_counter() - t0) / steps
+
+    if torch is not None:
+        net.train()
+        opt = torch.optim.Adam(net.parameters(), lr=LR, eps=1e-7)  # Keras's epsilon
+        loss_fn = torch.nn.CrossEntropyLoss()
+        xt = torch.from_numpy(x.reshape(-1, 1, 28, 28))  # C == 1: NHWC bytes == NCHW bytes
+        yt = torch.from_numpy(y.astype(np.int64))
+
+        def torch_step(i):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(xt[i * BATCH:(i + 1) * BATCH]), yt[i * BATCH:(i + 1) * BATCH])
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        result["PyTorch"] = _step_times(torch_step, warmup, steps)
+    return result
+
+
+def run(settings, fw):
+    torch = fw.torch
+    x_all, y_all, data_note = load_images()
+    need = (settings.train_warmup + settings.train_steps) * BATCH
+    x = pyconv.data.normalize(x_all[:need]).reshape(-1, 28, 28, 1)
+    y = np.ascontiguousarray(y_all[:need])
+
+    rows, targets = [], []
+    for name, goal in TARGETS.items():
+        res = _bench_model(name, settings, torch, x, y)
+        theirs = res.get("PyTorch")
+        for impl, t in res.items():
+            rows.append([models.NAMES[name], impl, ms(t), f"{BATCH / t:.0f}",
+                         "-" if impl == "PyTorch" else ratio(t, theirs)])
+        mine = res["pyconv train_on_batch"]
+        if theirs is None:
+            measured, ok = f"{ms(mine)} ms/step; {TORCH_INSTALL}", None
+        else:
+            measured = f"{ratio(mine, theirs)} ({ms(mine)} vs {ms(theirs)} ms/step)"
+            ok = mine / theirs <= goal
+        targets.append({"name": f"train step {models.NAMES[name]}",
+                        "goal": f"<= {goal:.2f}x PyTorch", "measured": measured, "ok": ok})
+
+    notes = [f"data: {data_note} ({len(x_all)} images); batch {BATCH}, Adam({LR:g}), sparse categorical "
+             f"cross-entropy; {settings.train_warmup} warm-up steps, then the median of "
+             f"{settings.train_steps} timed steps.",
+             "ratio = pyconv ms/step / PyTorch ms/step (< 1: pyconv faster). 'pyconv fit' = "
+             f"one fit() call over {settings.train_steps} batches / {settings.train_steps}."]
+    if torch is None:
+        notes.insert(0, TORCH_INSTALL)
+    return {"tables": [{"title": "Training (ms per step and images/s)",
+                        "columns": ["model", "implementation", "ms/step", "images/s",
+                                    "ratio vs PyTorch"],
+                        "rows": rows, "notes": notes}],
+            "targets": targets}

@@ -1,0 +1,86 @@
+#include "kernels/dispatch.h"
+
+#include <atomic>
+#include <cstdlib>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+
+namespace pyconv::kernels {
+
+namespace {
+
+KernelTable ref_table() { return KernelTable{"ref", ref::sgemm}; }
+
+// An ISA's table: the reference table with that ISA's listed kernels on top.
+bool isa_table(const std::string& isa, KernelTable& out) {
+  out = ref_table();
+  if (isa == "ref") return true;
+#if defined(PYCONV_HAVE_AVX2)
+  if (isa == "avx2") {
+    if (!(cpu_features().avx2 && cpu_features().fma)) return false;
+    out.isa = "avx2";
+#define PCV_KERNEL(slot) out.slot = avx2::slot;
+#include "kernels/avx2.inc"
+#undef PCV_KERNEL
+    return true;
+  }
+#endif
+  return false;
+}
+
+std::string g_note;
+
+KernelTable initial_table() {
+  const auto isas = available_isas();
+  KernelTable table;
+  isa_table(isas.back(), table);
+  if (const char* env = std::getenv("PYCONV_ISA"); env && *env) {
+    KernelTable chosen;
+    if (isa_table(env, chosen))
+      table = chosen;
+    else
+      g_note = cat("PYCONV_ISA='", env, "' ignored: not compiled in or not supported by this CPU");
+  }
+  return table;
+}
+
+KernelTable& table() {
+  static KernelTable t = initial_table();
+  return t;
+}
+
+}  // namespace
+
+const KernelTable& active() { return table(); }
+
+std::vector<std::string> available_isas() {
+  std::vector<std::string> out{"ref"};
+  KernelTable t;
+  for (const char* isa : {"avx2"})
+    if (isa_table(isa, t)) out.push_back(isa);
+  return out;
+}
+
+void select_isa(const std::string& isa) {
+  KernelTable t;
+  if (!isa_table(isa, t)) {
+    std::string list;
+    for (const auto& s : available_isas()) list += (list.empty() ? "'" : ", '") + s + "'";
+    throw ValueError(cat("kernel ISA '", isa, "' is not available here; expected one of ", list));
+  }
+  table() = t;
+}
+
+const std::string& isa_override_note() {
+  active();
+  return g_note;
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc, int threads) {
+  active().sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+}
+
+}  // namespace pyconv::kernels

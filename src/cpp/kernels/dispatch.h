@@ -1,0 +1,26 @@
+// Runtime kernel dispatch: one table of function pointers per ISA, chosen once
+// from the CPU's features (or $PYCONV_ISA), switchable for tests.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/gemm.h"
+
+namespace pyconv::kernels {
+
+struct KernelTable {
+  const char* isa;
+  SgemmFn sgemm;
+};
+
+// The table in use. The first call picks the best ISA the CPU runs, unless
+// $PYCONV_ISA names another one that it runs.
+const KernelTable& active();
+// ISAs compiled in and supported by this CPU, best last; "ref" is always first.
+std::vector<std::string> available_isas();
+// Switches every kernel to `isa`; throws ValueError if it is not available.
+void select_isa(const std::string& isa);
+// A note on why $PYCONV_ISA was ignored, or "".
+const std::string& isa_override_note();
+
+}  // namespace pyconv::kernels

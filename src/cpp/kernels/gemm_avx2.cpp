@@ -1,0 +1,265 @@
+// Packed SGEMM for AVX2 + FMA, compiled with -mavx2 -mfma (this file only).
+//
+// The classic blocked scheme: op(B) is packed KC x NC at a time into NR-wide
+// column panels, op(A) MC x KC at a time into MR-tall row panels, and a 6x16
+// register-tiled micro-kernel multiplies one A panel by one B panel. Packing
+// also absorbs the transposes, so all four trans_a/trans_b cases share the
+// micro-kernel. Everything here lives in pyconv::kernels::avx2 or an anonymous
+// namespace so no AVX2 code can be picked by the linker for another ISA.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels/gemm.h"
+
+namespace pyconv::kernels::avx2 {
+
+namespace {
+
+constexpr int MR = 6;       // rows of C per micro-tile
+constexpr int NR = 16;      // columns of C per micro-tile (two ymm registers)
+constexpr int64_t KC = 256; // depth of one packed block: a B panel (16 KB) stays in L1
+constexpr int64_t MC = 120; // rows of one packed A block (120 KB): stays in L2
+constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
+
+// A growable 64-byte aligned scratch buffer, one per thread, so repeated calls
+// (one per sample in a convolution) allocate nothing.
+struct Scratch {
+  float* data = nullptr;
+  size_t size = 0;
+  ~Scratch() { std::free(data); }
+  float* get(size_t n) {
+    if (n > size) {
+      std::free(data);
+      data = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
+      if (!data) {
+        size = 0;
+        throw std::bad_alloc();
+      }
+      size = n;
+    }
+    return data;
+  }
+};
+thread_local Scratch t_pack_a, t_pack_b;
+
+// Rows [i0, i0 + mc) and depth [p0, p0 + kc) of op(A), as MR-row panels: for
+// each k, MR consecutive values. Rows past mc are zero.
+void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+            int64_t kc, float* dst) {
+  for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+    if (trans) {  // A is stored K x M: a row of MR values is contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + (p0 + k) * lda + i0 + ir;
+        float* d = dst + k * MR;
+        for (int r = 0; r < MR; ++r) d[r] = r < mr ? src[r] : 0.f;
+      }
+      continue;
+    }
+    const float* rows[MR];
+    for (int r = 0; r < MR; ++r) rows[r] = A + (i0 + ir + std::min(r, mr - 1)) * lda + p0;
+    for (int64_t k = 0; k < kc; ++k) {
+      float* d = dst + k * MR;
+      for (int r = 0; r < MR; ++r) d[r] = r < mr ? rows[r][k] : 0.f;
+    }
+  }
+}
+
+// Depth [p0, p0 + kc) and columns [j0, j0 + nc) of op(B), as NR-column panels:
+// for each k, NR consecutive values. Columns past nc are zero.
+void pack_b_panel(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j,
+                  int nr, float* dst) {
+  if (!trans) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = B + (p0 + k) * ldb + j;
+      float* d = dst + k * NR;
+      if (nr == NR) {
+        _mm256_store_ps(d, _mm256_loadu_ps(src));
+        _mm256_store_ps(d + 8, _mm256_loadu_ps(src + 8));
+      } else {
+        for (int c = 0; c < NR; ++c) d[c] = c < nr ? src[c] : 0.f;
+      }
+    }
+    return;
+  }
+  // B is stored N x K: read each column's run of k contiguously.
+  for (int c = 0; c < NR; ++c) {
+    if (c >= nr) {
+      for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.f;
+      continue;
+    }
+    const float* src = B + (j + c) * ldb + p0;
+    for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+  }
+}
+
+// acc[MR x NR] = sum over k of a[k][r] * b[k][c]. The twelve accumulators are
+// named locals so they stay in registers; they reach `acc` once, at the end.
+inline void micro_kernel(int64_t kc, const float* a, const float* b, __m256 acc[MR][2]) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 ar = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(ar, b0, c00);
+    c01 = _mm256_fmadd_ps(ar, b1, c01);
+    ar = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(ar, b0, c10);
+    c11 = _mm256_fmadd_ps(ar, b1, c11);
+    ar = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(ar, b0, c20);
+    c21 = _mm256_fmadd_ps(ar, b1, c21);
+    ar = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(ar, b0, c30);
+    c31 = _mm256_fmadd_ps(ar, b1, c31);
+    ar = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(ar, b0, c40);
+    c41 = _mm256_fmadd_ps(ar, b1, c41);
+    ar = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(ar, b0, c50);
+    c51 = _mm256_fmadd_ps(ar, b1, c51);
+  }
+  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
+  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+}
+
+// C tile = alpha * acc + beta * C (beta == 0: C is not read).
+void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr, float alpha,
+                float beta) {
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (mr == MR && nr == NR) {
+    for (int r = 0; r < MR; ++r) {
+      float* c = C + r * ldc;
+      __m256 c0 = _mm256_mul_ps(va, acc[r][0]), c1 = _mm256_mul_ps(va, acc[r][1]);
+      if (beta != 0.f) {
+        c0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), c0);
+        c1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), c1);
+      }
+      _mm256_storeu_ps(c, c0);
+      _mm256_storeu_ps(c + 8, c1);
+    }
+    return;
+  }
+  alignas(32) float tile[MR][NR];
+  for (int r = 0; r < MR; ++r) {
+    _mm256_store_ps(tile[r], acc[r][0]);
+    _mm256_store_ps(tile[r] + 8, acc[r][1]);
+  }
+  for (int r = 0; r < mr; ++r)
+    for (int c = 0; c < nr; ++c) {
+      float* dst = C + r * ldc + c;
+      *dst = alpha * tile[r][c] + (beta != 0.f ? beta * *dst : 0.f);
+    }
+}
+
+struct Problem {
+  bool trans_a, trans_b;
+  int64_t M, N, K;
+  float alpha;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float beta;
+  float* C;
+  int64_t ldc;
+};
+
+// C[ic.., j panels] for one packed B block: panels [jp0, jp1) of the block.
+void multiply_block(const Problem& p, const float* packed_a, const float* packed_b, int64_t ic,
+                    int64_t mc, int64_t jc, int64_t nc, int64_t kc, int64_t jp0, int64_t jp1,
+                    float beta) {
+  __m256 acc[MR][2];
+  for (int64_t jp = jp0; jp < jp1; ++jp) {
+    const int64_t jr = jp * NR;
+    const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    const float* bp = packed_b + jp * NR * kc;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      micro_kernel(kc, packed_a + ir * kc, bp, acc);
+      store_tile(acc, p.C + (ic + ir) * p.ldc + jc + jr, p.ldc, mr, nr, p.alpha, beta);
+    }
+  }
+}
+
+// The work of thread `t` of `nt`. With enough row blocks, threads split the
+// rows of C; otherwise (skinny M) they split the column panels and each packs
+// the A block itself.
+void run(const Problem& p, float* packed_b, int t, int nt) {
+  const int64_t m_blocks = (p.M + MC - 1) / MC;
+  const bool split_rows = m_blocks >= nt;
+  float* packed_a = t_pack_a.get(static_cast<size_t>(MC * KC));
+  for (int64_t jc = 0; jc < p.N; jc += NC) {
+    const int64_t nc = std::min(NC, p.N - jc);
+    const int64_t panels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < p.K; pc += KC) {
+      const int64_t kc = std::min(KC, p.K - pc);
+      const float beta = pc == 0 ? p.beta : 1.f;
+      for (int64_t jp = t; jp < panels; jp += nt)
+        pack_b_panel(p.trans_b, p.B, p.ldb, pc, kc, jc + jp * NR,
+                     static_cast<int>(std::min<int64_t>(NR, nc - jp * NR)), packed_b + jp * NR * kc);
+#ifdef _OPENMP
+      if (nt > 1) {
+#pragma omp barrier
+      }
+#endif
+      if (split_rows) {
+        for (int64_t mb = t; mb < m_blocks; mb += nt) {
+          const int64_t ic = mb * MC, mc = std::min(MC, p.M - ic);
+          pack_a(p.trans_a, p.A, p.lda, ic, mc, pc, kc, packed_a);
+          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, 0, panels, beta);
+        }
+      } else {
+        const int64_t jp0 = panels * t / nt, jp1 = panels * (t + 1) / nt;
+        for (int64_t ic = 0; ic < p.M && jp0 < jp1; ic += MC) {
+          const int64_t mc = std::min(MC, p.M - ic);
+          pack_a(p.trans_a, p.A, p.lda, ic, mc, pc, kc, packed_a);
+          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, jp0, jp1, beta);
+        }
+      }
+#ifdef _OPENMP
+      if (nt > 1) {
+#pragma omp barrier
+      }
+#endif
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc, int threads) {
+  if (M <= 0 || N <= 0) return;
+  const Problem p{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  if (K <= 0) {  // C = beta * C
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta != 0.f ? beta * C[i * ldc + j] : 0.f;
+    return;
+  }
+  // Threads only pay off with enough work per thread (about 2^17 FMAs).
+  const int64_t work = M * N * K;
+  int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work >> 17)));
+  float* packed_b = t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, N) + NR)));
+#ifdef _OPENMP
+  if (nt > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(nt)
+    run(p, packed_b, omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  run(p, packed_b, 0, 1);
+}
+
+}  // namespace pyconv::kernels::avx2

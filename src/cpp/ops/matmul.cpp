@@ -1,0 +1,26 @@
+#include "ops/matmul.h"
+
+#include "core/error.h"
+#include "kernels/gemm.h"
+
+namespace pyconv::ops {
+
+void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, float alpha,
+            float beta, int threads) {
+  if (a.ndim() != 2 || b.ndim() != 2)
+    throw ShapeError(cat("matmul: expected 2-D matrices, received ", shape_str(a.shape()),
+                         " and ", shape_str(b.shape())));
+  const int64_t M = trans_a ? a.dim(1) : a.dim(0), K = trans_a ? a.dim(0) : a.dim(1);
+  const int64_t Kb = trans_b ? b.dim(1) : b.dim(0), N = trans_b ? b.dim(0) : b.dim(1);
+  if (K != Kb)
+    throw ShapeError(cat("matmul: inner dimensions differ: op(a) is (", M, ", ", K,
+                         ") and op(b) is (", Kb, ", ", N, ")"));
+  if (beta != 0.f && c.shape() != Shape{M, N})
+    throw ShapeError(cat("matmul: expected c of shape (", M, ", ", N, "), received ",
+                         shape_str(c.shape())));
+  if (beta == 0.f && c.shape() != Shape{M, N}) c.resize({M, N});
+  kernels::sgemm(trans_a, trans_b, M, N, K, alpha, a.data(), a.dim(1), b.data(), b.dim(1), beta,
+                 c.data(), N, threads);
+}
+
+}  // namespace pyconv::ops

@@ -1,0 +1,12 @@
+// Matrix multiply on 2-D tensors with shape checks: the GEMM op.
+#pragma once
+#include "core/tensor.h"
+
+namespace pyconv::ops {
+
+// c = alpha * op(a) op(b) + beta * c. c must be (M, N) when beta != 0;
+// otherwise it is resized.
+void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, float alpha,
+            float beta, int threads);
+
+}  // namespace pyconv::ops
