@@ -106,8 +106,8 @@ def _bench_shape(s, settings, torch):
         runner.forward(x, training=True)
         return runner.backward(dy)
 
-    out = {"fwd": [measure(py_fwd, settings, loop=False).median, None, "-"],
-           "fwd+bwd": [measure(py_fwd_bwd, settings, loop=False).median, None, "-"]}
+    out = {"fwd": [measure(py_fwd, settings).median, None, "-"],
+           "fwd+bwd": [measure(py_fwd_bwd, settings).median, None, "-"]}
     if torch is None:
         return out
 
@@ -141,8 +141,8 @@ def _bench_shape(s, settings, torch):
                 _rel_err(db_py, bt.grad.numpy())]
     clear()
 
-    out["fwd"][1:] = [measure(t_fwd, settings, loop=False).median, _check_text([fwd_err])]
-    out["fwd+bwd"][1:] = [measure(t_fwd_bwd, settings, setup=clear, loop=False).median,
+    out["fwd"][1:] = [measure(t_fwd, settings).median, _check_text([fwd_err])]
+    out["fwd+bwd"][1:] = [measure(t_fwd_bwd, settings, setup=clear).median,
                           _check_text(bwd_errs)]
     return out
 
@@ -161,7 +161,7 @@ def _bench_pool(settings, torch):
         return runner.backward(dy)
 
     rows = {"pyconv (NHWC)": (measure(lambda: runner.forward(x), settings).median,
-                              measure(py_fwd_bwd, settings, loop=False).median, "-")}
+                              measure(py_fwd_bwd, settings).median, "-")}
     if torch is None:
         return rows
 
@@ -188,7 +188,7 @@ def _bench_pool(settings, torch):
                 _rel_err(dx_py, xt.grad.numpy().transpose(0, 2, 3, 1))]
         clear()
         rows[name] = (measure(t_fwd, settings).median,
-                      measure(t_fwd_bwd, settings, setup=clear, loop=False).median,
+                      measure(t_fwd_bwd, settings, setup=clear).median,
                       _check_text(errs))
     return rows
 

@@ -139,7 +139,7 @@ def run(settings, fw):
                 "measured": f"{BIG / pob[1]:.0f} vs {BIG / ort_res[1]:.0f} img/s{suffix}",
                 "ok": pob[1] < ort_res[1] and not bad})
 
-    notes = [f"data: the first {BIG} images of the {data_note}; batch 1 uses "
+    notes = [f"data: first {BIG} images of {data_note}; batch 1 uses "
              "the first of them. Same weights in every runtime (pyconv's random init); "
              f"outputs (softmax) checked to agree within {ATOL:g} before timing.",
              "ratio = pyconv predict_on_batch time / this row's time (< 1: pyconv faster). "

@@ -109,9 +109,9 @@ def run(settings, fw):
         targets.append({"name": f"train step {models.NAMES[name]}",
                         "goal": f"<= {goal:.2f}x PyTorch", "measured": measured, "ok": ok})
 
-    notes = [f"data: {data_note} ({len(x_all)} images); batch {BATCH}, Adam({LR:g}), sparse categorical "
-             f"cross-entropy; {settings.train_warmup} warm-up steps, then the median of "
-             f"{settings.train_steps} timed steps.",
+    notes = [f"data: {data_note} ({len(x_all)} images, first {need} used); batch {BATCH}, "
+             f"Adam({LR:g}), sparse categorical cross-entropy; {settings.train_warmup} warm-up "
+             f"steps, then the median of {settings.train_steps} timed steps.",
              "ratio = pyconv ms/step / PyTorch ms/step (< 1: pyconv faster). 'pyconv fit' = "
              f"one fit() call over {settings.train_steps} batches / {settings.train_steps}."]
     if torch is None:

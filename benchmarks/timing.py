@@ -7,7 +7,6 @@ Import order matters for the threads: `thread_env(n)` must run before NumPy
 """
 
 import gc
-import math
 import os
 import statistics
 import time
@@ -88,77 +87,98 @@ def ort_session(ort, path, threads):
 @dataclass
 class Settings:
     threads: int = 2
-    warmup: int = 3          # untimed calls before timing
-    repeats: int = 10        # timed repeats; every number reported is their median
-    min_repeat_s: float = 0.05  # short calls are looped until one repeat lasts this long
+    warmup: int = 3          # untimed calls before timing, at least...
+    warmup_s: float = 0.2    # ...and at least this long (lets other pools' threads go idle)
+    repeats: int = 10        # timed calls, at least...
+    min_time_s: float = 0.5  # ...and about this much time (short calls: many)
+    rounds: int = 5          # implementations being compared take turns this many times
     train_warmup: int = 5    # untimed training steps
     train_steps: int = 50    # timed training steps
 
     @classmethod
     def make(cls, quick, threads):
         if quick:
-            return cls(threads=threads, warmup=1, repeats=3, min_repeat_s=0.02,
-                       train_warmup=3, train_steps=15)
+            return cls(threads=threads, warmup=1, warmup_s=0.1, repeats=3, min_time_s=0.2,
+                       rounds=3, train_warmup=3, train_steps=15)
         return cls(threads=threads)
 
 
 # ----- the timer -------------------------------------------------------------------
 
+MAX_CALLS = 20000
+
+
 @dataclass
 class Measurement:
-    times: list = field(default_factory=list)  # seconds per call, one per repeat
-    number: int = 1                            # calls per repeat
+    times: list = field(default_factory=list)  # seconds, one per timed call
 
     @property
     def median(self):
         return statistics.median(self.times)
 
-    @property
-    def spread(self):
-        """(max - min) / median over the repeats: how noisy the numbers were."""
-        return (max(self.times) - min(self.times)) / self.median if self.median > 0 else 0.0
 
+def compare(cases, settings):
+    """Times several implementations of the same work, interleaved, and returns
+    {name: Measurement} (use .median). `cases` maps a name to fn or (fn, setup);
+    `setup()` (e.g. clearing gradients) runs untimed before every call.
 
-def measure(fn, settings, setup=None, warmup=None, repeats=None, loop=True):
-    """Times fn(): `warmup` untimed calls, then `repeats` timed repeats and their
-    median. With loop=True (and no setup), a repeat calls fn enough times to last
-    settings.min_repeat_s, so that microsecond calls are timed reliably; the time
-    per call is the repeat's time divided by the count. `setup()` (e.g. clearing
-    gradients) runs before every call, untimed. The garbage collector is off while
+    Each case first warms up: at least settings.warmup untimed calls lasting at
+    least settings.warmup_s. Then the cases take turns over settings.rounds
+    rounds (the order reversed every other round), each timing its share of at
+    least settings.repeats calls, more for short calls until about
+    settings.min_time_s is spent (at most MAX_CALLS). Every call is timed on its
+    own and the median is reported: on a shared machine a preempted call is an
+    outlier the median ignores, and taking turns gives every implementation the
+    same share of quiet and busy moments. The garbage collector is off while
     timing, as in timeit."""
-    warmup = settings.warmup if warmup is None else warmup
-    repeats = settings.repeats if repeats is None else repeats
+    clock = time.perf_counter
+    cases = {name: c if isinstance(c, tuple) else (c, None) for name, c in cases.items()}
+    rounds = max(1, min(settings.rounds, settings.repeats))
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(max(warmup, 1 if loop else 0)):
-            if setup:
-                setup()
-            fn()
-        number = 1
-        if loop and setup is None:
-            t0 = time.perf_counter()
-            fn()
-            once = time.perf_counter() - t0
-            number = max(1, min(100000, math.ceil(settings.min_repeat_s / max(once, 1e-7))))
-        result = Measurement(number=number)
-        for _ in range(repeats):
-            if setup:
-                setup()
-            t0 = time.perf_counter()
-            for _ in range(number):
+        per_round = {}
+        for name, (fn, setup) in cases.items():
+            calls, start = 0, clock()
+            while calls < settings.warmup or clock() < start + settings.warmup_s:
+                if setup:
+                    setup()
                 fn()
-            result.times.append((time.perf_counter() - t0) / number)
-        return result
+                calls += 1
+            each = max((clock() - start) / calls, 1e-7)
+            wanted = min(MAX_CALLS, max(settings.repeats, int(settings.min_time_s / each)))
+            per_round[name] = -(-wanted // rounds)
+        results = {name: Measurement() for name in cases}
+        names = list(cases)
+        for r in range(rounds):
+            for name in (names if r % 2 == 0 else names[::-1]):
+                fn, setup = cases[name]
+                times = results[name].times
+                for _ in range(per_round[name]):
+                    if setup:
+                        setup()
+                    t0 = clock()
+                    fn()
+                    times.append(clock() - t0)
+        return results
     finally:
         if was_enabled:
             gc.enable()
 
 
+def measure(fn, settings, setup=None):
+    """compare() for a single implementation: its Measurement."""
+    return compare({"fn": (fn, setup)}, settings)["fn"]
+
+
 # ----- formats ---------------------------------------------------------------------
 
 def ms(seconds):
-    return "-" if seconds is None else f"{seconds * 1e3:.2f}"
+    """Milliseconds with 3 significant digits below 10 ms (0.00421, 1.32, 25.3, 412)."""
+    if seconds is None:
+        return "-"
+    v = seconds * 1e3
+    return f"{v:.3g}" if v < 1 else f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
 def us(seconds):

@@ -14,13 +14,26 @@ def get_num_threads():
     return _core.get_num_threads()
 
 
+def kernel_isa():
+    """The instruction set of the kernels in use: 'avx2' or 'ref'."""
+    return _core.kernel_isa()
+
+
 def show_config(print_fn=print):
-    """Print (and return) the version, thread count and OpenMP availability."""
+    """Print (and return) the version, kernel ISA, thread count and OpenMP availability.
+
+    The ISA is picked once from the CPU; set PYCONV_ISA=ref (or another
+    available ISA) before importing to override it."""
     info = {
         "version": _core.__version__,
+        "isa": _core.kernel_isa(),
+        "available_isas": _core.available_isas(),
         "threads": _core.get_num_threads(),
         "openmp": _core.have_openmp(),
+        "cuda": False,
     }
+    if _core.isa_override_note():
+        info["note"] = _core.isa_override_note()
     for key, value in info.items():
         print_fn(f"{key}: {value}")
     return info

@@ -10,7 +10,10 @@ namespace pyconv::kernels {
 
 namespace {
 
-KernelTable ref_table() { return KernelTable{"ref", ref::sgemm}; }
+KernelTable ref_table() {
+  return KernelTable{"ref", ref::sgemm, ref::depthwise_forward, ref::depthwise_backward_data,
+                     ref::depthwise_backward_filter};
+}
 
 // An ISA's table: the reference table with that ISA's listed kernels on top.
 bool isa_table(const std::string& isa, KernelTable& out) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/depthwise.h"
 #include "kernels/gemm.h"
 
 namespace pyconv::kernels {
@@ -11,6 +12,9 @@ namespace pyconv::kernels {
 struct KernelTable {
   const char* isa;
   SgemmFn sgemm;
+  decltype(&ref::depthwise_forward) depthwise_forward;
+  decltype(&ref::depthwise_backward_data) depthwise_backward_data;
+  decltype(&ref::depthwise_backward_filter) depthwise_backward_filter;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless

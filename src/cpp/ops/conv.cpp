@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
-#include "kernels/gemm.h"
+#include "kernels/dispatch.h"
 #include "ops/batch_split.h"
 
 namespace pyconv::ops {
@@ -65,17 +65,27 @@ ConvGeometry conv2d_geometry(const Shape& input, const Conv2DArgs& a, const std:
 
 namespace {
 
-// A 1x1, stride-1, unpadded, ungrouped convolution is a plain GEMM on the input.
-bool is_pointwise(const ConvGeometry& g) {
-  return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 &&
-         g.OH == g.H && g.OW == g.W && g.groups == 1;
+// How a convolution is computed:
+//  Direct:    one input channel per group (depthwise, or a one-channel input):
+//             loops over the taps with channels innermost; GEMM would be too thin.
+//  Pointwise: 1x1, stride 1, unpadded, ungrouped: one GEMM on the input as is.
+//  Im2col:    everything else: per sample and group, columns then one GEMM.
+enum class ConvPath { Direct, Pointwise, Im2col };
+
+ConvPath choose_path(const ConvGeometry& g) {
+  if (g.cin_group() == 1 && g.groups == g.C) return ConvPath::Direct;
+  if (g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 &&
+      g.OH == g.H && g.OW == g.W && g.groups == 1)
+    return ConvPath::Pointwise;
+  return ConvPath::Im2col;
 }
 
-void ensure_workspace(const ConvGeometry& g, ConvWorkspace& ws, int slots, bool backward) {
+void ensure_workspace(const ConvGeometry& g, ConvPath path, ConvWorkspace& ws, int slots,
+                      bool backward) {
   if (static_cast<int>(ws.col.size()) < slots) ws.col.resize(slots);
   if (backward && static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
   for (int t = 0; t < slots; ++t) {
-    if (!is_pointwise(g)) ws.col[t].resize({g.out_pixels(), g.col_width()});
+    if (path == ConvPath::Im2col) ws.col[t].resize({g.out_pixels(), g.col_width()});
     if (backward) ws.dkernel[t].resize({g.col_width(), g.F});
   }
 }
@@ -86,13 +96,18 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
                     const Tensor* bias, Tensor& y, ConvWorkspace& ws, int threads) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
   const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
-  ensure_workspace(g, ws, split.outer, false);
+  const ConvPath path = choose_path(g);
+  ensure_workspace(g, path, ws, split.outer, false);
+  const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
 #pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
   for (int64_t n = 0; n < N; ++n) {
-    const int slot = split.slot();
     const float* xn = x.data() + n * in_size;
     float* yn = y.data() + n * out_size;
+    if (path == ConvPath::Direct) {
+      kt.depthwise_forward(g, xn, kernel.data(), bias ? bias->data() : nullptr, yn);
+      continue;
+    }
     float beta = 0.f;
     if (bias) {
       for (int64_t p = 0; p < P; ++p) std::memcpy(yn + p * g.F, bias->data(), sizeof(float) * g.F);
@@ -100,12 +115,13 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
     }
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const float* col = xn;
-      if (!is_pointwise(g)) {
-        kernels::im2col_nhwc(g, grp, xn, ws.col[slot].data());
-        col = ws.col[slot].data();
+      if (path == ConvPath::Im2col) {
+        float* buf = ws.col[split.slot()].data();
+        kernels::im2col_nhwc(g, grp, xn, buf);
+        col = buf;
       }
-      kernels::sgemm(false, false, P, Fg, K, 1.f, col, K, kernel.data() + grp * Fg, g.F, beta,
-                     yn + grp * Fg, g.F, split.inner);
+      kt.sgemm(false, false, P, Fg, K, 1.f, col, K, kernel.data() + grp * Fg, g.F, beta,
+               yn + grp * Fg, g.F, split.inner);
     }
   }
 }
@@ -115,7 +131,9 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
                      ConvWorkspace& ws, int threads) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
   const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
-  ensure_workspace(g, ws, split.outer, true);
+  const ConvPath path = choose_path(g);
+  ensure_workspace(g, path, ws, split.outer, true);
+  const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
   for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();
 
@@ -125,21 +143,25 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     const float* xn = x.data() + n * in_size;
     const float* dyn = dy.data() + n * out_size;
     float* dxn = dx ? dx->data() + n * in_size : nullptr;
-    const bool pointwise = is_pointwise(g);
-    if (dxn && !pointwise) std::memset(dxn, 0, sizeof(float) * in_size);
+    float* dk = ws.dkernel[slot].data();
+    if (path == ConvPath::Direct) {
+      kt.depthwise_backward_filter(g, xn, dyn, dk);
+      if (dxn) kt.depthwise_backward_data(g, dyn, kernel.data(), dxn);
+      continue;
+    }
+    if (dxn && path == ConvPath::Im2col) std::memset(dxn, 0, sizeof(float) * in_size);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      float* col = ws.col[slot].data();
-      const float* cols = pointwise ? xn : col;
-      if (!pointwise) kernels::im2col_nhwc(g, grp, xn, col);
+      float* col = path == ConvPath::Im2col ? ws.col[slot].data() : nullptr;
+      if (col) kernels::im2col_nhwc(g, grp, xn, col);
       // dkernel[:, group] += col^T dy[:, group]
-      kernels::sgemm(true, false, K, Fg, P, 1.f, cols, K, dyn + grp * Fg, g.F, 1.f,
-                     ws.dkernel[slot].data() + grp * Fg, g.F, split.inner);
+      kt.sgemm(true, false, K, Fg, P, 1.f, col ? col : xn, K, dyn + grp * Fg, g.F, 1.f,
+               dk + grp * Fg, g.F, split.inner);
       if (!dxn) continue;
-      // dcol = dy[:, group] kernel[:, group]^T, then scatter back (reusing col).
-      float* dcol = pointwise ? dxn : col;
-      kernels::sgemm(false, true, P, K, Fg, 1.f, dyn + grp * Fg, g.F, kernel.data() + grp * Fg,
-                     g.F, 0.f, dcol, K, split.inner);
-      if (!pointwise) kernels::col2im_nhwc(g, grp, dcol, dxn);
+      // dcol = dy[:, group] kernel[:, group]^T, scattered back (reusing col).
+      float* dcol = col ? col : dxn;
+      kt.sgemm(false, true, P, K, Fg, 1.f, dyn + grp * Fg, g.F, kernel.data() + grp * Fg, g.F,
+               0.f, dcol, K, split.inner);
+      if (col) kernels::col2im_nhwc(g, grp, dcol, dxn);
     }
   }
 

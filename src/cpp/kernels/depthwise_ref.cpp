@@ -1,0 +1,9 @@
+// The depthwise kernels built for the "ref" ISA (flags: see src/cpp/CMakeLists.txt).
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/depthwise.h"
+
+namespace pyconv::kernels::ref {
+#include "kernels/depthwise_impl.h"
+}  // namespace pyconv::kernels::ref

@@ -1,0 +1,137 @@
+"""Every optimised kernel against the reference kernels ("ref"), on every ISA
+this CPU runs: GEMM around the register-tile and block edges, and each
+convolution path (im2col, pointwise, direct) forward and backward."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import _core
+
+FAST_ISAS = [isa for isa in _core.available_isas() if isa != "ref"]
+
+
+@pytest.fixture
+def use_isa():
+    """Switch kernels for one test, restoring the original choice afterwards."""
+    original = _core.kernel_isa()
+    yield _core.set_kernel_isa
+    _core.set_kernel_isa(original)
+
+
+def gemm_with(isa, a, b, c, alpha, beta, trans_a, trans_b):
+    _core.set_kernel_isa(isa)
+    out = c.copy()
+    _core.gemm(a, b, out, alpha, beta, trans_a, trans_b)
+    return out
+
+
+# Sizes around the 6x16 micro-tile, the 120-row and 256-deep blocks, and 1.
+GEMM_SIZES = [1, 5, 6, 7, 15, 16, 17, 33, 119, 121, 255, 257]
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("seed", range(12))
+def test_gemm_matches_reference(isa, seed, use_isa):
+    rng = np.random.default_rng(seed)
+    m, n, k = rng.choice(GEMM_SIZES, 3)
+    trans_a, trans_b = bool(seed & 1), bool(seed & 2)
+    alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)][seed % 3]
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    expected = gemm_with("ref", a, b, c, alpha, beta, trans_a, trans_b)
+    got = gemm_with(isa, a, b, c, alpha, beta, trans_a, trans_b)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+def test_gemm_beta_zero_ignores_nan_in_c(isa, use_isa):
+    # beta == 0 must overwrite C without reading it (C may be uninitialised).
+    a = np.ones((7, 3), np.float32)
+    b = np.ones((3, 17), np.float32)
+    c = np.full((7, 17), np.nan, np.float32)
+    use_isa(isa)
+    _core.gemm(a, b, c, 1.0, 0.0)
+    np.testing.assert_array_equal(c, np.full((7, 17), 3.0, np.float32))
+
+
+# (filters, kernel, strides, padding, dilation, groups, channels): one row per path.
+CONV_CASES = [
+    (8, (3, 3), (1, 1), "valid", (1, 1), 1, 3),        # im2col
+    (17, (3, 2), (2, 1), [1, 0, 2, 1], (1, 2), 1, 5),  # im2col, odd everything
+    (6, (3, 3), (1, 1), "same", (1, 1), 2, 4),         # grouped im2col
+    (16, (1, 1), (1, 1), "valid", (1, 1), 1, 7),       # pointwise
+    (9, (3, 3), (1, 1), "same", (2, 2), 9, 9),         # depthwise (direct)
+    (14, (3, 3), (2, 2), "same", (1, 1), 7, 7),        # depthwise, multiplier 2
+    (32, (5, 5), (1, 1), "same", (1, 1), 1, 1),        # one input channel (direct)
+]
+
+
+def run_conv(isa, case, x, dy, params):
+    filters, kernel, strides, padding, dilation, groups, channels = case
+    _core.set_kernel_isa(isa)
+    runner = _core.LayerRunner(
+        {"type": "Conv2D", "filters": filters, "kernel_size": list(kernel),
+         "strides": list(strides), "padding": padding, "dilation_rate": list(dilation),
+         "groups": groups}, x.shape[1:])
+    runner.set_params(params)
+    y = runner.forward(x, training=True)
+    dx, grads = runner.backward(dy)
+    return [y, dx] + list(grads)
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"f{c[0]}k{c[1]}g{c[5]}c{c[6]}")
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conv_paths_match_reference(isa, case, batch, use_isa):
+    rng = np.random.default_rng(batch)
+    channels = case[6]
+    x = rng.standard_normal((batch, 11, 10, channels)).astype(np.float32)
+    probe = _core.LayerRunner({"type": "Conv2D", "filters": case[0], "kernel_size": list(case[1]),
+                               "strides": list(case[2]), "padding": case[3],
+                               "dilation_rate": list(case[4]), "groups": case[5]}, x.shape[1:])
+    params = [rng.standard_normal(p.shape).astype(np.float32) for p in probe.get_params()]
+    dy = rng.standard_normal((batch,) + probe.output_shape).astype(np.float32)
+    expected = run_conv("ref", case, x, dy, params)
+    got = run_conv(isa, case, x, dy, params)
+    for name, e, g in zip(["y", "dx", "dkernel", "dbias"], expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_unknown_isa_is_rejected():
+    with pytest.raises(ValueError, match="not available"):
+        _core.set_kernel_isa("avx9000")
+
+
+def test_show_config_reports_the_isa():
+    info = pyconv.show_config(print_fn=lambda *_: None)
+    assert info["isa"] == pyconv.kernel_isa()
+    assert info["isa"] in info["available_isas"]
+    assert info["available_isas"][0] == "ref"
+
+
+def _isa_in_subprocess(value):
+    env = dict(os.environ, PYCONV_ISA=value)
+    out = subprocess.run([sys.executable, "-c", "import pyconv; c = pyconv.show_config("
+                          "print_fn=lambda *a: None); print(c['isa'], '|', c.get('note', ''))"],
+                         env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_environment_forces_the_reference_kernels():
+    assert _isa_in_subprocess("ref").startswith("ref |")
+
+
+def test_environment_with_an_unknown_isa_falls_back_with_a_note():
+    out = _isa_in_subprocess("avx9000")
+    isa, note = out.split("|")
+    assert isa.strip() == _core.available_isas()[-1]
+    assert "PYCONV_ISA='avx9000' ignored" in note
