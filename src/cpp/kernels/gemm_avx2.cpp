@@ -26,7 +26,7 @@ namespace {
 
 constexpr int MR = 6;       // rows of C per micro-tile
 constexpr int NR = 16;      // columns of C per micro-tile (two ymm registers)
-constexpr int64_t KC = 256; // depth of one packed block: a B panel (16 KB) stays in L1
+constexpr int64_t KC = 320; // most depth per packed block: a B panel (20 KB) stays in L1
 constexpr int64_t MC = 120; // rows of one packed A block (120 KB): stays in L2
 constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
 
@@ -165,6 +165,7 @@ void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr, float 
 struct Problem {
   bool trans_a, trans_b;
   int64_t M, N, K;
+  int64_t kc;  // depth per block: K split evenly, so no thin remainder block
   float alpha;
   const float* A;
   int64_t lda;
@@ -202,8 +203,8 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
   for (int64_t jc = 0; jc < p.N; jc += NC) {
     const int64_t nc = std::min(NC, p.N - jc);
     const int64_t panels = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < p.K; pc += KC) {
-      const int64_t kc = std::min(KC, p.K - pc);
+    for (int64_t pc = 0; pc < p.K; pc += p.kc) {
+      const int64_t kc = std::min(p.kc, p.K - pc);
       const float beta = pc == 0 ? p.beta : 1.f;
       for (int64_t jp = t; jp < panels; jp += nt)
         pack_b_panel(p.trans_b, p.B, p.ldb, pc, kc, jc + jp * NR,
@@ -242,7 +243,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc, int threads) {
   if (M <= 0 || N <= 0) return;
-  const Problem p{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  const int64_t k_blocks = (K + KC - 1) / KC;
+  const int64_t kc = ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
+  const Problem p{trans_a, trans_b, M, N, K, kc, alpha, A, lda, B, ldb, beta, C, ldc};
   if (K <= 0) {  // C = beta * C
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta != 0.f ? beta * C[i * ldc + j] : 0.f;

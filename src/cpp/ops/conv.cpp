@@ -80,12 +80,18 @@ ConvPath choose_path(const ConvGeometry& g) {
   return ConvPath::Im2col;
 }
 
+// Output pixels per im2col chunk: the chunk's columns (about 256 KB) stay in
+// L2 between being written and being packed by the GEMM.
+int64_t chunk_pixels(const ConvGeometry& g) {
+  return std::min(g.out_pixels(), std::max<int64_t>(48, (int64_t{1} << 16) / g.col_width()));
+}
+
 void ensure_workspace(const ConvGeometry& g, ConvPath path, ConvWorkspace& ws, int slots,
                       bool backward) {
   if (static_cast<int>(ws.col.size()) < slots) ws.col.resize(slots);
   if (backward && static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
   for (int t = 0; t < slots; ++t) {
-    if (path == ConvPath::Im2col) ws.col[t].resize({g.out_pixels(), g.col_width()});
+    if (path == ConvPath::Im2col) ws.col[t].resize({chunk_pixels(g), g.col_width()});
     if (backward) ws.dkernel[t].resize({g.col_width(), g.F});
   }
 }
@@ -97,6 +103,7 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
   const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
   const ConvPath path = choose_path(g);
+  const int64_t chunk = chunk_pixels(g);
   ensure_workspace(g, path, ws, split.outer, false);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
@@ -114,14 +121,18 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
       beta = 1.f;
     }
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const float* col = xn;
-      if (path == ConvPath::Im2col) {
-        float* buf = ws.col[split.slot()].data();
-        kernels::im2col_nhwc(g, grp, xn, buf);
-        col = buf;
+      if (path == ConvPath::Pointwise) {
+        kt.sgemm(false, false, P, Fg, K, 1.f, xn, K, kernel.data(), g.F, beta, yn, g.F,
+                 split.inner);
+        continue;
       }
-      kt.sgemm(false, false, P, Fg, K, 1.f, col, K, kernel.data() + grp * Fg, g.F, beta,
-               yn + grp * Fg, g.F, split.inner);
+      float* col = ws.col[split.slot()].data();
+      for (int64_t p0 = 0; p0 < P; p0 += chunk) {
+        const int64_t p1 = std::min(P, p0 + chunk);
+        kernels::im2col_nhwc(g, grp, xn, p0, p1, col);
+        kt.sgemm(false, false, p1 - p0, Fg, K, 1.f, col, K, kernel.data() + grp * Fg, g.F, beta,
+                 yn + p0 * g.F + grp * Fg, g.F, split.inner);
+      }
     }
   }
 }
@@ -132,6 +143,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
   const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
   const ConvPath path = choose_path(g);
+  const int64_t chunk = chunk_pixels(g);
   ensure_workspace(g, path, ws, split.outer, true);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
@@ -149,20 +161,30 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
       if (dxn) kt.depthwise_backward_data(g, dyn, kernel.data(), dxn);
       continue;
     }
-    if (dxn && path == ConvPath::Im2col) std::memset(dxn, 0, sizeof(float) * in_size);
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      float* col = path == ConvPath::Im2col ? ws.col[slot].data() : nullptr;
-      if (col) kernels::im2col_nhwc(g, grp, xn, col);
-      // dkernel[:, group] += col^T dy[:, group]
-      kt.sgemm(true, false, K, Fg, P, 1.f, col ? col : xn, K, dyn + grp * Fg, g.F, 1.f,
-               dk + grp * Fg, g.F, split.inner);
-      if (!dxn) continue;
-      // dcol = dy[:, group] kernel[:, group]^T, scattered back (reusing col).
-      float* dcol = col ? col : dxn;
-      kt.sgemm(false, true, P, K, Fg, 1.f, dyn + grp * Fg, g.F, kernel.data() + grp * Fg, g.F,
-               0.f, dcol, K, split.inner);
-      if (col) kernels::col2im_nhwc(g, grp, dcol, dxn);
+    if (path == ConvPath::Pointwise) {
+      // dkernel += x^T dy; dx = dy kernel^T.
+      kt.sgemm(true, false, K, g.F, P, 1.f, xn, K, dyn, g.F, 1.f, dk, g.F, split.inner);
+      if (dxn)
+        kt.sgemm(false, true, P, K, g.F, 1.f, dyn, g.F, kernel.data(), g.F, 0.f, dxn, K,
+                 split.inner);
+      continue;
     }
+    if (dxn) std::memset(dxn, 0, sizeof(float) * in_size);
+    float* col = ws.col[slot].data();
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      for (int64_t p0 = 0; p0 < P; p0 += chunk) {
+        const int64_t p1 = std::min(P, p0 + chunk), rows = p1 - p0;
+        const float* dyc = dyn + p0 * g.F + grp * Fg;
+        kernels::im2col_nhwc(g, grp, xn, p0, p1, col);
+        // dkernel[:, group] += col^T dy[chunk, group]
+        kt.sgemm(true, false, K, Fg, rows, 1.f, col, K, dyc, g.F, 1.f, dk + grp * Fg, g.F,
+                 split.inner);
+        if (!dxn) continue;
+        // dcol = dy[chunk, group] kernel[:, group]^T, scattered back (reusing col).
+        kt.sgemm(false, true, rows, K, Fg, 1.f, dyc, g.F, kernel.data() + grp * Fg, g.F, 0.f,
+                 col, K, split.inner);
+        kernels::col2im_nhwc(g, grp, col, p0, p1, dxn);
+      }
   }
 
   float* dk = dkernel.data();
