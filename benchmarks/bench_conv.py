@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import pyconv
-from timing import TORCH_INSTALL, gflops, measure, ms, ratio
+from timing import TORCH_INSTALL, compare, gflops, ms, ratio
 
 RTOL = 1e-3  # max |difference| / max |reference| accepted by the check
 
@@ -106,44 +106,47 @@ def _bench_shape(s, settings, torch):
         runner.forward(x, training=True)
         return runner.backward(dy)
 
-    out = {"fwd": [measure(py_fwd, settings).median, None, "-"],
-           "fwd+bwd": [measure(py_fwd_bwd, settings).median, None, "-"]}
-    if torch is None:
-        return out
+    fwd, fwd_bwd = {"pyconv": py_fwd}, {"pyconv": py_fwd_bwd}
+    checks = {"fwd": "-", "fwd+bwd": "-"}
+    if torch is not None:
+        F = torch.nn.functional
+        xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
+        wt = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()).requires_grad_()
+        bt = torch.from_numpy(bias.copy()).requires_grad_()
+        dyt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy())
+        args = dict(stride=s.stride, padding=s.pad, dilation=s.dilation, groups=s.groups)
 
-    F = torch.nn.functional
-    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
-    wt = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()).requires_grad_()
-    bt = torch.from_numpy(bias.copy()).requires_grad_()
-    dyt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy())
-    args = dict(stride=s.stride, padding=s.pad, dilation=s.dilation, groups=s.groups)
+        def clear():
+            xt.grad = wt.grad = bt.grad = None
 
-    def clear():
-        xt.grad = wt.grad = bt.grad = None
+        def t_fwd():
+            with torch.no_grad():
+                return F.conv2d(xt, wt, bt, **args)
 
-    def t_fwd():
-        with torch.no_grad():
-            return F.conv2d(xt, wt, bt, **args)
+        def t_fwd_bwd():
+            F.conv2d(xt, wt, bt, **args).backward(dyt)
 
-    def t_fwd_bwd():
-        F.conv2d(xt, wt, bt, **args).backward(dyt)
+        # Check outputs and gradients before timing.
+        y_py = runner.forward(x, training=True)
+        dx_py, (dk_py, db_py) = runner.backward(dy)
+        clear()
+        y_t = F.conv2d(xt, wt, bt, **args)
+        y_t.backward(dyt)
+        fwd_err = _rel_err(y_py, y_t.detach().numpy().transpose(0, 2, 3, 1))
+        checks["fwd"] = _check_text([fwd_err])
+        checks["fwd+bwd"] = _check_text([
+            fwd_err,
+            _rel_err(dx_py, xt.grad.numpy().transpose(0, 2, 3, 1)),
+            _rel_err(dk_py, wt.grad.numpy().transpose(2, 3, 1, 0)),
+            _rel_err(db_py, bt.grad.numpy())])
+        clear()
+        fwd["torch"], fwd_bwd["torch"] = t_fwd, (t_fwd_bwd, clear)
 
-    # Check outputs and gradients before timing.
-    y_py = runner.forward(x, training=True)
-    dx_py, (dk_py, db_py) = runner.backward(dy)
-    clear()
-    y_t = F.conv2d(xt, wt, bt, **args)
-    y_t.backward(dyt)
-    fwd_err = _rel_err(y_py, y_t.detach().numpy().transpose(0, 2, 3, 1))
-    bwd_errs = [fwd_err,
-                _rel_err(dx_py, xt.grad.numpy().transpose(0, 2, 3, 1)),
-                _rel_err(dk_py, wt.grad.numpy().transpose(2, 3, 1, 0)),
-                _rel_err(db_py, bt.grad.numpy())]
-    clear()
-
-    out["fwd"][1:] = [measure(t_fwd, settings).median, _check_text([fwd_err])]
-    out["fwd+bwd"][1:] = [measure(t_fwd_bwd, settings, setup=clear).median,
-                          _check_text(bwd_errs)]
+    out = {}
+    for kind, cases in (("fwd", fwd), ("fwd+bwd", fwd_bwd)):
+        res = compare(cases, settings)
+        out[kind] = (res["pyconv"].median,
+                     res["torch"].median if "torch" in res else None, checks[kind])
     return out
 
 
@@ -160,37 +163,37 @@ def _bench_pool(settings, torch):
         runner.forward(x, training=True)
         return runner.backward(dy)
 
-    rows = {"pyconv (NHWC)": (measure(lambda: runner.forward(x), settings).median,
-                              measure(py_fwd_bwd, settings).median, "-")}
-    if torch is None:
-        return rows
+    fwd = {"pyconv (NHWC)": lambda: runner.forward(x)}
+    fwd_bwd = {"pyconv (NHWC)": py_fwd_bwd}
+    checks = {"pyconv (NHWC)": "-"}
+    if torch is not None:
+        y_py = runner.forward(x, training=True)
+        dx_py, _ = runner.backward(dy)
+        for name, fmt in (("PyTorch NCHW", torch.contiguous_format),
+                          ("PyTorch channels_last", torch.channels_last)):
+            xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
+            xt.requires_grad_()
+            dyt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy()).contiguous(
+                memory_format=fmt)
 
-    y_py = runner.forward(x, training=True)
-    dx_py, _ = runner.backward(dy)
-    for name, fmt in (("PyTorch NCHW", torch.contiguous_format),
-                      ("PyTorch channels_last", torch.channels_last)):
-        xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
-        xt.requires_grad_()
-        dyt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
+            def clear(xt=xt):
+                xt.grad = None
 
-        def clear(xt=xt):
-            xt.grad = None
+            def t_fwd(xt=xt):
+                with torch.no_grad():
+                    return torch.nn.functional.max_pool2d(xt, 2)
 
-        def t_fwd(xt=xt):
-            with torch.no_grad():
-                return torch.nn.functional.max_pool2d(xt, 2)
+            def t_fwd_bwd(xt=xt, dyt=dyt):
+                torch.nn.functional.max_pool2d(xt, 2).backward(dyt)
 
-        def t_fwd_bwd(xt=xt, dyt=dyt):
-            torch.nn.functional.max_pool2d(xt, 2).backward(dyt)
-
-        t_fwd_bwd()
-        errs = [_rel_err(y_py, t_fwd().numpy().transpose(0, 2, 3, 1)),
-                _rel_err(dx_py, xt.grad.numpy().transpose(0, 2, 3, 1))]
-        clear()
-        rows[name] = (measure(t_fwd, settings).median,
-                      measure(t_fwd_bwd, settings, setup=clear).median,
-                      _check_text(errs))
-    return rows
+            t_fwd_bwd()
+            checks[name] = _check_text([
+                _rel_err(y_py, t_fwd().numpy().transpose(0, 2, 3, 1)),
+                _rel_err(dx_py, xt.grad.numpy().transpose(0, 2, 3, 1))])
+            clear()
+            fwd[name], fwd_bwd[name] = t_fwd, (t_fwd_bwd, clear)
+    res_f, res_b = compare(fwd, settings), compare(fwd_bwd, settings)
+    return {name: (res_f[name].median, res_b[name].median, checks[name]) for name in fwd}
 
 
 def run(settings, fw):
@@ -234,8 +237,8 @@ def run(settings, fw):
                           ms(fwd_bwd), "-" if is_mine else ratio(mine_b, fwd_bwd), check])
     n, c, h, w = POOL_SHAPE
     tables.append({"title": f"Max-pooling 2x2 on ({n}, {c}, {h}, {w}) (ms, median)",
-                   "columns": ["implementation", "fwd ms", "ratio", "fwd+bwd ms", "ratio",
-                               "check"],
+                   "columns": ["implementation", "fwd ms", "fwd ratio", "fwd+bwd ms",
+                               "fwd+bwd ratio", "check"],
                    "rows": pool_rows,
                    "notes": ["ratio = pyconv time / this row's time."]
                    + ([TORCH_INSTALL] if torch is None else [])})

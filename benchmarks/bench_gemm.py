@@ -6,7 +6,7 @@ GFLOP/s NumPy or PyTorch reaches at 2048^3 in the same run."""
 import numpy as np
 
 import pyconv
-from timing import TORCH_INSTALL, gflops, measure, ms, ratio
+from timing import TORCH_INSTALL, compare, gflops, ms, ratio
 
 SQUARE = (2048, 2048, 2048)
 SHAPES = [  # (M, K, N, where a CNN meets it)
@@ -37,16 +37,17 @@ def run(settings, fw):
         b = rng.standard_normal((k, n), dtype=np.float32)
         flops = 2 * m * k * n
         row = {"shape": (m, k, n), "where": where, "flops": flops, "check": "-"}
-        row["numpy"] = measure(lambda: a @ b, settings).median
+        cases = {"numpy": lambda: a @ b}
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            row["torch"] = measure(lambda: torch.mm(ta, tb), settings).median
+            cases["torch"] = lambda: torch.mm(ta, tb)
         if matmul is not None:
             c = matmul(a, b)
             ref = a.astype(np.float64) @ b.astype(np.float64)
             err = float(np.abs(c - ref).max() / np.abs(ref).max())
             row["check"] = "ok" if err < 1e-4 else f"DIFF {err:.1e}"
-            row["pyconv"] = measure(lambda: matmul(a, b), settings).median
+            cases["pyconv"] = lambda: matmul(a, b)
+        row.update({name: r.median for name, r in compare(cases, settings).items()})
         results.append(row)
 
     square = results[0]

@@ -18,7 +18,7 @@ import numpy as np
 import pyconv
 import models
 from bench_train import load_images
-from timing import ORT_INSTALL, TORCH_INSTALL, measure, ort_session, ratio, us, ms
+from timing import ORT_INSTALL, TORCH_INSTALL, compare, ms, ort_session, ratio, us
 
 BIG = 256
 ATOL = 1e-3        # max abs difference accepted between the runtimes' outputs
@@ -82,14 +82,11 @@ def _bench_model(name, settings, fw, x1, xb, tmpdir):
         if not diff < ATOL:
             problems.append(f"ERROR: {models.NAMES[name]}: {impl} output differs from pyconv "
                             f"predict_on_batch by {diff:.2e} (> {ATOL:g}); a bug somewhere "
-                            "(weight copy or a kernel). Timings below are still printed.")
+                            "(weight copy or a kernel); its timings are shown anyway.")
 
-    res = {}
-    for impl, fn in impls.items():
-        one = measure(lambda: fn(x1), settings).median
-        big = measure(lambda: fn(xb), settings).median
-        res[impl] = (one, big)
-    return res, problems
+    ones = compare({impl: (lambda fn=fn: fn(x1)) for impl, fn in impls.items()}, settings)
+    bigs = compare({impl: (lambda fn=fn: fn(xb)) for impl, fn in impls.items()}, settings)
+    return {impl: (ones[impl].median, bigs[impl].median) for impl in impls}, problems
 
 
 def run(settings, fw):
@@ -98,11 +95,11 @@ def run(settings, fw):
     xb = pyconv.data.normalize(x_all[:BIG]).reshape(BIG, 28, 28, 1)
     x1 = np.ascontiguousarray(xb[:1])
 
-    rows, targets, notes = [], [], []
+    rows, targets, problems_seen = [], [], []
     with tempfile.TemporaryDirectory() as tmpdir:
         for name in models.NAMES:
             res, problems = _bench_model(name, settings, fw, x1, xb, tmpdir)
-            notes += problems
+            problems_seen += problems
             pob, raw = res["pyconv predict_on_batch"], res["pyconv _graph.predict"]
             others = {k: v for k, v in res.items() if not k.startswith("pyconv")}
             show = [("pyconv predict_on_batch", pob)]
@@ -143,15 +140,18 @@ def run(settings, fw):
              "the first of them. Same weights in every runtime (pyconv's random init); "
              f"outputs (softmax) checked to agree within {ATOL:g} before timing.",
              "ratio = pyconv predict_on_batch time / this row's time (< 1: pyconv faster). "
-             f"pyconv _graph.predict is shown when predict_on_batch is > {SHOW_RAW}x slower.",
-             f"ONNX Runtime: CPU provider, intra_op_num_threads={settings.threads}."] + notes
+             f"pyconv _graph.predict is shown when predict_on_batch is > {SHOW_RAW}x slower."]
+    if torch is not None and ort is not None:
+        notes.append(f"ONNX Runtime: model exported by torch.onnx.export, CPU provider, "
+                     f"intra_op_num_threads={settings.threads}.")
+    notes += problems_seen
     if torch is None:
         notes.insert(0, TORCH_INSTALL)
     elif ort is None:
         notes.insert(0, ORT_INSTALL)
     return {"tables": [{"title": f"Inference: batch-1 latency (us) and batch-{BIG} "
                                  "throughput (median)",
-                        "columns": ["model", "runtime", "batch-1 us", "ratio",
-                                    f"batch-{BIG} ms", "images/s", "ratio"],
+                        "columns": ["model", "runtime", "batch-1 us", "batch-1 ratio",
+                                    f"batch-{BIG} ms", "images/s", f"batch-{BIG} ratio"],
                         "rows": rows, "notes": notes}],
             "targets": targets}

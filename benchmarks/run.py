@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import timing  # noqa: E402  (no numpy inside: safe before thread_env)
 
 BENCHES = ("conv", "gemm", "train", "infer")
+BUSY_WARNING = 0.25  # cores kept busy by other processes above which a section is flagged
 
 
 def parse_args(argv=None):
@@ -119,16 +120,17 @@ def environment(args, settings, fw, threads_info):
     import numpy as np
     import pyconv
     mode = "quick" if args.quick else "full"
+    isa = pyconv._core.kernel_isa() if hasattr(pyconv._core, "kernel_isa") else "unknown ISA"
     rows = [
         ["machine", f"{_cpu_name()}, {os.cpu_count()} logical cores, {platform.system()}"],
         ["python", platform.python_version()],
-        ["pyconv", f"{pyconv.__version__} (OpenMP: {pyconv._core.have_openmp()}, "
-                   f"matmul: {hasattr(pyconv._core, 'matmul')})"],
+        ["pyconv", f"{pyconv.__version__} (kernels: {isa}, OpenMP: "
+                   f"{pyconv._core.have_openmp()}, matmul: {hasattr(pyconv._core, 'matmul')})"],
         ["numpy", f"{np.__version__} ({_numpy_blas()})"],
         ["torch", fw.torch_msg], ["onnxruntime", fw.ort_msg],
         ["threads", ", ".join(f"{k} {v}" for k, v in threads_info.items())
          + (f", onnxruntime {settings.threads}" if fw.ort else "")],
-        ["timing", f"{mode}: per measurement >= {settings.warmup} warm-up calls and "
+        ["timing", f"{mode}: per measurement, warm-up: >= {settings.warmup} call(s) and "
                    f">= {settings.warmup_s:g} s, then the median of >= {settings.repeats} "
                    f"calls timed one by one (more until {settings.min_time_s:g} s); "
                    f"training: {settings.train_warmup} warm-up + median of "
@@ -171,6 +173,7 @@ def main(argv=None):
     for name in args.only:
         progress(f"{name} ...")
         t0 = time.perf_counter()
+        meter = timing.BusyMeter()
         try:
             module = __import__(f"bench_{name}")
             result = module.run(settings, fw)
@@ -179,6 +182,14 @@ def main(argv=None):
             targets.append({"name": f"{name} benchmark", "goal": "runs",
                             "measured": "raised an exception (see above)", "ok": False})
             continue
+        other = meter.other_cores()
+        if other is not None:
+            line = (f"machine load during {name}: other processes kept {other:.1f} of "
+                    f"{os.cpu_count()} cores busy on average")
+            if other > BUSY_WARNING:
+                line = ("WARNING: " + line + ", so these numbers are unreliable (threads "
+                        "waited for cores); rerun when the machine is quiet")
+            result["tables"][-1].setdefault("notes", []).append(line)
         for table in result["tables"]:
             emit(format_table(table, args.markdown))
         targets += result["targets"]

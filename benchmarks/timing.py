@@ -82,6 +82,36 @@ def ort_session(ort, path, threads):
     return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 
 
+# ----- how busy the machine was ---------------------------------------------------
+
+class BusyMeter:
+    """How many cores processes other than this one kept busy (on average) since
+    the meter started, from /proc/stat (Linux; elsewhere `other_cores()` is
+    None). Steal time counts as busy: a hypervisor's other guests slow us too.
+    On a shared machine this says whether a section's numbers can be trusted."""
+
+    def __init__(self):
+        self._start = self._read()
+
+    @staticmethod
+    def _read():
+        try:
+            with open("/proc/stat") as f:
+                values = [int(v) for v in f.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        busy = sum(values) - values[3] - values[4]  # all but idle and iowait
+        own = os.times()
+        return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic()
+
+    def other_cores(self):
+        end = self._read()
+        if self._start is None or end is None or end[2] - self._start[2] < 0.5:
+            return None
+        busy, own, wall = (e - s for e, s in zip(end, self._start))
+        return max(0.0, (busy - own) / wall)
+
+
 # ----- repeat counts ---------------------------------------------------------------
 
 @dataclass
@@ -89,8 +119,8 @@ class Settings:
     threads: int = 2
     warmup: int = 3          # untimed calls before timing, at least...
     warmup_s: float = 0.2    # ...and at least this long (lets other pools' threads go idle)
-    repeats: int = 10        # timed calls, at least...
-    min_time_s: float = 0.5  # ...and about this much time (short calls: many)
+    repeats: int = 15        # timed calls, at least...
+    min_time_s: float = 1.0  # ...and about this much time (short calls: many)
     rounds: int = 5          # implementations being compared take turns this many times
     train_warmup: int = 5    # untimed training steps
     train_steps: int = 50    # timed training steps
@@ -164,11 +194,6 @@ def compare(cases, settings):
     finally:
         if was_enabled:
             gc.enable()
-
-
-def measure(fn, settings, setup=None):
-    """compare() for a single implementation: its Measurement."""
-    return compare({"fn": (fn, setup)}, settings)["fn"]
 
 
 # ----- formats ---------------------------------------------------------------------

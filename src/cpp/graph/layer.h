@@ -51,6 +51,10 @@ class Layer {
   const std::vector<Param>& params() const { return params_; }
 
   ops::Activation activation() const { return activation_; }
+  // The activation forward() must apply: none while it is deferred to the loss.
+  ops::Activation output_activation() const {
+    return defer_activation_ ? ops::Activation::Linear : activation_;
+  }
   // The graph defers a final softmax into the cross-entropy loss: the layer
   // then outputs logits and receives the gradient w.r.t. them.
   void set_defer_activation(bool defer) { defer_activation_ = defer; }

@@ -28,4 +28,18 @@ void im2col_nhwc(const ConvGeometry& g, int64_t group, const float* x, int64_t p
 void col2im_nhwc(const ConvGeometry& g, int64_t group, const float* dcol, int64_t p0,
                  int64_t p1, float* dx);
 
+// GemmExtras::pack_a producers that build column panels straight from one
+// NHWC sample, so the column matrix is never written out in full.
+struct Im2colSource {
+  const ConvGeometry* g;
+  int64_t group;
+  const float* x;
+};
+// op(A) = columns: rows are output pixels, depth is (kh, kw, c) taps.
+void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+                 float* dst);
+// op(A) = columns^T: rows are taps, depth is output pixels (the kernel-gradient GEMM).
+void pack_im2col_transposed(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                            int mr, float* dst);
+
 }  // namespace pyconv::kernels

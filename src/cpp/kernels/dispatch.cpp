@@ -82,8 +82,8 @@ const std::string& isa_override_note() {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads) {
-  active().sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+           int64_t ldc, int threads, const GemmExtras* extras) {
+  active().sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, extras);
 }
 
 }  // namespace pyconv::kernels

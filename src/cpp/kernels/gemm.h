@@ -5,27 +5,41 @@
 
 namespace pyconv::kernels {
 
-// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, where op(A) = A^T when
-// trans_a (A stored K x M) and op(B) = B^T when trans_b (B stored N x K).
-// beta == 0 overwrites C without reading it. `threads` may be used inside.
+// Optional parts of a GEMM call.
+struct GemmExtras {
+  // Produces op(A) instead of reading A: writes rows [i0, i0 + mc) and depth
+  // [p0, p0 + kc) as panels of `mr` rows, k-major with the rows interleaved
+  // (dst[(panel * kc + k) * mr + r]), zero-filling rows past mc. Lets a
+  // convolution build its columns straight into the packed layout.
+  void (*pack_a)(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+                 float* dst) = nullptr;
+  const void* pack_a_ctx = nullptr;
+  const float* bias = nullptr;  // added to every row of C (N values) in the final pass
+  bool relu = false;            // C = max(C, 0) in the final pass
+};
+
+// C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C (+ extras), where
+// op(A) = A^T when trans_a (A stored K x M) and op(B) = B^T when trans_b
+// (B stored N x K). beta == 0 overwrites C without reading it. `threads` may
+// be used inside. `extras` may be null.
 using SgemmFn = void (*)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                         float* C, int64_t ldc, int threads);
+                         float* C, int64_t ldc, int threads, const GemmExtras* extras);
 
 namespace ref {
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads);
+           int64_t ldc, int threads, const GemmExtras* extras);
 }
 namespace avx2 {
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads);
+           int64_t ldc, int threads, const GemmExtras* extras);
 }
 
 // The selected ISA's sgemm (see dispatch.h).
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads);
+           int64_t ldc, int threads, const GemmExtras* extras = nullptr);
 
 }  // namespace pyconv::kernels

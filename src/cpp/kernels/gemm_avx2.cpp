@@ -133,17 +133,31 @@ inline void micro_kernel(int64_t kc, const float* a, const float* b, __m256 acc[
   acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
 }
 
-// C tile = alpha * acc + beta * C (beta == 0: C is not read).
+// What the final store adds: the bias of this tile's columns, and ReLU.
+struct Epilogue {
+  const float* bias;  // null: none
+  bool relu;
+};
+
+// C tile = alpha * acc + beta * C (+ epilogue); beta == 0: C is not read.
 void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr, float alpha,
-                float beta) {
+                float beta, Epilogue ep) {
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const __m256 zero = _mm256_setzero_ps();
   if (mr == MR && nr == NR) {
+    const __m256 bias0 = ep.bias ? _mm256_loadu_ps(ep.bias) : zero;
+    const __m256 bias1 = ep.bias ? _mm256_loadu_ps(ep.bias + 8) : zero;
     for (int r = 0; r < MR; ++r) {
       float* c = C + r * ldc;
-      __m256 c0 = _mm256_mul_ps(va, acc[r][0]), c1 = _mm256_mul_ps(va, acc[r][1]);
+      __m256 c0 = _mm256_fmadd_ps(va, acc[r][0], bias0);
+      __m256 c1 = _mm256_fmadd_ps(va, acc[r][1], bias1);
       if (beta != 0.f) {
         c0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), c0);
         c1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), c1);
+      }
+      if (ep.relu) {
+        c0 = _mm256_max_ps(c0, zero);
+        c1 = _mm256_max_ps(c1, zero);
       }
       _mm256_storeu_ps(c, c0);
       _mm256_storeu_ps(c + 8, c1);
@@ -158,7 +172,9 @@ void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr, float 
   for (int r = 0; r < mr; ++r)
     for (int c = 0; c < nr; ++c) {
       float* dst = C + r * ldc + c;
-      *dst = alpha * tile[r][c] + (beta != 0.f ? beta * *dst : 0.f);
+      float v = alpha * tile[r][c] + (beta != 0.f ? beta * *dst : 0.f);
+      if (ep.bias) v += ep.bias[c];
+      *dst = ep.relu ? std::max(v, 0.f) : v;
     }
 }
 
@@ -174,12 +190,13 @@ struct Problem {
   float beta;
   float* C;
   int64_t ldc;
+  GemmExtras extras;
 };
 
 // C[ic.., j panels] for one packed B block: panels [jp0, jp1) of the block.
 void multiply_block(const Problem& p, const float* packed_a, const float* packed_b, int64_t ic,
                     int64_t mc, int64_t jc, int64_t nc, int64_t kc, int64_t jp0, int64_t jp1,
-                    float beta) {
+                    float beta, bool last) {
   __m256 acc[MR][2];
   for (int64_t jp = jp0; jp < jp1; ++jp) {
     const int64_t jr = jp * NR;
@@ -188,9 +205,19 @@ void multiply_block(const Problem& p, const float* packed_a, const float* packed
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
       micro_kernel(kc, packed_a + ir * kc, bp, acc);
-      store_tile(acc, p.C + (ic + ir) * p.ldc + jc + jr, p.ldc, mr, nr, p.alpha, beta);
+      const Epilogue ep{last && p.extras.bias ? p.extras.bias + jc + jr : nullptr,
+                        last && p.extras.relu};
+      store_tile(acc, p.C + (ic + ir) * p.ldc + jc + jr, p.ldc, mr, nr, p.alpha, beta, ep);
     }
   }
+}
+
+// Packs a block of op(A), from A or through the caller's packer.
+void fill_a(const Problem& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* dst) {
+  if (p.extras.pack_a)
+    p.extras.pack_a(p.extras.pack_a_ctx, ic, mc, pc, kc, MR, dst);
+  else
+    pack_a(p.trans_a, p.A, p.lda, ic, mc, pc, kc, dst);
 }
 
 // The work of thread `t` of `nt`. With enough row blocks, threads split the
@@ -206,6 +233,7 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
     for (int64_t pc = 0; pc < p.K; pc += p.kc) {
       const int64_t kc = std::min(p.kc, p.K - pc);
       const float beta = pc == 0 ? p.beta : 1.f;
+      const bool last = pc + kc >= p.K;
       for (int64_t jp = t; jp < panels; jp += nt)
         pack_b_panel(p.trans_b, p.B, p.ldb, pc, kc, jc + jp * NR,
                      static_cast<int>(std::min<int64_t>(NR, nc - jp * NR)), packed_b + jp * NR * kc);
@@ -217,15 +245,15 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
       if (split_rows) {
         for (int64_t mb = t; mb < m_blocks; mb += nt) {
           const int64_t ic = mb * MC, mc = std::min(MC, p.M - ic);
-          pack_a(p.trans_a, p.A, p.lda, ic, mc, pc, kc, packed_a);
-          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, 0, panels, beta);
+          fill_a(p, ic, mc, pc, kc, packed_a);
+          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, 0, panels, beta, last);
         }
       } else {
         const int64_t jp0 = panels * t / nt, jp1 = panels * (t + 1) / nt;
         for (int64_t ic = 0; ic < p.M && jp0 < jp1; ic += MC) {
           const int64_t mc = std::min(MC, p.M - ic);
-          pack_a(p.trans_a, p.A, p.lda, ic, mc, pc, kc, packed_a);
-          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, jp0, jp1, beta);
+          fill_a(p, ic, mc, pc, kc, packed_a);
+          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, jp0, jp1, beta, last);
         }
       }
 #ifdef _OPENMP
@@ -241,16 +269,16 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads) {
+           int64_t ldc, int threads, const GemmExtras* extras) {
   if (M <= 0 || N <= 0) return;
-  const int64_t k_blocks = (K + KC - 1) / KC;
-  const int64_t kc = ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
-  const Problem p{trans_a, trans_b, M, N, K, kc, alpha, A, lda, B, ldb, beta, C, ldc};
-  if (K <= 0) {  // C = beta * C
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta != 0.f ? beta * C[i * ldc + j] : 0.f;
+  if (K <= 0) {  // no product: the reference handles C = beta * C + extras
+    ref::sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, extras);
     return;
   }
+  const int64_t k_blocks = (K + KC - 1) / KC;
+  const int64_t kc = ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
+  const Problem p{trans_a, trans_b, M, N, K, kc, alpha, A, lda, B, ldb, beta, C, ldc,
+                  extras ? *extras : GemmExtras{}};
   // Threads only pay off with enough work per thread (about 2^17 FMAs).
   const int64_t work = M * N * K;
   int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work >> 17)));

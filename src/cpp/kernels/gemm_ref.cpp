@@ -1,6 +1,8 @@
-// Plain GEMM: row of C at a time, inner loops contiguous so the compiler can
-// vectorise them. The oracle for the optimised kernels.
+// Plain GEMM: one row of C at a time, inner loops contiguous so the compiler
+// can vectorise them. The oracle for the optimised kernels: it implements
+// every GemmExtras feature in the most direct way.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/gemm.h"
 
@@ -15,29 +17,32 @@ float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// Row i of C; `a` is row i of op(A) when it is contiguous (else null).
 void gemm_row(bool trans_a, bool trans_b, int64_t i, int64_t N, int64_t K, float alpha,
-              const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* c) {
+              const float* A, int64_t lda, const float* a, const float* B, int64_t ldb,
+              float beta, float* c) {
   if (beta == 0.f)
     std::fill(c, c + N, 0.f);
   else if (beta != 1.f)
     for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  auto a_at = [&](int64_t k) { return a ? a[k] : trans_a ? A[k * lda + i] : A[i * lda + k]; };
   if (!trans_b) {
     for (int64_t k = 0; k < K; ++k) {
-      const float a = alpha * (trans_a ? A[k * lda + i] : A[i * lda + k]);
-      if (a == 0.f) continue;
+      const float s = alpha * a_at(k);
+      if (s == 0.f) continue;
       const float* b = B + k * ldb;
 #pragma omp simd
-      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+      for (int64_t j = 0; j < N; ++j) c[j] += s * b[j];
     }
     return;
   }
-  if (!trans_a) {
-    for (int64_t j = 0; j < N; ++j) c[j] += alpha * dot(A + i * lda, B + j * ldb, K);
+  if (a) {
+    for (int64_t j = 0; j < N; ++j) c[j] += alpha * dot(a, B + j * ldb, K);
     return;
   }
   for (int64_t j = 0; j < N; ++j) {
     float s = 0.f;
-    for (int64_t k = 0; k < K; ++k) s += A[k * lda + i] * B[j * ldb + k];
+    for (int64_t k = 0; k < K; ++k) s += a_at(k) * B[j * ldb + k];
     c[j] += alpha * s;
   }
 }
@@ -46,11 +51,31 @@ void gemm_row(bool trans_a, bool trans_b, int64_t i, int64_t N, int64_t K, float
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads) {
+           int64_t ldc, int threads, const GemmExtras* extras) {
+  const GemmExtras none;
+  const GemmExtras& x = extras ? *extras : none;
   [[maybe_unused]] const bool parallel = threads > 1 && M > 1 && M * N * K > 32768;
-#pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
-  for (int64_t i = 0; i < M; ++i)
-    gemm_row(trans_a, trans_b, i, N, K, alpha, A, lda, B, ldb, beta, C + i * ldc);
+#pragma omp parallel num_threads(threads) if (parallel)
+  {
+    std::vector<float> row;  // op(A)'s row from the packer: a panel of one row
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < M; ++i) {
+      const float* a = nullptr;
+      if (x.pack_a) {
+        row.resize(static_cast<size_t>(K));
+        x.pack_a(x.pack_a_ctx, i, 1, 0, K, 1, row.data());
+        a = row.data();
+      } else if (!trans_a) {
+        a = A + i * lda;
+      }
+      float* c = C + i * ldc;
+      gemm_row(trans_a, trans_b, i, N, K, alpha, A, lda, a, B, ldb, beta, c);
+      if (x.bias)
+        for (int64_t j = 0; j < N; ++j) c[j] += x.bias[j];
+      if (x.relu)
+        for (int64_t j = 0; j < N; ++j) c[j] = std::max(c[j], 0.f);
+    }
+  }
 }
 
 }  // namespace pyconv::kernels::ref

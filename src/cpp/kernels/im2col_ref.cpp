@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/conv.h"
 
@@ -16,10 +15,16 @@ void im2col_nhwc(const ConvGeometry& g, int64_t group, const float* x, int64_t p
       const int64_t ih = oh * g.SH - g.PT + kh * g.DH;
       for (int64_t kw = 0; kw < g.KW; ++kw, row += cg) {
         const int64_t iw = ow * g.SW - g.PL + kw * g.DW;
-        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W)
-          std::fill(row, row + cg, 0.f);
-        else
-          std::memcpy(row, xg + (ih * g.W + iw) * g.C, sizeof(float) * cg);
+        // Inline loops, not memcpy/fill: runs are short (one group's channels)
+        // and a library call per tap costs more than the copy.
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
+#pragma omp simd
+          for (int64_t c = 0; c < cg; ++c) row[c] = 0.f;
+        } else {
+          const float* src = xg + (ih * g.W + iw) * g.C;
+#pragma omp simd
+          for (int64_t c = 0; c < cg; ++c) row[c] = src[c];
+        }
       }
     }
   }
@@ -40,6 +45,74 @@ void col2im_nhwc(const ConvGeometry& g, int64_t group, const float* dcol, int64_
         float* dst = dxg + (ih * g.W + iw) * g.C;
 #pragma omp simd
         for (int64_t c = 0; c < cg; ++c) dst[c] += row[c];
+      }
+    }
+  }
+}
+
+void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+                 float* dst) {
+  const Im2colSource& s = *static_cast<const Im2colSource*>(source);
+  const ConvGeometry& g = *s.g;
+  const int64_t cg = g.cin_group();
+  const float* xg = s.x + s.group * cg;
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
+    for (int r = 0; r < mr; ++r) {
+      float* d = dst + r;  // this row's values sit mr apart
+      if (ir + r >= mc) {
+        for (int64_t k = 0; k < kc; ++k) d[k * mr] = 0.f;
+        continue;
+      }
+      const int64_t pixel = i0 + ir + r, oh = pixel / g.OW, ow = pixel % g.OW;
+      // Walk depth [p0, p0 + kc) tap by tap: each tap is a run of channels.
+      int64_t k = p0, tap = p0 / cg, c = p0 % cg;
+      while (k < p0 + kc) {
+        const int64_t run = std::min(cg - c, p0 + kc - k);
+        const int64_t ih = oh * g.SH - g.PT + (tap / g.KW) * g.DH;
+        const int64_t iw = ow * g.SW - g.PL + (tap % g.KW) * g.DW;
+        float* out = d + (k - p0) * mr;
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
+          for (int64_t j = 0; j < run; ++j) out[j * mr] = 0.f;
+        } else {
+          const float* src = xg + (ih * g.W + iw) * g.C + c;
+          for (int64_t j = 0; j < run; ++j) out[j * mr] = src[j];
+        }
+        k += run;
+        c = 0;
+        ++tap;
+      }
+    }
+  }
+}
+
+void pack_im2col_transposed(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                            int mr, float* dst) {
+  const Im2colSource& s = *static_cast<const Im2colSource*>(source);
+  const ConvGeometry& g = *s.g;
+  const int64_t cg = g.cin_group();
+  const float* xg = s.x + s.group * cg;
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
+    // The panel's rows are taps k = i0 + ir + r: their offsets within a window.
+    int64_t dh[16], dw[16], ch[16];
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+    for (int r = 0; r < rows; ++r) {
+      const int64_t k = i0 + ir + r, tap = k / cg;
+      dh[r] = (tap / g.KW) * g.DH;
+      dw[r] = (tap % g.KW) * g.DW;
+      ch[r] = k % cg;
+    }
+    for (int64_t p = p0; p < p0 + kc; ++p) {
+      const int64_t oh = p / g.OW, ow = p % g.OW;
+      const int64_t h0 = oh * g.SH - g.PT, w0 = ow * g.SW - g.PL;
+      float* d = dst + (p - p0) * mr;
+      for (int r = 0; r < mr; ++r) {
+        if (r >= rows) {
+          d[r] = 0.f;
+          continue;
+        }
+        const int64_t ih = h0 + dh[r], iw = w0 + dw[r];
+        d[r] = (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) ? 0.f
+                                                            : xg[(ih * g.W + iw) * g.C + ch[r]];
       }
     }
   }

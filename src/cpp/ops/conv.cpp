@@ -80,31 +80,34 @@ ConvPath choose_path(const ConvGeometry& g) {
   return ConvPath::Im2col;
 }
 
-// Output pixels per im2col chunk: the chunk's columns (about 256 KB) stay in
-// L2 between being written and being packed by the GEMM.
+// Output pixels per column chunk of the input gradient: the chunk (about
+// 256 KB) stays in L2 between the GEMM writing it and col2im reading it.
 int64_t chunk_pixels(const ConvGeometry& g) {
   return std::min(g.out_pixels(), std::max<int64_t>(48, (int64_t{1} << 16) / g.col_width()));
 }
 
+// Per-thread scratch for the backward pass: kernel-gradient partial sums, and
+// a column chunk for the input gradient when it is wanted.
 void ensure_workspace(const ConvGeometry& g, ConvPath path, ConvWorkspace& ws, int slots,
-                      bool backward) {
+                      bool want_dx) {
   if (static_cast<int>(ws.col.size()) < slots) ws.col.resize(slots);
-  if (backward && static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
+  if (static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
   for (int t = 0; t < slots; ++t) {
-    if (path == ConvPath::Im2col) ws.col[t].resize({chunk_pixels(g), g.col_width()});
-    if (backward) ws.dkernel[t].resize({g.col_width(), g.F});
+    if (path == ConvPath::Im2col && want_dx) ws.col[t].resize({chunk_pixels(g), g.col_width()});
+    ws.dkernel[t].resize({g.col_width(), g.F});
   }
 }
 
 }  // namespace
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
-                    const Tensor* bias, Tensor& y, ConvWorkspace& ws, int threads) {
+                    const Tensor* bias, Activation act, Tensor& y, ConvWorkspace& ws,
+                    int threads) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
   const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
   const ConvPath path = choose_path(g);
-  const int64_t chunk = chunk_pixels(g);
-  ensure_workspace(g, path, ws, split.outer, false);
+  // The GEMM paths apply bias and ReLU while storing their output.
+  const bool fused = path != ConvPath::Direct && (act == Activation::Relu || act == Activation::Linear);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
 #pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
@@ -115,25 +118,22 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
       kt.depthwise_forward(g, xn, kernel.data(), bias ? bias->data() : nullptr, yn);
       continue;
     }
-    float beta = 0.f;
-    if (bias) {
-      for (int64_t p = 0; p < P; ++p) std::memcpy(yn + p * g.F, bias->data(), sizeof(float) * g.F);
-      beta = 1.f;
-    }
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      if (path == ConvPath::Pointwise) {
-        kt.sgemm(false, false, P, Fg, K, 1.f, xn, K, kernel.data(), g.F, beta, yn, g.F,
-                 split.inner);
-        continue;
+      const kernels::Im2colSource source{&g, grp, xn};
+      kernels::GemmExtras ex;
+      ex.bias = bias ? bias->data() + grp * Fg : nullptr;
+      ex.relu = fused && act == Activation::Relu;
+      if (path == ConvPath::Im2col) {
+        ex.pack_a = kernels::pack_im2col;
+        ex.pack_a_ctx = &source;
       }
-      float* col = ws.col[split.slot()].data();
-      for (int64_t p0 = 0; p0 < P; p0 += chunk) {
-        const int64_t p1 = std::min(P, p0 + chunk);
-        kernels::im2col_nhwc(g, grp, xn, p0, p1, col);
-        kt.sgemm(false, false, p1 - p0, Fg, K, 1.f, col, K, kernel.data() + grp * Fg, g.F, beta,
-                 yn + p0 * g.F + grp * Fg, g.F, split.inner);
-      }
+      kt.sgemm(false, false, P, Fg, K, 1.f, xn, K, kernel.data() + grp * Fg, g.F, 0.f,
+               yn + grp * Fg, g.F, split.inner, &ex);
     }
+  }
+  if (!fused) {
+    const int64_t cols = y.dim(-1);
+    activation_forward(act, y.data(), y.numel() / cols, cols, threads);
   }
 }
 
@@ -144,7 +144,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
   const ConvPath path = choose_path(g);
   const int64_t chunk = chunk_pixels(g);
-  ensure_workspace(g, path, ws, split.outer, true);
+  ensure_workspace(g, path, ws, split.outer, dx != nullptr);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
   for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();
@@ -163,27 +163,31 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     }
     if (path == ConvPath::Pointwise) {
       // dkernel += x^T dy; dx = dy kernel^T.
-      kt.sgemm(true, false, K, g.F, P, 1.f, xn, K, dyn, g.F, 1.f, dk, g.F, split.inner);
+      kt.sgemm(true, false, K, g.F, P, 1.f, xn, K, dyn, g.F, 1.f, dk, g.F, split.inner, nullptr);
       if (dxn)
         kt.sgemm(false, true, P, K, g.F, 1.f, dyn, g.F, kernel.data(), g.F, 0.f, dxn, K,
-                 split.inner);
+                 split.inner, nullptr);
       continue;
     }
-    if (dxn) std::memset(dxn, 0, sizeof(float) * in_size);
-    float* col = ws.col[slot].data();
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      // dkernel[:, group] += columns^T dy[:, group], columns packed from x.
+      const kernels::Im2colSource source{&g, grp, xn};
+      kernels::GemmExtras ex;
+      ex.pack_a = kernels::pack_im2col_transposed;
+      ex.pack_a_ctx = &source;
+      kt.sgemm(true, false, K, Fg, P, 1.f, nullptr, K, dyn + grp * Fg, g.F, 1.f, dk + grp * Fg,
+               g.F, split.inner, &ex);
+    }
+    if (!dxn) continue;
+    // dx: per chunk of pixels, dcol = dy kernel^T, then scattered back (col2im).
+    std::memset(dxn, 0, sizeof(float) * in_size);
+    float* dcol = ws.col[slot].data();
     for (int64_t grp = 0; grp < g.groups; ++grp)
       for (int64_t p0 = 0; p0 < P; p0 += chunk) {
-        const int64_t p1 = std::min(P, p0 + chunk), rows = p1 - p0;
-        const float* dyc = dyn + p0 * g.F + grp * Fg;
-        kernels::im2col_nhwc(g, grp, xn, p0, p1, col);
-        // dkernel[:, group] += col^T dy[chunk, group]
-        kt.sgemm(true, false, K, Fg, rows, 1.f, col, K, dyc, g.F, 1.f, dk + grp * Fg, g.F,
-                 split.inner);
-        if (!dxn) continue;
-        // dcol = dy[chunk, group] kernel[:, group]^T, scattered back (reusing col).
-        kt.sgemm(false, true, rows, K, Fg, 1.f, dyc, g.F, kernel.data() + grp * Fg, g.F, 0.f,
-                 col, K, split.inner);
-        kernels::col2im_nhwc(g, grp, col, p0, p1, dxn);
+        const int64_t p1 = std::min(P, p0 + chunk);
+        kt.sgemm(false, true, p1 - p0, K, Fg, 1.f, dyn + p0 * g.F + grp * Fg, g.F,
+                 kernel.data() + grp * Fg, g.F, 0.f, dcol, K, split.inner, nullptr);
+        kernels::col2im_nhwc(g, grp, dcol, p0, p1, dxn);
       }
   }
 

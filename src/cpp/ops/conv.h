@@ -7,6 +7,7 @@
 
 #include "core/tensor.h"
 #include "kernels/conv.h"
+#include "ops/activation.h"
 #include "ops/padding.h"
 
 namespace pyconv::ops {
@@ -32,13 +33,15 @@ inline Shape conv2d_kernel_shape(const kernels::ConvGeometry& g) {
 
 // Scratch memory kept between calls so a training step allocates nothing.
 struct ConvWorkspace {
-  std::vector<Tensor> col;      // one (P, K) column buffer per thread
+  std::vector<Tensor> col;      // one column chunk per thread (input gradient)
   std::vector<Tensor> dkernel;  // one partial kernel gradient per thread
 };
 
-// y[N, OH, OW, F] = conv(x[N, H, W, C], kernel) + bias (bias may be null).
+// y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.
+// Bias and ReLU are applied inside the GEMM's output pass where possible.
 void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
-                    const Tensor* bias, Tensor& y, ConvWorkspace& ws, int threads);
+                    const Tensor* bias, Activation act, Tensor& y, ConvWorkspace& ws,
+                    int threads);
 // Gradients of sum(y * dy). dx and dbias may be null (not wanted).
 void conv2d_backward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,

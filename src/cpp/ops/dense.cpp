@@ -7,16 +7,15 @@
 
 namespace pyconv::ops {
 
-void dense_forward(const Tensor& x, const Tensor& kernel, const Tensor* bias, Tensor& y,
-                   int threads) {
+void dense_forward(const Tensor& x, const Tensor& kernel, const Tensor* bias, Activation act,
+                   Tensor& y, int threads) {
   const int64_t N = x.dim(0), I = kernel.dim(0), U = kernel.dim(1);
-  float beta = 0.f;
-  if (bias) {
-    for (int64_t n = 0; n < N; ++n) std::memcpy(y.data() + n * U, bias->data(), sizeof(float) * U);
-    beta = 1.f;
-  }
-  kernels::sgemm(false, false, N, U, I, 1.f, x.data(), I, kernel.data(), U, beta, y.data(), U,
-                 threads);
+  kernels::GemmExtras ex;  // bias and ReLU ride along with the GEMM's stores
+  ex.bias = bias ? bias->data() : nullptr;
+  ex.relu = act == Activation::Relu;
+  kernels::sgemm(false, false, N, U, I, 1.f, x.data(), I, kernel.data(), U, 0.f, y.data(), U,
+                 threads, &ex);
+  if (act != Activation::Relu) activation_forward(act, y.data(), N, U, threads);
 }
 
 void dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& dy, Tensor* dx,

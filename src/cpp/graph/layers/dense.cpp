@@ -33,9 +33,8 @@ class DenseLayer : public Layer {
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
-    ops::dense_forward(*in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr, out,
-                       ctx.threads);
-    apply_activation(out, ctx);
+    ops::dense_forward(*in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
+                       output_activation(), out, ctx.threads);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
