@@ -9,7 +9,7 @@ namespace pyconv {
 // Threads worth using for `work` units (about one multiply-add each): starting
 // a parallel region costs microseconds, so small work stays on one thread.
 inline int threads_for(int64_t work, int threads) {
-  constexpr int64_t kMinWorkPerThread = int64_t{1} << 15;
+  constexpr int64_t kMinWorkPerThread = int64_t{1} << 18;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work / kMinWorkPerThread)));
 }
 

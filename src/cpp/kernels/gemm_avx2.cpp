@@ -212,6 +212,39 @@ void multiply_block(const Problem& p, const float* packed_a, const float* packed
   }
 }
 
+// Few rows of C (batch-1 inference): packing B would cost as much as using
+// it, so stream B once, row by row, updating every row of C from each.
+// Threads take slices of the columns.
+constexpr int64_t kSmallM = 4;
+
+void small_m(const Problem& p, int64_t j0, int64_t j1) {
+  const int64_t n = j1 - j0;
+  for (int64_t i = 0; i < p.M; ++i) {
+    float* c = p.C + i * p.ldc + j0;
+    for (int64_t j = 0; j < n; ++j) c[j] = p.beta != 0.f ? p.beta * c[j] : 0.f;
+  }
+  for (int64_t k = 0; k < p.K; ++k) {
+    const float* b = p.B + k * p.ldb + j0;
+    for (int64_t i = 0; i < p.M; ++i) {
+      const float a = p.alpha * (p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k]);
+      if (a == 0.f) continue;
+      const __m256 va = _mm256_set1_ps(a);
+      float* c = p.C + i * p.ldc + j0;
+      int64_t j = 0;
+      for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(c + j, _mm256_fmadd_ps(va, _mm256_loadu_ps(b + j), _mm256_loadu_ps(c + j)));
+      for (; j < n; ++j) c[j] += a * b[j];
+    }
+  }
+  for (int64_t i = 0; i < p.M; ++i) {
+    float* c = p.C + i * p.ldc + j0;
+    if (p.extras.bias)
+      for (int64_t j = 0; j < n; ++j) c[j] += p.extras.bias[j0 + j];
+    if (p.extras.relu)
+      for (int64_t j = 0; j < n; ++j) c[j] = std::max(c[j], 0.f);
+  }
+}
+
 // Packs a block of op(A), from A or through the caller's packer.
 void fill_a(const Problem& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* dst) {
   if (p.extras.pack_a)
@@ -279,9 +312,17 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   const int64_t kc = ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
   const Problem p{trans_a, trans_b, M, N, K, kc, alpha, A, lda, B, ldb, beta, C, ldc,
                   extras ? *extras : GemmExtras{}};
-  // Threads only pay off with enough work per thread (about 2^17 FMAs).
+  // Threads only pay off with enough work per thread (about 2^20 FMAs, ~10 us):
+  // waking a sleeping OpenMP worker costs tens of microseconds here.
   const int64_t work = M * N * K;
-  int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work >> 17)));
+  int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work >> 20)));
+  if (M <= kSmallM && !trans_b && !p.extras.pack_a) {
+    const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(nt, N / 64));
+#pragma omp parallel for num_threads(static_cast<int>(slices)) if (slices > 1)
+    for (int64_t s = 0; s < slices; ++s)
+      small_m(p, N * s / slices / 8 * 8, s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8);
+    return;
+  }
   float* packed_b = t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, N) + NR)));
 #ifdef _OPENMP
   if (nt > 1 && !omp_in_parallel()) {

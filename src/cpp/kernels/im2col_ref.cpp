@@ -50,12 +50,16 @@ void col2im_nhwc(const ConvGeometry& g, int64_t group, const float* dcol, int64_
   }
 }
 
+// Both packers walk their indices with counters (no division per element):
+// with one input channel, every tap is a single element.
+
 void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
                  float* dst) {
   const Im2colSource& s = *static_cast<const Im2colSource*>(source);
   const ConvGeometry& g = *s.g;
   const int64_t cg = g.cin_group();
   const float* xg = s.x + s.group * cg;
+  const int64_t tap0 = p0 / cg, c0 = p0 % cg;
   for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
     for (int r = 0; r < mr; ++r) {
       float* d = dst + r;  // this row's values sit mr apart
@@ -63,14 +67,13 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
         for (int64_t k = 0; k < kc; ++k) d[k * mr] = 0.f;
         continue;
       }
-      const int64_t pixel = i0 + ir + r, oh = pixel / g.OW, ow = pixel % g.OW;
-      // Walk depth [p0, p0 + kc) tap by tap: each tap is a run of channels.
-      int64_t k = p0, tap = p0 / cg, c = p0 % cg;
-      while (k < p0 + kc) {
-        const int64_t run = std::min(cg - c, p0 + kc - k);
-        const int64_t ih = oh * g.SH - g.PT + (tap / g.KW) * g.DH;
-        const int64_t iw = ow * g.SW - g.PL + (tap % g.KW) * g.DW;
-        float* out = d + (k - p0) * mr;
+      const int64_t pixel = i0 + ir + r;
+      const int64_t h0 = (pixel / g.OW) * g.SH - g.PT, w0 = (pixel % g.OW) * g.SW - g.PL;
+      int64_t kh = tap0 / g.KW, kw = tap0 % g.KW, c = c0;
+      for (int64_t k = 0; k < kc;) {  // tap by tap: each is a run of channels
+        const int64_t run = std::min(cg - c, kc - k);
+        const int64_t ih = h0 + kh * g.DH, iw = w0 + kw * g.DW;
+        float* out = d + k * mr;
         if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
           for (int64_t j = 0; j < run; ++j) out[j * mr] = 0.f;
         } else {
@@ -79,7 +82,7 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
         }
         k += run;
         c = 0;
-        ++tap;
+        if (++kw == g.KW) kw = 0, ++kh;
       }
     }
   }
@@ -91,9 +94,10 @@ void pack_im2col_transposed(const void* source, int64_t i0, int64_t mc, int64_t 
   const ConvGeometry& g = *s.g;
   const int64_t cg = g.cin_group();
   const float* xg = s.x + s.group * cg;
+  constexpr int kMaxRows = 16;  // mr is at most this for every ISA
   for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
     // The panel's rows are taps k = i0 + ir + r: their offsets within a window.
-    int64_t dh[16], dw[16], ch[16];
+    int64_t dh[kMaxRows], dw[kMaxRows], ch[kMaxRows];
     const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
     for (int r = 0; r < rows; ++r) {
       const int64_t k = i0 + ir + r, tap = k / cg;
@@ -101,19 +105,17 @@ void pack_im2col_transposed(const void* source, int64_t i0, int64_t mc, int64_t 
       dw[r] = (tap % g.KW) * g.DW;
       ch[r] = k % cg;
     }
-    for (int64_t p = p0; p < p0 + kc; ++p) {
-      const int64_t oh = p / g.OW, ow = p % g.OW;
+    int64_t oh = p0 / g.OW, ow = p0 % g.OW;
+    for (int64_t p = 0; p < kc; ++p) {
       const int64_t h0 = oh * g.SH - g.PT, w0 = ow * g.SW - g.PL;
-      float* d = dst + (p - p0) * mr;
-      for (int r = 0; r < mr; ++r) {
-        if (r >= rows) {
-          d[r] = 0.f;
-          continue;
-        }
+      float* d = dst + p * mr;
+      for (int r = 0; r < rows; ++r) {
         const int64_t ih = h0 + dh[r], iw = w0 + dw[r];
         d[r] = (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) ? 0.f
                                                             : xg[(ih * g.W + iw) * g.C + ch[r]];
       }
+      for (int r = rows; r < mr; ++r) d[r] = 0.f;
+      if (++ow == g.OW) ow = 0, ++oh;
     }
   }
 }

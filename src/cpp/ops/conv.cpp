@@ -66,14 +66,16 @@ ConvGeometry conv2d_geometry(const Shape& input, const Conv2DArgs& a, const std:
 namespace {
 
 // How a convolution is computed:
-//  Direct:    one input channel per group (depthwise, or a one-channel input):
-//             loops over the taps with channels innermost; GEMM would be too thin.
+//  Direct:    depthwise (one input channel per group, several groups): loops
+//             over the taps with channels innermost; per-group GEMMs would be
+//             one column wide. (A one-channel input goes through im2col: its
+//             filter count is often too small for channel vectors to pay.)
 //  Pointwise: 1x1, stride 1, unpadded, ungrouped: one GEMM on the input as is.
 //  Im2col:    everything else: per sample and group, columns then one GEMM.
 enum class ConvPath { Direct, Pointwise, Im2col };
 
 ConvPath choose_path(const ConvGeometry& g) {
-  if (g.cin_group() == 1 && g.groups == g.C) return ConvPath::Direct;
+  if (g.cin_group() == 1 && g.groups == g.C && g.C > 1) return ConvPath::Direct;
   if (g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 &&
       g.OH == g.H && g.OW == g.W && g.groups == 1)
     return ConvPath::Pointwise;
