@@ -14,6 +14,11 @@ struct GemmExtras {
   void (*pack_a)(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
                  float* dst) = nullptr;
   const void* pack_a_ctx = nullptr;
+  // Likewise for op(B): writes depth [p0, p0 + kc) of columns [j, j + nr) as
+  // one panel `width` columns wide (dst[k * width + c]), zero past nr.
+  void (*pack_b)(const void* ctx, int64_t p0, int64_t kc, int64_t j, int64_t nr, int width,
+                 float* dst) = nullptr;
+  const void* pack_b_ctx = nullptr;
   const float* bias = nullptr;  // added to every row of C (N values) in the final pass
   bool relu = false;            // C = max(C, 0) in the final pass
 };

@@ -267,9 +267,14 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
       const int64_t kc = std::min(p.kc, p.K - pc);
       const float beta = pc == 0 ? p.beta : 1.f;
       const bool last = pc + kc >= p.K;
-      for (int64_t jp = t; jp < panels; jp += nt)
-        pack_b_panel(p.trans_b, p.B, p.ldb, pc, kc, jc + jp * NR,
-                     static_cast<int>(std::min<int64_t>(NR, nc - jp * NR)), packed_b + jp * NR * kc);
+      for (int64_t jp = t; jp < panels; jp += nt) {
+        const int64_t j = jc + jp * NR;
+        const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp * NR));
+        if (p.extras.pack_b)
+          p.extras.pack_b(p.extras.pack_b_ctx, pc, kc, j, nr, NR, packed_b + jp * NR * kc);
+        else
+          pack_b_panel(p.trans_b, p.B, p.ldb, pc, kc, j, nr, packed_b + jp * NR * kc);
+      }
 #ifdef _OPENMP
       if (nt > 1) {
 #pragma omp barrier
@@ -316,7 +321,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   // waking a sleeping OpenMP worker costs tens of microseconds here.
   const int64_t work = M * N * K;
   int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work >> 20)));
-  if (M <= kSmallM && !trans_b && !p.extras.pack_a) {
+  if (M <= kSmallM && !trans_b && !p.extras.pack_a && !p.extras.pack_b) {
     const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(nt, N / 64));
 #pragma omp parallel for num_threads(static_cast<int>(slices)) if (slices > 1)
     for (int64_t s = 0; s < slices; ++s)

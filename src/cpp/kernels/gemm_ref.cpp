@@ -54,6 +54,12 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            int64_t ldc, int threads, const GemmExtras* extras) {
   const GemmExtras none;
   const GemmExtras& x = extras ? *extras : none;
+  std::vector<float> packed_b;  // op(B) from the packer, as a row-major K x N matrix
+  if (x.pack_b) {
+    packed_b.resize(static_cast<size_t>(K * N));
+    x.pack_b(x.pack_b_ctx, 0, K, 0, N, static_cast<int>(N), packed_b.data());
+    B = packed_b.data(), ldb = N, trans_b = false;
+  }
   [[maybe_unused]] const bool parallel = threads > 1 && M > 1 && M * N * K > 32768;
 #pragma omp parallel num_threads(threads) if (parallel)
   {

@@ -88,33 +88,45 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
   }
 }
 
-void pack_im2col_transposed(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                            int mr, float* dst) {
+void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_t nr, int width,
+                   float* dst) {
   const Im2colSource& s = *static_cast<const Im2colSource*>(source);
   const ConvGeometry& g = *s.g;
   const int64_t cg = g.cin_group();
   const float* xg = s.x + s.group * cg;
-  constexpr int kMaxRows = 16;  // mr is at most this for every ISA
-  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
-    // The panel's rows are taps k = i0 + ir + r: their offsets within a window.
-    int64_t dh[kMaxRows], dw[kMaxRows], ch[kMaxRows];
-    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-    for (int r = 0; r < rows; ++r) {
-      const int64_t k = i0 + ir + r, tap = k / cg;
-      dh[r] = (tap / g.KW) * g.DH;
-      dw[r] = (tap % g.KW) * g.DW;
-      ch[r] = k % cg;
+  // Columns are taps k = j + c, taken 16 at a time and split into runs of
+  // adjacent channels of one tap: each run is one contiguous copy per pixel.
+  struct Run {
+    int64_t dh, dw, ch, col, len;
+  };
+  constexpr int64_t kGroup = 16;
+  for (int64_t c0 = 0; c0 < width; c0 += kGroup) {
+    Run runs[kGroup];
+    int n_runs = 0;
+    for (int64_t c = c0; c < std::min<int64_t>(nr, c0 + kGroup);) {
+      const int64_t k = j + c, tap = k / cg, ch = k % cg;
+      const int64_t len = std::min({cg - ch, nr - c, c0 + kGroup - c});
+      runs[n_runs++] = {(tap / g.KW) * g.DH, (tap % g.KW) * g.DW, ch, c, len};
+      c += len;
     }
+    const int64_t pad_from = std::max(c0, std::min<int64_t>(nr, c0 + kGroup));
+    const int64_t pad_to = std::min<int64_t>(width, c0 + kGroup);
     int64_t oh = p0 / g.OW, ow = p0 % g.OW;
-    for (int64_t p = 0; p < kc; ++p) {
+    float* d = dst;
+    for (int64_t p = 0; p < kc; ++p, d += width) {
       const int64_t h0 = oh * g.SH - g.PT, w0 = ow * g.SW - g.PL;
-      float* d = dst + p * mr;
-      for (int r = 0; r < rows; ++r) {
-        const int64_t ih = h0 + dh[r], iw = w0 + dw[r];
-        d[r] = (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) ? 0.f
-                                                            : xg[(ih * g.W + iw) * g.C + ch[r]];
+      for (int r = 0; r < n_runs; ++r) {
+        const Run& run = runs[r];
+        const int64_t ih = h0 + run.dh, iw = w0 + run.dw;
+        float* out = d + run.col;
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
+          for (int64_t c = 0; c < run.len; ++c) out[c] = 0.f;
+        } else {
+          const float* src = xg + (ih * g.W + iw) * g.C + run.ch;
+          for (int64_t c = 0; c < run.len; ++c) out[c] = src[c];
+        }
       }
-      for (int r = rows; r < mr; ++r) d[r] = 0.f;
+      for (int64_t c = pad_from; c < pad_to; ++c) d[c] = 0.f;
       if (++ow == g.OW) ow = 0, ++oh;
     }
   }

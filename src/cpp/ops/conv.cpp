@@ -172,13 +172,13 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
       continue;
     }
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      // dkernel[:, group] += columns^T dy[:, group], columns packed from x.
+      // dkernel^T[group] += dy[:, group]^T columns, the columns packed from x.
       const kernels::Im2colSource source{&g, grp, xn};
       kernels::GemmExtras ex;
-      ex.pack_a = kernels::pack_im2col_transposed;
-      ex.pack_a_ctx = &source;
-      kt.sgemm(true, false, K, Fg, P, 1.f, nullptr, K, dyn + grp * Fg, g.F, 1.f, dk + grp * Fg,
-               g.F, split.inner, &ex);
+      ex.pack_b = kernels::pack_im2col_b;
+      ex.pack_b_ctx = &source;
+      kt.sgemm(true, false, Fg, K, P, 1.f, dyn + grp * Fg, g.F, nullptr, K, 1.f,
+               dk + grp * Fg * K, K, split.inner, &ex);
     }
     if (!dxn) continue;
     // dx: per chunk of pixels, dcol = dy kernel^T, then scattered back (col2im).
@@ -193,11 +193,17 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
       }
   }
 
+  // Sum the per-thread partials. The im2col path keeps them transposed (F x K).
   float* dk = dkernel.data();
-  std::memcpy(dk, ws.dkernel[0].data(), sizeof(float) * dkernel.numel());
-  for (int t = 1; t < split.outer; ++t) {
+  std::fill(dk, dk + dkernel.numel(), 0.f);
+  for (int t = 0; t < split.outer; ++t) {
     const float* part = ws.dkernel[t].data();
-    for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
+    if (path == ConvPath::Im2col) {
+      for (int64_t f = 0; f < g.F; ++f)
+        for (int64_t k = 0; k < K; ++k) dk[k * g.F + f] += part[f * K + k];
+    } else {
+      for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
+    }
   }
   if (dbias) {
     float* db = dbias->data();
