@@ -131,8 +131,12 @@ class Sequential:
 
     # ----- data checks ----------------------------------------------------------
 
-    def _prepare_x(self, x):
-        """x as a C-contiguous uint8 or float32 array of the model's input shape."""
+    def _prepare_x(self, x, check_finite=True):
+        """x as a C-contiguous uint8 or float32 array of the model's input shape.
+
+        Training checks finiteness up front so a bad sample cannot stop an epoch
+        half-way; prediction changes nothing, so the core's per-batch check is
+        enough there (check_finite=False)."""
         x = _numeric_array(x, "x")
         if self._graph is None and self._input_shape is None:
             shape = x.shape[1:]
@@ -152,7 +156,7 @@ class Sequential:
                              f"(largest magnitude {np.abs(x).max():.3g})")
         if x.dtype not in (np.uint8, np.float32):
             x = x.astype(np.float32)
-        if x.dtype == np.float32 and not np.isfinite(x).all():
+        if check_finite and x.dtype == np.float32 and not np.isfinite(x).all():
             bad = np.argwhere(~np.isfinite(x))[0]
             raise ValueError(f"x must hold finite values; found {x[tuple(bad)]} at index "
                              f"{tuple(int(i) for i in bad)}")
@@ -277,8 +281,10 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose="auto"):
         """Model outputs for x, computed batch by batch, as one float32 array."""
         batch_size = _check_batch_size(batch_size)
-        x = self._prepare_x(x)
+        x = self._prepare_x(x, check_finite=False)
         self._require_built()
+        if len(x) <= batch_size and x.dtype == np.float32:
+            return self._graph.predict(x)  # one batch: no gather, no extra copy
         out = np.empty((len(x),) + self._shapes[-1], dtype=np.float32)
         for idx in self._batches(len(x), batch_size):
             out[idx[0]:idx[-1] + 1] = self._graph.predict(gather_batch(x, idx))

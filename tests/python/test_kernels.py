@@ -135,3 +135,46 @@ def test_environment_with_an_unknown_isa_falls_back_with_a_note():
     isa, note = out.split("|")
     assert isa.strip() == _core.available_isas()[-1]
     assert "PYCONV_ISA='avx9000' ignored" in note
+
+
+POOL_CASES = [("MaxPooling2D", (2, 2), (2, 2), "valid"), ("MaxPooling2D", (3, 3), (2, 2), "same"),
+              ("AveragePooling2D", (2, 2), (2, 2), "valid"),
+              ("AveragePooling2D", (3, 2), (1, 2), "same")]
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{c[0]}{c[1]}{c[3]}")
+@pytest.mark.parametrize("channels", [1, 7, 8, 17])
+def test_pooling_matches_reference(isa, case, channels, use_isa):
+    kind, pool, strides, padding = case
+    rng = np.random.default_rng(channels)
+    # Distinct values, so max-pooling has a single winner per window.
+    x = rng.permutation(3 * 9 * 11 * channels).astype(np.float32).reshape(3, 9, 11, channels)
+    config = {"type": kind, "pool_size": list(pool), "strides": list(strides), "padding": padding}
+    results = []
+    for which in ("ref", isa):
+        use_isa(which)
+        runner = _core.LayerRunner(config, x.shape[1:])
+        y = runner.forward(x, training=True)
+        dy = np.random.default_rng(0).standard_normal(y.shape).astype(np.float32)
+        results.append((y, runner.backward(dy)[0]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_gemm_few_rows_matches_reference(isa, m, use_isa):
+    # The unpacked path for at most four rows, with bias and ReLU via a Dense layer.
+    rng = np.random.default_rng(m)
+    x = rng.standard_normal((m, 37)).astype(np.float32)
+    outputs = []
+    for which in ("ref", isa):
+        use_isa(which)
+        runner = _core.LayerRunner({"type": "Dense", "units": 70, "activation": "relu"}, (37,))
+        runner.set_params([np.linspace(-1, 1, 37 * 70, dtype=np.float32).reshape(37, 70),
+                           np.linspace(-0.5, 0.5, 70, dtype=np.float32)])
+        outputs.append(runner.forward(x))
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)

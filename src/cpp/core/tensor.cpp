@@ -47,7 +47,11 @@ Tensor Tensor::view(float* data, const Shape& shape) {
 void Tensor::resize(const Shape& shape) {
   int64_t n = shape_numel(shape);
   if (n < 0) throw ShapeError(cat("negative dimension in shape ", shape_str(shape)));
-  if (!storage_ && data_) throw StateError("cannot resize a tensor that views external memory");
+  if (!storage_ && data_) {  // a view can only take another shape of its own size
+    if (n != numel_) throw StateError("cannot resize a tensor that views external memory");
+    shape_ = shape;
+    return;
+  }
   if (static_cast<size_t>(n) > capacity_) {
     storage_ = allocate(static_cast<size_t>(n));
     capacity_ = static_cast<size_t>(n);

@@ -18,7 +18,8 @@ class Tensor {
   static Tensor view(float* data, const Shape& shape);
 
   // Sets the shape; reallocates only when the new size exceeds the capacity.
-  // Contents are unspecified afterwards. Not allowed on views.
+  // Contents are unspecified afterwards. A view keeps its memory, so it only
+  // accepts shapes of the same element count.
   void resize(const Shape& shape);
   void zero();
   void fill(float v);

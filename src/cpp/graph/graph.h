@@ -47,6 +47,8 @@ class Graph {
   // x, which must stay alive until backward. backward takes d(loss)/d(output)
   // (may be overwritten) and fills every param grad and, if non-null, dx.
   const Tensor& forward(const Tensor& x, bool training);
+  // The output of the last forward().
+  const Tensor& output() const { return nodes_.back().out; }
   void backward(Tensor& dout, Tensor* dx);
 
  private:

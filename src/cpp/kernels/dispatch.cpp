@@ -11,8 +11,15 @@ namespace pyconv::kernels {
 namespace {
 
 KernelTable ref_table() {
-  return KernelTable{"ref", ref::sgemm, ref::depthwise_forward, ref::depthwise_backward_data,
-                     ref::depthwise_backward_filter};
+  return KernelTable{"ref",
+                     ref::sgemm,
+                     ref::depthwise_forward,
+                     ref::depthwise_backward_data,
+                     ref::depthwise_backward_filter,
+                     ref::maxpool2d_f32,
+                     ref::maxpool2d_backward_f32,
+                     ref::avgpool2d_f32,
+                     ref::avgpool2d_backward_f32};
 }
 
 // An ISA's table: the reference table with that ISA's listed kernels on top.

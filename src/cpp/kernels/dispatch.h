@@ -6,6 +6,7 @@
 
 #include "kernels/depthwise.h"
 #include "kernels/gemm.h"
+#include "kernels/pool.h"
 
 namespace pyconv::kernels {
 
@@ -15,6 +16,10 @@ struct KernelTable {
   decltype(&ref::depthwise_forward) depthwise_forward;
   decltype(&ref::depthwise_backward_data) depthwise_backward_data;
   decltype(&ref::depthwise_backward_filter) depthwise_backward_filter;
+  decltype(&ref::maxpool2d_f32) maxpool2d_f32;
+  decltype(&ref::maxpool2d_backward_f32) maxpool2d_backward_f32;
+  decltype(&ref::avgpool2d_f32) avgpool2d_f32;
+  decltype(&ref::avgpool2d_backward_f32) avgpool2d_backward_f32;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless

@@ -50,41 +50,86 @@ void col2im_nhwc(const ConvGeometry& g, int64_t group, const float* dcol, int64_
   }
 }
 
-// Both packers walk their indices with counters (no division per element):
+// The packers walk their indices with counters (no division per element):
 // with one input channel, every tap is a single element.
+
+namespace {
+
+// One panel whose rows are pixels that need not share an output row: each
+// row walks its taps on its own.
+void pack_rows_one_by_one(const ConvGeometry& g, const float* xg, int64_t first, int rows,
+                          int64_t p0, int64_t kc, int mr, float* dst) {
+  const int64_t cg = g.cin_group();
+  for (int r = 0; r < mr; ++r) {
+    float* d = dst + r;  // this row's values sit mr apart
+    if (r >= rows) {
+      for (int64_t k = 0; k < kc; ++k) d[k * mr] = 0.f;
+      continue;
+    }
+    const int64_t pixel = first + r;
+    const int64_t h0 = (pixel / g.OW) * g.SH - g.PT, w0 = (pixel % g.OW) * g.SW - g.PL;
+    int64_t kh = (p0 / cg) / g.KW, kw = (p0 / cg) % g.KW, c = p0 % cg;
+    for (int64_t k = 0; k < kc;) {  // tap by tap: each is a run of channels
+      const int64_t run = std::min(cg - c, kc - k);
+      const int64_t ih = h0 + kh * g.DH, iw = w0 + kw * g.DW;
+      float* out = d + k * mr;
+      if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
+        for (int64_t j = 0; j < run; ++j) out[j * mr] = 0.f;
+      } else {
+        const float* src = xg + (ih * g.W + iw) * g.C + c;
+        for (int64_t j = 0; j < run; ++j) out[j * mr] = src[j];
+      }
+      k += run;
+      c = 0;
+      if (++kw == g.KW) kw = 0, ++kh;
+    }
+  }
+}
+
+// One full panel of mr pixels in the same output row: each tap is handled
+// once for all of them, and interior taps are plain strided copies.
+void pack_row_segment(const ConvGeometry& g, const float* xg, int64_t first, int64_t p0,
+                      int64_t kc, int mr, float* dst) {
+  const int64_t cg = g.cin_group(), step = g.SW * g.C;
+  const int64_t h0 = (first / g.OW) * g.SH - g.PT, w0 = (first % g.OW) * g.SW - g.PL;
+  int64_t kh = (p0 / cg) / g.KW, kw = (p0 / cg) % g.KW, c = p0 % cg;
+  for (int64_t k = 0; k < kc;) {
+    const int64_t run = std::min(cg - c, kc - k);
+    const int64_t ih = h0 + kh * g.DH, iw = w0 + kw * g.DW;  // the first pixel's tap
+    float* out = dst + k * mr;
+    const float* src = xg + (ih * g.W + iw) * g.C + c;
+    if (ih < 0 || ih >= g.H) {
+      for (int64_t j = 0; j < run * mr; ++j) out[j] = 0.f;
+    } else if (iw >= 0 && iw + (mr - 1) * g.SW < g.W) {
+      for (int64_t j = 0; j < run; ++j)
+        for (int r = 0; r < mr; ++r) out[j * mr + r] = src[r * step + j];
+    } else {
+      for (int64_t j = 0; j < run; ++j)
+        for (int r = 0; r < mr; ++r) {
+          const int64_t w = iw + r * g.SW;
+          out[j * mr + r] = (w < 0 || w >= g.W) ? 0.f : src[r * step + j];
+        }
+    }
+    k += run;
+    c = 0;
+    if (++kw == g.KW) kw = 0, ++kh;
+  }
+}
+
+}  // namespace
 
 void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
                  float* dst) {
   const Im2colSource& s = *static_cast<const Im2colSource*>(source);
   const ConvGeometry& g = *s.g;
-  const int64_t cg = g.cin_group();
-  const float* xg = s.x + s.group * cg;
-  const int64_t tap0 = p0 / cg, c0 = p0 % cg;
+  const float* xg = s.x + s.group * g.cin_group();
   for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
-    for (int r = 0; r < mr; ++r) {
-      float* d = dst + r;  // this row's values sit mr apart
-      if (ir + r >= mc) {
-        for (int64_t k = 0; k < kc; ++k) d[k * mr] = 0.f;
-        continue;
-      }
-      const int64_t pixel = i0 + ir + r;
-      const int64_t h0 = (pixel / g.OW) * g.SH - g.PT, w0 = (pixel % g.OW) * g.SW - g.PL;
-      int64_t kh = tap0 / g.KW, kw = tap0 % g.KW, c = c0;
-      for (int64_t k = 0; k < kc;) {  // tap by tap: each is a run of channels
-        const int64_t run = std::min(cg - c, kc - k);
-        const int64_t ih = h0 + kh * g.DH, iw = w0 + kw * g.DW;
-        float* out = d + k * mr;
-        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
-          for (int64_t j = 0; j < run; ++j) out[j * mr] = 0.f;
-        } else {
-          const float* src = xg + (ih * g.W + iw) * g.C + c;
-          for (int64_t j = 0; j < run; ++j) out[j * mr] = src[j];
-        }
-        k += run;
-        c = 0;
-        if (++kw == g.KW) kw = 0, ++kh;
-      }
-    }
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+    const int64_t first = i0 + ir;
+    if (rows == mr && first % g.OW + mr <= g.OW)
+      pack_row_segment(g, xg, first, p0, kc, mr, dst);
+    else
+      pack_rows_one_by_one(g, xg, first, rows, p0, kc, mr, dst);
   }
 }
 

@@ -11,14 +11,26 @@ struct PoolGeometry {
   int64_t PT, PL;  // padding before; padded positions never win or count
 };
 
-// y = window max; argmax[i] = flat index within the sample's (H, W, C) input.
-void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
-                   int threads);
-// dx = 0, then dx[argmax[i]] += dy[i].
-void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_t* argmax,
-                            float* dx, int threads);
-// y = mean over the in-bounds part of each window.
-void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads);
-void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, int threads);
+// One set per ISA:
+//  maxpool2d_f32:          y = window max; argmax[i] = the flat index of the
+//                          winner within its sample's (H, W, C) input
+//  maxpool2d_backward_f32: dx = 0, then dx[argmax[i]] += dy[i]
+//  avgpool2d_f32:          y = mean over the in-bounds part of each window
+//  avgpool2d_backward_f32: its adjoint
+#define PCV_POOL_DECLS                                                                       \
+  void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,      \
+                     int threads);                                                           \
+  void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_t* argmax, \
+                              float* dx, int threads);                                       \
+  void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads);         \
+  void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, int threads);
+
+namespace ref {
+PCV_POOL_DECLS
+}
+namespace avx2 {
+PCV_POOL_DECLS
+}
+#undef PCV_POOL_DECLS
 
 }  // namespace pyconv::kernels

@@ -1,112 +1,11 @@
-// Plain pooling loops, parallel over samples. Channels are innermost, so each
-// window step is a contiguous run of C floats.
+// The pooling kernels built for the "ref" ISA (flags: see src/cpp/CMakeLists.txt).
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <vector>
 
 #include "core/threads.h"
 #include "kernels/pool.h"
 
-namespace pyconv::kernels {
-
-namespace {
-struct Window {
-  int64_t h0, h1, w0, w1;
-};
-inline Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
-  const int64_t hs = oh * g.SH - g.PT, ws = ow * g.SW - g.PL;
-  return {std::max<int64_t>(hs, 0), std::min(hs + g.KH, g.H), std::max<int64_t>(ws, 0),
-          std::min(ws + g.KW, g.W)};
-}
-}  // namespace
-
-void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
-                   int threads) {
-  threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
-  const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const float* xs = x + n * in_size;
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window w = window(g, oh, ow);
-        float* yo = y + n * out_size + (oh * g.OW + ow) * g.C;
-        int32_t* ao = argmax + n * out_size + (oh * g.OW + ow) * g.C;
-        std::fill(yo, yo + g.C, -std::numeric_limits<float>::infinity());
-        std::fill(ao, ao + g.C, static_cast<int32_t>((w.h0 * g.W + w.w0) * g.C));
-        for (int64_t ih = w.h0; ih < w.h1; ++ih)
-          for (int64_t iw = w.w0; iw < w.w1; ++iw) {
-            const int32_t base = static_cast<int32_t>((ih * g.W + iw) * g.C);
-            const float* xi = xs + base;
-            for (int64_t c = 0; c < g.C; ++c)
-              if (xi[c] > yo[c]) {
-                yo[c] = xi[c];
-                ao[c] = base;
-              }
-          }
-        for (int64_t c = 0; c < g.C; ++c) ao[c] += static_cast<int32_t>(c);
-      }
-    }
-}
-
-void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_t* argmax,
-                            float* dx, int threads) {
-  threads = threads_for(g.N * g.H * g.W * g.C, threads);
-  const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n) {
-    float* dxs = dx + n * in_size;
-    std::memset(dxs, 0, sizeof(float) * in_size);
-    const float* dys = dy + n * out_size;
-    const int32_t* as = argmax + n * out_size;
-    for (int64_t i = 0; i < out_size; ++i) dxs[as[i]] += dys[i];
-  }
-}
-
-void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads) {
-  threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
-  const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const float* xs = x + n * in_size;
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window w = window(g, oh, ow);
-        float* yo = y + n * out_size + (oh * g.OW + ow) * g.C;
-        std::fill(yo, yo + g.C, 0.f);
-        for (int64_t ih = w.h0; ih < w.h1; ++ih)
-          for (int64_t iw = w.w0; iw < w.w1; ++iw) {
-            const float* xi = xs + (ih * g.W + iw) * g.C;
-#pragma omp simd
-            for (int64_t c = 0; c < g.C; ++c) yo[c] += xi[c];
-          }
-        const float inv = 1.f / static_cast<float>((w.h1 - w.h0) * (w.w1 - w.w0));
-        for (int64_t c = 0; c < g.C; ++c) yo[c] *= inv;
-      }
-    }
-}
-
-void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, int threads) {
-  threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
-  const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n) {
-    float* dxs = dx + n * in_size;
-    std::memset(dxs, 0, sizeof(float) * in_size);
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window w = window(g, oh, ow);
-        const float* dyo = dy + n * out_size + (oh * g.OW + ow) * g.C;
-        const float inv = 1.f / static_cast<float>((w.h1 - w.h0) * (w.w1 - w.w0));
-        for (int64_t ih = w.h0; ih < w.h1; ++ih)
-          for (int64_t iw = w.w0; iw < w.w1; ++iw) {
-            float* dxi = dxs + (ih * g.W + iw) * g.C;
-#pragma omp simd
-            for (int64_t c = 0; c < g.C; ++c) dxi[c] += dyo[c] * inv;
-          }
-      }
-  }
-}
-
-}  // namespace pyconv::kernels
+namespace pyconv::kernels::ref {
+#include "kernels/pool_impl.h"
+}  // namespace pyconv::kernels::ref

@@ -1,6 +1,7 @@
 #include "ops/pool.h"
 
 #include "core/error.h"
+#include "kernels/dispatch.h"
 
 namespace pyconv::ops {
 
@@ -34,23 +35,23 @@ void maxpool2d_forward(kernels::PoolGeometry g, const Tensor& x, Tensor& y,
                        std::vector<int32_t>& argmax, int threads) {
   g.N = x.dim(0);
   argmax.resize(static_cast<size_t>(y.numel()));
-  kernels::maxpool2d_f32(g, x.data(), y.data(), argmax.data(), threads);
+  kernels::active().maxpool2d_f32(g, x.data(), y.data(), argmax.data(), threads);
 }
 
 void maxpool2d_backward(kernels::PoolGeometry g, const Tensor& dy,
                         const std::vector<int32_t>& argmax, Tensor& dx, int threads) {
   g.N = dx.dim(0);
-  kernels::maxpool2d_backward_f32(g, dy.data(), argmax.data(), dx.data(), threads);
+  kernels::active().maxpool2d_backward_f32(g, dy.data(), argmax.data(), dx.data(), threads);
 }
 
 void avgpool2d_forward(kernels::PoolGeometry g, const Tensor& x, Tensor& y, int threads) {
   g.N = x.dim(0);
-  kernels::avgpool2d_f32(g, x.data(), y.data(), threads);
+  kernels::active().avgpool2d_f32(g, x.data(), y.data(), threads);
 }
 
 void avgpool2d_backward(kernels::PoolGeometry g, const Tensor& dy, Tensor& dx, int threads) {
   g.N = dx.dim(0);
-  kernels::avgpool2d_backward_f32(g, dy.data(), dx.data(), threads);
+  kernels::active().avgpool2d_backward_f32(g, dy.data(), dx.data(), threads);
 }
 
 }  // namespace pyconv::ops

@@ -69,13 +69,12 @@ class LayerRunner {
     x_ = x;
     x_view_ = view_of(x_);
     has_forward_ = false;  // set again only if this forward succeeds
-    Tensor y;
     {
       py::gil_scoped_release release;
-      y = graph_.forward(x_view_, training).clone();
+      graph_.forward(x_view_, training);
     }
     has_forward_ = true;
-    return to_numpy(y);
+    return to_numpy(graph_.output());
   }
 
   py::tuple backward(FloatArray dy) {
@@ -132,12 +131,17 @@ void bind_graph(py::module_& m) {
       .def("test_step", [](Graph& g, FloatArray x, FloatArray y) { return step(g, x, y, false); })
       .def("predict",
            [](Graph& g, FloatArray x) {
-             Tensor xv = view_of(x), out;
+             Tensor xv = view_of(x);
+             // Written in place: the result array is the output buffer.
+             Shape shape = g.output_shape();
+             shape.insert(shape.begin(), xv.ndim() ? xv.dim(0) : 0);
+             py::array_t<float> result(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+             Tensor out = Tensor::view(result.mutable_data(), shape);
              {
                py::gil_scoped_release release;
                g.predict(xv, out);
              }
-             return to_numpy(out);
+             return result;
            })
       .def_property_readonly("num_layers", &Graph::size)
       .def_property_readonly("output_shape", [](Graph& g) { return shape_to_tuple(g.output_shape()); })

@@ -1,0 +1,11 @@
+// The pooling kernels built for the "avx2" ISA (flags: see src/cpp/CMakeLists.txt).
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "core/threads.h"
+#include "kernels/pool.h"
+
+namespace pyconv::kernels::avx2 {
+#include "kernels/pool_impl.h"
+}  // namespace pyconv::kernels::avx2
