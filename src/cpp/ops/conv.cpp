@@ -100,6 +100,40 @@ void ensure_workspace(const ConvGeometry& g, ConvPath path, ConvWorkspace& ws, i
   }
 }
 
+// For stride 1, the input gradient is itself a convolution: of dy, with the
+// kernel flipped in space and its in/out channels swapped, padded by
+// D*(K-1) - P before. These give that convolution's geometry and kernel.
+// It pays when the gradient has at least as many channels as dy: the GEMM is
+// then no thinner than the forward one.
+bool input_grad_is_conv(const ConvGeometry& g) {
+  return g.SH == 1 && g.SW == 1 && g.cin_group() >= g.cout_group();
+}
+
+ConvGeometry input_grad_geometry(const ConvGeometry& g) {
+  ConvGeometry t = g;
+  t.H = g.OH, t.W = g.OW, t.C = g.F;
+  t.OH = g.H, t.OW = g.W, t.F = g.C;
+  t.PT = g.DH * (g.KH - 1) - g.PT;
+  t.PL = g.DW * (g.KW - 1) - g.PL;
+  return t;
+}
+
+// flipped[kh, kw, f, g*Cg + c] = kernel[KH-1-kh, KW-1-kw, c, g*Fg + f].
+void flip_kernel(const ConvGeometry& g, const float* kernel, Tensor& flipped) {
+  const int64_t Cg = g.cin_group(), Fg = g.cout_group();
+  flipped.resize({g.KH, g.KW, Fg, g.C});
+  float* out = flipped.data();
+  for (int64_t kh = 0; kh < g.KH; ++kh)
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      const float* src = kernel + ((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * Cg * g.F;
+      float* dst = out + (kh * g.KW + kw) * Fg * g.C;
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t f = 0; f < Fg; ++f)
+            dst[f * g.C + grp * Cg + c] = src[c * g.F + grp * Fg + f];
+    }
+}
+
 }  // namespace
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
@@ -146,7 +180,10 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
   const ConvPath path = choose_path(g);
   const int64_t chunk = chunk_pixels(g);
-  ensure_workspace(g, path, ws, split.outer, dx != nullptr);
+  const bool dx_as_conv = dx && path == ConvPath::Im2col && input_grad_is_conv(g);
+  const ConvGeometry gt = input_grad_geometry(g);
+  if (dx_as_conv) flip_kernel(g, kernel.data(), ws.flipped);
+  ensure_workspace(g, path, ws, split.outer, dx != nullptr && !dx_as_conv);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
   for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();
@@ -181,6 +218,18 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
                dk + grp * Fg * K, K, split.inner, &ex);
     }
     if (!dxn) continue;
+    if (dx_as_conv) {  // dx = conv(dy, flipped kernel): columns packed from dy
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const kernels::Im2colSource source{&gt, grp, dyn};
+        kernels::GemmExtras ex;
+        ex.pack_a = kernels::pack_im2col;
+        ex.pack_a_ctx = &source;
+        const int64_t Cg = g.cin_group();
+        kt.sgemm(false, false, g.H * g.W, Cg, gt.col_width(), 1.f, nullptr, gt.col_width(),
+                 ws.flipped.data() + grp * Cg, g.C, 0.f, dxn + grp * Cg, g.C, split.inner, &ex);
+      }
+      continue;
+    }
     // dx: per chunk of pixels, dcol = dy kernel^T, then scattered back (col2im).
     std::memset(dxn, 0, sizeof(float) * in_size);
     float* dcol = ws.col[slot].data();

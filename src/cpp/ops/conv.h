@@ -35,6 +35,7 @@ inline Shape conv2d_kernel_shape(const kernels::ConvGeometry& g) {
 struct ConvWorkspace {
   std::vector<Tensor> col;      // one column chunk per thread (input gradient)
   std::vector<Tensor> dkernel;  // one partial kernel gradient per thread
+  Tensor flipped;               // the kernel rearranged for the input gradient
 };
 
 // y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.
