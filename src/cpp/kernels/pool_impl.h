@@ -15,39 +15,47 @@ inline Window window(const PoolGeometry& g, int64_t oh, int64_t ow) {
 }
 }  // namespace
 
-void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
-                   int threads) {
+// Calls op(input_offset, output_offset, window) for every output position of
+// every sample: input_offset is where the sample's (H, W, C) input starts and
+// output_offset where that position's C outputs start. Parallel over samples
+// and rows.
+template <class Op>
+void for_each_window(const PoolGeometry& g, int threads, Op op) {
   threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const float* xs = x + n * in_size;
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window w = window(g, oh, ow);
-        float* yo = y + n * out_size + (oh * g.OW + ow) * g.C;
-        int32_t* ao = argmax + n * out_size + (oh * g.OW + ow) * g.C;
-        const int32_t first = static_cast<int32_t>((w.h0 * g.W + w.w0) * g.C);
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        op(n * in_size, n * out_size + (oh * g.OW + ow) * g.C, window(g, oh, ow));
+}
+
+void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
+                   int threads) {
+  for_each_window(g, threads, [&](int64_t in, int64_t out, const Window& w) {
+    const float* xs = x + in;
+    float* yo = y + out;
+    int32_t* ao = argmax + out;
+    const int32_t first = static_cast<int32_t>((w.h0 * g.W + w.w0) * g.C);
+#pragma omp simd
+    for (int64_t c = 0; c < g.C; ++c) {
+      yo[c] = -std::numeric_limits<float>::infinity();
+      ao[c] = first + static_cast<int32_t>(c);
+    }
+    for (int64_t ih = w.h0; ih < w.h1; ++ih)
+      for (int64_t iw = w.w0; iw < w.w1; ++iw) {
+        const int32_t base = static_cast<int32_t>((ih * g.W + iw) * g.C);
+        const float* xi = xs + base;
+        // Branch-free select so the channel loop vectorises; ">" keeps the
+        // first maximum in window order.
 #pragma omp simd
         for (int64_t c = 0; c < g.C; ++c) {
-          yo[c] = -std::numeric_limits<float>::infinity();
-          ao[c] = first + static_cast<int32_t>(c);
+          const bool greater = xi[c] > yo[c];
+          yo[c] = greater ? xi[c] : yo[c];
+          ao[c] = greater ? base + static_cast<int32_t>(c) : ao[c];
         }
-        for (int64_t ih = w.h0; ih < w.h1; ++ih)
-          for (int64_t iw = w.w0; iw < w.w1; ++iw) {
-            const int32_t base = static_cast<int32_t>((ih * g.W + iw) * g.C);
-            const float* xi = xs + base;
-            // Branch-free select so the channel loop vectorises; ">" keeps
-            // the first maximum in window order.
-#pragma omp simd
-            for (int64_t c = 0; c < g.C; ++c) {
-              const bool greater = xi[c] > yo[c];
-              yo[c] = greater ? xi[c] : yo[c];
-              ao[c] = greater ? base + static_cast<int32_t>(c) : ao[c];
-            }
-          }
       }
-    }
+  });
 }
 
 void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_t* argmax,
@@ -65,27 +73,21 @@ void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_
 }
 
 void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads) {
-  threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
-  const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const float* xs = x + n * in_size;
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window w = window(g, oh, ow);
-        float* yo = y + n * out_size + (oh * g.OW + ow) * g.C;
+  for_each_window(g, threads, [&](int64_t in, int64_t out, const Window& w) {
+    const float* xs = x + in;
+    float* yo = y + out;
 #pragma omp simd
-        for (int64_t c = 0; c < g.C; ++c) yo[c] = 0.f;
-        for (int64_t ih = w.h0; ih < w.h1; ++ih)
-          for (int64_t iw = w.w0; iw < w.w1; ++iw) {
-            const float* xi = xs + (ih * g.W + iw) * g.C;
+    for (int64_t c = 0; c < g.C; ++c) yo[c] = 0.f;
+    for (int64_t ih = w.h0; ih < w.h1; ++ih)
+      for (int64_t iw = w.w0; iw < w.w1; ++iw) {
+        const float* xi = xs + (ih * g.W + iw) * g.C;
 #pragma omp simd
-            for (int64_t c = 0; c < g.C; ++c) yo[c] += xi[c];
-          }
-        const float inv = 1.f / static_cast<float>((w.h1 - w.h0) * (w.w1 - w.w0));
-        for (int64_t c = 0; c < g.C; ++c) yo[c] *= inv;
+        for (int64_t c = 0; c < g.C; ++c) yo[c] += xi[c];
       }
-    }
+    const float inv = 1.f / static_cast<float>((w.h1 - w.h0) * (w.w1 - w.w0));
+#pragma omp simd
+    for (int64_t c = 0; c < g.C; ++c) yo[c] *= inv;
+  });
 }
 
 void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, int threads) {
