@@ -70,7 +70,10 @@ CONV_CASES = [
     (16, (1, 1), (1, 1), "valid", (1, 1), 1, 7),       # pointwise
     (9, (3, 3), (1, 1), "same", (2, 2), 9, 9),         # depthwise (direct)
     (14, (3, 3), (2, 2), "same", (1, 1), 7, 7),        # depthwise, multiplier 2
-    (32, (5, 5), (1, 1), "same", (1, 1), 1, 1),        # one input channel (direct)
+    (32, (5, 5), (1, 1), "same", (1, 1), 1, 1),        # one input channel (im2col)
+    (20, (3, 3), (1, 1), "same", (1, 1), 1, 9),        # direct conv, partial filter panel
+    (12, (3, 3), (2, 2), [1, 0, 2, 1], (2, 1), 2, 16),  # direct, grouped, strided
+    (16, (2, 3), (1, 1), "valid", (2, 1), 1, 11),      # direct, dilated
 ]
 
 

@@ -34,6 +34,7 @@ struct Im2colSource {
   const ConvGeometry* g;
   int64_t group;
   const float* x;
+  int64_t first_pixel = 0;  // row i of op(A) is output pixel first_pixel + i
 };
 // op(A) = columns: rows are output pixels, depth is (kh, kw, c) taps.
 void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
@@ -42,5 +43,19 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
 // kernel-gradient GEMM, dkernel^T += dy^T columns).
 void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_t nr, int width,
                    float* dst);
+
+// One group of one sample's convolution for output pixels [p_begin, p_end):
+// y[p, group's filters] = conv + bias (bias may be null), then ReLU if relu.
+// kernel is the (KH*KW*Cg, F) matrix; y has F values per pixel.
+#define PCV_CONV_FORWARD_DECL                                                              \
+  void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel, \
+                    const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y);
+namespace ref {
+PCV_CONV_FORWARD_DECL
+}
+namespace avx2 {
+PCV_CONV_FORWARD_DECL
+}
+#undef PCV_CONV_FORWARD_DECL
 
 }  // namespace pyconv::kernels

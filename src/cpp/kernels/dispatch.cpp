@@ -16,6 +16,7 @@ KernelTable ref_table() {
                      ref::depthwise_forward,
                      ref::depthwise_backward_data,
                      ref::depthwise_backward_filter,
+                     ref::conv_forward,
                      ref::maxpool2d_f32,
                      ref::maxpool2d_backward_f32,
                      ref::avgpool2d_f32,

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv.h"
 #include "kernels/depthwise.h"
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
@@ -16,6 +17,7 @@ struct KernelTable {
   decltype(&ref::depthwise_forward) depthwise_forward;
   decltype(&ref::depthwise_backward_data) depthwise_backward_data;
   decltype(&ref::depthwise_backward_filter) depthwise_backward_filter;
+  decltype(&ref::conv_forward) conv_forward;
   decltype(&ref::maxpool2d_f32) maxpool2d_f32;
   decltype(&ref::maxpool2d_backward_f32) maxpool2d_backward_f32;
   decltype(&ref::avgpool2d_f32) avgpool2d_f32;

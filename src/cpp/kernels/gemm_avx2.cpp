@@ -22,33 +22,13 @@
 
 namespace pyconv::kernels::avx2 {
 
+#include "kernels/avx2_tile.h"
+
 namespace {
 
-constexpr int MR = 6;       // rows of C per micro-tile
-constexpr int NR = 16;      // columns of C per micro-tile (two ymm registers)
 constexpr int64_t KC = 320; // most depth per packed block: a B panel (20 KB) stays in L1
 constexpr int64_t MC = 120; // rows of one packed A block (120 KB): stays in L2
 constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
-
-// A growable 64-byte aligned scratch buffer, one per thread, so repeated calls
-// (one per sample in a convolution) allocate nothing.
-struct Scratch {
-  float* data = nullptr;
-  size_t size = 0;
-  ~Scratch() { std::free(data); }
-  float* get(size_t n) {
-    if (n > size) {
-      std::free(data);
-      data = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
-      if (!data) {
-        size = 0;
-        throw std::bad_alloc();
-      }
-      size = n;
-    }
-    return data;
-  }
-};
 thread_local Scratch t_pack_a, t_pack_b;
 
 // Rows [i0, i0 + mc) and depth [p0, p0 + kc) of op(A), as MR-row panels: for
@@ -100,82 +80,6 @@ void pack_b_panel(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t k
     const float* src = B + (j + c) * ldb + p0;
     for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
   }
-}
-
-// acc[MR x NR] = sum over k of a[k][r] * b[k][c]. The twelve accumulators are
-// named locals so they stay in registers; they reach `acc` once, at the end.
-inline void micro_kernel(int64_t kc, const float* a, const float* b, __m256 acc[MR][2]) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 ar = _mm256_broadcast_ss(a);
-    c00 = _mm256_fmadd_ps(ar, b0, c00);
-    c01 = _mm256_fmadd_ps(ar, b1, c01);
-    ar = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(ar, b0, c10);
-    c11 = _mm256_fmadd_ps(ar, b1, c11);
-    ar = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(ar, b0, c20);
-    c21 = _mm256_fmadd_ps(ar, b1, c21);
-    ar = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(ar, b0, c30);
-    c31 = _mm256_fmadd_ps(ar, b1, c31);
-    ar = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(ar, b0, c40);
-    c41 = _mm256_fmadd_ps(ar, b1, c41);
-    ar = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(ar, b0, c50);
-    c51 = _mm256_fmadd_ps(ar, b1, c51);
-  }
-  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
-  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
-  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
-}
-
-// What the final store adds: the bias of this tile's columns, and ReLU.
-struct Epilogue {
-  const float* bias;  // null: none
-  bool relu;
-};
-
-// C tile = alpha * acc + beta * C (+ epilogue); beta == 0: C is not read.
-void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr, float alpha,
-                float beta, Epilogue ep) {
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-  const __m256 zero = _mm256_setzero_ps();
-  if (mr == MR && nr == NR) {
-    const __m256 bias0 = ep.bias ? _mm256_loadu_ps(ep.bias) : zero;
-    const __m256 bias1 = ep.bias ? _mm256_loadu_ps(ep.bias + 8) : zero;
-    for (int r = 0; r < MR; ++r) {
-      float* c = C + r * ldc;
-      __m256 c0 = _mm256_fmadd_ps(va, acc[r][0], bias0);
-      __m256 c1 = _mm256_fmadd_ps(va, acc[r][1], bias1);
-      if (beta != 0.f) {
-        c0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), c0);
-        c1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), c1);
-      }
-      if (ep.relu) {
-        c0 = _mm256_max_ps(c0, zero);
-        c1 = _mm256_max_ps(c1, zero);
-      }
-      _mm256_storeu_ps(c, c0);
-      _mm256_storeu_ps(c + 8, c1);
-    }
-    return;
-  }
-  alignas(32) float tile[MR][NR];
-  for (int r = 0; r < MR; ++r) {
-    _mm256_store_ps(tile[r], acc[r][0]);
-    _mm256_store_ps(tile[r] + 8, acc[r][1]);
-  }
-  for (int r = 0; r < mr; ++r)
-    for (int c = 0; c < nr; ++c) {
-      float* dst = C + r * ldc + c;
-      float v = alpha * tile[r][c] + (beta != 0.f ? beta * *dst : 0.f);
-      if (ep.bias) v += ep.bias[c];
-      *dst = ep.relu ? std::max(v, 0.f) : v;
-    }
 }
 
 struct Problem {

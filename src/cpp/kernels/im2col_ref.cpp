@@ -125,7 +125,7 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
   const float* xg = s.x + s.group * g.cin_group();
   for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
     const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-    const int64_t first = i0 + ir;
+    const int64_t first = s.first_pixel + i0 + ir;
     if (rows == mr && first % g.OW + mr <= g.OW)
       pack_row_segment(g, xg, first, p0, kc, mr, dst);
     else

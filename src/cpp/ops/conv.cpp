@@ -103,11 +103,7 @@ void ensure_workspace(const ConvGeometry& g, ConvPath path, ConvWorkspace& ws, i
 // For stride 1, the input gradient is itself a convolution: of dy, with the
 // kernel flipped in space and its in/out channels swapped, padded by
 // D*(K-1) - P before. These give that convolution's geometry and kernel.
-// It pays when the gradient has at least as many channels as dy: the GEMM is
-// then no thinner than the forward one.
-bool input_grad_is_conv(const ConvGeometry& g) {
-  return g.SH == 1 && g.SW == 1 && g.cin_group() >= g.cout_group();
-}
+bool input_grad_is_conv(const ConvGeometry& g) { return g.SH == 1 && g.SW == 1; }
 
 ConvGeometry input_grad_geometry(const ConvGeometry& g) {
   ConvGeometry t = g;
@@ -136,35 +132,56 @@ void flip_kernel(const ConvGeometry& g, const float* kernel, Tensor& flipped) {
 
 }  // namespace
 
+namespace {
+
+// Runs the convolution kernel over every (sample, group, pixel range): the
+// batch is split across threads, and a batch smaller than the thread count
+// is split by pixel ranges too, so batch-1 inference uses every core.
+void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
+                        const float* bias, bool relu, float* y, int threads) {
+  const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C, out_size = P * g.F;
+  const BatchSplit split = split_batch(N, threads_for(N * P * g.col_width() * g.F, threads));
+  const int64_t parts = split.inner;
+  const kernels::KernelTable& kt = kernels::active();
+#pragma omp parallel for collapse(2) num_threads(split.outer * split.inner) schedule(static) \
+    if (split.outer * split.inner > 1)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t part = 0; part < parts; ++part)
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        kt.conv_forward(g, grp, x + n * in_size, kernel, bias, relu, P * part / parts,
+                        P * (part + 1) / parts, y + n * out_size);
+}
+
+}  // namespace
+
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                     const Tensor* bias, Activation act, Tensor& y, ConvWorkspace& ws,
                     int threads) {
-  const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
-  const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
+  const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
   // The GEMM paths apply bias and ReLU while storing their output.
   const bool fused = path != ConvPath::Direct && (act == Activation::Relu || act == Activation::Linear);
+  const bool relu = fused && act == Activation::Relu;
+  const float* b = bias ? bias->data() : nullptr;
   const kernels::KernelTable& kt = kernels::active();
-  const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
+  if (path == ConvPath::Im2col) {
+    conv_forward_batch(g, N, x.data(), kernel.data(), b, relu, y.data(), threads);
+  } else {
+    const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
+    const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
 #pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
-  for (int64_t n = 0; n < N; ++n) {
-    const float* xn = x.data() + n * in_size;
-    float* yn = y.data() + n * out_size;
-    if (path == ConvPath::Direct) {
-      kt.depthwise_forward(g, xn, kernel.data(), bias ? bias->data() : nullptr, yn);
-      continue;
-    }
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const kernels::Im2colSource source{&g, grp, xn};
-      kernels::GemmExtras ex;
-      ex.bias = bias ? bias->data() + grp * Fg : nullptr;
-      ex.relu = fused && act == Activation::Relu;
-      if (path == ConvPath::Im2col) {
-        ex.pack_a = kernels::pack_im2col;
-        ex.pack_a_ctx = &source;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* xn = x.data() + n * in_size;
+      float* yn = y.data() + n * out_size;
+      if (path == ConvPath::Direct) {
+        kt.depthwise_forward(g, xn, kernel.data(), b, yn);
+      } else {  // pointwise: one GEMM on the input as it is
+        kernels::GemmExtras ex;
+        ex.bias = b;
+        ex.relu = relu;
+        kt.sgemm(false, false, P, g.F, K, 1.f, xn, K, kernel.data(), g.F, 0.f, yn, g.F,
+                 split.inner, &ex);
       }
-      kt.sgemm(false, false, P, Fg, K, 1.f, xn, K, kernel.data() + grp * Fg, g.F, 0.f,
-               yn + grp * Fg, g.F, split.inner, &ex);
     }
   }
   if (!fused) {
@@ -181,8 +198,11 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const ConvPath path = choose_path(g);
   const int64_t chunk = chunk_pixels(g);
   const bool dx_as_conv = dx && path == ConvPath::Im2col && input_grad_is_conv(g);
-  const ConvGeometry gt = input_grad_geometry(g);
-  if (dx_as_conv) flip_kernel(g, kernel.data(), ws.flipped);
+  if (dx_as_conv) {  // dx = conv(dy, flipped kernel), all samples at once
+    const ConvGeometry gt = input_grad_geometry(g);
+    flip_kernel(g, kernel.data(), ws.flipped);
+    conv_forward_batch(gt, N, dy.data(), ws.flipped.data(), nullptr, false, dx->data(), threads);
+  }
   ensure_workspace(g, path, ws, split.outer, dx != nullptr && !dx_as_conv);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
@@ -217,19 +237,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
       kt.sgemm(true, false, Fg, K, P, 1.f, dyn + grp * Fg, g.F, nullptr, K, 1.f,
                dk + grp * Fg * K, K, split.inner, &ex);
     }
-    if (!dxn) continue;
-    if (dx_as_conv) {  // dx = conv(dy, flipped kernel): columns packed from dy
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const kernels::Im2colSource source{&gt, grp, dyn};
-        kernels::GemmExtras ex;
-        ex.pack_a = kernels::pack_im2col;
-        ex.pack_a_ctx = &source;
-        const int64_t Cg = g.cin_group();
-        kt.sgemm(false, false, g.H * g.W, Cg, gt.col_width(), 1.f, nullptr, gt.col_width(),
-                 ws.flipped.data() + grp * Cg, g.C, 0.f, dxn + grp * Cg, g.C, split.inner, &ex);
-      }
-      continue;
-    }
+    if (!dxn || dx_as_conv) continue;
     // dx: per chunk of pixels, dcol = dy kernel^T, then scattered back (col2im).
     std::memset(dxn, 0, sizeof(float) * in_size);
     float* dcol = ws.col[slot].data();
