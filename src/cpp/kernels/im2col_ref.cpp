@@ -139,41 +139,37 @@ void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_
   const ConvGeometry& g = *s.g;
   const int64_t cg = g.cin_group();
   const float* xg = s.x + s.group * cg;
-  // Columns are taps k = j + c, taken 16 at a time and split into runs of
-  // adjacent channels of one tap: each run is one contiguous copy per pixel.
-  struct Run {
-    int64_t dh, dw, ch, col, len;
-  };
-  constexpr int64_t kGroup = 16;
-  for (int64_t c0 = 0; c0 < width; c0 += kGroup) {
-    Run runs[kGroup];
-    int n_runs = 0;
-    for (int64_t c = c0; c < std::min<int64_t>(nr, c0 + kGroup);) {
-      const int64_t k = j + c, tap = k / cg, ch = k % cg;
-      const int64_t len = std::min({cg - ch, nr - c, c0 + kGroup - c});
-      runs[n_runs++] = {(tap / g.KW) * g.DH, (tap % g.KW) * g.DW, ch, c, len};
-      c += len;
-    }
-    const int64_t pad_from = std::max(c0, std::min<int64_t>(nr, c0 + kGroup));
-    const int64_t pad_to = std::min<int64_t>(width, c0 + kGroup);
-    int64_t oh = p0 / g.OW, ow = p0 % g.OW;
-    float* d = dst;
-    for (int64_t p = 0; p < kc; ++p, d += width) {
-      const int64_t h0 = oh * g.SH - g.PT, w0 = ow * g.SW - g.PL;
-      for (int r = 0; r < n_runs; ++r) {
-        const Run& run = runs[r];
-        const int64_t ih = h0 + run.dh, iw = w0 + run.dw;
-        float* out = d + run.col;
-        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
-          for (int64_t c = 0; c < run.len; ++c) out[c] = 0.f;
-        } else {
-          const float* src = xg + (ih * g.W + iw) * g.C + run.ch;
-          for (int64_t c = 0; c < run.len; ++c) out[c] = src[c];
+  for (int64_t c = nr; c < width; ++c)  // columns past nr are zero
+    for (int64_t p = 0; p < kc; ++p) dst[p * width + c] = 0.f;
+  // Columns are taps k = j + c, in runs of adjacent channels of one tap.
+  // Depth is pixels, walked in segments of one output row: per (segment,
+  // run) the in-bounds pixels are found once, then copied with a fixed
+  // stride.
+  for (int64_t c = 0; c < nr;) {
+    const int64_t k = j + c, tap = k / cg, ch = k % cg, len = std::min(cg - ch, nr - c);
+    const int64_t dh = (tap / g.KW) * g.DH, dw = (tap % g.KW) * g.DW;
+    for (int64_t p = p0; p < p0 + kc;) {
+      const int64_t oh = p / g.OW, ow0 = p % g.OW;
+      const int64_t count = std::min(g.OW - ow0, p0 + kc - p);  // pixels in this segment
+      const int64_t ih = oh * g.SH - g.PT + dh;
+      // ow such that 0 <= ow * SW - PL + dw < W, intersected with the segment
+      const int64_t off = dw - g.PL;
+      int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+      int64_t hi = g.W - off <= 0 ? 0 : (g.W - off - 1) / g.SW + 1;
+      lo = std::max(lo, ow0), hi = std::min(hi, ow0 + count);
+      if (ih < 0 || ih >= g.H) lo = hi = ow0;
+      float* d = dst + (p - p0) * width + c;
+      for (int64_t ow = ow0; ow < ow0 + count; ++ow, d += width) {
+        if (ow < lo || ow >= hi) {
+          for (int64_t e = 0; e < len; ++e) d[e] = 0.f;
+          continue;
         }
+        const float* src = xg + (ih * g.W + ow * g.SW + off) * g.C + ch;
+        for (int64_t e = 0; e < len; ++e) d[e] = src[e];
       }
-      for (int64_t c = pad_from; c < pad_to; ++c) d[c] = 0.f;
-      if (++ow == g.OW) ow = 0, ++oh;
+      p += count;
     }
+    c += len;
   }
 }
 
