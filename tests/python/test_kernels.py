@@ -181,3 +181,23 @@ def test_gemm_few_rows_matches_reference(isa, m, use_isa):
                            np.linspace(-0.5, 0.5, 70, dtype=np.float32)])
         outputs.append(runner.forward(x))
     np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("channels", [1, 9])
+def test_conv_large_image_heavy_padding_matches_reference(isa, channels, use_isa):
+    # Enough output pixels (> 320) that the packed GEMM's depth blocks split
+    # output rows, with padding wide enough that whole row segments fall
+    # outside the image for some taps.
+    rng = np.random.default_rng(channels)
+    case = (5, (3, 3), (1, 1), [3, 2, 4, 5], (2, 2), 1, channels)
+    x = rng.standard_normal((2, 23, 19, channels)).astype(np.float32)
+    probe = _core.LayerRunner({"type": "Conv2D", "filters": 5, "kernel_size": [3, 3],
+                               "padding": [3, 2, 4, 5], "dilation_rate": [2, 2]}, x.shape[1:])
+    params = [rng.standard_normal(p.shape).astype(np.float32) for p in probe.get_params()]
+    dy = rng.standard_normal((2,) + probe.output_shape).astype(np.float32)
+    expected = run_conv("ref", case, x, dy, params)
+    got = run_conv(isa, case, x, dy, params)
+    for name, e, g in zip(["y", "dx", "dkernel", "dbias"], expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)

@@ -156,17 +156,26 @@ void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_
       const int64_t off = dw - g.PL;
       int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
       int64_t hi = g.W - off <= 0 ? 0 : (g.W - off - 1) / g.SW + 1;
-      lo = std::max(lo, ow0), hi = std::min(hi, ow0 + count);
+      lo = std::min(std::max(lo, ow0), ow0 + count);
+      hi = std::min(std::max(hi, lo), ow0 + count);
       if (ih < 0 || ih >= g.H) lo = hi = ow0;
       float* d = dst + (p - p0) * width + c;
-      for (int64_t ow = ow0; ow < ow0 + count; ++ow, d += width) {
-        if (ow < lo || ow >= hi) {
+      auto zeros = [&](int64_t n) {
+        for (int64_t i = 0; i < n; ++i, d += width)
           for (int64_t e = 0; e < len; ++e) d[e] = 0.f;
-          continue;
+      };
+      zeros(lo - ow0);
+      if (hi > lo) {
+        const float* src = xg + (ih * g.W + lo * g.SW + off) * g.C + ch;
+        const int64_t step = g.SW * g.C;
+        if (len == 1) {  // one channel per tap: a strided gather
+          for (int64_t ow = lo; ow < hi; ++ow, d += width, src += step) *d = *src;
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow, d += width, src += step)
+            for (int64_t e = 0; e < len; ++e) d[e] = src[e];
         }
-        const float* src = xg + (ih * g.W + ow * g.SW + off) * g.C + ch;
-        for (int64_t e = 0; e < len; ++e) d[e] = src[e];
       }
+      zeros(ow0 + count - hi);
       p += count;
     }
     c += len;
