@@ -101,18 +101,20 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
   const float* xg = x + group * Cg;
   const int64_t n_panels = (Fg + NR - 1) / NR;
   __m256 acc[MR][2];
-  for (int64_t p0 = p_begin; p0 < p_end; p0 += MR) {
-    const int rows = static_cast<int>(std::min<int64_t>(MR, p_end - p0));
-    int64_t h0[MR], w0[MR];
-    for (int r = 0; r < MR; ++r) {  // rows past the end repeat the last pixel
-      const int64_t p = p0 + std::min(r, rows - 1);
-      h0[r] = (p / g.OW) * g.SH - g.PT;
-      w0[r] = (p % g.OW) * g.SW - g.PL;
-    }
-    for (int64_t j = 0; j < n_panels; ++j) {
+  // Panels outer: one panel (K x 16 weights) stays in L1 while the pixel
+  // tiles stream their input rows past it.
+  for (int64_t j = 0; j < n_panels; ++j) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, Fg - j * NR));
+    const Epilogue ep{bias ? bias + group * Fg + j * NR : nullptr, relu};
+    for (int64_t p0 = p_begin; p0 < p_end; p0 += MR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, p_end - p0));
+      int64_t h0[MR], w0[MR];
+      for (int r = 0; r < MR; ++r) {  // rows past the end repeat the last pixel
+        const int64_t p = p0 + std::min(r, rows - 1);
+        h0[r] = (p / g.OW) * g.SH - g.PT;
+        w0[r] = (p % g.OW) * g.SW - g.PL;
+      }
       tile(g, h0, w0, xg, zero, panels + j * K * NR, acc);
-      const int cols = static_cast<int>(std::min<int64_t>(NR, Fg - j * NR));
-      const Epilogue ep{bias ? bias + group * Fg + j * NR : nullptr, relu};
       store_tile(acc, y + p0 * g.F + group * Fg + j * NR, g.F, rows, cols, 1.f, 0.f, ep);
     }
   }
