@@ -1,8 +1,9 @@
 // Dropout layer (inverted): in training, zeroes each element with probability
 // `rate` and scales the rest by 1/(1-rate); the identity at inference.
 // The mask is a hash of (seed, step, element index), so it does not depend on
-// the thread count and backward recomputes it instead of storing it.
+// the thread count; forward keeps it (a byte per element) for backward.
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "graph/layer.h"
@@ -39,8 +40,13 @@ class DropoutLayer : public Layer {
     }
     const uint64_t key = mask_key(ctx);
     const float scale = 1.f / (1.f - rate_);
+    mask_.resize(static_cast<size_t>(n));
+    uint8_t* mask = mask_.data();
 #pragma omp parallel for num_threads(ctx.threads) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) y[i] = keep(key, i) ? x[i] * scale : 0.f;
+    for (int64_t i = 0; i < n; ++i) {
+      mask[i] = keep(key, i);
+      y[i] = mask[i] ? x[i] * scale : 0.f;
+    }
   }
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
@@ -52,10 +58,11 @@ class DropoutLayer : public Layer {
       std::memcpy(dx, dout.data(), sizeof(float) * n);
       return;
     }
-    const uint64_t key = mask_key(ctx);
     const float scale = 1.f / (1.f - rate_);
-#pragma omp parallel for num_threads(ctx.threads) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) dx[i] = keep(key, i) ? dout.data()[i] * scale : 0.f;
+    const uint8_t* mask = mask_.data();
+    const float* dy = dout.data();
+#pragma omp parallel for simd num_threads(ctx.threads) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.f;
   }
 
  private:
@@ -67,6 +74,7 @@ class DropoutLayer : public Layer {
   float rate_ = 0.5f;
   bool has_seed_ = false;
   uint64_t seed_ = 0;
+  std::vector<uint8_t> mask_;  // the last training forward's kept elements
 };
 
 }  // namespace
