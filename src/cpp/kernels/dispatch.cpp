@@ -17,6 +17,8 @@ KernelTable ref_table() {
                      ref::depthwise_backward_data,
                      ref::depthwise_backward_filter,
                      ref::conv_forward,
+                     ref::winograd_input,
+                     ref::winograd_output,
                      ref::maxpool2d_f32,
                      ref::maxpool2d_backward_f32,
                      ref::avgpool2d_f32,

@@ -8,6 +8,7 @@
 #include "kernels/depthwise.h"
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
+#include "kernels/winograd.h"
 
 namespace pyconv::kernels {
 
@@ -18,6 +19,8 @@ struct KernelTable {
   decltype(&ref::depthwise_backward_data) depthwise_backward_data;
   decltype(&ref::depthwise_backward_filter) depthwise_backward_filter;
   decltype(&ref::conv_forward) conv_forward;
+  decltype(&ref::winograd_input) winograd_input;
+  decltype(&ref::winograd_output) winograd_output;
   decltype(&ref::maxpool2d_f32) maxpool2d_f32;
   decltype(&ref::maxpool2d_backward_f32) maxpool2d_backward_f32;
   decltype(&ref::avgpool2d_f32) avgpool2d_f32;

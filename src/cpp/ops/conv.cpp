@@ -7,6 +7,7 @@
 #include "core/threads.h"
 #include "kernels/dispatch.h"
 #include "ops/batch_split.h"
+#include "ops/conv_winograd.h"
 
 namespace pyconv::ops {
 
@@ -139,6 +140,10 @@ namespace {
 // is split by pixel ranges too, so batch-1 inference uses every core.
 void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
                         const float* bias, bool relu, float* y, int threads) {
+  if (winograd_applies(g)) {
+    winograd_forward(g, N, x, kernel, bias, relu, y, threads);
+    return;
+  }
   const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C, out_size = P * g.F;
   const BatchSplit split = split_batch(N, threads_for(N * P * g.col_width() * g.F, threads));
   const int64_t parts = split.inner;

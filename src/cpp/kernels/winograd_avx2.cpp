@@ -1,0 +1,9 @@
+// The Winograd transforms built for the "avx2" ISA (flags: see src/cpp/CMakeLists.txt).
+#include <algorithm>
+#include <limits>
+
+#include "kernels/winograd.h"
+
+namespace pyconv::kernels::avx2 {
+#include "kernels/winograd_impl.h"
+}  // namespace pyconv::kernels::avx2

@@ -1,0 +1,14 @@
+// Convolution by Winograd F(2x2, 3x3): for 3x3, stride-1, undilated,
+// ungrouped convolutions with enough channels for its 16 GEMMs to be worth it.
+#pragma once
+#include "kernels/conv.h"
+
+namespace pyconv::ops {
+
+bool winograd_applies(const kernels::ConvGeometry& g);
+
+// y = conv(x) + bias (may be null), then ReLU if relu, for N NHWC samples.
+void winograd_forward(const kernels::ConvGeometry& g, int64_t N, const float* x,
+                      const float* kernel, const float* bias, bool relu, float* y, int threads);
+
+}  // namespace pyconv::ops

@@ -1,0 +1,51 @@
+"""The Winograd F(2x2, 3x3) path: 3x3, stride-1, undilated, ungrouped
+convolutions with at least 16 input and 16 output channels take it, for the
+forward pass and (as a convolution of dy with the flipped kernel) the input
+gradient. Checked against the numpy reference and finite differences on odd
+sizes, every padding form, ReLU, batch 1 and an image smaller than one tile."""
+
+import numpy as np
+import pytest
+
+from pyconv import _core
+
+import gradcheck
+import reference
+
+CASES = [
+    # (H, W, C, F, padding, activation)
+    (26, 26, 32, 64, "valid", "relu"),
+    (13, 11, 16, 17, "same", "linear"),
+    (7, 8, 20, 16, [2, 0, 1, 1], "relu"),
+    (5, 6, 16, 24, "valid", "linear"),
+    (1, 1, 16, 16, "same", "linear"),
+    (4, 3, 17, 31, [1, 1, 1, 1], "linear"),
+]
+
+
+def make_runner(case, rng):
+    h, w, c, f, padding, activation = case
+    runner = _core.LayerRunner({"type": "Conv2D", "filters": f, "kernel_size": [3, 3],
+                                "padding": padding, "activation": activation}, (h, w, c))
+    return runner, gradcheck.randomize_params(runner, rng)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}x{c[1]}x{c[2]}to{c[3]}-{c[4]}")
+@pytest.mark.parametrize("batch", [1, 3])
+def test_winograd_forward_matches_reference(case, batch):
+    rng = np.random.default_rng(batch)
+    runner, (kernel, bias) = make_runner(case, rng)
+    x = rng.standard_normal((batch,) + case[:3]).astype(np.float32)
+    expected = reference.conv2d(x.astype(np.float64), kernel.astype(np.float64),
+                                bias.astype(np.float64), padding=case[4],
+                                activation_name=case[5])
+    gradcheck.assert_close_to_reference(runner.forward(x), expected)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[5] == "linear"],
+                         ids=lambda c: f"{c[0]}x{c[1]}x{c[2]}to{c[3]}-{c[4]}")
+def test_winograd_backward_matches_finite_differences(case):
+    rng = np.random.default_rng(7)
+    runner, _ = make_runner(case, rng)
+    x = rng.standard_normal((2,) + case[:3]).astype(np.float32)
+    gradcheck.check_layer_grads(runner, x, seed=3)
