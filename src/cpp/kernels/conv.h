@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/gemm.h"
+
 namespace pyconv::kernels {
 
 struct ConvGeometry {
@@ -43,6 +45,13 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
 // kernel-gradient GEMM, dkernel^T += dy^T columns).
 void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_t nr, int width,
                    float* dst);
+
+// A convolution as `sgemm` over columns packed straight from x (see
+// pack_im2col); arguments as conv_forward below. The reference kernel, and
+// the AVX2 kernel's path for few channels.
+void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, const float* x,
+                         const float* kernel, const float* bias, bool relu, int64_t p_begin,
+                         int64_t p_end, float* y);
 
 // One group of one sample's convolution for output pixels [p_begin, p_end):
 // y[p, group's filters] = conv + bias (bias may be null), then ReLU if relu.

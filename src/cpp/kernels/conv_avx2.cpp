@@ -85,14 +85,7 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
                   const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y) {
   const int64_t Cg = g.cin_group(), Fg = g.cout_group(), K = g.col_width();
   if (Cg < 8) {  // few channels: the packed GEMM with columns packed from x
-    const Im2colSource source{&g, group, x, p_begin};
-    GemmExtras ex;
-    ex.pack_a = pack_im2col;
-    ex.pack_a_ctx = &source;
-    ex.bias = bias ? bias + group * Fg : nullptr;
-    ex.relu = relu;
-    avx2::sgemm(false, false, p_end - p_begin, Fg, K, 1.f, nullptr, K, kernel + group * Fg, g.F, 0.f,
-          y + p_begin * g.F + group * Fg, g.F, 1, &ex);
+    conv_forward_packed(avx2::sgemm, g, group, x, kernel, bias, relu, p_begin, p_end, y);
     return;
   }
   const float* panels = pack_kernel(g, group, kernel);
