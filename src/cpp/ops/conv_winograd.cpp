@@ -37,10 +37,12 @@ void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const fl
   const float* u = t_u.data();
   const float* zeros = t_zeros.data();
   // Tiles per block: the block's transforms (16 x tiles x (C + F) floats)
-  // stay near 512 KB, in L2 between the three steps.
-  const int64_t block = std::max<int64_t>(6, (int64_t{1} << 18) / (kWinogradPoints * (C + F)));
-  const int64_t blocks = (T + block - 1) / block, tasks = N * blocks;
+  // stay within about 1 MB (L2) between the three steps.
+  // A small batch is split into at least as many tile blocks as threads.
   const int nt = threads_for(N * T * kWinogradPoints * C * F, threads);
+  const int64_t fits = std::max<int64_t>(6, (int64_t{1} << 18) / (kWinogradPoints * (C + F)));
+  const int64_t block = std::min(fits, (N * T + nt - 1) / nt);
+  const int64_t blocks = (T + block - 1) / block, tasks = N * blocks;
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
 #pragma omp parallel num_threads(nt) if (nt > 1)
