@@ -72,15 +72,19 @@ namespace {
 //             one column wide. (A one-channel input goes through im2col: its
 //             filter count is often too small for channel vectors to pay.)
 //  Pointwise: 1x1, stride 1, unpadded, ungrouped: one GEMM on the input as is.
-//  Im2col:    everything else: per sample and group, columns then one GEMM.
-enum class ConvPath { Direct, Pointwise, Im2col };
+//  General:   everything else. Forward (and, for stride 1, the input gradient,
+//             as a convolution of dy): Winograd where it applies, else the
+//             convolution kernel (direct, or columns packed into the GEMM).
+//             Kernel gradient: a GEMM with columns packed from the image.
+//             Strided input gradient: column chunks scattered back (col2im).
+enum class ConvPath { Direct, Pointwise, General };
 
 ConvPath choose_path(const ConvGeometry& g) {
   if (g.cin_group() == 1 && g.groups == g.C && g.C > 1) return ConvPath::Direct;
   if (g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 &&
       g.OH == g.H && g.OW == g.W && g.groups == 1)
     return ConvPath::Pointwise;
-  return ConvPath::Im2col;
+  return ConvPath::General;
 }
 
 // Output pixels per column chunk of the input gradient: the chunk (about
@@ -96,7 +100,7 @@ void ensure_workspace(const ConvGeometry& g, ConvPath path, ConvWorkspace& ws, i
   if (static_cast<int>(ws.col.size()) < slots) ws.col.resize(slots);
   if (static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
   for (int t = 0; t < slots; ++t) {
-    if (path == ConvPath::Im2col && want_dx) ws.col[t].resize({chunk_pixels(g), g.col_width()});
+    if (path == ConvPath::General && want_dx) ws.col[t].resize({chunk_pixels(g), g.col_width()});
     ws.dkernel[t].resize({g.col_width(), g.F});
   }
 }
@@ -160,8 +164,7 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
 }  // namespace
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
-                    const Tensor* bias, Activation act, Tensor& y, ConvWorkspace& ws,
-                    int threads) {
+                    const Tensor* bias, Activation act, Tensor& y, int threads) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
   // The GEMM paths apply bias and ReLU while storing their output.
@@ -169,7 +172,7 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   const bool relu = fused && act == Activation::Relu;
   const float* b = bias ? bias->data() : nullptr;
   const kernels::KernelTable& kt = kernels::active();
-  if (path == ConvPath::Im2col) {
+  if (path == ConvPath::General) {
     conv_forward_batch(g, N, x.data(), kernel.data(), b, relu, y.data(), threads);
   } else {
     const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
@@ -202,7 +205,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
   const ConvPath path = choose_path(g);
   const int64_t chunk = chunk_pixels(g);
-  const bool dx_as_conv = dx && path == ConvPath::Im2col && input_grad_is_conv(g);
+  const bool dx_as_conv = dx && path == ConvPath::General && input_grad_is_conv(g);
   if (dx_as_conv) {  // dx = conv(dy, flipped kernel), all samples at once
     const ConvGeometry gt = input_grad_geometry(g);
     flip_kernel(g, kernel.data(), ws.flipped);
@@ -255,12 +258,12 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
       }
   }
 
-  // Sum the per-thread partials. The im2col path keeps them transposed (F x K).
+  // Sum the per-thread partials. The general path keeps them transposed (F x K).
   float* dk = dkernel.data();
   std::fill(dk, dk + dkernel.numel(), 0.f);
   for (int t = 0; t < split.outer; ++t) {
     const float* part = ws.dkernel[t].data();
-    if (path == ConvPath::Im2col) {
+    if (path == ConvPath::General) {
       for (int64_t f = 0; f < g.F; ++f)
         for (int64_t k = 0; k < K; ++k) dk[k * g.F + f] += part[f * K + k];
     } else {

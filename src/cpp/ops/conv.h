@@ -1,6 +1,6 @@
 // 2-D convolution (cross-correlation, as in every framework) on NHWC tensors
 // with a (KH, KW, C/groups, F) kernel: argument checks, shapes, forward and
-// backward. Computed per sample as im2col + GEMM, parallel over the batch.
+// backward, and the choice of kernel (see ConvPath in conv.cpp).
 #pragma once
 #include <string>
 #include <vector>
@@ -31,7 +31,8 @@ inline Shape conv2d_kernel_shape(const kernels::ConvGeometry& g) {
   return {g.KH, g.KW, g.cin_group(), g.F};
 }
 
-// Scratch memory kept between calls so a training step allocates nothing.
+// Scratch memory for the backward pass, kept between calls so a training step
+// allocates nothing.
 struct ConvWorkspace {
   std::vector<Tensor> col;      // one column chunk per thread (input gradient)
   std::vector<Tensor> dkernel;  // one partial kernel gradient per thread
@@ -41,8 +42,7 @@ struct ConvWorkspace {
 // y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.
 // Bias and ReLU are applied inside the GEMM's output pass where possible.
 void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
-                    const Tensor* bias, Activation act, Tensor& y, ConvWorkspace& ws,
-                    int threads);
+                    const Tensor* bias, Activation act, Tensor& y, int threads);
 // Gradients of sum(y * dy). dx and dbias may be null (not wanted).
 void conv2d_backward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,

@@ -73,7 +73,7 @@ class Conv2DLayer : public Layer {
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
     ops::conv2d_forward(geom_, *in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                        output_activation(), out, ws_, ctx.threads);
+                        output_activation(), out, ctx.threads);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
