@@ -64,13 +64,13 @@ def test_gemm_beta_zero_ignores_nan_in_c(isa, use_isa):
 
 # (filters, kernel, strides, padding, dilation, groups, channels): one row per path.
 CONV_CASES = [
-    (8, (3, 3), (1, 1), "valid", (1, 1), 1, 3),        # im2col
-    (17, (3, 2), (2, 1), [1, 0, 2, 1], (1, 2), 1, 5),  # im2col, odd everything
-    (6, (3, 3), (1, 1), "same", (1, 1), 2, 4),         # grouped im2col
+    (8, (3, 3), (1, 1), "valid", (1, 1), 1, 3),        # few channels: packed columns
+    (17, (3, 2), (2, 1), [1, 0, 2, 1], (1, 2), 1, 5),  # direct, odd everything
+    (6, (3, 3), (1, 1), "same", (1, 1), 2, 4),         # grouped, packed columns
     (16, (1, 1), (1, 1), "valid", (1, 1), 1, 7),       # pointwise
     (9, (3, 3), (1, 1), "same", (2, 2), 9, 9),         # depthwise (direct)
     (14, (3, 3), (2, 2), "same", (1, 1), 7, 7),        # depthwise, multiplier 2
-    (32, (5, 5), (1, 1), "same", (1, 1), 1, 1),        # one input channel (im2col)
+    (32, (5, 5), (1, 1), "same", (1, 1), 1, 1),        # one input channel: packed columns
     (20, (3, 3), (1, 1), "same", (1, 1), 1, 9),        # direct conv, partial filter panel
     (12, (3, 3), (2, 2), [1, 0, 2, 1], (2, 1), 2, 16),  # direct, grouped, strided
     (16, (2, 3), (1, 1), "valid", (2, 1), 1, 11),      # direct, dilated
