@@ -96,7 +96,7 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             layer._model, layer._index = self, i
         if self._metrics is not None:
-            self._compile_graph()
+            self._compile_graph(self.optimizer, self.loss)
 
     @property
     def built(self):
@@ -118,16 +118,15 @@ class Sequential:
         optimizer, loss = optimizers.get(optimizer), losses.get(loss)
         names = metrics_module.resolve(metrics)
         if self._graph is not None:
-            self._graph.compile(loss.core_config(), optimizer.core_config())
+            self._compile_graph(optimizer, loss)
         self.optimizer, self.loss, self._metrics = optimizer, loss, names
         if self._graph is None and self._input_shape is not None:
             self.build()
-        elif self._graph is not None:
-            self.optimizer._graph = self._graph
 
-    def _compile_graph(self):
-        self._graph.compile(self.loss.core_config(), self.optimizer.core_config())
-        self.optimizer._graph = self._graph
+    def _compile_graph(self, optimizer, loss):
+        """Gives the C++ graph this loss and optimizer (raises before changing anything)."""
+        self._graph.compile(loss.core_config(), optimizer.core_config())
+        optimizer._graph = self._graph
 
     # ----- data checks ----------------------------------------------------------
 

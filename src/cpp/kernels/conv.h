@@ -22,11 +22,8 @@ struct ConvGeometry {
   int64_t out_pixels() const { return OH * OW; }
 };
 
-// For output pixels p in [p0, p1): col[p - p0, (kh*KW + kw)*Cg + c] =
-// x[ih, iw, g*Cg + c], zero outside the input.
-void im2col_nhwc(const ConvGeometry& g, int64_t group, const float* x, int64_t p0, int64_t p1,
-                 float* col);
-// The adjoint: dx[ih, iw, g*Cg + c] += dcol[p - p0, (kh*KW + kw)*Cg + c].
+// For output pixels p in [p0, p1), the adjoint of building columns:
+// dx[ih, iw, g*Cg + c] += dcol[p - p0, (kh*KW + kw)*Cg + c].
 void col2im_nhwc(const ConvGeometry& g, int64_t group, const float* dcol, int64_t p0,
                  int64_t p1, float* dx);
 
