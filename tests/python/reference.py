@@ -175,6 +175,34 @@ def conv2d(
     return activation(activation_name, y)
 
 
+def conv2d_backward(x, kernel, dy, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                    groups=1):
+    """(dx, dkernel, dbias) of sum(conv2d(x, kernel, bias) * dy), linear activation."""
+    x, k, dy = _f64(x), _f64(kernel), _f64(dy)
+    n, h, w, c = x.shape
+    kh, kw, cg, f = k.shape
+    fg = f // groups
+    sh, sw = _pair(strides)
+    dh, dw = _pair(dilation_rate)
+    top, bottom, left, right = conv_pads(h, w, (kh, kw), strides, padding, dilation_rate)
+    oh, ow = dy.shape[1:3]
+    xp = np.zeros((n, h + top + bottom, w + left + right, c))
+    xp[:, top : top + h, left : left + w, :] = x
+    dxp = np.zeros_like(xp)
+    dk = np.zeros_like(k)
+    for g in range(groups):
+        cin = slice(g * cg, (g + 1) * cg)
+        cout = slice(g * fg, (g + 1) * fg)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+                cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+                patch = xp[:, rows, cols, cin]
+                dk[i, j, :, cout] = np.einsum("nhwc,nhwf->cf", patch, dy[..., cout])
+                dxp[:, rows, cols, cin] += dy[..., cout] @ k[i, j][:, cout].T
+    return dxp[:, top : top + h, left : left + w, :], dk, dy.sum(axis=(0, 1, 2))
+
+
 # --------------------------------------------------------------------------
 # Pooling
 # --------------------------------------------------------------------------

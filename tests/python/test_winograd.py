@@ -1,8 +1,10 @@
 """The Winograd F(2x2, 3x3) path: 3x3, stride-1, undilated, ungrouped
 convolutions with at least 16 input and 16 output channels take it, for the
-forward pass and (as a convolution of dy with the flipped kernel) the input
-gradient. Checked against the numpy reference and finite differences on odd
-sizes, every padding form, ReLU, batch 1 and an image smaller than one tile."""
+forward pass, the input gradient (as a convolution of dy with the flipped
+kernel) and the kernel gradient (sums of transformed dy x transformed input
+over tiles). Checked against the numpy reference and finite differences on
+odd sizes, every padding form, ReLU, batch 1 and an image smaller than one
+tile."""
 
 import numpy as np
 import pytest
@@ -49,3 +51,20 @@ def test_winograd_backward_matches_finite_differences(case):
     runner, _ = make_runner(case, rng)
     x = rng.standard_normal((2,) + case[:3]).astype(np.float32)
     gradcheck.check_layer_grads(runner, x, seed=3)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}x{c[1]}x{c[2]}to{c[3]}-{c[4]}")
+@pytest.mark.parametrize("batch", [1, 3])
+def test_winograd_backward_matches_reference(case, batch):
+    rng = np.random.default_rng(10 + batch)
+    runner, (kernel, bias) = make_runner(case, rng)
+    x = rng.standard_normal((batch,) + case[:3]).astype(np.float32)
+    y = runner.forward(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, (dkernel, dbias) = runner.backward(dy)
+    dy_pre = reference.activation_backward(case[5], y.astype(np.float64), dy.astype(np.float64))
+    want_dx, want_dkernel, want_dbias = reference.conv2d_backward(x, kernel, dy_pre,
+                                                                  padding=case[4])
+    gradcheck.assert_close_to_reference(dx, want_dx)
+    gradcheck.assert_close_to_reference(dkernel, want_dkernel)
+    gradcheck.assert_close_to_reference(dbias, want_dbias)

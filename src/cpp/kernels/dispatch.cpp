@@ -19,6 +19,7 @@ KernelTable ref_table() {
                      ref::conv_forward,
                      ref::winograd_input,
                      ref::winograd_output,
+                     ref::winograd_grad_output,
                      ref::maxpool2d_f32,
                      ref::maxpool2d_backward_f32,
                      ref::avgpool2d_f32,

@@ -21,6 +21,7 @@ struct KernelTable {
   decltype(&ref::conv_forward) conv_forward;
   decltype(&ref::winograd_input) winograd_input;
   decltype(&ref::winograd_output) winograd_output;
+  decltype(&ref::winograd_grad_output) winograd_grad_output;
   decltype(&ref::maxpool2d_f32) maxpool2d_f32;
   decltype(&ref::maxpool2d_backward_f32) maxpool2d_backward_f32;
   decltype(&ref::avgpool2d_f32) avgpool2d_f32;

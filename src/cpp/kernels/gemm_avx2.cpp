@@ -31,23 +31,87 @@ constexpr int64_t MC = 120; // rows of one packed A block (120 KB): stays in L2
 constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
 thread_local Scratch t_pack_a, t_pack_b;
 
+constexpr int64_t kPackSlack = 8;
+
+// Lanes 0-5 set: the MR values of one packed A column.
+inline __m256i mr_mask() { return _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0); }
+
+// Transposes 8 depth steps of MR full rows (rows[r][k0..k0+7]) into packed
+// columns dst[k * MR + r]. Each column is stored as 8 lanes, the 2 extra
+// lanes landing where the next column goes, to be overwritten by it. The
+// last column's extra lanes may land past the panel: the packing buffer has
+// kPackSlack floats to spare.
+inline void pack_a_rows8(const float* const rows[MR], int64_t k0, float* dst) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 r0 = _mm256_loadu_ps(rows[0] + k0), r1 = _mm256_loadu_ps(rows[1] + k0);
+  const __m256 r2 = _mm256_loadu_ps(rows[2] + k0), r3 = _mm256_loadu_ps(rows[3] + k0);
+  const __m256 r4 = _mm256_loadu_ps(rows[4] + k0), r5 = _mm256_loadu_ps(rows[5] + k0);
+  // 8x8 transpose of rows 0-5 plus two zero rows.
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, zero, 0x44), u5 = _mm256_shuffle_ps(t4, zero, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, zero, 0x44), u7 = _mm256_shuffle_ps(t5, zero, 0xEE);
+  _mm256_storeu_ps(dst + 0 * MR, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + 1 * MR, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * MR, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * MR, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * MR, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * MR, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * MR, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * MR, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+// A stored K x M (op(A) = A^T): each packed column of MR values is a
+// contiguous run of a row of A. Depth-major, so each row of A is read once
+// for all panels. Columns are stored as 8 lanes, the 2 extra landing where
+// the panel's next column goes; the last column is stored masked, as its
+// extra lanes would hit the next panel.
+void pack_a_trans(const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                  float* dst) {
+  const int64_t full = mc / MR;  // panels with MR real rows
+  const __m256i mask = mr_mask();
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* src = A + (p0 + k) * lda + i0;
+    for (int64_t panel = 0; panel < full; ++panel) {
+      const float* s = src + panel * MR;
+      float* d = dst + panel * MR * kc + k * MR;
+      // The panel ending the block may end the matrix too: read only its MR values.
+      const __m256 v = panel + 1 < full || full * MR < mc ? _mm256_loadu_ps(s)
+                                                          : _mm256_maskload_ps(s, mask);
+      if (k + 1 < kc)
+        _mm256_storeu_ps(d, v);
+      else
+        _mm256_maskstore_ps(d, mask, v);
+    }
+  }
+  if (full * MR == mc) return;
+  const int mr = static_cast<int>(mc - full * MR);
+  float* d = dst + full * MR * kc;
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* src = A + (p0 + k) * lda + i0 + full * MR;
+    for (int r = 0; r < MR; ++r) d[k * MR + r] = r < mr ? src[r] : 0.f;
+  }
+}
+
 // Rows [i0, i0 + mc) and depth [p0, p0 + kc) of op(A), as MR-row panels: for
 // each k, MR consecutive values. Rows past mc are zero.
 void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
             int64_t kc, float* dst) {
+  if (trans) {
+    pack_a_trans(A, lda, i0, mc, p0, kc, dst);
+    return;
+  }
   for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-    if (trans) {  // A is stored K x M: a row of MR values is contiguous
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = A + (p0 + k) * lda + i0 + ir;
-        float* d = dst + k * MR;
-        for (int r = 0; r < MR; ++r) d[r] = r < mr ? src[r] : 0.f;
-      }
-      continue;
-    }
     const float* rows[MR];
     for (int r = 0; r < MR; ++r) rows[r] = A + (i0 + ir + std::min(r, mr - 1)) * lda + p0;
-    for (int64_t k = 0; k < kc; ++k) {
+    int64_t k = 0;
+    if (mr == MR)
+      for (; k + 8 <= kc; k += 8) pack_a_rows8(rows, k, dst + k * MR);
+    for (; k < kc; ++k) {
       float* d = dst + k * MR;
       for (int r = 0; r < MR; ++r) d[r] = r < mr ? rows[r][k] : 0.f;
     }
@@ -163,7 +227,7 @@ void fill_a(const Problem& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc, fl
 void run(const Problem& p, float* packed_b, int t, int nt) {
   const int64_t m_blocks = (p.M + MC - 1) / MC;
   const bool split_rows = m_blocks >= nt;
-  float* packed_a = t_pack_a.get(static_cast<size_t>(MC * KC));
+  float* packed_a = t_pack_a.get(static_cast<size_t>(MC * KC + kPackSlack));
   for (int64_t jc = 0; jc < p.N; jc += NC) {
     const int64_t nc = std::min(NC, p.N - jc);
     const int64_t panels = (nc + NR - 1) / NR;

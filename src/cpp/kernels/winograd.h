@@ -2,7 +2,8 @@
 // convolutions: each 2x2 output tile comes from a 4x4 input tile, and the
 // 9 multiplications per tap become 16 per 4 outputs (2.25x fewer). The 16
 // products per tile are GEMMs over channels, done by sgemm between the two
-// transforms here.
+// transforms here. The kernel gradient uses the same input transform: its
+// 16 products are GEMMs over tiles.
 #pragma once
 #include <cstdint>
 
@@ -25,7 +26,11 @@ inline int64_t winograd_tiles(const ConvGeometry& g) {
                       int64_t t1, float* v);                                                 \
   /* y tiles from m[xi][t - t0][f] = (A^T m A), plus bias, then ReLU if relu */              \
   void winograd_output(const ConvGeometry& g, const float* m, const float* bias, bool relu, \
-                       int64_t t0, int64_t t1, float* y);
+                       int64_t t0, int64_t t1, float* y);                                      \
+  /* For the kernel gradient: w[xi][t - t0][f] = (A dy A^T)[xi] of the 2x2 dy tile t */      \
+  /* (A = [1 0; 1 1; 1 -1; 0 -1]); zeros: F zeros, read where the tile leaves dy */          \
+  void winograd_grad_output(const ConvGeometry& g, const float* dy, const float* zeros,      \
+                            int64_t t0, int64_t t1, float* w);
 
 namespace ref {
 PCV_WINOGRAD_DECLS
@@ -38,5 +43,10 @@ PCV_WINOGRAD_DECLS
 // u[xi][c][f] = (G g G^T)[xi] for the (3, 3, C, F) kernel (ISA-neutral: done
 // once per call, C * F small transforms).
 void winograd_kernel(const ConvGeometry& g, const float* kernel, float* u);
+
+// The kernel gradient from its transform: dkernel[kh][kw][c][f] =
+// (G^T p G)[kh][kw] of p[xi][f][c], the sums over tiles of w[xi] x v[xi]
+// (dW = G^T [(A dy A^T) . (B^T x B)] G, the adjoint of the forward pass).
+void winograd_kernel_grad(const ConvGeometry& g, const float* p, float* dkernel);
 
 }  // namespace pyconv::kernels

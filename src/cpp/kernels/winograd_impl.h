@@ -41,6 +41,35 @@ void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, i
   }
 }
 
+void winograd_grad_output(const ConvGeometry& g, const float* dy, const float* zeros, int64_t t0,
+                          int64_t t1, float* w) {
+  const int64_t F = g.F, tw = winograd_tiles_w(g), count = t1 - t0, st = count * F;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t oh = (t / tw) * 2, ow = (t % tw) * 2;
+    const float* d[2][2];
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j)
+        d[i][j] = oh + i < g.OH && ow + j < g.OW ? dy + ((oh + i) * g.OW + ow + j) * F : zeros;
+    float* out = w + (t - t0) * F;
+    // A e A^T written out: rows r0 = e0, r1 = e0 + e1, r2 = e0 - e1, r3 = -e1,
+    // then the same on columns.
+#pragma omp simd
+    for (int64_t f = 0; f < F; ++f) {
+      const float e00 = d[0][0][f], e01 = d[0][1][f], e10 = d[1][0][f], e11 = d[1][1][f];
+      const float r00 = e00, r01 = e01, r10 = e00 + e10, r11 = e01 + e11;
+      const float r20 = e00 - e10, r21 = e01 - e11, r30 = -e10, r31 = -e11;
+      out[0 * st + f] = r00, out[1 * st + f] = r00 + r01;
+      out[2 * st + f] = r00 - r01, out[3 * st + f] = -r01;
+      out[4 * st + f] = r10, out[5 * st + f] = r10 + r11;
+      out[6 * st + f] = r10 - r11, out[7 * st + f] = -r11;
+      out[8 * st + f] = r20, out[9 * st + f] = r20 + r21;
+      out[10 * st + f] = r20 - r21, out[11 * st + f] = -r21;
+      out[12 * st + f] = r30, out[13 * st + f] = r30 + r31;
+      out[14 * st + f] = r30 - r31, out[15 * st + f] = -r31;
+    }
+  }
+}
+
 namespace {
 
 // (A^T m A) + bias for output channel f of one tile, written out (no inner

@@ -49,4 +49,28 @@ void winograd_kernel(const ConvGeometry& g, const float* kernel, float* u) {
   }
 }
 
+void winograd_kernel_grad(const ConvGeometry& g, const float* p, float* dkernel) {
+  const int64_t C = g.C, F = g.F, point = F * C, tap = C * F;  // strides in p and dkernel
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* q = p + f * C + c;
+      float m[4][4];
+      for (int xi = 0; xi < 16; ++xi) m[xi / 4][xi % 4] = q[xi * point];
+      // G^T m G: rows first, a0 = m0 + (m1 + m2) / 2, a1 = (m1 - m2) / 2,
+      // a2 = (m1 + m2) / 2 + m3; then the same on columns.
+      float a[3][4];
+      for (int j = 0; j < 4; ++j) {
+        a[0][j] = m[0][j] + 0.5f * (m[1][j] + m[2][j]);
+        a[1][j] = 0.5f * (m[1][j] - m[2][j]);
+        a[2][j] = 0.5f * (m[1][j] + m[2][j]) + m[3][j];
+      }
+      float* out = dkernel + c * F + f;
+      for (int i = 0; i < 3; ++i) {
+        out[(i * 3 + 0) * tap] = a[i][0] + 0.5f * (a[i][1] + a[i][2]);
+        out[(i * 3 + 1) * tap] = 0.5f * (a[i][1] - a[i][2]);
+        out[(i * 3 + 2) * tap] = 0.5f * (a[i][1] + a[i][2]) + a[i][3];
+      }
+    }
+}
+
 }  // namespace pyconv::kernels

@@ -139,6 +139,15 @@ void flip_kernel(const ConvGeometry& g, const float* kernel, Tensor& flipped) {
 
 namespace {
 
+// db[f] = sum of dy's rows (rows x F).
+void bias_gradient(const Tensor& dy, int64_t rows, int64_t F, float* db) {
+  std::fill(db, db + F, 0.f);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = dy.data() + r * F;
+    for (int64_t f = 0; f < F; ++f) db[f] += row[f];
+  }
+}
+
 // Runs the convolution kernel over every (sample, group, pixel range): the
 // batch is split across threads, and a batch smaller than the thread count
 // is split by pixel ranges too, so batch-1 inference uses every core.
@@ -211,6 +220,11 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     flip_kernel(g, kernel.data(), ws.flipped);
     conv_forward_batch(gt, N, dy.data(), ws.flipped.data(), nullptr, false, dx->data(), threads);
   }
+  if (path == ConvPath::General && winograd_applies(g)) {  // stride 1: dx is done above
+    winograd_backward_filter(g, N, x.data(), dy.data(), dkernel.data(), threads);
+    if (dbias) bias_gradient(dy, N * P, g.F, dbias->data());
+    return;
+  }
   ensure_workspace(g, path, ws, split.outer, dx != nullptr && !dx_as_conv);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
@@ -270,14 +284,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
       for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
     }
   }
-  if (dbias) {
-    float* db = dbias->data();
-    std::fill(db, db + g.F, 0.f);
-    for (int64_t r = 0; r < N * P; ++r) {
-      const float* row = dy.data() + r * g.F;
-      for (int64_t f = 0; f < g.F; ++f) db[f] += row[f];
-    }
-  }
+  if (dbias) bias_gradient(dy, N * P, g.F, dbias->data());
 }
 
 }  // namespace pyconv::ops

@@ -24,7 +24,34 @@ bool winograd_applies(const ConvGeometry& g) {
 namespace {
 // Per-thread transform buffers, reused across calls.
 thread_local Tensor t_v, t_m;
-thread_local Tensor t_u, t_zeros;  // used by the calling thread only
+thread_local Tensor t_u, t_zeros, t_partials;  // used by the calling thread only
+
+// How the N x T tiles are cut into tasks of `block` tiles of one sample.
+struct TilePlan {
+  int threads;
+  int64_t block, blocks, tasks;  // blocks per sample; tasks = N * blocks
+};
+
+// Tiles per block: the block's transforms (16 x tiles x (C + F) floats)
+// stay within about 1 MB (L2) between the steps. A small batch is split
+// into at least as many tile blocks as threads.
+TilePlan plan_tiles(const ConvGeometry& g, int64_t N, int threads) {
+  const int64_t C = g.C, F = g.F, T = kernels::winograd_tiles(g);
+  TilePlan p;
+  p.threads = threads_for(N * T * kWinogradPoints * C * F, threads);
+  const int64_t fits = std::max<int64_t>(6, (int64_t{1} << 18) / (kWinogradPoints * (C + F)));
+  p.block = std::min(fits, (N * T + p.threads - 1) / p.threads);
+  p.blocks = (T + p.block - 1) / p.block;
+  p.tasks = N * p.blocks;
+  return p;
+}
+
+const float* zeros(int64_t n) {
+  t_zeros.resize({n});
+  t_zeros.zero();
+  return t_zeros.data();
+}
+
 }  // namespace
 
 void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
@@ -32,36 +59,72 @@ void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const fl
   const int64_t C = g.C, F = g.F, T = kernels::winograd_tiles(g);
   t_u.resize({kWinogradPoints, C, F});
   kernels::winograd_kernel(g, kernel, t_u.data());
-  t_zeros.resize({C});
-  t_zeros.zero();
   const float* u = t_u.data();
-  const float* zeros = t_zeros.data();
-  // Tiles per block: the block's transforms (16 x tiles x (C + F) floats)
-  // stay within about 1 MB (L2) between the three steps.
-  // A small batch is split into at least as many tile blocks as threads.
-  const int nt = threads_for(N * T * kWinogradPoints * C * F, threads);
-  const int64_t fits = std::max<int64_t>(6, (int64_t{1} << 18) / (kWinogradPoints * (C + F)));
-  const int64_t block = std::min(fits, (N * T + nt - 1) / nt);
-  const int64_t blocks = (T + block - 1) / block, tasks = N * blocks;
+  const float* zero_c = zeros(C);
+  const TilePlan plan = plan_tiles(g, N, threads);
+  const int64_t block = plan.block, blocks = plan.blocks;
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
-#pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
   {
     t_v.resize({kWinogradPoints, block, C});
     t_m.resize({kWinogradPoints, block, F});
 #pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task) {
+    for (int64_t task = 0; task < plan.tasks; ++task) {
       const int64_t n = task / blocks, t0 = (task % blocks) * block, t1 = std::min(T, t0 + block);
       const int64_t count = t1 - t0;
       float* v = t_v.data();
       float* m = t_m.data();
-      kt.winograd_input(g, x + n * in_size, zeros, t0, t1, v);
+      kt.winograd_input(g, x + n * in_size, zero_c, t0, t1, v);
       for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
         kt.sgemm(false, false, count, F, C, 1.f, v + xi * count * C, C, u + xi * C * F, F, 0.f,
                  m + xi * count * F, F, 1, nullptr);
       kt.winograd_output(g, m, bias, relu, t0, t1, y + n * out_size);
     }
   }
+}
+
+void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
+                              float* dkernel, int threads) {
+  const int64_t C = g.C, F = g.F, T = kernels::winograd_tiles(g);
+  const int64_t zeros_needed = std::max(C, F), point = F * C;
+  const float* zero = zeros(zeros_needed);
+  const TilePlan plan = plan_tiles(g, N, threads);
+  const int64_t block = plan.block, blocks = plan.blocks;
+  // Each thread sums its tiles' products into its own p[xi][f][c].
+  t_partials.resize({plan.threads, kWinogradPoints, F, C});
+  t_partials.zero();
+  float* partials = t_partials.data();
+  const kernels::KernelTable& kt = kernels::active();
+  const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
+#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
+  {
+#ifdef _OPENMP
+    float* p = partials + omp_get_thread_num() * kWinogradPoints * point;
+#else
+    float* p = partials;
+#endif
+    t_v.resize({kWinogradPoints, block, C});
+    t_m.resize({kWinogradPoints, block, F});
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < plan.tasks; ++task) {
+      const int64_t n = task / blocks, t0 = (task % blocks) * block, t1 = std::min(T, t0 + block);
+      const int64_t count = t1 - t0;
+      float* v = t_v.data();
+      float* w = t_m.data();
+      kt.winograd_input(g, x + n * in_size, zero, t0, t1, v);
+      kt.winograd_grad_output(g, dy + n * out_size, zero, t0, t1, w);
+      // p[xi] += w[xi]^T v[xi]: (F x tiles) (tiles x C)
+      for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
+        kt.sgemm(true, false, F, C, count, 1.f, w + xi * count * F, F, v + xi * count * C, C,
+                 1.f, p + xi * point, C, 1, nullptr);
+    }
+  }
+  for (int t = 1; t < plan.threads; ++t) {
+    const float* part = partials + t * kWinogradPoints * point;
+    for (int64_t i = 0; i < kWinogradPoints * point; ++i) partials[i] += part[i];
+  }
+  kernels::winograd_kernel_grad(g, partials, dkernel);
 }
 
 }  // namespace pyconv::ops

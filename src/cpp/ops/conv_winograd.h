@@ -11,4 +11,9 @@ bool winograd_applies(const kernels::ConvGeometry& g);
 void winograd_forward(const kernels::ConvGeometry& g, int64_t N, const float* x,
                       const float* kernel, const float* bias, bool relu, float* y, int threads);
 
+// dkernel = the kernel gradient of sum(y * dy) for N NHWC samples, with the
+// same tiles and input transform as the forward pass.
+void winograd_backward_filter(const kernels::ConvGeometry& g, int64_t N, const float* x,
+                              const float* dy, float* dkernel, int threads);
+
 }  // namespace pyconv::ops
