@@ -52,6 +52,25 @@ def test_gemm_matches_reference(isa, seed, use_isa):
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("seed", range(16))
+def test_gemm_in_cache_matches_reference(isa, seed, use_isa):
+    # Operands that fit in L2 are multiplied where they lie, without packing:
+    # row tiles cut by M, column panels cut by N (masked loads), both A layouts.
+    rng = np.random.default_rng(100 + seed)
+    m, n = rng.choice([5, 6, 7, 13, 16, 17, 31, 33, 64], 2)
+    k = rng.choice([1, 3, 32, 170])
+    trans_a = bool(seed & 1)
+    alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25), (1.0, 1.0)][seed % 4]
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    expected = gemm_with("ref", a, b, c, alpha, beta, trans_a, False)
+    got = gemm_with(isa, a, b, c, alpha, beta, trans_a, False)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
 def test_gemm_beta_zero_ignores_nan_in_c(isa, use_isa):
     # beta == 0 must overwrite C without reading it (C may be uninitialised).
     a = np.ones((7, 3), np.float32)

@@ -213,6 +213,39 @@ void small_m(const Problem& p, int64_t j0, int64_t j1) {
   }
 }
 
+// Operands that fit in L2 together (Winograd's per-block products, small
+// dense layers) are read where they lie: packing them would cost about as
+// much as the multiply. Each B column panel (K x NR) is used for all rows.
+constexpr int64_t kUnpackedBytes = 192 * 1024;
+
+bool fits_unpacked(const Problem& p) {
+  return !p.trans_b && !p.extras.pack_a && !p.extras.pack_b &&
+         (p.M * p.K + p.K * p.N) * int64_t{sizeof(float)} <= kUnpackedBytes;
+}
+
+void unpacked(const Problem& p) {
+  // A(r, k) = A[r * row_step + k * k_step]
+  const int64_t row_step = p.trans_a ? 1 : p.lda, k_step = p.trans_a ? p.lda : 1;
+  __m256 acc[MR][2];
+  for (int64_t j = 0; j < p.N; j += NR) {
+    const int nr = static_cast<int>(std::min<int64_t>(NR, p.N - j));
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane)};
+    const Epilogue ep{p.extras.bias ? p.extras.bias + j : nullptr, p.extras.relu};
+    for (int64_t i = 0; i < p.M; i += MR) {
+      const int mr = static_cast<int>(std::min<int64_t>(MR, p.M - i));
+      const float* rows[MR];  // rows past mr repeat the last one: read, never stored
+      for (int r = 0; r < MR; ++r) rows[r] = p.A + (i + std::min(r, mr - 1)) * row_step;
+      if (nr == NR)
+        micro_kernel_rows<false>(p.K, rows, k_step, p.B + j, p.ldb, mask, acc);
+      else
+        micro_kernel_rows<true>(p.K, rows, k_step, p.B + j, p.ldb, mask, acc);
+      store_tile(acc, p.C + i * p.ldc + j, p.ldc, mr, nr, p.alpha, p.beta, ep);
+    }
+  }
+}
+
 // Packs a block of op(A), from A or through the caller's packer.
 void fill_a(const Problem& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* dst) {
   if (p.extras.pack_a)
@@ -297,6 +330,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 #pragma omp parallel for num_threads(static_cast<int>(slices)) if (slices > 1)
     for (int64_t s = 0; s < slices; ++s)
       small_m(p, N * s / slices / 8 * 8, s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8);
+    return;
+  }
+  if (nt == 1 && fits_unpacked(p)) {
+    unpacked(p);
     return;
   }
   float* packed_b = t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, N) + NR)));
