@@ -1,6 +1,6 @@
 // Deterministic random numbers. Rng is a sequential generator (weight init,
-// shuffling); hash_uniform is counter-based so that dropout masks do not
-// depend on how work is split between threads.
+// shuffling); splitmix64 of a counter is counter-based, so dropout masks do
+// not depend on how work is split between threads.
 #pragma once
 #include <cstdint>
 
@@ -11,11 +11,6 @@ inline uint64_t splitmix64(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
-}
-
-// Uniform in [0, 1) from a 64-bit key: the same key always gives the same value.
-inline float hash_uniform(uint64_t key) {
-  return static_cast<float>(splitmix64(key) >> 40) * (1.0f / 16777216.0f);
 }
 
 // xoshiro256** seeded through splitmix64.

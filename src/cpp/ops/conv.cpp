@@ -8,6 +8,7 @@
 #include "kernels/dispatch.h"
 #include "ops/batch_split.h"
 #include "ops/conv_winograd.h"
+#include "ops/reduce.h"
 
 namespace pyconv::ops {
 
@@ -139,15 +140,6 @@ void flip_kernel(const ConvGeometry& g, const float* kernel, Tensor& flipped) {
 
 namespace {
 
-// db[f] = sum of dy's rows (rows x F).
-void bias_gradient(const Tensor& dy, int64_t rows, int64_t F, float* db) {
-  std::fill(db, db + F, 0.f);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = dy.data() + r * F;
-    for (int64_t f = 0; f < F; ++f) db[f] += row[f];
-  }
-}
-
 // Runs the convolution kernel over every (sample, group, pixel range): the
 // batch is split across threads, and a batch smaller than the thread count
 // is split by pixel ranges too, so batch-1 inference uses every core.
@@ -222,7 +214,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   }
   if (path == ConvPath::General && winograd_applies(g)) {  // stride 1: dx is done above
     winograd_backward_filter(g, N, x.data(), dy.data(), dkernel.data(), threads);
-    if (dbias) bias_gradient(dy, N * P, g.F, dbias->data());
+    if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
     return;
   }
   ensure_workspace(g, path, ws, split.outer, dx != nullptr && !dx_as_conv);
@@ -284,7 +276,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
       for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
     }
   }
-  if (dbias) bias_gradient(dy, N * P, g.F, dbias->data());
+  if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
 }
 
 }  // namespace pyconv::ops

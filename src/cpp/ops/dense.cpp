@@ -1,9 +1,7 @@
 #include "ops/dense.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include "kernels/gemm.h"
+#include "ops/reduce.h"
 
 namespace pyconv::ops {
 
@@ -26,12 +24,7 @@ void dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& dy, Ten
   if (dx)
     kernels::sgemm(false, true, N, I, U, 1.f, dy.data(), U, kernel.data(), U, 0.f, dx->data(), I,
                    threads);
-  if (dbias) {
-    float* db = dbias->data();
-    std::fill(db, db + U, 0.f);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t u = 0; u < U; ++u) db[u] += dy.data()[n * U + u];
-  }
+  if (dbias) column_sums(dy.data(), N, U, dbias->data(), threads);
 }
 
 }  // namespace pyconv::ops
