@@ -84,7 +84,7 @@ struct Epilogue {
 };
 
 // C tile = alpha * acc + beta * C (+ epilogue); beta == 0: C is not read.
-void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr, float alpha,
+inline void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr, float alpha,
                 float beta, Epilogue ep) {
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
   const __m256 zero = _mm256_setzero_ps();

@@ -64,4 +64,31 @@ PCV_CONV_FORWARD_DECL
 }
 #undef PCV_CONV_FORWARD_DECL
 
+// Stride 1, ungrouped, at most 8 filters: the AVX2 forward kernel computes
+// these vectorised across output pixels (conv_forward_planar) rather than
+// across filters. Same arguments as conv_forward, one group.
+inline bool planar_forward_applies(const ConvGeometry& g) {
+  return g.SH == 1 && g.SW == 1 && g.groups == 1 && g.F <= 8;
+}
+namespace avx2 {
+void conv_forward_planar(const ConvGeometry& g, const float* x, const float* kernel,
+                         const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y);
+}
+
+// Kernel gradient of one sample of a stride-1 ungrouped convolution with few
+// channels or few filters, where the column GEMM would be mostly packing:
+// dkernel[kh][kw][c][f] += sum over pixels of x[tap's input pixel][c] * dy[f].
+inline bool filter_grad_applies(const ConvGeometry& g) {
+  return g.SH == 1 && g.SW == 1 && g.groups == 1 && (g.C <= 8 || g.F <= 8);
+}
+#define PCV_CONV_BACKWARD_FILTER_DECL \
+  void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dkernel);
+namespace ref {
+PCV_CONV_BACKWARD_FILTER_DECL
+}
+namespace avx2 {
+PCV_CONV_BACKWARD_FILTER_DECL
+}
+#undef PCV_CONV_BACKWARD_FILTER_DECL
+
 }  // namespace pyconv::kernels

@@ -85,6 +85,10 @@ void tile(const ConvGeometry& g, const int64_t* h0, const int64_t* w0, const flo
 void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel,
                   const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y) {
   const int64_t Cg = g.cin_group(), Fg = g.cout_group(), K = g.col_width();
+  if (planar_forward_applies(g)) {  // few filters: vectorised across pixels instead
+    conv_forward_planar(g, x, kernel, bias, relu, p_begin, p_end, y);
+    return;
+  }
   if (Cg < 4) {  // few channels: the packed GEMM with columns packed from x
     conv_forward_packed(avx2::sgemm, g, group, x, kernel, bias, relu, p_begin, p_end, y);
     return;

@@ -27,5 +27,21 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
   conv_forward_packed(sgemm, g, group, x, kernel, bias, relu, p_begin, p_end, y);
 }
 
+void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dkernel) {
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const float* d = dy + (oh * g.OW + ow) * g.F;
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          const int64_t ih = oh * g.SH - g.PT + kh * g.DH, iw = ow * g.SW - g.PL + kw * g.DW;
+          if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+          const float* xi = x + (ih * g.W + iw) * g.C;
+          float* dk = dkernel + (kh * g.KW + kw) * g.C * g.F;
+          for (int64_t c = 0; c < g.C; ++c)
+            for (int64_t f = 0; f < g.F; ++f) dk[c * g.F + f] += xi[c] * d[f];
+        }
+    }
+}
+
 }  // namespace ref
 }  // namespace pyconv::kernels

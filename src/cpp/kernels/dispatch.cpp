@@ -17,6 +17,7 @@ KernelTable ref_table() {
                      ref::depthwise_backward_data,
                      ref::depthwise_backward_filter,
                      ref::conv_forward,
+                     ref::conv_backward_filter,
                      ref::winograd_input,
                      ref::winograd_output,
                      ref::winograd_grad_output,

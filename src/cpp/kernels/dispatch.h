@@ -19,6 +19,7 @@ struct KernelTable {
   decltype(&ref::depthwise_backward_data) depthwise_backward_data;
   decltype(&ref::depthwise_backward_filter) depthwise_backward_filter;
   decltype(&ref::conv_forward) conv_forward;
+  decltype(&ref::conv_backward_filter) conv_backward_filter;
   decltype(&ref::winograd_input) winograd_input;
   decltype(&ref::winograd_output) winograd_output;
   decltype(&ref::winograd_grad_output) winograd_grad_output;

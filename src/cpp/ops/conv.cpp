@@ -217,6 +217,10 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
     return;
   }
+  // Few channels or filters: the kernel gradient without columns, its
+  // partials in the kernel's own layout (the GEMM's are transposed).
+  const bool planar_grad = path == ConvPath::General && kernels::filter_grad_applies(g);
+  const bool transposed_partials = path == ConvPath::General && !planar_grad;
   ensure_workspace(g, path, ws, split.outer, dx != nullptr && !dx_as_conv);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
@@ -242,14 +246,18 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
                  split.inner, nullptr);
       continue;
     }
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      // dkernel^T[group] += dy[:, group]^T columns, the columns packed from x.
-      const kernels::Im2colSource source{&g, grp, xn};
-      kernels::GemmExtras ex;
-      ex.pack_b = kernels::pack_im2col_b;
-      ex.pack_b_ctx = &source;
-      kt.sgemm(true, false, Fg, K, P, 1.f, dyn + grp * Fg, g.F, nullptr, K, 1.f,
-               dk + grp * Fg * K, K, split.inner, &ex);
+    if (planar_grad) {
+      kt.conv_backward_filter(g, xn, dyn, dk);
+    } else {
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        // dkernel^T[group] += dy[:, group]^T columns, the columns packed from x.
+        const kernels::Im2colSource source{&g, grp, xn};
+        kernels::GemmExtras ex;
+        ex.pack_b = kernels::pack_im2col_b;
+        ex.pack_b_ctx = &source;
+        kt.sgemm(true, false, Fg, K, P, 1.f, dyn + grp * Fg, g.F, nullptr, K, 1.f,
+                 dk + grp * Fg * K, K, split.inner, &ex);
+      }
     }
     if (!dxn || dx_as_conv) continue;
     // dx: per chunk of pixels, dcol = dy kernel^T, then scattered back (col2im).
@@ -269,7 +277,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   std::fill(dk, dk + dkernel.numel(), 0.f);
   for (int t = 0; t < split.outer; ++t) {
     const float* part = ws.dkernel[t].data();
-    if (path == ConvPath::General) {
+    if (transposed_partials) {
       for (int64_t f = 0; f < g.F; ++f)
         for (int64_t k = 0; k < K; ++k) dk[k * g.F + f] += part[f * K + k];
     } else {

@@ -1,0 +1,218 @@
+// Convolution vectorised across output pixels, for AVX2 + FMA (compiled with
+// -mavx2 -mfma): the kernels for few filters (forward) and for the kernel
+// gradient of stride-1 ungrouped convolutions.
+//
+// With few filters, a 16-filter register tile is mostly empty. Here the
+// input is copied once into zero-padded planes, one per channel, and the
+// output is computed a row segment at a time: 8 or 16 neighbouring pixels
+// in the lanes of a vector. For stride 1 the input a tap needs for a run of
+// pixels is then a contiguous run of the plane. Rows are computed at the
+// padded plane width ("wide" rows); the extra columns are never stored.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "kernels/conv.h"
+
+namespace pyconv::kernels::avx2 {
+
+#include "kernels/avx2_tile.h"
+
+namespace {
+
+thread_local Scratch t_planes, t_dy_planes;
+
+// Zero-padded channel planes of rows [r0, r0 + rows) of a padded NHWC image
+// (pad_top/pad_left zeros before it): plane c starts at c * plane_size, rows
+// are `width` floats, and every plane ends with a spare row and 16 zeros:
+// the wide vectors of the last row, shifted by a tap, read there.
+struct Planes {
+  const float* data;
+  int64_t width, plane_size;
+};
+
+Planes make_planes(Scratch& scratch, const float* x, int64_t H, int64_t W, int64_t C,
+                   int64_t stride, int64_t pad_top, int64_t pad_left, int64_t r0, int64_t rows,
+                   int64_t width) {
+  const int64_t plane_size = (rows + 1) * width + 16;
+  float* out = scratch.get(static_cast<size_t>(C * plane_size));
+  std::memset(out, 0, sizeof(float) * C * plane_size);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t h = r0 + r - pad_top;
+    if (h < 0 || h >= H) continue;
+    // Padding may be negative (an input gradient's): columns outside are cut.
+    for (int64_t w = std::max<int64_t>(0, -pad_left); w < std::min(W, width - pad_left); ++w) {
+      const float* src = x + (h * W + w) * stride;
+      float* dst = out + r * width + w + pad_left;
+      for (int64_t c = 0; c < C; ++c) dst[c * plane_size] = src[c];
+    }
+  }
+  return Planes{out, width, plane_size};
+}
+
+// Transposes 8 filter vectors (8 pixels each; rows >= F are zero) so that
+// pixel j's F values are lanes 0..F-1 of px[j].
+inline void transpose8(const __m256 in[8], __m256 px[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(in[0], in[1]), t1 = _mm256_unpackhi_ps(in[0], in[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(in[2], in[3]), t3 = _mm256_unpackhi_ps(in[2], in[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(in[4], in[5]), t5 = _mm256_unpackhi_ps(in[4], in[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(in[6], in[7]), t7 = _mm256_unpackhi_ps(in[6], in[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  px[0] = _mm256_permute2f128_ps(u0, u4, 0x20), px[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  px[2] = _mm256_permute2f128_ps(u2, u6, 0x20), px[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  px[4] = _mm256_permute2f128_ps(u0, u4, 0x31), px[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  px[6] = _mm256_permute2f128_ps(u2, u6, 0x31), px[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Stores `count` (<= 8) pixels of an NHWC output with F <= 8 values per
+// pixel at y. Each pixel is stored as 8 lanes, the extra ones landing on the
+// pixels after it, which are stored later; a store that would pass `room`
+// (the floats this call may write from y) is masked to F lanes.
+inline void store_pixels(const __m256 px[8], int count, int64_t room, int64_t F, float* y) {
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(F)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int j = 0; j < count; ++j) {
+    if (j * F + 8 <= room)
+      _mm256_storeu_ps(y + j * F, px[j]);
+    else
+      _mm256_maskstore_ps(y + j * F, mask, px[j]);
+  }
+}
+
+// Output pixels [p_begin, p_end), kF filters (<= 8), kV vectors of 8 pixels
+// per step: acc[f][v] += w[tap][c][f] * plane_c[pixel + offset(tap)].
+template <int kF, int kV>
+void forward_rows(const ConvGeometry& g, const Planes& planes, int64_t row0, const float* kernel,
+                  const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y) {
+  const int64_t C = g.C, F = g.F, OW = g.OW, wp = planes.width;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t p = p_begin; p < p_end;) {
+    const int64_t oh = p / OW, ow = p % OW;
+    const int count = static_cast<int>(std::min<int64_t>({8 * kV, OW - ow, p_end - p}));
+    __m256 acc[kF][kV];
+    for (int f = 0; f < kF; ++f)
+      for (int v = 0; v < kV; ++v) acc[f][v] = zero;
+    const float* base = planes.data + (oh - row0) * wp + ow;
+    for (int64_t c = 0; c < C; ++c, base += planes.plane_size)
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          const float* src = base + kh * g.DH * wp + kw * g.DW;
+          const float* w = kernel + ((kh * g.KW + kw) * C + c) * F;
+          __m256 xv[kV];
+          for (int v = 0; v < kV; ++v) xv[v] = _mm256_loadu_ps(src + 8 * v);
+          for (int f = 0; f < kF; ++f) {
+            const __m256 wf = _mm256_broadcast_ss(w + f);
+            for (int v = 0; v < kV; ++v) acc[f][v] = _mm256_fmadd_ps(wf, xv[v], acc[f][v]);
+          }
+        }
+    for (int v = 0; v < kV && 8 * v < count; ++v) {
+      __m256 rows[8], px[8];
+      for (int f = 0; f < 8; ++f) {
+        if (f >= kF) {
+          rows[f] = zero;
+          continue;
+        }
+        rows[f] = bias ? _mm256_add_ps(acc[f][v], _mm256_broadcast_ss(bias + f)) : acc[f][v];
+        if (relu) rows[f] = _mm256_max_ps(rows[f], zero);
+      }
+      transpose8(rows, px);
+      const int n = std::min(8, count - 8 * v);
+      store_pixels(px, n, (p_end - p - 8 * v) * F, F, y + (p + 8 * v) * F);
+    }
+    p += count;
+  }
+}
+
+template <int kF>
+void forward_rows_for(const ConvGeometry& g, const Planes& planes, int64_t row0,
+                      const float* kernel, const float* bias, bool relu, int64_t p_begin,
+                      int64_t p_end, float* y) {
+  // Up to 6 filters: 2 vectors (12 accumulators); 7-8 filters: 1 vector.
+  constexpr int kV = kF <= 6 ? 2 : 1;
+  forward_rows<kF, kV>(g, planes, row0, kernel, bias, relu, p_begin, p_end, y);
+}
+
+// hsum of each of n (<= 8) accumulators, added to out[0..n).
+inline void add_sums(const __m256 acc[8], int n, float* out) {
+  alignas(32) float lanes[8][8];
+  for (int f = 0; f < n; ++f) _mm256_store_ps(lanes[f], acc[f]);
+  for (int f = 0; f < n; ++f) {
+    float s = 0.f;
+    for (int l = 0; l < 8; ++l) s += lanes[f][l];
+    out[f] += s;
+  }
+}
+
+// dk[tap][c][f0 .. f0 + kF) += sum over wide pixels of plane_c[pixel + offset(tap)] * dy_f.
+template <int kF>
+void filter_grad_block(const ConvGeometry& g, const Planes& x, const Planes& dy, int64_t f0,
+                       float* dk) {
+  const int64_t C = g.C, F = g.F, wp = x.width, pixels = g.OH * wp;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const float* src = x.data + c * x.plane_size + kh * g.DH * wp + kw * g.DW;
+        const float* d = dy.data + f0 * dy.plane_size;
+        __m256 acc[8];
+        for (int f = 0; f < 8; ++f) acc[f] = _mm256_setzero_ps();
+        for (int64_t p = 0; p < pixels; p += 8) {
+          const __m256 xv = _mm256_loadu_ps(src + p);
+          for (int f = 0; f < kF; ++f)
+            acc[f] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(d + f * dy.plane_size + p), acc[f]);
+        }
+        add_sums(acc, kF, dk + ((kh * g.KW + kw) * C + c) * F + f0);
+      }
+}
+
+}  // namespace
+
+void conv_forward_planar(const ConvGeometry& g, const float* x, const float* kernel,
+                         const float* bias, bool relu, int64_t p_begin, int64_t p_end,
+                         float* y) {
+  if (p_begin >= p_end) return;
+  // Padded rows that output rows [first, last] read.
+  const int64_t first = p_begin / g.OW, last = (p_end - 1) / g.OW;
+  const int64_t rows = last - first + 1 + (g.KH - 1) * g.DH;
+  const int64_t width = g.OW + (g.KW - 1) * g.DW;  // = W + left and right padding
+  const Planes planes = make_planes(t_planes, x, g.H, g.W, g.C, g.C, g.PT, g.PL, first, rows,
+                                    width);
+  switch (g.F) {
+#define PCV_CASE(n)                                                                       \
+  case n:                                                                                 \
+    forward_rows_for<n>(g, planes, first, kernel, bias, relu, p_begin, p_end, y); \
+    break;
+    PCV_CASE(1) PCV_CASE(2) PCV_CASE(3) PCV_CASE(4)
+    PCV_CASE(5) PCV_CASE(6) PCV_CASE(7) PCV_CASE(8)
+#undef PCV_CASE
+    default:
+      std::abort();  // the caller checks planar_forward_applies
+  }
+}
+
+void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dk) {
+  const int64_t width = g.OW + (g.KW - 1) * g.DW;
+  const Planes xp = make_planes(t_planes, x, g.H, g.W, g.C, g.C, g.PT, g.PL, 0,
+                                g.OH + (g.KH - 1) * g.DH, width);
+  // dy as planes of the same width: the wide columns are zero, so the
+  // products they add are zero.
+  const Planes dyp = make_planes(t_dy_planes, dy, g.OH, g.OW, g.F, g.F, 0, 0, 0, g.OH, width);
+  for (int64_t f0 = 0; f0 < g.F; f0 += 8) {
+    switch (std::min<int64_t>(8, g.F - f0)) {
+#define PCV_CASE(n)                              \
+  case n:                                        \
+    filter_grad_block<n>(g, xp, dyp, f0, dk); \
+    break;
+      PCV_CASE(1) PCV_CASE(2) PCV_CASE(3) PCV_CASE(4)
+      PCV_CASE(5) PCV_CASE(6) PCV_CASE(7) PCV_CASE(8)
+#undef PCV_CASE
+    }
+  }
+}
+
+}  // namespace pyconv::kernels::avx2
