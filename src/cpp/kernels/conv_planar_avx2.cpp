@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "kernels/conv.h"
 
@@ -53,6 +54,19 @@ Planes make_planes(Scratch& scratch, const float* x, int64_t H, int64_t W, int64
   return Planes{out, width, plane_size};
 }
 
+// Where each kernel row (kh, kw, c) reads, relative to the output pixel's
+// own position in the planes.
+const int64_t* tap_offsets(const ConvGeometry& g, const Planes& planes) {
+  static thread_local std::vector<int64_t> offsets;
+  offsets.resize(static_cast<size_t>(g.col_width()));
+  size_t t = 0;
+  for (int64_t kh = 0; kh < g.KH; ++kh)
+    for (int64_t kw = 0; kw < g.KW; ++kw)
+      for (int64_t c = 0; c < g.C; ++c)
+        offsets[t++] = c * planes.plane_size + kh * g.DH * planes.width + kw * g.DW;
+  return offsets.data();
+}
+
 // Transposes 8 filter vectors (8 pixels each; rows >= F are zero) so that
 // pixel j's F values are lanes 0..F-1 of px[j].
 inline void transpose8(const __m256 in[8], __m256 px[8]) {
@@ -90,7 +104,8 @@ inline void store_pixels(const __m256 px[8], int count, int64_t room, int64_t F,
 template <int kF, int kV>
 void forward_rows(const ConvGeometry& g, const Planes& planes, int64_t row0, const float* kernel,
                   const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y) {
-  const int64_t C = g.C, F = g.F, OW = g.OW, wp = planes.width;
+  const int64_t F = g.F, OW = g.OW, taps = g.col_width();
+  const int64_t* offsets = tap_offsets(g, planes);
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t p = p_begin; p < p_end;) {
     const int64_t oh = p / OW, ow = p % OW;
@@ -98,19 +113,23 @@ void forward_rows(const ConvGeometry& g, const Planes& planes, int64_t row0, con
     __m256 acc[kF][kV];
     for (int f = 0; f < kF; ++f)
       for (int v = 0; v < kV; ++v) acc[f][v] = zero;
-    const float* base = planes.data + (oh - row0) * wp + ow;
-    for (int64_t c = 0; c < C; ++c, base += planes.plane_size)
-      for (int64_t kh = 0; kh < g.KH; ++kh)
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const float* src = base + kh * g.DH * wp + kw * g.DW;
-          const float* w = kernel + ((kh * g.KW + kw) * C + c) * F;
-          __m256 xv[kV];
-          for (int v = 0; v < kV; ++v) xv[v] = _mm256_loadu_ps(src + 8 * v);
-          for (int f = 0; f < kF; ++f) {
-            const __m256 wf = _mm256_broadcast_ss(w + f);
-            for (int v = 0; v < kV; ++v) acc[f][v] = _mm256_fmadd_ps(wf, xv[v], acc[f][v]);
-          }
-        }
+    // One flat loop over the kernel's rows, so the accumulators stay in registers.
+    const float* base = planes.data + (oh - row0) * planes.width + ow;
+    const float* w = kernel;
+    for (int64_t t = 0; t < taps; ++t, w += F) {
+      const float* src = base + offsets[t];
+      __m256 xv[kV];
+      for (int v = 0; v < kV; ++v) xv[v] = _mm256_loadu_ps(src + 8 * v);
+      for (int f = 0; f < kF; ++f) {
+        const __m256 wf = _mm256_broadcast_ss(w + f);
+        for (int v = 0; v < kV; ++v) acc[f][v] = _mm256_fmadd_ps(wf, xv[v], acc[f][v]);
+      }
+    }
+    // acc leaves registers here, through constant indices only: indexing it
+    // by the run-time v below would make the compiler keep it in memory.
+    alignas(32) float sums[kF][8 * kV];
+    for (int f = 0; f < kF; ++f)
+      for (int v = 0; v < kV; ++v) _mm256_store_ps(sums[f] + 8 * v, acc[f][v]);
     for (int v = 0; v < kV && 8 * v < count; ++v) {
       __m256 rows[8], px[8];
       for (int f = 0; f < 8; ++f) {
@@ -118,7 +137,8 @@ void forward_rows(const ConvGeometry& g, const Planes& planes, int64_t row0, con
           rows[f] = zero;
           continue;
         }
-        rows[f] = bias ? _mm256_add_ps(acc[f][v], _mm256_broadcast_ss(bias + f)) : acc[f][v];
+        rows[f] = _mm256_load_ps(sums[f] + 8 * v);
+        if (bias) rows[f] = _mm256_add_ps(rows[f], _mm256_broadcast_ss(bias + f));
         if (relu) rows[f] = _mm256_max_ps(rows[f], zero);
       }
       transpose8(rows, px);
@@ -138,36 +158,64 @@ void forward_rows_for(const ConvGeometry& g, const Planes& planes, int64_t row0,
   forward_rows<kF, kV>(g, planes, row0, kernel, bias, relu, p_begin, p_end, y);
 }
 
-// hsum of each of n (<= 8) accumulators, added to out[0..n).
+// out[f] += the lane sum of acc[f], for f < n (<= 8).
 inline void add_sums(const __m256 acc[8], int n, float* out) {
-  alignas(32) float lanes[8][8];
-  for (int f = 0; f < n; ++f) _mm256_store_ps(lanes[f], acc[f]);
-  for (int f = 0; f < n; ++f) {
-    float s = 0.f;
-    for (int l = 0; l < 8; ++l) s += lanes[f][l];
-    out[f] += s;
+  const __m256 h01 = _mm256_hadd_ps(acc[0], acc[1]), h23 = _mm256_hadd_ps(acc[2], acc[3]);
+  const __m256 h45 = _mm256_hadd_ps(acc[4], acc[5]), h67 = _mm256_hadd_ps(acc[6], acc[7]);
+  const __m256 q0 = _mm256_hadd_ps(h01, h23), q1 = _mm256_hadd_ps(h45, h67);
+  // q0 lanes: sums of 0-3 over the low halves, then over the high halves.
+  const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20),
+                                    _mm256_permute2f128_ps(q0, q1, 0x31));
+  if (n == 8) {
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), sums));
+    return;
   }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, sums);
+  for (int f = 0; f < n; ++f) out[f] += lanes[f];
 }
 
-// dk[tap][c][f0 .. f0 + kF) += sum over wide pixels of plane_c[pixel + offset(tap)] * dy_f.
+// dy for the kernel gradient, blocked so that one pointer reaches every
+// operand of the inner loop: for each block of 8 filters and each run of 8
+// wide pixels, 8 vectors (one per filter, zero past F) of those pixels.
+// Wide pixels (column >= OW) are zero, so the products they add are zero.
+struct DyBlocks {
+  const float* data;
+  int64_t runs;  // runs of 8 wide pixels; a block is runs * 64 floats
+};
+
+DyBlocks make_dy_blocks(const float* dy, const ConvGeometry& g, int64_t width) {
+  const int64_t runs = (g.OH * width + 7) / 8, blocks = (g.F + 7) / 8;
+  float* out = t_dy_planes.get(static_cast<size_t>(blocks * runs * 64));
+  std::memset(out, 0, sizeof(float) * blocks * runs * 64);
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const int64_t p = oh * width + ow;
+      const float* src = dy + (oh * g.OW + ow) * g.F;
+      for (int64_t f = 0; f < g.F; ++f)
+        out[(((f / 8) * runs + p / 8) * 8 + f % 8) * 8 + p % 8] = src[f];
+    }
+  return DyBlocks{out, runs};
+}
+
+// dk[tap][c][8b .. 8b + kF) += sum over wide pixels of plane_c[pixel + offset(tap)] * dy_f.
 template <int kF>
-void filter_grad_block(const ConvGeometry& g, const Planes& x, const Planes& dy, int64_t f0,
+void filter_grad_block(const ConvGeometry& g, const Planes& x, const DyBlocks& dy, int64_t b,
                        float* dk) {
-  const int64_t C = g.C, F = g.F, wp = x.width, pixels = g.OH * wp;
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const float* src = x.data + c * x.plane_size + kh * g.DH * wp + kw * g.DW;
-        const float* d = dy.data + f0 * dy.plane_size;
-        __m256 acc[8];
-        for (int f = 0; f < 8; ++f) acc[f] = _mm256_setzero_ps();
-        for (int64_t p = 0; p < pixels; p += 8) {
-          const __m256 xv = _mm256_loadu_ps(src + p);
-          for (int f = 0; f < kF; ++f)
-            acc[f] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(d + f * dy.plane_size + p), acc[f]);
-        }
-        add_sums(acc, kF, dk + ((kh * g.KW + kw) * C + c) * F + f0);
-      }
+  const int64_t taps = g.col_width();
+  const int64_t* offsets = tap_offsets(g, x);
+  const float* block = dy.data + b * dy.runs * 64;
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* src = x.data + offsets[t];
+    const float* d = block;
+    __m256 acc[8];
+    for (int f = 0; f < 8; ++f) acc[f] = _mm256_setzero_ps();
+    for (int64_t q = 0; q < dy.runs; ++q, src += 8, d += 64) {
+      const __m256 xv = _mm256_loadu_ps(src);
+      for (int f = 0; f < kF; ++f) acc[f] = _mm256_fmadd_ps(xv, _mm256_load_ps(d + 8 * f), acc[f]);
+    }
+    add_sums(acc, kF, dk + t * g.F + 8 * b);  // kernel row t = (kh, kw, c)
+  }
 }
 
 }  // namespace
@@ -199,14 +247,12 @@ void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy
   const int64_t width = g.OW + (g.KW - 1) * g.DW;
   const Planes xp = make_planes(t_planes, x, g.H, g.W, g.C, g.C, g.PT, g.PL, 0,
                                 g.OH + (g.KH - 1) * g.DH, width);
-  // dy as planes of the same width: the wide columns are zero, so the
-  // products they add are zero.
-  const Planes dyp = make_planes(t_dy_planes, dy, g.OH, g.OW, g.F, g.F, 0, 0, 0, g.OH, width);
-  for (int64_t f0 = 0; f0 < g.F; f0 += 8) {
-    switch (std::min<int64_t>(8, g.F - f0)) {
-#define PCV_CASE(n)                              \
-  case n:                                        \
-    filter_grad_block<n>(g, xp, dyp, f0, dk); \
+  const DyBlocks blocks = make_dy_blocks(dy, g, width);
+  for (int64_t b = 0; b * 8 < g.F; ++b) {
+    switch (std::min<int64_t>(8, g.F - b * 8)) {
+#define PCV_CASE(n)                             \
+  case n:                                       \
+    filter_grad_block<n>(g, xp, blocks, b, dk); \
     break;
       PCV_CASE(1) PCV_CASE(2) PCV_CASE(3) PCV_CASE(4)
       PCV_CASE(5) PCV_CASE(6) PCV_CASE(7) PCV_CASE(8)
