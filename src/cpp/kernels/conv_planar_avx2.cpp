@@ -187,14 +187,24 @@ struct DyBlocks {
 DyBlocks make_dy_blocks(const float* dy, const ConvGeometry& g, int64_t width) {
   const int64_t runs = (g.OH * width + 7) / 8, blocks = (g.F + 7) / 8;
   float* out = t_dy_planes.get(static_cast<size_t>(blocks * runs * 64));
-  std::memset(out, 0, sizeof(float) * blocks * runs * 64);
-  for (int64_t oh = 0; oh < g.OH; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const int64_t p = oh * width + ow;
-      const float* src = dy + (oh * g.OW + ow) * g.F;
-      for (int64_t f = 0; f < g.F; ++f)
-        out[(((f / 8) * runs + p / 8) * 8 + f % 8) * 8 + p % 8] = src[f];
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const __m256i mask = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(static_cast<int>(std::min<int64_t>(8, g.F - 8 * b))), lane);
+    for (int64_t q = 0; q < runs; ++q) {
+      // The run's 8 pixels' filter values (zero for wide pixels), transposed.
+      __m256 px[8], filters[8];
+      for (int j = 0; j < 8; ++j) {
+        const int64_t p = q * 8 + j, oh = p / width, ow = p % width;
+        px[j] = oh < g.OH && ow < g.OW
+                    ? _mm256_maskload_ps(dy + (oh * g.OW + ow) * g.F + 8 * b, mask)
+                    : _mm256_setzero_ps();
+      }
+      transpose8(px, filters);
+      float* dst = out + (b * runs + q) * 64;
+      for (int f = 0; f < 8; ++f) _mm256_store_ps(dst + 8 * f, filters[f]);
     }
+  }
   return DyBlocks{out, runs};
 }
 

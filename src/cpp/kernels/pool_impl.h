@@ -1,8 +1,8 @@
 // The pooling kernels' source, included once per ISA inside that ISA's
 // namespace (pool_ref.cpp, pool_avx2.cpp). Parallel over samples and output
 // rows; channels are innermost, so each window step is a contiguous run of C
-// floats. The including file provides <algorithm>, <cstring>, <limits> and
-// core/threads.h.
+// floats. The including file provides <algorithm>, <cstring>, <limits>,
+// <vector> and core/threads.h.
 
 namespace {
 struct Window {
@@ -72,7 +72,46 @@ void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_
   }
 }
 
+namespace {
+// Windows that tile the input (no padding, stride = window, every window
+// inside; trailing rows or columns may be left out): each
+// output row sums KH whole input rows, which vectorises for any channel count.
+inline bool tiles_exactly(const PoolGeometry& g) {
+  return g.PT == 0 && g.PL == 0 && g.SH == g.KH && g.SW == g.KW && g.OH * g.KH <= g.H &&
+         g.OW * g.KW <= g.W;
+}
+}  // namespace
+
 void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads) {
+  if (tiles_exactly(g)) {
+    threads = threads_for(g.N * g.H * g.W * g.C, threads);
+    const int64_t row = g.W * g.C, span = g.OW * g.KW * g.C;
+    const float inv = 1.f / static_cast<float>(g.KH * g.KW);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+      std::vector<float> sum(static_cast<size_t>(span));
+      float* s = sum.data();
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < g.N * g.OH; ++r) {  // output row r of the batch
+        const float* src = x + ((r / g.OH) * g.H + (r % g.OH) * g.KH) * row;
+#pragma omp simd
+        for (int64_t k = 0; k < span; ++k) s[k] = src[k];
+        for (int64_t i = 1; i < g.KH; ++i)
+#pragma omp simd
+          for (int64_t k = 0; k < span; ++k) s[k] += src[i * row + k];
+        float* out = y + r * g.OW * g.C;
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const float* win = s + ow * g.KW * g.C;
+          for (int64_t c = 0; c < g.C; ++c) {
+            float v = win[c];
+            for (int64_t j = 1; j < g.KW; ++j) v += win[j * g.C + c];
+            out[ow * g.C + c] = v * inv;
+          }
+        }
+      }
+    }
+    return;
+  }
   for_each_window(g, threads, [&](int64_t in, int64_t out, const Window& w) {
     const float* xs = x + in;
     float* yo = y + out;
@@ -93,6 +132,28 @@ void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads)
 void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, int threads) {
   threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
+  if (tiles_exactly(g)) {
+    // Each output row's gradient, spread over its window row once, then
+    // copied to the KH input rows; rows and columns past the windows get 0.
+    const int64_t row = g.W * g.C, span = g.OW * g.KW * g.C;
+    const float inv = 1.f / static_cast<float>(g.KH * g.KW);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t n = 0; n < g.N; ++n) {
+      float* dxs = dx + n * in_size;
+      if (span < row || g.OH * g.KH < g.H) std::memset(dxs, 0, sizeof(float) * in_size);
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const float* dyo = dy + n * out_size + oh * g.OW * g.C;
+        float* first = dxs + oh * g.KH * row;
+        for (int64_t ow = 0; ow < g.OW; ++ow)
+          for (int64_t j = 0; j < g.KW; ++j)
+            for (int64_t c = 0; c < g.C; ++c)
+              first[(ow * g.KW + j) * g.C + c] = dyo[ow * g.C + c] * inv;
+        for (int64_t i = 1; i < g.KH; ++i)
+          std::memcpy(first + i * row, first, sizeof(float) * span);
+      }
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n) {
     float* dxs = dx + n * in_size;
