@@ -68,3 +68,26 @@ def test_winograd_backward_matches_reference(case, batch):
     gradcheck.assert_close_to_reference(dx, want_dx)
     gradcheck.assert_close_to_reference(dkernel, want_dkernel)
     gradcheck.assert_close_to_reference(dbias, want_dbias)
+
+
+def test_transformed_kernel_follows_weight_changes():
+    # The transformed kernel is kept between calls: set_weights and training
+    # steps must both be seen by the next forward pass.
+    import pyconv
+
+    rng = np.random.default_rng(5)
+    model = pyconv.Sequential([pyconv.Input((8, 8, 16)),
+                               pyconv.layers.Conv2D(16, 3, padding="same")])
+    model.compile(optimizer="sgd", loss="mse")
+    x = rng.standard_normal((2, 8, 8, 16)).astype(np.float32)
+
+    def expected():
+        kernel, bias = model.get_weights()
+        return reference.conv2d(x, kernel, bias, padding="same")
+
+    gradcheck.assert_close_to_reference(model.predict(x, verbose=0), expected())
+    kernel, bias = model.get_weights()
+    model.set_weights([kernel * -2.0, bias + 1.0])
+    gradcheck.assert_close_to_reference(model.predict(x, verbose=0), expected())
+    model.train_on_batch(x, rng.standard_normal((2, 8, 8, 16)).astype(np.float32))
+    gradcheck.assert_close_to_reference(model.predict(x, verbose=0), expected())

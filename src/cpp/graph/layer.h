@@ -17,6 +17,9 @@ struct Param {
   std::string name;
   Tensor value;
   Tensor grad;
+  // Bumped by every write to value after build (optimizer steps, set
+  // weights): caches derived from the value compare it to stay current.
+  uint64_t version = 0;
 };
 
 struct RunContext {

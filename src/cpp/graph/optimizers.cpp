@@ -25,6 +25,7 @@ void Optimizer::step(const std::vector<Param*>& params, int threads) {
       for (int64_t j = 0; j < p.value.numel(); ++j) w[j] *= keep;
     }
     update(p, slots_[i], threads);
+    ++p.version;
   }
 }
 

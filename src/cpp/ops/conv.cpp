@@ -144,9 +144,10 @@ namespace {
 // batch is split across threads, and a batch smaller than the thread count
 // is split by pixel ranges too, so batch-1 inference uses every core.
 void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
-                        const float* bias, bool relu, float* y, int threads) {
+                        const float* bias, bool relu, float* y, int threads,
+                        WinogradKernelCache* cache = nullptr, uint64_t kernel_version = 0) {
   if (winograd_applies(g)) {
-    winograd_forward(g, N, x, kernel, bias, relu, y, threads);
+    winograd_forward(g, N, x, kernel, bias, relu, y, threads, cache, kernel_version);
     return;
   }
   const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C, out_size = P * g.F;
@@ -165,7 +166,8 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
 }  // namespace
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
-                    const Tensor* bias, Activation act, Tensor& y, int threads) {
+                    const Tensor* bias, Activation act, Tensor& y, int threads,
+                    WinogradKernelCache* cache, uint64_t kernel_version) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
   // The GEMM paths apply bias and ReLU while storing their output.
@@ -174,7 +176,8 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   const float* b = bias ? bias->data() : nullptr;
   const kernels::KernelTable& kt = kernels::active();
   if (path == ConvPath::General) {
-    conv_forward_batch(g, N, x.data(), kernel.data(), b, relu, y.data(), threads);
+    conv_forward_batch(g, N, x.data(), kernel.data(), b, relu, y.data(), threads, cache,
+                       kernel_version);
   } else {
     const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
     const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;

@@ -8,6 +8,7 @@
 #include "core/tensor.h"
 #include "kernels/conv.h"
 #include "ops/activation.h"
+#include "ops/conv_winograd.h"
 #include "ops/padding.h"
 
 namespace pyconv::ops {
@@ -41,8 +42,11 @@ struct ConvWorkspace {
 
 // y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.
 // Bias and ReLU are applied inside the GEMM's output pass where possible.
+// cache (may be null) keeps kernel transforms across calls, keyed by
+// kernel_version.
 void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
-                    const Tensor* bias, Activation act, Tensor& y, int threads);
+                    const Tensor* bias, Activation act, Tensor& y, int threads,
+                    WinogradKernelCache* cache = nullptr, uint64_t kernel_version = 0);
 // Gradients of sum(y * dy). dx and dbias may be null (not wanted).
 void conv2d_backward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,

@@ -55,11 +55,16 @@ const float* zeros(int64_t n) {
 }  // namespace
 
 void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
-                      const float* bias, bool relu, float* y, int threads) {
+                      const float* bias, bool relu, float* y, int threads,
+                      WinogradKernelCache* cache, uint64_t kernel_version) {
   const int64_t C = g.C, F = g.F, T = kernels::winograd_tiles(g);
-  t_u.resize({kWinogradPoints, C, F});
-  kernels::winograd_kernel(g, kernel, t_u.data());
-  const float* u = t_u.data();
+  Tensor& u_buf = cache ? cache->u : t_u;
+  if (!cache || cache->version != kernel_version) {
+    u_buf.resize({kWinogradPoints, C, F});
+    kernels::winograd_kernel(g, kernel, u_buf.data());
+    if (cache) cache->version = kernel_version;
+  }
+  const float* u = u_buf.data();
   const float* zero_c = zeros(C);
   const TilePlan plan = plan_tiles(g, N, threads);
   const int64_t block = plan.block, blocks = plan.blocks;

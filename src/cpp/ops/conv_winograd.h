@@ -1,15 +1,25 @@
 // Convolution by Winograd F(2x2, 3x3): for 3x3, stride-1, undilated,
 // ungrouped convolutions with enough channels for its 16 GEMMs to be worth it.
 #pragma once
+#include "core/tensor.h"
 #include "kernels/conv.h"
 
 namespace pyconv::ops {
 
 bool winograd_applies(const kernels::ConvGeometry& g);
 
+// The transformed kernel, kept across calls while the kernel's version (see
+// Param::version) stays the same: inference transforms it once.
+struct WinogradKernelCache {
+  Tensor u;
+  uint64_t version = ~uint64_t{0};
+};
+
 // y = conv(x) + bias (may be null), then ReLU if relu, for N NHWC samples.
+// cache may be null (transform the kernel every call).
 void winograd_forward(const kernels::ConvGeometry& g, int64_t N, const float* x,
-                      const float* kernel, const float* bias, bool relu, float* y, int threads);
+                      const float* kernel, const float* bias, bool relu, float* y, int threads,
+                      WinogradKernelCache* cache = nullptr, uint64_t kernel_version = 0);
 
 // dkernel = the kernel gradient of sum(y * dy) for N NHWC samples, with the
 // same tiles and input transform as the forward pass.

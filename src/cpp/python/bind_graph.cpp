@@ -46,8 +46,10 @@ void set_params(Layer& layer, const py::list& values) {
                            shape_str(s)));
     arrays.push_back(a);
   }
-  for (size_t i = 0; i < params.size(); ++i)
+  for (size_t i = 0; i < params.size(); ++i) {
     std::memcpy(params[i].value.data(), arrays[i].data(), sizeof(float) * params[i].value.numel());
+    ++params[i].version;
+  }
 }
 
 py::list param_names(Layer& layer) {

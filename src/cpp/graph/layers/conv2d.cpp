@@ -73,7 +73,8 @@ class Conv2DLayer : public Layer {
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
     ops::conv2d_forward(geom_, *in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                        output_activation(), out, ctx.threads);
+                        output_activation(), out, ctx.threads, &winograd_cache_,
+                        params_[0].version);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
@@ -88,6 +89,7 @@ class Conv2DLayer : public Layer {
   bool use_bias_ = true;
   kernels::ConvGeometry geom_{};
   ops::ConvWorkspace ws_;
+  ops::WinogradKernelCache winograd_cache_;
 };
 
 }  // namespace
