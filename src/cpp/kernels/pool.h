@@ -14,6 +14,7 @@ struct PoolGeometry {
 // One set per ISA:
 //  maxpool2d_f32:          y = window max; argmax[i] = the flat index of the
 //                          winner within its sample's (H, W, C) input
+//                          (argmax may be null: not wanted)
 //  maxpool2d_backward_f32: dx = 0, then dx[argmax[i]] += dy[i]
 //  avgpool2d_f32:          y = mean over the in-bounds part of each window
 //  avgpool2d_backward_f32: its adjoint

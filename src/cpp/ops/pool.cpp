@@ -32,10 +32,11 @@ kernels::PoolGeometry pool2d_geometry(const Shape& input, const Pool2DArgs& a,
 }
 
 void maxpool2d_forward(kernels::PoolGeometry g, const Tensor& x, Tensor& y,
-                       std::vector<int32_t>& argmax, int threads) {
+                       std::vector<int32_t>* argmax, int threads) {
   g.N = x.dim(0);
-  argmax.resize(static_cast<size_t>(y.numel()));
-  kernels::active().maxpool2d_f32(g, x.data(), y.data(), argmax.data(), threads);
+  if (argmax) argmax->resize(static_cast<size_t>(y.numel()));
+  kernels::active().maxpool2d_f32(g, x.data(), y.data(), argmax ? argmax->data() : nullptr,
+                                  threads);
 }
 
 void maxpool2d_backward(kernels::PoolGeometry g, const Tensor& dy,

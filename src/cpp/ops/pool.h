@@ -20,9 +20,10 @@ struct Pool2DArgs {
 kernels::PoolGeometry pool2d_geometry(const Shape& input, const Pool2DArgs& a,
                                       const std::string& who);
 
-// argmax is resized to y's element count and kept for the backward pass.
+// argmax, when not null, is resized to y's element count and filled for the
+// backward pass.
 void maxpool2d_forward(kernels::PoolGeometry g, const Tensor& x, Tensor& y,
-                       std::vector<int32_t>& argmax, int threads);
+                       std::vector<int32_t>* argmax, int threads);
 void maxpool2d_backward(kernels::PoolGeometry g, const Tensor& dy,
                         const std::vector<int32_t>& argmax, Tensor& dx, int threads);
 void avgpool2d_forward(kernels::PoolGeometry g, const Tensor& x, Tensor& y, int threads);

@@ -36,15 +36,23 @@ class Pool2DLayer : public Layer {
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+    // Inference skips the winners' indices; a backward pass after it
+    // finds them again (see backward).
+    have_argmax_ = ctx.training;
     if (max_)
-      ops::maxpool2d_forward(geom_, *in[0], out, argmax_, ctx.threads);
+      ops::maxpool2d_forward(geom_, *in[0], out, ctx.training ? &argmax_ : nullptr, ctx.threads);
     else
       ops::avgpool2d_forward(geom_, *in[0], out, ctx.threads);
   }
 
-  void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     if (!din[0]) return;
+    if (max_ && !have_argmax_) {
+      Tensor again(out.shape());
+      ops::maxpool2d_forward(geom_, *in[0], again, &argmax_, ctx.threads);
+      have_argmax_ = true;
+    }
     if (max_)
       ops::maxpool2d_backward(geom_, dout, argmax_, *din[0], ctx.threads);
     else
@@ -56,6 +64,7 @@ class Pool2DLayer : public Layer {
   bool max_;
   kernels::PoolGeometry geom_{};
   std::vector<int32_t> argmax_;
+  bool have_argmax_ = false;  // argmax_ belongs to the last forward's input
 };
 
 class GlobalAvgPool2DLayer : public Layer {
