@@ -67,30 +67,12 @@ const int64_t* tap_offsets(const ConvGeometry& g, const Planes& planes) {
   return offsets.data();
 }
 
-// Transposes 8 filter vectors (8 pixels each; rows >= F are zero) so that
-// pixel j's F values are lanes 0..F-1 of px[j].
-inline void transpose8(const __m256 in[8], __m256 px[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(in[0], in[1]), t1 = _mm256_unpackhi_ps(in[0], in[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(in[2], in[3]), t3 = _mm256_unpackhi_ps(in[2], in[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(in[4], in[5]), t5 = _mm256_unpackhi_ps(in[4], in[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(in[6], in[7]), t7 = _mm256_unpackhi_ps(in[6], in[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  px[0] = _mm256_permute2f128_ps(u0, u4, 0x20), px[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  px[2] = _mm256_permute2f128_ps(u2, u6, 0x20), px[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  px[4] = _mm256_permute2f128_ps(u0, u4, 0x31), px[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  px[6] = _mm256_permute2f128_ps(u2, u6, 0x31), px[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 // Stores `count` (<= 8) pixels of an NHWC output with F <= 8 values per
 // pixel at y. Each pixel is stored as 8 lanes, the extra ones landing on the
 // pixels after it, which are stored later; a store that would pass `room`
 // (the floats this call may write from y) is masked to F lanes.
 inline void store_pixels(const __m256 px[8], int count, int64_t room, int64_t F, float* y) {
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(F)),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i mask = first_lanes(F);
   for (int j = 0; j < count; ++j) {
     if (j * F + 8 <= room)
       _mm256_storeu_ps(y + j * F, px[j]);
@@ -187,10 +169,8 @@ struct DyBlocks {
 DyBlocks make_dy_blocks(const float* dy, const ConvGeometry& g, int64_t width) {
   const int64_t runs = (g.OH * width + 7) / 8, blocks = (g.F + 7) / 8;
   float* out = t_dy_planes.get(static_cast<size_t>(blocks * runs * 64));
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t b = 0; b < blocks; ++b) {
-    const __m256i mask = _mm256_cmpgt_epi32(
-        _mm256_set1_epi32(static_cast<int>(std::min<int64_t>(8, g.F - 8 * b))), lane);
+    const __m256i mask = first_lanes(g.F - 8 * b);
     for (int64_t q = 0; q < runs; ++q) {
       // The run's 8 pixels' filter values (zero for wide pixels), transposed.
       __m256 px[8], filters[8];
@@ -210,10 +190,9 @@ DyBlocks make_dy_blocks(const float* dy, const ConvGeometry& g, int64_t width) {
 
 // dk[tap][c][8b .. 8b + kF) += sum over wide pixels of plane_c[pixel + offset(tap)] * dy_f.
 template <int kF>
-void filter_grad_block(const ConvGeometry& g, const Planes& x, const DyBlocks& dy, int64_t b,
-                       float* dk) {
+void filter_grad_block(const ConvGeometry& g, const Planes& x, const int64_t* offsets,
+                       const DyBlocks& dy, int64_t b, float* dk) {
   const int64_t taps = g.col_width();
-  const int64_t* offsets = tap_offsets(g, x);
   const float* block = dy.data + b * dy.runs * 64;
   for (int64_t t = 0; t < taps; ++t) {
     const float* src = x.data + offsets[t];
@@ -241,8 +220,8 @@ void conv_forward_planar(const ConvGeometry& g, const float* x, const float* ker
   const Planes planes = make_planes(t_planes, x, g.H, g.W, g.C, g.C, g.PT, g.PL, first, rows,
                                     width);
   switch (g.F) {
-#define PCV_CASE(n)                                                                       \
-  case n:                                                                                 \
+#define PCV_CASE(n)                                                               \
+  case n:                                                                         \
     forward_rows_for<n>(g, planes, first, kernel, bias, relu, p_begin, p_end, y); \
     break;
     PCV_CASE(1) PCV_CASE(2) PCV_CASE(3) PCV_CASE(4)
@@ -258,11 +237,12 @@ void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy
   const Planes xp = make_planes(t_planes, x, g.H, g.W, g.C, g.C, g.PT, g.PL, 0,
                                 g.OH + (g.KH - 1) * g.DH, width);
   const DyBlocks blocks = make_dy_blocks(dy, g, width);
+  const int64_t* offsets = tap_offsets(g, xp);
   for (int64_t b = 0; b * 8 < g.F; ++b) {
     switch (std::min<int64_t>(8, g.F - b * 8)) {
-#define PCV_CASE(n)                             \
-  case n:                                       \
-    filter_grad_block<n>(g, xp, blocks, b, dk); \
+#define PCV_CASE(n)                                      \
+  case n:                                                \
+    filter_grad_block<n>(g, xp, offsets, blocks, b, dk); \
     break;
       PCV_CASE(1) PCV_CASE(2) PCV_CASE(3) PCV_CASE(4)
       PCV_CASE(5) PCV_CASE(6) PCV_CASE(7) PCV_CASE(8)

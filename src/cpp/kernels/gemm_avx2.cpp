@@ -33,35 +33,17 @@ thread_local Scratch t_pack_a, t_pack_b;
 
 constexpr int64_t kPackSlack = 8;
 
-// Lanes 0-5 set: the MR values of one packed A column.
-inline __m256i mr_mask() { return _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0); }
-
 // Transposes 8 depth steps of MR full rows (rows[r][k0..k0+7]) into packed
 // columns dst[k * MR + r]. Each column is stored as 8 lanes, the 2 extra
 // lanes landing where the next column goes, to be overwritten by it. The
 // last column's extra lanes may land past the panel: the packing buffer has
 // kPackSlack floats to spare.
 inline void pack_a_rows8(const float* const rows[MR], int64_t k0, float* dst) {
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256 r0 = _mm256_loadu_ps(rows[0] + k0), r1 = _mm256_loadu_ps(rows[1] + k0);
-  const __m256 r2 = _mm256_loadu_ps(rows[2] + k0), r3 = _mm256_loadu_ps(rows[3] + k0);
-  const __m256 r4 = _mm256_loadu_ps(rows[4] + k0), r5 = _mm256_loadu_ps(rows[5] + k0);
-  // 8x8 transpose of rows 0-5 plus two zero rows.
-  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, zero, 0x44), u5 = _mm256_shuffle_ps(t4, zero, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, zero, 0x44), u7 = _mm256_shuffle_ps(t5, zero, 0xEE);
-  _mm256_storeu_ps(dst + 0 * MR, _mm256_permute2f128_ps(u0, u4, 0x20));
-  _mm256_storeu_ps(dst + 1 * MR, _mm256_permute2f128_ps(u1, u5, 0x20));
-  _mm256_storeu_ps(dst + 2 * MR, _mm256_permute2f128_ps(u2, u6, 0x20));
-  _mm256_storeu_ps(dst + 3 * MR, _mm256_permute2f128_ps(u3, u7, 0x20));
-  _mm256_storeu_ps(dst + 4 * MR, _mm256_permute2f128_ps(u0, u4, 0x31));
-  _mm256_storeu_ps(dst + 5 * MR, _mm256_permute2f128_ps(u1, u5, 0x31));
-  _mm256_storeu_ps(dst + 6 * MR, _mm256_permute2f128_ps(u2, u6, 0x31));
-  _mm256_storeu_ps(dst + 7 * MR, _mm256_permute2f128_ps(u3, u7, 0x31));
+  __m256 in[8], columns[8];
+  for (int r = 0; r < MR; ++r) in[r] = _mm256_loadu_ps(rows[r] + k0);
+  in[6] = in[7] = _mm256_setzero_ps();
+  transpose8(in, columns);
+  for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + k * MR, columns[k]);
 }
 
 // A stored K x M (op(A) = A^T): each packed column of MR values is a
@@ -72,7 +54,7 @@ inline void pack_a_rows8(const float* const rows[MR], int64_t k0, float* dst) {
 void pack_a_trans(const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                   float* dst) {
   const int64_t full = mc / MR;  // panels with MR real rows
-  const __m256i mask = mr_mask();
+  const __m256i mask = first_lanes(MR);
   for (int64_t k = 0; k < kc; ++k) {
     const float* src = A + (p0 + k) * lda + i0;
     for (int64_t panel = 0; panel < full; ++panel) {
@@ -229,9 +211,7 @@ void unpacked(const Problem& p) {
   __m256 acc[MR][2];
   for (int64_t j = 0; j < p.N; j += NR) {
     const int nr = static_cast<int>(std::min<int64_t>(NR, p.N - j));
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane),
-                             _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane)};
+    const __m256i mask[2] = {first_lanes(nr), first_lanes(nr - 8)};
     const Epilogue ep{p.extras.bias ? p.extras.bias + j : nullptr, p.extras.relu};
     for (int64_t i = 0; i < p.M; i += MR) {
       const int mr = static_cast<int>(std::min<int64_t>(MR, p.M - i));

@@ -46,6 +46,29 @@ TilePlan plan_tiles(const ConvGeometry& g, int64_t N, int threads) {
   return p;
 }
 
+// Calls body(thread, n, t0, t1, v, m) for every block [t0, t1) of sample n's
+// tiles, in parallel, with the thread's transform buffers v (16 x block x C)
+// and m (16 x block x F).
+template <class Body>
+void for_each_tile_block(const ConvGeometry& g, const TilePlan& plan, Body body) {
+  const int64_t T = kernels::winograd_tiles(g);
+#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
+  {
+#ifdef _OPENMP
+    const int thread = omp_get_thread_num();
+#else
+    const int thread = 0;
+#endif
+    t_v.resize({kWinogradPoints, plan.block, g.C});
+    t_m.resize({kWinogradPoints, plan.block, g.F});
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < plan.tasks; ++task) {
+      const int64_t n = task / plan.blocks, t0 = (task % plan.blocks) * plan.block;
+      body(thread, n, t0, std::min(T, t0 + plan.block), t_v.data(), t_m.data());
+    }
+  }
+}
+
 const float* zeros(int64_t n) {
   t_zeros.resize({n});
   t_zeros.zero();
@@ -57,7 +80,7 @@ const float* zeros(int64_t n) {
 void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
                       const float* bias, bool relu, float* y, int threads,
                       WinogradKernelCache* cache, uint64_t kernel_version) {
-  const int64_t C = g.C, F = g.F, T = kernels::winograd_tiles(g);
+  const int64_t C = g.C, F = g.F;
   Tensor& u_buf = cache ? cache->u : t_u;
   if (!cache || cache->version != kernel_version) {
     u_buf.resize({kWinogradPoints, C, F});
@@ -66,65 +89,41 @@ void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const fl
   }
   const float* u = u_buf.data();
   const float* zero_c = zeros(C);
-  const TilePlan plan = plan_tiles(g, N, threads);
-  const int64_t block = plan.block, blocks = plan.blocks;
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
-#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
-  {
-    t_v.resize({kWinogradPoints, block, C});
-    t_m.resize({kWinogradPoints, block, F});
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < plan.tasks; ++task) {
-      const int64_t n = task / blocks, t0 = (task % blocks) * block, t1 = std::min(T, t0 + block);
-      const int64_t count = t1 - t0;
-      float* v = t_v.data();
-      float* m = t_m.data();
-      kt.winograd_input(g, x + n * in_size, zero_c, t0, t1, v);
-      for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
-        kt.sgemm(false, false, count, F, C, 1.f, v + xi * count * C, C, u + xi * C * F, F, 0.f,
-                 m + xi * count * F, F, 1, nullptr);
-      kt.winograd_output(g, m, bias, relu, t0, t1, y + n * out_size);
-    }
-  }
+  for_each_tile_block(g, plan_tiles(g, N, threads),
+                      [&](int, int64_t n, int64_t t0, int64_t t1, float* v, float* m) {
+    const int64_t count = t1 - t0;
+    kt.winograd_input(g, x + n * in_size, zero_c, t0, t1, v);
+    for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
+      kt.sgemm(false, false, count, F, C, 1.f, v + xi * count * C, C, u + xi * C * F, F, 0.f,
+               m + xi * count * F, F, 1, nullptr);
+    kt.winograd_output(g, m, bias, relu, t0, t1, y + n * out_size);
+  });
 }
 
 void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
                               float* dkernel, int threads) {
-  const int64_t C = g.C, F = g.F, T = kernels::winograd_tiles(g);
-  const int64_t zeros_needed = std::max(C, F), point = F * C;
-  const float* zero = zeros(zeros_needed);
+  const int64_t C = g.C, F = g.F, point = F * C;
+  const float* zero = zeros(std::max(C, F));
   const TilePlan plan = plan_tiles(g, N, threads);
-  const int64_t block = plan.block, blocks = plan.blocks;
   // Each thread sums its tiles' products into its own p[xi][f][c].
   t_partials.resize({plan.threads, kWinogradPoints, F, C});
   t_partials.zero();
   float* partials = t_partials.data();
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
-#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
-  {
-#ifdef _OPENMP
-    float* p = partials + omp_get_thread_num() * kWinogradPoints * point;
-#else
-    float* p = partials;
-#endif
-    t_v.resize({kWinogradPoints, block, C});
-    t_m.resize({kWinogradPoints, block, F});
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < plan.tasks; ++task) {
-      const int64_t n = task / blocks, t0 = (task % blocks) * block, t1 = std::min(T, t0 + block);
-      const int64_t count = t1 - t0;
-      float* v = t_v.data();
-      float* w = t_m.data();
-      kt.winograd_input(g, x + n * in_size, zero, t0, t1, v);
-      kt.winograd_grad_output(g, dy + n * out_size, zero, t0, t1, w);
-      // p[xi] += w[xi]^T v[xi]: (F x tiles) (tiles x C)
-      for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
-        kt.sgemm(true, false, F, C, count, 1.f, w + xi * count * F, F, v + xi * count * C, C,
-                 1.f, p + xi * point, C, 1, nullptr);
-    }
-  }
+  for_each_tile_block(g, plan, [&](int thread, int64_t n, int64_t t0, int64_t t1, float* v,
+                                   float* w) {
+    const int64_t count = t1 - t0;
+    float* p = partials + thread * kWinogradPoints * point;
+    kt.winograd_input(g, x + n * in_size, zero, t0, t1, v);
+    kt.winograd_grad_output(g, dy + n * out_size, zero, t0, t1, w);
+    // p[xi] += w[xi]^T v[xi]: (F x tiles) (tiles x C)
+    for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
+      kt.sgemm(true, false, F, C, count, 1.f, w + xi * count * F, F, v + xi * count * C, C,
+               1.f, p + xi * point, C, 1, nullptr);
+  });
   for (int t = 1; t < plan.threads; ++t) {
     const float* part = partials + t * kWinogradPoints * point;
     for (int64_t i = 0; i < kWinogradPoints * point; ++i) partials[i] += part[i];
