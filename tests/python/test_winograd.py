@@ -1,10 +1,11 @@
-"""The Winograd F(2x2, 3x3) path: 3x3, stride-1, undilated, ungrouped
-convolutions with at least 16 input and 16 output channels take it, for the
+"""The Winograd F(2x2, 3x3) path: 3x3, stride-1, ungrouped convolutions
+(dilated ones too, as interleaved undilated ones) with at least 16 input and
+16 output channels take it, for the
 forward pass, the input gradient (as a convolution of dy with the flipped
 kernel) and the kernel gradient (sums of transformed dy x transformed input
 over tiles). Checked against the numpy reference and finite differences on
-odd sizes, every padding form, ReLU, batch 1 and an image smaller than one
-tile."""
+odd sizes, every padding form, dilations that do and do not divide the
+output, ReLU, batch 1 and an image smaller than one tile."""
 
 import numpy as np
 import pytest
@@ -15,24 +16,34 @@ import gradcheck
 import reference
 
 CASES = [
-    # (H, W, C, F, padding, activation)
-    (26, 26, 32, 64, "valid", "relu"),
-    (13, 11, 16, 17, "same", "linear"),
-    (7, 8, 20, 16, [2, 0, 1, 1], "relu"),
-    (5, 6, 16, 24, "valid", "linear"),
-    (1, 1, 16, 16, "same", "linear"),
-    (4, 3, 17, 31, [1, 1, 1, 1], "linear"),
+    # (H, W, C, F, padding, activation, dilation)
+    (26, 26, 32, 64, "valid", "relu", (1, 1)),
+    (13, 11, 16, 17, "same", "linear", (1, 1)),
+    (7, 8, 20, 16, [2, 0, 1, 1], "relu", (1, 1)),
+    (5, 6, 16, 24, "valid", "linear", (1, 1)),
+    (1, 1, 16, 16, "same", "linear", (1, 1)),
+    (4, 3, 17, 31, [1, 1, 1, 1], "linear", (1, 1)),
+    (16, 16, 16, 16, [2, 2, 2, 2], "relu", (2, 2)),
+    (13, 10, 16, 18, "same", "linear", (2, 3)),
+    (15, 17, 19, 16, [0, 3, 1, 2], "linear", (3, 2)),
+    (9, 12, 16, 16, "valid", "relu", (4, 1)),
 ]
 
 
+def case_id(c):
+    dilation = "" if c[6] == (1, 1) else f"-d{c[6][0]}{c[6][1]}"
+    return f"{c[0]}x{c[1]}x{c[2]}to{c[3]}-{c[4]}{dilation}"
+
+
 def make_runner(case, rng):
-    h, w, c, f, padding, activation = case
+    h, w, c, f, padding, activation, dilation = case
     runner = _core.LayerRunner({"type": "Conv2D", "filters": f, "kernel_size": [3, 3],
-                                "padding": padding, "activation": activation}, (h, w, c))
+                                "padding": padding, "activation": activation,
+                                "dilation_rate": list(dilation)}, (h, w, c))
     return runner, gradcheck.randomize_params(runner, rng)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}x{c[1]}x{c[2]}to{c[3]}-{c[4]}")
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_winograd_forward_matches_reference(case, batch):
     rng = np.random.default_rng(batch)
@@ -40,12 +51,12 @@ def test_winograd_forward_matches_reference(case, batch):
     x = rng.standard_normal((batch,) + case[:3]).astype(np.float32)
     expected = reference.conv2d(x.astype(np.float64), kernel.astype(np.float64),
                                 bias.astype(np.float64), padding=case[4],
-                                activation_name=case[5])
+                                dilation_rate=case[6], activation_name=case[5])
     gradcheck.assert_close_to_reference(runner.forward(x), expected)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[5] == "linear"],
-                         ids=lambda c: f"{c[0]}x{c[1]}x{c[2]}to{c[3]}-{c[4]}")
+                         ids=case_id)
 def test_winograd_backward_matches_finite_differences(case):
     rng = np.random.default_rng(7)
     runner, _ = make_runner(case, rng)
@@ -53,7 +64,7 @@ def test_winograd_backward_matches_finite_differences(case):
     gradcheck.check_layer_grads(runner, x, seed=3)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}x{c[1]}x{c[2]}to{c[3]}-{c[4]}")
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_winograd_backward_matches_reference(case, batch):
     rng = np.random.default_rng(10 + batch)
@@ -63,8 +74,8 @@ def test_winograd_backward_matches_reference(case, batch):
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dx, (dkernel, dbias) = runner.backward(dy)
     dy_pre = reference.activation_backward(case[5], y.astype(np.float64), dy.astype(np.float64))
-    want_dx, want_dkernel, want_dbias = reference.conv2d_backward(x, kernel, dy_pre,
-                                                                  padding=case[4])
+    want_dx, want_dkernel, want_dbias = reference.conv2d_backward(
+        x, kernel, dy_pre, padding=case[4], dilation_rate=case[6])
     gradcheck.assert_close_to_reference(dx, want_dx)
     gradcheck.assert_close_to_reference(dkernel, want_dkernel)
     gradcheck.assert_close_to_reference(dbias, want_dbias)

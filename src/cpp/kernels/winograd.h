@@ -1,6 +1,6 @@
-// Winograd F(2x2, 3x3) transforms on NHWC data, for 3x3 stride-1 undilated
-// convolutions: each 2x2 output tile comes from a 4x4 input tile, and the
-// 9 multiplications per tap become 16 per 4 outputs (2.25x fewer). The 16
+// Winograd F(2x2, 3x3) transforms on NHWC data, for 3x3 stride-1 convolutions
+// (dilated too): each 2x2 output tile comes from a 4x4 input tile, and the 9
+// multiplications per tap become 16 per 4 outputs (2.25x fewer). The 16
 // products per tile are GEMMs over channels, done by sgemm between the two
 // transforms here. The kernel gradient uses the same input transform: its
 // 16 products are GEMMs over tiles.
@@ -13,10 +13,28 @@ namespace pyconv::kernels {
 
 constexpr int64_t kWinogradPoints = 16;
 
-// Tiles are numbered row-major over a ceil(OH/2) x ceil(OW/2) grid.
-inline int64_t winograd_tiles_w(const ConvGeometry& g) { return (g.OW + 1) / 2; }
+// A dilated convolution (dilation D) is D x D interleaved undilated ones, so
+// a tile's 2x2 outputs (and its 4x4 inputs) lie D apart. Tiles are numbered
+// row-major over D phases x ceil(ceil(OH/D)/2) rows by D phases x
+// ceil(ceil(OW/D)/2) columns; with D = 1 that is the plain 2x2 tile grid.
+inline int64_t winograd_tiles_per_phase(int64_t out, int64_t dilation) {
+  return ((out + dilation - 1) / dilation + 1) / 2;
+}
+inline int64_t winograd_tiles_w(const ConvGeometry& g) {
+  return g.DW * winograd_tiles_per_phase(g.OW, g.DW);
+}
 inline int64_t winograd_tiles(const ConvGeometry& g) {
-  return ((g.OH + 1) / 2) * winograd_tiles_w(g);
+  return g.DH * winograd_tiles_per_phase(g.OH, g.DH) * winograd_tiles_w(g);
+}
+// The output pixel at tile t's top left.
+struct WinogradTileOrigin {
+  int64_t oh, ow;
+};
+inline WinogradTileOrigin winograd_tile_origin(const ConvGeometry& g, int64_t t) {
+  const int64_t tw = winograd_tiles_w(g), row = t / tw, col = t % tw;
+  const int64_t ph = winograd_tiles_per_phase(g.OH, g.DH);
+  const int64_t pw = winograd_tiles_per_phase(g.OW, g.DW);
+  return {row / ph + 2 * g.DH * (row % ph), col / pw + 2 * g.DW * (col % pw)};
 }
 
 #define PCV_WINOGRAD_DECLS                                                                  \

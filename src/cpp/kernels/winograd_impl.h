@@ -5,13 +5,14 @@
 
 void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, int64_t t0,
                     int64_t t1, float* v) {
-  const int64_t C = g.C, tw = winograd_tiles_w(g), count = t1 - t0;
+  const int64_t C = g.C, count = t1 - t0;
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t h0 = (t / tw) * 2 - g.PT, w0 = (t % tw) * 2 - g.PL;
+    const WinogradTileOrigin o = winograd_tile_origin(g, t);
+    const int64_t h0 = o.oh - g.PT, w0 = o.ow - g.PL;
     const float* d[4][4];
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) {
-        const int64_t ih = h0 + i, iw = w0 + j;
+        const int64_t ih = h0 + i * g.DH, iw = w0 + j * g.DW;
         d[i][j] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x + (ih * g.W + iw) * C : zeros;
       }
     float* out = v + (t - t0) * C;  // v[xi] starts every count * C floats
@@ -43,13 +44,15 @@ void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, i
 
 void winograd_grad_output(const ConvGeometry& g, const float* dy, const float* zeros, int64_t t0,
                           int64_t t1, float* w) {
-  const int64_t F = g.F, tw = winograd_tiles_w(g), count = t1 - t0, st = count * F;
+  const int64_t F = g.F, count = t1 - t0, st = count * F;
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t oh = (t / tw) * 2, ow = (t % tw) * 2;
+    const WinogradTileOrigin o = winograd_tile_origin(g, t);
     const float* d[2][2];
     for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j)
-        d[i][j] = oh + i < g.OH && ow + j < g.OW ? dy + ((oh + i) * g.OW + ow + j) * F : zeros;
+      for (int j = 0; j < 2; ++j) {
+        const int64_t oh = o.oh + i * g.DH, ow = o.ow + j * g.DW;
+        d[i][j] = oh < g.OH && ow < g.OW ? dy + (oh * g.OW + ow) * F : zeros;
+      }
     float* out = w + (t - t0) * F;
     // A e A^T written out: rows r0 = e0, r1 = e0 + e1, r2 = e0 - e1, r3 = -e1,
     // then the same on columns.
@@ -89,18 +92,18 @@ namespace {
   const float o00 = s00 + s01 + s02 + (b), o01 = s01 - s02 - s03 + (b);                     \
   const float o10 = s10 + s11 + s12 + (b), o11 = s11 - s12 - s13 + (b);
 
-// A whole 2x2 tile, all channels. kBias is a template argument so the loop
-// has no conditional load.
+// A whole 2x2 tile, all channels; its right-hand outputs are `right` floats
+// on. kBias is a template argument so the loop has no conditional load.
 template <bool kBias>
 void output_full_tile(const float* in, int64_t st, const float* bias, float floor, int64_t F,
-                      float* y00, float* y10) {
+                      int64_t right, float* y00, float* y10) {
 #pragma omp simd
   for (int64_t f = 0; f < F; ++f) {
     PCV_WINOGRAD_OUTPUT_TILE(in, st, f, kBias ? bias[f] : 0.f)
     y00[f] = std::max(o00, floor);
-    y00[F + f] = std::max(o01, floor);
+    y00[right + f] = std::max(o01, floor);
     y10[f] = std::max(o10, floor);
-    y10[F + f] = std::max(o11, floor);
+    y10[right + f] = std::max(o11, floor);
   }
 }
 
@@ -108,25 +111,27 @@ void output_full_tile(const float* in, int64_t st, const float* bias, float floo
 
 void winograd_output(const ConvGeometry& g, const float* m, const float* bias, bool relu,
                      int64_t t0, int64_t t1, float* y) {
-  const int64_t F = g.F, tw = winograd_tiles_w(g), count = t1 - t0, stride = count * F;
+  const int64_t F = g.F, count = t1 - t0, stride = count * F;
+  const int64_t right = g.DW * F, down = g.DH * g.OW * F;  // to the tile's other outputs
   const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t oh = (t / tw) * 2, ow = (t % tw) * 2;
+    const WinogradTileOrigin o = winograd_tile_origin(g, t);
+    if (o.oh >= g.OH || o.ow >= g.OW) continue;  // a phase's spare tile, all outside
     const float* in = m + (t - t0) * F;
-    float* y00 = y + (oh * g.OW + ow) * F;
-    if (oh + 1 < g.OH && ow + 1 < g.OW) {  // a whole 2x2 tile
+    float* y00 = y + (o.oh * g.OW + o.ow) * F;
+    if (o.oh + g.DH < g.OH && o.ow + g.DW < g.OW) {  // a whole 2x2 tile
       if (bias)
-        output_full_tile<true>(in, stride, bias, floor, F, y00, y00 + g.OW * F);
+        output_full_tile<true>(in, stride, bias, floor, F, right, y00, y00 + down);
       else
-        output_full_tile<false>(in, stride, bias, floor, F, y00, y00 + g.OW * F);
+        output_full_tile<false>(in, stride, bias, floor, F, right, y00, y00 + down);
       continue;
     }
     for (int64_t f = 0; f < F; ++f) {  // a tile cut by the bottom or right edge
       PCV_WINOGRAD_OUTPUT_TILE(in, stride, f, bias ? bias[f] : 0.f)
-      const float o[2][2] = {{o00, o01}, {o10, o11}};
-      for (int i = 0; i < 2 && oh + i < g.OH; ++i)
-        for (int j = 0; j < 2 && ow + j < g.OW; ++j)
-          y00[(i * g.OW + j) * F + f] = std::max(o[i][j], floor);
+      const float out[2][2] = {{o00, o01}, {o10, o11}};
+      for (int i = 0; i < 2 && o.oh + i * g.DH < g.OH; ++i)
+        for (int j = 0; j < 2 && o.ow + j * g.DW < g.OW; ++j)
+          y00[i * down + j * right + f] = std::max(out[i][j], floor);
     }
   }
 }

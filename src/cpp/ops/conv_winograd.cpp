@@ -17,8 +17,7 @@ using kernels::ConvGeometry;
 using kernels::kWinogradPoints;
 
 bool winograd_applies(const ConvGeometry& g) {
-  return g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
-         g.groups == 1 && g.C >= 16 && g.F >= 16;
+  return g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.groups == 1 && g.C >= 16 && g.F >= 16;
 }
 
 namespace {
