@@ -89,6 +89,9 @@ CONV_CASES = [
     (16, (1, 1), (1, 1), "valid", (1, 1), 1, 7),       # pointwise
     (9, (3, 3), (1, 1), "same", (2, 2), 9, 9),         # depthwise (direct)
     (14, (3, 3), (2, 2), "same", (1, 1), 7, 7),        # depthwise, multiplier 2
+    (64, (3, 3), (1, 1), "same", (1, 1), 64, 64),      # depthwise, two 32-channel blocks
+    (37, (3, 3), (2, 2), [1, 0, 2, 1], (1, 2), 37, 37),  # depthwise, block + masked tail
+    (45, (5, 4), (1, 3), "valid", (2, 1), 45, 45),    # depthwise, dilated, strided
     (32, (5, 5), (1, 1), "same", (1, 1), 1, 1),        # one input channel: packed columns
     (20, (3, 3), (1, 1), "same", (1, 1), 1, 9),        # direct conv, partial filter panel
     (12, (3, 3), (2, 2), [1, 0, 2, 1], (2, 1), 2, 16),  # direct, grouped, strided
