@@ -303,3 +303,24 @@ def test_backward_uses_last_forward():
     dx, (dk, db) = runner.backward(dy)
     assert dx.shape == x2.shape
     np.testing.assert_allclose(db, np.full(3, 2 * 4 * 4), rtol=1e-6)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_strided_input_gradient_in_runs_of_columns(groups):
+    # A strided convolution's input gradient goes through column rows that
+    # run across samples, cut into runs of about 8 MB: with 12800 taps per
+    # row a run is 163 pixels, so runs end inside samples and span two.
+    rng = np.random.default_rng(4)
+    runner = _core.LayerRunner({"type": "Conv2D", "filters": 2 * groups, "kernel_size": [5, 5],
+                                "strides": [2, 2], "padding": "same", "groups": groups},
+                               (36, 35, 512 * groups))
+    kernel, bias = [rng.standard_normal(p.shape).astype(np.float32)
+                    for p in runner.get_params()]
+    runner.set_params([kernel, bias])
+    x = rng.standard_normal((3, 36, 35, 512 * groups)).astype(np.float32)
+    y = runner.forward(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, (dkernel, dbias) = runner.backward(dy)
+    want = ref.conv2d_backward(x, kernel, dy, strides=(2, 2), padding="same", groups=groups)
+    for got, expected in zip((dx, dkernel, dbias), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max())

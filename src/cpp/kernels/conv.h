@@ -34,6 +34,9 @@ struct Im2colSource {
   int64_t group;
   const float* x;
   int64_t first_pixel = 0;  // row i of op(A) is output pixel first_pixel + i
+  // Pixels may run on into the next samples: pixel q is pixel q % P of
+  // sample q / P, which starts sample_size floats after x.
+  int64_t sample_size = 0;
 };
 // op(A) = columns: rows are output pixels, depth is (kh, kw, c) taps.
 void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,

@@ -29,10 +29,19 @@ void col2im_nhwc(const ConvGeometry& g, int64_t group, const float* dcol, int64_
 
 namespace {
 
+// The group's channels of the sample that holds pixel q; q becomes the
+// pixel's index within that sample.
+const float* sample_input(const Im2colSource& s, int64_t& q) {
+  const int64_t P = s.g->out_pixels(), n = q / P;
+  q -= n * P;
+  return s.x + n * s.sample_size + s.group * s.g->cin_group();
+}
+
 // One panel whose rows are pixels that need not share an output row: each
 // row walks its taps on its own.
-void pack_rows_one_by_one(const ConvGeometry& g, const float* xg, int64_t first, int rows,
-                          int64_t p0, int64_t kc, int mr, float* dst) {
+void pack_rows_one_by_one(const Im2colSource& s, int64_t first, int rows, int64_t p0,
+                          int64_t kc, int mr, float* dst) {
+  const ConvGeometry& g = *s.g;
   const int64_t cg = g.cin_group();
   for (int r = 0; r < mr; ++r) {
     float* d = dst + r;  // this row's values sit mr apart
@@ -40,7 +49,8 @@ void pack_rows_one_by_one(const ConvGeometry& g, const float* xg, int64_t first,
       for (int64_t k = 0; k < kc; ++k) d[k * mr] = 0.f;
       continue;
     }
-    const int64_t pixel = first + r;
+    int64_t pixel = first + r;
+    const float* xg = sample_input(s, pixel);
     const int64_t h0 = (pixel / g.OW) * g.SH - g.PT, w0 = (pixel % g.OW) * g.SW - g.PL;
     int64_t kh = (p0 / cg) / g.KW, kw = (p0 / cg) % g.KW, c = p0 % cg;
     for (int64_t k = 0; k < kc;) {  // tap by tap: each is a run of channels
@@ -96,14 +106,16 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
                  float* dst) {
   const Im2colSource& s = *static_cast<const Im2colSource*>(source);
   const ConvGeometry& g = *s.g;
-  const float* xg = s.x + s.group * g.cin_group();
   for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
     const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
     const int64_t first = s.first_pixel + i0 + ir;
-    if (rows == mr && first % g.OW + mr <= g.OW)
-      pack_row_segment(g, xg, first, p0, kc, mr, dst);
-    else
-      pack_rows_one_by_one(g, xg, first, rows, p0, kc, mr, dst);
+    if (rows == mr && first % g.OW + mr <= g.OW) {  // one output row of one sample
+      int64_t pixel = first;
+      const float* xg = sample_input(s, pixel);
+      pack_row_segment(g, xg, pixel, p0, kc, mr, dst);
+    } else {
+      pack_rows_one_by_one(s, first, rows, p0, kc, mr, dst);
+    }
   }
 }
 
@@ -112,7 +124,6 @@ void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_
   const Im2colSource& s = *static_cast<const Im2colSource*>(source);
   const ConvGeometry& g = *s.g;
   const int64_t cg = g.cin_group();
-  const float* xg = s.x + s.group * cg;
   for (int64_t c = nr; c < width; ++c)  // columns past nr are zero
     for (int64_t p = 0; p < kc; ++p) dst[p * width + c] = 0.f;
   // Columns are taps k = j + c, in runs of adjacent channels of one tap.
@@ -123,7 +134,9 @@ void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_
     const int64_t k = j + c, tap = k / cg, ch = k % cg, len = std::min(cg - ch, nr - c);
     const int64_t dh = (tap / g.KW) * g.DH, dw = (tap % g.KW) * g.DW;
     for (int64_t p = p0; p < p0 + kc;) {
-      const int64_t oh = p / g.OW, ow0 = p % g.OW;
+      int64_t pixel = p;
+      const float* xg = sample_input(s, pixel);
+      const int64_t oh = pixel / g.OW, ow0 = pixel % g.OW;
       const int64_t count = std::min(g.OW - ow0, p0 + kc - p);  // pixels in this segment
       const int64_t ih = oh * g.SH - g.PT + dh;
       // ow such that 0 <= ow * SW - PL + dw < W, intersected with the segment

@@ -88,22 +88,10 @@ ConvPath choose_path(const ConvGeometry& g) {
   return ConvPath::General;
 }
 
-// Output pixels per column chunk of the input gradient: the chunk (about
-// 256 KB) stays in L2 between the GEMM writing it and col2im reading it.
-int64_t chunk_pixels(const ConvGeometry& g) {
-  return std::min(g.out_pixels(), std::max<int64_t>(48, (int64_t{1} << 16) / g.col_width()));
-}
-
-// Per-thread scratch for the backward pass: kernel-gradient partial sums, and
-// a column chunk for the input gradient when it is wanted.
-void ensure_workspace(const ConvGeometry& g, ConvPath path, ConvWorkspace& ws, int slots,
-                      bool want_dx) {
-  if (static_cast<int>(ws.col.size()) < slots) ws.col.resize(slots);
+// Per-thread kernel-gradient partial sums for the per-sample backward loop.
+void ensure_partials(const ConvGeometry& g, ConvWorkspace& ws, int slots) {
   if (static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
-  for (int t = 0; t < slots; ++t) {
-    if (path == ConvPath::General && want_dx) ws.col[t].resize({chunk_pixels(g), g.col_width()});
-    ws.dkernel[t].resize({g.col_width(), g.F});
-  }
+  for (int t = 0; t < slots; ++t) ws.dkernel[t].resize({g.col_width(), g.F});
 }
 
 // For stride 1, the input gradient is itself a convolution: of dy, with the
@@ -178,23 +166,18 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   if (path == ConvPath::General) {
     conv_forward_batch(g, N, x.data(), kernel.data(), b, relu, y.data(), threads, cache,
                        kernel_version);
+  } else if (path == ConvPath::Pointwise) {  // one GEMM over every sample's pixels
+    kernels::GemmExtras ex;
+    ex.bias = b;
+    ex.relu = relu;
+    kt.sgemm(false, false, N * P, g.F, K, 1.f, x.data(), K, kernel.data(), g.F, 0.f, y.data(),
+             g.F, threads, &ex);
   } else {
-    const BatchSplit split = split_batch(N, threads_for(N * P * K * g.F, threads));
+    const int split = threads_for(N * P * K * g.F, threads);
     const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
-#pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
-    for (int64_t n = 0; n < N; ++n) {
-      const float* xn = x.data() + n * in_size;
-      float* yn = y.data() + n * out_size;
-      if (path == ConvPath::Direct) {
-        kt.depthwise_forward(g, xn, kernel.data(), b, yn);
-      } else {  // pointwise: one GEMM on the input as it is
-        kernels::GemmExtras ex;
-        ex.bias = b;
-        ex.relu = relu;
-        kt.sgemm(false, false, P, g.F, K, 1.f, xn, K, kernel.data(), g.F, 0.f, yn, g.F,
-                 split.inner, &ex);
-      }
-    }
+#pragma omp parallel for num_threads(split) schedule(static) if (split > 1)
+    for (int64_t n = 0; n < N; ++n)
+      kt.depthwise_forward(g, x.data() + n * in_size, kernel.data(), b, y.data() + n * out_size);
   }
   if (!fused) {
     const int64_t cols = y.dim(-1);
@@ -202,92 +185,115 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   }
 }
 
+namespace {
+
+// The kernel gradient through the column GEMM, all samples at once:
+// dkernel^T[group] = dy[:, group]^T columns, the columns packed from x.
+void kernel_grad_by_columns(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
+                            Tensor& transposed, float* dkernel, int threads) {
+  const int64_t K = g.col_width(), Fg = g.cout_group();
+  const kernels::KernelTable& kt = kernels::active();
+  transposed.resize({g.F, K});
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    kernels::Im2colSource source{&g, grp, x};
+    source.sample_size = g.H * g.W * g.C;
+    kernels::GemmExtras ex;
+    ex.pack_b = kernels::pack_im2col_b;
+    ex.pack_b_ctx = &source;
+    kt.sgemm(true, false, Fg, K, N * g.out_pixels(), 1.f, dy + grp * Fg, g.F, nullptr, K, 0.f,
+             transposed.data() + grp * Fg * K, K, threads, &ex);
+  }
+  const float* t = transposed.data();
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t f = 0; f < g.F; ++f) dkernel[k * g.F + f] = t[f * K + k];
+}
+
+// The strided input gradient: column rows dcol = dy kernel^T for a run of
+// pixels across samples (one GEMM, threaded inside, so the kernel is packed
+// once per run), then scattered back into each sample's dx (col2im, the
+// samples in parallel).
+void input_grad_by_columns(const ConvGeometry& g, int64_t N, const float* dy, const float* kernel,
+                           float* dx, Tensor& dcol, int threads) {
+  const int64_t P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group(), total = N * P;
+  const int64_t in_size = g.H * g.W * g.C;
+  const int64_t run = std::min(total, std::max<int64_t>(64, (int64_t{1} << 21) / K));  // <= 8 MB
+  dcol.resize({run, K});
+  std::memset(dx, 0, sizeof(float) * N * in_size);
+  const kernels::KernelTable& kt = kernels::active();
+  for (int64_t grp = 0; grp < g.groups; ++grp)
+    for (int64_t q0 = 0; q0 < total; q0 += run) {
+      const int64_t q1 = std::min(total, q0 + run), n0 = q0 / P, n1 = (q1 - 1) / P + 1;
+      kt.sgemm(false, true, q1 - q0, K, Fg, 1.f, dy + q0 * g.F + grp * Fg, g.F, kernel + grp * Fg,
+               g.F, 0.f, dcol.data(), K, threads, nullptr);
+      const int split = static_cast<int>(std::min<int64_t>(threads, n1 - n0));
+#pragma omp parallel for num_threads(split) schedule(static) if (split > 1)
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t p0 = std::max(q0, n * P) - n * P, p1 = std::min(q1, (n + 1) * P) - n * P;
+        kernels::col2im_nhwc(g, grp, dcol.data() + (n * P + p0 - q0) * K, p0, p1,
+                             dx + n * in_size);
+      }
+    }
+}
+
+}  // namespace
+
 void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
                      ConvWorkspace& ws, int threads) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
-  const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
   const ConvPath path = choose_path(g);
-  const int64_t chunk = chunk_pixels(g);
+  const kernels::KernelTable& kt = kernels::active();
+  if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
+  if (path == ConvPath::Pointwise) {  // dkernel = x^T dy; dx = dy kernel^T, over every pixel
+    kt.sgemm(true, false, K, g.F, N * P, 1.f, x.data(), K, dy.data(), g.F, 0.f, dkernel.data(),
+             g.F, threads, nullptr);
+    if (dx)
+      kt.sgemm(false, true, N * P, K, g.F, 1.f, dy.data(), g.F, kernel.data(), g.F, 0.f,
+               dx->data(), K, threads, nullptr);
+    return;
+  }
   const bool dx_as_conv = dx && path == ConvPath::General && input_grad_is_conv(g);
   if (dx_as_conv) {  // dx = conv(dy, flipped kernel), all samples at once
     const ConvGeometry gt = input_grad_geometry(g);
     flip_kernel(g, kernel.data(), ws.flipped);
     conv_forward_batch(gt, N, dy.data(), ws.flipped.data(), nullptr, false, dx->data(), threads);
   }
-  if (path == ConvPath::General && winograd_applies(g)) {  // stride 1: dx is done above
+  if (path == ConvPath::General && winograd_applies(g)) {
     winograd_backward_filter(g, N, x.data(), dy.data(), dkernel.data(), threads);
-    if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
     return;
   }
-  // Few channels or filters: the kernel gradient without columns, its
-  // partials in the kernel's own layout (the GEMM's are transposed).
-  const bool planar_grad = path == ConvPath::General && kernels::filter_grad_applies(g);
-  const bool transposed_partials = path == ConvPath::General && !planar_grad;
-  ensure_workspace(g, path, ws, split.outer, dx != nullptr && !dx_as_conv);
-  const kernels::KernelTable& kt = kernels::active();
-  const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
-  for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();
+  // Depthwise, and few channels or filters, take the kernel gradient per
+  // sample into per-thread partials; the rest take it as one column GEMM.
+  const bool per_sample_grad = path == ConvPath::Direct || kernels::filter_grad_applies(g);
+  if (!per_sample_grad)
+    kernel_grad_by_columns(g, N, x.data(), dy.data(), ws.transposed, dkernel.data(), threads);
+  if (dx && path == ConvPath::General && !dx_as_conv)
+    input_grad_by_columns(g, N, dy.data(), kernel.data(), dx->data(), ws.col, threads);
+  const bool direct_dx = dx && path == ConvPath::Direct;
+  if (!per_sample_grad) return;
 
+  const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
+  ensure_partials(g, ws, split.outer);
+  for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();
+  const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
 #pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
   for (int64_t n = 0; n < N; ++n) {
-    const int slot = split.slot();
+    float* dk = ws.dkernel[split.slot()].data();
     const float* xn = x.data() + n * in_size;
     const float* dyn = dy.data() + n * out_size;
-    float* dxn = dx ? dx->data() + n * in_size : nullptr;
-    float* dk = ws.dkernel[slot].data();
     if (path == ConvPath::Direct) {
       kt.depthwise_backward_filter(g, xn, dyn, dk);
-      if (dxn) kt.depthwise_backward_data(g, dyn, kernel.data(), dxn);
-      continue;
-    }
-    if (path == ConvPath::Pointwise) {
-      // dkernel += x^T dy; dx = dy kernel^T.
-      kt.sgemm(true, false, K, g.F, P, 1.f, xn, K, dyn, g.F, 1.f, dk, g.F, split.inner, nullptr);
-      if (dxn)
-        kt.sgemm(false, true, P, K, g.F, 1.f, dyn, g.F, kernel.data(), g.F, 0.f, dxn, K,
-                 split.inner, nullptr);
-      continue;
-    }
-    if (planar_grad) {
-      kt.conv_backward_filter(g, xn, dyn, dk);
+      if (direct_dx) kt.depthwise_backward_data(g, dyn, kernel.data(), dx->data() + n * in_size);
     } else {
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        // dkernel^T[group] += dy[:, group]^T columns, the columns packed from x.
-        const kernels::Im2colSource source{&g, grp, xn};
-        kernels::GemmExtras ex;
-        ex.pack_b = kernels::pack_im2col_b;
-        ex.pack_b_ctx = &source;
-        kt.sgemm(true, false, Fg, K, P, 1.f, dyn + grp * Fg, g.F, nullptr, K, 1.f,
-                 dk + grp * Fg * K, K, split.inner, &ex);
-      }
+      kt.conv_backward_filter(g, xn, dyn, dk);
     }
-    if (!dxn || dx_as_conv) continue;
-    // dx: per chunk of pixels, dcol = dy kernel^T, then scattered back (col2im).
-    std::memset(dxn, 0, sizeof(float) * in_size);
-    float* dcol = ws.col[slot].data();
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      for (int64_t p0 = 0; p0 < P; p0 += chunk) {
-        const int64_t p1 = std::min(P, p0 + chunk);
-        kt.sgemm(false, true, p1 - p0, K, Fg, 1.f, dyn + p0 * g.F + grp * Fg, g.F,
-                 kernel.data() + grp * Fg, g.F, 0.f, dcol, K, split.inner, nullptr);
-        kernels::col2im_nhwc(g, grp, dcol, p0, p1, dxn);
-      }
   }
-
-  // Sum the per-thread partials. The general path keeps them transposed (F x K).
   float* dk = dkernel.data();
   std::fill(dk, dk + dkernel.numel(), 0.f);
   for (int t = 0; t < split.outer; ++t) {
     const float* part = ws.dkernel[t].data();
-    if (transposed_partials) {
-      for (int64_t f = 0; f < g.F; ++f)
-        for (int64_t k = 0; k < K; ++k) dk[k * g.F + f] += part[f * K + k];
-    } else {
-      for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
-    }
+    for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
   }
-  if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
 }
 
 }  // namespace pyconv::ops

@@ -35,9 +35,10 @@ inline Shape conv2d_kernel_shape(const kernels::ConvGeometry& g) {
 // Scratch memory for the backward pass, kept between calls so a training step
 // allocates nothing.
 struct ConvWorkspace {
-  std::vector<Tensor> col;      // one column chunk per thread (input gradient)
+  Tensor col;                   // column rows of the strided input gradient
   std::vector<Tensor> dkernel;  // one partial kernel gradient per thread
   Tensor flipped;               // the kernel rearranged for the input gradient
+  Tensor transposed;            // the kernel gradient as the column GEMM gives it (F x K)
 };
 
 // y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.
