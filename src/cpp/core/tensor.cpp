@@ -6,6 +6,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/threads.h"
 
 namespace pyconv {
 
@@ -75,9 +76,20 @@ Tensor Tensor::reshaped(const Shape& shape) const {
   return t;
 }
 
+void copy_floats(float* dst, const float* src, int64_t n) {
+  // One core does not saturate memory bandwidth: from about 1 MB, two copy
+  // about twice as fast as one.
+  const int parts = threads_for(n / 4, num_threads());
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int t = 0; t < parts; ++t) {
+    const int64_t begin = n * t / parts, end = n * (t + 1) / parts;
+    std::memcpy(dst + begin, src + begin, sizeof(float) * (end - begin));
+  }
+}
+
 Tensor Tensor::clone() const {
   Tensor t(shape_);
-  if (numel_) std::memcpy(t.data_, data_, sizeof(float) * numel_);
+  copy_floats(t.data_, data_, numel_);
   return t;
 }
 

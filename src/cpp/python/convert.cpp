@@ -68,7 +68,7 @@ Tensor view_of(FloatArray& a) {
 py::array_t<float> to_numpy(const Tensor& t) {
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
   py::array_t<float> out(shape);
-  if (t.numel()) std::memcpy(out.mutable_data(), t.data(), sizeof(float) * t.numel());
+  copy_floats(out.mutable_data(), t.data(), t.numel());
   return out;
 }
 
