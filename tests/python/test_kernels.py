@@ -71,6 +71,28 @@ def test_gemm_in_cache_matches_reference(isa, seed, use_isa):
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", range(6))
+def test_gemm_few_rows_in_registers_matches_reference(isa, m, seed, use_isa):
+    # One to four rows of C (batch-1 dense layers) are summed in registers over
+    # column panels of 16-64 (masked at the end), skipping zeros of a single
+    # row of A: sizes around the panel widths, half the A values zero.
+    rng = np.random.default_rng(200 + seed)
+    n = [1, 7, 24, 63, 64, 65, 130][rng.integers(7) if seed else 6]
+    k = [1, 17, 400][seed % 3]
+    trans_a = bool(seed & 1)
+    alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)][seed % 3]
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+    a[rng.random(a.shape) < 0.5] = 0.0
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    expected = gemm_with("ref", a, b, c, alpha, beta, trans_a, False)
+    got = gemm_with(isa, a, b, c, alpha, beta, trans_a, False)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
 def test_gemm_beta_zero_ignores_nan_in_c(isa, use_isa):
     # beta == 0 must overwrite C without reading it (C may be uninitialised).
     a = np.ones((7, 3), np.float32)
@@ -191,8 +213,8 @@ def test_pooling_matches_reference(isa, case, channels, use_isa):
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
-def test_gemm_few_rows_matches_reference(isa, m, use_isa):
-    # The unpacked path for at most four rows, with bias and ReLU via a Dense layer.
+def test_dense_few_rows_matches_reference(isa, m, use_isa):
+    # The few-row GEMM path, with bias and ReLU applied as it stores, via a Dense layer.
     rng = np.random.default_rng(m)
     x = rng.standard_normal((m, 37)).astype(np.float32)
     outputs = []

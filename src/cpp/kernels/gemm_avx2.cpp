@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -163,35 +165,70 @@ void multiply_block(const Problem& p, const float* packed_a, const float* packed
 }
 
 // Few rows of C (batch-1 inference): packing B would cost as much as using
-// it, so stream B once, row by row, updating every row of C from each.
-// Threads take slices of the columns.
+// it, so B is streamed once, row by row. A panel of C (R rows x V vectors)
+// is summed in registers over the whole depth, then stored once. With one
+// row, depth steps where A is zero (ReLU outputs) are skipped: their rows
+// of B are never read. Threads take slices of the columns.
 constexpr int64_t kSmallM = 4;
 
-void small_m(const Problem& p, int64_t j0, int64_t j1) {
-  const int64_t n = j1 - j0;
-  for (int64_t i = 0; i < p.M; ++i) {
-    float* c = p.C + i * p.ldc + j0;
-    for (int64_t j = 0; j < n; ++j) c[j] = p.beta != 0.f ? p.beta * c[j] : 0.f;
-  }
-  for (int64_t k = 0; k < p.K; ++k) {
-    const float* b = p.B + k * p.ldb + j0;
-    for (int64_t i = 0; i < p.M; ++i) {
-      const float a = p.alpha * (p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k]);
-      if (a == 0.f) continue;
-      const __m256 va = _mm256_set1_ps(a);
-      float* c = p.C + i * p.ldc + j0;
-      int64_t j = 0;
-      for (; j + 8 <= n; j += 8)
-        _mm256_storeu_ps(c + j, _mm256_fmadd_ps(va, _mm256_loadu_ps(b + j), _mm256_loadu_ps(c + j)));
-      for (; j < n; ++j) c[j] += a * b[j];
+thread_local std::vector<int64_t> t_depth;  // the depth steps to visit
+
+inline float a_at(const Problem& p, int64_t i, int64_t k) {
+  return p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k];
+}
+
+// C[0, R) x [j, j + cols) from depth steps ks[0, nk); cols <= 8V.
+template <int R, int V, bool kMasked>
+void small_m_panel(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, int64_t cols) {
+  __m256i mask[V];
+  __m256 acc[R][V];
+  for (int v = 0; v < V; ++v) mask[v] = first_lanes(cols - 8 * v);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t q = 0; q < nk; ++q) {
+    const int64_t k = ks[q];
+    const float* b = p.B + k * p.ldb + j;
+    __m256 bv[V];
+    for (int v = 0; v < V; ++v)
+      bv[v] = kMasked ? _mm256_maskload_ps(b + 8 * v, mask[v]) : _mm256_loadu_ps(b + 8 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_set1_ps(a_at(p, r, k));
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(a, bv[v], acc[r][v]);
     }
   }
-  for (int64_t i = 0; i < p.M; ++i) {
-    float* c = p.C + i * p.ldc + j0;
-    if (p.extras.bias)
-      for (int64_t j = 0; j < n; ++j) c[j] += p.extras.bias[j0 + j];
-    if (p.extras.relu)
-      for (int64_t j = 0; j < n; ++j) c[j] = std::max(c[j], 0.f);
+  const __m256 alpha = _mm256_set1_ps(p.alpha), beta = _mm256_set1_ps(p.beta);
+  const __m256 floor = _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity());
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) {
+      float* c = p.C + r * p.ldc + j + 8 * v;
+      __m256 out = _mm256_mul_ps(alpha, acc[r][v]);
+      if (p.beta != 0.f) out = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c, mask[v]), out);
+      if (p.extras.bias)
+        out = _mm256_add_ps(out, _mm256_maskload_ps(p.extras.bias + j + 8 * v, mask[v]));
+      _mm256_maskstore_ps(c, mask[v], _mm256_max_ps(out, floor));
+    }
+}
+
+template <int R, int V>
+void small_m_rows(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  for (; j + 8 * V <= j1; j += 8 * V) small_m_panel<R, V, false>(p, ks, nk, j, 8 * V);
+  if (j < j1) small_m_panel<R, V, true>(p, ks, nk, j, j1 - j);
+}
+
+void small_m(const Problem& p, int64_t j0, int64_t j1) {
+  std::vector<int64_t>& ks = t_depth;
+  ks.resize(p.K);
+  int64_t nk = 0;
+  for (int64_t k = 0; k < p.K; ++k) {  // branch-free: k is kept when it counts
+    ks[nk] = k;
+    nk += p.M > 1 || a_at(p, 0, k) != 0.f;
+  }
+  switch (p.M) {
+    case 1: return small_m_rows<1, 8>(p, ks.data(), nk, j0, j1);
+    case 2: return small_m_rows<2, 4>(p, ks.data(), nk, j0, j1);
+    case 3: return small_m_rows<3, 3>(p, ks.data(), nk, j0, j1);
+    default: return small_m_rows<4, 2>(p, ks.data(), nk, j0, j1);
   }
 }
 
