@@ -1,7 +1,6 @@
 #include "graph/graph.h"
 
 #include <cmath>
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -12,17 +11,20 @@ namespace pyconv {
 
 namespace {
 // Index of the first NaN or inf, or -1. The common all-finite case is one
-// pass over the exponent bits (all ones only for inf and NaN): an integer
-// max, which compilers vectorise (a float sum would have to keep its order).
+// pass counting values whose exponent bits are all ones (inf and NaN only):
+// integer compares and adds, which compilers vectorise (a float probe sum
+// would have to keep its order), shared among the threads when large.
 int64_t first_non_finite(const float* p, int64_t n) {
   constexpr uint32_t kExponent = 0x7f800000u;
-  uint32_t widest = 0;
+  int64_t count = 0;
+  const int threads = threads_for(n / 4, num_threads());
+#pragma omp parallel for reduction(+ : count) num_threads(threads) if (threads > 1)
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, p + i, sizeof bits);
-    widest = std::max(widest, bits & kExponent);
+    count += (bits & kExponent) == kExponent;
   }
-  if (widest != kExponent) return -1;
+  if (count == 0) return -1;
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(p[i])) return i;
   return -1;
