@@ -74,20 +74,15 @@ Range valid_outputs(int64_t offset, int64_t stride, int64_t limit, int64_t count
 void depthwise_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                        float* y) {
   if (g.F != g.C) return generic::depthwise_forward(g, x, w, bias, y);
-  const int64_t C = g.C;
-  std::vector<const float*> inputs(g.KH * g.KW), weights(g.KH * g.KW);
+  const int64_t C = g.C, count = g.KH * g.KW;
+  std::vector<int64_t> pixels(count), taps(count);
+  std::vector<const float*> inputs(count), weights(count);
   for (int64_t oh = 0; oh < g.OH; ++oh)
     for (int64_t ow = 0; ow < g.OW; ++ow) {
-      int64_t n = 0;
-      for (int64_t kh = 0; kh < g.KH; ++kh) {
-        const int64_t ih = oh * g.SH - g.PT + kh * g.DH;
-        if (ih < 0 || ih >= g.H) continue;
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const int64_t iw = ow * g.SW - g.PL + kw * g.DW;
-          if (iw < 0 || iw >= g.W) continue;
-          inputs[n] = x + (ih * g.W + iw) * C;
-          weights[n++] = w + (kh * g.KW + kw) * C;
-        }
+      const int64_t n = generic::taps_in_image(g, oh, ow, pixels.data(), taps.data());
+      for (int64_t j = 0; j < n; ++j) {
+        inputs[j] = x + pixels[j] * C;
+        weights[j] = w + taps[j] * C;
       }
       sum_of_products(C, n, inputs.data(), weights.data(), bias, y + (oh * g.OW + ow) * C);
     }

@@ -1,7 +1,7 @@
 // The depthwise kernels' source, included once per ISA inside that ISA's
 // namespace (depthwise_ref.cpp, depthwise_avx2.cpp), so each copy is compiled
 // with its own flags and no symbol is shared between ISAs. The including file
-// provides <algorithm> and <cstring>.
+// provides <algorithm>, <cstring> and <vector>.
 //
 // Each kernel visits every (output pixel, in-bounds tap) pair and does one
 // channel-vector operation on it. Three channel layouts: m == 1 (the usual
@@ -10,20 +10,32 @@
 
 namespace {
 
+// The taps of output pixel (oh, ow) that land inside the image: input pixel
+// pixels[j] under tap taps[j] (kh * KW + kw), for j below the count returned.
+// Both arrays hold KH * KW entries.
+int64_t taps_in_image(const ConvGeometry& g, int64_t oh, int64_t ow, int64_t* pixels,
+                      int64_t* taps) {
+  int64_t n = 0;
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    const int64_t ih = oh * g.SH - g.PT + kh * g.DH;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      const int64_t iw = ow * g.SW - g.PL + kw * g.DW;
+      if (iw < 0 || iw >= g.W) continue;
+      pixels[n] = ih * g.W + iw;
+      taps[n++] = kh * g.KW + kw;
+    }
+  }
+  return n;
+}
+
 template <class Op>
 void for_each_tap(const ConvGeometry& g, Op op) {
+  std::vector<int64_t> pixels(g.KH * g.KW), taps(g.KH * g.KW);
   for (int64_t oh = 0; oh < g.OH; ++oh)
     for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const int64_t p = oh * g.OW + ow;
-      for (int64_t kh = 0; kh < g.KH; ++kh) {
-        const int64_t ih = oh * g.SH - g.PT + kh * g.DH;
-        if (ih < 0 || ih >= g.H) continue;
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const int64_t iw = ow * g.SW - g.PL + kw * g.DW;
-          if (iw < 0 || iw >= g.W) continue;
-          op(p, ih * g.W + iw, kh * g.KW + kw);
-        }
-      }
+      const int64_t n = taps_in_image(g, oh, ow, pixels.data(), taps.data());
+      for (int64_t j = 0; j < n; ++j) op(oh * g.OW + ow, pixels[j], taps[j]);
     }
 }
 

@@ -1,6 +1,7 @@
 // The depthwise kernels built for the "ref" ISA (flags: see src/cpp/CMakeLists.txt).
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/depthwise.h"
 
