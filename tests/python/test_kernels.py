@@ -30,6 +30,23 @@ def gemm_with(isa, a, b, c, alpha, beta, trans_a, trans_b):
     return out
 
 
+def random_gemm_operands(rng, m, n, k, trans_a, trans_b=False, a_zeros=0.0):
+    """A, B and C for C = alpha op(A) op(B) + beta C; a_zeros: the share of A set to 0."""
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+    if a_zeros:
+        a[rng.random(a.shape) < a_zeros] = 0.0
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    return a, b, c
+
+
+def assert_gemm_matches_reference(isa, a, b, c, alpha, beta, trans_a, trans_b=False):
+    k = a.shape[0] if trans_a else a.shape[1]
+    expected = gemm_with("ref", a, b, c, alpha, beta, trans_a, trans_b)
+    got = gemm_with(isa, a, b, c, alpha, beta, trans_a, trans_b)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
 # Sizes around the 6x16 micro-tile, the 120-row and 256-deep blocks, and 1.
 GEMM_SIZES = [1, 5, 6, 7, 15, 16, 17, 33, 119, 121, 255, 257]
 
@@ -42,12 +59,8 @@ def test_gemm_matches_reference(isa, seed, use_isa):
     m, n, k = rng.choice(GEMM_SIZES, 3)
     trans_a, trans_b = bool(seed & 1), bool(seed & 2)
     alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)][seed % 3]
-    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
-    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
-    c = rng.standard_normal((m, n)).astype(np.float32)
-    expected = gemm_with("ref", a, b, c, alpha, beta, trans_a, trans_b)
-    got = gemm_with(isa, a, b, c, alpha, beta, trans_a, trans_b)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    a, b, c = random_gemm_operands(rng, m, n, k, trans_a, trans_b)
+    assert_gemm_matches_reference(isa, a, b, c, alpha, beta, trans_a, trans_b)
 
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
@@ -61,12 +74,8 @@ def test_gemm_in_cache_matches_reference(isa, seed, use_isa):
     k = rng.choice([1, 3, 32, 170])
     trans_a = bool(seed & 1)
     alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25), (1.0, 1.0)][seed % 4]
-    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
-    b = rng.standard_normal((k, n)).astype(np.float32)
-    c = rng.standard_normal((m, n)).astype(np.float32)
-    expected = gemm_with("ref", a, b, c, alpha, beta, trans_a, False)
-    got = gemm_with(isa, a, b, c, alpha, beta, trans_a, False)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    a, b, c = random_gemm_operands(rng, m, n, k, trans_a)
+    assert_gemm_matches_reference(isa, a, b, c, alpha, beta, trans_a)
 
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
@@ -82,13 +91,8 @@ def test_gemm_few_rows_in_registers_matches_reference(isa, m, seed, use_isa):
     k = [1, 17, 400][seed % 3]
     trans_a = bool(seed & 1)
     alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)][seed % 3]
-    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
-    a[rng.random(a.shape) < 0.5] = 0.0
-    b = rng.standard_normal((k, n)).astype(np.float32)
-    c = rng.standard_normal((m, n)).astype(np.float32)
-    expected = gemm_with("ref", a, b, c, alpha, beta, trans_a, False)
-    got = gemm_with(isa, a, b, c, alpha, beta, trans_a, False)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    a, b, c = random_gemm_operands(rng, m, n, k, trans_a, a_zeros=0.5)
+    assert_gemm_matches_reference(isa, a, b, c, alpha, beta, trans_a)
 
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
