@@ -240,7 +240,7 @@ void input_grad_by_columns(const ConvGeometry& g, int64_t N, const float* dy, co
 void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
                      ConvWorkspace& ws, int threads) {
-  const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width(), Fg = g.cout_group();
+  const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
   const kernels::KernelTable& kt = kernels::active();
   if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
@@ -269,7 +269,6 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     kernel_grad_by_columns(g, N, x.data(), dy.data(), ws.transposed, dkernel.data(), threads);
   if (dx && path == ConvPath::General && !dx_as_conv)
     input_grad_by_columns(g, N, dy.data(), kernel.data(), dx->data(), ws.col, threads);
-  const bool direct_dx = dx && path == ConvPath::Direct;
   if (!per_sample_grad) return;
 
   const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
@@ -283,7 +282,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     const float* dyn = dy.data() + n * out_size;
     if (path == ConvPath::Direct) {
       kt.depthwise_backward_filter(g, xn, dyn, dk);
-      if (direct_dx) kt.depthwise_backward_data(g, dyn, kernel.data(), dx->data() + n * in_size);
+      if (dx) kt.depthwise_backward_data(g, dyn, kernel.data(), dx->data() + n * in_size);
     } else {
       kt.conv_backward_filter(g, xn, dyn, dk);
     }
