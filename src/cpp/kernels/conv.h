@@ -50,15 +50,18 @@ void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_
 // pack_im2col); arguments as conv_forward below. The reference kernel, and
 // the AVX2 kernel's path for few channels.
 void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, const float* x,
-                         const float* kernel, const float* bias, bool relu, int64_t p_begin,
-                         int64_t p_end, float* y);
+                         const float* kernel, const float* bias, bool relu, int64_t q_begin,
+                         int64_t q_end, float* y);
 
-// One group of one sample's convolution for output pixels [p_begin, p_end):
-// y[p, group's filters] = conv + bias (bias may be null), then ReLU if relu.
-// kernel is the (KH*KW*Cg, F) matrix; y has F values per pixel.
+// One group of a batch's convolution for the batch's output pixels
+// [q_begin, q_end): pixel q is pixel q % P of sample q / P (P = OH * OW).
+// x is the batch's input (samples H * W * C floats apart) and y its output
+// (F values per pixel): y[q, group's filters] = conv + bias (bias may be
+// null), then ReLU if relu. kernel is the (KH*KW*Cg, F) matrix. A range that
+// spans samples lets a kernel prepare its weights once for all of them.
 #define PCV_CONV_FORWARD_DECL                                                              \
   void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel, \
-                    const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y);
+                    const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y);
 namespace ref {
 PCV_CONV_FORWARD_DECL
 }
@@ -69,7 +72,8 @@ PCV_CONV_FORWARD_DECL
 
 // Stride 1, ungrouped, at most 8 filters: the AVX2 forward kernel computes
 // these vectorised across output pixels (conv_forward_planar) rather than
-// across filters. Same arguments as conv_forward, one group.
+// across filters. One group of one sample: x and y are that sample's, and
+// [p_begin, p_end) are its pixels.
 inline bool planar_forward_applies(const ConvGeometry& g) {
   return g.SH == 1 && g.SW == 1 && g.groups == 1 && g.F <= 8;
 }

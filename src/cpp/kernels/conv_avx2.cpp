@@ -29,18 +29,28 @@ thread_local Scratch t_panels, t_zeros;
 const float* pack_kernel(const ConvGeometry& g, int64_t group, const float* kernel) {
   const int64_t K = g.col_width(), Fg = g.cout_group(), panels = (Fg + NR - 1) / NR;
   float* out = t_panels.get(static_cast<size_t>(panels * K * NR));
-  for (int64_t j = 0; j < panels; ++j)
-    for (int64_t k = 0; k < K; ++k) {
-      const float* src = kernel + k * g.F + group * Fg + j * NR;
-      float* dst = out + (j * K + k) * NR;
-      for (int c = 0; c < NR; ++c) dst[c] = j * NR + c < Fg ? src[c] : 0.f;
+  for (int64_t j = 0; j < panels; ++j) {
+    const __m256i mask0 = first_lanes(Fg - j * NR), mask1 = first_lanes(Fg - j * NR - 8);
+    const float* src = kernel + group * Fg + j * NR;
+    float* dst = out + j * K * NR;
+    for (int64_t k = 0; k < K; ++k, src += g.F, dst += NR) {
+      _mm256_store_ps(dst, _mm256_maskload_ps(src, mask0));
+      _mm256_store_ps(dst + 8, _mm256_maskload_ps(src + 8, mask1));
     }
+  }
   return out;
 }
 
-// acc += sum over taps and channels of x(row r) * panel, rows given per tap.
-void tile(const ConvGeometry& g, const int64_t* h0, const int64_t* w0, const float* xg,
-          const float* zero, const float* panel, __m256 acc[MR][2]) {
+// Where an output pixel reads: its sample's input (at the group's first
+// channel) and the input position of its top-left tap.
+struct PixelOrigin {
+  const float* x;
+  int64_t h0, w0;
+};
+
+// acc = sum over taps and channels of the six pixels' inputs times the panel.
+void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, const float* panel,
+          __m256 acc[MR][2]) {
   const int64_t Cg = g.cin_group();
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -48,9 +58,9 @@ void tile(const ConvGeometry& g, const int64_t* h0, const int64_t* w0, const flo
     for (int64_t kw = 0; kw < g.KW; ++kw) {
       const float* row[MR];
       for (int r = 0; r < MR; ++r) {
-        const int64_t ih = h0[r] + kh * g.DH, iw = w0[r] + kw * g.DW;
+        const int64_t ih = px[r].h0 + kh * g.DH, iw = px[r].w0 + kw * g.DW;
         row[r] = (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) ? zero
-                                                              : xg + (ih * g.W + iw) * g.C;
+                                                              : px[r].x + (ih * g.W + iw) * g.C;
       }
       const float* b = panel + (kh * g.KW + kw) * Cg * NR;
       for (int64_t c = 0; c < Cg; ++c, b += NR) {
@@ -83,17 +93,22 @@ void tile(const ConvGeometry& g, const int64_t* h0, const int64_t* w0, const flo
 }  // namespace
 
 void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel,
-                  const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y) {
+                  const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y) {
   const int64_t Cg = g.cin_group(), Fg = g.cout_group(), K = g.col_width();
+  const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C;
   if (planar_forward_applies(g)) {  // few filters: vectorised across pixels instead
-    conv_forward_planar(g, x, kernel, bias, relu, p_begin, p_end, y);
+    for (int64_t q = q_begin; q < q_end;) {  // sample by sample
+      const int64_t n = q / P, p0 = q - n * P, p1 = std::min(P, p0 + q_end - q);
+      conv_forward_planar(g, x + n * in_size, kernel, bias, relu, p0, p1, y + n * P * g.F);
+      q += p1 - p0;
+    }
     return;
   }
   if (Cg < 4) {  // few channels: the packed GEMM with columns packed from x
-    conv_forward_packed(avx2::sgemm, g, group, x, kernel, bias, relu, p_begin, p_end, y);
+    conv_forward_packed(avx2::sgemm, g, group, x, kernel, bias, relu, q_begin, q_end, y);
     return;
   }
-  const float* panels = pack_kernel(g, group, kernel);
+  const float* panels = pack_kernel(g, group, kernel);  // once for every sample in the range
   float* zero = t_zeros.get(static_cast<size_t>(Cg));
   std::fill(zero, zero + Cg, 0.f);
   const float* xg = x + group * Cg;
@@ -104,16 +119,15 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
   for (int64_t j = 0; j < n_panels; ++j) {
     const int cols = static_cast<int>(std::min<int64_t>(NR, Fg - j * NR));
     const Epilogue ep{bias ? bias + group * Fg + j * NR : nullptr, relu};
-    for (int64_t p0 = p_begin; p0 < p_end; p0 += MR) {
-      const int rows = static_cast<int>(std::min<int64_t>(MR, p_end - p0));
-      int64_t h0[MR], w0[MR];
+    for (int64_t q0 = q_begin; q0 < q_end; q0 += MR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, q_end - q0));
+      PixelOrigin px[MR];
       for (int r = 0; r < MR; ++r) {  // rows past the end repeat the last pixel
-        const int64_t p = p0 + std::min(r, rows - 1);
-        h0[r] = (p / g.OW) * g.SH - g.PT;
-        w0[r] = (p % g.OW) * g.SW - g.PL;
+        const int64_t q = q0 + std::min(r, rows - 1), n = q / P, p = q - n * P;
+        px[r] = {xg + n * in_size, (p / g.OW) * g.SH - g.PT, (p % g.OW) * g.SW - g.PL};
       }
-      tile(g, h0, w0, xg, zero, panels + j * K * NR, acc);
-      store_tile(acc, y + p0 * g.F + group * Fg + j * NR, g.F, rows, cols, 1.f, 0.f, ep);
+      tile(g, px, zero, panels + j * K * NR, acc);
+      store_tile(acc, y + q0 * g.F + group * Fg + j * NR, g.F, rows, cols, 1.f, 0.f, ep);
     }
   }
 }

@@ -7,24 +7,24 @@
 namespace pyconv::kernels {
 
 void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, const float* x,
-                         const float* kernel, const float* bias, bool relu, int64_t p_begin,
-                         int64_t p_end, float* y) {
+                         const float* kernel, const float* bias, bool relu, int64_t q_begin,
+                         int64_t q_end, float* y) {
   const int64_t Fg = g.cout_group(), K = g.col_width();
-  const Im2colSource source{&g, group, x, p_begin};
+  const Im2colSource source{&g, group, x, q_begin, g.H * g.W * g.C};
   GemmExtras ex;
   ex.pack_a = pack_im2col;
   ex.pack_a_ctx = &source;
   ex.bias = bias ? bias + group * Fg : nullptr;
   ex.relu = relu;
-  sgemm(false, false, p_end - p_begin, Fg, K, 1.f, nullptr, K, kernel + group * Fg, g.F, 0.f,
-        y + p_begin * g.F + group * Fg, g.F, 1, &ex);
+  sgemm(false, false, q_end - q_begin, Fg, K, 1.f, nullptr, K, kernel + group * Fg, g.F, 0.f,
+        y + q_begin * g.F + group * Fg, g.F, 1, &ex);
 }
 
 namespace ref {
 
 void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel,
-                  const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y) {
-  conv_forward_packed(sgemm, g, group, x, kernel, bias, relu, p_begin, p_end, y);
+                  const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y) {
+  conv_forward_packed(sgemm, g, group, x, kernel, bias, relu, q_begin, q_end, y);
 }
 
 void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dkernel) {

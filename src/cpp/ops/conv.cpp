@@ -128,9 +128,9 @@ void flip_kernel(const ConvGeometry& g, const float* kernel, Tensor& flipped) {
 
 namespace {
 
-// Runs the convolution kernel over every (sample, group, pixel range): the
-// batch is split across threads, and a batch smaller than the thread count
-// is split by pixel ranges too, so batch-1 inference uses every core.
+// Runs the convolution kernel over every group and pixel of the batch: the
+// batch's pixels are split into one contiguous range per thread, so each
+// thread prepares the kernel once, and batch-1 inference uses every core.
 void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
                         const float* bias, bool relu, float* y, int threads,
                         WinogradKernelCache* cache = nullptr, uint64_t kernel_version = 0) {
@@ -138,17 +138,14 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
     winograd_forward(g, N, x, kernel, bias, relu, y, threads, cache, kernel_version);
     return;
   }
-  const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C, out_size = P * g.F;
-  const BatchSplit split = split_batch(N, threads_for(N * P * g.col_width() * g.F, threads));
-  const int64_t parts = split.inner;
+  const int64_t total = N * g.out_pixels();
+  const int parts = threads_for(total * g.col_width() * g.F, threads);
   const kernels::KernelTable& kt = kernels::active();
-#pragma omp parallel for collapse(2) num_threads(split.outer * split.inner) schedule(static) \
-    if (split.outer * split.inner > 1)
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t part = 0; part < parts; ++part)
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        kt.conv_forward(g, grp, x + n * in_size, kernel, bias, relu, P * part / parts,
-                        P * (part + 1) / parts, y + n * out_size);
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int part = 0; part < parts; ++part)
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      kt.conv_forward(g, grp, x, kernel, bias, relu, total * part / parts,
+                      total * (part + 1) / parts, y);
 }
 
 }  // namespace
