@@ -49,13 +49,24 @@ struct PixelOrigin {
 };
 
 // acc = sum over taps and channels of the six pixels' inputs times the panel.
+// Where a kernel row's taps read one contiguous run of input for every
+// pixel (no dilation, no groups, all in bounds), the row is one run of
+// KW * C values: few channels then cost one pass of address setup per
+// kernel row instead of one per tap.
 void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, const float* panel,
           __m256 acc[MR][2]) {
   const int64_t Cg = g.cin_group();
+  const bool runs = g.DW == 1 && g.groups == 1;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t kh = 0; kh < g.KH; ++kh)
-    for (int64_t kw = 0; kw < g.KW; ++kw) {
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    bool whole_row = runs;
+    for (int r = 0; r < MR && whole_row; ++r) {
+      const int64_t ih = px[r].h0 + kh * g.DH;
+      whole_row = ih >= 0 && ih < g.H && px[r].w0 >= 0 && px[r].w0 + g.KW <= g.W;
+    }
+    const int64_t step = whole_row ? g.KW : 1, len = step * Cg;
+    for (int64_t kw = 0; kw < g.KW; kw += step) {
       const float* row[MR];
       for (int r = 0; r < MR; ++r) {
         const int64_t ih = px[r].h0 + kh * g.DH, iw = px[r].w0 + kw * g.DW;
@@ -63,7 +74,7 @@ void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, co
                                                               : px[r].x + (ih * g.W + iw) * g.C;
       }
       const float* b = panel + (kh * g.KW + kw) * Cg * NR;
-      for (int64_t c = 0; c < Cg; ++c, b += NR) {
+      for (int64_t c = 0; c < len; ++c, b += NR) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 a = _mm256_broadcast_ss(row[0] + c);
         c00 = _mm256_fmadd_ps(a, b0, c00);
@@ -85,6 +96,7 @@ void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, co
         c51 = _mm256_fmadd_ps(a, b1, c51);
       }
     }
+  }
   acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
   acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
   acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
