@@ -61,7 +61,7 @@ void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int 
   switch (a) {
     case Activation::Linear: return;
     case Activation::Relu:
-#pragma omp parallel for simd num_threads(threads) if (par)
+#pragma omp parallel for simd num_threads(threads) if (parallel: par)
       for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
       return;
     case Activation::Tanh:
@@ -86,15 +86,15 @@ void activation_backward(Activation a, const float* y, float* dy, int64_t rows, 
   switch (a) {
     case Activation::Linear: return;
     case Activation::Relu:
-#pragma omp parallel for simd num_threads(threads) if (par)
+#pragma omp parallel for simd num_threads(threads) if (parallel: par)
       for (int64_t i = 0; i < n; ++i) dy[i] = y[i] > 0.f ? dy[i] : 0.f;
       return;
     case Activation::Tanh:
-#pragma omp parallel for simd num_threads(threads) if (par)
+#pragma omp parallel for simd num_threads(threads) if (parallel: par)
       for (int64_t i = 0; i < n; ++i) dy[i] *= 1.f - y[i] * y[i];
       return;
     case Activation::Sigmoid:
-#pragma omp parallel for simd num_threads(threads) if (par)
+#pragma omp parallel for simd num_threads(threads) if (parallel: par)
       for (int64_t i = 0; i < n; ++i) dy[i] *= y[i] * (1.f - y[i]);
       return;
     case Activation::Softmax:

@@ -68,7 +68,7 @@ class DropoutLayer : public Layer {
     const float scale = 1.f / (1.f - rate_);
     const uint8_t* mask = mask_.data();
     const float* dy = dout.data();
-#pragma omp parallel for simd num_threads(ctx.threads) if (n > 65536)
+#pragma omp parallel for simd num_threads(ctx.threads) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.f;
   }
 
