@@ -6,10 +6,12 @@
 
 namespace pyconv {
 
-// Threads worth using for `work` units (about one multiply-add each): starting
-// a parallel region costs microseconds, so small work stays on one thread.
+// Threads worth using for `work` units (about one multiply-add each): small
+// work stays on one thread. Starting a parallel region costs about 1 us while
+// the workers still spin from the last one (as within a training step) and
+// up to ~100 us once they sleep, so the cut-off is ~10 us of work per thread.
 inline int threads_for(int64_t work, int threads) {
-  constexpr int64_t kMinWorkPerThread = int64_t{1} << 18;
+  constexpr int64_t kMinWorkPerThread = int64_t{1} << 15;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work / kMinWorkPerThread)));
 }
 
