@@ -122,6 +122,7 @@ CONV_CASES = [
     (20, (3, 3), (1, 1), "same", (1, 1), 1, 9),        # direct conv, partial filter panel
     (12, (3, 3), (2, 2), [1, 0, 2, 1], (2, 1), 2, 16),  # direct, grouped, strided
     (16, (2, 3), (1, 1), "valid", (2, 1), 1, 11),      # direct, dilated
+    (20, (3, 3), (1, 1), "valid", (2, 2), 1, 4),       # kernel grad across filters, partial tile
 ]
 
 

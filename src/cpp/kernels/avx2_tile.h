@@ -58,36 +58,42 @@ inline void transpose8(const __m256 in[8], __m256 out[8]) {
 // and B(k, c) = b[k * ldb + c]. Packed panels are rows = a + r, ks = MR,
 // ldb = NR; an operand small enough to stay in cache is read where it lies.
 // kMasked: B has fewer than NR columns, and lanes past them are not read.
+// The depth may come in `segments` runs of kc steps, run s reading A from
+// rows[r] + s * a_step and B from b + s * b_step (one image row per run).
 // The twelve accumulators are named locals so they stay in registers; they
 // reach `acc` once, at the end.
 template <bool kMasked>
 inline void micro_kernel_rows(int64_t kc, const float* const rows[MR], int64_t ks, const float* b,
-                              int64_t ldb, const __m256i mask[2], __m256 acc[MR][2]) {
+                              int64_t ldb, const __m256i mask[2], __m256 acc[MR][2],
+                              int64_t segments = 1, int64_t a_step = 0, int64_t b_step = 0) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   const float *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4],
               *a5 = rows[5];
-  for (int64_t k = 0, o = 0; k < kc; ++k, o += ks, b += ldb) {
-    const __m256 b0 = kMasked ? _mm256_maskload_ps(b, mask[0]) : _mm256_loadu_ps(b);
-    const __m256 b1 = kMasked ? _mm256_maskload_ps(b + 8, mask[1]) : _mm256_loadu_ps(b + 8);
-    __m256 ar = _mm256_broadcast_ss(a0 + o);
-    c00 = _mm256_fmadd_ps(ar, b0, c00);
-    c01 = _mm256_fmadd_ps(ar, b1, c01);
-    ar = _mm256_broadcast_ss(a1 + o);
-    c10 = _mm256_fmadd_ps(ar, b0, c10);
-    c11 = _mm256_fmadd_ps(ar, b1, c11);
-    ar = _mm256_broadcast_ss(a2 + o);
-    c20 = _mm256_fmadd_ps(ar, b0, c20);
-    c21 = _mm256_fmadd_ps(ar, b1, c21);
-    ar = _mm256_broadcast_ss(a3 + o);
-    c30 = _mm256_fmadd_ps(ar, b0, c30);
-    c31 = _mm256_fmadd_ps(ar, b1, c31);
-    ar = _mm256_broadcast_ss(a4 + o);
-    c40 = _mm256_fmadd_ps(ar, b0, c40);
-    c41 = _mm256_fmadd_ps(ar, b1, c41);
-    ar = _mm256_broadcast_ss(a5 + o);
-    c50 = _mm256_fmadd_ps(ar, b0, c50);
-    c51 = _mm256_fmadd_ps(ar, b1, c51);
+  for (int64_t s = 0; s < segments; ++s) {
+    const float* bk = b + s * b_step;
+    for (int64_t k = 0, o = s * a_step; k < kc; ++k, o += ks, bk += ldb) {
+      const __m256 b0 = kMasked ? _mm256_maskload_ps(bk, mask[0]) : _mm256_loadu_ps(bk);
+      const __m256 b1 = kMasked ? _mm256_maskload_ps(bk + 8, mask[1]) : _mm256_loadu_ps(bk + 8);
+      __m256 ar = _mm256_broadcast_ss(a0 + o);
+      c00 = _mm256_fmadd_ps(ar, b0, c00);
+      c01 = _mm256_fmadd_ps(ar, b1, c01);
+      ar = _mm256_broadcast_ss(a1 + o);
+      c10 = _mm256_fmadd_ps(ar, b0, c10);
+      c11 = _mm256_fmadd_ps(ar, b1, c11);
+      ar = _mm256_broadcast_ss(a2 + o);
+      c20 = _mm256_fmadd_ps(ar, b0, c20);
+      c21 = _mm256_fmadd_ps(ar, b1, c21);
+      ar = _mm256_broadcast_ss(a3 + o);
+      c30 = _mm256_fmadd_ps(ar, b0, c30);
+      c31 = _mm256_fmadd_ps(ar, b1, c31);
+      ar = _mm256_broadcast_ss(a4 + o);
+      c40 = _mm256_fmadd_ps(ar, b0, c40);
+      c41 = _mm256_fmadd_ps(ar, b1, c41);
+      ar = _mm256_broadcast_ss(a5 + o);
+      c50 = _mm256_fmadd_ps(ar, b0, c50);
+      c51 = _mm256_fmadd_ps(ar, b1, c51);
+    }
   }
   acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
   acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;

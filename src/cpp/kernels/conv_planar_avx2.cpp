@@ -207,6 +207,38 @@ void filter_grad_block(const ConvGeometry& g, const Planes& x, const int64_t* of
   }
 }
 
+// The kernel gradient vectorised across filters instead, as the 6x16 GEMM
+// tile: rows are kernel rows (taps), columns filters, and the depth walks
+// the real output pixels one image row at a time, reading dy where it lies
+// (NHWC rows of F). Better than the wide-pixel form when the wide columns
+// would waste more lanes than partial tiles do.
+bool filter_grad_across_filters(const ConvGeometry& g, int64_t width) {
+  const int64_t taps = g.col_width(), F = g.F;
+  const double tile_use = static_cast<double>(taps) / ((taps + MR - 1) / MR * MR) *
+                          static_cast<double>(F) / ((F + NR - 1) / NR * NR);
+  return tile_use > static_cast<double>(g.OW) / static_cast<double>(width);
+}
+
+void filter_grad_tiles(const ConvGeometry& g, const Planes& x, const int64_t* offsets,
+                       const float* dy, float* dk) {
+  const int64_t taps = g.col_width();
+  __m256 acc[MR][2];
+  for (int64_t f0 = 0; f0 < g.F; f0 += NR) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, g.F - f0));
+    const __m256i mask[2] = {first_lanes(cols), first_lanes(cols - 8)};
+    for (int64_t t0 = 0; t0 < taps; t0 += MR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, taps - t0));
+      const float* a[MR];  // rows past the last tap repeat it: read, never stored
+      for (int r = 0; r < MR; ++r) a[r] = x.data + offsets[t0 + std::min(r, rows - 1)];
+      if (cols == NR)
+        micro_kernel_rows<false>(g.OW, a, 1, dy + f0, g.F, mask, acc, g.OH, x.width, g.OW * g.F);
+      else
+        micro_kernel_rows<true>(g.OW, a, 1, dy + f0, g.F, mask, acc, g.OH, x.width, g.OW * g.F);
+      store_tile(acc, dk + t0 * g.F + f0, g.F, rows, cols, 1.f, 1.f, Epilogue{nullptr, false});
+    }
+  }
+}
+
 }  // namespace
 
 void conv_forward_planar(const ConvGeometry& g, const float* x, const float* kernel,
@@ -236,8 +268,12 @@ void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy
   const int64_t width = g.OW + (g.KW - 1) * g.DW;
   const Planes xp = make_planes(t_planes, x, g.H, g.W, g.C, g.C, g.PT, g.PL, 0,
                                 g.OH + (g.KH - 1) * g.DH, width);
-  const DyBlocks blocks = make_dy_blocks(dy, g, width);
   const int64_t* offsets = tap_offsets(g, xp);
+  if (filter_grad_across_filters(g, width)) {
+    filter_grad_tiles(g, xp, offsets, dy, dk);
+    return;
+  }
+  const DyBlocks blocks = make_dy_blocks(dy, g, width);
   for (int64_t b = 0; b * 8 < g.F; ++b) {
     switch (std::min<int64_t>(8, g.F - b * 8)) {
 #define PCV_CASE(n)                                      \
