@@ -86,7 +86,7 @@ inline void store_pixels(const __m256 px[8], int count, int64_t room, int64_t F,
 template <int kF, int kV>
 void forward_rows(const ConvGeometry& g, const Planes& planes, int64_t row0, const float* kernel,
                   const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y) {
-  const int64_t F = g.F, OW = g.OW, taps = g.col_width();
+  const int64_t F = g.F, OW = g.OW, taps_per_row = g.KW * g.C;
   const int64_t* offsets = tap_offsets(g, planes);
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t p = p_begin; p < p_end;) {
@@ -95,10 +95,15 @@ void forward_rows(const ConvGeometry& g, const Planes& planes, int64_t row0, con
     __m256 acc[kF][kV];
     for (int f = 0; f < kF; ++f)
       for (int v = 0; v < kV; ++v) acc[f][v] = zero;
+    // Kernel rows whose input row is padding read only zeros: skipped (in an
+    // input gradient, most of the dy rows a border output row would read).
+    int64_t kh_lo = 0, kh_hi = g.KH;
+    while (kh_lo < kh_hi && oh + kh_lo * g.DH - g.PT < 0) ++kh_lo;
+    while (kh_hi > kh_lo && oh + (kh_hi - 1) * g.DH - g.PT >= g.H) --kh_hi;
     // One flat loop over the kernel's rows, so the accumulators stay in registers.
     const float* base = planes.data + (oh - row0) * planes.width + ow;
-    const float* w = kernel;
-    for (int64_t t = 0; t < taps; ++t, w += F) {
+    const float* w = kernel + kh_lo * taps_per_row * F;
+    for (int64_t t = kh_lo * taps_per_row; t < kh_hi * taps_per_row; ++t, w += F) {
       const float* src = base + offsets[t];
       __m256 xv[kV];
       for (int v = 0; v < kV; ++v) xv[v] = _mm256_loadu_ps(src + 8 * v);
