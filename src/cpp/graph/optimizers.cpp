@@ -98,27 +98,28 @@ class Adam : public Optimizer {
     const double t = static_cast<double>(iterations_);
     const float lr_t = static_cast<float>(learning_rate_ * std::sqrt(1.0 - std::pow(beta2_, t)) /
                                           (1.0 - std::pow(beta1_, t)));
-    const Moments moments{static_cast<float>(beta1_), static_cast<float>(beta2_), lr_t,
-                          static_cast<float>(epsilon_)};
+    const Rates r{static_cast<float>(beta1_), static_cast<float>(beta2_), lr_t,
+                  static_cast<float>(epsilon_)};
     float* vmax = amsgrad_ ? slots[2].data() : nullptr;
     if (vmax)
-      apply<true>(moments, p, slots[0].data(), slots[1].data(), vmax, threads);
+      apply<true>(r, p, slots[0].data(), slots[1].data(), vmax, threads);
     else
-      apply<false>(moments, p, slots[0].data(), slots[1].data(), nullptr, threads);
+      apply<false>(r, p, slots[0].data(), slots[1].data(), nullptr, threads);
   }
 
  private:
-  struct Moments {
+  struct Rates {  // decay rates of the two moments, this step's rate, epsilon
     float b1, b2, lr_t, eps;
   };
 
   // One loop per variant, with no branch inside, so that it vectorises.
   template <bool kAmsgrad>
-  static void apply(const Moments& a, Param& p, float* m, float* v, float* vmax, int threads) {
+  static void apply(const Rates& r, Param& p, float* m, float* v, float* vmax, int threads) {
     float* w = p.value.data();
     const float* g = p.grad.data();
     const int64_t n = p.value.numel();
-    const float keep1 = 1.f - a.b1, keep2 = 1.f - a.b2, lr_t = a.lr_t, eps = a.eps;
+    // Locals, not r's fields: the stores below could alias those for all the compiler knows.
+    const float keep1 = 1.f - r.b1, keep2 = 1.f - r.b2, lr_t = r.lr_t, eps = r.eps;
 #pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; ++i) {
       m[i] += (g[i] - m[i]) * keep1;
@@ -176,6 +177,7 @@ class RMSprop : public Optimizer {
     float* w = p.value.data();
     const float* g = p.grad.data();
     const int64_t n = p.value.numel();
+    // Locals, not r's fields: the stores below could alias those for all the compiler knows.
     const float lr = r.lr, rho = r.rho, mu = r.mu, eps = r.eps;
 #pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; ++i) {
