@@ -65,6 +65,19 @@ def test_gemm_matches_reference(isa, seed, use_isa):
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("m", [126, 241, 256, 257])
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_gemm_rows_shared_by_threads_matches_reference(isa, m, trans_a, use_isa):
+    # Enough work for two threads (2^21 multiply-adds and up), which take
+    # equal runs of whole 6-row tiles, each cut into blocks of at most 120
+    # rows (runs of 60-131 rows).
+    rng = np.random.default_rng(m)
+    a, b, c = random_gemm_operands(rng, m, 64, 300, trans_a)
+    assert_gemm_matches_reference(isa, a, b, c, 1.0, 0.5, trans_a)
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
 @pytest.mark.parametrize("seed", range(16))
 def test_gemm_in_cache_matches_reference(isa, seed, use_isa):
     # Operands that fit in L2 are multiplied where they lie, without packing:

@@ -271,12 +271,25 @@ void fill_a(const Problem& p, int64_t ic, int64_t mc, int64_t pc, int64_t kc, fl
     pack_a(p.trans_a, p.A, p.lda, ic, mc, pc, kc, dst);
 }
 
+// Thread t's share of `count` items in units of `unit`: [begin, end).
+struct Range {
+  int64_t begin, end;
+};
+Range share(int64_t count, int64_t unit, int t, int nt) {
+  const int64_t units = (count + unit - 1) / unit;
+  return {std::min(count, units * t / nt * unit), std::min(count, units * (t + 1) / nt * unit)};
+}
+
 // The work of thread `t` of `nt`. With enough row blocks, threads split the
-// rows of C; otherwise (skinny M) they split the column panels and each packs
-// the A block itself.
+// rows of C into equal runs of whole micro-tiles, cut into blocks of at most
+// MC rows (M = 256 as 3 blocks of 120 would leave one thread 136 rows, the
+// other 120); otherwise (skinny M) they split the column panels and each
+// packs the A block itself.
 void run(const Problem& p, float* packed_b, int t, int nt) {
-  const int64_t m_blocks = (p.M + MC - 1) / MC;
-  const bool split_rows = m_blocks >= nt;
+  const bool split_rows = (p.M + MC - 1) / MC >= nt;
+  const Range rows = split_rows ? share(p.M, MR, t, nt) : Range{0, p.M};
+  const int64_t run_rows = rows.end - rows.begin, blocks = (run_rows + MC - 1) / MC;
+  const int64_t mc_max = blocks ? ((run_rows + blocks - 1) / blocks + MR - 1) / MR * MR : 0;
   float* packed_a = t_pack_a.get(static_cast<size_t>(MC * KC + kPackSlack));
   for (int64_t jc = 0; jc < p.N; jc += NC) {
     const int64_t nc = std::min(NC, p.N - jc);
@@ -298,19 +311,12 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
 #pragma omp barrier
       }
 #endif
-      if (split_rows) {
-        for (int64_t mb = t; mb < m_blocks; mb += nt) {
-          const int64_t ic = mb * MC, mc = std::min(MC, p.M - ic);
-          fill_a(p, ic, mc, pc, kc, packed_a);
-          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, 0, panels, beta, last);
-        }
-      } else {
-        const int64_t jp0 = panels * t / nt, jp1 = panels * (t + 1) / nt;
-        for (int64_t ic = 0; ic < p.M && jp0 < jp1; ic += MC) {
-          const int64_t mc = std::min(MC, p.M - ic);
-          fill_a(p, ic, mc, pc, kc, packed_a);
-          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, jp0, jp1, beta, last);
-        }
+      const Range cols = split_rows ? Range{0, panels} : share(panels, 1, t, nt);
+      for (int64_t ic = rows.begin; ic < rows.end && cols.begin < cols.end; ic += mc_max) {
+        const int64_t mc = std::min(mc_max, rows.end - ic);
+        fill_a(p, ic, mc, pc, kc, packed_a);
+        multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, cols.begin, cols.end, beta,
+                       last);
       }
 #ifdef _OPENMP
       if (nt > 1) {

@@ -81,25 +81,30 @@ class LayerRunner {
 
   py::tuple backward(FloatArray dy) {
     if (!has_forward_) throw StateError("backward() needs a forward() first");
-    Tensor d = view_of(dy).clone();
+    const Tensor given = view_of(dy);
     Shape expected = with_batch(x_view_.dim(0), graph_.output_shape());
-    if (d.shape() != expected)
+    if (given.shape() != expected)
       throw ShapeError(cat("expected an output gradient of shape ", shape_str(expected),
-                           ", received ", shape_str(d.shape())));
-    Tensor dx;
+                           ", received ", shape_str(given.shape())));
+    // A layer may overwrite its output gradient, so it works on a copy (in
+    // a buffer kept across calls); dx is written straight into the result.
+    dout_.resize(expected);
+    copy_floats(dout_.data(), given.data(), given.numel());
+    py::array_t<float> dx(std::vector<py::ssize_t>(x_view_.shape().begin(), x_view_.shape().end()));
+    Tensor dx_view = Tensor::view(dx.mutable_data(), x_view_.shape());
     {
       py::gil_scoped_release release;
-      graph_.backward(d, &dx);
+      graph_.backward(dout_, &dx_view);
     }
     py::list grads;
     for (const Param& p : layer().params()) grads.append(to_numpy(p.grad));
-    return py::make_tuple(to_numpy(dx), grads);
+    return py::make_tuple(dx, grads);
   }
 
  private:
   Graph graph_;
   FloatArray x_;
-  Tensor x_view_;
+  Tensor x_view_, dout_;
   bool has_forward_ = false;
 };
 
