@@ -1,4 +1,4 @@
-"""The Winograd F(2x2, 3x3) path: 3x3, stride-1, ungrouped convolutions
+"""The Winograd F(4x4, 3x3) path: 3x3, stride-1, ungrouped convolutions
 (dilated ones too, as interleaved undilated ones) with at least 16 input and
 16 output channels take it, for the
 forward pass, the input gradient (as a convolution of dy with the flipped
@@ -27,6 +27,8 @@ CASES = [
     (13, 10, 16, 18, "same", "linear", (2, 3)),
     (15, 17, 19, 16, [0, 3, 1, 2], "linear", (3, 2)),
     (9, 12, 16, 16, "valid", "relu", (4, 1)),
+    (6, 6, 16, 16, "valid", "linear", (1, 1)),    # exactly one 4x4 tile
+    (10, 7, 16, 20, "valid", "relu", (1, 1)),     # two tile rows; columns cut at 1
 ]
 
 

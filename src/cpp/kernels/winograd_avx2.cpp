@@ -1,6 +1,7 @@
 // The Winograd transforms built for the "avx2" ISA (flags: see src/cpp/CMakeLists.txt).
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "kernels/winograd.h"
 

@@ -1,5 +1,5 @@
-// Convolution by Winograd F(2x2, 3x3): for 3x3, stride-1 (dilated or not),
-// ungrouped convolutions with enough channels for its 16 GEMMs to be worth it.
+// Convolution by Winograd F(4x4, 3x3): for 3x3, stride-1 (dilated or not),
+// ungrouped convolutions with enough channels for its 36 GEMMs to be worth it.
 #pragma once
 #include "core/tensor.h"
 #include "kernels/conv.h"
