@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -280,13 +281,16 @@ Range share(int64_t count, int64_t unit, int t, int nt) {
   return {std::min(count, units * t / nt * unit), std::min(count, units * (t + 1) / nt * unit)};
 }
 
-// The work of thread `t` of `nt`. With enough row blocks, threads split the
-// rows of C into equal runs of whole micro-tiles, cut into blocks of at most
-// MC rows (M = 256 as 3 blocks of 120 would leave one thread 136 rows, the
-// other 120); otherwise (skinny M) they split the column panels and each
-// packs the A block itself.
-void run(const Problem& p, float* packed_b, int t, int nt) {
-  const bool split_rows = (p.M + MC - 1) / MC >= nt;
+// The work of thread `t` of `nt`. With many row blocks (at least 4 per
+// thread), threads claim MC-row blocks one at a time from `next_block`, so
+// a core slowed by other work on the machine takes fewer. With fewer, they
+// split the rows of C into equal runs of whole micro-tiles, cut into blocks
+// of at most MC rows (M = 256 as 3 blocks of 120 would leave one thread 136
+// rows, the other 120). With fewer blocks than threads (skinny M) they split
+// the column panels and each packs the A block itself.
+void run(const Problem& p, float* packed_b, int t, int nt, std::atomic<int64_t>& next_block) {
+  const int64_t m_blocks = (p.M + MC - 1) / MC;
+  const bool split_rows = m_blocks >= nt, claim_rows = nt > 1 && m_blocks >= 4 * nt;
   const Range rows = split_rows ? share(p.M, MR, t, nt) : Range{0, p.M};
   const int64_t run_rows = rows.end - rows.begin, blocks = (run_rows + MC - 1) / MC;
   const int64_t mc_max = blocks ? ((run_rows + blocks - 1) / blocks + MR - 1) / MR * MR : 0;
@@ -298,6 +302,7 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
       const int64_t kc = std::min(p.kc, p.K - pc);
       const float beta = pc == 0 ? p.beta : 1.f;
       const bool last = pc + kc >= p.K;
+      if (t == 0) next_block = 0;  // no thread claims again before the barrier below
       for (int64_t jp = t; jp < panels; jp += nt) {
         const int64_t j = jc + jp * NR;
         const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp * NR));
@@ -311,12 +316,20 @@ void run(const Problem& p, float* packed_b, int t, int nt) {
 #pragma omp barrier
       }
 #endif
-      const Range cols = split_rows ? Range{0, panels} : share(panels, 1, t, nt);
-      for (int64_t ic = rows.begin; ic < rows.end && cols.begin < cols.end; ic += mc_max) {
-        const int64_t mc = std::min(mc_max, rows.end - ic);
-        fill_a(p, ic, mc, pc, kc, packed_a);
-        multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, cols.begin, cols.end, beta,
-                       last);
+      if (claim_rows) {
+        for (int64_t mb; (mb = next_block.fetch_add(1)) < m_blocks;) {
+          const int64_t ic = mb * MC, mc = std::min(MC, p.M - ic);
+          fill_a(p, ic, mc, pc, kc, packed_a);
+          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, 0, panels, beta, last);
+        }
+      } else {
+        const Range cols = split_rows ? Range{0, panels} : share(panels, 1, t, nt);
+        for (int64_t ic = rows.begin; ic < rows.end && cols.begin < cols.end; ic += mc_max) {
+          const int64_t mc = std::min(mc_max, rows.end - ic);
+          fill_a(p, ic, mc, pc, kc, packed_a);
+          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, cols.begin, cols.end, beta,
+                         last);
+        }
       }
 #ifdef _OPENMP
       if (nt > 1) {
@@ -360,14 +373,15 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     return;
   }
   float* packed_b = t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, N) + NR)));
+  std::atomic<int64_t> next_block{0};
 #ifdef _OPENMP
   if (nt > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(nt)
-    run(p, packed_b, omp_get_thread_num(), omp_get_num_threads());
+    run(p, packed_b, omp_get_thread_num(), omp_get_num_threads(), next_block);
     return;
   }
 #endif
-  run(p, packed_b, 0, 1);
+  run(p, packed_b, 0, 1, next_block);
 }
 
 }  // namespace pyconv::kernels::avx2

@@ -172,8 +172,8 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   } else {
     const int split = threads_for(N * P * K * g.F, threads);
     const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
-#pragma omp parallel for num_threads(split) schedule(static) if (split > 1)
-    for (int64_t n = 0; n < N; ++n)
+#pragma omp parallel for num_threads(split) schedule(dynamic) if (split > 1)
+    for (int64_t n = 0; n < N; ++n)  // claimed one by one: a slowed core takes fewer
       kt.depthwise_forward(g, x.data() + n * in_size, kernel.data(), b, y.data() + n * out_size);
   }
   if (!fused) {

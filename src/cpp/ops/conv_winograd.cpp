@@ -31,7 +31,7 @@ struct TilePlan {
   int64_t block, blocks, tasks;  // blocks per sample; tasks = N * blocks
 };
 
-// Tiles per block: the block's transforms (16 x tiles x (C + F) floats)
+// Tiles per block: the block's transforms (36 x tiles x (C + F) floats)
 // stay within about 1 MB (L2) between the steps. A small batch is split
 // into at least as many tile blocks as threads.
 TilePlan plan_tiles(const ConvGeometry& g, int64_t N, int threads) {
@@ -46,9 +46,12 @@ TilePlan plan_tiles(const ConvGeometry& g, int64_t N, int threads) {
 }
 
 // Calls body(thread, n, t0, t1, v, m) for every block [t0, t1) of sample n's
-// tiles, in parallel, with the thread's transform buffers v (16 x block x C)
-// and m (16 x block x F).
-template <class Body>
+// tiles, in parallel, with the thread's transform buffers v (36 x block x C)
+// and m (36 x block x F). kClaim: threads claim blocks one at a time, so a
+// core slowed by other work on the machine takes fewer; only for bodies
+// whose result does not depend on which thread ran a block (sums into
+// per-thread partials would then change with the timing).
+template <bool kClaim, class Body>
 void for_each_tile_block(const ConvGeometry& g, const TilePlan& plan, Body body) {
   const int64_t T = kernels::winograd_tiles(g);
 #pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
@@ -60,10 +63,16 @@ void for_each_tile_block(const ConvGeometry& g, const TilePlan& plan, Body body)
 #endif
     t_v.resize({kWinogradPoints, plan.block, g.C});
     t_m.resize({kWinogradPoints, plan.block, g.F});
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < plan.tasks; ++task) {
+    auto run = [&](int64_t task) {
       const int64_t n = task / plan.blocks, t0 = (task % plan.blocks) * plan.block;
       body(thread, n, t0, std::min(T, t0 + plan.block), t_v.data(), t_m.data());
+    };
+    if (kClaim) {
+#pragma omp for schedule(dynamic)
+      for (int64_t task = 0; task < plan.tasks; ++task) run(task);
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < plan.tasks; ++task) run(task);
     }
   }
 }
@@ -90,7 +99,7 @@ void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const fl
   const float* zero_c = zeros(C);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
-  for_each_tile_block(g, plan_tiles(g, N, threads),
+  for_each_tile_block<true>(g, plan_tiles(g, N, threads),
                       [&](int, int64_t n, int64_t t0, int64_t t1, float* v, float* m) {
     const int64_t count = t1 - t0;
     kt.winograd_input(g, x + n * in_size, zero_c, t0, t1, v);
@@ -112,8 +121,7 @@ void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, 
   float* partials = t_partials.data();
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
-  for_each_tile_block(g, plan, [&](int thread, int64_t n, int64_t t0, int64_t t1, float* v,
-                                   float* w) {
+  auto body = [&](int thread, int64_t n, int64_t t0, int64_t t1, float* v, float* w) {
     const int64_t count = t1 - t0;
     float* p = partials + thread * kWinogradPoints * point;
     kt.winograd_input(g, x + n * in_size, zero, t0, t1, v);
@@ -122,7 +130,8 @@ void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, 
     for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
       kt.sgemm(true, false, F, C, count, 1.f, w + xi * count * F, F, v + xi * count * C, C,
                1.f, p + xi * point, C, 1, nullptr);
-  });
+  };
+  for_each_tile_block<false>(g, plan, body);
   for (int t = 1; t < plan.threads; ++t) {
     const float* part = partials + t * kWinogradPoints * point;
     for (int64_t i = 0; i < kWinogradPoints * point; ++i) partials[i] += part[i];
