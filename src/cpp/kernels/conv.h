@@ -41,10 +41,10 @@ struct Im2colSource {
 // op(A) = columns: rows are output pixels, depth is (kh, kw, c) taps.
 void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
                  float* dst);
-// op(B) = columns: depth is output pixels, columns are taps (the
-// kernel-gradient GEMM, dkernel^T += dy^T columns).
-void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_t nr, int width,
-                   float* dst);
+// op(A) = columns^T: rows are taps, depth is output pixels (the kernel-
+// gradient GEMM, dkernel = columns^T dy).
+void pack_im2col_taps(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+                      float* dst);
 
 // A convolution as `sgemm` over columns packed straight from x (see
 // pack_im2col); arguments as conv_forward below. The reference kernel, and

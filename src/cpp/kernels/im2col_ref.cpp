@@ -100,28 +100,10 @@ void pack_row_segment(const ConvGeometry& g, const float* xg, int64_t first, int
   }
 }
 
-}  // namespace
-
-void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
-                 float* dst) {
-  const Im2colSource& s = *static_cast<const Im2colSource*>(source);
-  const ConvGeometry& g = *s.g;
-  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
-    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-    const int64_t first = s.first_pixel + i0 + ir;
-    if (rows == mr && first % g.OW + mr <= g.OW) {  // one output row of one sample
-      int64_t pixel = first;
-      const float* xg = sample_input(s, pixel);
-      pack_row_segment(g, xg, pixel, p0, kc, mr, dst);
-    } else {
-      pack_rows_one_by_one(s, first, rows, p0, kc, mr, dst);
-    }
-  }
-}
-
-void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_t nr, int width,
-                   float* dst) {
-  const Im2colSource& s = *static_cast<const Im2colSource*>(source);
+// Depth [p0, p0 + kc) (pixels) and taps [j, j + nr) of the columns, as one
+// panel `width` taps wide: dst[(p - p0) * width + c]; taps past nr are zero.
+void pack_taps_panel(const Im2colSource& s, int64_t p0, int64_t kc, int64_t j, int64_t nr,
+                     int width, float* dst) {
   const ConvGeometry& g = *s.g;
   const int64_t cg = g.cin_group();
   for (int64_t c = nr; c < width; ++c)  // columns past nr are zero
@@ -167,6 +149,33 @@ void pack_im2col_b(const void* source, int64_t p0, int64_t kc, int64_t j, int64_
     }
     c += len;
   }
+}
+
+}  // namespace
+
+void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+                 float* dst) {
+  const Im2colSource& s = *static_cast<const Im2colSource*>(source);
+  const ConvGeometry& g = *s.g;
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+    const int64_t first = s.first_pixel + i0 + ir;
+    if (rows == mr && first % g.OW + mr <= g.OW) {  // one output row of one sample
+      int64_t pixel = first;
+      const float* xg = sample_input(s, pixel);
+      pack_row_segment(g, xg, pixel, p0, kc, mr, dst);
+    } else {
+      pack_rows_one_by_one(s, first, rows, p0, kc, mr, dst);
+    }
+  }
+}
+
+void pack_im2col_taps(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+                      float* dst) {
+  // An A panel is laid out as a B panel mr wide: for each depth step, mr taps.
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr)
+    pack_taps_panel(*static_cast<const Im2colSource*>(source), p0, kc, i0 + ir,
+                    std::min<int64_t>(mr, mc - ir), mr, dst);
 }
 
 }  // namespace pyconv::kernels

@@ -185,24 +185,22 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
 namespace {
 
 // The kernel gradient through the column GEMM, all samples at once:
-// dkernel^T[group] = dy[:, group]^T columns, the columns packed from x.
+// dkernel[:, group] = columns^T dy[:, group], the columns packed from x with
+// taps as rows (1152 for a 3x3x128 kernel: enough row blocks for threads to
+// claim them one at a time) and every sample's pixels as the depth.
 void kernel_grad_by_columns(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
-                            Tensor& transposed, float* dkernel, int threads) {
+                            float* dkernel, int threads) {
   const int64_t K = g.col_width(), Fg = g.cout_group();
   const kernels::KernelTable& kt = kernels::active();
-  transposed.resize({g.F, K});
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     kernels::Im2colSource source{&g, grp, x};
     source.sample_size = g.H * g.W * g.C;
     kernels::GemmExtras ex;
-    ex.pack_b = kernels::pack_im2col_b;
-    ex.pack_b_ctx = &source;
-    kt.sgemm(true, false, Fg, K, N * g.out_pixels(), 1.f, dy + grp * Fg, g.F, nullptr, K, 0.f,
-             transposed.data() + grp * Fg * K, K, threads, &ex);
+    ex.pack_a = kernels::pack_im2col_taps;
+    ex.pack_a_ctx = &source;
+    kt.sgemm(false, false, K, Fg, N * g.out_pixels(), 1.f, nullptr, K, dy + grp * Fg, g.F, 0.f,
+             dkernel + grp * Fg, g.F, threads, &ex);
   }
-  const float* t = transposed.data();
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t f = 0; f < g.F; ++f) dkernel[k * g.F + f] = t[f * K + k];
 }
 
 // The strided input gradient: column rows dcol = dy kernel^T for a run of
@@ -263,7 +261,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   // sample into per-thread partials; the rest take it as one column GEMM.
   const bool per_sample_grad = path == ConvPath::Direct || kernels::filter_grad_applies(g);
   if (!per_sample_grad)
-    kernel_grad_by_columns(g, N, x.data(), dy.data(), ws.transposed, dkernel.data(), threads);
+    kernel_grad_by_columns(g, N, x.data(), dy.data(), dkernel.data(), threads);
   if (dx && path == ConvPath::General && !dx_as_conv)
     input_grad_by_columns(g, N, dy.data(), kernel.data(), dx->data(), ws.col, threads);
   if (!per_sample_grad) return;

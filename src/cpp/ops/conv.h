@@ -38,7 +38,6 @@ struct ConvWorkspace {
   Tensor col;                   // column rows of the strided input gradient
   std::vector<Tensor> dkernel;  // one partial kernel gradient per thread
   Tensor flipped;               // the kernel rearranged for the input gradient
-  Tensor transposed;            // the kernel gradient as the column GEMM gives it (F x K)
 };
 
 // y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.
