@@ -5,8 +5,7 @@
 
 namespace pyconv::ops {
 
-void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, float alpha,
-            float beta, int threads) {
+Shape matmul_shape(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   if (a.ndim() != 2 || b.ndim() != 2)
     throw ShapeError(cat("matmul: expected 2-D matrices, received ", shape_str(a.shape()),
                          " and ", shape_str(b.shape())));
@@ -15,6 +14,13 @@ void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool tran
   if (K != Kb)
     throw ShapeError(cat("matmul: inner dimensions differ: op(a) is (", M, ", ", K,
                          ") and op(b) is (", Kb, ", ", N, ")"));
+  return {M, N};
+}
+
+void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, float alpha,
+            float beta, int threads) {
+  const Shape mn = matmul_shape(a, b, trans_a, trans_b);
+  const int64_t M = mn[0], N = mn[1], K = trans_a ? a.dim(0) : a.dim(1);
   if (beta != 0.f && c.shape() != Shape{M, N})
     throw ShapeError(cat("matmul: expected c of shape (", M, ", ", N, "), received ",
                          shape_str(c.shape())));

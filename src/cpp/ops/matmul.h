@@ -4,6 +4,10 @@
 
 namespace pyconv::ops {
 
+// The shape of op(a) op(b), (M, N); throws ShapeError unless a and b are 2-D
+// with matching inner dimensions.
+Shape matmul_shape(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+
 // c = alpha * op(a) op(b) + beta * c. c must be (M, N) when beta != 0;
 // otherwise it is resized.
 void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, float alpha,

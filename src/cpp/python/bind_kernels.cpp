@@ -19,12 +19,16 @@ void bind_kernels(py::module_& m) {
   m.def("isa_override_note", [] { return kernels::isa_override_note(); });
   m.def("matmul",
         [](FloatArray a, FloatArray b, bool trans_a, bool trans_b) {
-          Tensor av = view_of(a), bv = view_of(b), c;
+          Tensor av = view_of(a), bv = view_of(b);
+          // Written in place: the result array is the output buffer.
+          const Shape shape = ops::matmul_shape(av, bv, trans_a, trans_b);
+          py::array_t<float> result({shape[0], shape[1]});
+          Tensor c = Tensor::view(result.mutable_data(), shape);
           {
             py::gil_scoped_release release;
             ops::matmul(av, bv, c, trans_a, trans_b, 1.f, 0.f, num_threads());
           }
-          return to_numpy(c);
+          return result;
         },
         py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
         "op(a) @ op(b) with the active GEMM kernel.");
