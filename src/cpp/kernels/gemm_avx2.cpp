@@ -157,10 +157,18 @@ void multiply_block(const Problem& p, const float* packed_a, const float* packed
     const float* bp = packed_b + jp * NR * kc;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      float* c = p.C + (ic + ir) * p.ldc + jc + jr;
+      // The tile's rows of C are far apart and usually not cached: their
+      // loads (or the stores' line fills) are started now, to be done by the
+      // time the depth loop ends.
+      for (int r = 0; r < mr; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * p.ldc), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * p.ldc + nr - 1), _MM_HINT_T0);
+      }
       micro_kernel(kc, packed_a + ir * kc, bp, acc);
       const Epilogue ep{last && p.extras.bias ? p.extras.bias + jc + jr : nullptr,
                         last && p.extras.relu};
-      store_tile(acc, p.C + (ic + ir) * p.ldc + jc + jr, p.ldc, mr, nr, p.alpha, beta, ep);
+      store_tile(acc, c, p.ldc, mr, nr, p.alpha, beta, ep);
     }
   }
 }
