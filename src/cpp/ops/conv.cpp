@@ -6,7 +6,6 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/dispatch.h"
-#include "ops/batch_split.h"
 #include "ops/conv_winograd.h"
 #include "ops/reduce.h"
 
@@ -88,7 +87,7 @@ ConvPath choose_path(const ConvGeometry& g) {
   return ConvPath::General;
 }
 
-// Per-thread kernel-gradient partial sums for the per-sample backward loop.
+// Kernel-gradient partial sums for the per-sample backward loop, one per chunk of samples.
 void ensure_partials(const ConvGeometry& g, ConvWorkspace& ws, int slots) {
   if (static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
   for (int t = 0; t < slots; ++t) ws.dkernel[t].resize({g.col_width(), g.F});
@@ -139,9 +138,14 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
     return;
   }
   const int64_t total = N * g.out_pixels();
-  const int parts = threads_for(total * g.col_width() * g.F, threads);
+  const int team = threads_for(total * g.col_width() * g.F, threads);
+  // With a small kernel (packed again for every range, up to 256 KB), four
+  // ranges per thread, claimed one at a time: a core slowed by other work on
+  // the machine takes fewer.
+  const bool small_kernel = g.col_width() * g.F <= (int64_t{1} << 16);
+  const int parts = team > 1 && small_kernel && total >= 64 * team ? 4 * team : team;
   const kernels::KernelTable& kt = kernels::active();
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+#pragma omp parallel for num_threads(team) schedule(dynamic) if (team > 1)
   for (int part = 0; part < parts; ++part)
     for (int64_t grp = 0; grp < g.groups; ++grp)
       kt.conv_forward(g, grp, x, kernel, bias, relu, total * part / parts,
@@ -266,26 +270,33 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     input_grad_by_columns(g, N, dy.data(), kernel.data(), dx->data(), ws.col, threads);
   if (!per_sample_grad) return;
 
-  const BatchSplit split = split_batch(N, threads_for(2 * N * P * K * g.F, threads));
-  ensure_partials(g, ws, split.outer);
-  for (int t = 0; t < split.outer; ++t) ws.dkernel[t].zero();
+  // The samples are cut into fixed chunks, each summed into its own partial
+  // gradient and claimed by the threads one at a time (a core slowed by
+  // other work takes fewer); the partials are added in chunk order, so the
+  // result does not depend on which thread took which chunk.
+  const int team = threads_for(2 * N * P * K * g.F, threads);
+  const int64_t chunks = std::min<int64_t>(N, 4 * team);
+  ensure_partials(g, ws, static_cast<int>(chunks));
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
-#pragma omp parallel for num_threads(split.outer) schedule(static) if (split.outer > 1)
-  for (int64_t n = 0; n < N; ++n) {
-    float* dk = ws.dkernel[split.slot()].data();
-    const float* xn = x.data() + n * in_size;
-    const float* dyn = dy.data() + n * out_size;
-    if (path == ConvPath::Direct) {
-      kt.depthwise_backward_filter(g, xn, dyn, dk);
-      if (dx) kt.depthwise_backward_data(g, dyn, kernel.data(), dx->data() + n * in_size);
-    } else {
-      kt.conv_backward_filter(g, xn, dyn, dk);
+#pragma omp parallel for num_threads(team) schedule(dynamic) if (team > 1)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    float* dk = ws.dkernel[chunk].data();
+    std::fill(dk, dk + ws.dkernel[chunk].numel(), 0.f);
+    for (int64_t n = N * chunk / chunks; n < N * (chunk + 1) / chunks; ++n) {
+      const float* xn = x.data() + n * in_size;
+      const float* dyn = dy.data() + n * out_size;
+      if (path == ConvPath::Direct) {
+        kt.depthwise_backward_filter(g, xn, dyn, dk);
+        if (dx) kt.depthwise_backward_data(g, dyn, kernel.data(), dx->data() + n * in_size);
+      } else {
+        kt.conv_backward_filter(g, xn, dyn, dk);
+      }
     }
   }
   float* dk = dkernel.data();
   std::fill(dk, dk + dkernel.numel(), 0.f);
-  for (int t = 0; t < split.outer; ++t) {
-    const float* part = ws.dkernel[t].data();
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const float* part = ws.dkernel[chunk].data();
     for (int64_t i = 0; i < dkernel.numel(); ++i) dk[i] += part[i];
   }
 }

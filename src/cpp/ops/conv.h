@@ -36,7 +36,7 @@ inline Shape conv2d_kernel_shape(const kernels::ConvGeometry& g) {
 // allocates nothing.
 struct ConvWorkspace {
   Tensor col;                   // column rows of the strided input gradient
-  std::vector<Tensor> dkernel;  // one partial kernel gradient per thread
+  std::vector<Tensor> dkernel;  // partial kernel gradients, one per chunk of samples
   Tensor flipped;               // the kernel rearranged for the input gradient
 };
 
