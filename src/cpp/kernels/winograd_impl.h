@@ -36,6 +36,18 @@
 #define PCV_WG_LOAD4(p, i, src, c)                                                         \
   const float p##i##0 = src[i][0][c], p##i##1 = src[i][1][c], p##i##2 = src[i][2][c];      \
   const float p##i##3 = src[i][3][c];
+// All 36 of a 6x6 tile: p{i}{j} = src[i][j][c].
+#define PCV_WG_LOAD36(p, src, c)                                                           \
+  PCV_WG_LOAD6(p, 0, src, c) PCV_WG_LOAD6(p, 1, src, c) PCV_WG_LOAD6(p, 2, src, c)         \
+  PCV_WG_LOAD6(p, 3, src, c) PCV_WG_LOAD6(p, 4, src, c) PCV_WG_LOAD6(p, 5, src, c)
+// The 1-D transform T down each of the six columns j of q{i}{j}: p{j}{k}.
+#define PCV_WG_COLUMNS6(T, p, q)                                                           \
+  T(p##0, q##00, q##10, q##20, q##30, q##40, q##50)                                        \
+  T(p##1, q##01, q##11, q##21, q##31, q##41, q##51)                                        \
+  T(p##2, q##02, q##12, q##22, q##32, q##42, q##52)                                        \
+  T(p##3, q##03, q##13, q##23, q##33, q##43, q##53)                                        \
+  T(p##4, q##04, q##14, q##24, q##34, q##44, q##54)                                        \
+  T(p##5, q##05, q##15, q##25, q##35, q##45, q##55)
 // Row k of the 6x6 transform, points 6k .. 6k + 5, each st floats apart.
 #define PCV_WG_STORE6(dst, st, p, k)                                                       \
   dst[(6 * k + 0) * st + c] = p##k##0, dst[(6 * k + 1) * st + c] = p##k##1;                \
@@ -57,16 +69,9 @@ void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, i
     float* out = v + (t - t0) * C;
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) {
-      PCV_WG_LOAD6(e, 0, d, c) PCV_WG_LOAD6(e, 1, d, c) PCV_WG_LOAD6(e, 2, d, c)
-      PCV_WG_LOAD6(e, 3, d, c) PCV_WG_LOAD6(e, 4, d, c) PCV_WG_LOAD6(e, 5, d, c)
-      // down each column j: r{j}{k}
-      PCV_WG_IN(r0, e00, e10, e20, e30, e40, e50) PCV_WG_IN(r1, e01, e11, e21, e31, e41, e51)
-      PCV_WG_IN(r2, e02, e12, e22, e32, e42, e52) PCV_WG_IN(r3, e03, e13, e23, e33, e43, e53)
-      PCV_WG_IN(r4, e04, e14, e24, e34, e44, e54) PCV_WG_IN(r5, e05, e15, e25, e35, e45, e55)
-      // along each row k: u{k}{l}
-      PCV_WG_IN(u0, r00, r10, r20, r30, r40, r50) PCV_WG_IN(u1, r01, r11, r21, r31, r41, r51)
-      PCV_WG_IN(u2, r02, r12, r22, r32, r42, r52) PCV_WG_IN(u3, r03, r13, r23, r33, r43, r53)
-      PCV_WG_IN(u4, r04, r14, r24, r34, r44, r54) PCV_WG_IN(u5, r05, r15, r25, r35, r45, r55)
+      PCV_WG_LOAD36(e, d, c)
+      PCV_WG_COLUMNS6(PCV_WG_IN, r, e)  // down each column j: r{j}{k}
+      PCV_WG_COLUMNS6(PCV_WG_IN, u, r)  // along each row k: u{k}{l}
       PCV_WG_STORE6(out, st, u, 0) PCV_WG_STORE6(out, st, u, 1) PCV_WG_STORE6(out, st, u, 2)
       PCV_WG_STORE6(out, st, u, 3) PCV_WG_STORE6(out, st, u, 4) PCV_WG_STORE6(out, st, u, 5)
     }
@@ -123,12 +128,8 @@ void output_tile(const float* in, int64_t st, const float* bias, float floor, in
 #pragma omp simd
   for (int64_t f = 0; f < F; ++f) {
     const float b = kBias ? bias[f] : 0.f;
-    PCV_WG_LOAD6(e, 0, m, f) PCV_WG_LOAD6(e, 1, m, f) PCV_WG_LOAD6(e, 2, m, f)
-    PCV_WG_LOAD6(e, 3, m, f) PCV_WG_LOAD6(e, 4, m, f) PCV_WG_LOAD6(e, 5, m, f)
-    // down each column l: s{l}{a}
-    PCV_WG_OUT(s0, e00, e10, e20, e30, e40, e50) PCV_WG_OUT(s1, e01, e11, e21, e31, e41, e51)
-    PCV_WG_OUT(s2, e02, e12, e22, e32, e42, e52) PCV_WG_OUT(s3, e03, e13, e23, e33, e43, e53)
-    PCV_WG_OUT(s4, e04, e14, e24, e34, e44, e54) PCV_WG_OUT(s5, e05, e15, e25, e35, e45, e55)
+    PCV_WG_LOAD36(e, m, f)
+    PCV_WG_COLUMNS6(PCV_WG_OUT, s, e)  // down each column l: s{l}{a}
     // along each output row a: o{a}{b}
     PCV_WG_OUT(o0, s00, s10, s20, s30, s40, s50) PCV_WG_OUT(o1, s01, s11, s21, s31, s41, s51)
     PCV_WG_OUT(o2, s02, s12, s22, s32, s42, s52) PCV_WG_OUT(o3, s03, s13, s23, s33, s43, s53)
@@ -176,4 +177,6 @@ void winograd_output(const ConvGeometry& g, const float* m, const float* bias, b
 #undef PCV_WG_GRAD
 #undef PCV_WG_LOAD6
 #undef PCV_WG_LOAD4
+#undef PCV_WG_LOAD36
+#undef PCV_WG_COLUMNS6
 #undef PCV_WG_STORE6
