@@ -1,8 +1,9 @@
 """Convolution (forward, forward+backward) on seven shapes and 2x2 max-pooling,
 pyconv against PyTorch on the same values and weights.
 
-pyconv runs one layer through `pyconv._core.LayerRunner` on NHWC arrays (its
-outputs are copied into new NumPy arrays; that copy is timed too). PyTorch runs
+pyconv runs one layer through `pyconv._core.LayerRunner` on NHWC arrays (it
+returns new NumPy arrays: the output and the weight gradients copied out of
+the layer, dx written in place; the copies are timed too). PyTorch runs
 `torch.nn.functional.conv2d` on NCHW tensors holding the same values. Before
 timing, the outputs and all gradients are compared; a disagreement is reported
 in the `check` column (it would mean a bug, not a timing problem).
@@ -217,8 +218,9 @@ def run(settings, fw):
 
     notes = ["ratio = pyconv time / PyTorch time (< 1: pyconv faster). GFLOP/s: forward "
              "2*N*OH*OW*F*KH*KW*C/groups, forward+backward 3x that.",
-             "pyconv: LayerRunner on NHWC (its outputs are copied into new NumPy arrays, "
-             "timed); PyTorch: F.conv2d on NCHW, fwd under no_grad, fwd+bwd = conv2d + "
+             "pyconv: LayerRunner on NHWC (y and the weight gradients copied into new "
+             "NumPy arrays, dx written into one; timed); PyTorch: F.conv2d on NCHW, fwd "
+             "under no_grad, fwd+bwd = conv2d + "
              "backward(dy) with grads for input, weight and bias.",
              f"check: outputs and gradients agree (max |diff| / max |ref| < {RTOL:g})."]
     if torch is None:
