@@ -54,20 +54,58 @@ inline void transpose8(const __m256 in[8], __m256 out[8]) {
   out[6] = _mm256_permute2f128_ps(u2, u6, 0x31), out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+// The twelve accumulators of a 6x16 tile, c{r}{v}: row r, columns
+// [8v, 8v + 8). Kept as named members of a local, so that once the helpers
+// below are inlined they live in registers.
+struct TileAcc {
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+};
+
+inline TileAcc zero_tile() {
+  const __m256 z = _mm256_setzero_ps();
+  return {z, z, z, z, z, z, z, z, z, z, z, z};
+}
+
+// One depth step: row r's accumulators += (*a_r) * (b0, b1).
+inline void tile_step(TileAcc& t, __m256 b0, __m256 b1, const float* a0, const float* a1,
+                      const float* a2, const float* a3, const float* a4, const float* a5) {
+  __m256 ar = _mm256_broadcast_ss(a0);
+  t.c00 = _mm256_fmadd_ps(ar, b0, t.c00);
+  t.c01 = _mm256_fmadd_ps(ar, b1, t.c01);
+  ar = _mm256_broadcast_ss(a1);
+  t.c10 = _mm256_fmadd_ps(ar, b0, t.c10);
+  t.c11 = _mm256_fmadd_ps(ar, b1, t.c11);
+  ar = _mm256_broadcast_ss(a2);
+  t.c20 = _mm256_fmadd_ps(ar, b0, t.c20);
+  t.c21 = _mm256_fmadd_ps(ar, b1, t.c21);
+  ar = _mm256_broadcast_ss(a3);
+  t.c30 = _mm256_fmadd_ps(ar, b0, t.c30);
+  t.c31 = _mm256_fmadd_ps(ar, b1, t.c31);
+  ar = _mm256_broadcast_ss(a4);
+  t.c40 = _mm256_fmadd_ps(ar, b0, t.c40);
+  t.c41 = _mm256_fmadd_ps(ar, b1, t.c41);
+  ar = _mm256_broadcast_ss(a5);
+  t.c50 = _mm256_fmadd_ps(ar, b0, t.c50);
+  t.c51 = _mm256_fmadd_ps(ar, b1, t.c51);
+}
+
+inline void tile_to_acc(const TileAcc& t, __m256 acc[MR][2]) {
+  acc[0][0] = t.c00, acc[0][1] = t.c01, acc[1][0] = t.c10, acc[1][1] = t.c11;
+  acc[2][0] = t.c20, acc[2][1] = t.c21, acc[3][0] = t.c30, acc[3][1] = t.c31;
+  acc[4][0] = t.c40, acc[4][1] = t.c41, acc[5][0] = t.c50, acc[5][1] = t.c51;
+}
+
 // acc[MR x NR] = sum over k of A(r, k) * B(k, c), where A(r, k) = rows[r][k * ks]
 // and B(k, c) = b[k * ldb + c]. Packed panels are rows = a + r, ks = MR,
 // ldb = NR; an operand small enough to stay in cache is read where it lies.
 // kMasked: B has fewer than NR columns, and lanes past them are not read.
 // The depth may come in `segments` runs of kc steps, run s reading A from
 // rows[r] + s * a_step and B from b + s * b_step (one image row per run).
-// The twelve accumulators are named locals so they stay in registers; they
-// reach `acc` once, at the end.
 template <bool kMasked>
 inline void micro_kernel_rows(int64_t kc, const float* const rows[MR], int64_t ks, const float* b,
                               int64_t ldb, const __m256i mask[2], __m256 acc[MR][2],
                               int64_t segments = 1, int64_t a_step = 0, int64_t b_step = 0) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  TileAcc t = zero_tile();
   const float *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4],
               *a5 = rows[5];
   for (int64_t s = 0; s < segments; ++s) {
@@ -75,29 +113,10 @@ inline void micro_kernel_rows(int64_t kc, const float* const rows[MR], int64_t k
     for (int64_t k = 0, o = s * a_step; k < kc; ++k, o += ks, bk += ldb) {
       const __m256 b0 = kMasked ? _mm256_maskload_ps(bk, mask[0]) : _mm256_loadu_ps(bk);
       const __m256 b1 = kMasked ? _mm256_maskload_ps(bk + 8, mask[1]) : _mm256_loadu_ps(bk + 8);
-      __m256 ar = _mm256_broadcast_ss(a0 + o);
-      c00 = _mm256_fmadd_ps(ar, b0, c00);
-      c01 = _mm256_fmadd_ps(ar, b1, c01);
-      ar = _mm256_broadcast_ss(a1 + o);
-      c10 = _mm256_fmadd_ps(ar, b0, c10);
-      c11 = _mm256_fmadd_ps(ar, b1, c11);
-      ar = _mm256_broadcast_ss(a2 + o);
-      c20 = _mm256_fmadd_ps(ar, b0, c20);
-      c21 = _mm256_fmadd_ps(ar, b1, c21);
-      ar = _mm256_broadcast_ss(a3 + o);
-      c30 = _mm256_fmadd_ps(ar, b0, c30);
-      c31 = _mm256_fmadd_ps(ar, b1, c31);
-      ar = _mm256_broadcast_ss(a4 + o);
-      c40 = _mm256_fmadd_ps(ar, b0, c40);
-      c41 = _mm256_fmadd_ps(ar, b1, c41);
-      ar = _mm256_broadcast_ss(a5 + o);
-      c50 = _mm256_fmadd_ps(ar, b0, c50);
-      c51 = _mm256_fmadd_ps(ar, b1, c51);
+      tile_step(t, b0, b1, a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o);
     }
   }
-  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
-  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
-  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+  tile_to_acc(t, acc);
 }
 
 // One packed A panel (MR values per k) times one packed B panel (NR per k).

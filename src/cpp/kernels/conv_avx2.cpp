@@ -57,8 +57,7 @@ void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, co
           __m256 acc[MR][2]) {
   const int64_t Cg = g.cin_group();
   const bool runs = g.DW == 1 && g.groups == 1;
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  TileAcc t = zero_tile();
   for (int64_t kh = 0; kh < g.KH; ++kh) {
     bool whole_row = runs;
     for (int r = 0; r < MR && whole_row; ++r) {
@@ -76,30 +75,12 @@ void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, co
       const float* b = panel + (kh * g.KW + kw) * Cg * NR;
       for (int64_t c = 0; c < len; ++c, b += NR) {
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        __m256 a = _mm256_broadcast_ss(row[0] + c);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(row[1] + c);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(row[2] + c);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(row[3] + c);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(row[4] + c);
-        c40 = _mm256_fmadd_ps(a, b0, c40);
-        c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(row[5] + c);
-        c50 = _mm256_fmadd_ps(a, b0, c50);
-        c51 = _mm256_fmadd_ps(a, b1, c51);
+        tile_step(t, b0, b1, row[0] + c, row[1] + c, row[2] + c, row[3] + c, row[4] + c,
+                  row[5] + c);
       }
     }
   }
-  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
-  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
-  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+  tile_to_acc(t, acc);
 }
 
 }  // namespace
