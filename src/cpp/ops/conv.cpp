@@ -262,7 +262,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
     return;
   }
   // Depthwise, and few channels or filters, take the kernel gradient per
-  // sample into per-thread partials; the rest take it as one column GEMM.
+  // sample into partials; the rest take it as one column GEMM.
   const bool per_sample_grad = path == ConvPath::Direct || kernels::filter_grad_applies(g);
   if (!per_sample_grad)
     kernel_grad_by_columns(g, N, x.data(), dy.data(), dkernel.data(), threads);

@@ -90,7 +90,7 @@ class LayerRunner {
     // a buffer kept across calls); dx is written straight into the result.
     dout_.resize(expected);
     copy_floats(dout_.data(), given.data(), given.numel());
-    py::array_t<float> dx(std::vector<py::ssize_t>(x_view_.shape().begin(), x_view_.shape().end()));
+    py::array_t<float> dx = new_array(x_view_.shape());
     Tensor dx_view = Tensor::view(dx.mutable_data(), x_view_.shape());
     {
       py::gil_scoped_release release;
@@ -142,7 +142,7 @@ void bind_graph(py::module_& m) {
              // Written in place: the result array is the output buffer.
              Shape shape = g.output_shape();
              shape.insert(shape.begin(), xv.ndim() ? xv.dim(0) : 0);
-             py::array_t<float> result(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+             py::array_t<float> result = new_array(shape);
              Tensor out = Tensor::view(result.mutable_data(), shape);
              {
                py::gil_scoped_release release;

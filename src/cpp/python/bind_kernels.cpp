@@ -22,7 +22,7 @@ void bind_kernels(py::module_& m) {
           Tensor av = view_of(a), bv = view_of(b);
           // Written in place: the result array is the output buffer.
           const Shape shape = ops::matmul_shape(av, bv, trans_a, trans_b);
-          py::array_t<float> result({shape[0], shape[1]});
+          py::array_t<float> result = new_array(shape);
           Tensor c = Tensor::view(result.mutable_data(), shape);
           {
             py::gil_scoped_release release;

@@ -65,9 +65,12 @@ Tensor view_of(FloatArray& a) {
   return Tensor::view(a.mutable_data(), s);
 }
 
+py::array_t<float> new_array(const Shape& shape) {
+  return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
 py::array_t<float> to_numpy(const Tensor& t) {
-  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
-  py::array_t<float> out(shape);
+  py::array_t<float> out = new_array(t.shape());
   copy_floats(out.mutable_data(), t.data(), t.numel());
   return out;
 }

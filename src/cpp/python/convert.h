@@ -18,6 +18,9 @@ Shape shape_from_sequence(const py::handle& seq);
 py::tuple shape_to_tuple(const Shape& s);
 // A tensor viewing the array's memory (no copy): the array must outlive it.
 Tensor view_of(FloatArray& a);
+// A new float32 array of this shape, uninitialised: for a result that a
+// kernel writes in place (view it with Tensor::view).
+py::array_t<float> new_array(const Shape& shape);
 py::array_t<float> to_numpy(const Tensor& t);
 
 }  // namespace pyconv::python
