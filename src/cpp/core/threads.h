@@ -18,5 +18,8 @@ inline int threads_for(int64_t work, int threads) {
 int num_threads();
 void set_num_threads(int n);  // n <= 0 restores the default (all cores)
 bool have_openmp();
+// True in a process forked from one that had loaded pyconv: it then runs on
+// one thread (see threads.cpp).
+bool in_forked_child();
 
 }  // namespace pyconv
