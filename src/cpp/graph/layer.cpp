@@ -7,6 +7,7 @@
 namespace pyconv {
 
 Param& Layer::add_param(const std::string& name, const Shape& shape) {
+  shape_numel(shape, cat(who_, ": weight '", name, "'"));  // overflow names the layer
   params_.push_back(Param{name, Tensor(shape), Tensor(shape)});
   return params_.back();
 }
