@@ -1,5 +1,6 @@
 #include "core/threads.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -11,16 +12,29 @@
 #include <omp.h>
 #endif
 
+#include "core/error.h"
+
 namespace pyconv {
 
 namespace {
+// Cores this process may run on (omp_get_num_procs honours the affinity mask).
+int available_cores() {
+#ifdef _OPENMP
+  return std::max(1, omp_get_num_procs());
+#else
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#endif
+}
+
+// All cores; one in a build without OpenMP.
 int default_threads() {
 #ifdef _OPENMP
-  return omp_get_num_procs();
+  return available_cores();
 #else
   return 1;
 #endif
 }
+
 std::atomic<int> g_threads{0};
 
 // A child forked after the parent ran parallel regions inherits a thread pool
@@ -43,7 +57,13 @@ int num_threads() {
 
 bool in_forked_child() { return g_forked_child.load(); }
 
-void set_num_threads(int n) { g_threads.store(n > 0 ? n : 0); }
+int max_threads() { return 4 * available_cores(); }
+
+void set_num_threads(int64_t n) {
+  if (n < 0)
+    throw ValueError(cat("set_num_threads: n must be 0 (the default) or positive, received ", n));
+  g_threads.store(static_cast<int>(std::min<int64_t>(n, max_threads())));
+}
 
 bool have_openmp() {
 #ifdef _OPENMP
