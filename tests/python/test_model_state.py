@@ -3,6 +3,7 @@ frozen layers, non-finite steps refused, memory given back, a forked child.
 Each test here reproduces something found by trying the library as a user."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -37,9 +38,17 @@ def data(n, seed=1):
 
 def run_python(code, timeout=60):
     """Runs code in a fresh interpreter: a crash or hang there cannot take the
-    test run with it."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout)
+    test run with it (a hung forked child is killed with its parent)."""
+    with subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_threads_predicting_on_one_model_match_serial_results():
