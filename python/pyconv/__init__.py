@@ -11,13 +11,13 @@ from . import _core
 from ._core import __version__
 from ._random import set_seed
 from .config import get_num_threads, kernel_isa, set_num_threads, show_config
-from .errors import ShapeError
-from . import callbacks, data, datasets, layers, losses, metrics, optimizers, utils
+from .errors import ModelFileError, ShapeError
+from . import callbacks, data, datasets, layers, losses, metrics, models, optimizers, saving, utils
 from .layers import Input
 from .models import Sequential
 
 __all__ = [
-    "Input", "Sequential", "ShapeError", "__version__", "callbacks", "data", "datasets",
-    "get_num_threads", "kernel_isa", "layers", "losses", "metrics", "optimizers", "set_num_threads",
-    "set_seed", "show_config", "utils",
+    "Input", "ModelFileError", "Sequential", "ShapeError", "__version__", "callbacks", "data",
+    "datasets", "get_num_threads", "kernel_isa", "layers", "losses", "metrics", "models",
+    "optimizers", "saving", "set_num_threads", "set_seed", "show_config", "utils",
 ]

@@ -1,5 +1,9 @@
-"""Exceptions raised by pyconv. ShapeError is raised by the C++ core and is a ValueError."""
+"""Exceptions raised by pyconv, all raised by the C++ core.
 
-from ._core import ShapeError
+ShapeError (a ValueError): an input, weight or label of the wrong shape.
+ModelFileError (an OSError): a model file that is corrupt, truncated or not a .pcv file.
+"""
 
-__all__ = ["ShapeError"]
+from ._core import ModelFileError, ShapeError
+
+__all__ = ["ModelFileError", "ShapeError"]

@@ -72,3 +72,9 @@ def get(identifier):
         raise ValueError(f"unknown loss '{identifier}'; expected one of "
                          + ", ".join(f"'{k}'" for k in _BY_NAME))
     raise TypeError(f"loss must be a name or a pyconv.losses.Loss, received {identifier!r}")
+
+
+def from_core_config(config):
+    """The Loss a C++ loss config describes (a loaded model's)."""
+    config = dict(config)
+    return _BY_NAME[config.pop("type")](**config)

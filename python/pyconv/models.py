@@ -2,11 +2,12 @@
 epoch loop; each batch is one call into the C++ graph, which runs forward,
 loss, backward and the optimizer update with the GIL released."""
 
+import os
 import sys
 
 import numpy as np
 
-from . import _core, _random, losses, metrics as metrics_module, optimizers
+from . import _core, _random, losses, metrics as metrics_module, optimizers, saving
 from .callbacks import CallbackList, History
 from .data.pipeline import gather_batch
 from .errors import ShapeError
@@ -58,6 +59,7 @@ class Sequential:
         self._metrics = None      # None until compile()
         self.stop_training = False
         self.history = None
+        self._shuffle_rng = None  # the model's own, so a saved model resumes its shuffling
         for layer in layers or []:
             self.add(layer)
 
@@ -99,13 +101,23 @@ class Sequential:
             raise ValueError("the model has no layers")
         for layer in self.layers:  # before anything is built, so a refusal changes nothing
             layer._check_owner(self)
-        self._graph = _core.Graph([l.core_config() for l in self.layers], self._input_shape,
-                                  _random.next_seed())
-        self._shapes = [tuple(self._graph.layer_output_shape(i)) for i in range(len(self.layers))]
-        for i, layer in enumerate(self.layers):
-            layer._attach(self, i)
+        graph = _core.Graph([l.core_config() for l in self.layers], self._input_shape,
+                            _random.next_seed())
+        self._adopt_graph(graph, self.layers)
+        self._shuffle_rng = _random.generator()
         if self._metrics is not None:
             self._compile_graph(self.optimizer, self.loss)
+
+    def _adopt_graph(self, graph, layer_list):
+        """Takes a built C++ graph (new, or loaded from a file) for these layers."""
+        self._graph = graph
+        self._input_shape = tuple(graph.input_shape)
+        self.layers = list(layer_list)
+        self._shapes = [tuple(graph.layer_output_shape(i)) for i in range(len(self.layers))]
+        for i, layer in enumerate(self.layers):
+            layer._attach(self, i)
+        if self._shuffle_rng is None:
+            self._shuffle_rng = _random.generator()
 
     @property
     def built(self):
@@ -226,7 +238,7 @@ class Sequential:
         history = History()
         cbs = CallbackList([history] + list(callbacks or []), self,
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
-        rng = _random.generator()
+        rng = self._shuffle_rng
         self.stop_training = False
         # This thread is the model's trainer until fit returns: another
         # thread's fit or set_weights gets a RuntimeError meanwhile.
@@ -326,6 +338,39 @@ class Sequential:
     def predict_on_batch(self, x):
         return self.predict(x, batch_size=len(np.asarray(x)) or 1)
 
+    # ----- saving ---------------------------------------------------------------------
+
+    def save(self, filepath, overwrite=True):
+        """Writes the whole model (layers, weights, optimizer state, training
+        step) to one .pcv file, atomically: see pyconv.models.load_model."""
+        self._require_built()
+        path = saving.check_path(filepath, overwrite)
+        self._graph.meta = {**self._graph.meta, saving._PYTHON_KEY: saving.python_meta(self)}
+        self._graph.save(path)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Writes the model to a .pcv file; load_weights reads its weights back."""
+        self.save(filepath, overwrite)
+
+    def load_weights(self, filepath):
+        """Replaces the weights, layer by layer in order, with those of the
+        model saved at filepath (shapes must match; nothing changes otherwise)."""
+        self._require_built()
+        self._graph.load_weights(os.fspath(filepath))
+
+    def __getstate__(self):
+        # pickle, copy.deepcopy and multiprocessing go through the .pcv bytes.
+        if self._graph is None:
+            return dict(self.__dict__)
+        self._graph.meta = {**self._graph.meta, saving._PYTHON_KEY: saving.python_meta(self)}
+        return {"pcv": self._graph.to_bytes()}
+
+    def __setstate__(self, state):
+        if "pcv" not in state:
+            self.__dict__.update(state)
+            return
+        saving.restore(self, _core.load_graph_bytes(state["pcv"]))
+
     # ----- weights and description ------------------------------------------------
 
     def get_weights(self):
@@ -395,3 +440,9 @@ class Sequential:
         return {"name": self.name,
                 "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
                            for l in self.layers]}
+
+
+def load_model(filepath):
+    """The model saved at filepath by `model.save(filepath)` (or by a C/C++
+    program), ready to predict or to continue training."""
+    return saving.load_model(filepath)

@@ -1,6 +1,8 @@
 """Optimizer descriptions; the updates run in the C++ core. Once a model is
 compiled, `optimizer.learning_rate` reads and writes the live value."""
 
+import math
+
 from . import _core
 
 
@@ -29,8 +31,8 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value):
         value = float(value)
-        if not value >= 0:
-            raise ValueError(f"learning_rate must be non-negative, received {value}")
+        if not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"learning_rate must be a finite non-negative number, received {value}")
         self._config["learning_rate"] = value
         if self._graph is not None:
             self._graph.learning_rate = value
@@ -82,3 +84,9 @@ def get(identifier):
                          + ", ".join(f"'{k}'" for k in _BY_NAME))
     raise TypeError("optimizer must be a name or a pyconv.optimizers.Optimizer, "
                     f"received {identifier!r}")
+
+
+def from_core_config(config):
+    """The Optimizer a C++ optimizer config describes (a loaded model's)."""
+    config = dict(config)
+    return _BY_NAME[config.pop("type")](**config)

@@ -78,6 +78,13 @@ std::string Attrs::get_string(const std::string& key, const std::string& fallbac
   return std::get<std::string>(v);
 }
 
+std::vector<int64_t> Attrs::get_int_list(const std::string& key) const {
+  const AttrValue& v = at(key);
+  if (!std::holds_alternative<std::vector<int64_t>>(v))
+    throw TypeError(cat(who(), ": '", key, "' must be a list of integers, received ", kind(v)));
+  return std::get<std::vector<int64_t>>(v);
+}
+
 std::vector<int64_t> Attrs::get_ints(const std::string& key, size_t count,
                                      const std::vector<int64_t>& fallback) const {
   if (!has(key)) return fallback;

@@ -34,6 +34,8 @@ class Attrs {
   // An int or a list of `count` ints (an int is repeated, as Keras does).
   std::vector<int64_t> get_ints(const std::string& key, size_t count,
                                 const std::vector<int64_t>& fallback) const;
+  // A list of any length (required).
+  std::vector<int64_t> get_int_list(const std::string& key) const;
   // Throws ValueError for any key not in `known` (catches misspelt arguments).
   void check_known(const std::vector<std::string>& known) const;
 

@@ -126,16 +126,9 @@ ModelRecord to_record(const Graph& g) {
 
 std::unique_ptr<Graph> from_record(const ModelRecord& r) {
   const std::vector<NodeSpec> specs = node_specs(r);
-  std::unique_ptr<Graph> g;
-  try {
-    check_shapes(r, specs);
-    g = std::make_unique<Graph>(specs, r.input_shapes[0], 0);
-    if (r.loss.has("type")) g->compile(r.loss, r.optimizer);
-  } catch (const FormatError&) {
-    throw;
-  } catch (const std::invalid_argument& e) {  // ShapeError, ValueError, TypeError
-    throw FormatError(cat("the model file describes a model that cannot be built: ", e.what()));
-  }
+  check_shapes(r, specs);
+  auto g = std::make_unique<Graph>(specs, r.input_shapes[0], 0);
+  if (r.loss.has("type")) g->compile(r.loss, r.optimizer);
   TensorIndex index(r);
   for (size_t k = 0; k < g->size(); ++k)
     for (Param& p : g->layer(k).params()) {
@@ -150,7 +143,7 @@ std::unique_ptr<Graph> from_record(const ModelRecord& r) {
   g->meta() = meta;
   g->set_step(static_cast<uint64_t>(r.meta.get_int(kStep, 0)));
   if (r.meta.has(kFrozen))
-    for (int64_t k : r.meta.get_ints(kFrozen, 0, {})) {
+    for (int64_t k : r.meta.get_int_list(kFrozen)) {
       if (k < 0 || k >= static_cast<int64_t>(g->size()))
         throw FormatError(cat("frozen layer index ", k, " is out of range"));
       g->set_trainable(static_cast<size_t>(k), false);
@@ -186,17 +179,27 @@ void save_model_file(const Graph& g, const std::string& path) {
   io::write_file(path, save_model_bytes(g));
 }
 
-std::unique_ptr<Graph> load_model_file(const std::string& path) {
-  const io::ModelRecord r = io::read_file(path);
+namespace {
+// from_record, with every complaint about what the file describes (a layer
+// argument, a shape, a metadata value of the wrong type) as a FormatError.
+std::unique_ptr<Graph> graph_from(const io::ModelRecord& r, const std::string& where) {
   try {
     return io::from_record(r);
   } catch (const FormatError& e) {
-    throw FormatError(cat(path, ": ", e.what()));
+    throw FormatError(cat(where, e.what()));
+  } catch (const std::invalid_argument& e) {  // ShapeError, ValueError, TypeError
+    throw FormatError(cat(where, "the model file describes a model that cannot be built: ",
+                          e.what()));
   }
+}
+}  // namespace
+
+std::unique_ptr<Graph> load_model_file(const std::string& path) {
+  return graph_from(io::read_file(path), path + ": ");
 }
 
 std::unique_ptr<Graph> load_model_memory(const void* data, size_t size) {
-  return io::from_record(io::decode(data, size, nullptr));
+  return graph_from(io::decode(data, size, nullptr), "");
 }
 
 void load_weights_file(Graph& g, const std::string& path) {

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "graph/graph.h"
+#include "io/model_file.h"
 #include "python/convert.h"
 
 namespace pyconv::python {
@@ -182,6 +183,37 @@ void bind_graph(py::module_& m) {
       .def("layer_output_shape", [](Graph& g, size_t i) { return shape_to_tuple(g.layer_output_shape(i)); })
       .def("layer_param_names", [](Graph& g, size_t i) { return param_names(g.layer(i)); })
       .def("layer_param_info", &param_info)
+      .def("node_inputs", [](const Graph& g, size_t i) { return g.node_inputs(i); })
+      .def_property_readonly("input_shape", [](const Graph& g) { return shape_to_tuple(g.input_shape()); })
+      .def("layer_config", [](const Graph& g, size_t i) { return attrs_to_dict(g.layer(i).attrs()); })
+      .def_property_readonly("loss_config", [](const Graph& g) { return attrs_to_dict(g.loss_attrs()); })
+      .def_property_readonly("optimizer_config",
+                             [](const Graph& g) { return attrs_to_dict(g.optimizer_attrs()); })
+      .def_property("meta", [](const Graph& g) { return attrs_to_dict(g.meta()); },
+                    [](Graph& g, const py::dict& d) { g.meta() = attrs_from_dict(d); },
+                    "Free-form values saved with the model (str, int, float, bool, int lists).")
+      .def_property_readonly("step", &Graph::step)
+      .def("save",
+           [](const Graph& g, const std::string& path) {
+             py::gil_scoped_release release;
+             save_model_file(g, path);
+           },
+           py::arg("path"), "Writes the whole model to a .pcv file (atomically).")
+      .def("to_bytes",
+           [](const Graph& g) {
+             std::vector<uint8_t> bytes;
+             {
+               py::gil_scoped_release release;
+               bytes = save_model_bytes(g);
+             }
+             return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+           })
+      .def("load_weights",
+           [](Graph& g, const std::string& path) {
+             py::gil_scoped_release release;
+             load_weights_file(g, path);
+           },
+           py::arg("path"))
       .def("get_weights", &get_params)
       .def("set_weights", &set_params)
       .def("set_trainable",
@@ -208,6 +240,19 @@ void bind_graph(py::module_& m) {
       .def("forward", &LayerRunner::forward, py::arg("x"), py::arg("training") = false)
       .def("backward", &LayerRunner::backward, py::arg("dy"));
 
+  m.def("load_graph",
+        [](const std::string& path) {
+          py::gil_scoped_release release;
+          return load_model_file(path);
+        },
+        py::arg("path"), "A model from a .pcv file, validated first.");
+  m.def("load_graph_bytes",
+        [](const py::bytes& data) {
+          const std::string_view view = data;
+          py::gil_scoped_release release;
+          return load_model_memory(view.data(), view.size());
+        },
+        py::arg("data"));
   m.def("layer_info",
         [](const py::dict& config, const py::handle& input_shape) {
           auto layer = create_layer(attrs_from_dict(config));

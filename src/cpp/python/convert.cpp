@@ -71,6 +71,21 @@ Attrs attrs_from_dict(const py::dict& d) {
   return a;
 }
 
+py::dict attrs_to_dict(const Attrs& a) {
+  py::dict d;
+  for (const auto& [key, value] : a.values())
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+            d[py::str(key)] = py::tuple(py::cast(v));
+          else
+            d[py::str(key)] = py::cast(v);
+        },
+        value);
+  return d;
+}
+
 Shape shape_from_sequence(const py::handle& seq) {
   Shape s;
   for (py::handle e : seq) {

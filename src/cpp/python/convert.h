@@ -14,6 +14,8 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 // {"type": "Conv2D", "filters": 32, "kernel_size": (3, 3), ...} -> Attrs.
 // None values are dropped (the C++ default applies).
 Attrs attrs_from_dict(const py::dict& d);
+// The other way: lists come back as tuples.
+py::dict attrs_to_dict(const Attrs& a);
 // A Python integer as int64 / uint64; out of range raises ValueError that
 // starts with `what` ("argument 'units' = 2**63 is out of range ...").
 int64_t int64_from(const py::handle& v, const std::string& what);

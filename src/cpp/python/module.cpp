@@ -22,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = PYCONV_VERSION;
 
   static py::exception<ShapeError> shape_error(m, "ShapeError", PyExc_ValueError);
+  static py::exception<FormatError> model_file_error(m, "ModelFileError", PyExc_OSError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -29,6 +30,8 @@ PYBIND11_MODULE(_core, m) {
       py::set_error(shape_error, e.what());
     } catch (const TypeError& e) {
       py::set_error(PyExc_TypeError, e.what());
+    } catch (const FormatError& e) {
+      py::set_error(model_file_error, e.what());
     } catch (const IOError& e) {
       py::set_error(PyExc_OSError, e.what());
     } catch (const StateError& e) {

@@ -1,0 +1,87 @@
+"""Saving and loading whole models as .pcv files (docs/pcv-format.md).
+
+The C++ core writes and reads the file: layers, weights, optimizer state and
+the training step. Python adds what only it knows to the file's metadata: its
+layer objects' configs, the metrics, and the model's shuffling generator, so
+that training resumed from a file continues exactly as if it had not stopped.
+"""
+
+import json
+import os
+
+from . import _core, layers as layers_module, losses, optimizers
+
+_PYTHON_KEY = "python.model"
+
+
+def python_meta(model):
+    """The JSON the model keeps in its file's metadata."""
+    return json.dumps({
+        "class_name": type(model).__name__,
+        "config": model.get_config(),
+        "metrics": model._metrics,
+        "shuffle_rng": model._shuffle_rng.bit_generator.state,
+    })
+
+
+def check_path(filepath, overwrite):
+    path = os.fspath(filepath)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    return path
+
+
+def _layer_from_config(entry):
+    cls = getattr(layers_module, entry["class_name"], None)
+    if not isinstance(cls, type) or not issubclass(cls, layers_module.Layer):
+        raise _core.ModelFileError(f"unknown layer class {entry['class_name']!r} in the model file")
+    config = dict(entry["config"])
+    config.pop("input_shape", None)
+    return cls.from_config(config)
+
+
+def _layer_from_core(config):
+    """A Python layer for a layer the file describes only by its C++ attributes
+    (a model built and saved without Python)."""
+    config = dict(config)
+    cls = getattr(layers_module, config.pop("type"), None)
+    if not isinstance(cls, type) or not issubclass(cls, layers_module.Layer):
+        raise _core.ModelFileError("the model file has a layer this Python front end cannot "
+                                   "represent yet")
+    return cls.from_config(config)
+
+
+def restore(model, graph):
+    """Makes `model` (a new, uninitialised Sequential) the model of a C++
+    graph loaded from a file or bytes."""
+    for i in range(graph.num_layers):
+        if list(graph.node_inputs(i)) != [i - 1]:
+            raise ValueError("this model file holds a DAG (branches or skip connections); "
+                             "Python loads chains (Sequential) in this version, the C API and "
+                             "pyconv-run run it")
+    meta = graph.meta
+    info = json.loads(meta[_PYTHON_KEY]) if _PYTHON_KEY in meta else None
+    if info is not None:
+        name = info["config"].get("name")
+        layer_list = [_layer_from_config(entry) for entry in info["config"]["layers"]]
+    else:
+        name = None
+        layer_list = [_layer_from_core(graph.layer_config(i)) for i in range(graph.num_layers)]
+    model.__init__(name=name)
+    model._adopt_graph(graph, layer_list)
+    if graph.compiled:
+        model.optimizer = optimizers.from_core_config(graph.optimizer_config)
+        model.loss = losses.from_core_config(graph.loss_config)
+        model._metrics = list(info["metrics"]) if info else []
+        model.optimizer._graph = graph
+    if info is not None:
+        model._shuffle_rng.bit_generator.state = info["shuffle_rng"]
+    return model
+
+
+def load_model(filepath):
+    """The model saved at filepath by `model.save(filepath)` (or by a C/C++
+    program), ready to predict or to continue training."""
+    from .models import Sequential
+
+    return restore(Sequential.__new__(Sequential), _core.load_graph(os.fspath(filepath)))
