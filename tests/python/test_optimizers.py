@@ -183,10 +183,10 @@ RMSPROP_CASES = {
 
 @pytest.mark.parametrize("kwargs", RMSPROP_CASES.values(), ids=RMSPROP_CASES.keys())
 def test_rmsprop_matches_keras_formula(kwargs):
-    # epsilon=0 isolates rho, momentum and centring from where epsilon is added, which
-    # test_rmsprop_epsilon_inside_square_root checks.
+    # A negligible epsilon isolates rho, momentum and centring from where epsilon is
+    # added, which test_rmsprop_epsilon_inside_square_root checks (zero is refused).
     lr = 0.01
-    kwargs = dict(kwargs, epsilon=0.0)
+    kwargs = dict(kwargs, epsilon=1e-30)
     _check_against_reference(optimizers.RMSprop(learning_rate=lr, **kwargs),
                              rmsprop_ref(**kwargs), lr)
 
@@ -299,6 +299,11 @@ def test_iterations_count_training_steps_only():
     (lambda: optimizers.Adam(beta_1=1.0), "beta_1"),
     (lambda: optimizers.Adam(beta_2=1.0), "beta_2"),
     (lambda: optimizers.Adam(epsilon=-1e-7), "epsilon"),
+    # Found: epsilon=0 and an infinite learning rate were accepted (0/0 and inf*g steps).
+    (lambda: optimizers.Adam(epsilon=0), "epsilon must be a positive"),
+    (lambda: optimizers.RMSprop(epsilon=0.0), "epsilon must be a positive"),
+    (lambda: optimizers.Adam(learning_rate=float("inf")), "learning_rate"),
+    (lambda: optimizers.SGD(learning_rate=float("inf")), "learning_rate"),
     (lambda: optimizers.RMSprop(rho=1.0), "rho"),
     (lambda: optimizers.RMSprop(momentum=1.0), "momentum"),
     (lambda: optimizers.SGD(weight_decay=-0.1), "weight_decay"),

@@ -35,6 +35,8 @@ class Tensor {
   int ndim() const { return static_cast<int>(shape_.size()); }
   int64_t numel() const { return numel_; }
   bool empty() const { return numel_ == 0; }
+  // Bytes of storage this tensor owns (0 for a view).
+  size_t held_bytes() const { return capacity_ * sizeof(float); }
   float* data() { return data_; }
   const float* data() const { return data_; }
 

@@ -10,6 +10,12 @@
 namespace pyconv {
 
 namespace {
+// A context that held more than this after a call gives its buffers back:
+// one huge batch must not keep gigabytes for the model's lifetime.
+constexpr size_t kRetainBytes = size_t{256} << 20;
+// Idle inference contexts kept for reuse.
+constexpr size_t kMaxPooled = 8;
+
 // Index of the first NaN or inf, or -1. The common all-finite case is one
 // pass counting values whose exponent bits are all ones (inf and NaN only):
 // integer compares and adds, which compilers vectorise (a float probe sum
@@ -29,36 +35,103 @@ int64_t first_non_finite(const float* p, int64_t n) {
     if (!std::isfinite(p[i])) return i;
   return -1;
 }
+
+std::vector<NodeSpec> chain(const std::vector<Attrs>& layers) {
+  std::vector<NodeSpec> specs;
+  for (size_t i = 0; i < layers.size(); ++i) specs.push_back({layers[i], {static_cast<int>(i) - 1}});
+  return specs;
+}
 }  // namespace
+
+// ----- ExecContext ---------------------------------------------------------------
+
+size_t ExecContext::held_bytes() const {
+  size_t n = grad_part_.held_bytes();
+  for (const NodeRun& r : nodes_)
+    n += r.out.held_bytes() + r.grad.held_bytes() + (r.state ? r.state->bytes() : 0);
+  return n;
+}
+
+void ExecContext::release() {
+  for (NodeRun& r : nodes_) {
+    r.out = Tensor();
+    r.grad = Tensor();
+    if (r.state) r.state->release();
+  }
+  grad_part_ = Tensor();
+  input_ = nullptr;
+}
+
+// ----- building --------------------------------------------------------------------
+
+class Graph::TrainingScope {
+ public:
+  explicit TrainingScope(Graph& g) : g_(g) { g_.begin_training(); }
+  ~TrainingScope() { g_.end_training(); }
+  TrainingScope(const TrainingScope&) = delete;
+  TrainingScope& operator=(const TrainingScope&) = delete;
+
+ private:
+  Graph& g_;
+};
 
 Graph::Graph(const std::vector<Attrs>& layers, const Shape& input_shape, uint64_t seed)
     : input_shape_(input_shape) {
-  if (layers.empty()) throw ValueError("a model needs at least one layer");
-  for (int64_t d : input_shape)
+  build(chain(layers), seed);
+}
+
+Graph::Graph(const std::vector<NodeSpec>& nodes, const Shape& input_shape, uint64_t seed)
+    : input_shape_(input_shape) {
+  build(nodes, seed);
+}
+
+Graph::~Graph() = default;
+
+void Graph::build(const std::vector<NodeSpec>& specs, uint64_t seed) {
+  if (specs.empty()) throw ValueError("a model needs at least one layer");
+  for (int64_t d : input_shape_)
     if (d <= 0)
-      throw ShapeError(cat("expected a positive input shape, received ", shape_str(input_shape)));
+      throw ShapeError(cat("expected a positive input shape, received ", shape_str(input_shape_)));
   Rng rng(seed);
-  Shape shape = input_shape;
-  for (size_t i = 0; i < layers.size(); ++i) {
+  for (size_t k = 0; k < specs.size(); ++k) {
     Node node;
-    node.layer = create_layer(layers[i]);
-    node.inputs = {static_cast<int>(i) - 1};
-    node.shape = node.layer->build({shape}, &rng);
-    shape = node.shape;
-    for (Param& p : node.layer->params()) params_.push_back(&p);
+    node.layer = create_layer(specs[k].attrs);
+    if (specs[k].inputs.empty())
+      throw ValueError(cat(node.layer->who(), ": a node needs at least one input"));
+    std::vector<Shape> in;
+    for (int i : specs[k].inputs) {
+      if (i < -1 || i >= static_cast<int>(k))
+        throw ValueError(cat(node.layer->who(), ": input ", i, " is not the model input (-1) or "
+                             "an earlier node (0..", static_cast<int>(k) - 1,
+                             "); nodes must be in topological order"));
+      in.push_back(i < 0 ? input_shape_ : nodes_[i].shape);
+    }
+    node.inputs = specs[k].inputs;
+    node.shape = node.layer->build(in, &rng);
     nodes_.push_back(std::move(node));
   }
+  for (Node& node : nodes_)
+    for (Param& p : node.layer->params())
+      if (!p.is_state) {
+        params_.push_back(&p);
+        param_layer_.push_back(node.layer.get());
+      }
 }
 
 void Graph::compile(const Attrs& loss, const Attrs& optimizer) {
   auto new_loss = make_loss(loss);
   auto new_optimizer = make_optimizer(optimizer);
+  if (trained_by_other_thread())
+    throw StateError("cannot compile a model while another thread trains it");
+  std::unique_lock<std::shared_mutex> lock(weights_);
   Layer& last = *nodes_.back().layer;
   fused_softmax_ = new_loss->can_fuse_softmax() && last.activation() == ops::Activation::Softmax;
   if (fused_softmax_) new_loss->use_logits();
   last.set_defer_activation(fused_softmax_);
   loss_ = std::move(new_loss);
   optimizer_ = std::move(new_optimizer);
+  loss_attrs_ = loss;
+  optimizer_attrs_ = optimizer;
 }
 
 void Graph::check_targets(const Tensor& y) const {
@@ -71,13 +144,15 @@ Optimizer& Graph::optimizer() {
   return *optimizer_;
 }
 
-RunContext Graph::context(bool training) const {
+RunContext Graph::run_context(bool training) const {
   RunContext ctx;
   ctx.threads = threads_ > 0 ? threads_ : num_threads();
   ctx.training = training;
   ctx.step = step_;
   return ctx;
 }
+
+// ----- running ---------------------------------------------------------------------
 
 void Graph::check_input(const Tensor& x) const {
   Shape sample(x.shape().begin() + (x.ndim() ? 1 : 0), x.shape().end());
@@ -89,57 +164,152 @@ void Graph::check_input(const Tensor& x) const {
     throw ValueError(cat("expected finite input values, found ", x.data()[i], " at flat index ", i));
 }
 
-const Tensor& Graph::forward(const Tensor& x, bool training) {
-  check_input(x);
-  input_ = &x;
-  last_training_ = training;
-  const RunContext ctx = context(training);
-  for (Node& node : nodes_) {
-    std::vector<const Tensor*> in;
-    for (int i : node.inputs) in.push_back(i < 0 ? &x : &nodes_[i].out);
-    node.out.resize(with_batch(x.dim(0), node.shape));
-    node.layer->forward(in, node.out, ctx);
-  }
-  return nodes_.back().out;
+void Graph::prepare(ExecContext& c) const {
+  if (c.model_ == this && c.nodes_.size() == nodes_.size()) return;
+  c.nodes_.clear();
+  c.nodes_.resize(nodes_.size());
+  for (size_t k = 0; k < nodes_.size(); ++k) c.nodes_[k].state = nodes_[k].layer->new_state();
+  c.model_ = this;
+  c.input_ = nullptr;
 }
 
-void Graph::backward(Tensor& dout, Tensor* dx) {
-  if (!input_) throw StateError("backward() needs a forward() first");
-  const RunContext ctx = context(last_training_);
-  Tensor* grad = &dout;
+const Tensor& Graph::run_forward(const Tensor& x, bool training, ExecContext& c) const {
+  check_input(x);
+  prepare(c);
+  c.input_ = nullptr;  // set again once this forward has succeeded
+  RunContext rc = run_context(training);
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    const Node& node = nodes_[k];
+    std::vector<const Tensor*> in;
+    for (int i : node.inputs) in.push_back(i < 0 ? &x : &c.nodes_[i].out);
+    Tensor& out = c.nodes_[k].out;
+    out.resize(with_batch(x.dim(0), node.shape));
+    rc.state = c.nodes_[k].state.get();
+    node.layer->forward(in, out, rc);
+  }
+  c.input_ = &x;
+  c.training_ = training;
+  c.step_ = step_;
+  return c.nodes_.back().out;
+}
+
+void Graph::run_backward(Tensor& dout, Tensor* dx, ExecContext& c) {
+  if (!c.input_ || c.model_ != this) throw StateError("backward() needs a forward() first");
+  RunContext rc = run_context(c.training_);
+  rc.step = c.step_;  // replay the forward's dropout masks
+  const size_t last = nodes_.size() - 1;
+  for (ExecContext::NodeRun& r : c.nodes_) r.grad_ready = false;
+  c.nodes_[last].grad_ready = true;
+  bool dx_ready = false;
+  std::vector<Tensor> parts;  // second and later shares of one gradient
   for (size_t k = nodes_.size(); k-- > 0;) {
     Node& node = nodes_[k];
+    ExecContext::NodeRun& run = c.nodes_[k];
+    if (!run.grad_ready) {  // nothing the output depends on flows through here
+      for (Param& p : node.layer->params())
+        if (!p.is_state) p.grad.zero();
+      continue;
+    }
     std::vector<const Tensor*> in;
     std::vector<Tensor*> din;
+    std::vector<std::pair<Tensor*, size_t>> sums;  // (gradient, part) to add after
+    parts.clear();
+    parts.reserve(node.inputs.size());
     for (int i : node.inputs) {
-      in.push_back(i < 0 ? input_ : &nodes_[i].out);
-      if (i < 0) {
-        if (dx) dx->resize(input_->shape());
-        din.push_back(dx);
-      } else {
-        nodes_[i].grad.resize(nodes_[i].out.shape());
-        din.push_back(&nodes_[i].grad);
+      in.push_back(i < 0 ? c.input_ : &c.nodes_[i].out);
+      Tensor* target = i < 0 ? dx : &c.nodes_[i].grad;
+      bool& ready = i < 0 ? dx_ready : c.nodes_[i].grad_ready;
+      if (!target) {
+        din.push_back(nullptr);
+      } else if (!ready) {
+        target->resize(in.back()->shape());
+        ready = true;
+        din.push_back(target);
+      } else {  // a tensor that feeds several nodes: gradients are summed
+        parts.emplace_back(in.back()->shape());
+        sums.emplace_back(target, parts.size() - 1);
+        din.push_back(&parts.back());
       }
     }
-    node.layer->backward(in, node.out, *grad, din, ctx);
-    if (k > 0) grad = &nodes_[k - 1].grad;
+    rc.state = run.state.get();
+    node.layer->backward(in, run.out, k == last ? dout : run.grad, din, rc);
+    for (auto& [target, part] : sums) {
+      float* t = target->data();
+      const float* p = parts[part].data();
+      const int64_t n = target->numel();
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) t[j] += p[j];
+    }
+  }
+  if (dx && !dx_ready) dx->zero();
+}
+
+void Graph::finish_output(const Tensor& y, Tensor& out, int threads) const {
+  out.resize(y.shape());
+  copy_floats(out.data(), y.data(), y.numel());
+  if (fused_softmax_) {
+    const int64_t cols = out.dim(-1);
+    ops::activation_forward(ops::Activation::Softmax, out.data(), out.numel() / cols, cols, threads);
   }
 }
 
-StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training) {
+std::unique_ptr<ExecContext> Graph::new_context() const {
+  auto c = std::make_unique<ExecContext>();
+  prepare(*c);
+  return c;
+}
+
+void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
+  std::shared_lock<std::shared_mutex> lock(weights_);
+  const Tensor& y = run_forward(x, false, ctx);
+  finish_output(y, out, run_context(false).threads);
+}
+
+std::unique_ptr<ExecContext> Graph::borrow_context() const {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!pool_.empty()) {
+      std::unique_ptr<ExecContext> c = std::move(pool_.back());
+      pool_.pop_back();
+      return c;
+    }
+  }
+  return new_context();
+}
+
+void Graph::give_back(std::unique_ptr<ExecContext> c) const {
+  if (c->held_bytes() > kRetainBytes) c->release();
+  c->input_ = nullptr;
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  if (pool_.size() < kMaxPooled) pool_.push_back(std::move(c));
+}
+
+void Graph::predict(const Tensor& x, Tensor& out) const {
+  std::unique_ptr<ExecContext> c = borrow_context();
+  try {
+    predict(x, out, *c);
+  } catch (...) {
+    give_back(std::move(c));
+    throw;
+  }
+  give_back(std::move(c));
+}
+
+StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
+                           ExecContext& c) const {
   if (!loss_) throw StateError("the model must be compiled before training or evaluation: "
                                "call compile(optimizer, loss) first");
-  const Tensor& pred = forward(x, training);
+  const Tensor& pred = run_forward(x, training, c);
   if (y.ndim() == 0 || y.dim(0) != x.dim(0))
     throw ShapeError(cat("expected as many targets as inputs (", x.dim(0), "), received ",
                          y.ndim() ? y.dim(0) : 0));
   if (const int64_t i = first_non_finite(y.data(), y.numel()); i >= 0)
     throw ValueError(cat("expected finite target values, found ", y.data()[i], " at index ", i));
-  Node& last = nodes_.back();
   StepResult r;
   if (training) {
-    last.grad.resize(last.out.shape());
-    r.loss = loss_->compute(pred, y, &last.grad);
+    Tensor& grad = c.nodes_.back().grad;
+    grad.resize(pred.shape());
+    r.loss = loss_->compute(pred, y, &grad);
   } else {
     r.loss = loss_->compute(pred, y, nullptr);
   }
@@ -147,28 +317,137 @@ StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training) {
   return r;
 }
 
+StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
+  std::unique_ptr<ExecContext> c = borrow_context();
+  StepResult r;
+  try {
+    std::shared_lock<std::shared_mutex> lock(weights_);
+    r = evaluate(x, y, false, *c);
+  } catch (...) {
+    give_back(std::move(c));
+    throw;
+  }
+  give_back(std::move(c));
+  return r;
+}
+
+// ----- training ----------------------------------------------------------------------
+
+void Graph::begin_training() {
+  std::lock_guard<std::mutex> lock(trainer_mutex_);
+  const std::thread::id me = std::this_thread::get_id();
+  if (trainer_depth_ > 0 && trainer_ != me)
+    throw StateError("this model is being trained in another thread; a model trains in one "
+                     "thread at a time (predict and evaluate may run alongside)");
+  trainer_ = me;
+  ++trainer_depth_;
+}
+
+void Graph::end_training() {
+  std::lock_guard<std::mutex> lock(trainer_mutex_);
+  if (trainer_depth_ == 0 || trainer_ != std::this_thread::get_id()) return;
+  if (--trainer_depth_ == 0) {
+    trainer_ = std::thread::id();
+    if (train_ctx_.held_bytes() > kRetainBytes) train_ctx_.release();
+  }
+}
+
+bool Graph::trained_by_other_thread() const {
+  std::lock_guard<std::mutex> lock(trainer_mutex_);
+  return trainer_depth_ > 0 && trainer_ != std::this_thread::get_id();
+}
+
+void Graph::check_update() const {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Param& p = *params_[i];
+    if (!p.trainable) continue;
+    if (const int64_t j = first_non_finite(p.grad.data(), p.grad.numel()); j >= 0)
+      throw ValueError(cat(param_layer_[i]->who(), ": the gradient of '", p.name, "' holds ",
+                           p.grad.data()[j], " (flat index ", j,
+                           "); the weights were not updated. Scale the inputs to a smaller "
+                           "range or lower the learning rate"));
+  }
+  const int bad = optimizer_->first_unstable(params_, run_context(true).threads);
+  if (bad >= 0)
+    throw ValueError(cat(param_layer_[bad]->who(), ": this step would make '", params_[bad]->name,
+                         "' NaN or infinite; the weights were not updated. Lower the learning "
+                         "rate"));
+}
+
 StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
-  StepResult r = evaluate(x, y, true);
+  TrainingScope scope(*this);
+  std::unique_lock<std::shared_mutex> lock(weights_);
+  StepResult r = evaluate(x, y, true, train_ctx_);
   if (!std::isfinite(r.loss))
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));
-  backward(nodes_.back().grad, nullptr);
-  optimizer_->step(params_, context(true).threads);
+  run_backward(train_ctx_.nodes_.back().grad, nullptr, train_ctx_);
+  check_update();
+  optimizer_->step(params_, run_context(true).threads);
   ++step_;
   return r;
 }
 
-StepResult Graph::test_step(const Tensor& x, const Tensor& y) { return evaluate(x, y, false); }
-
-void Graph::predict(const Tensor& x, Tensor& out) {
-  const Tensor& y = forward(x, false);
-  out.resize(y.shape());
-  std::memcpy(out.data(), y.data(), sizeof(float) * y.numel());
-  if (fused_softmax_) {
-    const int64_t cols = out.dim(-1);
-    ops::activation_forward(ops::Activation::Softmax, out.data(), out.numel() / cols, cols,
-                            context(false).threads);
+void Graph::set_weights(size_t layer_index, const std::vector<const float*>& values) {
+  Layer& l = layer(layer_index);
+  std::vector<Param>& params = l.params();
+  if (values.size() != params.size())
+    throw ValueError(cat(l.who(), ": expected ", params.size(), " weight arrays, received ",
+                         values.size()));
+  for (size_t i = 0; i < params.size(); ++i)
+    if (const int64_t j = first_non_finite(values[i], params[i].value.numel()); j >= 0)
+      throw ValueError(cat(l.who(), ": expected finite values for weight ", i, " ('",
+                           params[i].name, "'), found ", values[i][j], " at flat index ", j,
+                           "; no weights were changed"));
+  if (trained_by_other_thread())
+    throw StateError(cat(l.who(), ": cannot set weights while another thread trains the model"));
+  std::unique_lock<std::shared_mutex> lock(weights_);
+  for (size_t i = 0; i < params.size(); ++i) {
+    copy_floats(params[i].value.data(), values[i], params[i].value.numel());
+    ++params[i].version;
   }
+}
+
+std::vector<Tensor> Graph::get_weights(size_t layer_index) const {
+  const Layer& l = layer(layer_index);
+  std::shared_lock<std::shared_mutex> lock(weights_);
+  std::vector<Tensor> out;
+  for (const Param& p : l.params()) out.push_back(p.value.clone());
+  return out;
+}
+
+void Graph::set_trainable(size_t layer_index, bool trainable) {
+  Layer& l = layer(layer_index);
+  if (trained_by_other_thread())
+    throw StateError(cat(l.who(), ": cannot change trainable while another thread trains the model"));
+  std::unique_lock<std::shared_mutex> lock(weights_);
+  l.set_trainable(trainable);
+}
+
+const Tensor& Graph::forward(const Tensor& x, bool training) {
+  if (trained_by_other_thread())
+    throw StateError("cannot run forward() while another thread trains the model");
+  std::unique_lock<std::shared_mutex> lock(weights_);
+  return run_forward(x, training, train_ctx_);
+}
+
+const Tensor& Graph::output() const {
+  if (train_ctx_.nodes_.empty()) throw StateError("output() needs a forward() first");
+  return train_ctx_.nodes_.back().out;
+}
+
+void Graph::backward(Tensor& dout, Tensor* dx) {
+  if (trained_by_other_thread())
+    throw StateError("cannot run backward() while another thread trains the model");
+  std::unique_lock<std::shared_mutex> lock(weights_);
+  run_backward(dout, dx, train_ctx_);
+}
+
+size_t Graph::held_bytes() const {
+  size_t n = train_ctx_.held_bytes();
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  for (const auto& c : pool_) n += c->held_bytes();
+  return n;
 }
 
 }  // namespace pyconv

@@ -1,8 +1,18 @@
-// Graph: layers wired as a DAG (Sequential is the chain), with the loss and
-// optimizer, so one call runs a whole training step. This is the C++ API that
-// the Python bindings and embedding programs share.
+// Graph: the model. Layers wired as a DAG (Sequential is the chain), with the
+// loss and optimizer, so one call runs a whole training step. This is the
+// C++ API that the Python bindings, the C API and embedding programs share.
+//
+// The model (layers, parameters, optimizer state, inference caches) is
+// separate from an ExecContext (activations, what backward keeps, scratch):
+// any number of contexts may run one model's inference at once, while
+// training holds the model alone (ONNX Runtime's session/run split).
 #pragma once
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "graph/attrs.h"
@@ -17,62 +27,149 @@ struct StepResult {
   int64_t correct = 0;  // samples predicted right ("accuracy" numerator)
 };
 
+// One node of the DAG: a layer and where its inputs come from.
+struct NodeSpec {
+  Attrs attrs;
+  std::vector<int> inputs;  // indices of earlier nodes; -1 is the model's input
+};
+
+// Everything one forward/backward pass needs besides the model. Use one
+// context from one thread at a time; make one per thread.
+class ExecContext {
+ public:
+  // Bytes of activations and scratch held between calls.
+  size_t held_bytes() const;
+  // Gives the buffers back (they are allocated again on the next call).
+  void release();
+
+ private:
+  friend class Graph;
+  struct NodeRun {
+    Tensor out, grad;
+    std::unique_ptr<LayerState> state;
+    bool grad_ready = false;  // backward: grad holds a sum already
+  };
+  const void* model_ = nullptr;  // the graph the node runs belong to
+  std::vector<NodeRun> nodes_;
+  Tensor grad_part_;             // one consumer's share of a node's gradient
+  const Tensor* input_ = nullptr;
+  bool training_ = false;
+  uint64_t step_ = 0;
+};
+
 class Graph {
  public:
   // A chain of layers for inputs of per-sample shape `input_shape`; weights
   // are initialised from `seed`. Throws ShapeError/ValueError naming a layer.
   Graph(const std::vector<Attrs>& layers, const Shape& input_shape, uint64_t seed);
+  // A DAG: nodes in topological order; the output is the last node.
+  Graph(const std::vector<NodeSpec>& nodes, const Shape& input_shape, uint64_t seed);
+  ~Graph();
 
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return nodes_.back().shape; }
   size_t size() const { return nodes_.size(); }
   Layer& layer(size_t i) { return *nodes_.at(i).layer; }
+  const Layer& layer(size_t i) const { return *nodes_.at(i).layer; }
+  const std::vector<int>& node_inputs(size_t i) const { return nodes_.at(i).inputs; }
   const Shape& layer_output_shape(size_t i) const { return nodes_.at(i).shape; }
 
   void compile(const Attrs& loss, const Attrs& optimizer);
+  const Attrs& loss_attrs() const { return loss_attrs_; }
+  const Attrs& optimizer_attrs() const { return optimizer_attrs_; }
   // Checks a whole target array against the loss (shape, label values), so
   // bad labels are reported before any weight changes.
   void check_targets(const Tensor& y) const;
   bool compiled() const { return loss_ != nullptr; }
   Optimizer& optimizer();
+  const Optimizer* optimizer_or_null() const { return optimizer_.get(); }
   void set_num_threads(int n) { threads_ = n; }
+  // Training steps taken (keys dropout masks); restored when a model is loaded.
+  uint64_t step() const { return step_; }
+  void set_step(uint64_t step) { step_ = step; }
 
-  // x: (N,) + input shape; y: the targets the loss expects.
+  // ----- inference: thread-safe, many callers at once -----------------------
+  std::unique_ptr<ExecContext> new_context() const;
+  // out is resized to (N,) + output shape (a view must already have that size).
+  void predict(const Tensor& x, Tensor& out, ExecContext& ctx) const;
+  // The same with a context borrowed from the model's pool.
+  void predict(const Tensor& x, Tensor& out) const;
+  StepResult test_step(const Tensor& x, const Tensor& y) const;
+
+  // ----- training: one thread at a time ---------------------------------------
+  // Marks this thread as the model's trainer until end_training (calls nest).
+  // Throws StateError if another thread is training it.
+  void begin_training();
+  void end_training();
+  // x: (N,) + input shape; y: the targets the loss expects. Raises ValueError
+  // naming the layer, with the weights as they were, when the step would
+  // leave a gradient or a weight non-finite.
   StepResult train_step(const Tensor& x, const Tensor& y);
-  StepResult test_step(const Tensor& x, const Tensor& y);
-  // out is resized to (N,) + output shape.
-  void predict(const Tensor& x, Tensor& out);
 
-  // Lower-level steps for tests and custom loops. forward keeps a pointer to
-  // x, which must stay alive until backward. backward takes d(loss)/d(output)
-  // (may be overwritten) and fills every param grad and, if non-null, dx.
+  // Replaces a layer's weights (all checked before any is written); not
+  // while another thread trains the model.
+  void set_weights(size_t layer, const std::vector<const float*>& values);
+  // Copies of a layer's weights (and state), never half an update.
+  std::vector<Tensor> get_weights(size_t layer) const;
+  void set_trainable(size_t layer, bool trainable);
+
+  // Lower-level steps for tests and custom loops, on the model's training
+  // context (they hold the model like training does). forward keeps a
+  // pointer to x, which must stay alive until backward. backward takes
+  // d(loss)/d(output) (may be overwritten) and fills every param grad and,
+  // if non-null, dx.
   const Tensor& forward(const Tensor& x, bool training);
-  // The output of the last forward().
-  const Tensor& output() const { return nodes_.back().out; }
+  const Tensor& output() const;
   void backward(Tensor& dout, Tensor* dx);
+
+  // Bytes held by the training context and the pooled inference contexts.
+  size_t held_bytes() const;
 
  private:
   struct Node {
     std::unique_ptr<Layer> layer;
     std::vector<int> inputs;  // node indices; -1 is the graph input
     Shape shape;              // per-sample output shape
-    Tensor out, grad;
   };
+  // Holds the model as its trainer for one call (see begin_training).
+  class TrainingScope;
 
+  void build(const std::vector<NodeSpec>& specs, uint64_t seed);
   void check_input(const Tensor& x) const;
-  StepResult evaluate(const Tensor& x, const Tensor& y, bool training);
-  RunContext context(bool training) const;
+  void prepare(ExecContext& c) const;
+  RunContext run_context(bool training) const;
+  const Tensor& run_forward(const Tensor& x, bool training, ExecContext& c) const;
+  void run_backward(Tensor& dout, Tensor* dx, ExecContext& c);
+  void finish_output(const Tensor& y, Tensor& out, int threads) const;
+  StepResult evaluate(const Tensor& x, const Tensor& y, bool training, ExecContext& c) const;
+  // Throws ValueError naming the layer if the gradients or the optimizer's
+  // next weights are not all finite.
+  void check_update() const;
+  std::unique_ptr<ExecContext> borrow_context() const;
+  void give_back(std::unique_ptr<ExecContext> c) const;
+  bool trained_by_other_thread() const;
 
   std::vector<Node> nodes_;
   Shape input_shape_;
-  const Tensor* input_ = nullptr;
-  bool last_training_ = false;  // backward replays the forward's mode (dropout)
   std::unique_ptr<Loss> loss_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::vector<Param*> params_;
+  Attrs loss_attrs_, optimizer_attrs_;
+  std::vector<Param*> params_;         // trainable or frozen, not state
+  std::vector<const Layer*> param_layer_;  // the layer of params_[i]
   bool fused_softmax_ = false;  // the last layer's softmax runs inside the loss
   int threads_ = 0;             // 0: the global setting
   uint64_t step_ = 0;
+
+  // Inference holds weights_ shared, a training step or a weight write holds
+  // it exclusively, so a reader never sees half an update.
+  mutable std::shared_mutex weights_;
+  // The trainer: the thread between begin_training and end_training.
+  mutable std::mutex trainer_mutex_;
+  std::thread::id trainer_;
+  int trainer_depth_ = 0;
+  ExecContext train_ctx_;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<ExecContext>> pool_;
 };
 
 }  // namespace pyconv

@@ -7,9 +7,31 @@
 namespace pyconv {
 
 Param& Layer::add_param(const std::string& name, const Shape& shape) {
-  params_.push_back(Param{name, Tensor(shape), Tensor(shape)});
+  Param p;
+  p.name = name;
+  p.value.resize(shape);
+  p.grad.resize(shape);
+  params_.push_back(std::move(p));
   return params_.back();
 }
+
+Param& Layer::add_state(const std::string& name, const Shape& shape) {
+  Param p;
+  p.name = name;
+  p.value.resize(shape);
+  p.trainable = false;
+  p.is_state = true;
+  params_.push_back(std::move(p));
+  return params_.back();
+}
+
+void Layer::set_trainable(bool trainable) {
+  for (Param& p : params_)
+    if (!p.is_state) p.trainable = trainable;
+  trainable_ = trainable;
+}
+
+bool Layer::trainable() const { return trainable_; }
 
 void Layer::apply_activation(Tensor& out, const RunContext& ctx) const {
   if (defer_activation_ || activation_ == ops::Activation::Linear) return;

@@ -20,12 +20,29 @@ struct Param {
   // Bumped by every write to value after build (optimizer steps, set
   // weights): caches derived from the value compare it to stay current.
   uint64_t version = 0;
+  // The optimizer updates only trainable parameters (Keras's
+  // layer.trainable = False freezes them).
+  bool trainable = true;
+  // Non-trainable state a layer keeps itself (moving statistics): it has no
+  // gradient and no optimizer ever sees it.
+  bool is_state = false;
+};
+
+// What one run of a layer keeps for itself (argmax indices, dropout masks,
+// workspaces). It lives in an execution context, not in the layer, so that
+// many contexts can run one model at once.
+struct LayerState {
+  virtual ~LayerState() = default;
+  // Bytes held, and a way to give them back after a one-off huge batch.
+  virtual size_t bytes() const { return 0; }
+  virtual void release() {}
 };
 
 struct RunContext {
   int threads = 1;
   bool training = false;
-  uint64_t step = 0;  // training steps taken so far: keys dropout masks
+  uint64_t step = 0;             // training steps taken so far: keys dropout masks
+  LayerState* state = nullptr;   // this layer's state in the running context
 };
 
 class Layer {
@@ -42,16 +59,24 @@ class Layer {
   // shape. Initial values are drawn from rng; a null rng leaves them unset
   // (shape inference only). Throws ShapeError naming the layer.
   virtual Shape build(const std::vector<Shape>& inputs, Rng* rng) = 0;
-  // out is already sized to (N,) + output shape.
+  // The per-run state forward/backward find in RunContext::state (null if
+  // the layer needs none).
+  virtual std::unique_ptr<LayerState> new_state() const { return nullptr; }
+  // out is already sized to (N,) + output shape. Const: many threads may run
+  // one layer at once, each with its own state.
   virtual void forward(const std::vector<const Tensor*>& in, Tensor& out,
-                       const RunContext& ctx) = 0;
+                       const RunContext& ctx) const = 0;
   // Gradients of sum(out * dout): param grads are overwritten, din[i] is
-  // written when non-null. dout may be used as scratch.
+  // written when non-null. dout may be used as scratch. Training holds the
+  // model alone, so backward may write the params' grads.
   virtual void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                         const std::vector<Tensor*>& din, const RunContext& ctx) = 0;
 
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
+  // Freezes or unfreezes every parameter (not the state).
+  void set_trainable(bool trainable);
+  bool trainable() const;
 
   ops::Activation activation() const { return activation_; }
   // The activation forward() must apply: none while it is deferred to the loss.
@@ -64,6 +89,12 @@ class Layer {
 
  protected:
   Param& add_param(const std::string& name, const Shape& shape);
+  Param& add_state(const std::string& name, const Shape& shape);
+  // The layer's state in ctx, of its own type (see new_state).
+  template <class State>
+  static State& state_of(const RunContext& ctx) {
+    return *static_cast<State*>(ctx.state);
+  }
   void apply_activation(Tensor& out, const RunContext& ctx) const;
   void activation_backward(const Tensor& out, Tensor& dout, const RunContext& ctx) const;
 
@@ -71,6 +102,7 @@ class Layer {
   std::string who_;
   ops::Activation activation_ = ops::Activation::Linear;
   bool defer_activation_ = false;
+  bool trainable_ = true;
   std::vector<Param> params_;
 };
 

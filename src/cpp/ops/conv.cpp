@@ -64,6 +64,12 @@ ConvGeometry conv2d_geometry(const Shape& input, const Conv2DArgs& a, const std:
   return g;
 }
 
+size_t ConvWorkspace::bytes() const {
+  size_t n = col.held_bytes() + flipped.held_bytes();
+  for (const Tensor& t : dkernel) n += t.held_bytes();
+  return n;
+}
+
 namespace {
 
 // How a convolution is computed:

@@ -38,6 +38,7 @@ struct ConvWorkspace {
   Tensor col;                   // column rows of the strided input gradient
   std::vector<Tensor> dkernel;  // partial kernel gradients, one per chunk of samples
   Tensor flipped;               // the kernel rearranged for the input gradient
+  size_t bytes() const;
 };
 
 // y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.

@@ -1,6 +1,9 @@
 // Convolution by Winograd F(4x4, 3x3): for 3x3, stride-1 (dilated or not),
 // ungrouped convolutions with enough channels for its 36 GEMMs to be worth it.
 #pragma once
+#include <memory>
+#include <mutex>
+
 #include "core/tensor.h"
 #include "kernels/conv.h"
 
@@ -9,10 +12,18 @@ namespace pyconv::ops {
 bool winograd_applies(const kernels::ConvGeometry& g);
 
 // The transformed kernel, kept across calls while the kernel's version (see
-// Param::version) stays the same: inference transforms it once.
-struct WinogradKernelCache {
-  Tensor u;
-  uint64_t version = ~uint64_t{0};
+// Param::version) stays the same: inference transforms it once. It belongs
+// to the model and is shared by every thread that runs it: a caller holds
+// the transform it got until it is done, even if the weights change meanwhile.
+class WinogradKernelCache {
+ public:
+  std::shared_ptr<const Tensor> get(const kernels::ConvGeometry& g, const float* kernel,
+                                    uint64_t version);
+
+ private:
+  std::mutex mutex_;
+  std::shared_ptr<Tensor> u_;
+  uint64_t version_ = ~uint64_t{0};
 };
 
 // y = conv(x) + bias (may be null), then ReLU if relu, for N NHWC samples.

@@ -23,33 +23,39 @@ std::vector<Attrs> attrs_list(const py::list& layers) {
   return out;
 }
 
-py::list get_params(Layer& layer) {
+py::list get_params(const Graph& g, size_t i) {
+  std::vector<Tensor> values;
+  {
+    py::gil_scoped_release release;
+    values = g.get_weights(i);
+  }
   py::list out;
-  for (const Param& p : layer.params()) out.append(to_numpy(p.value));
+  for (const Tensor& t : values) out.append(to_numpy(t));
   return out;
 }
 
-void set_params(Layer& layer, const py::list& values) {
-  auto& params = layer.params();
+void set_params(Graph& g, size_t i, const py::list& values) {
+  const Layer& layer = g.layer(i);
+  const auto& params = layer.params();
   if (values.size() != params.size())
     throw ValueError(cat(layer.who(), ": expected ", params.size(), " weight arrays, received ",
                          values.size()));
   // Check every array before copying any, so a bad list changes nothing.
   std::vector<FloatArray> arrays;
-  for (size_t i = 0; i < params.size(); ++i) {
-    FloatArray a = FloatArray::ensure(values[i]);
-    if (!a) throw TypeError(cat(layer.who(), ": weight ", i, " is not a numeric array"));
+  std::vector<const float*> data;
+  for (size_t k = 0; k < params.size(); ++k) {
+    FloatArray a = FloatArray::ensure(values[k]);
+    if (!a) throw TypeError(cat(layer.who(), ": weight ", k, " is not a numeric array"));
     Shape s(a.shape(), a.shape() + a.ndim());
-    if (s != params[i].value.shape())
-      throw ShapeError(cat(layer.who(), ": expected weight ", i, " ('", params[i].name,
-                           "') of shape ", shape_str(params[i].value.shape()), ", received ",
+    if (s != params[k].value.shape())
+      throw ShapeError(cat(layer.who(), ": expected weight ", k, " ('", params[k].name,
+                           "') of shape ", shape_str(params[k].value.shape()), ", received ",
                            shape_str(s)));
     arrays.push_back(a);
+    data.push_back(a.data());
   }
-  for (size_t i = 0; i < params.size(); ++i) {
-    std::memcpy(params[i].value.data(), arrays[i].data(), sizeof(float) * params[i].value.numel());
-    ++params[i].version;
-  }
+  py::gil_scoped_release release;
+  g.set_weights(i, data);
 }
 
 py::list param_names(Layer& layer) {
@@ -65,6 +71,7 @@ class LayerRunner {
       : graph_({attrs_from_dict(config)}, shape_from_sequence(input_shape), global_seed()) {}
 
   Layer& layer() { return graph_.layer(0); }
+  Graph& graph() { return graph_; }
   py::tuple output_shape() { return shape_to_tuple(graph_.output_shape()); }
 
   py::array_t<float> forward(FloatArray x, bool training) {
@@ -118,6 +125,14 @@ py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training) {
   return py::make_tuple(r.loss, r.correct);
 }
 
+// (name, shape, trainable, is_state) of each of a layer's weights.
+py::list param_info(const Graph& g, size_t i) {
+  py::list out;
+  for (const Param& p : g.layer(i).params())
+    out.append(py::make_tuple(p.name, shape_to_tuple(p.value.shape()), p.trainable, p.is_state));
+  return out;
+}
+
 }  // namespace
 
 void bind_graph(py::module_& m) {
@@ -146,7 +161,7 @@ void bind_graph(py::module_& m) {
              Tensor out = Tensor::view(result.mutable_data(), shape);
              {
                py::gil_scoped_release release;
-               g.predict(xv, out);
+               static_cast<const Graph&>(g).predict(xv, out);
              }
              return result;
            })
@@ -154,8 +169,19 @@ void bind_graph(py::module_& m) {
       .def_property_readonly("output_shape", [](Graph& g) { return shape_to_tuple(g.output_shape()); })
       .def("layer_output_shape", [](Graph& g, size_t i) { return shape_to_tuple(g.layer_output_shape(i)); })
       .def("layer_param_names", [](Graph& g, size_t i) { return param_names(g.layer(i)); })
-      .def("get_weights", [](Graph& g, size_t i) { return get_params(g.layer(i)); })
-      .def("set_weights", [](Graph& g, size_t i, const py::list& w) { set_params(g.layer(i), w); })
+      .def("layer_param_info", &param_info)
+      .def("get_weights", &get_params)
+      .def("set_weights", &set_params)
+      .def("set_trainable",
+           [](Graph& g, size_t i, bool trainable) {
+             py::gil_scoped_release release;
+             g.set_trainable(i, trainable);
+           })
+      .def("begin_training", &Graph::begin_training,
+           "Marks the calling thread as the model's trainer (fit holds it for all its epochs).")
+      .def("end_training", &Graph::end_training)
+      .def_property_readonly("held_bytes", &Graph::held_bytes,
+                             "Bytes of activations and scratch the model's contexts hold.")
       .def_property("learning_rate",
                     [](Graph& g) { return g.optimizer().learning_rate(); },
                     [](Graph& g, double lr) { g.optimizer().set_learning_rate(lr); })
@@ -165,8 +191,8 @@ void bind_graph(py::module_& m) {
       .def(py::init<const py::dict&, const py::handle&>(), py::arg("config"), py::arg("input_shape"))
       .def_property_readonly("output_shape", &LayerRunner::output_shape)
       .def_property_readonly("param_names", [](LayerRunner& r) { return param_names(r.layer()); })
-      .def("get_params", [](LayerRunner& r) { return get_params(r.layer()); })
-      .def("set_params", [](LayerRunner& r, const py::list& w) { set_params(r.layer(), w); })
+      .def("get_params", [](LayerRunner& r) { return get_params(r.graph(), 0); })
+      .def("set_params", [](LayerRunner& r, const py::list& w) { set_params(r.graph(), 0, w); })
       .def("forward", &LayerRunner::forward, py::arg("x"), py::arg("training") = false)
       .def("backward", &LayerRunner::backward, py::arg("dy"));
 

@@ -18,7 +18,7 @@ class ActivationLayer : public Layer {
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
     apply_activation(out, ctx);
   }

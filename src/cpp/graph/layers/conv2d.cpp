@@ -71,7 +71,9 @@ class Conv2DLayer : public Layer {
     return {geom_.OH, geom_.OW, geom_.F};
   }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+  std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     ops::conv2d_forward(geom_, *in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
                         output_activation(), out, ctx.threads, &winograd_cache_,
                         params_[0].version);
@@ -81,15 +83,22 @@ class Conv2DLayer : public Layer {
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     activation_backward(out, dout, ctx);
     ops::conv2d_backward(geom_, *in[0], params_[0].value, dout, din[0], params_[0].grad,
-                         use_bias_ ? &params_[1].grad : nullptr, ws_, ctx.threads);
+                         use_bias_ ? &params_[1].grad : nullptr, state_of<State>(ctx).ws,
+                         ctx.threads);
   }
 
  private:
+  struct State : LayerState {
+    ops::ConvWorkspace ws;
+    size_t bytes() const override { return ws.bytes(); }
+    void release() override { ws = ops::ConvWorkspace(); }
+  };
+
   ops::Conv2DArgs args_;
   bool use_bias_ = true;
   kernels::ConvGeometry geom_{};
-  ops::ConvWorkspace ws_;
-  ops::WinogradKernelCache winograd_cache_;
+  // Derived from the weights, so it belongs to the model (it locks itself).
+  mutable ops::WinogradKernelCache winograd_cache_;
 };
 
 }  // namespace

@@ -32,7 +32,7 @@ class DenseLayer : public Layer {
     return {units_};
   }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     ops::dense_forward(*in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
                        output_activation(), out, ctx.threads);
   }

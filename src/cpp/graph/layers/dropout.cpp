@@ -27,11 +27,17 @@ class DropoutLayer : public Layer {
   }
 
   Shape build(const std::vector<Shape>& inputs, Rng* rng) override {
-    if (!has_seed_ && rng) seed_ = rng->next();
+    // A drawn seed becomes an attribute, so a saved model keeps its masks.
+    if (!has_seed_ && rng) {
+      seed_ = rng->next();
+      attrs_.set("seed", static_cast<int64_t>(seed_));
+    }
     return inputs[0];
   }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+  std::unique_ptr<LayerState> new_state() const override { return std::make_unique<MaskState>(); }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const float* x = in[0]->data();
     float* y = out.data();
     const int64_t n = out.numel();
@@ -43,8 +49,9 @@ class DropoutLayer : public Layer {
     const float scale = 1.f / (1.f - rate_);
     // Each 64-bit hash gives four 16-bit uniforms: a quarter of the hashing.
     const uint32_t threshold = static_cast<uint32_t>(rate_ * 65536.f + 0.5f);
-    mask_.resize(static_cast<size_t>(n));
-    uint8_t* mask = mask_.data();
+    std::vector<uint8_t>& kept = state_of<MaskState>(ctx).mask;
+    kept.resize(static_cast<size_t>(n));
+    uint8_t* mask = kept.data();
     const int64_t groups = (n + 3) / 4;
 #pragma omp parallel for num_threads(ctx.threads) if (n > 65536)
     for (int64_t q = 0; q < groups; ++q) {
@@ -66,7 +73,7 @@ class DropoutLayer : public Layer {
       return;
     }
     const float scale = 1.f / (1.f - rate_);
-    const uint8_t* mask = mask_.data();
+    const uint8_t* mask = state_of<MaskState>(ctx).mask.data();
     const float* dy = dout.data();
 #pragma omp parallel for simd num_threads(ctx.threads) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.f;
@@ -75,10 +82,15 @@ class DropoutLayer : public Layer {
  private:
   uint64_t mask_key(const RunContext& ctx) const { return splitmix64(seed_ ^ splitmix64(ctx.step)); }
 
+  struct MaskState : LayerState {
+    std::vector<uint8_t> mask;  // the last training forward's kept elements
+    size_t bytes() const override { return mask.capacity(); }
+    void release() override { std::vector<uint8_t>().swap(mask); }
+  };
+
   float rate_ = 0.5f;
   bool has_seed_ = false;
   uint64_t seed_ = 0;
-  std::vector<uint8_t> mask_;  // the last training forward's kept elements
 };
 
 }  // namespace

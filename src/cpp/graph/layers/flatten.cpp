@@ -13,7 +13,7 @@ class FlattenLayer : public Layer {
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return {shape_numel(inputs[0])}; }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) override {
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
   }
 

@@ -35,36 +35,49 @@ class Pool2DLayer : public Layer {
     return {geom_.OH, geom_.OW, geom_.C};
   }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+  std::unique_ptr<LayerState> new_state() const override {
+    return max_ ? std::make_unique<ArgmaxState>() : nullptr;
+  }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
+    if (!max_) {
+      ops::avgpool2d_forward(geom_, *in[0], out, ctx.threads);
+      return;
+    }
     // Inference skips the winners' indices; a backward pass after it
     // finds them again (see backward).
-    have_argmax_ = ctx.training;
-    if (max_)
-      ops::maxpool2d_forward(geom_, *in[0], out, ctx.training ? &argmax_ : nullptr, ctx.threads);
-    else
-      ops::avgpool2d_forward(geom_, *in[0], out, ctx.threads);
+    ArgmaxState& s = state_of<ArgmaxState>(ctx);
+    s.valid = ctx.training;
+    ops::maxpool2d_forward(geom_, *in[0], out, ctx.training ? &s.argmax : nullptr, ctx.threads);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     if (!din[0]) return;
-    if (max_ && !have_argmax_) {
-      Tensor again(out.shape());
-      ops::maxpool2d_forward(geom_, *in[0], again, &argmax_, ctx.threads);
-      have_argmax_ = true;
-    }
-    if (max_)
-      ops::maxpool2d_backward(geom_, dout, argmax_, *din[0], ctx.threads);
-    else
+    if (!max_) {
       ops::avgpool2d_backward(geom_, dout, *din[0], ctx.threads);
+      return;
+    }
+    ArgmaxState& s = state_of<ArgmaxState>(ctx);
+    if (!s.valid) {
+      Tensor again(out.shape());
+      ops::maxpool2d_forward(geom_, *in[0], again, &s.argmax, ctx.threads);
+      s.valid = true;
+    }
+    ops::maxpool2d_backward(geom_, dout, s.argmax, *din[0], ctx.threads);
   }
 
  private:
+  struct ArgmaxState : LayerState {
+    std::vector<int32_t> argmax;
+    bool valid = false;  // argmax belongs to the last forward's input
+    size_t bytes() const override { return argmax.capacity() * sizeof(int32_t); }
+    void release() override { std::vector<int32_t>().swap(argmax), valid = false; }
+  };
+
   ops::Pool2DArgs args_;
   bool max_;
   kernels::PoolGeometry geom_{};
-  std::vector<int32_t> argmax_;
-  bool have_argmax_ = false;  // argmax_ belongs to the last forward's input
 };
 
 class GlobalAvgPool2DLayer : public Layer {
@@ -79,7 +92,7 @@ class GlobalAvgPool2DLayer : public Layer {
     return {in_[2]};
   }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) override {
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t N = out.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);
     [[maybe_unused]] const int threads = threads_for(N * P * C, ctx.threads);
