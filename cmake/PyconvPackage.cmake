@@ -67,9 +67,14 @@ endforeach()
 set_target_properties(pyconv_shared PROPERTIES
   OUTPUT_NAME pyconv
   EXPORT_NAME pyconv
-  VERSION ${PROJECT_VERSION}
-  SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}
   INSTALL_RPATH "$ORIGIN")
+# A versioned soname with its symlinks; a wheel cannot hold symlinks (they
+# become copies), and pip versions the package anyway, so it ships one file.
+if(NOT SKBUILD)
+  set_target_properties(pyconv_shared PROPERTIES
+    VERSION ${PROJECT_VERSION}
+    SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+endif()
 set_target_properties(pyconv_static PROPERTIES
   OUTPUT_NAME $<IF:$<BOOL:${MSVC}>,pyconv_static,pyconv>
   EXPORT_NAME pyconv_static)
