@@ -14,8 +14,9 @@ _generator = np.random.default_rng()
 def set_seed(seed):
     """Make weight initialisation, dropout and shuffling reproducible."""
     global _generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, received {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an integer with 0 <= seed < 2**64, received {seed!r}")
     _core.set_seed(int(seed))
     _generator = np.random.default_rng(int(seed))
 

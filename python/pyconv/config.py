@@ -1,13 +1,22 @@
 """Thread count and build information."""
 
+import numbers
+
 from . import _core
 
 
 def set_num_threads(n):
-    """Use `n` threads in every kernel (n <= 0 restores the default: all cores)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    """Use `n` threads in every kernel; 0 restores the default (all cores).
+
+    More than 4x the cores this process may use are capped there (thousands of
+    OS threads only thrash); get_num_threads() returns the value in effect."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an integer, received {type(n).__name__}")
-    _core.set_num_threads(n)
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"n must be 0 (the default) or a positive number of threads, "
+                         f"received {n}")
+    _core.set_num_threads(min(n, _core.max_threads()))
 
 
 def get_num_threads():

@@ -29,6 +29,13 @@ def _check_batch_size(batch_size):
 def _numeric_array(a, what):
     if a is None:
         raise ValueError(f"{what} is required, received None")
+    if not isinstance(a, (np.ndarray, list, tuple, np.generic, int, float)) \
+            and not hasattr(a, "__array__") and not hasattr(a, "__array_interface__"):
+        # np.asarray would walk a sequence-like object item by item, without
+        # end for one whose __getitem__ never raises IndexError.
+        raise TypeError(f"{what} must be a NumPy array (or a list of numbers), received "
+                        f"{type(a).__name__}; generators and Sequence-like objects are not "
+                        "supported: pass the data as arrays")
     a = np.asarray(a)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be a numeric array, received dtype {a.dtype}")
@@ -90,11 +97,13 @@ class Sequential:
                              "or call build((None, ...))")
         if not self.layers:
             raise ValueError("the model has no layers")
+        for layer in self.layers:  # before anything is built, so a refusal changes nothing
+            layer._check_owner(self)
         self._graph = _core.Graph([l.core_config() for l in self.layers], self._input_shape,
                                   _random.next_seed())
         self._shapes = [tuple(self._graph.layer_output_shape(i)) for i in range(len(self.layers))]
         for i, layer in enumerate(self.layers):
-            layer._model, layer._index = self, i
+            layer._attach(self, i)
         if self._metrics is not None:
             self._compile_graph(self.optimizer, self.loss)
 
@@ -219,6 +228,19 @@ class Sequential:
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
         rng = _random.generator()
         self.stop_training = False
+        # This thread is the model's trainer until fit returns: another
+        # thread's fit or set_weights gets a RuntimeError meanwhile.
+        self._graph.begin_training()
+        try:
+            self._fit_epochs(x, y, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
+                             shuffle, steps, rng, cbs)
+        finally:
+            self._graph.end_training()
+        self.history = history
+        return history
+
+    def _fit_epochs(self, x, y, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
+                    shuffle, steps, rng, cbs):
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
@@ -249,8 +271,6 @@ class Sequential:
             if self.stop_training:
                 break
         cbs.on_train_end()
-        self.history = history
-        return history
 
     def _evaluate(self, x, y, batch_size, prefix=""):
         loss_sum = correct = 0
@@ -348,10 +368,11 @@ class Sequential:
         if self._input_shape is None:
             raise ValueError("the model is not built yet: give it an input shape "
                              "(pyconv.Input(shape=...)) or call build() first")
-        rows, total, previous = [], 0, self._input_shape
+        rows, total, frozen, previous = [], 0, 0, self._input_shape
         for layer, shape in zip(self.layers, self._shapes):
             count = layer.count_params(previous)
             total += count
+            frozen += layer._non_trainable_count(previous)
             rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + shape),
                          f"{count:,}"))
             previous = shape
@@ -366,8 +387,8 @@ class Sequential:
             print_fn("".join(f"{c:<{w}}" for c, w in zip(row, widths)))
         print_fn("=" * sum(widths))
         print_fn(f"Total params: {total:,}")
-        print_fn(f"Trainable params: {total:,}")
-        print_fn("Non-trainable params: 0")
+        print_fn(f"Trainable params: {total - frozen:,}")
+        print_fn(f"Non-trainable params: {frozen:,}")
         print_fn("_" * sum(widths))
 
     def get_config(self):

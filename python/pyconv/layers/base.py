@@ -21,6 +21,13 @@ def _unique_name(base):
     return base if count == 0 else f"{base}_{count}"
 
 
+def _size(shape):
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
 def normalize_tuple(value, n, name, allow_zero=False):
     """An int or a sequence of `n` ints as a tuple of ints, as Keras accepts."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -60,12 +67,41 @@ class Layer:
             raise ValueError(f"only dtype='float32' is supported, received {dtype!r}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, received {name!r}")
+        if not isinstance(trainable, bool):
+            raise TypeError(f"trainable must be True or False, received {trainable!r}")
         self.name = name or _unique_name(_snake_case(type(self).__name__))
-        self.trainable = trainable
+        self._trainable = trainable
         self._input_shape = tuple(input_shape) if input_shape is not None else None
         self._args = {}
         self._model = None  # (Sequential, index) once the model is built
         self._index = None
+
+    @property
+    def trainable(self):
+        """False freezes the layer's weights: fit leaves them as they are."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        if not isinstance(value, bool):
+            raise TypeError(f"trainable must be True or False, received {value!r}")
+        if self._model is not None:
+            self._graph().set_trainable(self._index, value)
+        self._trainable = value
+
+    def _check_owner(self, model):
+        """A layer belongs to one model: its weights live in that model's graph."""
+        if self._model is not None and self._model is not model:
+            raise ValueError(f"layer '{self.name}' already belongs to model "
+                             f"'{self._model.name}' and holds its weights there; create a new "
+                             "layer (e.g. type(layer).from_config(layer.get_config())) for "
+                             "another model")
+
+    def _attach(self, model, index):
+        """Binds the layer to the built model that holds its weights."""
+        self._check_owner(model)
+        self._model, self._index = model, index
+        model._graph.set_trainable(index, self._trainable)
 
     def _validate(self):
         """Checks the arguments in the C++ core (one set of rules for every front end)."""
@@ -92,13 +128,14 @@ class Layer:
 
     def count_params(self, input_shape):
         _, params = _core.layer_info(self.core_config(), tuple(input_shape))
-        total = 0
-        for _, shape in params:
-            size = 1
-            for d in shape:
-                size *= d
-            total += size
-        return total
+        return sum(_size(shape) for _, shape in params)
+
+    def _non_trainable_count(self, input_shape):
+        """Weights fit leaves alone: all of a frozen layer's, and any state."""
+        if self._model is not None:
+            info = self._graph().layer_param_info(self._index)
+            return sum(_size(shape) for _, shape, trainable, _ in info if not trainable)
+        return self.count_params(input_shape) if not self._trainable else 0
 
     @property
     def weights_names(self):

@@ -3,15 +3,28 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "core/error.h"
 
 namespace pyconv {
 
 using Shape = std::vector<int64_t>;
 
-inline int64_t shape_numel(const Shape& s) {
+std::string shape_str(const Shape& s);
+
+// The element count. Throws ValueError (its message starting with `who`, when
+// given) if the count does not fit in int64: it would wrap to a small or
+// negative count.
+inline int64_t shape_numel(const Shape& s, std::string_view who = {}) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    if (d == 0) return 0;  // (0, 2**40, 2**40) is empty, not too large
+    if (__builtin_mul_overflow(n, d, &n))
+      throw ValueError(cat(who, who.empty() ? "" : ": ", "the shape ", shape_str(s),
+                           " has more elements than fit in a 64-bit integer"));
+  }
   return n;
 }
 
@@ -22,7 +35,6 @@ inline Shape with_batch(int64_t n, const Shape& s) {
   return out;
 }
 
-std::string shape_str(const Shape& s);
 // A per-sample shape printed with its batch axis: (N, 28, 28, 1).
 std::string batch_shape_str(const Shape& sample);
 

@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -29,8 +30,13 @@ std::string batch_shape_str(const Shape& sample) {
 namespace {
 constexpr size_t kAlign = 64;
 
+// Larger requests fail as std::bad_alloc (Python's MemoryError) before the
+// byte count could wrap around; no allocator serves half the address space.
+constexpr size_t kMaxBytes = static_cast<size_t>(PTRDIFF_MAX / 2);
+
 std::shared_ptr<float> allocate(size_t count) {
-  size_t bytes = ((count * sizeof(float) + kAlign - 1) / kAlign) * kAlign;
+  if (count > kMaxBytes / sizeof(float)) throw std::bad_alloc();
+  const size_t bytes = ((count * sizeof(float) + kAlign - 1) / kAlign) * kAlign;
   void* p = std::aligned_alloc(kAlign, bytes ? bytes : kAlign);
   if (!p) throw std::bad_alloc();
   return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });

@@ -16,7 +16,14 @@ inline int threads_for(int64_t work, int threads) {
 }
 
 int num_threads();
-void set_num_threads(int n);  // n <= 0 restores the default (all cores)
+// n == 0 restores the default (all cores); a negative n throws ValueError; n
+// above max_threads() is capped there (thousands of OS threads only thrash).
+void set_num_threads(int64_t n);
+// 4x the cores this process may run on.
+int max_threads();
 bool have_openmp();
+// True in a process forked from one that had loaded pyconv: it then runs on
+// one thread (see threads.cpp).
+bool in_forked_child();
 
 }  // namespace pyconv

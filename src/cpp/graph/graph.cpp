@@ -146,7 +146,7 @@ Optimizer& Graph::optimizer() {
 
 RunContext Graph::run_context(bool training) const {
   RunContext ctx;
-  ctx.threads = threads_ > 0 ? threads_ : num_threads();
+  ctx.threads = threads_ > 0 && !in_forked_child() ? threads_ : num_threads();
   ctx.training = training;
   ctx.step = step_;
   return ctx;

@@ -7,6 +7,7 @@
 namespace pyconv {
 
 Param& Layer::add_param(const std::string& name, const Shape& shape) {
+  shape_numel(shape, cat(who_, ": weight '", name, "'"));  // overflow names the layer
   Param p;
   p.name = name;
   p.value.resize(shape);
@@ -16,6 +17,7 @@ Param& Layer::add_param(const std::string& name, const Shape& shape) {
 }
 
 Param& Layer::add_state(const std::string& name, const Shape& shape) {
+  shape_numel(shape, cat(who_, ": state '", name, "'"));
   Param p;
   p.name = name;
   p.value.resize(shape);

@@ -61,6 +61,11 @@ ConvGeometry conv2d_geometry(const Shape& input, const Conv2DArgs& a, const std:
   g.DH = a.dh;
   g.DW = a.dw;
   g.groups = a.groups;
+  // Kernels index with products of these sizes unchecked: check once that
+  // the input, output and kernel element counts fit in int64.
+  shape_numel(input, who);
+  shape_numel({g.OH, g.OW, g.F}, cat(who, ": output"));
+  shape_numel(conv2d_kernel_shape(g), cat(who, ": kernel"));
   return g;
 }
 

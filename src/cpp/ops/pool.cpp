@@ -1,5 +1,7 @@
 #include "ops/pool.h"
 
+#include <cstdint>
+
 #include "core/error.h"
 #include "kernels/dispatch.h"
 
@@ -28,12 +30,18 @@ kernels::PoolGeometry pool2d_geometry(const Shape& input, const Pool2DArgs& a,
   g.KW = a.kw;
   g.SH = a.sh;
   g.SW = a.sw;
+  // No size check here: each output extent is at most the input's, whose
+  // element count the layer before (or the batch itself) has checked.
   return g;
 }
 
 void maxpool2d_forward(kernels::PoolGeometry g, const Tensor& x, Tensor& y,
                        std::vector<int32_t>* argmax, int threads) {
   g.N = x.dim(0);
+  // The winners' indices within a sample are int32.
+  if (argmax && g.H * g.W * g.C > INT32_MAX)
+    throw ValueError(cat("max pooling with a backward pass takes samples of at most 2**31 - 1 "
+                         "values, received ", shape_str(x.shape())));
   if (argmax) argmax->resize(static_cast<size_t>(y.numel()));
   kernels::active().maxpool2d_f32(g, x.data(), y.data(), argmax ? argmax->data() : nullptr,
                                   threads);

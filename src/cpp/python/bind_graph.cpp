@@ -141,6 +141,18 @@ void bind_graph(py::module_& m) {
              return new Graph(attrs_list(layers), shape_from_sequence(input_shape), seed);
            }),
            py::arg("layers"), py::arg("input_shape"), py::arg("seed"))
+      .def_static("dag",
+                  [](const py::list& nodes, const py::handle& input_shape, uint64_t seed) {
+                    std::vector<NodeSpec> specs;
+                    for (py::handle h : nodes) {
+                      auto [config, inputs] = h.cast<std::pair<py::dict, std::vector<int>>>();
+                      specs.push_back({attrs_from_dict(config), inputs});
+                    }
+                    return new Graph(specs, shape_from_sequence(input_shape), seed);
+                  },
+                  py::arg("nodes"), py::arg("input_shape"), py::arg("seed"),
+                  "A DAG of (layer config, [input node indices; -1 = the model input]) in "
+                  "topological order; the output is the last node.")
       .def("compile",
            [](Graph& g, const py::dict& loss, const py::dict& optimizer) {
              g.compile(attrs_from_dict(loss), attrs_from_dict(optimizer));

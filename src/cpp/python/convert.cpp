@@ -10,7 +10,35 @@ namespace {
 bool is_integer(const py::handle& v) {
   return !py::isinstance<py::bool_>(v) && PyIndex_Check(v.ptr());
 }
+
+// The integer's value as a Python int (numpy integers included).
+py::int_ as_int(const py::handle& v) {
+  PyObject* i = PyNumber_Index(v.ptr());
+  if (!i) throw py::error_already_set();
+  return py::reinterpret_steal<py::int_>(i);
+}
 }  // namespace
+
+int64_t int64_from(const py::handle& v, const std::string& what) {
+  const py::int_ i = as_int(v);
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow)
+    throw ValueError(cat(what, " = ", std::string(py::str(i)),
+                         " is out of range for a 64-bit integer"));
+  return x;
+}
+
+uint64_t uint64_from(const py::handle& v, const std::string& what) {
+  const py::int_ i = as_int(v);
+  const unsigned long long x = PyLong_AsUnsignedLongLong(i.ptr());
+  if (PyErr_Occurred()) {  // negative or at least 2**64
+    PyErr_Clear();
+    throw ValueError(cat(what, " = ", std::string(py::str(i)),
+                         " is out of range: expected 0 <= ", what, " < 2**64"));
+  }
+  return x;
+}
 
 Attrs attrs_from_dict(const py::dict& d) {
   Attrs a;
@@ -21,7 +49,7 @@ Attrs attrs_from_dict(const py::dict& d) {
     if (py::isinstance<py::bool_>(v)) {
       a.set(key, v.cast<bool>());
     } else if (is_integer(v)) {
-      a.set(key, py::cast<int64_t>(py::reinterpret_borrow<py::object>(v)));
+      a.set(key, int64_from(v, cat("argument '", key, "'")));
     } else if (py::isinstance<py::float_>(v)) {
       a.set(key, v.cast<double>());
     } else if (py::isinstance<py::str>(v)) {
@@ -32,7 +60,7 @@ Attrs attrs_from_dict(const py::dict& d) {
         if (!is_integer(e))
           throw TypeError(cat("argument '", key, "' must hold integers, received ",
                               std::string(py::str(py::repr(v)))));
-        list.push_back(py::cast<int64_t>(py::reinterpret_borrow<py::object>(e)));
+        list.push_back(int64_from(e, cat("argument '", key, "' item ", list.size())));
       }
       a.set(key, list);
     } else {
@@ -49,7 +77,8 @@ Shape shape_from_sequence(const py::handle& seq) {
     if (!is_integer(e))
       throw TypeError(cat("a shape must hold integers, received ",
                           std::string(py::str(py::repr(seq)))));
-    s.push_back(py::cast<int64_t>(py::reinterpret_borrow<py::object>(e)));
+    s.push_back(int64_from(e, cat("shape ", std::string(py::str(py::repr(seq))), " item ",
+                                  s.size())));
   }
   return s;
 }
@@ -60,9 +89,11 @@ py::tuple shape_to_tuple(const Shape& s) {
   return t;
 }
 
-Tensor view_of(FloatArray& a) {
+Tensor view_of(const FloatArray& a) {
   Shape s(a.shape(), a.shape() + a.ndim());
-  return Tensor::view(a.mutable_data(), s);
+  // Tensor::view takes a float*, but inputs are only read through it; a
+  // caller that writes (gemm's c) checks that the array is writeable first.
+  return Tensor::view(const_cast<float*>(a.data()), s);
 }
 
 py::array_t<float> new_array(const Shape& shape) {

@@ -14,10 +14,16 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 // {"type": "Conv2D", "filters": 32, "kernel_size": (3, 3), ...} -> Attrs.
 // None values are dropped (the C++ default applies).
 Attrs attrs_from_dict(const py::dict& d);
+// A Python integer as int64 / uint64; out of range raises ValueError that
+// starts with `what` ("argument 'units' = 2**63 is out of range ...").
+int64_t int64_from(const py::handle& v, const std::string& what);
+uint64_t uint64_from(const py::handle& v, const std::string& what);
 Shape shape_from_sequence(const py::handle& seq);
 py::tuple shape_to_tuple(const Shape& s);
 // A tensor viewing the array's memory (no copy): the array must outlive it.
-Tensor view_of(FloatArray& a);
+// The array may be read-only (np.load(..., mmap_mode="r")): a view of an
+// input is only read; a caller that writes through one checks writeable().
+Tensor view_of(const FloatArray& a);
 // A new float32 array of this shape, uninitialised: for a result that a
 // kernel writes in place (view it with Tensor::view).
 py::array_t<float> new_array(const Shape& shape);

@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "core/threads.h"
 #include "graph/layer.h"
+#include "python/convert.h"
 
 namespace py = pybind11;
 
@@ -35,11 +36,16 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  m.def("set_num_threads", &set_num_threads, py::arg("n"),
-        "Threads used by every kernel; n <= 0 restores the default (all cores).");
+  m.def("set_num_threads",
+        [](const py::int_& n) { set_num_threads(python::int64_from(n, "n")); }, py::arg("n"),
+        "Threads used by every kernel; 0 restores the default (all cores), and more than "
+        "max_threads() are capped there.");
   m.def("get_num_threads", &num_threads);
+  m.def("max_threads", &max_threads);
   m.def("have_openmp", &have_openmp);
-  m.def("set_seed", &set_global_seed, py::arg("seed"));
+  m.def("set_seed",
+        [](const py::int_& seed) { set_global_seed(python::uint64_from(seed, "seed")); },
+        py::arg("seed"), "Seed for weight initialisation and dropout: 0 <= seed < 2**64.");
   m.def("get_seed", &global_seed);
   m.def("layer_types", &layer_types);
 

@@ -11,7 +11,9 @@ class FlattenLayer : public Layer {
  public:
   explicit FlattenLayer(const Attrs& a) : Layer(a) { a.check_known({}); }
 
-  Shape build(const std::vector<Shape>& inputs, Rng*) override { return {shape_numel(inputs[0])}; }
+  Shape build(const std::vector<Shape>& inputs, Rng*) override {
+    return {shape_numel(inputs[0], who())};
+  }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
