@@ -15,12 +15,12 @@
 #include "core/error.h"
 #include "core/threads.h"
 
-#if __has_include("graph/model_file.h")
-#include "graph/model_file.h"
+#if __has_include("io/model_file.h")
+#include "io/model_file.h"
 #define PCV_HAVE_MODEL_FILE 1
 #else
-// TODO(pcv file): graph/model_file.h (load_model_file/load_model_memory) is
-// being written; until it is on main, loading reports PCV_ERR_STATE.
+// TODO(pcv file): io/model_file.h (load_model_file/load_model_memory) is
+// being merged; until it is on main, loading reports PCV_ERR_STATE.
 #define PCV_HAVE_MODEL_FILE 0
 #endif
 
