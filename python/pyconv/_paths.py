@@ -11,23 +11,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parent
+import pyconv
 
 
-def _existing(path: Path, what: str) -> str:
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"pyconv's {what} is not installed at {path}; it comes with the wheel "
-            "(pip install .), not with an editable or source-tree import"
-        )
-    return str(path)
+def _installed(relative: str, what: str) -> str:
+    # The package's __path__: its folder, plus the build's install folder in
+    # an editable install (the headers and CMake files live there).
+    places = [Path(p) / relative for p in pyconv.__path__]
+    for place in places:
+        if place.is_dir():
+            return str(place)
+    raise FileNotFoundError(
+        f"pyconv's {what} is not installed (looked in {', '.join(map(str, places))}); "
+        "it comes with the wheel: pip install ."
+    )
 
 
 def get_include() -> str:
     """The folder holding ``pyconv/pyconv.h``, for ``-I``."""
-    return _existing(_ROOT / "include", "include folder")
+    return _installed("include", "include folder")
 
 
 def get_cmake_dir() -> str:
     """The folder holding ``pyconvConfig.cmake``, for ``-Dpyconv_DIR=``."""
-    return _existing(_ROOT / "share" / "cmake" / "pyconv", "CMake package")
+    return _installed("share/cmake/pyconv", "CMake package")
