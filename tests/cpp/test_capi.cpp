@@ -13,9 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "capi/capi_internal.h"
 #include "graph/graph.h"
-#include "mini_check.h"
+#include "io/model_file.h"
+#include "check.h"
 
 // Counts heap allocations, to show what a runner call allocates.
 static std::atomic<int64_t> g_allocations{0}, g_bytes{0};
@@ -53,7 +56,7 @@ std::vector<float> ramp(int64_t n) {
   return v;
 }
 
-void test_predict_matches_graph() {
+TEST_CASE(test_predict_matches_graph) {
   auto g = small_cnn();
   const pyconv::Graph& ref = *g;
   const std::vector<float> x = ramp(3 * 64);
@@ -85,7 +88,7 @@ void test_predict_matches_graph() {
   pcv_model_free(m);
 }
 
-void test_errors() {
+TEST_CASE(test_errors) {
   pcv_model* m = pyconv::capi::wrap_graph(small_cnn());
   std::vector<float> x = ramp(64), out(10);
   int64_t dims[PCV_MAX_RANK];
@@ -131,7 +134,7 @@ void test_errors() {
 }
 
 // The message is per thread: another thread's failure does not replace ours.
-void test_last_error_is_per_thread() {
+TEST_CASE(test_last_error_is_per_thread) {
   pcv_set_num_threads(-1);
   const std::string mine = pcv_last_error();
   std::string theirs;
@@ -146,7 +149,7 @@ void test_last_error_is_per_thread() {
 
 // Many threads on one model (pcv_model_predict) and one runner per thread
 // give the serial results bit for bit.
-void test_threads() {
+TEST_CASE(test_threads) {
   pcv_model* m = pyconv::capi::wrap_graph(small_cnn());
   const int kThreads = 4, kIters = 20;
   const std::vector<float> x = ramp(5 * 64);
@@ -175,7 +178,7 @@ void test_threads() {
 // After the first call, a runner's batch-1 calls allocate no tensor memory
 // (its activations are 15 KB here); what remains are a few small shape
 // vectors inside the graph, reported.
-void test_runner_reuses_scratch() {
+TEST_CASE(test_runner_reuses_scratch) {
   pcv_model* m = pyconv::capi::wrap_graph(small_cnn(32));
   pcv_runner* r = nullptr;
   CHECK(pcv_runner_new(m, &r) == PCV_OK);
@@ -193,14 +196,43 @@ void test_runner_reuses_scratch() {
   pcv_model_free(m);
 }
 
+// A saved model loads through the C API from memory and from a file and
+// predicts what the graph did; corrupt or missing files give FORMAT and IO.
+TEST_CASE(test_load_saved_model) {
+  auto g = small_cnn();
+  const std::vector<float> x = ramp(2 * 64);
+  pyconv::Tensor tx(pyconv::Shape{2, 8, 8, 1}), want;
+  std::memcpy(tx.data(), x.data(), x.size() * sizeof(float));
+  g->predict(tx, want);
+  const std::vector<uint8_t> bytes = pyconv::save_model_bytes(*g);
+  const std::string path = "/tmp/pcv_capi_test_" + std::to_string(::getpid()) + ".pcv";
+  pyconv::save_model_file(*g, path);
+
+  std::vector<float> out(20);
+  pcv_model* m = nullptr;
+  CHECK(pcv_model_load_memory(bytes.data(), bytes.size(), &m) == PCV_OK && m);
+  CHECK(pcv_model_predict(m, x.data(), 2, out.data()) == PCV_OK);
+  CHECK(std::memcmp(out.data(), want.data(), sizeof(float) * 20) == 0);
+  pcv_model_free(m);
+  m = nullptr;
+  CHECK(pcv_model_load(path.c_str(), &m) == PCV_OK && m);
+  std::fill(out.begin(), out.end(), 0.0f);
+  CHECK(pcv_model_predict(m, x.data(), 2, out.data()) == PCV_OK);
+  CHECK(std::memcmp(out.data(), want.data(), sizeof(float) * 20) == 0);
+  pcv_model_free(m);
+  std::remove(path.c_str());
+
+  CHECK(pcv_model_load(path.c_str(), &m) == PCV_ERR_IO && m == nullptr);
+  CHECK(pcv_model_load_memory(bytes.data(), 0, &m) == PCV_ERR_FORMAT && m == nullptr);
+  int wrong = 0;
+  for (size_t n = 0; n < bytes.size(); n += 1 + n / 8)  // truncated anywhere
+    if (pcv_model_load_memory(bytes.data(), n, &m) != PCV_ERR_FORMAT || m) ++wrong;
+  std::vector<uint8_t> flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x5a;  // the checksum catches it
+  if (pcv_model_load_memory(flipped.data(), flipped.size(), &m) != PCV_ERR_FORMAT || m) ++wrong;
+  CHECK(wrong == 0);
+  CHECK(std::strlen(pcv_last_error()) > 0);
+}
+
 }  // namespace
 
-int main() {
-  pcv_set_num_threads(2);
-  test_predict_matches_graph();
-  test_errors();
-  test_last_error_is_per_thread();
-  test_threads();
-  test_runner_reuses_scratch();
-  return check::summary();
-}

@@ -12,7 +12,7 @@
 #include "file.h"
 #include "idx.h"
 #include "input.h"
-#include "mini_check.h"
+#include "check.h"
 #include "npy.h"
 #include "pgm.h"
 
@@ -68,7 +68,7 @@ Bytes npy_u8(const std::string& shape, const Bytes& data) {
   return b;
 }
 
-void test_npy() {
+TEST_CASE(test_npy) {
   const float v[6] = {1.5f, -2, 0, 3e8f, -0.0f, 7};
   const Bytes f = format_npy(v, {2, 3});
   CHECK(f.size() == 128 + 24);  // the data starts 64-byte aligned
@@ -105,7 +105,7 @@ Bytes idx_header(int type, std::initializer_list<uint32_t> dims) {
   return b;
 }
 
-void test_idx() {
+TEST_CASE(test_idx) {
   Bytes b = idx_header(0x08, {2, 2, 2});
   for (int i = 0; i < 8; ++i) b.push_back(static_cast<unsigned char>(i * 30));
   Array a = parse_idx(b, "u8");
@@ -132,7 +132,7 @@ void test_idx() {
   check_header_corruption(b, 16, parse_idx);
 }
 
-void test_pgm() {
+TEST_CASE(test_pgm) {
   Bytes b = bytes("P5\n# a comment\n3 2\n255\n");
   for (int i = 0; i < 6; ++i) b.push_back(static_cast<unsigned char>(i * 50));
   Array a = parse_pgm(b, "pgm");
@@ -158,7 +158,7 @@ std::string temp_path(const std::string& name) {
   return std::string(PCVRUN_TEST_TMP) + "/" + name;
 }
 
-void test_files_and_input() {
+TEST_CASE(test_files_and_input) {
   const std::string p = temp_path("pcvrun_test.npy");
   const float v[4] = {1, 2, 3, 4};
   write_file_atomic(p, format_npy(v, {2, 2}));
@@ -201,7 +201,7 @@ Bytes gzip(const Bytes& in) {
   return out;
 }
 
-void test_gzip() {
+TEST_CASE(test_gzip) {
   Bytes idx = idx_header(0x08, {1000});
   idx.resize(idx.size() + 1000, 7);
   const Bytes gz = gzip(idx);
@@ -222,13 +222,3 @@ void test_gzip() {
 
 }  // namespace
 
-int main() {
-  test_npy();
-  test_idx();
-  test_pgm();
-  test_files_and_input();
-#ifdef PCVRUN_HAVE_ZLIB
-  test_gzip();
-#endif
-  return check::summary();
-}

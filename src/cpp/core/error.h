@@ -23,6 +23,10 @@ struct TypeError : std::invalid_argument {
 struct IOError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A model file is corrupt or not a .pcv file (an OSError in Python, like IOError).
+struct FormatError : IOError {
+  using IOError::IOError;
+};
 // An object used in the wrong state (e.g. training before compile): RuntimeError.
 struct StateError : std::logic_error {
   using std::logic_error::logic_error;

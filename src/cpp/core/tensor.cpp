@@ -51,6 +51,12 @@ Tensor Tensor::view(float* data, const Shape& shape) {
   return t;
 }
 
+Tensor Tensor::view(const float* data, const Shape& shape, std::shared_ptr<const void> owner) {
+  Tensor t = view(const_cast<float*>(data), shape);
+  t.owner_ = std::move(owner);
+  return t;
+}
+
 void Tensor::resize(const Shape& shape) {
   int64_t n = shape_numel(shape);
   if (n < 0) throw ShapeError(cat("negative dimension in shape ", shape_str(shape)));

@@ -19,6 +19,9 @@ class Tensor {
 
   // Wraps external memory; the caller keeps it alive while the view is used.
   static Tensor view(float* data, const Shape& shape);
+  // Wraps read-only memory that `owner` keeps alive (weights in a mapped
+  // model file). Nothing may write through it: clone it first.
+  static Tensor view(const float* data, const Shape& shape, std::shared_ptr<const void> owner);
 
   // Sets the shape; reallocates only when the new size exceeds the capacity.
   // Contents are unspecified afterwards. A view keeps its memory, so it only
@@ -39,12 +42,14 @@ class Tensor {
   size_t held_bytes() const { return capacity_ * sizeof(float); }
   float* data() { return data_; }
   const float* data() const { return data_; }
+  bool is_view() const { return !storage_ && data_; }
 
  private:
   Shape shape_;
   int64_t numel_ = 0;
   size_t capacity_ = 0;
   std::shared_ptr<float> storage_;  // null for views
+  std::shared_ptr<const void> owner_;  // what a view's memory belongs to, if kept alive
   float* data_ = nullptr;
 };
 

@@ -93,9 +93,17 @@ void Graph::build(const std::vector<NodeSpec>& specs, uint64_t seed) {
     if (d <= 0)
       throw ShapeError(cat("expected a positive input shape, received ", shape_str(input_shape_)));
   Rng rng(seed);
+  std::vector<std::string> names;
   for (size_t k = 0; k < specs.size(); ++k) {
+    // Every layer has a unique name: a saved model keys its tensors by it.
+    Attrs attrs = specs[k].attrs;
+    if (!attrs.has("name")) attrs.set("name", cat(attrs.type(), "_", k));
+    for (const std::string& taken : names)
+      if (taken == attrs.name())
+        throw ValueError(cat("layer names must be unique; '", taken, "' is used twice"));
+    names.push_back(attrs.name());
     Node node;
-    node.layer = create_layer(specs[k].attrs);
+    node.layer = create_layer(attrs);
     if (specs[k].inputs.empty())
       throw ValueError(cat(node.layer->who(), ": a node needs at least one input"));
     std::vector<Shape> in;
@@ -195,6 +203,7 @@ const Tensor& Graph::run_forward(const Tensor& x, bool training, ExecContext& c)
 
 void Graph::run_backward(Tensor& dout, Tensor* dx, ExecContext& c) {
   if (!c.input_ || c.model_ != this) throw StateError("backward() needs a forward() first");
+  for (Param* p : params_) p->grad.resize(p->value.shape());  // allocated on first use
   RunContext rc = run_context(c.training_);
   rc.step = c.step_;  // replay the forward's dropout masks
   const size_t last = nodes_.size() - 1;
@@ -374,9 +383,16 @@ void Graph::check_update() const {
                          "rate"));
 }
 
+void Graph::own_weights() {
+  for (Node& node : nodes_)
+    for (Param& p : node.layer->params())
+      if (p.value.is_view()) p.value = p.value.clone();
+}
+
 StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
   TrainingScope scope(*this);
   std::unique_lock<std::shared_mutex> lock(weights_);
+  own_weights();
   StepResult r = evaluate(x, y, true, train_ctx_);
   if (!std::isfinite(r.loss))
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
@@ -389,22 +405,33 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
 }
 
 void Graph::set_weights(size_t layer_index, const std::vector<const float*>& values) {
-  Layer& l = layer(layer_index);
-  std::vector<Param>& params = l.params();
-  if (values.size() != params.size())
-    throw ValueError(cat(l.who(), ": expected ", params.size(), " weight arrays, received ",
-                         values.size()));
-  for (size_t i = 0; i < params.size(); ++i)
-    if (const int64_t j = first_non_finite(values[i], params[i].value.numel()); j >= 0)
-      throw ValueError(cat(l.who(), ": expected finite values for weight ", i, " ('",
-                           params[i].name, "'), found ", values[i][j], " at flat index ", j,
-                           "; no weights were changed"));
+  set_weights({{layer_index, values}});
+}
+
+void Graph::set_weights(
+    const std::vector<std::pair<size_t, std::vector<const float*>>>& layers) {
+  for (const auto& [index, values] : layers) {
+    const Layer& l = layer(index);
+    const std::vector<Param>& params = l.params();
+    if (values.size() != params.size())
+      throw ValueError(cat(l.who(), ": expected ", params.size(), " weight arrays, received ",
+                           values.size()));
+    for (size_t i = 0; i < params.size(); ++i)
+      if (const int64_t j = first_non_finite(values[i], params[i].value.numel()); j >= 0)
+        throw ValueError(cat(l.who(), ": expected finite values for weight ", i, " ('",
+                             params[i].name, "'), found ", values[i][j], " at flat index ", j,
+                             "; no weights were changed"));
+  }
   if (trained_by_other_thread())
-    throw StateError(cat(l.who(), ": cannot set weights while another thread trains the model"));
+    throw StateError("cannot set weights while another thread trains the model");
   std::unique_lock<std::shared_mutex> lock(weights_);
-  for (size_t i = 0; i < params.size(); ++i) {
-    copy_floats(params[i].value.data(), values[i], params[i].value.numel());
-    ++params[i].version;
+  own_weights();
+  for (const auto& [index, values] : layers) {
+    std::vector<Param>& params = layer(index).params();
+    for (size_t i = 0; i < params.size(); ++i) {
+      copy_floats(params[i].value.data(), values[i], params[i].value.numel());
+      ++params[i].version;
+    }
   }
 }
 

@@ -106,9 +106,10 @@ class Graph {
   // leave a gradient or a weight non-finite.
   StepResult train_step(const Tensor& x, const Tensor& y);
 
-  // Replaces a layer's weights (all checked before any is written); not
-  // while another thread trains the model.
+  // Replaces the weights of one layer, or of several at once (all checked
+  // before any is written); not while another thread trains the model.
   void set_weights(size_t layer, const std::vector<const float*>& values);
+  void set_weights(const std::vector<std::pair<size_t, std::vector<const float*>>>& layers);
   // Copies of a layer's weights (and state), never half an update.
   std::vector<Tensor> get_weights(size_t layer) const;
   void set_trainable(size_t layer, bool trainable);
@@ -124,6 +125,21 @@ class Graph {
 
   // Bytes held by the training context and the pooled inference contexts.
   size_t held_bytes() const;
+
+  // ----- saving and loading (io/model_file.h) -------------------------------------
+  // Free-form metadata saved with the model (the Python front end keeps its
+  // own description of the layers here).
+  Attrs& meta() { return meta_; }
+  const Attrs& meta() const { return meta_; }
+  // Every parameter (trainable or frozen; not state), node by node, and the
+  // layer each belongs to.
+  const std::vector<Param*>& params() const { return params_; }
+  const Layer& param_layer(size_t i) const { return *param_layer_.at(i); }
+  // Hold it while reading weights, state and optimizer slots for a save: no
+  // training step or weight write runs meanwhile.
+  std::shared_lock<std::shared_mutex> read_lock() const {
+    return std::shared_lock<std::shared_mutex>(weights_);
+  }
 
  private:
   struct Node {
@@ -148,12 +164,16 @@ class Graph {
   std::unique_ptr<ExecContext> borrow_context() const;
   void give_back(std::unique_ptr<ExecContext> c) const;
   bool trained_by_other_thread() const;
+  // Weights loaded in place view a read-only mapped file: copied before the
+  // first write (training, set_weights).
+  void own_weights();
 
   std::vector<Node> nodes_;
   Shape input_shape_;
   std::unique_ptr<Loss> loss_;
   std::unique_ptr<Optimizer> optimizer_;
   Attrs loss_attrs_, optimizer_attrs_;
+  Attrs meta_;
   std::vector<Param*> params_;         // trainable or frozen, not state
   std::vector<const Layer*> param_layer_;  // the layer of params_[i]
   bool fused_softmax_ = false;  // the last layer's softmax runs inside the loss

@@ -10,8 +10,8 @@ Param& Layer::add_param(const std::string& name, const Shape& shape) {
   shape_numel(shape, cat(who_, ": weight '", name, "'"));  // overflow names the layer
   Param p;
   p.name = name;
-  p.value.resize(shape);
-  p.grad.resize(shape);
+  // The gradient is allocated by the first backward pass.
+  p.value = shape_only_ ? Tensor::view(static_cast<float*>(nullptr), shape) : Tensor(shape);
   params_.push_back(std::move(p));
   return params_.back();
 }
@@ -20,11 +20,21 @@ Param& Layer::add_state(const std::string& name, const Shape& shape) {
   shape_numel(shape, cat(who_, ": state '", name, "'"));
   Param p;
   p.name = name;
-  p.value.resize(shape);
+  p.value = shape_only_ ? Tensor::view(static_cast<float*>(nullptr), shape) : Tensor(shape);
   p.trainable = false;
   p.is_state = true;
   params_.push_back(std::move(p));
   return params_.back();
+}
+
+Shape Layer::infer(const std::vector<Shape>& inputs) {
+  params_.clear();
+  shape_only_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{shape_only_};
+  return build(inputs, nullptr);
 }
 
 void Layer::set_trainable(bool trainable) {

@@ -59,6 +59,10 @@ class Layer {
   // shape. Initial values are drawn from rng; a null rng leaves them unset
   // (shape inference only). Throws ShapeError naming the layer.
   virtual Shape build(const std::vector<Shape>& inputs, Rng* rng) = 0;
+  // Output shape and parameter shapes (params()) for these inputs, with
+  // nothing allocated: checks a configuration without paying for it.
+  Shape infer(const std::vector<Shape>& inputs);
+
   // The per-run state forward/backward find in RunContext::state (null if
   // the layer needs none).
   virtual std::unique_ptr<LayerState> new_state() const { return nullptr; }
@@ -103,6 +107,7 @@ class Layer {
   ops::Activation activation_ = ops::Activation::Linear;
   bool defer_activation_ = false;
   bool trainable_ = true;
+  bool shape_only_ = false;  // inside infer(): parameters get shapes, no memory
   std::vector<Param> params_;
 };
 

@@ -26,6 +26,8 @@ class Optimizer {
   // The per-parameter state (moments, ...) for saving and loading: one list
   // per parameter, created zeroed for these params if not there yet.
   std::vector<std::vector<Tensor>>& slots(const std::vector<Param*>& params);
+  // The slots as they are (empty before the first step).
+  const std::vector<std::vector<Tensor>>& existing_slots() const { return slots_; }
   // Names of one parameter's slots, in order ("m", "v", ...).
   virtual std::vector<std::string> slot_names() const = 0;
 

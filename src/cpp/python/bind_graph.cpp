@@ -211,7 +211,7 @@ void bind_graph(py::module_& m) {
   m.def("layer_info",
         [](const py::dict& config, const py::handle& input_shape) {
           auto layer = create_layer(attrs_from_dict(config));
-          const Shape out = layer->build({shape_from_sequence(input_shape)}, nullptr);
+          const Shape out = layer->infer({shape_from_sequence(input_shape)});
           py::list params;
           for (const Param& p : layer->params())
             params.append(py::make_tuple(p.name, shape_to_tuple(p.value.shape())));
