@@ -56,11 +56,13 @@ model.compile("adam", "sparse_categorical_crossentropy")
 model.fit(pyconv.data.normalize(x), y, epochs=2, verbose=0)
 model.save(sys.argv[1])
 PY
+else  # the C++ graph directly, through a test fixture
+  "$work/build/tests/cpp/make_digit_model" "$work/images" "$work/labels" "$model"
 fi
 if [ -f "$model" ]; then
   step "run the model: embed_c and pyconv-run"
   "$work/embed_c/embed_c" "$model" "$work/images" "$work/labels" | tee "$work/embed_c.out"
-  "$python" -c "import sys; a = float(open(sys.argv[1]).read().split()[-1]); sys.exit(a < 0.9)" "$work/embed_c.out"
+  "$python" -c "import sys; a = float(open(sys.argv[1]).read().split()[-1]); sys.exit(a < 0.85)" "$work/embed_c.out"
   "$prefix/bin/pyconv-run" "$model" "$data/t10k-images-idx3-ubyte.gz" --scale --quiet \
     --labels "$work/labels" -o "$work/out.npy" --bench 50
   test -s "$work/out.npy"
