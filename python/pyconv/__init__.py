@@ -9,6 +9,7 @@
 
 from . import _core
 from ._core import __version__
+from ._paths import get_cmake_dir, get_include
 from ._random import set_seed
 from .config import get_num_threads, kernel_isa, set_num_threads, show_config
 from .errors import ModelFileError, ShapeError
@@ -18,6 +19,7 @@ from .models import Sequential
 
 __all__ = [
     "Input", "ModelFileError", "Sequential", "ShapeError", "__version__", "callbacks", "data",
-    "datasets", "get_num_threads", "kernel_isa", "layers", "losses", "metrics", "models",
-    "optimizers", "saving", "set_num_threads", "set_seed", "show_config", "utils",
+    "datasets", "get_cmake_dir", "get_include", "get_num_threads", "kernel_isa", "layers",
+    "losses", "metrics", "models", "optimizers", "saving", "set_num_threads", "set_seed",
+    "show_config", "utils",
 ]

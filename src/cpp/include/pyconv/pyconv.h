@@ -1,0 +1,108 @@
+/* pyconv C API: load a .pcv model file and run inference from C (C99).
+ *
+ *   pcv_model *m = NULL;
+ *   if (pcv_model_load("digits.pcv", &m) != PCV_OK) {
+ *     fprintf(stderr, "%s\n", pcv_last_error());
+ *     return 1;
+ *   }
+ *   pcv_model_predict(m, images, batch, probabilities);
+ *   pcv_model_free(m);
+ *
+ * Errors: every function that can fail returns a pcv_status. On failure the
+ * message is kept for the calling thread and pcv_last_error() returns it; no
+ * function aborts the process or lets a C++ exception escape, and output
+ * arguments are left as documented (handles set to NULL).
+ *
+ * Ownership: handles (pcv_model, pcv_runner) are created by the library and
+ * released with their *_free function, which accepts NULL. A runner borrows
+ * its model: free every runner of a model before the model. Strings returned
+ * by the library belong to it.
+ *
+ * Threads: a loaded model is never changed by inference, so
+ * pcv_model_predict() may be called on one model from many threads at once.
+ * A pcv_runner holds the scratch memory of one inference and is used by one
+ * thread at a time (give each thread its own); it reuses that memory between
+ * calls, so repeated calls with the same batch size allocate nothing.
+ *
+ * Tensors are float32, C order, channels-last: an input batch is
+ * (batch,) + input shape, e.g. (N, 28, 28, 1) for 28x28 grayscale images.
+ */
+#ifndef PYCONV_PYCONV_H
+#define PYCONV_PYCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && !defined(PCV_STATIC)
+#  if defined(PCV_BUILDING_LIBRARY)
+#    define PCV_API __declspec(dllexport)
+#  else
+#    define PCV_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define PCV_API __attribute__((visibility("default")))
+#else
+#  define PCV_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest rank a shape query reports (the dims arrays have this many slots). */
+#define PCV_MAX_RANK 8
+
+typedef struct pcv_model pcv_model;
+typedef struct pcv_runner pcv_runner;
+
+typedef enum pcv_status {
+  PCV_OK = 0,
+  PCV_ERR_ARGUMENT, /* NULL pointer, batch <= 0, size overflow, bad value */
+  PCV_ERR_SHAPE,    /* a tensor of the wrong shape */
+  PCV_ERR_IO,       /* a file could not be opened, read or written */
+  PCV_ERR_FORMAT,   /* a model file or buffer is truncated, corrupt or of another version */
+  PCV_ERR_MEMORY,   /* out of memory */
+  PCV_ERR_STATE,    /* an object used in the wrong state */
+  PCV_ERR_INTERNAL  /* a bug in pyconv: please report it with pcv_last_error() */
+} pcv_status;
+
+/* The library version, e.g. "0.1.0". */
+PCV_API const char *pcv_version(void);
+
+/* A short constant name for a status, e.g. "PCV_ERR_SHAPE"; never NULL. */
+PCV_API const char *pcv_status_string(pcv_status status);
+
+/* The message of this thread's last failed call ("" if none). Valid until
+ * this thread's next failing call. Successful calls leave it unchanged. */
+PCV_API const char *pcv_last_error(void);
+
+/* Loads a model from a .pcv file or from a buffer holding one (the buffer is
+ * copied as needed and may be freed after the call). On success *out is a new
+ * model; on failure *out is NULL. */
+PCV_API pcv_status pcv_model_load(const char *path, pcv_model **out);
+PCV_API pcv_status pcv_model_load_memory(const void *data, size_t size, pcv_model **out);
+PCV_API void pcv_model_free(pcv_model *model);
+
+/* The shape of one sample (no batch axis): rank in *rank, dims[0..rank). */
+PCV_API pcv_status pcv_model_input_shape(const pcv_model *m, int64_t dims[PCV_MAX_RANK], int *rank);
+PCV_API pcv_status pcv_model_output_shape(const pcv_model *m, int64_t dims[PCV_MAX_RANK], int *rank);
+
+/* input: batch x (input shape) floats; output: batch x (output shape) floats,
+ * written only on success. Thread-safe on one model; allocates scratch per
+ * call (use a pcv_runner to avoid that). */
+PCV_API pcv_status pcv_model_predict(const pcv_model *m, const float *input, int64_t batch, float *output);
+
+/* A runner: the reusable scratch of one inference on model m (see Threads). */
+PCV_API pcv_status pcv_runner_new(const pcv_model *m, pcv_runner **out);
+PCV_API pcv_status pcv_runner_predict(pcv_runner *r, const float *input, int64_t batch, float *output);
+PCV_API void pcv_runner_free(pcv_runner *r);
+
+/* Threads used by each inference (one setting for the whole process);
+ * 0 restores the default, one per core; n < 0 is PCV_ERR_ARGUMENT. */
+PCV_API pcv_status pcv_set_num_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PYCONV_PYCONV_H */

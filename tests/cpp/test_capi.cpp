@@ -1,0 +1,238 @@
+// The C API against the C++ graph it wraps: same numbers, thread safety,
+// every error path returns a status (never throws or crashes), and a
+// runner's repeated batch-1 calls reuse their scratch.
+#include <pyconv/pyconv.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "capi/capi_internal.h"
+#include "graph/graph.h"
+#include "io/model_file.h"
+#include "check.h"
+
+// Counts heap allocations, to show what a runner call allocates.
+static std::atomic<int64_t> g_allocations{0}, g_bytes{0};
+void* operator new(size_t n) {
+  ++g_allocations;
+  g_bytes += static_cast<int64_t>(n);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+namespace {
+
+using pyconv::Attrs;
+using pyconv::AttrValue;
+
+Attrs layer(std::map<std::string, AttrValue> values) { return Attrs(std::move(values)); }
+
+// A small CNN for (side, side, 1) inputs, 10 softmax outputs.
+std::unique_ptr<pyconv::Graph> small_cnn(int64_t side = 8) {
+  std::vector<Attrs> layers = {
+      layer({{"type", std::string("Conv2D")}, {"filters", int64_t{4}}, {"kernel_size", int64_t{3}},
+             {"activation", std::string("relu")}}),
+      layer({{"type", std::string("MaxPooling2D")}}),
+      layer({{"type", std::string("Flatten")}}),
+      layer({{"type", std::string("Dense")}, {"units", int64_t{10}}, {"activation", std::string("softmax")}}),
+  };
+  return std::make_unique<pyconv::Graph>(layers, pyconv::Shape{side, side, 1}, 42);
+}
+
+std::vector<float> ramp(int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>((i * 37) % 101) / 101.0f;
+  return v;
+}
+
+TEST_CASE(test_predict_matches_graph) {
+  auto g = small_cnn();
+  const pyconv::Graph& ref = *g;
+  const std::vector<float> x = ramp(3 * 64);
+  pyconv::Tensor tx(pyconv::Shape{3, 8, 8, 1}), want;
+  std::memcpy(tx.data(), x.data(), x.size() * sizeof(float));
+  ref.predict(tx, want);
+
+  pcv_model* m = pyconv::capi::wrap_graph(std::move(g));
+  int64_t dims[PCV_MAX_RANK];
+  int rank = 0;
+  CHECK(pcv_model_input_shape(m, dims, &rank) == PCV_OK);
+  CHECK(rank == 3 && dims[0] == 8 && dims[1] == 8 && dims[2] == 1);
+  CHECK(pcv_model_output_shape(m, dims, &rank) == PCV_OK);
+  CHECK(rank == 1 && dims[0] == 10);
+
+  std::vector<float> out(30, -1.0f);
+  CHECK(pcv_model_predict(m, x.data(), 3, out.data()) == PCV_OK);
+  CHECK(std::memcmp(out.data(), want.data(), 30 * sizeof(float)) == 0);
+
+  pcv_runner* r = nullptr;
+  CHECK(pcv_runner_new(m, &r) == PCV_OK && r != nullptr);
+  std::fill(out.begin(), out.end(), -1.0f);
+  CHECK(pcv_runner_predict(r, x.data(), 3, out.data()) == PCV_OK);
+  CHECK(std::memcmp(out.data(), want.data(), 30 * sizeof(float)) == 0);
+  // Batch 1 after batch 3 on the same runner: the first sample again.
+  CHECK(pcv_runner_predict(r, x.data(), 1, out.data()) == PCV_OK);
+  CHECK(std::memcmp(out.data(), want.data(), 10 * sizeof(float)) == 0);
+  pcv_runner_free(r);
+  pcv_model_free(m);
+}
+
+TEST_CASE(test_errors) {
+  pcv_model* m = pyconv::capi::wrap_graph(small_cnn());
+  std::vector<float> x = ramp(64), out(10);
+  int64_t dims[PCV_MAX_RANK];
+  int rank;
+  CHECK(pcv_model_predict(nullptr, x.data(), 1, out.data()) == PCV_ERR_ARGUMENT);
+  CHECK(std::strstr(pcv_last_error(), "model") != nullptr);
+  CHECK(pcv_model_predict(m, nullptr, 1, out.data()) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_predict(m, x.data(), 1, nullptr) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_predict(m, x.data(), 0, out.data()) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_predict(m, x.data(), -5, out.data()) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_predict(m, x.data(), INT64_MAX / 2, out.data()) == PCV_ERR_ARGUMENT);
+  CHECK(std::strstr(pcv_last_error(), "overflows") != nullptr);
+  x[5] = NAN;  // the graph rejects non-finite input: a ValueError, so ARGUMENT
+  CHECK(pcv_model_predict(m, x.data(), 1, out.data()) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_input_shape(m, nullptr, &rank) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_output_shape(m, dims, nullptr) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_input_shape(nullptr, dims, &rank) == PCV_ERR_ARGUMENT);
+
+  pcv_runner* r = reinterpret_cast<pcv_runner*>(&rank);
+  CHECK(pcv_runner_new(nullptr, &r) == PCV_ERR_ARGUMENT && r == nullptr);
+  CHECK(pcv_runner_new(m, nullptr) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_runner_predict(nullptr, x.data(), 1, out.data()) == PCV_ERR_ARGUMENT);
+
+  pcv_model* loaded = m;
+  CHECK(pcv_model_load(nullptr, &loaded) == PCV_ERR_ARGUMENT && loaded == nullptr);
+  CHECK(pcv_model_load("x.pcv", nullptr) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_model_load_memory(nullptr, 10, &loaded) == PCV_ERR_ARGUMENT && loaded == nullptr);
+  const pcv_status missing = pcv_model_load("/nonexistent/dir/model.pcv", &loaded);
+  CHECK(missing != PCV_OK && loaded == nullptr && std::strlen(pcv_last_error()) > 0);
+  const char junk[] = "definitely not a model file";
+  CHECK(pcv_model_load_memory(junk, sizeof junk, &loaded) != PCV_OK && loaded == nullptr);
+
+  CHECK(pcv_set_num_threads(-1) == PCV_ERR_ARGUMENT);
+  CHECK(pcv_set_num_threads(2) == PCV_OK);
+  CHECK(pcv_set_num_threads(0) == PCV_OK);
+
+  CHECK(std::strcmp(pcv_status_string(PCV_ERR_SHAPE), "PCV_ERR_SHAPE") == 0);
+  CHECK(std::strcmp(pcv_status_string(static_cast<pcv_status>(99)), "PCV_ERR_UNKNOWN") == 0);
+  CHECK(std::strlen(pcv_version()) > 0);
+  pcv_model_free(nullptr);
+  pcv_runner_free(nullptr);
+  pcv_model_free(m);
+}
+
+// The message is per thread: another thread's failure does not replace ours.
+TEST_CASE(test_last_error_is_per_thread) {
+  pcv_set_num_threads(-1);
+  const std::string mine = pcv_last_error();
+  std::string theirs;
+  std::thread t([&] {
+    pcv_model_predict(nullptr, nullptr, 1, nullptr);
+    theirs = pcv_last_error();
+  });
+  t.join();
+  CHECK(mine == pcv_last_error());
+  CHECK(theirs != mine && !theirs.empty());
+}
+
+// Many threads on one model (pcv_model_predict) and one runner per thread
+// give the serial results bit for bit.
+TEST_CASE(test_threads) {
+  pcv_model* m = pyconv::capi::wrap_graph(small_cnn());
+  const int kThreads = 4, kIters = 20;
+  const std::vector<float> x = ramp(5 * 64);
+  std::vector<float> want(50);
+  CHECK(pcv_model_predict(m, x.data(), 5, want.data()) == PCV_OK);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      pcv_runner* r = nullptr;
+      if (t % 2 && pcv_runner_new(m, &r) != PCV_OK) ++mismatches;
+      std::vector<float> out(50);
+      for (int i = 0; i < kIters; ++i) {
+        const pcv_status s = r ? pcv_runner_predict(r, x.data(), 5, out.data())
+                               : pcv_model_predict(m, x.data(), 5, out.data());
+        if (s != PCV_OK || std::memcmp(out.data(), want.data(), sizeof(float) * 50) != 0)
+          ++mismatches;
+      }
+      pcv_runner_free(r);
+    });
+  for (std::thread& t : threads) t.join();
+  CHECK(mismatches == 0);
+  pcv_model_free(m);
+}
+
+// After the first call, a runner's batch-1 calls allocate no tensor memory
+// (its activations are 15 KB here); what remains are a few small shape
+// vectors inside the graph, reported.
+TEST_CASE(test_runner_reuses_scratch) {
+  pcv_model* m = pyconv::capi::wrap_graph(small_cnn(32));
+  pcv_runner* r = nullptr;
+  CHECK(pcv_runner_new(m, &r) == PCV_OK);
+  const std::vector<float> x = ramp(32 * 32);
+  std::vector<float> out(10);
+  for (int i = 0; i < 3; ++i) pcv_runner_predict(r, x.data(), 1, out.data());
+  const int kCalls = 100;
+  const int64_t calls_before = g_allocations, bytes_before = g_bytes;
+  for (int i = 0; i < kCalls; ++i) pcv_runner_predict(r, x.data(), 1, out.data());
+  const double per_call = static_cast<double>(g_allocations - calls_before) / kCalls;
+  const double bytes = static_cast<double>(g_bytes - bytes_before) / kCalls;
+  std::printf("runner batch-1 call: %.1f heap allocations, %.0f bytes\n", per_call, bytes);
+  CHECK(bytes < 1024);  // shape vectors only, no activation buffer
+  pcv_runner_free(r);
+  pcv_model_free(m);
+}
+
+// A saved model loads through the C API from memory and from a file and
+// predicts what the graph did; corrupt or missing files give FORMAT and IO.
+TEST_CASE(test_load_saved_model) {
+  auto g = small_cnn();
+  const std::vector<float> x = ramp(2 * 64);
+  pyconv::Tensor tx(pyconv::Shape{2, 8, 8, 1}), want;
+  std::memcpy(tx.data(), x.data(), x.size() * sizeof(float));
+  g->predict(tx, want);
+  const std::vector<uint8_t> bytes = pyconv::save_model_bytes(*g);
+  const std::string path = "/tmp/pcv_capi_test_" + std::to_string(::getpid()) + ".pcv";
+  pyconv::save_model_file(*g, path);
+
+  std::vector<float> out(20);
+  pcv_model* m = nullptr;
+  CHECK(pcv_model_load_memory(bytes.data(), bytes.size(), &m) == PCV_OK && m);
+  CHECK(pcv_model_predict(m, x.data(), 2, out.data()) == PCV_OK);
+  CHECK(std::memcmp(out.data(), want.data(), sizeof(float) * 20) == 0);
+  pcv_model_free(m);
+  m = nullptr;
+  CHECK(pcv_model_load(path.c_str(), &m) == PCV_OK && m);
+  std::fill(out.begin(), out.end(), 0.0f);
+  CHECK(pcv_model_predict(m, x.data(), 2, out.data()) == PCV_OK);
+  CHECK(std::memcmp(out.data(), want.data(), sizeof(float) * 20) == 0);
+  pcv_model_free(m);
+  std::remove(path.c_str());
+
+  CHECK(pcv_model_load(path.c_str(), &m) == PCV_ERR_IO && m == nullptr);
+  CHECK(pcv_model_load_memory(bytes.data(), 0, &m) == PCV_ERR_FORMAT && m == nullptr);
+  int wrong = 0;
+  for (size_t n = 0; n < bytes.size(); n += 1 + n / 8)  // truncated anywhere
+    if (pcv_model_load_memory(bytes.data(), n, &m) != PCV_ERR_FORMAT || m) ++wrong;
+  std::vector<uint8_t> flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x5a;  // the checksum catches it
+  if (pcv_model_load_memory(flipped.data(), flipped.size(), &m) != PCV_ERR_FORMAT || m) ++wrong;
+  CHECK(wrong == 0);
+  CHECK(std::strlen(pcv_last_error()) > 0);
+}
+
+}  // namespace
+
