@@ -326,3 +326,16 @@ def test_optimizer_of_the_wrong_type_raises(bad):
     model = pyconv.Sequential([pyconv.Input((3,)), pyconv.layers.Dense(2)])
     with pytest.raises(TypeError, match="optimizer must be a name"):
         model.compile(optimizer=bad, loss="mse")
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -1.0])
+def test_live_learning_rate_must_be_finite_and_non_negative(bad):
+    # Found: an infinite learning rate set on a compiled model's optimizer was accepted.
+    model = pyconv.Sequential([pyconv.Input((3,)), pyconv.layers.Dense(2)])
+    model.compile(optimizers.SGD(learning_rate=0.1), "mse")
+    with pytest.raises(ValueError, match="learning_rate"):
+        model.optimizer.learning_rate = bad
+    assert model.optimizer.learning_rate == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        model._graph.learning_rate = bad
+    assert model._graph.learning_rate == pytest.approx(0.1)

@@ -1,0 +1,152 @@
+"""A model trained and saved in Python runs unchanged outside Python: through
+the installed C library (libpyconv.so, called with ctypes exactly as a C
+program would) and through the installed `pyconv-run`, with the outputs
+Python gives; the C API is safe from many threads on one model."""
+
+import ctypes
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import layers
+
+PCV_OK, PCV_ERR_ARGUMENT, PCV_ERR_SHAPE, PCV_ERR_IO, PCV_ERR_FORMAT = 0, 1, 2, 3, 4
+
+
+def _library():
+    for folder in pyconv.__path__:
+        path = Path(folder) / "lib" / "libpyconv.so"
+        if path.exists():
+            lib = ctypes.CDLL(str(path))
+            break
+    else:
+        raise AssertionError("libpyconv.so is not installed inside the pyconv package")
+    model_pp = ctypes.POINTER(ctypes.c_void_p)
+    lib.pcv_model_load.argtypes = [ctypes.c_char_p, model_pp]
+    lib.pcv_model_load_memory.argtypes = [ctypes.c_char_p, ctypes.c_size_t, model_pp]
+    lib.pcv_model_predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                      ctypes.c_void_p]
+    lib.pcv_model_output_shape.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64),
+                                           ctypes.POINTER(ctypes.c_int)]
+    lib.pcv_model_free.argtypes = [ctypes.c_void_p]
+    lib.pcv_last_error.restype = ctypes.c_char_p
+    lib.pcv_version.restype = ctypes.c_char_p
+    return lib
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return _library()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small digit CNN trained in Python on real MNIST digits, and its file."""
+    pyconv.set_seed(0)
+    (x, y), (x_test, _) = pyconv.datasets.mnist.load_sample(num_test=500)
+    x, x_test = pyconv.data.normalize(x[:2000]), pyconv.data.normalize(x_test)
+    model = pyconv.Sequential([pyconv.Input((28, 28, 1)),
+                               layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(),
+                               layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(),
+                               layers.Flatten(), layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x[..., None], y[:2000], batch_size=64, epochs=1, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "digits.pcv"
+    model.save(path)
+    return model, path, np.ascontiguousarray(x_test[..., None])
+
+
+def c_load(lib, path):
+    handle = ctypes.c_void_p()
+    status = lib.pcv_model_load(str(path).encode(), ctypes.byref(handle))
+    return status, handle
+
+
+def c_predict(lib, handle, x):
+    out = np.empty((len(x), 10), np.float32)
+    status = lib.pcv_model_predict(handle, x.ctypes.data, len(x), out.ctypes.data)
+    assert status == PCV_OK, lib.pcv_last_error()
+    return out
+
+
+def test_c_api_gives_python_outputs(lib, trained):
+    model, path, x = trained
+    assert lib.pcv_version().decode() == pyconv.__version__
+    status, handle = c_load(lib, path)
+    assert status == PCV_OK, lib.pcv_last_error()
+    try:
+        dims, rank = (ctypes.c_int64 * 8)(), ctypes.c_int()
+        assert lib.pcv_model_output_shape(handle, dims, ctypes.byref(rank)) == PCV_OK
+        assert list(dims[:rank.value]) == [10]
+        # One batch both ways: results may differ in the last bit between batch sizes.
+        np.testing.assert_array_equal(c_predict(lib, handle, x),
+                                      model.predict(x, batch_size=len(x), verbose=0))
+    finally:
+        lib.pcv_model_free(handle)
+
+
+def test_c_api_threads_on_one_model_match_serial(lib, trained):
+    _, path, x = trained
+    status, handle = c_load(lib, path)
+    assert status == PCV_OK
+    batches = [x[i * 50:(i + 1) * 50] for i in range(4)]
+    serial = [c_predict(lib, handle, b) for b in batches]
+    results = [[] for _ in batches]
+
+    def work(i):  # ctypes releases the GIL around each call
+        for _ in range(10):
+            results[i].append(c_predict(lib, handle, batches[i]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lib.pcv_model_free(handle)
+    for i, runs in enumerate(results):
+        for r in runs:
+            np.testing.assert_array_equal(r, serial[i])
+
+
+def test_c_api_reports_bad_files_and_arguments(lib, trained, tmp_path):
+    _, path, x = trained
+    status, handle = c_load(lib, tmp_path / "missing.pcv")
+    assert status == PCV_ERR_IO and not handle.value
+    assert b"missing.pcv" in lib.pcv_last_error()
+    data = path.read_bytes()
+    for cut in (10, len(data) // 3, len(data) - 4):
+        (tmp_path / "cut.pcv").write_bytes(data[:cut])
+        status, handle = c_load(lib, tmp_path / "cut.pcv")
+        assert status == PCV_ERR_FORMAT and not handle.value
+        assert b"truncated" in lib.pcv_last_error()
+    handle = ctypes.c_void_p()
+    assert lib.pcv_model_load_memory(data, len(data), ctypes.byref(handle)) == PCV_OK
+    out = np.empty((1, 10), np.float32)
+    assert lib.pcv_model_predict(handle, x.ctypes.data, 0, out.ctypes.data) == PCV_ERR_ARGUMENT
+    assert lib.pcv_model_predict(handle, None, 1, out.ctypes.data) == PCV_ERR_ARGUMENT
+    nan = np.full_like(x[:1], np.nan)
+    assert lib.pcv_model_predict(handle, nan.ctypes.data, 1, out.ctypes.data) == PCV_ERR_ARGUMENT
+    assert b"finite" in lib.pcv_last_error()
+    lib.pcv_model_free(handle)
+
+
+def test_pyconv_run_gives_python_outputs(trained, tmp_path):
+    model, path, x = trained
+    tool = shutil.which("pyconv-run")
+    assert tool, "pyconv-run is not on PATH; pip install . puts it there"
+    np.save(tmp_path / "x.npy", x[:64])
+    result = subprocess.run([tool, str(path), str(tmp_path / "x.npy"), "-o",
+                             str(tmp_path / "out.npy"), "--quiet"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
+                                  model.predict(x[:64], batch_size=64, verbose=0))
+    (tmp_path / "bad.pcv").write_bytes(path.read_bytes()[:200])
+    result = subprocess.run([tool, str(tmp_path / "bad.pcv"), str(tmp_path / "x.npy")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "truncated" in result.stderr
