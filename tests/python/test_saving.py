@@ -211,3 +211,28 @@ def test_file_written_by_version_0_1_still_loads():
     x = np.load(DATA / "mnist_cnn_v1_inputs.npy")
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
     assert model.optimizer.iterations > 0
+
+
+def test_a_dag_survives_the_file(tmp_path):
+    # A residual block: the file keeps each node's inputs, not just a chain.
+    nodes = [({"type": "Conv2D", "name": "c1", "filters": 4, "kernel_size": 3,
+               "padding": "same", "activation": "relu"}, [-1]),
+             ({"type": "Conv2D", "name": "c2", "filters": 4, "kernel_size": 3,
+               "padding": "same"}, [0]),
+             ({"type": "Add", "name": "add"}, [1, 0]),
+             ({"type": "Flatten", "name": "flat"}, [2]),
+             ({"type": "Dense", "name": "out", "units": 3}, [3])]
+    graph = pyconv._core.Graph.dag(nodes, (5, 5, 2), 11)
+    graph.compile({"type": "mse"}, {"type": "adam"})
+    x = np.random.default_rng(0).random((4, 5, 5, 2), dtype=np.float32)
+    graph.train_step(x, np.ones((4, 3), np.float32))
+    graph.save(str(tmp_path / "dag.pcv"))
+    loaded = pyconv._core.load_graph(str(tmp_path / "dag.pcv"))
+    assert [list(loaded.node_inputs(i)) for i in range(5)] == [[-1], [0], [1, 0], [2], [3]]
+    np.testing.assert_array_equal(loaded.predict(x), graph.predict(x))
+    y = np.zeros((4, 3), np.float32)
+    graph.train_step(x, y)
+    loaded.train_step(x, y)  # optimizer state came along: the same next step
+    np.testing.assert_array_equal(loaded.predict(x), graph.predict(x))
+    with pytest.raises(ValueError, match="DAG"):
+        pyconv.models.load_model(tmp_path / "dag.pcv")
