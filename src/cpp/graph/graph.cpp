@@ -366,21 +366,16 @@ bool Graph::trained_by_other_thread() const {
   return trainer_depth_ > 0 && trainer_ != std::this_thread::get_id();
 }
 
-void Graph::check_update() const {
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const Param& p = *params_[i];
-    if (!p.trainable) continue;
-    if (const int64_t j = first_non_finite(p.grad.data(), p.grad.numel()); j >= 0)
-      throw ValueError(cat(param_layer_[i]->who(), ": the gradient of '", p.name, "' holds ",
-                           p.grad.data()[j], " (flat index ", j,
-                           "); the weights were not updated. Scale the inputs to a smaller "
-                           "range or lower the learning rate"));
-  }
-  const int bad = optimizer_->first_unstable(params_, run_context(true).threads);
-  if (bad >= 0)
-    throw ValueError(cat(param_layer_[bad]->who(), ": this step would make '", params_[bad]->name,
-                         "' NaN or infinite; the weights were not updated. Lower the learning "
-                         "rate"));
+void Graph::update_weights() {
+  const int bad = optimizer_->step(params_, run_context(true).threads);
+  if (bad < 0) return;
+  const Param& p = *params_[bad];
+  const char* why = first_non_finite(p.grad.data(), p.grad.numel()) >= 0
+                        ? "' has a NaN or infinite gradient"
+                        : "' would become NaN or infinite";
+  throw ValueError(cat(param_layer_[bad]->who(), ": weight '", p.name, why,
+                       "; the weights were not updated. Scale the inputs to a smaller range or "
+                       "lower the learning rate"));
 }
 
 void Graph::own_weights() {
@@ -398,8 +393,7 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));
   run_backward(train_ctx_.nodes_.back().grad, nullptr, train_ctx_);
-  check_update();
-  optimizer_->step(params_, run_context(true).threads);
+  update_weights();
   ++step_;
   return r;
 }

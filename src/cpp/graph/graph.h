@@ -158,9 +158,9 @@ class Graph {
   void run_backward(Tensor& dout, Tensor* dx, ExecContext& c);
   void finish_output(const Tensor& y, Tensor& out, int threads) const;
   StepResult evaluate(const Tensor& x, const Tensor& y, bool training, ExecContext& c) const;
-  // Throws ValueError naming the layer if the gradients or the optimizer's
-  // next weights are not all finite.
-  void check_update() const;
+  // The optimizer's step, or ValueError naming the layer (and no change)
+  // when a gradient or a new weight is not finite.
+  void update_weights();
   std::unique_ptr<ExecContext> borrow_context() const;
   void give_back(std::unique_ptr<ExecContext> c) const;
   bool trained_by_other_thread() const;

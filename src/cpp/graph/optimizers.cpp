@@ -51,24 +51,33 @@ float Optimizer::decay_keep() const {
   return weight_decay_ > 0.0 ? static_cast<float>(1.0 - learning_rate_ * weight_decay_) : 1.f;
 }
 
-int Optimizer::first_unstable(const std::vector<Param*>& params, int threads) {
-  auto& all = slots(params);
-  for (size_t i = 0; i < params.size(); ++i)
-    if (params[i]->trainable &&
-        !update(*params[i], all[i], iterations_ + 1, decay_keep(), false, threads))
+int Optimizer::step(const std::vector<Param*>& params, int threads) {
+  auto& current = slots(params);
+  if (spare_values_.size() != params.size()) {
+    spare_values_.assign(params.size(), Tensor());
+    spare_slots_.assign(params.size(), {});
+  }
+  const int64_t t = iterations_ + 1;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Param& p = *params[i];
+    if (!p.trainable) continue;
+    spare_values_[i].resize(p.value.shape());
+    spare_slots_[i].resize(current[i].size());
+    for (Tensor& s : spare_slots_[i]) s.resize(p.value.shape());
+    if (!update(p, current[i], t, decay_keep(), spare_values_[i], spare_slots_[i], threads))
       return static_cast<int>(i);
-  return -1;
-}
-
-void Optimizer::step(const std::vector<Param*>& params, int threads) {
-  auto& all = slots(params);
-  ++iterations_;
+  }
+  // Every new value is finite: the spares become the state (and the old
+  // state the next step's spares).
   for (size_t i = 0; i < params.size(); ++i) {
     Param& p = *params[i];
     if (!p.trainable) continue;
-    update(p, all[i], iterations_, decay_keep(), true, threads);
+    std::swap(p.value, spare_values_[i]);
+    std::swap(current[i], spare_slots_[i]);
     ++p.version;
   }
+  iterations_ = t;
+  return -1;
 }
 
 namespace {
@@ -89,27 +98,35 @@ class SGD : public Optimizer {
   }
 
  protected:
-  bool update(Param& p, std::vector<Tensor>& slots, int64_t, float keep, bool store,
-              int threads) override {
-    const float lr = static_cast<float>(learning_rate_), mu = static_cast<float>(momentum_);
-    if (slots.empty())
-      return store ? apply<true, false>(lr, mu, keep, p, nullptr, threads)
-                   : apply<false, false>(lr, mu, keep, p, nullptr, threads);
-    float* m = slots[0].data();
-    if (nesterov_)
-      return store ? apply<true, true, true>(lr, mu, keep, p, m, threads)
-                   : apply<false, true, true>(lr, mu, keep, p, m, threads);
-    return store ? apply<true, true>(lr, mu, keep, p, m, threads)
-                 : apply<false, true>(lr, mu, keep, p, m, threads);
+  bool update(const Param& p, const std::vector<Tensor>& slots, int64_t, float keep,
+              Tensor& w_out, std::vector<Tensor>& slots_out, int threads) override {
+    const Rates r{static_cast<float>(learning_rate_), static_cast<float>(momentum_), keep};
+    const bool momentum = !slots.empty();
+    const Io io{p.value.data(), p.grad.data(), momentum ? slots[0].data() : nullptr,
+                w_out.data(), momentum ? slots_out[0].data() : nullptr, p.value.numel()};
+    if (!momentum) return apply<false>(r, io, threads);
+    return nesterov_ ? apply<true, true>(r, io, threads) : apply<true>(r, io, threads);
   }
 
  private:
+  struct Rates {
+    float lr, mu, keep;
+  };
+  struct Io {  // the current weights, gradient and momentum, and where the new ones go
+    const float *w, *g, *m;
+    float *w_out, *m_out;
+    int64_t n;
+  };
+
   // One loop per variant, with no branch inside, so that it vectorises.
-  template <bool kStore, bool kMomentum, bool kNesterov = false>
-  static bool apply(float lr, float mu, float keep, Param& p, float* m, int threads) {
-    float* w = p.value.data();
-    const float* g = p.grad.data();
-    const int64_t n = p.value.numel();
+  template <bool kMomentum, bool kNesterov = false>
+  static bool apply(const Rates& r, const Io& io, int threads) {
+    // Locals, not r's or io's fields: the stores below could alias those for
+    // all the compiler knows.
+    const float lr = r.lr, mu = r.mu, keep = r.keep;
+    const float *w = io.w, *g = io.g, *m = io.m;
+    float *w_out = io.w_out, *m_out = io.m_out;
+    const int64_t n = io.n;
     int bad = 0;
 #pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536) reduction(| : bad)
     for (int64_t i = 0; i < n; ++i) {
@@ -117,13 +134,13 @@ class SGD : public Optimizer {
       if constexpr (kMomentum) {
         const float mi = mu * m[i] - lr * g[i];
         wi += kNesterov ? mu * mi - lr * g[i] : mi;
-        if constexpr (kStore) m[i] = mi;
-        else bad |= non_finite(mi);
+        m_out[i] = mi;
+        bad |= non_finite(mi);
       } else {
         wi -= lr * g[i];
       }
-      if constexpr (kStore) w[i] = wi;
-      else bad |= non_finite(wi);
+      w_out[i] = wi;
+      bad |= non_finite(wi);
     }
     return bad == 0;
   }
@@ -153,49 +170,50 @@ class Adam : public Optimizer {
   }
 
  protected:
-  bool update(Param& p, std::vector<Tensor>& slots, int64_t step, float keep, bool store,
-              int threads) override {
+  bool update(const Param& p, const std::vector<Tensor>& slots, int64_t step, float keep,
+              Tensor& w_out, std::vector<Tensor>& slots_out, int threads) override {
     const double t = static_cast<double>(step);
     const float lr_t = static_cast<float>(learning_rate_ * std::sqrt(1.0 - std::pow(beta2_, t)) /
                                           (1.0 - std::pow(beta1_, t)));
     const Rates r{static_cast<float>(beta1_), static_cast<float>(beta2_), lr_t,
                   static_cast<float>(epsilon_), keep};
-    float *m = slots[0].data(), *v = slots[1].data();
-    float* vmax = amsgrad_ ? slots[2].data() : nullptr;
-    if (vmax)
-      return store ? apply<true, true>(r, p, m, v, vmax, threads)
-                   : apply<false, true>(r, p, m, v, vmax, threads);
-    return store ? apply<true, false>(r, p, m, v, nullptr, threads)
-                 : apply<false, false>(r, p, m, v, nullptr, threads);
+    Io io{p.value.data(), p.grad.data(), slots[0].data(), slots[1].data(), nullptr,
+          w_out.data(), slots_out[0].data(), slots_out[1].data(), nullptr, p.value.numel()};
+    if (!amsgrad_) return apply<false>(r, io, threads);
+    io.vmax = slots[2].data();
+    io.vmax_out = slots_out[2].data();
+    return apply<true>(r, io, threads);
   }
 
  private:
   struct Rates {  // decay rates of the two moments, this step's rate, epsilon, decay
     float b1, b2, lr_t, eps, keep;
   };
+  struct Io {  // current weights, gradient and slots, and where the new ones go
+    const float *w, *g, *m, *v, *vmax;
+    float *w_out, *m_out, *v_out, *vmax_out;
+    int64_t n;
+  };
 
   // One loop per variant, with no branch inside, so that it vectorises.
-  template <bool kStore, bool kAmsgrad>
-  static bool apply(const Rates& r, Param& p, float* m, float* v, float* vmax, int threads) {
-    float* w = p.value.data();
-    const float* g = p.grad.data();
-    const int64_t n = p.value.numel();
-    // Locals, not r's fields: the stores below could alias those for all the compiler knows.
+  template <bool kAmsgrad>
+  static bool apply(const Rates& r, const Io& io, int threads) {
+    // Locals, not r's or io's fields: the stores below could alias those for
+    // all the compiler knows.
     const float keep1 = 1.f - r.b1, keep2 = 1.f - r.b2, lr_t = r.lr_t, eps = r.eps, keep = r.keep;
+    const float *w = io.w, *g = io.g, *m = io.m, *v = io.v, *vmax = io.vmax;
+    float *w_out = io.w_out, *m_out = io.m_out, *v_out = io.v_out, *vmax_out = io.vmax_out;
+    const int64_t n = io.n;
     int bad = 0;
 #pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536) reduction(| : bad)
     for (int64_t i = 0; i < n; ++i) {
       const float mi = m[i] + (g[i] - m[i]) * keep1;
       const float vi = v[i] + (g[i] * g[i] - v[i]) * keep2;
       float vhat = vi;
-      if constexpr (kAmsgrad) vhat = std::max(vmax[i], vi);
+      if constexpr (kAmsgrad) vmax_out[i] = vhat = std::max(vmax[i], vi);
       const float wi = w[i] * keep - lr_t * mi / (std::sqrt(vhat) + eps);
-      if constexpr (kStore) {
-        m[i] = mi, v[i] = vi, w[i] = wi;
-        if constexpr (kAmsgrad) vmax[i] = vhat;
-      } else {
-        bad |= non_finite(mi) | non_finite(vi) | non_finite(wi);
-      }
+      m_out[i] = mi, v_out[i] = vi, w_out[i] = wi;
+      bad |= non_finite(mi) | non_finite(vi) | non_finite(wi);
     }
     return bad == 0;
   }
@@ -222,67 +240,71 @@ class RMSprop : public Optimizer {
     weight_decay_ = non_negative(a, "weight_decay", 0.0);
   }
 
-  // v, the momentum buffer, the mean gradient.
-  std::vector<std::string> slot_names() const override { return {"v", "momentum", "mean_grad"}; }
+  // v, then the momentum buffer and the mean gradient where used.
+  std::vector<std::string> slot_names() const override {
+    std::vector<std::string> names{"v"};
+    if (momentum_ > 0.0) names.push_back("momentum");
+    if (centered_) names.push_back("mean_grad");
+    return names;
+  }
 
  protected:
-  bool update(Param& p, std::vector<Tensor>& slots, int64_t, float keep, bool store,
-              int threads) override {
+  bool update(const Param& p, const std::vector<Tensor>& slots, int64_t, float keep,
+              Tensor& w_out, std::vector<Tensor>& slots_out, int threads) override {
     const Rates r{static_cast<float>(learning_rate_), static_cast<float>(rho_),
                   static_cast<float>(momentum_), static_cast<float>(epsilon_), keep};
-    float *v = slots[0].data(), *m = slots[1].data(), *mg = slots[2].data();
     const bool momentum = momentum_ > 0.0;
-    if (store) {
-      if (centered_)
-        return momentum ? apply<true, true, true>(r, p, v, m, mg, threads)
-                        : apply<true, true, false>(r, p, v, m, mg, threads);
-      return momentum ? apply<true, false, true>(r, p, v, m, mg, threads)
-                      : apply<true, false, false>(r, p, v, m, mg, threads);
-    }
+    Io io{p.value.data(), p.grad.data(), slots[0].data(), nullptr, nullptr,
+          w_out.data(), slots_out[0].data(), nullptr, nullptr, p.value.numel()};
+    size_t next = 1;  // slots in slot_names() order
+    if (momentum) io.m = slots[next].data(), io.m_out = slots_out[next].data(), ++next;
+    if (centered_) io.mg = slots[next].data(), io.mg_out = slots_out[next].data();
     if (centered_)
-      return momentum ? apply<false, true, true>(r, p, v, m, mg, threads)
-                      : apply<false, true, false>(r, p, v, m, mg, threads);
-    return momentum ? apply<false, false, true>(r, p, v, m, mg, threads)
-                    : apply<false, false, false>(r, p, v, m, mg, threads);
+      return momentum ? apply<true, true>(r, io, threads) : apply<true, false>(r, io, threads);
+    return momentum ? apply<false, true>(r, io, threads) : apply<false, false>(r, io, threads);
   }
 
  private:
   struct Rates {
     float lr, rho, mu, eps, keep;
   };
+  struct Io {  // current weights, gradient and slots, and where the new ones go
+    const float *w, *g, *v, *m, *mg;
+    float *w_out, *v_out, *m_out, *mg_out;
+    int64_t n;
+  };
 
   // One loop per variant, with no branch inside, so that it vectorises.
-  template <bool kStore, bool kCentered, bool kMomentum>
-  static bool apply(const Rates& r, Param& p, float* v, float* m, float* mg, int threads) {
-    float* w = p.value.data();
-    const float* g = p.grad.data();
-    const int64_t n = p.value.numel();
-    // Locals, not r's fields: the stores below could alias those for all the compiler knows.
+  template <bool kCentered, bool kMomentum>
+  static bool apply(const Rates& r, const Io& io, int threads) {
+    // Locals, not r's or io's fields: the stores below could alias those for
+    // all the compiler knows.
     const float lr = r.lr, rho = r.rho, mu = r.mu, eps = r.eps, keep = r.keep;
+    const float *w = io.w, *g = io.g, *v = io.v, *m = io.m, *mg = io.mg;
+    float *w_out = io.w_out, *v_out = io.v_out, *m_out = io.m_out, *mg_out = io.mg_out;
+    const int64_t n = io.n;
     int bad = 0;
 #pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536) reduction(| : bad)
     for (int64_t i = 0; i < n; ++i) {
       const float vi = rho * v[i] + (1.f - rho) * g[i] * g[i];
-      float denom = vi, mgi = 0.f, mi = 0.f;
+      float denom = vi;
       if constexpr (kCentered) {
-        mgi = rho * mg[i] + (1.f - rho) * g[i];
+        const float mgi = rho * mg[i] + (1.f - rho) * g[i];
         denom -= mgi * mgi;
+        mg_out[i] = mgi;
+        bad |= non_finite(mgi);
       }
       const float step = lr * g[i] / std::sqrt(std::max(denom, 0.f) + eps);
       float wi = w[i] * keep;
       if constexpr (kMomentum) {
-        mi = mu * m[i] + step;
+        const float mi = mu * m[i] + step;
         wi -= mi;
+        m_out[i] = mi;
       } else {
         wi -= step;
       }
-      if constexpr (kStore) {
-        v[i] = vi, w[i] = wi;
-        if constexpr (kCentered) mg[i] = mgi;
-        if constexpr (kMomentum) m[i] = mi;
-      } else {
-        bad |= non_finite(vi) | non_finite(wi) | non_finite(mgi) | non_finite(mi);
-      }
+      v_out[i] = vi, w_out[i] = wi;
+      bad |= non_finite(vi) | non_finite(wi);  // an infinite m makes w infinite too
     }
     return bad == 0;
   }

@@ -13,11 +13,12 @@ namespace pyconv {
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // One update of every trainable parameter from its gradient.
-  void step(const std::vector<Param*>& params, int threads);
-  // The index of the first trainable parameter whose next update would
-  // leave a value (weight or slot) NaN or infinite, or -1; changes nothing.
-  int first_unstable(const std::vector<Param*>& params, int threads);
+  // One update of every trainable parameter from its gradient, all or
+  // nothing: the new weights and slots are written beside the current ones
+  // and take their place only if every new value is finite. Returns -1, or
+  // the index of the first parameter whose update was not (then nothing
+  // changed).
+  int step(const std::vector<Param*>& params, int threads);
 
   double learning_rate() const { return learning_rate_; }
   void set_learning_rate(double lr);  // ValueError unless finite and >= 0
@@ -32,11 +33,12 @@ class Optimizer {
   virtual std::vector<std::string> slot_names() const = 0;
 
  protected:
-  // Updates p (weights and slots) for step t (1-based), after decoupled
-  // weight decay scales the weights by keep. With store false it only
-  // computes: true when every new value would be finite.
-  virtual bool update(Param& p, std::vector<Tensor>& slots, int64_t t, float keep, bool store,
-                      int threads) = 0;
+  // Writes p's new weights into w_out and its new slots into slots_out for
+  // step t (1-based), after decoupled weight decay scales the weights by
+  // keep; reads p.value, p.grad and slots. True when every value written is
+  // finite.
+  virtual bool update(const Param& p, const std::vector<Tensor>& slots, int64_t t, float keep,
+                      Tensor& w_out, std::vector<Tensor>& slots_out, int threads) = 0;
 
   // The factor decoupled weight decay scales the weights by this step.
   float decay_keep() const;
@@ -47,6 +49,10 @@ class Optimizer {
 
  private:
   std::vector<std::vector<Tensor>> slots_;
+  // Where a step writes before it is committed: per parameter, a weight
+  // tensor and the slots.
+  std::vector<Tensor> spare_values_;
+  std::vector<std::vector<Tensor>> spare_slots_;
 };
 
 // {"type": "sgd", "learning_rate", "momentum", "nesterov", "weight_decay"} or
