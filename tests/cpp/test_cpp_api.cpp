@@ -7,11 +7,14 @@
 // ever collides with one of the library's own classes, this file stops compiling.
 #include <pyconv/pyconv.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -225,6 +228,43 @@ TEST_CASE(test_errors_are_pyconv_errors_with_a_status) {
   CHECK(status_of([&] { m.predict(d.x.data(), 4); }) == PCV_ERR_ARGUMENT);
   CHECK(status_of([&] { pyconv::Runner r(m); }) == PCV_ERR_ARGUMENT);
   CHECK(moved.predict(d.x.data(), 4) == before);
+}
+
+// The float32 data of a little-endian .npy file (version 1) holding `count` values.
+std::vector<float> read_npy(const std::string& path, size_t count) {
+  std::ifstream f(path, std::ios::binary);
+  const std::vector<unsigned char> b{std::istreambuf_iterator<char>(f), {}};
+  if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY\x01", 7) != 0)
+    throw std::runtime_error(path + ": not a version-1 .npy file");
+  const size_t start = 10 + (b[8] | b[9] << 8);
+  const std::string header(b.begin() + 10, b.begin() + static_cast<std::ptrdiff_t>(start));
+  if (header.find("'<f4'") == std::string::npos || b.size() != start + 4 * count)
+    throw std::runtime_error(path + ": expected " + std::to_string(count) + " float32 values");
+  std::vector<float> v(count);
+  std::memcpy(v.data(), b.data() + start, 4 * count);
+  return v;
+}
+
+TEST_CASE(test_model_trained_in_python_loads) {
+  // tests/data/make_golden_model.py: a Sequential trained and saved (model.save)
+  // in Python, with its inputs and Python's predictions.
+  const std::string dir = PCV_TEST_DATA;
+  pyconv::Model m = pyconv::Model::load(dir + "/mnist_cnn_v1.pcv");
+  CHECK(m.input_shape() == (std::vector<int64_t>{28, 28, 1}));
+  const std::vector<float> x = read_npy(dir + "/mnist_cnn_v1_inputs.npy", 16 * 784);
+  const std::vector<float> want = read_npy(dir + "/mnist_cnn_v1_outputs.npy", 16 * 10);
+  const std::vector<float> got = m.predict(x);
+  CHECK(got.size() == want.size());
+  double worst = 0.0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i)
+    worst = std::max(worst, std::abs(double{got[i]} - want[i]) - 1e-5 * std::abs(want[i]));
+  CHECK(worst <= 1e-6);
+  // Python's compile (loss, optimizer and its state) came with it: training goes on.
+  CHECK(m.target_shape().empty());
+  const std::vector<float> labels(16, 3.0f);
+  const pyconv::Metrics a = m.train_step(x.data(), labels.data(), 16);
+  const pyconv::Metrics b = m.train_step(x.data(), labels.data(), 16);
+  CHECK(b.loss < a.loss);
 }
 
 TEST_CASE(test_c_functions_take_null_without_crashing) {
