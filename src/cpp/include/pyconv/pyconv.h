@@ -134,7 +134,7 @@ PCV_API pcv_status pcv_model_create(const char *const *layers, int count, const 
  * ("sparse_categorical_crossentropy", "categorical_crossentropy", "mse",
  * "hinge"; "categorical_crossentropy from_logits=true"). The order is
  * Keras's compile(optimizer, loss). Compiling again replaces both and starts
- * the optimizer afresh. */
+ * the optimizer afresh. Compile before sharing the model between threads. */
 PCV_API pcv_status pcv_model_compile(pcv_model *m, const char *optimizer, const char *loss);
 
 /* The shape of one sample's target for the compiled loss: rank 0 (one class
