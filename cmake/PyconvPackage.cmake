@@ -28,7 +28,9 @@ else()
 endif()
 
 # The C API, compiled once for both libraries.
-add_library(pyconv_capi OBJECT ${PROJECT_SOURCE_DIR}/src/cpp/capi/capi.cpp)
+add_library(pyconv_capi OBJECT
+  ${PROJECT_SOURCE_DIR}/src/cpp/capi/capi.cpp
+  ${PROJECT_SOURCE_DIR}/src/cpp/capi/layer_spec.cpp)
 target_link_libraries(pyconv_capi PRIVATE pyconv_core)
 target_compile_definitions(pyconv_capi PRIVATE PYCONV_VERSION="${PROJECT_VERSION}" PCV_BUILDING_LIBRARY)
 pyconv_set_warnings(pyconv_capi)

@@ -232,3 +232,14 @@ def test_ce_probs_clipped(config):
     loss, grad = loss_and_grad(config, [[0.0, 1.0]], target)
     assert loss == pytest.approx(-math.log(1 - 1e-7), abs=1e-6)
     assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"type": "sparse_categorical_crossentropy", "from_logit": True}, "from_logit"),
+    ({"type": "mse", "from_logits": True}, "from_logits"),
+    ({"type": "hinge", "delta": 1.0}, "delta"),
+])
+def test_unknown_loss_arguments_are_refused(config, key):
+    """A misspelt argument is an error, never silently the default."""
+    with pytest.raises(ValueError, match=f"unknown argument '{key}'"):
+        _core.validate_loss(config)

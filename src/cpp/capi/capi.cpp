@@ -12,8 +12,10 @@
 #include <type_traits>
 
 #include "capi/capi_internal.h"
+#include "capi/layer_spec.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "graph/losses.h"
 
 #if __has_include("io/model_file.h")
 #include "io/model_file.h"
@@ -154,6 +156,43 @@ pcv_model* new_model(std::unique_ptr<pyconv::Graph> g) {
   return m;
 }
 
+// ----- building and training ---------------------------------------------------
+
+// Training needs the graph non-const. Every pcv_model's graph is created
+// non-const (new_model takes a unique_ptr<Graph>); the member is const so
+// that the inference path cannot change it by mistake.
+pyconv::Graph& trainable_graph(pcv_model* m) {
+  require(m, "model");
+  return const_cast<pyconv::Graph&>(*m->graph);
+}
+
+pyconv::Shape target_sample_shape(const pyconv::Graph& g) {
+  if (!g.compiled())
+    throw pyconv::StateError("the model has no loss yet: call pcv_model_compile first");
+  return pyconv::make_loss(g.loss_attrs())->target_shape(g.output_shape());
+}
+
+// Checked views of a batch of inputs and targets, for train_step and evaluate.
+struct Batch {
+  pyconv::Shape x_shape, y_shape;
+  pyconv::Tensor x, y;
+};
+
+void view_batch(const pyconv::Graph& g, const float* x, const float* y, int64_t batch, Batch& b) {
+  require(x, "x");
+  require(y, "y");
+  set_batch_shape(b.x_shape, batch, g.input_shape());
+  set_batch_shape(b.y_shape, batch, target_sample_shape(g));
+  // The graph only reads them; the view type just has no const variant.
+  b.x = pyconv::Tensor::view(const_cast<float*>(x), b.x_shape);
+  b.y = pyconv::Tensor::view(const_cast<float*>(y), b.y_shape);
+}
+
+void report(const pyconv::StepResult& r, double* loss, int64_t* correct) {
+  if (loss) *loss = r.loss;
+  if (correct) *correct = r.correct;
+}
+
 }  // namespace
 
 pcv_model* pyconv::capi::wrap_graph(std::unique_ptr<Graph> graph) {
@@ -244,6 +283,83 @@ pcv_status pcv_runner_predict(pcv_runner* r, const float* input, int64_t batch, 
 }
 
 void pcv_runner_free(pcv_runner* r) { delete r; }
+
+pcv_status pcv_model_create(const char* const* layers, int count, const int64_t* input_shape,
+                            int rank, uint64_t seed, pcv_model** out) {
+  if (out) *out = nullptr;
+  return guarded([&] {
+    require(layers, "layers");
+    require(input_shape, "input_shape");
+    require(out, "out");
+    if (count <= 0) throw ValueError(pyconv::cat("expected at least one layer, received ", count));
+    if (rank <= 0 || rank > PCV_MAX_RANK)
+      throw ValueError(pyconv::cat("input rank must be in 1..", PCV_MAX_RANK, ", received ", rank));
+    std::vector<pyconv::Attrs> specs;
+    for (int i = 0; i < count; ++i) {
+      const std::string what = pyconv::cat("layer ", i);
+      if (!layers[i]) throw ValueError(what + " is NULL");
+      specs.push_back(pyconv::capi::parse_spec(layers[i], what));
+    }
+    const pyconv::Shape shape(input_shape, input_shape + rank);
+    pyconv::shape_numel(shape, "input_shape");  // a sample must have a countable size
+    *out = new_model(std::make_unique<pyconv::Graph>(specs, shape, seed));
+  });
+}
+
+pcv_status pcv_model_compile(pcv_model* m, const char* optimizer, const char* loss) {
+  return guarded([&] {
+    pyconv::Graph& g = trainable_graph(m);
+    require(optimizer, "optimizer");
+    require(loss, "loss");
+    pyconv::Attrs opt = pyconv::capi::parse_spec(optimizer, "optimizer");
+    pyconv::Attrs lo = pyconv::capi::parse_spec(loss, "loss");
+    // Python takes these names in any case ("Adam"); the core uses lower case.
+    for (pyconv::Attrs* a : {&opt, &lo}) {
+      std::string type = a->type();
+      for (char& c : type)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      a->set("type", type);
+    }
+    g.compile(lo, opt);
+  });
+}
+
+pcv_status pcv_model_target_shape(const pcv_model* m, int64_t dims[PCV_MAX_RANK], int* rank) {
+  return guarded([&] { copy_shape(target_sample_shape(graph_of(m)), dims, rank); });
+}
+
+pcv_status pcv_model_train_step(pcv_model* m, const float* x, const float* y, int64_t batch,
+                                double* loss, int64_t* correct) {
+  return guarded([&] {
+    pyconv::Graph& g = trainable_graph(m);
+    Batch b;
+    view_batch(g, x, y, batch, b);
+    report(g.train_step(b.x, b.y), loss, correct);
+  });
+}
+
+pcv_status pcv_model_evaluate(const pcv_model* m, const float* x, const float* y, int64_t batch,
+                              double* loss, int64_t* correct) {
+  return guarded([&] {
+    const pyconv::Graph& g = graph_of(m);
+    Batch b;
+    view_batch(g, x, y, batch, b);
+    report(g.test_step(b.x, b.y), loss, correct);
+  });
+}
+
+pcv_status pcv_model_save(const pcv_model* m, const char* path) {
+  return guarded([&] {
+    const pyconv::Graph& g = graph_of(m);
+    require(path, "path");
+#if PCV_HAVE_MODEL_FILE
+    pyconv::save_model_file(g, path);
+#else
+    (void)g;
+    throw pyconv::StateError("this build of pyconv cannot write .pcv files yet");
+#endif
+  });
+}
 
 pcv_status pcv_set_num_threads(int n) {
   return guarded([&] {

@@ -44,6 +44,7 @@ class CrossEntropy : public Loss {
   CrossEntropy(bool sparse, bool from_logits) : sparse_(sparse), logits_(from_logits) {}
 
   bool can_fuse_softmax() const override { return !logits_; }
+  Shape target_shape(const Shape& pred) const override { return sparse_ ? Shape{} : pred; }
   void use_logits() override { logits_ = true; }
 
   double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {
@@ -220,14 +221,19 @@ class Hinge : public Loss {
 
 std::unique_ptr<Loss> make_loss(const Attrs& a) {
   const std::string type = a.type();
-  const bool logits = a.get_bool("from_logits", false);
-  if (type == "sparse_categorical_crossentropy") return std::make_unique<CrossEntropy>(true, logits);
-  if (type == "categorical_crossentropy") return std::make_unique<CrossEntropy>(false, logits);
-  if (type == "mse" || type == "mean_squared_error") return std::make_unique<MeanSquaredError>();
-  if (type == "hinge") return std::make_unique<Hinge>();
-  throw ValueError(cat("unknown loss '", type,
-                       "'; expected one of 'sparse_categorical_crossentropy', "
-                       "'categorical_crossentropy', 'mse', 'hinge'"));
+  const bool sparse = type == "sparse_categorical_crossentropy";
+  if (sparse || type == "categorical_crossentropy") {
+    a.check_known({"from_logits"});  // a misspelt argument must not be dropped silently
+    return std::make_unique<CrossEntropy>(sparse, a.get_bool("from_logits", false));
+  }
+  const bool mse = type == "mse" || type == "mean_squared_error";
+  if (!mse && type != "hinge")
+    throw ValueError(cat("unknown loss '", type,
+                         "'; expected one of 'sparse_categorical_crossentropy', "
+                         "'categorical_crossentropy', 'mse', 'hinge'"));
+  a.check_known({});
+  if (mse) return std::make_unique<MeanSquaredError>();
+  return std::make_unique<Hinge>();
 }
 
 }  // namespace pyconv

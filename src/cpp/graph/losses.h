@@ -17,6 +17,9 @@ class Loss {
   virtual void check_target(const Shape& pred, const Tensor& target) const = 0;
   // Samples whose prediction is right (the "accuracy" metric for this loss).
   virtual int64_t count_correct(const Tensor& pred, const Tensor& target) const = 0;
+  // The per-sample target shape for per-sample predictions of `pred` (what a
+  // caller handing over raw buffers must size them by).
+  virtual Shape target_shape(const Shape& pred) const { return pred; }
   // Cross-entropy on probabilities can take logits instead: the graph then
   // fuses a final softmax into the loss (log-sum-exp, never underflows).
   virtual bool can_fuse_softmax() const { return false; }
@@ -24,7 +27,8 @@ class Loss {
 };
 
 // {"type": "sparse_categorical_crossentropy" | "categorical_crossentropy" |
-//  "mse" | "hinge", "from_logits": bool}. Throws ValueError for unknown types.
+//  "mse" | "hinge", "from_logits": bool}. Throws ValueError for unknown types
+// and for keys the type does not take.
 std::unique_ptr<Loss> make_loss(const Attrs& attrs);
 
 }  // namespace pyconv

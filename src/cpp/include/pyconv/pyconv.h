@@ -1,4 +1,5 @@
-/* pyconv C API: load a .pcv model file and run inference from C (C99).
+/* pyconv C API: load a .pcv model file and run inference from C (C99);
+ * build, train and save models too (see "Building and training" below).
  *
  *   pcv_model *m = NULL;
  *   if (pcv_model_load("digits.pcv", &m) != PCV_OK) {
@@ -96,6 +97,68 @@ PCV_API pcv_status pcv_model_predict(const pcv_model *m, const float *input, int
 PCV_API pcv_status pcv_runner_new(const pcv_model *m, pcv_runner **out);
 PCV_API pcv_status pcv_runner_predict(pcv_runner *r, const float *input, int64_t batch, float *output);
 PCV_API void pcv_runner_free(pcv_runner *r);
+
+/* ---- Building and training a model without Python ----------------------
+ *
+ * Layers, the loss and the optimizer are described by one line each: a type,
+ * then key=value pairs separated by spaces. The types, keys and defaults are
+ * those of the Python API (pyconv.layers.Conv2D(filters=32, kernel_size=3) is
+ * "Conv2D filters=32 kernel_size=3"):
+ *
+ *   const char *layers[] = {"Conv2D filters=32 kernel_size=3 activation=relu",
+ *                           "MaxPooling2D pool_size=2", "Flatten", "Dropout rate=0.25",
+ *                           "Dense units=10 activation=softmax"};
+ *   const int64_t shape[] = {28, 28, 1};
+ *   pcv_model_create(layers, 5, shape, 3, 42, &m);
+ *   pcv_model_compile(m, "adam learning_rate=0.001", "sparse_categorical_crossentropy");
+ *
+ * A value is true or false, an integer, a number (0.25, 1e-3), a comma list
+ * of integers (kernel_size=3,3 strides=2,2) or a word (relu, same,
+ * he_normal). A layer without name=... is named Type_index ("Conv2D_0").
+ * A malformed line, an unknown type or key, or a bad value is
+ * PCV_ERR_ARGUMENT, and pcv_last_error() names the entry.
+ *
+ * Training changes the model: run train_step from one thread at a time
+ * (another thread gets PCV_ERR_STATE). Predictions and evaluations may run
+ * alongside it and see the weights before or after a step, never half of one.
+ */
+
+/* A new model: layers[0..count) in a chain, for samples of shape
+ * input_shape[0..rank), weights initialised from seed (same seed, same
+ * weights). On failure *out is NULL. */
+PCV_API pcv_status pcv_model_create(const char *const *layers, int count, const int64_t *input_shape,
+                                    int rank, uint64_t seed, pcv_model **out);
+
+/* Sets the optimizer ("sgd", "adam", "rmsprop", with their Python arguments,
+ * e.g. "sgd learning_rate=0.1 momentum=0.9") and the loss
+ * ("sparse_categorical_crossentropy", "categorical_crossentropy", "mse",
+ * "hinge"; "categorical_crossentropy from_logits=true"). The order is
+ * Keras's compile(optimizer, loss). Compiling again replaces both and starts
+ * the optimizer afresh. Compile before sharing the model between threads. */
+PCV_API pcv_status pcv_model_compile(pcv_model *m, const char *optimizer, const char *loss);
+
+/* The shape of one sample's target for the compiled loss: rank 0 (one class
+ * index per sample, stored as a float) for sparse_categorical_crossentropy,
+ * the output shape otherwise. PCV_ERR_STATE before pcv_model_compile. */
+PCV_API pcv_status pcv_model_target_shape(const pcv_model *m, int64_t dims[PCV_MAX_RANK], int *rank);
+
+/* One optimizer step on a batch: x is batch x (input shape) floats, y batch x
+ * (target shape) floats. *loss gets the batch's mean loss and *correct the
+ * samples predicted right (either may be NULL). A bad target (a label out of
+ * range, NaN) or a step that would make a weight non-finite is reported
+ * before any weight changes. */
+PCV_API pcv_status pcv_model_train_step(pcv_model *m, const float *x, const float *y, int64_t batch,
+                                        double *loss, int64_t *correct);
+
+/* The mean loss and the count of right predictions on a batch, without
+ * training (dropout off). */
+PCV_API pcv_status pcv_model_evaluate(const pcv_model *m, const float *x, const float *y,
+                                      int64_t batch, double *loss, int64_t *correct);
+
+/* Writes the whole model (layers, weights, optimizer state) to a .pcv file,
+ * atomically: a failed save leaves any existing file as it was. Python's
+ * pyconv.models.load_model reads it. */
+PCV_API pcv_status pcv_model_save(const pcv_model *m, const char *path);
 
 /* Threads used by each inference (one setting for the whole process);
  * 0 restores the default, one per core; n < 0 is PCV_ERR_ARGUMENT. */
