@@ -170,7 +170,7 @@ def _goal(name, goal, value, target, shorter):
     if value is None:
         return {"name": name, "goal": goal, "measured": "not measured", "ok": None}
     if shorter:  # a time: value/goal <= 1 passes
-        text = f"{us(value)} us ({value / target:.2f}x the goal)"
+        text = f"{value * 1e6:.1f} us ({value / target:.2f}x the goal)"
         return {"name": name, "goal": goal, "measured": text, "ok": value <= target}
     text = f"{value:.0f} img/s ({value / target:.2f}x the goal)"
     return {"name": name, "goal": goal, "measured": text, "ok": value >= target}
