@@ -6,10 +6,15 @@ compared before anything is timed.
 Each time includes the runtime's Python call: pyconv `model.predict_on_batch(x)`
 (and the raw `model._graph.predict(x)` when predict_on_batch is much slower),
 PyTorch `net(torch.from_numpy(x)).numpy()` under inference_mode in eval mode,
-ONNX Runtime `sess.run(None, {"x": x})`.
+ONNX Runtime `sess.run(None, {"x": x})`. Beside them, pyconv's C API: a small C
+program (capi/bench_capi.c, built here with CMake against the installed
+package) times pcv_runner_predict on the saved model, taking turns with the
+Python runtimes.
 """
 
 import os
+import shutil
+import subprocess
 import tempfile
 import warnings
 
@@ -18,9 +23,16 @@ import numpy as np
 import pyconv
 import models
 from bench_train import load_images
-from timing import ORT_INSTALL, TORCH_INSTALL, compare, ms, ort_session, ratio, us
+from timing import (ORT_INSTALL, TORCH_INSTALL, External, compare, ms, ort_session, ratio,
+                    rounds_of, us)
 
 BIG = 256
+# The issue's goals for pyconv alone (seconds, or images/s).
+GOAL_LENET_PY_US = 15e-6
+GOAL_LENET_CAPI_US = 8e-6
+GOAL_KERAS_PY_US = 110e-6
+GOAL_LENET_BIG_IPS = 130_000
+CAPI = "pyconv C API runner"
 ATOL = 1e-3        # max abs difference accepted between the runtimes' outputs
 SHOW_RAW = 1.25    # show _graph.predict when predict_on_batch is this much slower
 
@@ -45,7 +57,57 @@ def _export(torch, net, path):
             raise RuntimeError(f"torch.onnx.export failed: {error}; then: {second}") from None
 
 
-def _bench_model(name, settings, fw, x1, xb, tmpdir):
+def build_capi(tmpdir):
+    """Builds capi/bench_capi.c with CMake against the installed pyconv:
+    (path of the program, None) or (None, why not)."""
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        return None, "C API not timed: cmake not found"
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capi")
+    build = os.path.join(tmpdir, "capi-build")
+    try:
+        for cmd in ([cmake, "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+                     f"-Dpyconv_DIR={pyconv.get_cmake_dir()}"],
+                    [cmake, "--build", build]):
+            subprocess.run(cmd, check=True, capture_output=True, text=True)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return None, f"C API not timed: building capi/bench_capi.c failed: {detail.strip()[-300:]}"
+    return os.path.join(build, "bench_capi"), None
+
+
+class CapiRunner(External):
+    """bench_capi on one batch, as a case of timing.compare: each round asks
+    the program for its share and reads back its per-call times."""
+
+    def __init__(self, exe, model_path, x, settings, tmpdir):
+        path = os.path.join(tmpdir, f"x{len(x)}.f32")
+        np.ascontiguousarray(x, dtype=np.float32).tofile(path)
+        rounds = rounds_of(settings)
+        self.proc = subprocess.Popen(
+            [exe, model_path, path, str(len(x)), str(settings.min_time_s / rounds), str(rounds),
+             str(settings.threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.rounds_left = rounds
+
+    def next_round(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "times_us":
+            raise RuntimeError("bench_capi stopped: " + " ".join(line))
+        self.rounds_left -= 1
+        return [float(v) * 1e-6 for v in line[1:]]
+
+    def first_output(self):
+        """The first sample's outputs, once every round has run."""
+        self.proc.stdin.close()
+        out = self.proc.stdout.read()  # not communicate(): readline() may have buffered it
+        self.proc.wait(timeout=60)
+        return np.array([float(v) for v in out.split()], dtype=np.float32)
+
+
+def _bench_model(name, settings, fw, x1, xb, tmpdir, capi_exe=None):
     pyconv.set_seed(0)
     model = models.pyconv_model(name)
     graph = model._graph
@@ -84,9 +146,46 @@ def _bench_model(name, settings, fw, x1, xb, tmpdir):
                             f"predict_on_batch by {diff:.2e} (> {ATOL:g}); a bug somewhere "
                             "(weight copy or a kernel); its timings are shown anyway.")
 
-    ones = compare({impl: (lambda fn=fn: fn(x1)) for impl, fn in impls.items()}, settings)
-    bigs = compare({impl: (lambda fn=fn: fn(xb)) for impl, fn in impls.items()}, settings)
-    return {impl: (ones[impl].median, bigs[impl].median) for impl in impls}, problems
+    capi = {}
+    if capi_exe:
+        model_path = os.path.join(tmpdir, f"{name}.pcv")
+        model.save(model_path)
+    results = []
+    for x in (x1, xb):
+        cases = {impl: (lambda fn=fn: fn(x)) for impl, fn in impls.items()}
+        if capi_exe:
+            capi[len(x)] = cases[CAPI] = CapiRunner(capi_exe, model_path, x, settings, tmpdir)
+        results.append(compare(cases, settings))
+    for runner in capi.values():
+        diff = float(np.abs(runner.first_output() - reference[0]).max())
+        if not diff < ATOL:
+            problems.append(f"ERROR: {models.NAMES[name]}: {CAPI} output differs from pyconv "
+                            f"predict_on_batch by {diff:.2e} (> {ATOL:g})")
+    ones, bigs = results
+    return {impl: (ones[impl].median, bigs[impl].median) for impl in ones}, problems
+
+
+def _goal(name, goal, value, target, shorter):
+    """A summary row for one of the issue's absolute goals, with value/goal."""
+    if value is None:
+        return {"name": name, "goal": goal, "measured": "not measured", "ok": None}
+    if shorter:  # a time: value/goal <= 1 passes
+        text = f"{value * 1e6:.1f} us ({value / target:.2f}x the goal)"
+        return {"name": name, "goal": goal, "measured": text, "ok": value <= target}
+    text = f"{value:.0f} img/s ({value / target:.2f}x the goal)"
+    return {"name": name, "goal": goal, "measured": text, "ok": value >= target}
+
+
+def _goals(name, pob, capi):
+    if name == "lenet5":
+        return [_goal("batch-1 LeNet-5, Python", f"<= {us(GOAL_LENET_PY_US)} us", pob[0],
+                      GOAL_LENET_PY_US, True),
+                _goal("batch-1 LeNet-5, C API", f"<= {us(GOAL_LENET_CAPI_US)} us",
+                      capi[0] if capi else None, GOAL_LENET_CAPI_US, True),
+                _goal(f"batch-{BIG} LeNet-5, Python", f">= {GOAL_LENET_BIG_IPS} img/s",
+                      BIG / pob[1], GOAL_LENET_BIG_IPS, False)]
+    return [_goal("batch-1 Keras MNIST CNN, Python", f"<= {us(GOAL_KERAS_PY_US)} us", pob[0],
+                  GOAL_KERAS_PY_US, True)]
 
 
 def run(settings, fw):
@@ -97,14 +196,20 @@ def run(settings, fw):
 
     rows, targets, problems_seen = [], [], []
     with tempfile.TemporaryDirectory() as tmpdir:
+        capi_exe, why = build_capi(tmpdir)
+        if why:
+            problems_seen.append(why)
         for name in models.NAMES:
-            res, problems = _bench_model(name, settings, fw, x1, xb, tmpdir)
+            res, problems = _bench_model(name, settings, fw, x1, xb, tmpdir, capi_exe)
             problems_seen += problems
             pob, raw = res["pyconv predict_on_batch"], res["pyconv _graph.predict"]
             others = {k: v for k, v in res.items() if not k.startswith("pyconv")}
             show = [("pyconv predict_on_batch", pob)]
             if pob[0] > SHOW_RAW * raw[0] or pob[1] > SHOW_RAW * raw[1]:
                 show.append(("pyconv _graph.predict", raw))
+            if CAPI in res:
+                show.append((CAPI, res[CAPI]))
+            targets += _goals(name, pob, res.get(CAPI))
             show += list(others.items())
             for impl, (one, big) in show:
                 mine = impl.startswith("pyconv")
@@ -140,7 +245,10 @@ def run(settings, fw):
              "the first of them. Same weights in every runtime (pyconv's random init); "
              f"outputs (softmax) checked to agree within {ATOL:g} before timing.",
              "ratio = pyconv predict_on_batch time / this row's time (< 1: pyconv faster). "
-             f"pyconv _graph.predict is shown when predict_on_batch is > {SHOW_RAW}x slower."]
+             f"pyconv _graph.predict is shown when predict_on_batch is > {SHOW_RAW}x slower.",
+             f"{CAPI}: pcv_runner_predict timed call by call in C (capi/bench_capi.c, "
+             "built with CMake against the installed package; pcv_set_num_threads set to "
+             "the same thread count), taking turns with the Python runtimes."]
     if torch is not None and ort is not None:
         notes.append(f"ONNX Runtime: model exported by torch.onnx.export, CPU provider, "
                      f"intra_op_num_threads={settings.threads}.")

@@ -147,10 +147,24 @@ class Measurement:
         return statistics.median(self.times)
 
 
+class External:
+    """A case that times itself in another process (the C API program):
+    `next_round()` returns the times (seconds) of its share of one round.
+    It warms up on its own, before its first round."""
+
+    def next_round(self):
+        raise NotImplementedError
+
+
+def rounds_of(settings):
+    return max(1, min(settings.rounds, settings.repeats))
+
+
 def compare(cases, settings):
     """Times several implementations of the same work, interleaved, and returns
     {name: Measurement} (use .median). `cases` maps a name to fn or (fn, setup);
-    `setup()` (e.g. clearing gradients) runs untimed before every call.
+    `setup()` (e.g. clearing gradients) runs untimed before every call; a
+    case may also be an External, which times its own calls in each round.
 
     Each case first warms up: at least settings.warmup untimed calls lasting at
     least settings.warmup_s. Then the cases take turns over settings.rounds
@@ -163,12 +177,14 @@ def compare(cases, settings):
     timing, as in timeit."""
     clock = time.perf_counter
     cases = {name: c if isinstance(c, tuple) else (c, None) for name, c in cases.items()}
-    rounds = max(1, min(settings.rounds, settings.repeats))
+    rounds = rounds_of(settings)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         per_round = {}
         for name, (fn, setup) in cases.items():
+            if isinstance(fn, External):
+                continue
             calls, start = 0, clock()
             while calls < settings.warmup or clock() < start + settings.warmup_s:
                 if setup:
@@ -184,6 +200,9 @@ def compare(cases, settings):
             for name in (names if r % 2 == 0 else names[::-1]):
                 fn, setup = cases[name]
                 times = results[name].times
+                if isinstance(fn, External):
+                    times.extend(fn.next_round())
+                    continue
                 for _ in range(per_round[name]):
                     if setup:
                         setup()

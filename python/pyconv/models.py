@@ -15,6 +15,7 @@ from .layers.base import Layer
 from .layers.core import Input
 from .progress import ProgressBar, format_logs
 
+_FLOAT32 = np.dtype(np.float32)
 _SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D")
 
 
@@ -309,9 +310,20 @@ class Sequential:
             print(f"{-(-len(x) // batch_size)} steps{format_logs(logs)}", flush=True)
         return self._results(logs, return_dict)
 
+    def _fits_graph(self, x, batch_size):
+        """True when x can go to the C++ graph as it is: a non-empty C-contiguous
+        float32 ndarray of the model's input shape, in one batch. The graph
+        still checks its shape and that every value is finite (in C++, where
+        that is one cheap pass); every other input takes _prepare_x."""
+        return (type(x) is np.ndarray and x.dtype == _FLOAT32 and x.flags.c_contiguous
+                and self._graph is not None and 0 < len(x) <= batch_size
+                and x.shape[1:] == self._input_shape)
+
     def predict(self, x, batch_size=None, verbose="auto"):
         """Model outputs for x, computed batch by batch, as one float32 array."""
         batch_size = _check_batch_size(batch_size)
+        if self._fits_graph(x, batch_size):
+            return self._graph.predict(x)  # one batch, nothing to convert
         x = self._prepare_x(x, check_finite=False)
         self._require_built()
         if len(x) <= batch_size and x.dtype == np.float32:
@@ -336,6 +348,8 @@ class Sequential:
         return self._results(self._evaluate(x, y, len(x)), return_dict)
 
     def predict_on_batch(self, x):
+        if type(x) is np.ndarray and x.ndim and self._fits_graph(x, len(x)):
+            return self._graph.predict(x)
         return self.predict(x, batch_size=len(np.asarray(x)) or 1)
 
     # ----- saving ---------------------------------------------------------------------

@@ -175,25 +175,56 @@ TEST_CASE(test_threads) {
   pcv_model_free(m);
 }
 
-// After the first call, a runner's batch-1 calls allocate no tensor memory
-// (its activations are 15 KB here); what remains are a few small shape
-// vectors inside the graph, reported.
-TEST_CASE(test_runner_reuses_scratch) {
-  pcv_model* m = pyconv::capi::wrap_graph(small_cnn(32));
+// LeNet-5 as the benchmarks run it: conv with "same" padding, average
+// pooling, three dense layers, softmax.
+std::unique_ptr<pyconv::Graph> lenet5() {
+  auto conv = [](int64_t filters, const char* padding) {
+    return layer({{"type", std::string("Conv2D")}, {"filters", filters}, {"kernel_size", int64_t{5}},
+                  {"padding", std::string(padding)}, {"activation", std::string("relu")}});
+  };
+  auto dense = [](int64_t units, const char* activation) {
+    return layer({{"type", std::string("Dense")}, {"units", units},
+                  {"activation", std::string(activation)}});
+  };
+  const Attrs pool = layer({{"type", std::string("AveragePooling2D")}});
+  std::vector<Attrs> layers = {conv(6, "same"), pool, conv(16, "valid"), pool,
+                               layer({{"type", std::string("Flatten")}}),
+                               dense(120, "relu"), dense(84, "relu"), dense(10, "softmax")};
+  return std::make_unique<pyconv::Graph>(layers, pyconv::Shape{28, 28, 1}, 7);
+}
+
+// After the first call, a runner's batch-1 calls allocate nothing at all:
+// activations, per-node inputs, shapes and views live in the runner.
+void check_runner_allocates_nothing(std::unique_ptr<pyconv::Graph> g, int threads) {
+  const int64_t in = pyconv::shape_numel(g->input_shape());
+  const int64_t outs = pyconv::shape_numel(g->output_shape());
+  pcv_model* m = pyconv::capi::wrap_graph(std::move(g));
+  CHECK(pcv_set_num_threads(threads) == PCV_OK);
   pcv_runner* r = nullptr;
   CHECK(pcv_runner_new(m, &r) == PCV_OK);
-  const std::vector<float> x = ramp(32 * 32);
-  std::vector<float> out(10);
-  for (int i = 0; i < 3; ++i) pcv_runner_predict(r, x.data(), 1, out.data());
+  const std::vector<float> x = ramp(in);
+  std::vector<float> out(static_cast<size_t>(outs)), first(out.size());
+  for (int i = 0; i < 3; ++i) CHECK(pcv_runner_predict(r, x.data(), 1, first.data()) == PCV_OK);
   const int kCalls = 100;
   const int64_t calls_before = g_allocations, bytes_before = g_bytes;
-  for (int i = 0; i < kCalls; ++i) pcv_runner_predict(r, x.data(), 1, out.data());
-  const double per_call = static_cast<double>(g_allocations - calls_before) / kCalls;
-  const double bytes = static_cast<double>(g_bytes - bytes_before) / kCalls;
-  std::printf("runner batch-1 call: %.1f heap allocations, %.0f bytes\n", per_call, bytes);
-  CHECK(bytes < 1024);  // shape vectors only, no activation buffer
+  int failed = 0;
+  for (int i = 0; i < kCalls; ++i) failed += pcv_runner_predict(r, x.data(), 1, out.data()) != PCV_OK;
+  const int64_t calls = g_allocations - calls_before, bytes = g_bytes - bytes_before;
+  std::printf("runner batch-1, %d thread(s): %lld heap allocations (%lld bytes) in %d calls\n",
+              threads, static_cast<long long>(calls), static_cast<long long>(bytes), kCalls);
+  CHECK(failed == 0);
+  CHECK(calls == 0);
+  CHECK(std::memcmp(out.data(), first.data(), sizeof(float) * out.size()) == 0);
   pcv_runner_free(r);
   pcv_model_free(m);
+  CHECK(pcv_set_num_threads(0) == PCV_OK);
+}
+
+TEST_CASE(test_runner_allocates_nothing) {
+  for (int threads : {1, 2}) {
+    check_runner_allocates_nothing(small_cnn(32), threads);
+    check_runner_allocates_nothing(lenet5(), threads);
+  }
 }
 
 // A saved model loads through the C API from memory and from a file and

@@ -41,6 +41,7 @@ struct pcv_runner {
   const pcv_model* model = nullptr;
   std::unique_ptr<pyconv::ExecContext> ctx;  // kept between calls: the scratch
   pyconv::Shape x_shape, out_shape;          // (batch,) + sample shape, reused
+  pyconv::Tensor x, out;                     // views of the caller's buffers, reused
 };
 
 namespace {
@@ -135,15 +136,18 @@ void copy_shape(const pyconv::Shape& s, int64_t* dims, int* rank) {
 }
 
 // Runs one batch; the graph reads the input and writes straight into output.
+// The shapes and views are the caller's, reused, so that a runner's warm
+// call allocates nothing.
 void run(const pyconv::Graph& g, const float* input, int64_t batch, float* output,
-         pyconv::ExecContext* ctx, pyconv::Shape& x_shape, pyconv::Shape& out_shape) {
+         pyconv::ExecContext* ctx, pyconv::Shape& x_shape, pyconv::Shape& out_shape,
+         pyconv::Tensor& x, pyconv::Tensor& out) {
   require(input, "input");
   require(output, "output");
   set_batch_shape(x_shape, batch, g.input_shape());
   set_batch_shape(out_shape, batch, g.output_shape());
   // predict() only reads x; the view type just has no const variant.
-  const pyconv::Tensor x = pyconv::Tensor::view(const_cast<float*>(input), x_shape);
-  pyconv::Tensor out = pyconv::Tensor::view(output, out_shape);
+  x.view_of(const_cast<float*>(input), x_shape);
+  out.view_of(output, out_shape);
   if (ctx)
     g.predict(x, out, *ctx);
   else
@@ -259,7 +263,8 @@ pcv_status pcv_model_predict(const pcv_model* m, const float* input, int64_t bat
                              float* output) {
   return guarded([&] {
     pyconv::Shape x_shape, out_shape;
-    run(graph_of(m), input, batch, output, nullptr, x_shape, out_shape);
+    pyconv::Tensor x, out;
+    run(graph_of(m), input, batch, output, nullptr, x_shape, out_shape, x, out);
   });
 }
 
@@ -278,7 +283,8 @@ pcv_status pcv_runner_new(const pcv_model* m, pcv_runner** out) {
 pcv_status pcv_runner_predict(pcv_runner* r, const float* input, int64_t batch, float* output) {
   return guarded([&] {
     require(r, "runner");
-    run(*r->model->graph, input, batch, output, r->ctx.get(), r->x_shape, r->out_shape);
+    run(*r->model->graph, input, batch, output, r->ctx.get(), r->x_shape, r->out_shape, r->x,
+        r->out);
   });
 }
 

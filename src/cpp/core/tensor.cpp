@@ -51,6 +51,16 @@ Tensor Tensor::view(float* data, const Shape& shape) {
   return t;
 }
 
+void Tensor::view_of(float* data, const Shape& shape) {
+  const int64_t n = shape_numel(shape);
+  storage_.reset();
+  owner_.reset();
+  capacity_ = 0;
+  shape_ = shape;
+  numel_ = n;
+  data_ = data;
+}
+
 Tensor Tensor::view(const float* data, const Shape& shape, std::shared_ptr<const void> owner) {
   Tensor t = view(const_cast<float*>(data), shape);
   t.owner_ = std::move(owner);
@@ -92,11 +102,10 @@ void copy_floats(float* dst, const float* src, int64_t n) {
   // One core does not saturate memory bandwidth: from about 1 MB, two copy
   // about twice as fast as one.
   const int parts = threads_for(n / 4, num_threads());
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-  for (int t = 0; t < parts; ++t) {
+  parallel_for(parts, parts, [&](int64_t t) {
     const int64_t begin = n * t / parts, end = n * (t + 1) / parts;
     std::memcpy(dst + begin, src + begin, sizeof(float) * (end - begin));
-  }
+  });
 }
 
 Tensor Tensor::clone() const {

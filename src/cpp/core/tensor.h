@@ -22,6 +22,10 @@ class Tensor {
   // Wraps read-only memory that `owner` keeps alive (weights in a mapped
   // model file). Nothing may write through it: clone it first.
   static Tensor view(const float* data, const Shape& shape, std::shared_ptr<const void> owner);
+  // Makes this tensor a view of `data` (letting go of what it held), reusing
+  // its shape's memory: a caller that views a new buffer on every call (the
+  // C API runner) allocates nothing.
+  void view_of(float* data, const Shape& shape);
 
   // Sets the shape; reallocates only when the new size exceeds the capacity.
   // Contents are unspecified afterwards. A view keeps its memory, so it only

@@ -18,12 +18,16 @@ namespace pyconv {
 
 namespace {
 // Cores this process may run on (omp_get_num_procs honours the affinity mask).
+// Read once: it is a system call, and num_threads() runs on every inference.
 int available_cores() {
+  static const int cores = [] {
 #ifdef _OPENMP
-  return std::max(1, omp_get_num_procs());
+    return std::max(1, omp_get_num_procs());
 #else
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 #endif
+  }();
+  return cores;
 }
 
 // All cores; one in a build without OpenMP.

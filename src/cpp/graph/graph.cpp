@@ -1,5 +1,6 @@
 #include "graph/graph.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -24,11 +25,19 @@ int64_t first_non_finite(const float* p, int64_t n) {
   constexpr uint32_t kExponent = 0x7f800000u;
   int64_t count = 0;
   const int threads = threads_for(n / 4, num_threads());
-#pragma omp parallel for reduction(+ : count) num_threads(threads) if (threads > 1)
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, p + i, sizeof bits);
-    count += (bits & kExponent) == kExponent;
+  if (threads > 1) {  // no parallel region for one thread (see parallel_for)
+#pragma omp parallel for reduction(+ : count) num_threads(threads)
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, p + i, sizeof bits);
+      count += (bits & kExponent) == kExponent;
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, p + i, sizeof bits);
+      count += (bits & kExponent) == kExponent;
+    }
   }
   if (count == 0) return -1;
   for (int64_t i = 0; i < n; ++i)
@@ -163,8 +172,9 @@ RunContext Graph::run_context(bool training) const {
 // ----- running ---------------------------------------------------------------------
 
 void Graph::check_input(const Tensor& x) const {
-  Shape sample(x.shape().begin() + (x.ndim() ? 1 : 0), x.shape().end());
-  if (x.ndim() == 0 || sample != input_shape_)
+  const Shape& s = x.shape();
+  if (s.size() != input_shape_.size() + 1 ||
+      !std::equal(input_shape_.begin(), input_shape_.end(), s.begin() + 1))
     throw ShapeError(cat(nodes_.front().layer->who(), ": expected input of shape ",
                          batch_shape_str(input_shape_), ", received ", shape_str(x.shape())));
   if (x.dim(0) == 0) throw ValueError("expected at least one sample, received an empty batch");
@@ -176,7 +186,12 @@ void Graph::prepare(ExecContext& c) const {
   if (c.model_ == this && c.nodes_.size() == nodes_.size()) return;
   c.nodes_.clear();
   c.nodes_.resize(nodes_.size());
-  for (size_t k = 0; k < nodes_.size(); ++k) c.nodes_[k].state = nodes_[k].layer->new_state();
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    ExecContext::NodeRun& run = c.nodes_[k];
+    run.state = nodes_[k].layer->new_state();
+    run.in.resize(nodes_[k].inputs.size());
+    run.out_shape = with_batch(0, nodes_[k].shape);
+  }
   c.model_ = this;
   c.input_ = nullptr;
 }
@@ -188,12 +203,15 @@ const Tensor& Graph::run_forward(const Tensor& x, bool training, ExecContext& c)
   RunContext rc = run_context(training);
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
-    std::vector<const Tensor*> in;
-    for (int i : node.inputs) in.push_back(i < 0 ? &x : &c.nodes_[i].out);
-    Tensor& out = c.nodes_[k].out;
-    out.resize(with_batch(x.dim(0), node.shape));
-    rc.state = c.nodes_[k].state.get();
-    node.layer->forward(in, out, rc);
+    ExecContext::NodeRun& run = c.nodes_[k];
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int i = node.inputs[j];
+      run.in[j] = i < 0 ? &x : &c.nodes_[i].out;
+    }
+    run.out_shape[0] = x.dim(0);
+    run.out.resize(run.out_shape);
+    rc.state = run.state.get();
+    node.layer->forward(run.in, run.out, rc);
   }
   c.input_ = &x;
   c.training_ = training;

@@ -48,6 +48,10 @@ class ExecContext {
     Tensor out, grad;
     std::unique_ptr<LayerState> state;
     bool grad_ready = false;  // backward: grad holds a sum already
+    // Kept between calls so that a warm forward allocates nothing: the
+    // node's input pointers and its output shape (batch axis first).
+    std::vector<const Tensor*> in;
+    Shape out_shape;
   };
   const void* model_ = nullptr;  // the graph the node runs belong to
   std::vector<NodeRun> nodes_;

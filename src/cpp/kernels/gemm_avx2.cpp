@@ -21,6 +21,7 @@
 #include <omp.h>
 #endif
 
+#include "core/threads.h"
 #include "kernels/gemm.h"
 
 namespace pyconv::kernels::avx2 {
@@ -218,11 +219,21 @@ void small_m_panel(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, i
     }
 }
 
+// The last cols < 8V columns with as few vectors as cover them: a 10-wide
+// output layer then loads 2 vectors of B per depth step, not V.
+template <int R, int V>
+void small_m_tail(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, int64_t cols) {
+  if constexpr (V > 1) {
+    if (cols <= 8 * (V - 1)) return small_m_tail<R, V - 1>(p, ks, nk, j, cols);
+  }
+  small_m_panel<R, V, true>(p, ks, nk, j, cols);
+}
+
 template <int R, int V>
 void small_m_rows(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, int64_t j1) {
   int64_t j = j0;
   for (; j + 8 * V <= j1; j += 8 * V) small_m_panel<R, V, false>(p, ks, nk, j, 8 * V);
-  if (j < j1) small_m_panel<R, V, true>(p, ks, nk, j, j1 - j);
+  if (j < j1) small_m_tail<R, V>(p, ks, nk, j, j1 - j);
 }
 
 void small_m(const Problem& p, int64_t j0, int64_t j1) {
@@ -371,9 +382,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     // usual work.
     const int64_t stream_threads = std::max<int64_t>(1, std::min<int64_t>(threads, work >> 18));
     const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(stream_threads, N / 64));
-#pragma omp parallel for num_threads(static_cast<int>(slices)) if (slices > 1)
-    for (int64_t s = 0; s < slices; ++s)
+    parallel_for(static_cast<int>(slices), slices, [&](int64_t s) {
       small_m(p, N * s / slices / 8 * 8, s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8);
+    });
     return;
   }
   if (nt == 1 && fits_unpacked(p)) {

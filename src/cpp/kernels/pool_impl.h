@@ -23,11 +23,11 @@ template <class Op>
 void for_each_window(const PoolGeometry& g, int threads, Op op) {
   threads = threads_for(g.N * g.OH * g.OW * g.C * g.KH * g.KW, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow)
-        op(n * in_size, n * out_size + (oh * g.OW + ow) * g.C, window(g, oh, ow));
+  parallel_for(threads, g.N * g.OH, [&](int64_t r) {  // output row r of the batch
+    const int64_t n = r / g.OH, oh = r % g.OH;
+    for (int64_t ow = 0; ow < g.OW; ++ow)
+      op(n * in_size, n * out_size + (oh * g.OW + ow) * g.C, window(g, oh, ow));
+  });
 }
 
 void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* argmax,
@@ -102,29 +102,46 @@ void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads)
     threads = threads_for(g.N * g.H * g.W * g.C, threads);
     const int64_t row = g.W * g.C, span = g.OW * g.KW * g.C;
     const float inv = 1.f / static_cast<float>(g.KH * g.KW);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      std::vector<float> sum(static_cast<size_t>(span));
-      float* s = sum.data();
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < g.N * g.OH; ++r) {  // output row r of the batch
-        const float* src = x + ((r / g.OH) * g.H + (r % g.OH) * g.KH) * row;
+    // Output row r of the batch; s holds span floats of row sums.
+    auto pool_row = [&](int64_t r, float* s) {
+      const float* src = x + ((r / g.OH) * g.H + (r % g.OH) * g.KH) * row;
 #pragma omp simd
-        for (int64_t k = 0; k < span; ++k) s[k] = src[k];
-        for (int64_t i = 1; i < g.KH; ++i)
+      for (int64_t k = 0; k < span; ++k) s[k] = src[k];
+      for (int64_t i = 1; i < g.KH; ++i)
 #pragma omp simd
-          for (int64_t k = 0; k < span; ++k) s[k] += src[i * row + k];
-        float* out = y + r * g.OW * g.C;
+        for (int64_t k = 0; k < span; ++k) s[k] += src[i * row + k];
+      float* out = y + r * g.OW * g.C;
+      if (g.KW == 2) {  // the common 2x2 pool: one pass over the row
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const float* win = s + ow * g.KW * g.C;
-          for (int64_t c = 0; c < g.C; ++c) {
-            float v = win[c];
-            for (int64_t j = 1; j < g.KW; ++j) v += win[j * g.C + c];
-            out[ow * g.C + c] = v * inv;
-          }
+          const float* win = s + ow * 2 * g.C;
+          float* o = out + ow * g.C;
+#pragma omp simd
+          for (int64_t c = 0; c < g.C; ++c) o[c] = (win[c] + win[g.C + c]) * inv;
+        }
+        return;
+      }
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const float* win = s + ow * g.KW * g.C;
+        for (int64_t c = 0; c < g.C; ++c) {
+          float v = win[c];
+          for (int64_t j = 1; j < g.KW; ++j) v += win[j * g.C + c];
+          out[ow * g.C + c] = v * inv;
         }
       }
-    }
+    };
+    // Row sums on the stack when they fit: inference allocates nothing.
+    constexpr int64_t kStackSpan = 2048;
+    auto pool_rows = [&](int64_t r0, int64_t r1) {
+      float stack[kStackSpan];
+      std::vector<float> heap;
+      float* s = stack;
+      if (span > kStackSpan) heap.resize(static_cast<size_t>(span)), s = heap.data();
+      for (int64_t r = r0; r < r1; ++r) pool_row(r, s);
+    };
+    const int64_t rows = g.N * g.OH;
+    parallel_for(threads, threads, [&](int64_t t) {
+      pool_rows(rows * t / threads, rows * (t + 1) / threads);
+    });
     return;
   }
   for_each_window(g, threads, [&](int64_t in, int64_t out, const Window& w) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/threads.h"
 
 namespace pyconv::ops {
 
@@ -61,20 +62,22 @@ void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int 
   switch (a) {
     case Activation::Linear: return;
     case Activation::Relu:
-#pragma omp parallel for simd num_threads(threads) if (parallel: par)
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
+      if (par) {
+#pragma omp parallel for simd num_threads(threads)
+        for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
+      }
       return;
     case Activation::Tanh:
-#pragma omp parallel for num_threads(threads) if (par)
-      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+      parallel_for(par ? threads : 1, n, [&](int64_t i) { y[i] = std::tanh(y[i]); });
       return;
     case Activation::Sigmoid:
-#pragma omp parallel for num_threads(threads) if (par)
-      for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(y[i]);
+      parallel_for(par ? threads : 1, n, [&](int64_t i) { y[i] = sigmoid(y[i]); });
       return;
     case Activation::Softmax:
-#pragma omp parallel for num_threads(threads) if (par)
-      for (int64_t r = 0; r < rows; ++r) softmax_row(y + r * cols, cols);
+      parallel_for(par ? threads : 1, rows, [&](int64_t r) { softmax_row(y + r * cols, cols); });
       return;
   }
 }

@@ -156,11 +156,11 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
   const bool small_kernel = g.col_width() * g.F <= (int64_t{1} << 16);
   const int parts = team > 1 && small_kernel && total >= 64 * team ? 4 * team : team;
   const kernels::KernelTable& kt = kernels::active();
-#pragma omp parallel for num_threads(team) schedule(dynamic) if (team > 1)
-  for (int part = 0; part < parts; ++part)
+  parallel_for(team, parts, [&](int64_t part) {
     for (int64_t grp = 0; grp < g.groups; ++grp)
       kt.conv_forward(g, grp, x, kernel, bias, relu, total * part / parts,
                       total * (part + 1) / parts, y);
+  }, /*dynamic=*/true);
 }
 
 }  // namespace
@@ -187,9 +187,9 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   } else {
     const int split = threads_for(N * P * K * g.F, threads);
     const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
-#pragma omp parallel for num_threads(split) schedule(dynamic) if (split > 1)
-    for (int64_t n = 0; n < N; ++n)  // claimed one by one: a slowed core takes fewer
+    parallel_for(split, N, [&](int64_t n) {  // claimed one by one: a slowed core takes fewer
       kt.depthwise_forward(g, x.data() + n * in_size, kernel.data(), b, y.data() + n * out_size);
+    }, /*dynamic=*/true);
   }
   if (!fused) {
     const int64_t cols = y.dim(-1);
