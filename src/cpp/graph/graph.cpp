@@ -292,34 +292,40 @@ void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
   finish_output(y, out, run_context(false).threads);
 }
 
-std::unique_ptr<ExecContext> Graph::borrow_context() const {
-  {
-    std::lock_guard<std::mutex> lock(pool_mutex_);
-    if (!pool_.empty()) {
-      std::unique_ptr<ExecContext> c = std::move(pool_.back());
-      pool_.pop_back();
-      return c;
+// A context borrowed from the model's pool for one call, returned (its
+// memory given back if a huge batch grew it) however the call ends.
+class Graph::PooledContext {
+ public:
+  explicit PooledContext(const Graph& g) : g_(g) {
+    {
+      std::lock_guard<std::mutex> lock(g_.pool_mutex_);
+      if (!g_.pool_.empty()) {
+        c_ = std::move(g_.pool_.back());
+        g_.pool_.pop_back();
+      }
     }
+    if (!c_) c_ = g_.new_context();
   }
-  return new_context();
-}
 
-void Graph::give_back(std::unique_ptr<ExecContext> c) const {
-  if (c->held_bytes() > kRetainBytes) c->release();
-  c->input_ = nullptr;
-  std::lock_guard<std::mutex> lock(pool_mutex_);
-  if (pool_.size() < kMaxPooled) pool_.push_back(std::move(c));
-}
+  ~PooledContext() {
+    if (c_->held_bytes() > kRetainBytes) c_->release();
+    c_->input_ = nullptr;
+    std::lock_guard<std::mutex> lock(g_.pool_mutex_);
+    if (g_.pool_.size() < kMaxPooled) g_.pool_.push_back(std::move(c_));
+  }
+
+  PooledContext(const PooledContext&) = delete;
+  PooledContext& operator=(const PooledContext&) = delete;
+  ExecContext& operator*() { return *c_; }
+
+ private:
+  const Graph& g_;
+  std::unique_ptr<ExecContext> c_;
+};
 
 void Graph::predict(const Tensor& x, Tensor& out) const {
-  std::unique_ptr<ExecContext> c = borrow_context();
-  try {
-    predict(x, out, *c);
-  } catch (...) {
-    give_back(std::move(c));
-    throw;
-  }
-  give_back(std::move(c));
+  PooledContext c(*this);
+  predict(x, out, *c);
 }
 
 StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
@@ -345,17 +351,9 @@ StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
 }
 
 StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
-  std::unique_ptr<ExecContext> c = borrow_context();
-  StepResult r;
-  try {
-    std::shared_lock<std::shared_mutex> lock(weights_);
-    r = evaluate(x, y, false, *c);
-  } catch (...) {
-    give_back(std::move(c));
-    throw;
-  }
-  give_back(std::move(c));
-  return r;
+  PooledContext c(*this);
+  std::shared_lock<std::shared_mutex> lock(weights_);
+  return evaluate(x, y, false, *c);
 }
 
 // ----- training ----------------------------------------------------------------------
@@ -483,6 +481,7 @@ void Graph::backward(Tensor& dout, Tensor* dx) {
 }
 
 size_t Graph::held_bytes() const {
+  std::shared_lock<std::shared_mutex> weights(weights_);  // no step is growing train_ctx_
   size_t n = train_ctx_.held_bytes();
   std::lock_guard<std::mutex> lock(pool_mutex_);
   for (const auto& c : pool_) n += c->held_bytes();

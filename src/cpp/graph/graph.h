@@ -153,6 +153,7 @@ class Graph {
   };
   // Holds the model as its trainer for one call (see begin_training).
   class TrainingScope;
+  class PooledContext;
 
   void build(const std::vector<NodeSpec>& specs, uint64_t seed);
   void check_input(const Tensor& x) const;
@@ -165,8 +166,6 @@ class Graph {
   // The optimizer's step, or ValueError naming the layer (and no change)
   // when a gradient or a new weight is not finite.
   void update_weights();
-  std::unique_ptr<ExecContext> borrow_context() const;
-  void give_back(std::unique_ptr<ExecContext> c) const;
   bool trained_by_other_thread() const;
   // Weights loaded in place view a read-only mapped file: copied before the
   // first write (training, set_weights).
