@@ -1,7 +1,10 @@
 // encode/decode of .pcv bytes: the round trip, and every kind of corrupt
 // file giving a FormatError that names the problem.
+#include <dirent.h>
+
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <limits>
 
 #include "check.h"
@@ -360,4 +363,22 @@ TEST_CASE(invalid_graphs_are_refused) {
           "node 3 has no string attribute 'type'");
   refused([](ModelRecord& m) { m.tensors[2].name = m.tensors[0].name; },
           "two tensors are named 'param/conv1/kernel'");
+}
+
+// Inputs the fuzzer once found (tests/fuzz/regressions): each must decode or
+// give a FormatError, never anything worse.
+TEST_CASE(regression_inputs_are_refused_cleanly) {
+  DIR* dir = ::opendir(PYCONV_FUZZ_REGRESSIONS);
+  CHECK(dir != nullptr);
+  if (!dir) return;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(std::string(PYCONV_FUZZ_REGRESSIONS) + "/" + e->d_name, std::ios::binary);
+    const Bytes b{std::istreambuf_iterator<char>(in), {}};
+    try {
+      decode_copy(b);
+    } catch (const FormatError&) {
+    }
+  }
+  ::closedir(dir);
 }
