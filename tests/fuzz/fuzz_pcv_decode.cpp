@@ -1,7 +1,9 @@
-// libFuzzer target for the .pcv decoder. decode must either return a valid
+// libFuzzer target for the .pcv loader. decode must either return a valid
 // record or throw FormatError: any other exception, crash, sanitizer report,
 // leak or huge allocation is a bug. A decoded record must also encode and
-// decode again.
+// decode again, and building a model from it (load_model_memory: layer
+// arguments, shapes against each layer's rules, tensors against parameters)
+// must succeed or throw FormatError too.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -10,6 +12,7 @@
 #include "core/error.h"
 #include "io/byte_io.h"
 #include "io/crc32c.h"
+#include "io/model_file.h"
 #include "io/pcv_format.h"
 #include "io/pcv_layout.h"
 
@@ -27,6 +30,10 @@ void decode_and_reencode(const uint8_t* data, size_t size, std::shared_ptr<const
   }
   const std::vector<uint8_t> bytes = encode(m);  // must not throw: the record is valid
   if (encode(decode(bytes.data(), bytes.size(), nullptr)) != bytes) __builtin_trap();
+  try {
+    load_model_memory(bytes.data(), bytes.size());
+  } catch (const FormatError&) {
+  }
 }
 
 }  // namespace
@@ -39,9 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // so also decode a copy with both fixed up: that reaches the section,
   // table and graph parsers. The copy is 64-byte aligned and owned, so the
   // zero-copy path runs too.
-  const std::align_val_t align{layout::kTensorAlign};
-  std::shared_ptr<uint8_t> copy(static_cast<uint8_t*>(::operator new(size, align)),
-                                [align](uint8_t* p) { ::operator delete(p, align); });
+  constexpr std::align_val_t kAlign{layout::kTensorAlign};
+  std::shared_ptr<uint8_t> copy(static_cast<uint8_t*>(::operator new(size, kAlign)),
+                                [](uint8_t* p) { ::operator delete(p, kAlign); });
   std::memcpy(copy.get(), data, size);
   store_u64(copy.get() + layout::kFileLengthAt, size);
   const size_t body = size - layout::kChecksumSize;

@@ -217,8 +217,8 @@ const char* pcv_status_string(pcv_status status) {
     case PCV_ERR_MEMORY: return "PCV_ERR_MEMORY";
     case PCV_ERR_STATE: return "PCV_ERR_STATE";
     case PCV_ERR_INTERNAL: return "PCV_ERR_INTERNAL";
+    default: return "PCV_ERR_UNKNOWN";
   }
-  return "PCV_ERR_UNKNOWN";
 }
 
 const char* pcv_last_error(void) { return last_error; }

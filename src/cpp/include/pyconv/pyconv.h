@@ -64,7 +64,10 @@ typedef enum pcv_status {
   PCV_ERR_FORMAT,   /* a model file or buffer is truncated, corrupt or of another version */
   PCV_ERR_MEMORY,   /* out of memory */
   PCV_ERR_STATE,    /* an object used in the wrong state */
-  PCV_ERR_INTERNAL  /* a bug in pyconv: please report it with pcv_last_error() */
+  PCV_ERR_INTERNAL, /* a bug in pyconv: please report it with pcv_last_error() */
+  /* Not a status: makes every int a valid pcv_status in C++ too, so a code
+     from a newer library (or any int a C caller passes) is safe to handle. */
+  PCV_STATUS_MAX_ENUM = 0x7FFFFFFF
 } pcv_status;
 
 /* The library version, e.g. "0.1.0". */

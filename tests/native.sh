@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The native half of the test suite (the Python half is `python -m pytest`):
+#  1. the C/C++ package: C++ tests, install, a consumer and the examples built
+#     against the install and the wheel, C, C++, pyconv-run and Python agreeing
+#     on real MNIST digits (.ci/cpp_package.sh);
+#  2. the C++ tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#     then the model-file loader fuzzed for PYCONV_FUZZ_SECONDS (default 60)
+#     (.ci/sanitizers.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/cpp_package.sh
+bash .ci/sanitizers.sh "${PYCONV_FUZZ_SECONDS:-60}"
