@@ -24,6 +24,7 @@ cmake --build "$BUILD" -j "$(nproc)"
 # it with a non-zero status and leaves the input as $BUILD/fuzz-crash-*.
 rm -rf "$BUILD/fuzz-work" && mkdir -p "$BUILD/fuzz-work"
 cp "$BUILD"/tests/fuzz/corpus/*.pcv "$BUILD/fuzz-work/"
+# Only the end of its log is shown: the final statistics, or the crash report.
 "$BUILD/tests/fuzz/fuzz_pcv_decode" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-  -artifact_prefix="$BUILD/fuzz-crash-" "$BUILD/fuzz-work" tests/fuzz/regressions
+  -artifact_prefix="$BUILD/fuzz-crash-" "$BUILD/fuzz-work" tests/fuzz/regressions 2>&1 | tail -n 60
 echo "sanitizers.sh: tests and ${FUZZ_SECONDS}s of fuzzing passed"
