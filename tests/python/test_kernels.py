@@ -234,7 +234,7 @@ POOL_CASES = [("MaxPooling2D", (2, 2), (2, 2), "valid"), ("MaxPooling2D", (3, 3)
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
 @pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{c[0]}{c[1]}{c[3]}")
-@pytest.mark.parametrize("channels", [1, 7, 8, 17])
+@pytest.mark.parametrize("channels", [1, 6, 7, 8, 17])
 def test_pooling_matches_reference(isa, case, channels, use_isa):
     kind, pool, strides, padding = case
     rng = np.random.default_rng(channels)
