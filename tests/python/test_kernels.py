@@ -108,6 +108,30 @@ def test_gemm_few_rows_in_registers_matches_reference(isa, m, seed, use_isa):
     assert_gemm_matches_reference(isa, a, b, c, alpha, beta, trans_a)
 
 
+# (m, n, k) across the 6-row tile, the 16-column panels, the 320-deep blocks
+# (k = 321, 700) and the 2048-column blocks (n = 2100), and 1.
+PREPACK_SIZES = [(1, 17, 5), (4, 40, 700), (7, 33, 321), (121, 16, 700), (6, 2100, 9),
+                 (257, 119, 255), (5, 1, 1), (130, 300, 64)]
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("m,n,k", PREPACK_SIZES)
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, True)])
+def test_gemm_prepacked_b_matches_reference(isa, m, n, k, trans_a, trans_b, use_isa):
+    # B packed once beforehand, as a layer's weights are for inference: the
+    # same bits as packing it during the call, and the reference's result.
+    rng = np.random.default_rng(m * n + k)
+    a, b, c = random_gemm_operands(rng, m, n, k, trans_a, trans_b)
+    expected = gemm_with("ref", a, b, c, 0.5, 1.5, trans_a, trans_b)
+    use_isa(isa)
+    per_call, prepacked = c.copy(), c.copy()
+    _core.gemm(a, b, per_call, 0.5, 1.5, trans_a, trans_b)
+    _core.gemm(a, b, prepacked, 0.5, 1.5, trans_a, trans_b, prepack_b=True)
+    np.testing.assert_array_equal(prepacked, per_call)
+    np.testing.assert_allclose(prepacked, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
 def test_gemm_beta_zero_ignores_nan_in_c(isa, use_isa):
@@ -210,7 +234,7 @@ POOL_CASES = [("MaxPooling2D", (2, 2), (2, 2), "valid"), ("MaxPooling2D", (3, 3)
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
 @pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{c[0]}{c[1]}{c[3]}")
-@pytest.mark.parametrize("channels", [1, 7, 8, 17])
+@pytest.mark.parametrize("channels", [1, 6, 7, 8, 17])
 def test_pooling_matches_reference(isa, case, channels, use_isa):
     kind, pool, strides, padding = case
     rng = np.random.default_rng(channels)
@@ -263,3 +287,71 @@ def test_conv_large_image_heavy_padding_matches_reference(isa, channels, use_isa
     got = run_conv(isa, case, x, dy, params)
     for name, e, g in zip(["y", "dx", "dkernel", "dbias"], expected, got):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def conv_runner(case, input_shape, params):
+    filters, kernel, strides, padding, dilation, groups, _ = case
+    runner = _core.LayerRunner(
+        {"type": "Conv2D", "filters": filters, "kernel_size": list(kernel),
+         "strides": list(strides), "padding": padding, "dilation_rate": list(dilation),
+         "groups": groups, "activation": "relu"}, input_shape)
+    if params is not None:
+        runner.set_params(params)
+    return runner
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("case", CONV_CASES + [(16, (5, 5), (1, 1), "valid", (1, 1), 1, 6),
+                                               (40, (3, 3), (1, 1), "same", (1, 1), 1, 20)],
+                         ids=lambda c: f"f{c[0]}k{c[1]}g{c[5]}c{c[6]}")
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conv_inference_prepacked_kernel(isa, case, batch, use_isa):
+    # Inference reads the kernel the layer packed once (Winograd transform,
+    # direct panels, GEMM panels): the reference's result, the same bits as
+    # training's forward (which packs per call), and new weights are used.
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 11, 10, case[6])).astype(np.float32)
+    shapes = [p.shape for p in conv_runner(case, x.shape[1:], None).get_params()]
+    for weights in range(2):
+        params = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+        use_isa("ref")
+        expected = conv_runner(case, x.shape[1:], params).forward(x)
+        use_isa(isa)
+        if weights == 0:
+            runner = conv_runner(case, x.shape[1:], params)
+        else:
+            runner.set_params(params)  # a new version: the packed kernel is rebuilt
+        for _ in range(2):  # the second call reuses what the first packed
+            got = runner.forward(x)
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(runner.forward(x, training=True), got)
+    use_isa("ref")  # the cache is the other table's layout: rebuilt, not misread
+    np.testing.assert_allclose(runner.forward(x), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("m", [1, 5, 7, 64, 130])
+def test_dense_inference_prepacked_kernel(isa, m, use_isa):
+    # Dense inference with the kernel packed once: the reference's result,
+    # training's bits, and new weights are used.
+    rng = np.random.default_rng(m)
+    x = rng.standard_normal((m, 333)).astype(np.float32)
+    config = {"type": "Dense", "units": 37, "activation": "relu"}
+    runner = None
+    for _ in range(2):
+        params = [rng.standard_normal((333, 37)).astype(np.float32),
+                  rng.standard_normal(37).astype(np.float32)]
+        use_isa("ref")
+        ref_runner = _core.LayerRunner(config, (333,))
+        ref_runner.set_params(params)
+        expected = ref_runner.forward(x)
+        use_isa(isa)
+        if runner is None:
+            runner = _core.LayerRunner(config, (333,))
+        runner.set_params(params)
+        for _ in range(2):
+            got = runner.forward(x)
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(runner.forward(x, training=True), got)

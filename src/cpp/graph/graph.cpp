@@ -292,6 +292,11 @@ void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
   finish_output(y, out, run_context(false).threads);
 }
 
+void Graph::prepare_inference() const {
+  std::shared_lock<std::shared_mutex> lock(weights_);
+  for (const Node& node : nodes_) node.layer->prepare_inference();
+}
+
 // A context borrowed from the model's pool for one call, returned (its
 // memory given back if a huge batch grew it) however the call ends.
 class Graph::PooledContext {

@@ -99,6 +99,10 @@ class Graph {
   // The same with a context borrowed from the model's pool.
   void predict(const Tensor& x, Tensor& out) const;
   StepResult test_step(const Tensor& x, const Tensor& y) const;
+  // Builds every layer's pre-packed weights now (model load calls it), so
+  // the first predict is as fast as the next. Optional: predict builds what
+  // is missing or stale.
+  void prepare_inference() const;
 
   // ----- training: one thread at a time ---------------------------------------
   // Marks this thread as the model's trainer until end_training (calls nest).

@@ -70,6 +70,10 @@ class Layer {
   // one layer at once, each with its own state.
   virtual void forward(const std::vector<const Tensor*>& in, Tensor& out,
                        const RunContext& ctx) const = 0;
+  // Builds what inference derives from the weights (pre-packed kernels), as
+  // the first forward would; called at model load so that the first predict
+  // is not slower than the next. Thread-safe, as forward is.
+  virtual void prepare_inference() const {}
   // Gradients of sum(out * dout): param grads are overwritten, din[i] is
   // written when non-null. dout may be used as scratch. Training holds the
   // model alone, so backward may write the params' grads.

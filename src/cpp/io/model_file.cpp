@@ -194,12 +194,18 @@ std::unique_ptr<Graph> graph_from(const io::ModelRecord& r, const std::string& w
 }
 }  // namespace
 
+// A loaded model is mostly there to predict: its weights are packed now, not
+// in the first predict.
 std::unique_ptr<Graph> load_model_file(const std::string& path) {
-  return graph_from(io::read_file(path), path + ": ");
+  std::unique_ptr<Graph> g = graph_from(io::read_file(path), path + ": ");
+  g->prepare_inference();
+  return g;
 }
 
 std::unique_ptr<Graph> load_model_memory(const void* data, size_t size) {
-  return graph_from(io::decode(data, size, nullptr), "");
+  std::unique_ptr<Graph> g = graph_from(io::decode(data, size, nullptr), "");
+  g->prepare_inference();
+  return g;
 }
 
 void load_weights_file(Graph& g, const std::string& path) {

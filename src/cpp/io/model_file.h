@@ -19,7 +19,8 @@ void save_model_file(const Graph& g, const std::string& path);
 
 // A model from a file or bytes, validated first (FormatError names what is
 // wrong). A file's weights are used in place from its read-only mapping
-// until something writes them; bytes are copied.
+// until something writes them; bytes are copied. Its weights are packed for
+// inference before it is returned (Graph::prepare_inference).
 std::unique_ptr<Graph> load_model_file(const std::string& path);
 std::unique_ptr<Graph> load_model_memory(const void* data, size_t size);
 

@@ -47,11 +47,12 @@ void pack_im2col_taps(const void* source, int64_t i0, int64_t mc, int64_t p0, in
                       float* dst);
 
 // A convolution as `sgemm` over columns packed straight from x (see
-// pack_im2col); arguments as conv_forward below. The reference kernel, and
-// the AVX2 kernel's path for few channels.
+// pack_im2col); arguments as conv_forward below, packed_b (may be null) the
+// group's kernel columns as that sgemm's pack_b packed them. The reference
+// kernel, and the AVX2 kernel's path for few channels.
 void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, const float* x,
-                         const float* kernel, const float* bias, bool relu, int64_t q_begin,
-                         int64_t q_end, float* y);
+                         const float* kernel, const float* packed_b, const float* bias,
+                         bool relu, int64_t q_begin, int64_t q_end, float* y);
 
 // One group of a batch's convolution for the batch's output pixels
 // [q_begin, q_end): pixel q is pixel q % P of sample q / P (P = OH * OW).
@@ -59,9 +60,18 @@ void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, co
 // (F values per pixel): y[q, group's filters] = conv + bias (bias may be
 // null), then ReLU if relu. kernel is the (KH*KW*Cg, F) matrix. A range that
 // spans samples lets a kernel prepare its weights once for all of them.
-#define PCV_CONV_FORWARD_DECL                                                              \
+//
+// A kernel may read the weights in a layout of its own, prepared once for
+// every call (at model load): conv_packed_size(g) is its size in floats (0:
+// this kernel reads `kernel` as it is), conv_pack writes it for every group,
+// and conv_forward then gets it as `packed` (null: it prepares what it needs
+// itself, as for a kernel that changes every call).
+#define PCV_CONV_FORWARD_DECL                                                                 \
+  int64_t conv_packed_size(const ConvGeometry& g);                                            \
+  void conv_pack(const ConvGeometry& g, const float* kernel, float* packed);                 \
   void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel, \
-                    const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y);
+                    const float* packed, const float* bias, bool relu, int64_t q_begin,        \
+                    int64_t q_end, float* y);
 namespace ref {
 PCV_CONV_FORWARD_DECL
 }

@@ -3,7 +3,8 @@
 // The packed GEMM's 6x16 register tile, but A is never packed: for each tap
 // the six output pixels' input rows are addressed directly (a zero row stands
 // in for padding) and their channels are broadcast from there. Only the small
-// kernel matrix is packed, into 16-filter panels. Inputs with few channels
+// kernel matrix is packed, into 16-filter panels: once per model (conv_pack)
+// for inference, else once per call. Inputs with few channels
 // per group go through the packed GEMM instead, where per-tap addressing
 // would cost more than the arithmetic it feeds. The cut-off of 4 was
 // measured on LeNet's 6-channel layer, which runs faster direct than packed.
@@ -24,11 +25,19 @@ namespace {
 
 thread_local Scratch t_panels, t_zeros;
 
+// Few channels per group: the packed GEMM, columns packed from x (see the top).
+bool packed_columns(const ConvGeometry& g) { return g.cin_group() < 4; }
+
+// One group's share of conv_pack's output, in floats.
+int64_t group_packed_size(const ConvGeometry& g) {
+  if (packed_columns(g)) return sgemm_packed_b_size(g.col_width(), g.cout_group());
+  return (g.cout_group() + NR - 1) / NR * NR * g.col_width();
+}
+
 // The group's kernel columns as 16-filter panels: panel j holds, for each of
 // the K rows, filters [16j, 16j + 16) (zero past Fg).
-const float* pack_kernel(const ConvGeometry& g, int64_t group, const float* kernel) {
+void pack_kernel(const ConvGeometry& g, int64_t group, const float* kernel, float* out) {
   const int64_t K = g.col_width(), Fg = g.cout_group(), panels = (Fg + NR - 1) / NR;
-  float* out = t_panels.get(static_cast<size_t>(panels * K * NR));
   for (int64_t j = 0; j < panels; ++j) {
     const __m256i mask0 = first_lanes(Fg - j * NR), mask1 = first_lanes(Fg - j * NR - 8);
     const float* src = kernel + group * Fg + j * NR;
@@ -38,7 +47,6 @@ const float* pack_kernel(const ConvGeometry& g, int64_t group, const float* kern
       _mm256_store_ps(dst + 8, _mm256_maskload_ps(src + 8, mask1));
     }
   }
-  return out;
 }
 
 // Where an output pixel reads: its sample's input (at the group's first
@@ -85,8 +93,23 @@ void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, co
 
 }  // namespace
 
+int64_t conv_packed_size(const ConvGeometry& g) {
+  return planar_forward_applies(g) ? 0 : g.groups * group_packed_size(g);
+}
+
+void conv_pack(const ConvGeometry& g, const float* kernel, float* packed) {
+  const int64_t Fg = g.cout_group(), size = group_packed_size(g);
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    if (packed_columns(g))
+      sgemm_pack_b(false, g.col_width(), Fg, kernel + grp * Fg, g.F, packed + grp * size);
+    else
+      pack_kernel(g, grp, kernel, packed + grp * size);
+  }
+}
+
 void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel,
-                  const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y) {
+                  const float* packed, const float* bias, bool relu, int64_t q_begin,
+                  int64_t q_end, float* y) {
   const int64_t Cg = g.cin_group(), Fg = g.cout_group(), K = g.col_width();
   const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C;
   if (planar_forward_applies(g)) {  // few filters: vectorised across pixels instead
@@ -97,11 +120,18 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
     }
     return;
   }
-  if (Cg < 4) {  // few channels: the packed GEMM with columns packed from x
-    conv_forward_packed(avx2::sgemm, g, group, x, kernel, bias, relu, q_begin, q_end, y);
+  const float* group_packed = packed ? packed + group * group_packed_size(g) : nullptr;
+  if (packed_columns(g)) {
+    conv_forward_packed(avx2::sgemm, g, group, x, kernel, group_packed, bias, relu, q_begin,
+                        q_end, y);
     return;
   }
-  const float* panels = pack_kernel(g, group, kernel);  // once for every sample in the range
+  const float* panels = group_packed;
+  if (!panels) {  // packed once for every sample in the range
+    float* own = t_panels.get(static_cast<size_t>(group_packed_size(g)));
+    pack_kernel(g, group, kernel, own);
+    panels = own;
+  }
   float* zero = t_zeros.get(static_cast<size_t>(Cg));
   std::fill(zero, zero + Cg, 0.f);
   const float* xg = x + group * Cg;

@@ -7,13 +7,14 @@
 namespace pyconv::kernels {
 
 void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, const float* x,
-                         const float* kernel, const float* bias, bool relu, int64_t q_begin,
-                         int64_t q_end, float* y) {
+                         const float* kernel, const float* packed_b, const float* bias,
+                         bool relu, int64_t q_begin, int64_t q_end, float* y) {
   const int64_t Fg = g.cout_group(), K = g.col_width();
   const Im2colSource source{&g, group, x, q_begin, g.H * g.W * g.C};
   GemmExtras ex;
   ex.pack_a = pack_im2col;
   ex.pack_a_ctx = &source;
+  ex.packed_b = packed_b;
   ex.bias = bias ? bias + group * Fg : nullptr;
   ex.relu = relu;
   sgemm(false, false, q_end - q_begin, Fg, K, 1.f, nullptr, K, kernel + group * Fg, g.F, 0.f,
@@ -22,9 +23,14 @@ void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, co
 
 namespace ref {
 
+// The oracle reads the kernel as it is: nothing to pack.
+int64_t conv_packed_size(const ConvGeometry&) { return 0; }
+void conv_pack(const ConvGeometry&, const float*, float*) {}
+
 void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel,
-                  const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y) {
-  conv_forward_packed(sgemm, g, group, x, kernel, bias, relu, q_begin, q_end, y);
+                  const float*, const float* bias, bool relu, int64_t q_begin, int64_t q_end,
+                  float* y) {
+  conv_forward_packed(sgemm, g, group, x, kernel, nullptr, bias, relu, q_begin, q_end, y);
 }
 
 void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dkernel) {

@@ -13,9 +13,13 @@ namespace {
 KernelTable ref_table() {
   return KernelTable{"ref",
                      ref::sgemm,
+                     ref::sgemm_packed_b_size,
+                     ref::sgemm_pack_b,
                      ref::depthwise_forward,
                      ref::depthwise_backward_data,
                      ref::depthwise_backward_filter,
+                     ref::conv_packed_size,
+                     ref::conv_pack,
                      ref::conv_forward,
                      ref::conv_backward_filter,
                      ref::winograd_input,

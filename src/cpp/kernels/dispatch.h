@@ -15,9 +15,13 @@ namespace pyconv::kernels {
 struct KernelTable {
   const char* isa;
   SgemmFn sgemm;
+  decltype(&ref::sgemm_packed_b_size) sgemm_packed_b_size;
+  decltype(&ref::sgemm_pack_b) sgemm_pack_b;
   decltype(&ref::depthwise_forward) depthwise_forward;
   decltype(&ref::depthwise_backward_data) depthwise_backward_data;
   decltype(&ref::depthwise_backward_filter) depthwise_backward_filter;
+  decltype(&ref::conv_packed_size) conv_packed_size;
+  decltype(&ref::conv_pack) conv_pack;
   decltype(&ref::conv_forward) conv_forward;
   decltype(&ref::conv_backward_filter) conv_backward_filter;
   decltype(&ref::winograd_input) winograd_input;

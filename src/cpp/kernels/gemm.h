@@ -19,6 +19,9 @@ struct GemmExtras {
   void (*pack_b)(const void* ctx, int64_t p0, int64_t kc, int64_t j, int64_t nr, int width,
                  float* dst) = nullptr;
   const void* pack_b_ctx = nullptr;
+  // op(B) as this kernel table's sgemm_pack_b packed it (same K, N and
+  // trans_b): a kernel may read it instead of B, which must still be given.
+  const float* packed_b = nullptr;
   const float* bias = nullptr;  // added to every row of C (N values) in the final pass
   bool relu = false;            // C = max(C, 0) in the final pass
 };
@@ -31,16 +34,22 @@ using SgemmFn = void (*)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
                          const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                          float* C, int64_t ldc, int threads, const GemmExtras* extras);
 
+// A constant op(B) (weights) packed once for many calls (GemmExtras::
+// packed_b): sgemm_packed_b_size is the packed size in floats (0: this
+// kernel reads B as it is), sgemm_pack_b writes it.
+#define PCV_SGEMM_DECL                                                                        \
+  void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,        \
+             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,  \
+             int64_t ldc, int threads, const GemmExtras* extras);                             \
+  int64_t sgemm_packed_b_size(int64_t K, int64_t N);                                          \
+  void sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst);
 namespace ref {
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads, const GemmExtras* extras);
+PCV_SGEMM_DECL
 }
 namespace avx2 {
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, int threads, const GemmExtras* extras);
+PCV_SGEMM_DECL
 }
+#undef PCV_SGEMM_DECL
 
 // The selected ISA's sgemm (see dispatch.h).
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

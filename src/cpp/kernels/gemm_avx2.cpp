@@ -37,6 +37,13 @@ thread_local Scratch t_pack_a, t_pack_b;
 
 constexpr int64_t kPackSlack = 8;
 
+// Depth per packed block: K split evenly (a multiple of 4), so no thin
+// remainder block.
+int64_t depth_block(int64_t K) {
+  const int64_t k_blocks = (K + KC - 1) / KC;
+  return ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
+}
+
 // Transposes 8 depth steps of MR full rows (rows[r][k0..k0+7]) into packed
 // columns dst[k * MR + r]. Each column is stored as 8 lanes, the 2 extra
 // lanes landing where the next column goes, to be overwritten by it. The
@@ -130,6 +137,16 @@ void pack_b_panel(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t k
     const float* src = B + (j + c) * ldb + p0;
     for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
   }
+}
+
+// A pre-packed op(B) (sgemm_pack_b) holds every depth block in turn, each
+// as all of op(B)'s NR-column panels: the block at depth pc starts pc * Np *
+// NR floats in (every block before it is kc deep), its panel jp jp * kc * NR
+// floats further, as run() packs them itself.
+int64_t prepacked_panels(int64_t N) { return (N + NR - 1) / NR; }
+
+int64_t prepacked_offset(int64_t N, int64_t pc, int64_t kc, int64_t j) {
+  return pc * prepacked_panels(N) * NR + j / NR * kc * NR;
 }
 
 struct Problem {
@@ -322,7 +339,9 @@ void run(const Problem& p, float* packed_b, int t, int nt, std::atomic<int64_t>&
       const float beta = pc == 0 ? p.beta : 1.f;
       const bool last = pc + kc >= p.K;
       if (t == 0) next_block = 0;  // no thread claims again before the barrier below
-      for (int64_t jp = t; jp < panels; jp += nt) {
+      const float* block_b =
+          p.extras.packed_b ? p.extras.packed_b + prepacked_offset(p.N, pc, kc, jc) : packed_b;
+      for (int64_t jp = t; jp < panels && !p.extras.packed_b; jp += nt) {
         const int64_t j = jc + jp * NR;
         const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp * NR));
         if (p.extras.pack_b)
@@ -339,14 +358,14 @@ void run(const Problem& p, float* packed_b, int t, int nt, std::atomic<int64_t>&
         for (int64_t mb; (mb = next_block.fetch_add(1)) < m_blocks;) {
           const int64_t ic = mb * MC, mc = std::min(MC, p.M - ic);
           fill_a(p, ic, mc, pc, kc, packed_a);
-          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, 0, panels, beta, last);
+          multiply_block(p, packed_a, block_b, ic, mc, jc, nc, kc, 0, panels, beta, last);
         }
       } else {
         const Range cols = split_rows ? Range{0, panels} : share(panels, 1, t, nt);
         for (int64_t ic = rows.begin; ic < rows.end && cols.begin < cols.end; ic += mc_max) {
           const int64_t mc = std::min(mc_max, rows.end - ic);
           fill_a(p, ic, mc, pc, kc, packed_a);
-          multiply_block(p, packed_a, packed_b, ic, mc, jc, nc, kc, cols.begin, cols.end, beta,
+          multiply_block(p, packed_a, block_b, ic, mc, jc, nc, kc, cols.begin, cols.end, beta,
                          last);
         }
       }
@@ -369,9 +388,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     ref::sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, extras);
     return;
   }
-  const int64_t k_blocks = (K + KC - 1) / KC;
-  const int64_t kc = ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
-  const Problem p{trans_a, trans_b, M, N, K, kc, alpha, A, lda, B, ldb, beta, C, ldc,
+  const Problem p{trans_a, trans_b, M, N, K, depth_block(K), alpha, A, lda, B, ldb, beta, C, ldc,
                   extras ? *extras : GemmExtras{}};
   // Threads only pay off with enough work per thread (about 2^20 FMAs, ~10 us):
   // waking a sleeping OpenMP worker costs tens of microseconds here.
@@ -391,7 +408,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     unpacked(p);
     return;
   }
-  float* packed_b = t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, N) + NR)));
+  float* packed_b =
+      p.extras.packed_b ? nullptr : t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, N) + NR)));
   std::atomic<int64_t> next_block{0};
 #ifdef _OPENMP
   if (nt > 1 && !omp_in_parallel()) {
@@ -401,6 +419,18 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   }
 #endif
   run(p, packed_b, 0, 1, next_block);
+}
+
+int64_t sgemm_packed_b_size(int64_t K, int64_t N) { return K * prepacked_panels(N) * NR; }
+
+void sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
+  const int64_t kc = depth_block(K);
+  for (int64_t pc = 0; pc < K; pc += kc) {
+    const int64_t depth = std::min(kc, K - pc);
+    for (int64_t j = 0; j < N; j += NR)
+      pack_b_panel(trans_b, B, ldb, pc, depth, j, static_cast<int>(std::min<int64_t>(NR, N - j)),
+                   dst + prepacked_offset(N, pc, depth, j));
+  }
 }
 
 }  // namespace pyconv::kernels::avx2

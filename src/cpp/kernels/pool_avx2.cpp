@@ -1,4 +1,6 @@
 // The pooling kernels built for the "avx2" ISA (flags: see src/cpp/CMakeLists.txt).
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>

@@ -2,7 +2,7 @@
 // namespace (pool_ref.cpp, pool_avx2.cpp). Parallel over samples and output
 // rows; channels are innermost, so each window step is a contiguous run of C
 // floats. The including file provides <algorithm>, <cstring>, <limits>,
-// <vector> and core/threads.h.
+// <vector> and core/threads.h (and <immintrin.h> where __AVX2__ is defined).
 
 namespace {
 struct Window {
@@ -88,6 +88,28 @@ void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_
 }
 
 namespace {
+// out[ow, c] = (s[2 ow, c] + s[2 ow + 1, c]) * inv for ow < OW: a row's
+// 2-wide windows, from its column sums s.
+inline void pair_means(const float* s, int64_t OW, int64_t C, float inv, float* out) {
+#if defined(__AVX2__)
+  if (C >= 4 && C < 8 && OW > 1) {
+    // Few channels (LeNet's 6): one vector per pixel, not C scalar steps. The
+    // 8 - C lanes past a pixel are read and written too (masked stores are
+    // slow on some CPUs); the next pixel overwrites them, and the last pixel,
+    // whose extra lanes would pass the ends, takes the loop below.
+    const __m256 scale = _mm256_set1_ps(inv);
+    for (int64_t ow = 0; ow + 1 < OW; ++ow, s += 2 * C, out += C)
+      _mm256_storeu_ps(
+          out, _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(s), _mm256_loadu_ps(s + C)), scale));
+    OW = 1;
+  }
+#endif
+  for (int64_t ow = 0; ow < OW; ++ow, s += 2 * C, out += C) {
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) out[c] = (s[c] + s[C + c]) * inv;
+  }
+}
+
 // Windows that tile the input (no padding, stride = window, every window
 // inside; trailing rows or columns may be left out): each
 // output row sums KH whole input rows, which vectorises for any channel count.
@@ -112,12 +134,7 @@ void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads)
         for (int64_t k = 0; k < span; ++k) s[k] += src[i * row + k];
       float* out = y + r * g.OW * g.C;
       if (g.KW == 2) {  // the common 2x2 pool: one pass over the row
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const float* win = s + ow * 2 * g.C;
-          float* o = out + ow * g.C;
-#pragma omp simd
-          for (int64_t c = 0; c < g.C; ++c) o[c] = (win[c] + win[g.C + c]) * inv;
-        }
+        pair_means(s, g.OW, g.C, inv, out);
         return;
       }
       for (int64_t ow = 0; ow < g.OW; ++ow) {

@@ -138,27 +138,54 @@ void flip_kernel(const ConvGeometry& g, const float* kernel, Tensor& flipped) {
 
 namespace {
 
+// The kernel as the path's kernel reads it (a Winograd transform, packed
+// panels) from the cache; null without a cache, or where the kernel reads
+// the kernel as it is.
+std::shared_ptr<const Tensor> prepared_kernel(const ConvGeometry& g, const float* kernel,
+                                              WeightCache* cache, uint64_t version) {
+  const ConvPath path = choose_path(g);
+  if (!cache || path == ConvPath::Direct) return nullptr;
+  if (path == ConvPath::General && winograd_applies(g))  // the same for every kernel table
+    return cache->get(version, nullptr,
+                      [&](Tensor& u) { winograd_transform_kernel(g, kernel, u); });
+  const kernels::KernelTable& kt = kernels::active();
+  const int64_t K = g.col_width();
+  const bool pointwise = path == ConvPath::Pointwise;
+  const int64_t size = pointwise ? kt.sgemm_packed_b_size(K, g.F) : kt.conv_packed_size(g);
+  if (size == 0) return nullptr;
+  // Keyed by the table too: its layout is that table's kernels' own.
+  return cache->get(version, kt.isa, [&](Tensor& packed) {
+    packed.resize({size});
+    if (pointwise)
+      kt.sgemm_pack_b(false, K, g.F, kernel, g.F, packed.data());
+    else
+      kt.conv_pack(g, kernel, packed.data());
+  });
+}
+
 // Runs the convolution kernel over every group and pixel of the batch: the
 // batch's pixels are split into one contiguous range per thread, so each
-// thread prepares the kernel once, and batch-1 inference uses every core.
+// thread prepares the kernel once (unless `prepared` has it already), and
+// batch-1 inference uses every core.
 void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
-                        const float* bias, bool relu, float* y, int threads,
-                        WinogradKernelCache* cache = nullptr, uint64_t kernel_version = 0) {
+                        const Tensor* prepared, const float* bias, bool relu, float* y,
+                        int threads) {
   if (winograd_applies(g)) {
-    winograd_forward(g, N, x, kernel, bias, relu, y, threads, cache, kernel_version);
+    winograd_forward(g, N, x, kernel, prepared, bias, relu, y, threads);
     return;
   }
+  const float* packed = prepared ? prepared->data() : nullptr;
   const int64_t total = N * g.out_pixels();
   const int team = threads_for(total * g.col_width() * g.F, threads);
-  // With a small kernel (packed again for every range, up to 256 KB), four
-  // ranges per thread, claimed one at a time: a core slowed by other work on
-  // the machine takes fewer.
-  const bool small_kernel = g.col_width() * g.F <= (int64_t{1} << 16);
-  const int parts = team > 1 && small_kernel && total >= 64 * team ? 4 * team : team;
+  // With the kernel prepared, or small (up to 256 KB, packed again for every
+  // range), four ranges per thread, claimed one at a time: a core slowed by
+  // other work on the machine takes fewer.
+  const bool cheap_ranges = packed || g.col_width() * g.F <= (int64_t{1} << 16);
+  const int parts = team > 1 && cheap_ranges && total >= 64 * team ? 4 * team : team;
   const kernels::KernelTable& kt = kernels::active();
   parallel_for(team, parts, [&](int64_t part) {
     for (int64_t grp = 0; grp < g.groups; ++grp)
-      kt.conv_forward(g, grp, x, kernel, bias, relu, total * part / parts,
+      kt.conv_forward(g, grp, x, kernel, packed, bias, relu, total * part / parts,
                       total * (part + 1) / parts, y);
   }, /*dynamic=*/true);
 }
@@ -167,7 +194,7 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                     const Tensor* bias, Activation act, Tensor& y, int threads,
-                    WinogradKernelCache* cache, uint64_t kernel_version) {
+                    WeightCache* cache, uint64_t kernel_version) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
   // The GEMM paths apply bias and ReLU while storing their output.
@@ -175,11 +202,14 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   const bool relu = fused && act == Activation::Relu;
   const float* b = bias ? bias->data() : nullptr;
   const kernels::KernelTable& kt = kernels::active();
+  // Held until the kernels are done with it, even if the weights change meanwhile.
+  const std::shared_ptr<const Tensor> prepared =
+      prepared_kernel(g, kernel.data(), cache, kernel_version);
   if (path == ConvPath::General) {
-    conv_forward_batch(g, N, x.data(), kernel.data(), b, relu, y.data(), threads, cache,
-                       kernel_version);
+    conv_forward_batch(g, N, x.data(), kernel.data(), prepared.get(), b, relu, y.data(), threads);
   } else if (path == ConvPath::Pointwise) {  // one GEMM over every sample's pixels
     kernels::GemmExtras ex;
+    ex.packed_b = prepared ? prepared->data() : nullptr;
     ex.bias = b;
     ex.relu = relu;
     kt.sgemm(false, false, N * P, g.F, K, 1.f, x.data(), K, kernel.data(), g.F, 0.f, y.data(),
@@ -195,6 +225,11 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
     const int64_t cols = y.dim(-1);
     activation_forward(act, y.data(), y.numel() / cols, cols, threads);
   }
+}
+
+void conv2d_prepare(const ConvGeometry& g, const Tensor& kernel, WeightCache& cache,
+                    uint64_t kernel_version) {
+  prepared_kernel(g, kernel.data(), &cache, kernel_version);
 }
 
 namespace {
@@ -266,7 +301,8 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   if (dx_as_conv) {  // dx = conv(dy, flipped kernel), all samples at once
     const ConvGeometry gt = input_grad_geometry(g);
     flip_kernel(g, kernel.data(), ws.flipped);
-    conv_forward_batch(gt, N, dy.data(), ws.flipped.data(), nullptr, false, dx->data(), threads);
+    conv_forward_batch(gt, N, dy.data(), ws.flipped.data(), nullptr, nullptr, false, dx->data(),
+                       threads);
   }
   if (path == ConvPath::General && winograd_applies(g)) {
     winograd_backward_filter(g, N, x.data(), dy.data(), dkernel.data(), threads);

@@ -10,6 +10,7 @@
 #include "ops/activation.h"
 #include "ops/conv_winograd.h"
 #include "ops/padding.h"
+#include "ops/weight_cache.h"
 
 namespace pyconv::ops {
 
@@ -43,11 +44,15 @@ struct ConvWorkspace {
 
 // y[N, OH, OW, F] = act(conv(x[N, H, W, C], kernel) + bias); bias may be null.
 // Bias and ReLU are applied inside the GEMM's output pass where possible.
-// cache (may be null) keeps kernel transforms across calls, keyed by
-// kernel_version.
+// cache (may be null) keeps the kernel in the form the chosen kernel reads
+// (packed panels, a Winograd transform) across calls, keyed by kernel_version.
 void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                     const Tensor* bias, Activation act, Tensor& y, int threads,
-                    WinogradKernelCache* cache = nullptr, uint64_t kernel_version = 0);
+                    WeightCache* cache = nullptr, uint64_t kernel_version = 0);
+// Builds what conv2d_forward would keep in cache, so the first call after a
+// model load is not slower than the next.
+void conv2d_prepare(const kernels::ConvGeometry& g, const Tensor& kernel, WeightCache& cache,
+                    uint64_t kernel_version);
 // Gradients of sum(y * dy). dx and dbias may be null (not wanted).
 void conv2d_backward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,

@@ -85,31 +85,20 @@ const float* zeros(int64_t n) {
 
 }  // namespace
 
-std::shared_ptr<const Tensor> WinogradKernelCache::get(const ConvGeometry& g, const float* kernel,
-                                                       uint64_t version) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!u_ || version_ != version) {
-    // Reuse the buffer unless a caller still reads the old transform.
-    if (!u_ || u_.use_count() > 1) u_ = std::make_shared<Tensor>();
-    u_->resize({kWinogradPoints, g.C, g.F});
-    kernels::winograd_kernel(g, kernel, u_->data());
-    version_ = version;
-  }
-  return u_;
+void winograd_transform_kernel(const ConvGeometry& g, const float* kernel, Tensor& u) {
+  u.resize({kWinogradPoints, g.C, g.F});
+  kernels::winograd_kernel(g, kernel, u.data());
 }
 
 void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
-                      const float* bias, bool relu, float* y, int threads,
-                      WinogradKernelCache* cache, uint64_t kernel_version) {
+                      const Tensor* transformed, const float* bias, bool relu, float* y,
+                      int threads) {
   const int64_t C = g.C, F = g.F;
-  std::shared_ptr<const Tensor> cached;
-  if (cache) {
-    cached = cache->get(g, kernel, kernel_version);
-  } else {
-    t_u.resize({kWinogradPoints, C, F});
-    kernels::winograd_kernel(g, kernel, t_u.data());
+  if (!transformed) {
+    winograd_transform_kernel(g, kernel, t_u);
+    transformed = &t_u;
   }
-  const float* u = cached ? cached->data() : t_u.data();
+  const float* u = transformed->data();
   const float* zero_c = zeros(C);
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;

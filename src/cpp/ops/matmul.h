@@ -9,8 +9,9 @@ namespace pyconv::ops {
 Shape matmul_shape(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 
 // c = alpha * op(a) op(b) + beta * c. c must be (M, N) when beta != 0;
-// otherwise it is resized.
+// otherwise it is resized. prepack_b: op(b) is first packed as a layer packs
+// its weights for inference (tests the kernels' pre-packed path).
 void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans_a, bool trans_b, float alpha,
-            float beta, int threads);
+            float beta, int threads, bool prepack_b = false);
 
 }  // namespace pyconv::ops

@@ -34,7 +34,7 @@ void bind_kernels(py::module_& m) {
         "op(a) @ op(b) with the active GEMM kernel.");
   m.def("gemm",
         [](FloatArray a, FloatArray b, py::array c_in, float alpha, float beta, bool trans_a,
-           bool trans_b) {
+           bool trans_b, bool prepack_b) {
           // Written in place, so c must already be what we write: no silent copy.
           if (!py::isinstance<py::array_t<float>>(c_in) || !(c_in.flags() & py::array::c_style) ||
               !c_in.writeable())
@@ -42,11 +42,12 @@ void bind_kernels(py::module_& m) {
           FloatArray c = c_in.cast<FloatArray>();
           Tensor av = view_of(a), bv = view_of(b), cv = view_of(c);
           py::gil_scoped_release release;
-          ops::matmul(av, bv, cv, trans_a, trans_b, alpha, beta, num_threads());
+          ops::matmul(av, bv, cv, trans_a, trans_b, alpha, beta, num_threads(), prepack_b);
         },
         py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha") = 1.f, py::arg("beta") = 0.f,
-        py::arg("trans_a") = false, py::arg("trans_b") = false,
-        "c = alpha op(a) op(b) + beta c, in place (c: float32, C-contiguous, (M, N)).");
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("prepack_b") = false,
+        "c = alpha op(a) op(b) + beta c, in place (c: float32, C-contiguous, (M, N)); "
+        "prepack_b: with b packed first, as a layer's weights are for inference.");
 }
 
 }  // namespace pyconv::python

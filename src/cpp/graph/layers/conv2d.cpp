@@ -73,10 +73,16 @@ class Conv2DLayer : public Layer {
 
   std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
 
+  // Training changes the kernel every step: it packs per call, as the cache
+  // would, and leaves the cache to inference.
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     ops::conv2d_forward(geom_, *in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                        output_activation(), out, ctx.threads, &winograd_cache_,
-                        params_[0].version);
+                        output_activation(), out, ctx.threads,
+                        ctx.training ? nullptr : &kernel_cache_, params_[0].version);
+  }
+
+  void prepare_inference() const override {
+    ops::conv2d_prepare(geom_, params_[0].value, kernel_cache_, params_[0].version);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
@@ -97,8 +103,9 @@ class Conv2DLayer : public Layer {
   ops::Conv2DArgs args_;
   bool use_bias_ = true;
   kernels::ConvGeometry geom_{};
-  // Derived from the weights, so it belongs to the model (it locks itself).
-  mutable ops::WinogradKernelCache winograd_cache_;
+  // The kernel as inference reads it. Derived from the weights, so it
+  // belongs to the model (it locks itself).
+  mutable ops::WeightCache kernel_cache_;
 };
 
 }  // namespace

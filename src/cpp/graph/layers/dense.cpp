@@ -33,8 +33,14 @@ class DenseLayer : public Layer {
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
+    // Training changes the kernel every step: the GEMM packs it per call.
     ops::dense_forward(*in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                       output_activation(), out, ctx.threads);
+                       output_activation(), out, ctx.threads,
+                       ctx.training ? nullptr : &kernel_cache_, params_[0].version);
+  }
+
+  void prepare_inference() const override {
+    ops::dense_prepare(params_[0].value, kernel_cache_, params_[0].version);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
@@ -47,6 +53,8 @@ class DenseLayer : public Layer {
  private:
   int64_t units_ = 0;
   bool use_bias_ = true;
+  // The kernel packed for the GEMM: the model's, shared by every thread.
+  mutable ops::WeightCache kernel_cache_;
 };
 
 }  // namespace
