@@ -326,3 +326,33 @@ def test_strided_input_gradient_in_runs_of_columns(groups):
     want = ref.conv2d_backward(x, kernel, dy, strides=(2, 2), padding="same", groups=groups)
     for got, expected in zip((dx, dkernel, dbias), want):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max())
+
+
+# Batch-1 and small-batch forward split among threads at the kernel's step
+# (whole output rows for few filters, the register tile otherwise): the
+# output is the reference's and bit-identical whatever the thread count.
+@pytest.mark.parametrize(
+    "filters,kernel,padding,dilation,shape,n",
+    [
+        (6, (5, 5), "same", (1, 1), (29, 31, 1), 1),  # LeNet's first layer, odd sizes
+        (5, (3, 3), "valid", (1, 1), (33, 27, 2), 2),  # few filters, two samples
+        (16, (5, 5), "valid", (1, 1), (15, 13, 6), 1),  # LeNet's second layer, odd sizes
+        (17, (3, 3), "same", (2, 1), (19, 23, 8), 3),  # direct, dilated, three samples
+    ],
+)
+def test_forward_threads_bit_identical(filters, kernel, padding, dilation, shape, n):
+    import pyconv
+
+    cfg = conv_config(filters, kernel, padding=padding, dilation_rate=dilation, activation="relu")
+    runner, params, rng = build(cfg, shape, 7)
+    x = rng.standard_normal((n,) + tuple(shape)).astype(np.float32)
+    outputs = []
+    try:
+        for threads in (1, 2, 3, 5):
+            pyconv.set_num_threads(threads)
+            outputs.append(runner.forward(x))
+    finally:
+        pyconv.set_num_threads(0)
+    assert_close_to_reference(outputs[0], reference_forward(cfg, x, params))
+    for y in outputs[1:]:
+        np.testing.assert_array_equal(y, outputs[0])

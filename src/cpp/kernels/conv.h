@@ -66,8 +66,14 @@ void conv_forward_packed(SgemmFn sgemm, const ConvGeometry& g, int64_t group, co
 // this kernel reads `kernel` as it is), conv_pack writes it for every group,
 // and conv_forward then gets it as `packed` (null: it prepares what it needs
 // itself, as for a kernel that changes every call).
+//
+// conv_forward_step(g): the pixel count (within a sample) that a range
+// should start and end on for conv_forward to run at full speed: its tile
+// of output pixels (or whole output rows). Any range gives the same values;
+// callers that split the pixels among threads cut at these steps.
 #define PCV_CONV_FORWARD_DECL                                                                 \
   int64_t conv_packed_size(const ConvGeometry& g);                                            \
+  int64_t conv_forward_step(const ConvGeometry& g);                                           \
   void conv_pack(const ConvGeometry& g, const float* kernel, float* packed);                 \
   void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel, \
                     const float* packed, const float* bias, bool relu, int64_t q_begin,        \

@@ -97,6 +97,13 @@ int64_t conv_packed_size(const ConvGeometry& g) {
   return planar_forward_applies(g) ? 0 : g.groups * group_packed_size(g);
 }
 
+// Planar: whole output rows (each part copies the input rows it reads);
+// direct: the 6-pixel register tile. The packed GEMM takes any range.
+int64_t conv_forward_step(const ConvGeometry& g) {
+  if (planar_forward_applies(g)) return g.OW;
+  return packed_columns(g) ? 1 : MR;
+}
+
 void conv_pack(const ConvGeometry& g, const float* kernel, float* packed) {
   const int64_t Fg = g.cout_group(), size = group_packed_size(g);
   for (int64_t grp = 0; grp < g.groups; ++grp) {

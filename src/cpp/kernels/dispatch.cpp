@@ -20,6 +20,7 @@ KernelTable ref_table() {
                      ref::depthwise_backward_filter,
                      ref::conv_packed_size,
                      ref::conv_pack,
+                     ref::conv_forward_step,
                      ref::conv_forward,
                      ref::conv_backward_filter,
                      ref::winograd_input,

@@ -22,6 +22,7 @@ struct KernelTable {
   decltype(&ref::depthwise_backward_filter) depthwise_backward_filter;
   decltype(&ref::conv_packed_size) conv_packed_size;
   decltype(&ref::conv_pack) conv_pack;
+  decltype(&ref::conv_forward_step) conv_forward_step;
   decltype(&ref::conv_forward) conv_forward;
   decltype(&ref::conv_backward_filter) conv_backward_filter;
   decltype(&ref::winograd_input) winograd_input;

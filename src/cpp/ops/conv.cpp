@@ -175,18 +175,29 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
     return;
   }
   const float* packed = prepared ? prepared->data() : nullptr;
-  const int64_t total = N * g.out_pixels();
+  const int64_t P = g.out_pixels(), total = N * P;
   const int team = threads_for(total * g.col_width() * g.F, threads);
+  const kernels::KernelTable& kt = kernels::active();
+  // Ranges start and end on the kernel's step (its pixel tile, or whole
+  // output rows) within each sample, so no range ends in a part-filled tile
+  // or copies input rows another range copies too.
+  const int64_t step = std::max<int64_t>(1, std::min(P, kt.conv_forward_step(g)));
   // With the kernel prepared, or small (up to 256 KB, packed again for every
   // range), four ranges per thread, claimed one at a time: a core slowed by
-  // other work on the machine takes fewer.
+  // other work on the machine takes fewer; but not for small work (batch-1
+  // inference), where ranges of a few steps would each pay the kernel's
+  // set-up.
   const bool cheap_ranges = packed || g.col_width() * g.F <= (int64_t{1} << 16);
-  const int parts = team > 1 && cheap_ranges && total >= 64 * team ? 4 * team : team;
-  const kernels::KernelTable& kt = kernels::active();
+  const bool many = cheap_ranges && total >= 64 * team && total >= 16 * team * step;
+  const int parts = team > 1 && many ? 4 * team : team;
+  auto cut = [&](int64_t part) {  // where range `part` starts
+    const int64_t q = total * part / parts, n = q / P, p = q - n * P;
+    return n * P + std::min(P, (p + step / 2) / step * step);
+  };
   parallel_for(team, parts, [&](int64_t part) {
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      kt.conv_forward(g, grp, x, kernel, packed, bias, relu, total * part / parts,
-                      total * (part + 1) / parts, y);
+    const int64_t q0 = cut(part), q1 = cut(part + 1);
+    for (int64_t grp = 0; grp < g.groups && q0 < q1; ++grp)
+      kt.conv_forward(g, grp, x, kernel, packed, bias, relu, q0, q1, y);
   }, /*dynamic=*/true);
 }
 
