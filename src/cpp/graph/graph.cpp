@@ -140,7 +140,7 @@ void Graph::compile(const Attrs& loss, const Attrs& optimizer) {
   auto new_optimizer = make_optimizer(optimizer);
   if (trained_by_other_thread())
     throw StateError("cannot compile a model while another thread trains it");
-  std::unique_lock<std::shared_mutex> lock(weights_);
+  std::unique_lock<SharedMutex> lock(weights_);
   Layer& last = *nodes_.back().layer;
   fused_softmax_ = new_loss->can_fuse_softmax() && last.activation() == ops::Activation::Softmax;
   if (fused_softmax_) new_loss->use_logits();
@@ -287,13 +287,13 @@ std::unique_ptr<ExecContext> Graph::new_context() const {
 }
 
 void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
-  std::shared_lock<std::shared_mutex> lock(weights_);
+  std::shared_lock<SharedMutex> lock(weights_);
   const Tensor& y = run_forward(x, false, ctx);
   finish_output(y, out, run_context(false).threads);
 }
 
 void Graph::prepare_inference() const {
-  std::shared_lock<std::shared_mutex> lock(weights_);
+  std::shared_lock<SharedMutex> lock(weights_);
   for (const Node& node : nodes_) node.layer->prepare_inference();
 }
 
@@ -357,7 +357,7 @@ StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
 
 StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
   PooledContext c(*this);
-  std::shared_lock<std::shared_mutex> lock(weights_);
+  std::shared_lock<SharedMutex> lock(weights_);
   return evaluate(x, y, false, *c);
 }
 
@@ -407,7 +407,7 @@ void Graph::own_weights() {
 
 StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
   TrainingScope scope(*this);
-  std::unique_lock<std::shared_mutex> lock(weights_);
+  std::unique_lock<SharedMutex> lock(weights_);
   own_weights();
   StepResult r = evaluate(x, y, true, train_ctx_);
   if (!std::isfinite(r.loss))
@@ -439,7 +439,7 @@ void Graph::set_weights(
   }
   if (trained_by_other_thread())
     throw StateError("cannot set weights while another thread trains the model");
-  std::unique_lock<std::shared_mutex> lock(weights_);
+  std::unique_lock<SharedMutex> lock(weights_);
   own_weights();
   for (const auto& [index, values] : layers) {
     std::vector<Param>& params = layer(index).params();
@@ -452,7 +452,7 @@ void Graph::set_weights(
 
 std::vector<Tensor> Graph::get_weights(size_t layer_index) const {
   const Layer& l = layer(layer_index);
-  std::shared_lock<std::shared_mutex> lock(weights_);
+  std::shared_lock<SharedMutex> lock(weights_);
   std::vector<Tensor> out;
   for (const Param& p : l.params()) out.push_back(p.value.clone());
   return out;
@@ -462,14 +462,14 @@ void Graph::set_trainable(size_t layer_index, bool trainable) {
   Layer& l = layer(layer_index);
   if (trained_by_other_thread())
     throw StateError(cat(l.who(), ": cannot change trainable while another thread trains the model"));
-  std::unique_lock<std::shared_mutex> lock(weights_);
+  std::unique_lock<SharedMutex> lock(weights_);
   l.set_trainable(trainable);
 }
 
 const Tensor& Graph::forward(const Tensor& x, bool training) {
   if (trained_by_other_thread())
     throw StateError("cannot run forward() while another thread trains the model");
-  std::unique_lock<std::shared_mutex> lock(weights_);
+  std::unique_lock<SharedMutex> lock(weights_);
   return run_forward(x, training, train_ctx_);
 }
 
@@ -481,12 +481,12 @@ const Tensor& Graph::output() const {
 void Graph::backward(Tensor& dout, Tensor* dx) {
   if (trained_by_other_thread())
     throw StateError("cannot run backward() while another thread trains the model");
-  std::unique_lock<std::shared_mutex> lock(weights_);
+  std::unique_lock<SharedMutex> lock(weights_);
   run_backward(dout, dx, train_ctx_);
 }
 
 size_t Graph::held_bytes() const {
-  std::shared_lock<std::shared_mutex> weights(weights_);  // no step is growing train_ctx_
+  std::shared_lock<SharedMutex> weights(weights_);  // no step is growing train_ctx_
   size_t n = train_ctx_.held_bytes();
   std::lock_guard<std::mutex> lock(pool_mutex_);
   for (const auto& c : pool_) n += c->held_bytes();

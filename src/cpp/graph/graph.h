@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/shared_mutex.h"
 #include "graph/attrs.h"
 #include "graph/layer.h"
 #include "graph/losses.h"
@@ -145,8 +146,8 @@ class Graph {
   const Layer& param_layer(size_t i) const { return *param_layer_.at(i); }
   // Hold it while reading weights, state and optimizer slots for a save: no
   // training step or weight write runs meanwhile.
-  std::shared_lock<std::shared_mutex> read_lock() const {
-    return std::shared_lock<std::shared_mutex>(weights_);
+  std::shared_lock<SharedMutex> read_lock() const {
+    return std::shared_lock<SharedMutex>(weights_);
   }
 
  private:
@@ -188,8 +189,9 @@ class Graph {
   uint64_t step_ = 0;
 
   // Inference holds weights_ shared, a training step or a weight write holds
-  // it exclusively, so a reader never sees half an update.
-  mutable std::shared_mutex weights_;
+  // it exclusively, so a reader never sees half an update; a waiting step
+  // goes before new readers, so predicting threads cannot starve training.
+  mutable SharedMutex weights_;
   // The trainer: the thread between begin_training and end_training.
   mutable std::mutex trainer_mutex_;
   std::thread::id trainer_;
