@@ -338,6 +338,9 @@ def test_strided_input_gradient_in_runs_of_columns(groups):
         (5, (3, 3), "valid", (1, 1), (33, 27, 2), 2),  # few filters, two samples
         (16, (5, 5), "valid", (1, 1), (15, 13, 6), 1),  # LeNet's second layer, odd sizes
         (17, (3, 3), "same", (2, 1), (19, 23, 8), 3),  # direct, dilated, three samples
+        (3, (4, 4), "same", (1, 1), (9, 7, 3), 2),  # few filters: uneven padding, three planes
+        (8, (3, 3), "same", (2, 3), (11, 10, 1), 1),  # few filters, dilated: wide borders
+        (2, (3, 5), "valid", (1, 1), (4, 6, 1), 3),  # no padding, rows as they lie
     ],
 )
 def test_forward_threads_bit_identical(filters, kernel, padding, dilation, shape, n):

@@ -40,15 +40,37 @@ Planes make_planes(Scratch& scratch, const float* x, int64_t H, int64_t W, int64
                    int64_t width) {
   const int64_t plane_size = (rows + 1) * width + 16;
   float* out = scratch.get(static_cast<size_t>(C * plane_size));
-  std::memset(out, 0, sizeof(float) * C * plane_size);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t h = r0 + r - pad_top;
-    if (h < 0 || h >= H) continue;
-    // Padding may be negative (an input gradient's): columns outside are cut.
-    for (int64_t w = std::max<int64_t>(0, -pad_left); w < std::min(W, width - pad_left); ++w) {
-      const float* src = x + (h * W + w) * stride;
-      float* dst = out + r * width + w + pad_left;
-      for (int64_t c = 0; c < C; ++c) dst[c * plane_size] = src[c];
+  // Padding may be negative (an input gradient's): columns outside are cut.
+  const int64_t w0 = std::max<int64_t>(0, -pad_left), w1 = std::min(W, width - pad_left);
+  // Only what no input lands on is zeroed: a batch-1 conv1 otherwise spends
+  // as long clearing its planes as copying into them.
+  for (int64_t c = 0; c < C; ++c) {
+    float* plane = out + c * plane_size;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t h = r0 + r - pad_top;
+      float* row = plane + r * width;
+      if (h < 0 || h >= H || w0 >= w1) {
+        std::memset(row, 0, sizeof(float) * width);
+        continue;
+      }
+      const int64_t lo = w0 + pad_left, hi = w1 + pad_left;  // [lo, hi) is input
+      if (lo > 0) std::memset(row, 0, sizeof(float) * lo);
+      if (hi < width) std::memset(row + hi, 0, sizeof(float) * (width - hi));
+    }
+    std::memset(plane + rows * width, 0, sizeof(float) * (width + 16));  // spare row, tail
+  }
+  if (w0 < w1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t h = r0 + r - pad_top;
+      if (h < 0 || h >= H) continue;
+      const float* src = x + (h * W + w0) * stride;
+      float* dst = out + r * width + w0 + pad_left;
+      if (C == 1 && stride == 1) {  // one plane: the row as it lies
+        std::memcpy(dst, src, sizeof(float) * (w1 - w0));
+        continue;
+      }
+      for (int64_t w = 0; w < w1 - w0; ++w, src += stride)
+        for (int64_t c = 0; c < C; ++c) dst[c * plane_size + w] = src[c];
     }
   }
   return Planes{out, width, plane_size};
