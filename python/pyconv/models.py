@@ -359,7 +359,7 @@ class Sequential:
         step) to one .pcv file, atomically: see pyconv.models.load_model."""
         self._require_built()
         path = saving.check_path(filepath, overwrite)
-        self._graph.meta = {**self._graph.meta, saving._PYTHON_KEY: saving.python_meta(self)}
+        saving.store_python_meta(self)
         self._graph.save(path)
 
     def save_weights(self, filepath, overwrite=True):
@@ -376,7 +376,7 @@ class Sequential:
         # pickle, copy.deepcopy and multiprocessing go through the .pcv bytes.
         if self._graph is None:
             return dict(self.__dict__)
-        self._graph.meta = {**self._graph.meta, saving._PYTHON_KEY: saving.python_meta(self)}
+        saving.store_python_meta(self)
         return {"pcv": self._graph.to_bytes()}
 
     def __setstate__(self, state):

@@ -14,14 +14,16 @@ from . import _core, layers as layers_module, losses, optimizers
 _PYTHON_KEY = "python.model"
 
 
-def python_meta(model):
-    """The JSON the model keeps in its file's metadata."""
-    return json.dumps({
+def store_python_meta(model):
+    """Puts what only Python knows into the model's metadata, as JSON, before
+    the graph is written (to a file or to bytes)."""
+    info = json.dumps({
         "class_name": type(model).__name__,
         "config": model.get_config(),
         "metrics": model._metrics,
         "shuffle_rng": model._shuffle_rng.bit_generator.state,
     })
+    model._graph.meta = {**model._graph.meta, _PYTHON_KEY: info}
 
 
 def check_path(filepath, overwrite):
@@ -31,24 +33,25 @@ def check_path(filepath, overwrite):
     return path
 
 
-def _layer_from_config(entry):
-    cls = getattr(layers_module, entry["class_name"], None)
+def _layer_class(name):
+    cls = getattr(layers_module, name, None)
     if not isinstance(cls, type) or not issubclass(cls, layers_module.Layer):
-        raise _core.ModelFileError(f"unknown layer class {entry['class_name']!r} in the model file")
+        raise _core.ModelFileError(f"the model file has a layer of class {name!r}, which this "
+                                   "Python front end cannot represent")
+    return cls
+
+
+def _layer_from_config(entry):
     config = dict(entry["config"])
     config.pop("input_shape", None)
-    return cls.from_config(config)
+    return _layer_class(entry["class_name"]).from_config(config)
 
 
 def _layer_from_core(config):
     """A Python layer for a layer the file describes only by its C++ attributes
     (a model built and saved without Python)."""
     config = dict(config)
-    cls = getattr(layers_module, config.pop("type"), None)
-    if not isinstance(cls, type) or not issubclass(cls, layers_module.Layer):
-        raise _core.ModelFileError("the model file has a layer this Python front end cannot "
-                                   "represent yet")
-    return cls.from_config(config)
+    return _layer_class(config.pop("type")).from_config(config)
 
 
 def restore(model, graph):

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/threads.h"
 
 namespace pyconv {
@@ -17,34 +18,6 @@ constexpr size_t kRetainBytes = size_t{256} << 20;
 // Idle inference contexts kept for reuse.
 constexpr size_t kMaxPooled = 8;
 
-// Index of the first NaN or inf, or -1. The common all-finite case is one
-// pass counting values whose exponent bits are all ones (inf and NaN only):
-// integer compares and adds, which compilers vectorise (a float probe sum
-// would have to keep its order), shared among the threads when large.
-int64_t first_non_finite(const float* p, int64_t n) {
-  constexpr uint32_t kExponent = 0x7f800000u;
-  int64_t count = 0;
-  const int threads = threads_for(n / 4, num_threads());
-  if (threads > 1) {  // no parallel region for one thread (see parallel_for)
-#pragma omp parallel for reduction(+ : count) num_threads(threads)
-    for (int64_t i = 0; i < n; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, p + i, sizeof bits);
-      count += (bits & kExponent) == kExponent;
-    }
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, p + i, sizeof bits);
-      count += (bits & kExponent) == kExponent;
-    }
-  }
-  if (count == 0) return -1;
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(p[i])) return i;
-  return -1;
-}
-
 std::vector<NodeSpec> chain(const std::vector<Attrs>& layers) {
   std::vector<NodeSpec> specs;
   for (size_t i = 0; i < layers.size(); ++i) specs.push_back({layers[i], {static_cast<int>(i) - 1}});
@@ -55,7 +28,7 @@ std::vector<NodeSpec> chain(const std::vector<Attrs>& layers) {
 // ----- ExecContext ---------------------------------------------------------------
 
 size_t ExecContext::held_bytes() const {
-  size_t n = grad_part_.held_bytes();
+  size_t n = 0;
   for (const NodeRun& r : nodes_)
     n += r.out.held_bytes() + r.grad.held_bytes() + (r.state ? r.state->bytes() : 0);
   return n;
@@ -67,7 +40,6 @@ void ExecContext::release() {
     r.grad = Tensor();
     if (r.state) r.state->release();
   }
-  grad_part_ = Tensor();
   input_ = nullptr;
 }
 
@@ -178,7 +150,7 @@ void Graph::check_input(const Tensor& x) const {
     throw ShapeError(cat(nodes_.front().layer->who(), ": expected input of shape ",
                          batch_shape_str(input_shape_), ", received ", shape_str(x.shape())));
   if (x.dim(0) == 0) throw ValueError("expected at least one sample, received an empty batch");
-  if (const int64_t i = first_non_finite(x.data(), x.numel()); i >= 0)
+  if (const int64_t i = first_non_finite(x.data(), x.numel(), num_threads()); i >= 0)
     throw ValueError(cat("expected finite input values, found ", x.data()[i], " at flat index ", i));
 }
 
@@ -341,7 +313,7 @@ StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
   if (y.ndim() == 0 || y.dim(0) != x.dim(0))
     throw ShapeError(cat("expected as many targets as inputs (", x.dim(0), "), received ",
                          y.ndim() ? y.dim(0) : 0));
-  if (const int64_t i = first_non_finite(y.data(), y.numel()); i >= 0)
+  if (const int64_t i = first_non_finite(y.data(), y.numel(), num_threads()); i >= 0)
     throw ValueError(cat("expected finite target values, found ", y.data()[i], " at index ", i));
   StepResult r;
   if (training) {
@@ -391,7 +363,7 @@ void Graph::update_weights() {
   const int bad = optimizer_->step(params_, run_context(true).threads);
   if (bad < 0) return;
   const Param& p = *params_[bad];
-  const char* why = first_non_finite(p.grad.data(), p.grad.numel()) >= 0
+  const char* why = first_non_finite(p.grad.data(), p.grad.numel(), num_threads()) >= 0
                         ? "' has a NaN or infinite gradient"
                         : "' would become NaN or infinite";
   throw ValueError(cat(param_layer_[bad]->who(), ": weight '", p.name, why,
@@ -432,7 +404,8 @@ void Graph::set_weights(
       throw ValueError(cat(l.who(), ": expected ", params.size(), " weight arrays, received ",
                            values.size()));
     for (size_t i = 0; i < params.size(); ++i)
-      if (const int64_t j = first_non_finite(values[i], params[i].value.numel()); j >= 0)
+      if (const int64_t j = first_non_finite(values[i], params[i].value.numel(), num_threads());
+          j >= 0)
         throw ValueError(cat(l.who(), ": expected finite values for weight ", i, " ('",
                              params[i].name, "'), found ", values[i][j], " at flat index ", j,
                              "; no weights were changed"));

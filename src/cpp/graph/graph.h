@@ -7,7 +7,6 @@
 // any number of contexts may run one model's inference at once, while
 // training holds the model alone (ONNX Runtime's session/run split).
 #pragma once
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -56,7 +55,6 @@ class ExecContext {
   };
   const void* model_ = nullptr;  // the graph the node runs belong to
   std::vector<NodeRun> nodes_;
-  Tensor grad_part_;             // one consumer's share of a node's gradient
   const Tensor* input_ = nullptr;
   bool training_ = false;
   uint64_t step_ = 0;

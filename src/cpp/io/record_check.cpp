@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "io/byte_io.h"
 #include "io/pcv_layout.h"
 
@@ -43,17 +44,6 @@ std::string input_ref_problem(int32_t ref, size_t node, const ModelRecord& m) {
     return cat("node ", node, " takes model input ", k, " (written ", ref, ") but the model has ",
                m.input_shapes.size(), " input(s)");
   return "";
-}
-
-// Index of the first NaN or infinity in data[0, n), or -1. Tests the exponent
-// bits rather than calling isfinite, which -ffast-math may fold to true.
-int64_t first_non_finite(const float* data, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &data[i], 4);
-    if ((bits & 0x7F800000u) == 0x7F800000u) return i;
-  }
-  return -1;
 }
 
 bool is_nan(float v) {
