@@ -243,7 +243,10 @@ void small_m_tail(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, in
   if constexpr (V > 1) {
     if (cols <= 8 * (V - 1)) return small_m_tail<R, V - 1>(p, ks, nk, j, cols);
   }
-  small_m_panel<R, V, true>(p, ks, nk, j, cols);
+  if (cols == 8 * V)  // whole vectors (a thread's slice): plain loads are faster
+    small_m_panel<R, V, false>(p, ks, nk, j, cols);
+  else
+    small_m_panel<R, V, true>(p, ks, nk, j, cols);
 }
 
 template <int R, int V>
@@ -253,19 +256,28 @@ void small_m_rows(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, i
   if (j < j1) small_m_tail<R, V>(p, ks, nk, j, j1 - j);
 }
 
-void small_m(const Problem& p, int64_t j0, int64_t j1) {
-  std::vector<int64_t>& ks = t_depth;
+// The depth steps to visit: all of them, or with one row those where A is
+// nonzero. Found once per product, before the threads take their slices.
+int64_t small_m_depth(const Problem& p, std::vector<int64_t>& ks) {
   ks.resize(p.K);
+  if (p.M > 1) {
+    for (int64_t k = 0; k < p.K; ++k) ks[k] = k;
+    return p.K;
+  }
   int64_t nk = 0;
   for (int64_t k = 0; k < p.K; ++k) {  // branch-free: k is kept when it counts
     ks[nk] = k;
-    nk += p.M > 1 || a_at(p, 0, k) != 0.f;
+    nk += a_at(p, 0, k) != 0.f;
   }
+  return nk;
+}
+
+void small_m(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, int64_t j1) {
   switch (p.M) {
-    case 1: return small_m_rows<1, 8>(p, ks.data(), nk, j0, j1);
-    case 2: return small_m_rows<2, 4>(p, ks.data(), nk, j0, j1);
-    case 3: return small_m_rows<3, 3>(p, ks.data(), nk, j0, j1);
-    default: return small_m_rows<4, 2>(p, ks.data(), nk, j0, j1);
+    case 1: return small_m_rows<1, 8>(p, ks, nk, j0, j1);
+    case 2: return small_m_rows<2, 4>(p, ks, nk, j0, j1);
+    case 3: return small_m_rows<3, 3>(p, ks, nk, j0, j1);
+    default: return small_m_rows<4, 2>(p, ks, nk, j0, j1);
   }
 }
 
@@ -399,8 +411,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     // usual work.
     const int64_t stream_threads = std::max<int64_t>(1, std::min<int64_t>(threads, work >> 18));
     const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(stream_threads, N / 64));
+    const int64_t nk = small_m_depth(p, t_depth);
+    const int64_t* ks = t_depth.data();
     parallel_for(static_cast<int>(slices), slices, [&](int64_t s) {
-      small_m(p, N * s / slices / 8 * 8, s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8);
+      small_m(p, ks, nk, N * s / slices / 8 * 8, s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8);
     });
     return;
   }
