@@ -1,4 +1,4 @@
-"""Sequential: the Keras-style model. Python checks arguments and drives the
+"""Model (the functional API) and Sequential: the Keras-style models. Python checks arguments and drives the
 epoch loop; each batch is one call into the C++ graph, which runs forward,
 loss, backward and the optimizer update with the GIL released."""
 
@@ -12,7 +12,7 @@ from .callbacks import CallbackList, History
 from .data.pipeline import gather_batch
 from .errors import ShapeError
 from .layers.base import Layer
-from .layers.core import Input
+from .layers.core import Input, KerasTensor
 from .progress import ProgressBar, format_logs
 
 _FLOAT32 = np.dtype(np.float32)
@@ -46,68 +46,137 @@ def _numeric_array(a, what):
     return a
 
 
-class Sequential:
-    """A linear stack of layers: `Sequential([Input((28, 28, 1)), Conv2D(...), ...])`."""
+def _one_tensor(value, what):
+    """The single KerasTensor of Model(inputs=..., outputs=...)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise NotImplementedError(f"a model with {len(value)} {what} is not supported yet; "
+                                      f"give one {what[:-1]} tensor")
+        value = value[0]
+    if not isinstance(value, KerasTensor):
+        raise TypeError(f"{what} must be a symbolic tensor (pyconv.Input(...) or a layer's "
+                        f"output), received {value!r}")
+    return value
 
-    def __init__(self, layers=None, name=None):
-        self.name = name or "sequential"
+
+def _functional_nodes(inp, out):
+    """The layers between `inp` and `out` in topological order, and for each
+    the node indices of its inputs (-1: the model input)."""
+    order, index = [], {}
+    stack = [(out, False)]  # depth first; a layer is placed once its inputs are
+    while stack:
+        tensor, inputs_placed = stack.pop()
+        layer = tensor._layer
+        if layer is None:
+            if tensor is not inp:
+                raise ValueError(f"the model's output depends on {tensor!r}, which is not the "
+                                 "model's input (a disconnected input): pass it in inputs=, or "
+                                 "build the graph from the model's Input")
+            continue
+        if id(layer) in index:
+            continue
+        if inputs_placed:
+            index[id(layer)] = len(order)
+            order.append(layer)
+            continue
+        stack.append((tensor, True))
+        stack.extend((t, False) for t in reversed(tensor._inputs))
+    if not order:
+        raise ValueError("the model has no layers: its output is its input")
+    inbound = [[-1 if t._layer is None else index[id(t._layer)] for t in layer._output._inputs]
+               for layer in order]
+    return order, inbound
+
+
+class Model:
+    """A model made with the functional API, and the base of Sequential; both
+    train, evaluate, predict and save through the same methods.
+
+        inp = pyconv.Input(shape=(28, 28, 1))
+        x = layers.Conv2D(16, 3, padding="same", activation="relu")(inp)
+        y = layers.Conv2D(16, 3, padding="same")(x)
+        x = layers.Add()([x, y])                       # a skip connection
+        out = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+        model = pyconv.Model(inp, out)
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None):
+        self._init_fields(name or "model")
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs, outputs) needs the model's Input tensor and its "
+                            "output tensor (for a plain stack of layers, use Sequential)")
+        inp, out = _one_tensor(inputs, "inputs"), _one_tensor(outputs, "outputs")
+        layer_list, inbound = _functional_nodes(inp, out)
+        names = [layer.name for layer in layer_list]
+        for layer in layer_list:
+            if names.count(layer.name) > 1:
+                raise ValueError(f"all layers must have unique names; '{layer.name}' is used "
+                                 "twice")
+            layer._check_owner(self)
+        graph = _core.Graph.dag([(l.core_config(), ins) for l, ins in zip(layer_list, inbound)],
+                                inp.shape[1:], _random.next_seed())
+        self._inputs, self._outputs = inp, out
+        self._adopt_graph(graph, layer_list)
+
+    def _init_fields(self, name):
+        self.name = name
         self.layers = []
         self._input_shape = None  # per sample, without the batch axis
         self._shapes = []         # per-sample output shape of each layer
         self._graph = None
+        self._inputs = self._outputs = None  # the functional API's tensors
         self.optimizer = None
         self.loss = None
         self._metrics = None      # None until compile()
         self.stop_training = False
         self.history = None
         self._shuffle_rng = None  # the model's own, so a saved model resumes its shuffling
-        for layer in layers or []:
-            self.add(layer)
 
-    # ----- building -------------------------------------------------------------
-
-    def add(self, layer):
-        """Appends a layer; shapes are checked as soon as the input shape is known."""
-        if isinstance(layer, Input):
-            if self.layers or self._input_shape is not None:
-                raise ValueError("Input must be the first entry of a Sequential model")
-            self._input_shape = tuple(layer.shape[1:])
-            return
-        if not isinstance(layer, Layer):
-            raise TypeError(f"expected a pyconv layer, received {layer!r}")
-        if self._graph is not None:
-            raise RuntimeError("cannot add layers to a model that is already built")
-        if any(existing.name == layer.name for existing in self.layers):
-            raise ValueError(f"all layers must have unique names; '{layer.name}' is used twice")
-        if not self.layers and self._input_shape is None and layer._input_shape is not None:
-            self._input_shape = layer._input_shape
-        if self._input_shape is not None:
-            previous = self._shapes[-1] if self._shapes else self._input_shape
-            out, _ = _core.layer_info(layer.core_config(), previous)
-            self._shapes.append(tuple(out))
-        self.layers.append(layer)
+    def _init_from_graph(self, graph, layer_list, name):
+        """Makes this (new) object the functional model of a graph loaded from a
+        file, with its symbolic tensors rebuilt so that layer.output works."""
+        self._init_fields(name or "model")
+        inp = Input(tuple(graph.input_shape))
+        tensors = []
+        for i, layer in enumerate(layer_list):
+            ins = [inp if j < 0 else tensors[j] for j in graph.node_inputs(i)]
+            shape = (None,) + tuple(graph.layer_output_shape(i))
+            layer._output = KerasTensor(shape, layer=layer, inputs=ins)
+            tensors.append(layer._output)
+        self._inputs, self._outputs = inp, tensors[-1]
+        self._adopt_graph(graph, layer_list)
 
     def build(self, input_shape=None):
-        """Creates the C++ graph and initial weights. input_shape includes the
-        batch axis, as in Keras: build((None, 28, 28, 1))."""
-        if self._graph is not None:
-            return
-        if input_shape is not None:
-            self._input_shape = tuple(int(d) for d in tuple(input_shape)[1:])
-        if self._input_shape is None:
-            raise ValueError("the model's input shape is unknown: start it with "
-                             "pyconv.Input(shape=...), give the first layer input_shape=, "
-                             "or call build((None, ...))")
-        if not self.layers:
-            raise ValueError("the model has no layers")
-        for layer in self.layers:  # before anything is built, so a refusal changes nothing
-            layer._check_owner(self)
-        graph = _core.Graph([l.core_config() for l in self.layers], self._input_shape,
-                            _random.next_seed())
-        self._adopt_graph(graph, self.layers)
-        self._shuffle_rng = _random.generator()
-        if self._metrics is not None:
-            self._compile_graph(self.optimizer, self.loss)
+        """A functional model is built when it is made; nothing to do."""
+
+    @property
+    def inputs(self):
+        return [self._inputs] if self._inputs is not None else None
+
+    @property
+    def outputs(self):
+        return [self._outputs] if self._outputs is not None else None
+
+    @property
+    def input(self):
+        return self._inputs
+
+    @property
+    def output(self):
+        return self._outputs
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or at position `index` of model.layers."""
+        if index is not None:
+            if not isinstance(index, int) or not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"index must be an integer in [0, {len(self.layers)}), "
+                                 f"received {index!r}")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named '{name}' in model '{self.name}'; its layers are: "
+                         f"{', '.join(l.name for l in self.layers)}")
 
     def _adopt_graph(self, graph, layer_list):
         """Takes a built C++ graph (new, or loaded from a file) for these layers."""
@@ -169,7 +238,7 @@ class Sequential:
         if x.shape[1:] != expected and expected[-1] == 1 and x.shape[1:] == expected[:-1]:
             x = x[..., np.newaxis]  # grayscale (N, H, W) for an (H, W, 1) model
         if x.shape[1:] != expected:
-            raise ShapeError(f"Sequential '{self.name}': expected input of shape "
+            raise ShapeError(f"{type(self).__name__} '{self.name}': expected input of shape "
                              f"{(None,) + expected}, received {x.shape}")
         if x.dtype.kind == "f" and x.dtype != np.float32 and x.size and \
                 np.isfinite(x).all() and np.abs(x).max() > np.finfo(np.float32).max:
@@ -427,17 +496,23 @@ class Sequential:
         if self._input_shape is None:
             raise ValueError("the model is not built yet: give it an input shape "
                              "(pyconv.Input(shape=...)) or call build() first")
+        functional = self._inputs is not None
         rows, total, frozen, previous = [], 0, 0, self._input_shape
-        for layer, shape in zip(self.layers, self._shapes):
-            count = layer.count_params(previous)
+        for i, (layer, shape) in enumerate(zip(self.layers, self._shapes)):
+            sources = list(self._graph.node_inputs(i)) if functional else [i - 1]
+            shapes = [self._input_shape if j < 0 else self._shapes[j] for j in sources]
+            ins = shapes[0] if len(shapes) == 1 else shapes
+            count = layer.count_params(ins)
             total += count
-            frozen += layer._non_trainable_count(previous)
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + shape),
-                         f"{count:,}"))
+            frozen += layer._non_trainable_count(ins)
+            row = (f"{layer.name} ({type(layer).__name__})", str((None,) + shape), f"{count:,}")
+            if functional:
+                row += (", ".join("input" if j < 0 else self.layers[j].name for j in sources),)
+            rows.append(row)
             previous = shape
-        widths = (33, 26, 12)
-        line = "".join(f"{h:<{w}}" for h, w in zip(("Layer (type)", "Output Shape", "Param #"),
-                                                   widths))
+        headers = ("Layer (type)", "Output Shape", "Param #", "Connected to")
+        widths = (33, 26, 12, 30)[:4 if functional else 3]
+        line = "".join(f"{h:<{w}}" for h, w in zip(headers, widths))
         print_fn(f'Model: "{self.name}"')
         print_fn("_" * sum(widths))
         print_fn(line)
@@ -449,6 +524,64 @@ class Sequential:
         print_fn(f"Trainable params: {total - frozen:,}")
         print_fn(f"Non-trainable params: {frozen:,}")
         print_fn("_" * sum(widths))
+
+    def get_config(self):
+        return {"name": self.name,
+                "layers": [{"class_name": type(l).__name__, "config": l.get_config(),
+                            "inbound_nodes": list(self._graph.node_inputs(i))}
+                           for i, l in enumerate(self.layers)]}
+
+
+class Sequential(Model):
+    """A linear stack of layers: `Sequential([Input((28, 28, 1)), Conv2D(...), ...])`."""
+
+    def __init__(self, layers=None, name=None):
+        self._init_fields(name or "sequential")
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        """Appends a layer; shapes are checked as soon as the input shape is known."""
+        if isinstance(layer, Input):
+            if self.layers or self._input_shape is not None:
+                raise ValueError("Input must be the first entry of a Sequential model")
+            self._input_shape = tuple(layer.shape[1:])
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"expected a pyconv layer, received {layer!r}")
+        if self._graph is not None:
+            raise RuntimeError("cannot add layers to a model that is already built")
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(f"all layers must have unique names; '{layer.name}' is used twice")
+        if not self.layers and self._input_shape is None and layer._input_shape is not None:
+            self._input_shape = layer._input_shape
+        if self._input_shape is not None:
+            previous = self._shapes[-1] if self._shapes else self._input_shape
+            out, _ = _core.layer_info(layer.core_config(), previous)
+            self._shapes.append(tuple(out))
+        self.layers.append(layer)
+
+    def build(self, input_shape=None):
+        """Creates the C++ graph and initial weights. input_shape includes the
+        batch axis, as in Keras: build((None, 28, 28, 1))."""
+        if self._graph is not None:
+            return
+        if input_shape is not None:
+            self._input_shape = tuple(int(d) for d in tuple(input_shape)[1:])
+        if self._input_shape is None:
+            raise ValueError("the model's input shape is unknown: start it with "
+                             "pyconv.Input(shape=...), give the first layer input_shape=, "
+                             "or call build((None, ...))")
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        for layer in self.layers:  # before anything is built, so a refusal changes nothing
+            layer._check_owner(self)
+        graph = _core.Graph([l.core_config() for l in self.layers], self._input_shape,
+                            _random.next_seed())
+        self._adopt_graph(graph, self.layers)
+        self._shuffle_rng = _random.generator()
+        if self._metrics is not None:
+            self._compile_graph(self.optimizer, self.loss)
 
     def get_config(self):
         return {"name": self.name,

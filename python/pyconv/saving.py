@@ -55,13 +55,11 @@ def _layer_from_core(config):
 
 
 def restore(model, graph):
-    """Makes `model` (a new, uninitialised Sequential) the model of a C++
-    graph loaded from a file or bytes."""
-    for i in range(graph.num_layers):
-        if list(graph.node_inputs(i)) != [i - 1]:
-            raise ValueError("this model file holds a DAG (branches or skip connections); "
-                             "Python loads chains (Sequential) in this version, the C API and "
-                             "pyconv-run run it")
+    """Makes `model` (a new, uninitialised Sequential or Model) the model of a
+    C++ graph loaded from a file or bytes; a graph with branches or skip
+    connections becomes a functional Model whatever `model` was."""
+    from .models import Model
+
     meta = graph.meta
     info = json.loads(meta[_PYTHON_KEY]) if _PYTHON_KEY in meta else None
     if info is not None:
@@ -70,8 +68,15 @@ def restore(model, graph):
     else:
         name = None
         layer_list = [_layer_from_core(graph.layer_config(i)) for i in range(graph.num_layers)]
-    model.__init__(name=name)
-    model._adopt_graph(graph, layer_list)
+    chain = all(list(graph.node_inputs(i)) == [i - 1] for i in range(graph.num_layers))
+    functional = not chain or (info is not None and info["class_name"] == "Model")
+    if functional:
+        if type(model) is not Model:
+            model = Model.__new__(Model)
+        model._init_from_graph(graph, layer_list, name)
+    else:
+        model.__init__(name=name)
+        model._adopt_graph(graph, layer_list)
     if graph.compiled:
         model.optimizer = optimizers.from_core_config(graph.optimizer_config)
         model.loss = losses.from_core_config(graph.loss_config)

@@ -234,5 +234,9 @@ def test_a_dag_survives_the_file(tmp_path):
     graph.train_step(x, y)
     loaded.train_step(x, y)  # optimizer state came along: the same next step
     np.testing.assert_array_equal(loaded.predict(x), graph.predict(x))
-    with pytest.raises(ValueError, match="DAG"):
-        pyconv.models.load_model(tmp_path / "dag.pcv")
+    # Python loads it as a functional Model (the file came without Python's metadata).
+    model = pyconv.models.load_model(tmp_path / "dag.pcv")
+    assert type(model) is pyconv.Model
+    assert [t._layer.name for t in model.get_layer("add").input] == ["c2", "c1"]
+    np.testing.assert_array_equal(model.predict(x),
+                                  pyconv._core.load_graph(str(tmp_path / "dag.pcv")).predict(x))

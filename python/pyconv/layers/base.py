@@ -73,8 +73,46 @@ class Layer:
         self._trainable = trainable
         self._input_shape = tuple(input_shape) if input_shape is not None else None
         self._args = {}
-        self._model = None  # (Sequential, index) once the model is built
+        self._model = None  # (model, node index) once the model is built
         self._index = None
+        self._output = None  # the KerasTensor of its call (functional API)
+
+    def __call__(self, inputs):
+        """The functional API: this layer applied to a symbolic tensor (or a
+        list of them, for merge layers), as a new symbolic tensor."""
+        from .core import KerasTensor
+
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not tensors or not all(isinstance(t, KerasTensor) for t in tensors):
+            raise TypeError(f"layer '{self.name}' was called on {inputs!r}; layers are called on "
+                            "symbolic tensors (pyconv.Input(...) or another layer's output) to "
+                            "build a model; to compute on arrays, use model.predict")
+        if self._output is not None:
+            raise ValueError(f"layer '{self.name}' has already been called; calling one layer "
+                             "on several tensors (shared weights) is not supported yet: create "
+                             "another layer")
+        if self._model is not None:
+            raise ValueError(f"layer '{self.name}' already belongs to model "
+                             f"'{self._model.name}'; create a new layer")
+        shapes = [tuple(t.shape[1:]) for t in tensors]
+        out, _ = _core.layer_info(self.core_config(),
+                                  shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+        self._output = KerasTensor((None,) + tuple(out), layer=self, inputs=tensors)
+        return self._output
+
+    @property
+    def output(self):
+        """The symbolic tensor this layer produced when called (functional API)."""
+        if self._output is None:
+            raise AttributeError(f"layer '{self.name}' has not been called on a tensor, so it "
+                                 "has no output yet")
+        return self._output
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer was called on."""
+        tensors = self.output._inputs
+        return tensors[0] if len(tensors) == 1 else list(tensors)
 
     @property
     def trainable(self):
@@ -127,7 +165,9 @@ class Layer:
         return (batch,) + tuple(out)
 
     def count_params(self, input_shape):
-        _, params = _core.layer_info(self.core_config(), tuple(input_shape))
+        """Weights for this per-sample input shape (a list of shapes for several inputs)."""
+        shape = input_shape if isinstance(input_shape, list) else tuple(input_shape)
+        _, params = _core.layer_info(self.core_config(), shape)
         return sum(_size(shape) for _, shape in params)
 
     def _non_trainable_count(self, input_shape):

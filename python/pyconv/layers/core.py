@@ -1,4 +1,4 @@
-"""Dense, Flatten, Dropout and the Input placeholder."""
+"""Dense, Flatten, Dropout, and the functional API's symbolic tensors (Input)."""
 
 import numbers
 
@@ -55,8 +55,26 @@ class Dropout(Layer):
         self._validate()
 
 
-class Input:
-    """Declares the per-sample input shape of a model: `Input(shape=(28, 28, 1))`."""
+class KerasTensor:
+    """A symbolic tensor of the functional API: the shape (batch axis None) a
+    layer's output will have, and which layer makes it from which tensors.
+    Calling a layer on KerasTensors gives another; pyconv.Model(inputs,
+    outputs) turns the graph they describe into a model."""
+
+    def __init__(self, shape, layer=None, inputs=(), name=None):
+        self.shape = tuple(shape)
+        self.name = name
+        self._layer = layer           # None for a model input
+        self._inputs = tuple(inputs)  # the tensors the layer was called on
+
+    def __repr__(self):
+        source = f" from {self._layer.name}" if self._layer is not None else ""
+        return f"<KerasTensor shape={self.shape}{source}>"
+
+
+class Input(KerasTensor):
+    """A model input of per-sample shape `shape`: `x = Input(shape=(28, 28, 1))`.
+    It starts a Sequential list, or a functional graph (call layers on it)."""
 
     def __init__(self, shape, batch_size=None, dtype=None, name=None):
         if dtype not in (None, "float32"):
@@ -68,8 +86,7 @@ class Input:
         if not shape or any(d <= 0 for d in shape):
             raise ValueError(f"shape must be a non-empty tuple of positive integers, "
                              f"received {shape!r}")
-        self.shape = (batch_size,) + shape
-        self.name = name
+        super().__init__((batch_size,) + shape, name=name)
 
     def __repr__(self):
         return f"<Input shape={self.shape}>"

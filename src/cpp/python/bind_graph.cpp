@@ -256,14 +256,21 @@ void bind_graph(py::module_& m) {
   m.def("layer_info",
         [](const py::dict& config, const py::handle& input_shape) {
           auto layer = create_layer(attrs_from_dict(config));
-          const Shape out = layer->infer({shape_from_sequence(input_shape)});
+          // One shape, or a list of shapes for a layer with several inputs.
+          std::vector<Shape> inputs;
+          if (py::isinstance<py::list>(input_shape))
+            for (py::handle s : input_shape) inputs.push_back(shape_from_sequence(s));
+          else
+            inputs.push_back(shape_from_sequence(input_shape));
+          const Shape out = layer->infer(inputs);
           py::list params;
           for (const Param& p : layer->params())
             params.append(py::make_tuple(p.name, shape_to_tuple(p.value.shape())));
           return py::make_tuple(shape_to_tuple(out), params);
         },
         py::arg("config"), py::arg("input_shape"),
-        "(output shape, [(param name, shape)]) of a layer for a per-sample input shape; "
+        "(output shape, [(param name, shape)]) of a layer for a per-sample input shape (a "
+        "tuple; a list of tuples for several inputs); "
         "checks the arguments and shapes without initialising weights.");
   m.def("validate_layer", [](const py::dict& config) { create_layer(attrs_from_dict(config)); },
         py::arg("config"), "Raises if the layer's arguments are invalid.");

@@ -1,5 +1,9 @@
-// Add layer: the element-wise sum of inputs of one shape (a residual
-// connection). Its backward hands dout to every input unchanged.
+// Merge layers: Add, Subtract, Multiply, Average and Maximum combine inputs
+// element by element, broadcasting a size-1 dimension over the others' (a
+// squeeze-and-excitation gate of shape (1, 1, C) scales an (H, W, C) map);
+// Concatenate joins inputs along one axis.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "core/error.h"
@@ -9,40 +13,243 @@ namespace pyconv {
 
 namespace {
 
-class AddLayer : public Layer {
+enum class Op { Add, Subtract, Multiply, Average, Maximum };
+
+Op op_of(const std::string& type) {
+  if (type == "Add") return Op::Add;
+  if (type == "Subtract") return Op::Subtract;
+  if (type == "Multiply") return Op::Multiply;
+  if (type == "Average") return Op::Average;
+  return Op::Maximum;
+}
+
+// Input k's element for output element (row, col), where rows run over every
+// axis but the last: inputs broadcast along axes where their size is 1.
+class Broadcast {
  public:
-  explicit AddLayer(const Attrs& a) : Layer(a) { a.check_known({}); }
+  Broadcast(const Shape& out, const Shape& in) : out_(out), in_(in) {}
+  int64_t cols() const { return out_.back(); }
+  bool col_broadcast() const { return in_.back() == 1 && out_.back() != 1; }
+  bool same() const { return in_ == out_; }
+  // Index in the input of output element (r, c), and its value there.
+  int64_t index(int64_t r, int64_t c) const {
+    return (same() ? r * cols() : row_offset(r)) + (col_broadcast() ? 0 : c);
+  }
+  float at(const Tensor& x, int64_t r, int64_t c) const { return x.data()[index(r, c)]; }
+  // Offset of the start of input row for output row r.
+  int64_t row_offset(int64_t r) const {
+    int64_t offset = 0, stride = in_.back();
+    for (size_t d = out_.size() - 1; d-- > 0;) {
+      const int64_t i = r % out_[d];
+      r /= out_[d];
+      if (in_[d] != 1) offset += i * stride;
+      stride *= in_[d];
+    }
+    return offset;
+  }
+
+ private:
+  Shape out_, in_;  // with the batch axis
+};
+
+class ElementwiseMerge : public Layer {
+ public:
+  explicit ElementwiseMerge(const Attrs& a) : Layer(a), op_(op_of(a.type())) { a.check_known({}); }
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override {
+    if (op_ == Op::Subtract && inputs.size() != 2)
+      throw ShapeError(cat(who(), ": expected exactly 2 inputs, received ", inputs.size()));
     if (inputs.size() < 2)
       throw ShapeError(cat(who(), ": expected at least 2 inputs, received ", inputs.size()));
-    for (const Shape& s : inputs)
-      if (s != inputs[0])
-        throw ShapeError(cat(who(), ": expected inputs of one shape, received ",
+    Shape out = inputs[0];
+    for (const Shape& s : inputs) {
+      bool ok = s.size() == out.size();
+      for (size_t d = 0; ok && d < s.size(); ++d) {
+        if (s[d] == out[d] || s[d] == 1) continue;
+        if (out[d] == 1)
+          out[d] = s[d];
+        else
+          ok = false;
+      }
+      if (!ok)
+        throw ShapeError(cat(who(), ": inputs must have one shape, or size 1 where they differ "
+                                    "(broadcast); received ",
                              batch_shape_str(inputs[0]), " and ", batch_shape_str(s)));
-    return inputs[0];
+    }
+    return out;
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     float* y = out.data();
-    const int64_t n = out.numel();
-    std::memcpy(y, in[0]->data(), sizeof(float) * n);
-    for (size_t k = 1; k < in.size(); ++k) {
+    const int64_t cols = out.dim(-1), rows = out.numel() / cols;
+    const float scale = op_ == Op::Average ? 1.f / static_cast<float>(in.size()) : 1.f;
+    for (size_t k = 0; k < in.size(); ++k) {
+      const Broadcast b(out.shape(), in[k]->shape());
       const float* x = in[k]->data();
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + (b.same() ? r * cols : b.row_offset(r));
+        float* yr = y + r * cols;
+        if (b.col_broadcast()) {
+          combine_row(k, xr[0], 0, yr, cols);
+        } else {
+          combine_row(k, 0.f, xr, yr, cols);
+        }
+      }
+    }
+    if (scale != 1.f)
+      for (int64_t i = 0; i < out.numel(); ++i) y[i] *= scale;
+  }
+
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext&) override {
+    const int64_t cols = out.dim(-1), rows = out.numel() / cols;
+    std::vector<Broadcast> views;
+    for (const Tensor* x : in) views.emplace_back(out.shape(), x->shape());
+    const float* dy = dout.data();
+    std::vector<float> xs(in.size());  // the inputs' values under one output element
+    for (size_t k = 0; k < in.size(); ++k) {
+      if (!din[k]) continue;
+      float* dx = din[k]->data();
+      if (views[k].same() && (op_ == Op::Add || (op_ == Op::Subtract && k == 0))) {
+        std::memcpy(dx, dy, sizeof(float) * out.numel());  // the common residual sum
+        continue;
+      }
+      din[k]->zero();
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+          for (size_t j = 0; j < in.size(); ++j) xs[j] = views[j].at(*in[j], r, c);
+          dx[views[k].index(r, c)] += dy[r * cols + c] * local_grad(xs, k, out.data()[r * cols + c]);
+        }
     }
   }
 
-  void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
-                const std::vector<Tensor*>& din, const RunContext&) override {
-    for (Tensor* d : din)
-      if (d) std::memcpy(d->data(), dout.data(), sizeof(float) * dout.numel());
+ private:
+  // y[0, n) op= input k's row (x, or the value v where x is null).
+  void combine_row(size_t k, float v, const float* x, float* y, int64_t n) const {
+    for (int64_t c = 0; c < n; ++c) {
+      const float xv = x ? x[c] : v;
+      if (k == 0) {
+        y[c] = xv;
+        continue;
+      }
+      switch (op_) {
+        case Op::Add:
+        case Op::Average: y[c] += xv; break;
+        case Op::Subtract: y[c] -= xv; break;
+        case Op::Multiply: y[c] *= xv; break;
+        case Op::Maximum: y[c] = std::max(y[c], xv); break;
+      }
+    }
   }
+
+  // d out / d xs[k] at one output element whose inputs are xs and value is y.
+  float local_grad(const std::vector<float>& xs, size_t k, float y) const {
+    switch (op_) {
+      case Op::Add: return 1.f;
+      case Op::Subtract: return k == 0 ? 1.f : -1.f;
+      case Op::Average: return 1.f / static_cast<float>(xs.size());
+      case Op::Multiply: {
+        float p = 1.f;
+        for (size_t j = 0; j < xs.size(); ++j)
+          if (j != k) p *= xs[j];
+        return p;
+      }
+      case Op::Maximum:  // the first input holding the maximum takes the gradient
+        if (xs[k] != y) return 0.f;
+        for (size_t j = 0; j < k; ++j)
+          if (xs[j] == y) return 0.f;
+        return 1.f;
+    }
+    return 0.f;
+  }
+
+  Op op_;
+};
+
+class ConcatenateLayer : public Layer {
+ public:
+  explicit ConcatenateLayer(const Attrs& a) : Layer(a) {
+    a.check_known({"axis"});
+    axis_ = a.get_int("axis", -1);
+  }
+
+  Shape build(const std::vector<Shape>& inputs, Rng*) override {
+    if (inputs.size() < 2)
+      throw ShapeError(cat(who(), ": expected at least 2 inputs, received ", inputs.size()));
+    const int64_t rank = static_cast<int64_t>(inputs[0].size()) + 1;  // with the batch axis
+    const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
+    if (axis < 1 || axis >= rank)
+      throw ValueError(cat(who(), ": axis must be in [1, ", rank - 1, "] or [", -(rank - 1),
+                           ", -1] for inputs of rank ", rank, " (the batch axis 0 cannot be "
+                           "joined), received ", axis_));
+    axis0_ = static_cast<size_t>(axis - 1);  // in per-sample shapes
+    Shape out = inputs[0];
+    out[axis0_] = 0;
+    for (const Shape& s : inputs) {
+      bool ok = s.size() == out.size();
+      for (size_t d = 0; ok && d < s.size(); ++d) ok = d == axis0_ || s[d] == out[d];
+      if (!ok)
+        throw ShapeError(cat(who(), ": inputs must match on every axis but the concatenation "
+                                    "axis ", axis, "; received ",
+                             batch_shape_str(inputs[0]), " and ", batch_shape_str(s)));
+      out[axis0_] = checked_add(out[axis0_], s[axis0_], who());
+    }
+    return out;
+  }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
+    copy_blocks(in, out);
+  }
+
+  void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext&) override {
+    int64_t outer = 1;
+    for (size_t d = 0; d <= axis0_; ++d) outer *= dout.dim(static_cast<int64_t>(d));
+    const int64_t out_block = dout.numel() / outer;
+    int64_t start = 0;
+    for (size_t k = 0; k < in.size(); ++k) {
+      const int64_t block = in[k]->numel() / outer;
+      if (din[k])
+        for (int64_t o = 0; o < outer; ++o)
+          std::memcpy(din[k]->data() + o * block, dout.data() + o * out_block + start,
+                      sizeof(float) * block);
+      start += block;
+    }
+  }
+
+ private:
+  // out's rows (everything before the axis) are the inputs' blocks side by side.
+  void copy_blocks(const std::vector<const Tensor*>& in, Tensor& out) const {
+    int64_t outer = 1;
+    for (size_t d = 0; d <= axis0_; ++d) outer *= out.dim(static_cast<int64_t>(d));
+    const int64_t out_block = out.numel() / outer;
+    int64_t start = 0;
+    for (const Tensor* x : in) {
+      const int64_t block = x->numel() / outer;
+      for (int64_t o = 0; o < outer; ++o)
+        std::memcpy(out.data() + o * out_block + start, x->data() + o * block,
+                    sizeof(float) * block);
+      start += block;
+    }
+  }
+
+  static int64_t checked_add(int64_t a, int64_t b, const std::string& who) {
+    if (a > INT64_MAX - b) throw ValueError(cat(who, ": the joined axis is too large"));
+    return a + b;
+  }
+
+  int64_t axis_ = -1;
+  size_t axis0_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Layer> make_add(const Attrs& attrs) { return std::make_unique<AddLayer>(attrs); }
+std::unique_ptr<Layer> make_merge(const Attrs& attrs) {
+  return std::make_unique<ElementwiseMerge>(attrs);
+}
+
+std::unique_ptr<Layer> make_concatenate(const Attrs& attrs) {
+  return std::make_unique<ConcatenateLayer>(attrs);
+}
 
 }  // namespace pyconv
