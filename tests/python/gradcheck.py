@@ -183,3 +183,36 @@ def assert_close_to_reference(actual, expected, rtol=1e-4, atol_rel=1e-4):
     assert actual.dtype == np.float32, actual.dtype
     scale = max(1.0, float(np.sqrt(np.mean(expected * expected))) if expected.size else 1.0)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol_rel * scale)
+
+
+def check_model_grads(graph, x, target, *, seed=0, eps=1e-2, n_coords=12, rtol=1e-2,
+                      atol_rel=1e-2):
+    """A whole-model gradient check: d loss / d every parameter of a compiled
+    _core.Graph, numeric (central differences of test_step's loss) against
+    analytic (what one SGD step with learning rate 1 subtracts). The graph is
+    recompiled with that optimizer; its weights are left as they were."""
+    loss_config = graph.loss_config
+    graph.compile(loss_config, {"type": "sgd", "learning_rate": 1.0})
+    rng = np.random.default_rng(seed)
+    layers = range(graph.num_layers)
+    before = [[np.array(w, np.float32) for w in graph.get_weights(i)] for i in layers]
+    graph.train_step(x, target)
+    analytic = [[b - np.asarray(a) for b, a in zip(bs, graph.get_weights(i))]
+                for i, bs in zip(layers, before)]
+    for i in layers:
+        graph.set_weights(i, before[i])
+    for i in layers:
+        for k, name in enumerate(graph.layer_param_names(i)):
+            p = before[i][k].copy()
+
+            def loss_at(arr, i=i, k=k):
+                ws = list(before[i])
+                ws[k] = arr
+                graph.set_weights(i, ws)
+                return float(graph.test_step(x, target)[0])
+
+            idx = _coords(p.size, n_coords, rng)
+            num = numeric_grad(loss_at, p, idx, eps)
+            graph.set_weights(i, before[i])
+            assert_grad_close(num, analytic[i][k].reshape(-1)[idx],
+                              f"layer {i} {name}", rtol, atol_rel)

@@ -150,3 +150,29 @@ def test_pyconv_run_gives_python_outputs(trained, tmp_path):
     result = subprocess.run([tool, str(tmp_path / "bad.pcv"), str(tmp_path / "x.npy")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "truncated" in result.stderr
+
+
+def test_c_api_runs_a_functional_model_with_every_merge(lib, tmp_path):
+    # Residual sum, a broadcast gate, concatenated branches, subtract, average
+    # and maximum: the C library gives Python's outputs.
+    pyconv.set_seed(3)
+    inp = pyconv.Input(shape=(8, 8, 2))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    b = layers.Conv2D(4, 3, padding="same")(a)
+    x = layers.Add()([a, b])
+    gate = layers.AveragePooling2D(pool_size=8)(layers.Conv2D(4, 1, activation="relu")(x))
+    x = layers.Multiply()([x, gate])
+    y = layers.Maximum()([layers.Subtract()([x, a]), layers.Average()([x, b])])
+    x = layers.Concatenate()([x, y])
+    out = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+    model = pyconv.Model(inp, out)
+    path = tmp_path / "functional.pcv"
+    model.save(path)
+    data = np.random.default_rng(0).random((6, 8, 8, 2), dtype=np.float32)
+    status, handle = c_load(lib, path)
+    assert status == PCV_OK, lib.pcv_last_error()
+    try:
+        np.testing.assert_array_equal(c_predict(lib, handle, data),
+                                      model.predict(data, batch_size=6, verbose=0))
+    finally:
+        lib.pcv_model_free(handle)
