@@ -16,7 +16,8 @@ from .layers.core import Input, KerasTensor
 from .progress import ProgressBar, format_logs
 
 _FLOAT32 = np.dtype(np.float32)
-_SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D")
+_SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+                  "GlobalMaxPooling2D")
 
 
 def _check_batch_size(batch_size):

@@ -59,6 +59,19 @@ def test_a_size_one_gate_broadcasts_over_the_map(name):
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("pool", ["GlobalAveragePooling2D", "GlobalMaxPooling2D"])
+def test_a_keepdims_global_pool_makes_a_gate(pool):
+    inp, conv_a, conv_b, a, b = _branches()
+    gate = getattr(L, pool)(keepdims=True)(b)
+    assert gate.shape == (None, 1, 1, 3)
+    model = pyconv.Model(inp, L.Multiply()([a, gate]))
+    x = RNG.standard_normal((3, 4, 4, 3)).astype(np.float32)
+    reduce = np.mean if pool == "GlobalAveragePooling2D" else np.max
+    g = reduce(_numpy_conv1x1(conv_b, x), axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0), _numpy_conv1x1(conv_a, x) * g,
+                               rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("axis", [-1, 3, 1, 2])
 def test_concatenate_joins_along_its_axis(axis):
     inp, conv_a, conv_b, a, b = _branches()

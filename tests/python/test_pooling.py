@@ -1,4 +1,4 @@
-"""MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D and Flatten through
+"""MaxPooling2D, AveragePooling2D, the global pools and Flatten through
 _core.LayerRunner against reference.py and finite differences."""
 
 import numpy as np
@@ -167,6 +167,38 @@ def test_global_avg_pool(channels, hw):
     dx, _ = runner.backward(dy)
     expected = np.broadcast_to(dy[:, None, None, :] / (hw[0] * hw[1]), shape)
     assert_close_to_reference(dx, expected, rtol=1e-6, atol_rel=1e-6)
+
+
+@pytest.mark.parametrize("channels", CHANNELS)
+@pytest.mark.parametrize("hw", [(1, 1), (7, 5), (4, 4)])
+def test_global_max_pool(channels, hw):
+    rng = np.random.default_rng(channels)
+    shape = (2,) + hw + (channels,)
+    runner = _core.LayerRunner({"type": "GlobalMaxPooling2D", "name": "gmp"}, shape[1:])
+    assert tuple(runner.output_shape) == (channels,)
+    # Distinct values: a finite difference never crosses a tie.
+    x = spaced_values(shape, rng)
+    assert_close_to_reference(runner.forward(x), x.max(axis=(1, 2)))
+    check_layer_grads(runner, x, seed=channels, eps=5e-3)
+
+
+@pytest.mark.parametrize("kind, reduce", [("GlobalAveragePooling2D", np.mean),
+                                          ("GlobalMaxPooling2D", np.max)])
+def test_global_pools_keep_dims(kind, reduce):
+    rng = np.random.default_rng(1)
+    runner = _core.LayerRunner({"type": kind, "name": "g", "keepdims": True}, (5, 3, 4))
+    assert tuple(runner.output_shape) == (1, 1, 4)
+    x = spaced_values((2, 5, 3, 4), rng)
+    assert_close_to_reference(runner.forward(x), reduce(x, axis=(1, 2), keepdims=True))
+    check_layer_grads(runner, x, eps=5e-3)
+
+
+def test_global_max_pool_gradient_goes_to_the_first_maximum():
+    runner = _core.LayerRunner({"type": "GlobalMaxPooling2D", "name": "gmp"}, (2, 2, 1))
+    x = np.array([[[[1.0], [3.0]], [[3.0], [2.0]]]], np.float32)
+    runner.forward(x)
+    dx, _ = runner.backward(np.array([[5.0]], np.float32))
+    np.testing.assert_array_equal(dx.reshape(-1), [0.0, 5.0, 0.0, 0.0])
 
 
 # --- Flatten --------------------------------------------------------------------

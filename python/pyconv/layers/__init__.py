@@ -7,13 +7,14 @@ from .core import Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
 from .merge import (Add, Average, Concatenate, Maximum, Multiply, Subtract, add, average,
                     concatenate, maximum, multiply, subtract)
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
-                      MaxPool2D, MaxPooling2D)
+                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 
 Convolution2D = Conv2D
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "Concatenate", "Conv2D",
     "Convolution2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D",
+    "GlobalMaxPool2D", "GlobalMaxPooling2D",
     "Input", "InputLayer", "KerasTensor", "Layer", "MaxPool2D", "MaxPooling2D", "Maximum",
     "Multiply", "ReLU", "Softmax", "Subtract", "add", "average", "concatenate", "maximum",
     "multiply", "subtract",

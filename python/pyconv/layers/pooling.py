@@ -33,20 +33,32 @@ class AveragePooling2D(_Pooling2D):
     core_type = "AveragePooling2D"
 
 
-class GlobalAveragePooling2D(Layer):
-    """(N, H, W, C) -> (N, C): the mean over all positions."""
-
-    core_type = "GlobalAveragePooling2D"
-
+class _GlobalPooling2D(Layer):
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError("only data_format='channels_last' is supported, "
                              f"received {data_format!r}")
+        if not isinstance(keepdims, bool):
+            raise TypeError(f"keepdims must be True or False, received {keepdims!r}")
         if keepdims:
-            raise ValueError("keepdims=True is not supported; expected keepdims=False")
+            self._args = {"keepdims": True}
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """(N, H, W, C) -> (N, C): the mean over all positions ((N, 1, 1, C) with keepdims)."""
+
+    core_type = "GlobalAveragePooling2D"
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """(N, H, W, C) -> (N, C): the maximum over all positions ((N, 1, 1, C) with
+    keepdims); the gradient goes to the first position holding it."""
+
+    core_type = "GlobalMaxPooling2D"
 
 
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D

@@ -80,47 +80,69 @@ class Pool2DLayer : public Layer {
   kernels::PoolGeometry geom_{};
 };
 
-class GlobalAvgPool2DLayer : public Layer {
+// GlobalAveragePooling2D / GlobalMaxPooling2D: (N, H, W, C) -> (N, C), or
+// (N, 1, 1, C) with keepdims (a squeeze-and-excitation gate's shape).
+class GlobalPool2DLayer : public Layer {
  public:
-  explicit GlobalAvgPool2DLayer(const Attrs& a) : Layer(a) { a.check_known({}); }
+  GlobalPool2DLayer(const Attrs& a, bool max) : Layer(a), max_(max) {
+    a.check_known({"keepdims"});
+    keepdims_ = a.get_bool("keepdims", false);
+  }
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override {
     if (inputs[0].size() != 3)
       throw ShapeError(cat(who(), ": expected input of shape (N, H, W, C), received ",
                            batch_shape_str(inputs[0])));
     in_ = inputs[0];
-    return {in_[2]};
+    return keepdims_ ? Shape{1, 1, in_[2]} : Shape{in_[2]};
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t N = out.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);
-    [[maybe_unused]] const int threads = threads_for(N * P * C, ctx.threads);
     const float* x = in[0]->data();
-#pragma omp parallel for num_threads(threads) if (threads > 1)
-    for (int64_t n = 0; n < N; ++n) {
+    parallel_for(threads_for(N * P * C, ctx.threads), N, [&](int64_t n) {
       float* y = out.data() + n * C;
-      std::fill(y, y + C, 0.f);
-      for (int64_t p = 0; p < P; ++p)
-        for (int64_t c = 0; c < C; ++c) y[c] += x[(n * P + p) * C + c];
-      for (int64_t c = 0; c < C; ++c) y[c] *= inv;
-    }
+      const float* xs = x + n * P * C;
+      std::copy(xs, xs + C, y);
+      for (int64_t p = 1; p < P; ++p)
+        for (int64_t c = 0; c < C; ++c)
+          y[c] = max_ ? std::max(y[c], xs[p * C + c]) : y[c] + xs[p * C + c];
+      if (!max_)
+        for (int64_t c = 0; c < C; ++c) y[c] *= inv;
+    });
   }
 
-  void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     if (!din[0]) return;
     const int64_t N = dout.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);
-    [[maybe_unused]] const int threads = threads_for(N * P * C, ctx.threads);
+    const float* x = in[0]->data();
     float* dx = din[0]->data();
-#pragma omp parallel for num_threads(threads) if (threads > 1)
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t p = 0; p < P; ++p)
-        for (int64_t c = 0; c < C; ++c) dx[(n * P + p) * C + c] = dout.data()[n * C + c] * inv;
+    parallel_for(threads_for(N * P * C, ctx.threads), N, [&](int64_t n) {
+      const float* dy = dout.data() + n * C;
+      float* d = dx + n * P * C;
+      if (!max_) {
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t c = 0; c < C; ++c) d[p * C + c] = dy[c] * inv;
+        return;
+      }
+      // The first position holding each channel's maximum takes its gradient.
+      std::fill(d, d + P * C, 0.f);
+      const float* xs = x + n * P * C;
+      const float* top = out.data() + n * C;
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t p = 0; p < P; ++p)
+          if (xs[p * C + c] == top[c]) {
+            d[p * C + c] = dy[c];
+            break;
+          }
+    });
   }
 
  private:
+  bool max_, keepdims_ = false;
   Shape in_;
 };
 
@@ -129,7 +151,10 @@ class GlobalAvgPool2DLayer : public Layer {
 std::unique_ptr<Layer> make_maxpool2d(const Attrs& a) { return std::make_unique<Pool2DLayer>(a, true); }
 std::unique_ptr<Layer> make_avgpool2d(const Attrs& a) { return std::make_unique<Pool2DLayer>(a, false); }
 std::unique_ptr<Layer> make_global_avgpool2d(const Attrs& a) {
-  return std::make_unique<GlobalAvgPool2DLayer>(a);
+  return std::make_unique<GlobalPool2DLayer>(a, false);
+}
+std::unique_ptr<Layer> make_global_maxpool2d(const Attrs& a) {
+  return std::make_unique<GlobalPool2DLayer>(a, true);
 }
 
 }  // namespace pyconv
