@@ -84,11 +84,13 @@ def check_layer_grads(
     rtol=1e-2,
     atol_rel=1e-2,
     check_input=True,
+    training=False,
 ):
-    """Check runner.backward against finite differences for x and every param."""
+    """Check runner.backward against finite differences for x and every param
+    (non-trainable state has no gradient and is left out)."""
     rng = np.random.default_rng(seed)
     x = np.ascontiguousarray(x, dtype=np.float32).copy()
-    y = runner.forward(x.copy(), training=False)
+    y = runner.forward(x.copy(), training=training)
     r = rng.standard_normal(y.shape).astype(np.float32)
     r64 = r.astype(np.float64)
     dx, dparams = runner.backward(r)
@@ -97,11 +99,14 @@ def check_layer_grads(
     params = [np.array(p, dtype=np.float32, copy=True) for p in runner.get_params()]
     assert len(dparams) == len(params) == len(names)
     assert dx.shape == x.shape, (dx.shape, x.shape)
-    for name, p, dp in zip(names, params, dparams):
-        assert dp.shape == p.shape, (name, dp.shape, p.shape)
+    # State (moving statistics) has no gradient: a 0-d array stands for it.
+    checked = [k for k, (p, dp) in enumerate(zip(params, dparams))
+               if np.ndim(dp) or not np.ndim(p)]
+    for k in checked:
+        assert dparams[k].shape == params[k].shape, (names[k], dparams[k].shape, params[k].shape)
 
     def loss_at(xx):
-        out = runner.forward(xx, training=False)
+        out = runner.forward(xx, training=training)
         return float(np.sum(np.asarray(out, np.float64) * r64))
 
     if check_input:
@@ -109,8 +114,8 @@ def check_layer_grads(
         num = numeric_grad(loss_at, x, idx, eps)
         assert_grad_close(num, np.asarray(dx).reshape(-1)[idx], "d/d input", rtol, atol_rel)
 
-    for k, name in enumerate(names):
-        pk = params[k].copy()
+    for k in checked:
+        name, pk = names[k], params[k].copy()
 
         def loss_param(arr, k=k):
             ps = list(params)
@@ -189,7 +194,8 @@ def check_model_grads(graph, x, target, *, seed=0, eps=1e-2, n_coords=12, rtol=1
                       atol_rel=1e-2):
     """A whole-model gradient check: d loss / d every parameter of a compiled
     _core.Graph, numeric (central differences of test_step's loss) against
-    analytic (what one SGD step with learning rate 1 subtracts). The graph is
+    analytic (what one SGD step with learning rate 1 subtracts), for every
+    trainable weight. The graph is
     recompiled with that optimizer; its weights are left as they were."""
     loss_config = graph.loss_config
     graph.compile(loss_config, {"type": "sgd", "learning_rate": 1.0})
@@ -202,7 +208,9 @@ def check_model_grads(graph, x, target, *, seed=0, eps=1e-2, n_coords=12, rtol=1
     for i in layers:
         graph.set_weights(i, before[i])
     for i in layers:
-        for k, name in enumerate(graph.layer_param_names(i)):
+        for k, (name, _, trainable, _) in enumerate(graph.layer_param_info(i)):
+            if not trainable:  # frozen weights and state: no step moves them
+                continue
             p = before[i][k].copy()
 
             def loss_at(arr, i=i, k=k):

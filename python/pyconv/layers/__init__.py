@@ -3,7 +3,7 @@
 from .activation import Activation, ReLU, Softmax
 from .base import Layer
 from .conv import Conv2D
-from .core import Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
+from .core import BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
 from .merge import (Add, Average, Concatenate, Maximum, Multiply, Subtract, add, average,
                     concatenate, maximum, multiply, subtract)
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
@@ -12,7 +12,8 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
 Convolution2D = Conv2D
 
 __all__ = [
-    "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "Concatenate", "Conv2D",
+    "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
+    "Concatenate", "Conv2D",
     "Convolution2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D",
     "GlobalMaxPool2D", "GlobalMaxPooling2D",
     "Input", "InputLayer", "KerasTensor", "Layer", "MaxPool2D", "MaxPooling2D", "Maximum",

@@ -164,18 +164,23 @@ class Layer:
         out, _ = _core.layer_info(self.core_config(), sample)
         return (batch,) + tuple(out)
 
+    def _param_shapes(self, input_shape):
+        """[(name, shape, is_state)] for this per-sample input shape (a list of
+        shapes for several inputs)."""
+        shape = input_shape if isinstance(input_shape, list) else tuple(input_shape)
+        return _core.layer_info(self.core_config(), shape)[1]
+
     def count_params(self, input_shape):
         """Weights for this per-sample input shape (a list of shapes for several inputs)."""
-        shape = input_shape if isinstance(input_shape, list) else tuple(input_shape)
-        _, params = _core.layer_info(self.core_config(), shape)
-        return sum(_size(shape) for _, shape in params)
+        return sum(_size(shape) for _, shape, _ in self._param_shapes(input_shape))
 
     def _non_trainable_count(self, input_shape):
         """Weights fit leaves alone: all of a frozen layer's, and any state."""
         if self._model is not None:
             info = self._graph().layer_param_info(self._index)
             return sum(_size(shape) for _, shape, trainable, _ in info if not trainable)
-        return self.count_params(input_shape) if not self._trainable else 0
+        return sum(_size(shape) for _, shape, state in self._param_shapes(input_shape)
+                   if state or not self._trainable)
 
     @property
     def weights_names(self):

@@ -93,3 +93,28 @@ class Input(KerasTensor):
 
 
 InputLayer = Input
+
+
+class BatchNormalization(Layer):
+    """Normalizes each channel (the last axis): with the batch's statistics
+    while training, with their moving averages at inference (Keras's
+    arguments and defaults: momentum=0.99, epsilon=1e-3). Its weights are
+    [gamma, beta, moving_mean, moving_variance]; the last two are not trained."""
+
+    core_type = "BatchNormalization"
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("momentum", momentum), ("epsilon", epsilon)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a number, received {value!r}")
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise TypeError(f"axis must be an integer, received {axis!r}")
+        self._args = {"axis": int(axis), "momentum": float(momentum), "epsilon": float(epsilon),
+                      "center": bool(center), "scale": bool(scale),
+                      "beta_initializer": beta_initializer, "gamma_initializer": gamma_initializer,
+                      "moving_mean_initializer": moving_mean_initializer,
+                      "moving_variance_initializer": moving_variance_initializer}
+        self._validate()

@@ -265,11 +265,11 @@ void bind_graph(py::module_& m) {
           const Shape out = layer->infer(inputs);
           py::list params;
           for (const Param& p : layer->params())
-            params.append(py::make_tuple(p.name, shape_to_tuple(p.value.shape())));
+            params.append(py::make_tuple(p.name, shape_to_tuple(p.value.shape()), p.is_state));
           return py::make_tuple(shape_to_tuple(out), params);
         },
         py::arg("config"), py::arg("input_shape"),
-        "(output shape, [(param name, shape)]) of a layer for a per-sample input shape (a "
+        "(output shape, [(param name, shape, is_state)]) of a layer for a per-sample input shape (a "
         "tuple; a list of tuples for several inputs); "
         "checks the arguments and shapes without initialising weights.");
   m.def("validate_layer", [](const py::dict& config) { create_layer(attrs_from_dict(config)); },

@@ -1,0 +1,207 @@
+// BatchNormalization over the last axis (channels), as Keras does it:
+//   training:  y = gamma * (x - mean_B) / sqrt(var_B + epsilon) + beta, with
+//              the batch's mean and (biased) variance per channel; each
+//              training step then moves the moving statistics towards them:
+//              moving = momentum * moving + (1 - momentum) * batch.
+//   inference: the same with the moving statistics; also in training when
+//              the layer is frozen (trainable = False), as in Keras, so that
+//              fine-tuning leaves a pretrained network's statistics alone.
+// Weights in Keras's order: gamma (scale=True), beta (center=True),
+// moving_mean, moving_variance (state: never trained).
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "core/threads.h"
+#include "graph/layer.h"
+
+namespace pyconv {
+
+namespace {
+
+class BatchNormLayer : public Layer {
+ public:
+  explicit BatchNormLayer(const Attrs& a) : Layer(a) {
+    a.check_known({"axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
+                   "gamma_initializer", "moving_mean_initializer",
+                   "moving_variance_initializer"});
+    if (a.get_int("axis", -1) != -1)
+      throw ValueError(cat(who(), ": only axis=-1 (the channels of channels-last data) is "
+                                  "supported, received ", a.get_int("axis", -1)));
+    momentum_ = a.get_float("momentum", 0.99);
+    epsilon_ = a.get_float("epsilon", 1e-3);
+    center_ = a.get_bool("center", true);
+    scale_ = a.get_bool("scale", true);
+    if (!(momentum_ >= 0 && momentum_ <= 1))
+      throw ValueError(cat(who(), ": momentum must be in [0, 1], received ", momentum_));
+    if (!(epsilon_ > 0 && std::isfinite(epsilon_)))
+      throw ValueError(cat(who(), ": epsilon must be positive, received ", epsilon_));
+  }
+
+  Shape build(const std::vector<Shape>& inputs, Rng* rng) override {
+    if (inputs[0].empty())
+      throw ShapeError(cat(who(), ": expected input with a channel axis, received ",
+                           batch_shape_str(inputs[0])));
+    const int64_t C = inputs[0].back();
+    auto add = [&](bool state, const char* name, const char* key, const char* init) {
+      Param& p = state ? add_state(name, {C}) : add_param(name, {C});
+      initialize(p.value, attrs_.get_string(key, init), 1, 1, rng, who());
+    };
+    if (scale_) add(false, "gamma", "gamma_initializer", "ones");
+    if (center_) add(false, "beta", "beta_initializer", "zeros");
+    add(true, "moving_mean", "moving_mean_initializer", "zeros");
+    add(true, "moving_variance", "moving_variance_initializer", "ones");
+    return inputs[0];
+  }
+
+  std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
+    const int64_t C = out.dim(-1), rows = out.numel() / C;
+    const float* x = in[0]->data();
+    std::vector<float> shift(C), mult(C);  // y = (x - shift) * mult + beta
+    if (batch_statistics(ctx)) {
+      State& s = state_of<State>(ctx);
+      batch_moments(x, rows, C, s.mean, s.var);
+      s.inv_std.resize(C);
+      for (int64_t c = 0; c < C; ++c) {
+        s.inv_std[c] = 1.f / std::sqrt(s.var[c] + static_cast<float>(epsilon_));
+        shift[c] = s.mean[c];
+        mult[c] = s.inv_std[c] * gamma(c);
+      }
+    } else {
+      const float* mean = moving(0), *var = moving(1);
+      for (int64_t c = 0; c < C; ++c) {
+        shift[c] = mean[c];
+        mult[c] = gamma(c) / std::sqrt(var[c] + static_cast<float>(epsilon_));
+      }
+    }
+    float* y = out.data();
+    parallel_for(threads_for(rows * C, ctx.threads), rows, [&](int64_t r) {
+      const float* xr = x + r * C;
+      float* yr = y + r * C;
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - shift[c]) * mult[c] + beta(c);
+    });
+  }
+
+  void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    const int64_t C = dout.dim(-1), rows = dout.numel() / C;
+    if (!batch_statistics(ctx)) {  // frozen: a fixed affine map per channel
+      frozen_backward(dout, din[0], C, rows, ctx);
+      return;
+    }
+    State& s = state_of<State>(ctx);
+    const float* x = in[0]->data();
+    const float* dy = dout.data();
+    // Sums per channel of dy and of dy * x_hat, in double: rows may be many.
+    std::vector<double> sum_dy(C, 0.0), sum_dy_xhat(C, 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        const double xhat = (x[r * C + c] - s.mean[c]) * s.inv_std[c];
+        sum_dy[c] += dy[r * C + c];
+        sum_dy_xhat[c] += dy[r * C + c] * xhat;
+      }
+    size_t k = 0;
+    if (scale_) {
+      float* dgamma = params_[k++].grad.data();
+      for (int64_t c = 0; c < C; ++c) dgamma[c] = static_cast<float>(sum_dy_xhat[c]);
+    }
+    if (center_) {
+      float* dbeta = params_[k++].grad.data();
+      for (int64_t c = 0; c < C; ++c) dbeta[c] = static_cast<float>(sum_dy[c]);
+    }
+    if (din[0]) {
+      // dx = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+      float* dx = din[0]->data();
+      const double m = static_cast<double>(rows);
+      parallel_for(threads_for(rows * C, ctx.threads), rows, [&](int64_t r) {
+        for (int64_t c = 0; c < C; ++c) {
+          const double xhat = (x[r * C + c] - s.mean[c]) * s.inv_std[c];
+          dx[r * C + c] = static_cast<float>(
+              gamma(c) * s.inv_std[c] *
+              (dy[r * C + c] - sum_dy[c] / m - xhat * sum_dy_xhat[c] / m));
+        }
+      });
+    }
+    update_moving_statistics(s, C);
+  }
+
+ private:
+  struct State : LayerState {
+    std::vector<float> mean, var, inv_std;  // of the last training batch
+  };
+
+  bool batch_statistics(const RunContext& ctx) const { return ctx.training && trainable(); }
+
+  void frozen_backward(const Tensor& dout, Tensor* dx, int64_t C, int64_t rows,
+                       const RunContext& ctx) {
+    for (Param& p : params_)
+      if (!p.is_state) p.grad.zero();
+    if (!dx) return;
+    const float* var = moving(1);
+    std::vector<float> mult(C);
+    for (int64_t c = 0; c < C; ++c)
+      mult[c] = gamma(c) / std::sqrt(var[c] + static_cast<float>(epsilon_));
+    const float* dy = dout.data();
+    float* out = dx->data();
+    parallel_for(threads_for(rows * C, ctx.threads), rows, [&](int64_t r) {
+      for (int64_t c = 0; c < C; ++c) out[r * C + c] = dy[r * C + c] * mult[c];
+    });
+  }
+
+  float gamma(int64_t c) const { return scale_ ? params_[0].value.data()[c] : 1.f; }
+  float beta(int64_t c) const {
+    return center_ ? params_[scale_ ? 1 : 0].value.data()[c] : 0.f;
+  }
+  // 0: moving_mean, 1: moving_variance.
+  const float* moving(int which) const {
+    return params_[(scale_ ? 1 : 0) + (center_ ? 1 : 0) + which].value.data();
+  }
+
+  // Mean and biased variance of each channel over rows (two passes, in double).
+  static void batch_moments(const float* x, int64_t rows, int64_t C, std::vector<float>& mean,
+                            std::vector<float>& var) {
+    std::vector<double> sum(C, 0.0), sq(C, 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < C; ++c) sum[c] += x[r * C + c];
+    mean.resize(C);
+    for (int64_t c = 0; c < C; ++c) mean[c] = static_cast<float>(sum[c] / rows);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        const double d = x[r * C + c] - mean[c];
+        sq[c] += d * d;
+      }
+    var.resize(C);
+    for (int64_t c = 0; c < C; ++c) var[c] = static_cast<float>(sq[c] / rows);
+  }
+
+  // A training step moves the moving statistics (training holds the model
+  // alone, so writing them here is safe); non-finite batch statistics are
+  // not taken in (that step's weights are refused too).
+  void update_moving_statistics(const State& s, int64_t C) {
+    for (int64_t c = 0; c < C; ++c)
+      if (!std::isfinite(s.mean[c]) || !std::isfinite(s.var[c])) return;
+    const size_t first = (scale_ ? 1 : 0) + (center_ ? 1 : 0);
+    Param& mean = params_[first];
+    Param& var = params_[first + 1];
+    const float keep = static_cast<float>(momentum_), take = 1.f - keep;
+    for (int64_t c = 0; c < C; ++c) {
+      mean.value.data()[c] = keep * mean.value.data()[c] + take * s.mean[c];
+      var.value.data()[c] = keep * var.value.data()[c] + take * s.var[c];
+    }
+    ++mean.version;
+    ++var.version;
+  }
+
+  double momentum_ = 0.99, epsilon_ = 1e-3;
+  bool center_ = true, scale_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_batchnorm(const Attrs& attrs) {
+  return std::make_unique<BatchNormLayer>(attrs);
+}
+
+}  // namespace pyconv
