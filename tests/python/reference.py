@@ -6,6 +6,8 @@ Layout is channels-last (N, H, W, C); kernels use the Keras layouts
 (KH, KW, C/G, F) for Conv2D and (in, units) for Dense.
 """
 
+import math
+
 import numpy as np
 
 EPSILON = 1e-7  # Keras backend.epsilon(), used to clip probabilities.
@@ -56,12 +58,45 @@ def log_softmax(x, axis=-1):
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+_erf = np.vectorize(math.erf)
+
+
+def gelu(x):
+    x = _f64(x)
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
 ACTIVATIONS = {
     "linear": lambda x: _f64(x),
     "relu": relu,
     "tanh": tanh,
     "sigmoid": sigmoid,
     "softmax": softmax,
+    "elu": lambda x: np.where(_f64(x) > 0, _f64(x), np.expm1(np.minimum(_f64(x), 0))),
+    "selu": lambda x: SELU_SCALE * np.where(_f64(x) > 0, _f64(x),
+                                            SELU_ALPHA * np.expm1(np.minimum(_f64(x), 0))),
+    "softplus": lambda x: np.logaddexp(0.0, _f64(x)),
+    "relu6": lambda x: np.clip(_f64(x), 0.0, 6.0),
+    "hard_sigmoid": lambda x: np.clip(_f64(x) / 6.0 + 0.5, 0.0, 1.0),
+    "leaky_relu": lambda x: np.where(_f64(x) > 0, _f64(x), 0.2 * _f64(x)),
+    "gelu": gelu,
+    "swish": lambda x: _f64(x) * sigmoid(x),
+    "silu": lambda x: _f64(x) * sigmoid(x),
+}
+
+# Derivatives from the input x, for the activations added after the first five.
+_DERIVATIVES = {
+    "elu": lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0))),
+    "selu": lambda x: SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0))),
+    "softplus": sigmoid,
+    "relu6": lambda x: ((x > 0) & (x < 6)).astype(np.float64),
+    "hard_sigmoid": lambda x: np.where((x > -3) & (x < 3), 1.0 / 6.0, 0.0),
+    "leaky_relu": lambda x: np.where(x > 0, 1.0, 0.2),
+    "gelu": lambda x: 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
+    + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi),
+    "swish": lambda x: sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x))),
+    "silu": lambda x: sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x))),
 }
 
 
@@ -69,10 +104,13 @@ def activation(name, x):
     return ACTIVATIONS[name](x)
 
 
-def activation_backward(name, y, dy):
-    """Gradient through the activation given its output y and upstream dy."""
+def activation_backward(name, y, dy, x=None):
+    """Gradient through the activation given its output y (and for the newer
+    activations its input x) and upstream dy."""
     y = _f64(y)
     dy = _f64(dy)
+    if name in _DERIVATIVES:
+        return dy * _DERIVATIVES[name](_f64(x))
     if name == "linear":
         return dy
     if name == "relu":

@@ -285,7 +285,7 @@ def test_bad_batch_size(batch_size):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: L.Dense(3, activation="relu6"),
+    lambda: L.Dense(3, activation="relu7"),
     lambda: L.Conv2D(3, 3, activation="swishy"),
     lambda: L.Activation("gelu_fast"),
 ], ids=["Dense", "Conv2D", "Activation"])

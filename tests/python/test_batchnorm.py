@@ -116,14 +116,8 @@ def test_a_model_with_batchnorm_trains_saves_and_runs_natively(tmp_path):
     expected = model.predict(batch, batch_size=50, verbose=0)
     np.testing.assert_array_equal(loaded.predict(batch, batch_size=50, verbose=0), expected)
 
-    from test_native_runtime import PCV_OK, _library, c_load, c_predict
-    lib = _library()
-    status, handle = c_load(lib, path)
-    assert status == PCV_OK, lib.pcv_last_error()
-    try:
-        np.testing.assert_array_equal(c_predict(lib, handle, batch), expected)
-    finally:
-        lib.pcv_model_free(handle)
+    from test_native_runtime import _library, assert_c_api_matches_python
+    assert_c_api_matches_python(_library(), model, batch, tmp_path / "bn-again.pcv")
 
 
 def test_a_frozen_layer_runs_in_inference_mode_as_in_keras():

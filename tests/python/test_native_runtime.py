@@ -166,13 +166,31 @@ def test_c_api_runs_a_functional_model_with_every_merge(lib, tmp_path):
     x = layers.Concatenate()([x, y])
     out = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
     model = pyconv.Model(inp, out)
-    path = tmp_path / "functional.pcv"
-    model.save(path)
     data = np.random.default_rng(0).random((6, 8, 8, 2), dtype=np.float32)
+    assert_c_api_matches_python(lib, model, data, tmp_path / "functional.pcv")
+
+
+def assert_c_api_matches_python(lib, model, data, path):
+    """Saves the model, loads it through the C library, and compares outputs."""
+    model.save(path)
     status, handle = c_load(lib, path)
     assert status == PCV_OK, lib.pcv_last_error()
     try:
         np.testing.assert_array_equal(c_predict(lib, handle, data),
-                                      model.predict(data, batch_size=6, verbose=0))
+                                      model.predict(data, batch_size=len(data), verbose=0))
     finally:
         lib.pcv_model_free(handle)
+
+
+def test_c_api_runs_the_newer_layers_and_activations(lib, tmp_path):
+    pyconv.set_seed(4)
+    model = pyconv.Sequential([
+        pyconv.Input((8, 8, 1)),
+        layers.Conv2D(4, 3, activation="gelu"), layers.BatchNormalization(),
+        layers.PReLU(shared_axes=[1, 2]), layers.Conv2D(4, 3, activation="swish"),
+        layers.LeakyReLU(), layers.GlobalMaxPooling2D(), layers.Dense(6, activation="selu"),
+        layers.ELU(), layers.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    data = np.random.default_rng(1).random((16, 8, 8, 1), dtype=np.float32)
+    model.fit(data, np.arange(16) % 10, epochs=2, batch_size=8, verbose=0)
+    assert_c_api_matches_python(lib, model, data, tmp_path / "newer.pcv")

@@ -1,6 +1,6 @@
 """Keras-named layers. Each is a description; the C++ core does the work."""
 
-from .activation import Activation, ReLU, Softmax
+from .activation import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Layer
 from .conv import Conv2D
 from .core import BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
@@ -13,10 +13,9 @@ Convolution2D = Conv2D
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
-    "Concatenate", "Conv2D",
-    "Convolution2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D",
-    "GlobalMaxPool2D", "GlobalMaxPooling2D",
-    "Input", "InputLayer", "KerasTensor", "Layer", "MaxPool2D", "MaxPooling2D", "Maximum",
-    "Multiply", "ReLU", "Softmax", "Subtract", "add", "average", "concatenate", "maximum",
+    "Concatenate", "Conv2D", "Convolution2D", "Dense", "Dropout", "ELU", "Flatten",
+    "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
+    "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
+    "Multiply", "PReLU", "ReLU", "Softmax", "Subtract", "add", "average", "concatenate", "maximum",
     "multiply", "subtract",
 ]

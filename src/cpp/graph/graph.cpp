@@ -29,8 +29,10 @@ std::vector<NodeSpec> chain(const std::vector<Attrs>& layers) {
 
 size_t ExecContext::held_bytes() const {
   size_t n = 0;
-  for (const NodeRun& r : nodes_)
-    n += r.out.held_bytes() + r.grad.held_bytes() + (r.state ? r.state->bytes() : 0);
+  for (const NodeRun& r : nodes_) {
+    n += r.out.held_bytes() + r.grad.held_bytes();
+    if (r.state) n += r.state->bytes() + r.state->pre_activation.held_bytes();
+  }
   return n;
 }
 
@@ -38,7 +40,10 @@ void ExecContext::release() {
   for (NodeRun& r : nodes_) {
     r.out = Tensor();
     r.grad = Tensor();
-    if (r.state) r.state->release();
+    if (r.state) {
+      r.state->release();
+      r.state->pre_activation = Tensor();
+    }
   }
   input_ = nullptr;
 }
@@ -161,6 +166,7 @@ void Graph::prepare(ExecContext& c) const {
   for (size_t k = 0; k < nodes_.size(); ++k) {
     ExecContext::NodeRun& run = c.nodes_[k];
     run.state = nodes_[k].layer->new_state();
+    if (!run.state) run.state = std::make_unique<LayerState>();
     run.in.resize(nodes_[k].inputs.size());
     run.out_shape = with_batch(0, nodes_[k].shape);
   }

@@ -1,5 +1,6 @@
 #include "graph/layer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -46,16 +47,29 @@ void Layer::set_trainable(bool trainable) {
 bool Layer::trainable() const { return trainable_; }
 
 void Layer::apply_activation(Tensor& out, const RunContext& ctx) const {
-  if (defer_activation_ || activation_ == ops::Activation::Linear) return;
+  const ops::Activation act = output_activation();
+  if (act == ops::Activation::Linear) return;
+  if (ops::needs_input(act) && ctx.training && ctx.state) {
+    Tensor& kept = ctx.state->pre_activation;
+    kept.resize(out.shape());
+    std::copy(out.data(), out.data() + out.numel(), kept.data());
+  }
   const int64_t cols = out.dim(-1);
-  ops::activation_forward(activation_, out.data(), out.numel() / cols, cols, ctx.threads);
+  ops::activation_forward(act, out.data(), out.numel() / cols, cols, ctx.threads);
 }
 
 void Layer::activation_backward(const Tensor& out, Tensor& dout, const RunContext& ctx) const {
-  if (defer_activation_ || activation_ == ops::Activation::Linear) return;
+  const ops::Activation act = output_activation();
+  if (act == ops::Activation::Linear) return;
+  const float* x = nullptr;
+  if (ops::needs_input(act)) {
+    if (!ctx.state || ctx.state->pre_activation.shape() != out.shape())
+      throw StateError(cat(who_, ": the backward pass of '", ops::activation_name(act),
+                           "' needs a training forward pass first"));
+    x = ctx.state->pre_activation.data();
+  }
   const int64_t cols = out.dim(-1);
-  ops::activation_backward(activation_, out.data(), dout.data(), out.numel() / cols, cols,
-                           ctx.threads);
+  ops::activation_backward(act, out.data(), dout.data(), out.numel() / cols, cols, ctx.threads, x);
 }
 
 void initialize(Tensor& t, const std::string& init, int64_t fan_in, int64_t fan_out, Rng* rng,

@@ -36,6 +36,9 @@ struct LayerState {
   // Bytes held, and a way to give them back after a one-off huge batch.
   virtual size_t bytes() const { return 0; }
   virtual void release() {}
+  // What a training forward kept of the activation's input, for an
+  // activation whose derivative needs it (gelu, swish): every layer has it.
+  Tensor pre_activation;
 };
 
 struct RunContext {
@@ -63,8 +66,8 @@ class Layer {
   // nothing allocated: checks a configuration without paying for it.
   Shape infer(const std::vector<Shape>& inputs);
 
-  // The per-run state forward/backward find in RunContext::state (null if
-  // the layer needs none).
+  // The per-run state forward/backward find in RunContext::state (a plain
+  // LayerState if the layer keeps nothing of its own).
   virtual std::unique_ptr<LayerState> new_state() const { return nullptr; }
   // out is already sized to (N,) + output shape. Const: many threads may run
   // one layer at once, each with its own state.

@@ -8,26 +8,39 @@
 
 namespace pyconv::ops {
 
+namespace {
+struct Named {
+  const char* name;
+  Activation a;
+};
+// Keras's names ("silu" is "swish"; leaky_relu's slope is Keras's 0.2).
+constexpr Named kNames[] = {
+    {"linear", Activation::Linear},   {"relu", Activation::Relu},
+    {"tanh", Activation::Tanh},       {"sigmoid", Activation::Sigmoid},
+    {"softmax", Activation::Softmax}, {"elu", Activation::Elu},
+    {"selu", Activation::Selu},       {"softplus", Activation::Softplus},
+    {"relu6", Activation::Relu6},     {"hard_sigmoid", Activation::HardSigmoid},
+    {"leaky_relu", Activation::LeakyRelu}, {"gelu", Activation::Gelu},
+    {"swish", Activation::Swish},     {"silu", Activation::Swish},
+};
+}  // namespace
+
 Activation parse_activation(const std::string& name, const std::string& who) {
-  if (name == "linear" || name == "none" || name.empty()) return Activation::Linear;
-  if (name == "relu") return Activation::Relu;
-  if (name == "tanh") return Activation::Tanh;
-  if (name == "sigmoid") return Activation::Sigmoid;
-  if (name == "softmax") return Activation::Softmax;
-  throw ValueError(cat(who, ": unknown activation '", name,
-                       "'; expected one of 'linear', 'relu', 'tanh', 'sigmoid', 'softmax'"));
+  if (name == "none" || name.empty()) return Activation::Linear;
+  for (const Named& n : kNames)
+    if (name == n.name) return n.a;
+  std::string known;
+  for (const Named& n : kNames) known += cat(known.empty() ? "'" : ", '", n.name, "'");
+  throw ValueError(cat(who, ": unknown activation '", name, "'; expected one of ", known));
 }
 
 const char* activation_name(Activation a) {
-  switch (a) {
-    case Activation::Linear: return "linear";
-    case Activation::Relu: return "relu";
-    case Activation::Tanh: return "tanh";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Softmax: return "softmax";
-  }
+  for (const Named& n : kNames)
+    if (n.a == a) return n.name;
   return "?";
 }
+
+bool needs_input(Activation a) { return a == Activation::Gelu || a == Activation::Swish; }
 
 namespace {
 
@@ -54,6 +67,55 @@ inline float sigmoid(float v) {
   return e / (1.f + e);
 }
 
+constexpr float kSeluAlpha = 1.6732632423543772f, kSeluScale = 1.0507009873554805f;
+constexpr float kLeakySlope = 0.2f;
+
+inline float elu(float v) { return v > 0.f ? v : std::expm1(v); }
+inline float softplus(float v) {  // log(1 + e^v) without overflow
+  return v > 0.f ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+}
+inline float gelu(float v) { return 0.5f * v * (1.f + std::erf(v * 0.70710678f)); }
+inline float gelu_grad(float v) {
+  return 0.5f * (1.f + std::erf(v * 0.70710678f)) + v * 0.39894228f * std::exp(-0.5f * v * v);
+}
+
+// The element-wise forms (everything but softmax).
+inline float apply(Activation a, float v) {
+  switch (a) {
+    case Activation::Tanh: return std::tanh(v);
+    case Activation::Sigmoid: return sigmoid(v);
+    case Activation::Elu: return elu(v);
+    case Activation::Selu: return kSeluScale * (v > 0.f ? v : kSeluAlpha * std::expm1(v));
+    case Activation::Softplus: return softplus(v);
+    case Activation::Relu6: return std::min(std::max(v, 0.f), 6.f);
+    case Activation::HardSigmoid: return std::min(std::max(v / 6.f + 0.5f, 0.f), 1.f);
+    case Activation::LeakyRelu: return v > 0.f ? v : kLeakySlope * v;
+    case Activation::Gelu: return gelu(v);
+    case Activation::Swish: return v * sigmoid(v);
+    default: return v;
+  }
+}
+
+// d act / d x at output y (and input x where the activation needs it).
+inline float derivative(Activation a, float y, float x) {
+  switch (a) {
+    case Activation::Tanh: return 1.f - y * y;
+    case Activation::Sigmoid: return y * (1.f - y);
+    case Activation::Elu: return y > 0.f ? 1.f : y + 1.f;
+    case Activation::Selu: return y > 0.f ? kSeluScale : y + kSeluScale * kSeluAlpha;
+    case Activation::Softplus: return -std::expm1(-y);  // sigmoid(x) = 1 - e^-y
+    case Activation::Relu6: return y > 0.f && y < 6.f ? 1.f : 0.f;
+    case Activation::HardSigmoid: return y > 0.f && y < 1.f ? 1.f / 6.f : 0.f;
+    case Activation::LeakyRelu: return y > 0.f ? 1.f : kLeakySlope;
+    case Activation::Gelu: return gelu_grad(x);
+    case Activation::Swish: {
+      const float s = sigmoid(x);
+      return s * (1.f + x * (1.f - s));
+    }
+    default: return 1.f;
+  }
+}
+
 }  // namespace
 
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads) {
@@ -70,20 +132,19 @@ void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int 
         for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
       }
       return;
-    case Activation::Tanh:
-      parallel_for(par ? threads : 1, n, [&](int64_t i) { y[i] = std::tanh(y[i]); });
-      return;
-    case Activation::Sigmoid:
-      parallel_for(par ? threads : 1, n, [&](int64_t i) { y[i] = sigmoid(y[i]); });
-      return;
     case Activation::Softmax:
       parallel_for(par ? threads : 1, rows, [&](int64_t r) { softmax_row(y + r * cols, cols); });
+      return;
+    default:
+      parallel_for(par ? threads : 1, n, [&](int64_t i) { y[i] = apply(a, y[i]); });
       return;
   }
 }
 
 void activation_backward(Activation a, const float* y, float* dy, int64_t rows, int64_t cols,
-                         int threads) {
+                         int threads, const float* x) {
+  if (needs_input(a) && !x)
+    throw StateError(cat("the backward pass of '", activation_name(a), "' needs its input"));
   const int64_t n = rows * cols;
   const bool par = threads > 1 && n > 65536;
   switch (a) {
@@ -103,6 +164,10 @@ void activation_backward(Activation a, const float* y, float* dy, int64_t rows, 
     case Activation::Softmax:
 #pragma omp parallel for num_threads(threads) if (par)
       for (int64_t r = 0; r < rows; ++r) softmax_row_backward(y + r * cols, dy + r * cols, cols);
+      return;
+    default:
+      parallel_for(par ? threads : 1, n,
+                   [&](int64_t i) { dy[i] *= derivative(a, y[i], x ? x[i] : 0.f); });
       return;
   }
 }

@@ -1,12 +1,19 @@
 // Element-wise activations applied in place to a layer's output, and their
-// backward passes, which need only that output (not the pre-activation).
+// backward passes. Most derivatives follow from the output alone; gelu and
+// swish are not monotonic, so theirs need the pre-activation (needs_input).
 #pragma once
 #include <cstdint>
 #include <string>
 
 namespace pyconv::ops {
 
-enum class Activation { Linear, Relu, Tanh, Sigmoid, Softmax };
+enum class Activation {
+  Linear, Relu, Tanh, Sigmoid, Softmax,
+  Elu, Selu, Softplus, Relu6, HardSigmoid, LeakyRelu, Gelu, Swish
+};
+
+// True where the backward pass needs the activation's input (gelu, swish).
+bool needs_input(Activation a);
 
 // Throws ValueError naming `who` for an unknown name.
 Activation parse_activation(const std::string& name, const std::string& who);
@@ -14,8 +21,9 @@ const char* activation_name(Activation a);
 
 // y = act(y) in place; softmax normalises each of `rows` rows of `cols`.
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads);
-// dy = dy * act'(.) in place, computed from the activated output y.
+// dy = dy * act'(.) in place, from the activated output y, and for an
+// activation that needs_input() from its input x (else x may be null).
 void activation_backward(Activation a, const float* y, float* dy, int64_t rows, int64_t cols,
-                         int threads);
+                         int threads, const float* x = nullptr);
 
 }  // namespace pyconv::ops

@@ -76,9 +76,14 @@ class Conv2DLayer : public Layer {
   // Training changes the kernel every step: it packs per call, as the cache
   // would, and leaves the cache to inference.
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
+    // An activation whose backward needs its input runs after the kernel,
+    // which keeps that input (see Layer::apply_activation).
+    const ops::Activation act = output_activation();
+    const bool fuse = !ops::needs_input(act);
     ops::conv2d_forward(geom_, *in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                        output_activation(), out, ctx.threads,
+                        fuse ? act : ops::Activation::Linear, out, ctx.threads,
                         ctx.training ? nullptr : &kernel_cache_, params_[0].version);
+    if (!fuse) apply_activation(out, ctx);
   }
 
   void prepare_inference() const override {

@@ -33,10 +33,14 @@ class DenseLayer : public Layer {
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
-    // Training changes the kernel every step: the GEMM packs it per call.
+    // Training changes the kernel every step: the GEMM packs it per call. An
+    // activation whose backward needs its input runs after it, keeping that.
+    const ops::Activation act = output_activation();
+    const bool fuse = !ops::needs_input(act);
     ops::dense_forward(*in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                       output_activation(), out, ctx.threads,
+                       fuse ? act : ops::Activation::Linear, out, ctx.threads,
                        ctx.training ? nullptr : &kernel_cache_, params_[0].version);
+    if (!fuse) apply_activation(out, ctx);
   }
 
   void prepare_inference() const override {

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "graph/layer.h"
+#include "graph/layers/broadcast.h"
 
 namespace pyconv {
 
@@ -22,35 +23,6 @@ Op op_of(const std::string& type) {
   if (type == "Average") return Op::Average;
   return Op::Maximum;
 }
-
-// Input k's element for output element (row, col), where rows run over every
-// axis but the last: inputs broadcast along axes where their size is 1.
-class Broadcast {
- public:
-  Broadcast(const Shape& out, const Shape& in) : out_(out), in_(in) {}
-  int64_t cols() const { return out_.back(); }
-  bool col_broadcast() const { return in_.back() == 1 && out_.back() != 1; }
-  bool same() const { return in_ == out_; }
-  // Index in the input of output element (r, c), and its value there.
-  int64_t index(int64_t r, int64_t c) const {
-    return (same() ? r * cols() : row_offset(r)) + (col_broadcast() ? 0 : c);
-  }
-  float at(const Tensor& x, int64_t r, int64_t c) const { return x.data()[index(r, c)]; }
-  // Offset of the start of input row for output row r.
-  int64_t row_offset(int64_t r) const {
-    int64_t offset = 0, stride = in_.back();
-    for (size_t d = out_.size() - 1; d-- > 0;) {
-      const int64_t i = r % out_[d];
-      r /= out_[d];
-      if (in_[d] != 1) offset += i * stride;
-      stride *= in_[d];
-    }
-    return offset;
-  }
-
- private:
-  Shape out_, in_;  // with the batch axis
-};
 
 class ElementwiseMerge : public Layer {
  public:
