@@ -8,14 +8,15 @@ from .merge import (Add, Average, Concatenate, Maximum, Multiply, Subtract, add,
                     concatenate, maximum, multiply, subtract)
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
+from .reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 Convolution2D = Conv2D
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
-    "Concatenate", "Conv2D", "Convolution2D", "Dense", "Dropout", "ELU", "Flatten",
+    "Concatenate", "Conv2D", "Convolution2D", "Cropping2D", "Dense", "Dropout", "ELU", "Flatten",
     "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
-    "Multiply", "PReLU", "ReLU", "Softmax", "Subtract", "add", "average", "concatenate", "maximum",
-    "multiply", "subtract",
+    "Multiply", "PReLU", "Permute", "ReLU", "Reshape", "Softmax", "Subtract", "UpSampling2D",
+    "ZeroPadding2D", "add", "average", "concatenate", "maximum", "multiply", "subtract",
 ]
