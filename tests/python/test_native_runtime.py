@@ -68,7 +68,9 @@ def c_load(lib, path):
 
 
 def c_predict(lib, handle, x):
-    out = np.empty((len(x), 10), np.float32)
+    dims, rank = (ctypes.c_int64 * 8)(), ctypes.c_int()
+    assert lib.pcv_model_output_shape(handle, dims, ctypes.byref(rank)) == PCV_OK
+    out = np.empty((len(x),) + tuple(dims[:rank.value]), np.float32)
     status = lib.pcv_model_predict(handle, x.ctypes.data, len(x), out.ctypes.data)
     assert status == PCV_OK, lib.pcv_last_error()
     return out

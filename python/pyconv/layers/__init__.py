@@ -2,7 +2,7 @@
 
 from .activation import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Layer
-from .conv import Conv2D
+from .conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from .core import BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
 from .merge import (Add, Average, Concatenate, Maximum, Multiply, Subtract, add, average,
                     concatenate, maximum, multiply, subtract)
@@ -10,13 +10,17 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from .reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
+Convolution1D = Conv1D
 Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
-    "Concatenate", "Conv2D", "Convolution2D", "Cropping2D", "Dense", "Dropout", "ELU", "Flatten",
-    "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
-    "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
-    "Multiply", "PReLU", "Permute", "ReLU", "Reshape", "Softmax", "Subtract", "UpSampling2D",
-    "ZeroPadding2D", "add", "average", "concatenate", "maximum", "multiply", "subtract",
+    "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution2D",
+    "Convolution2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dropout", "ELU",
+    "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
+    "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D",
+    "MaxPooling2D", "Maximum", "Multiply", "PReLU", "Permute", "ReLU", "Reshape",
+    "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D", "add", "average",
+    "concatenate", "maximum", "multiply", "subtract",
 ]

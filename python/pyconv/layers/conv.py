@@ -17,6 +17,23 @@ def _normalize_padding(padding):
                            allow_zero=True)
 
 
+def _conv_args(rank, filters, kernel_size, strides, padding, dilation_rate, groups, activation,
+               use_bias, kernel_initializer, bias_initializer):
+    """The core config of a Conv1D (rank 1) or Conv2D (rank 2)."""
+    return {
+        "filters": filters,
+        "kernel_size": normalize_tuple(kernel_size, rank, "kernel_size"),
+        "strides": normalize_tuple(strides, rank, "strides"),
+        "padding": padding,
+        "dilation_rate": normalize_tuple(dilation_rate, rank, "dilation_rate"),
+        "groups": groups,
+        "activation": normalize_activation(activation),
+        "use_bias": bool(use_bias),
+        "kernel_initializer": kernel_initializer,
+        "bias_initializer": bias_initializer,
+    }
+
+
 class Conv2D(Layer):
     """Keras-compatible arguments; `padding` may also be an int, (pad_h, pad_w)
     or (top, bottom, left, right). groups == in_channels is a depthwise conv."""
@@ -33,16 +50,122 @@ class Conv2D(Layer):
                              f"received {data_format!r}")
         if isinstance(filters, bool) or not isinstance(filters, int):
             raise TypeError(f"filters must be an integer, received {filters!r}")
+        self._args = _conv_args(2, filters, kernel_size, strides, _normalize_padding(padding),
+                                dilation_rate, groups, activation, use_bias, kernel_initializer,
+                                bias_initializer)
+        self._validate()
+
+
+def _channels_last(data_format):
+    if data_format not in (None, "channels_last"):
+        raise ValueError("only data_format='channels_last' is supported, "
+                         f"received {data_format!r}")
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, received {value!r}")
+    return value
+
+
+def _depthwise_args(kernel_size, strides, padding, depth_multiplier, dilation_rate, activation,
+                    use_bias, depthwise_initializer, bias_initializer):
+    return {
+        "kernel_size": normalize_tuple(kernel_size, 2, "kernel_size"),
+        "strides": normalize_tuple(strides, 2, "strides"),
+        "padding": _normalize_padding(padding),
+        "depth_multiplier": _positive_int(depth_multiplier, "depth_multiplier"),
+        "dilation_rate": normalize_tuple(dilation_rate, 2, "dilation_rate"),
+        "activation": normalize_activation(activation),
+        "use_bias": bool(use_bias),
+        "depthwise_initializer": depthwise_initializer,
+        "bias_initializer": bias_initializer,
+    }
+
+
+class DepthwiseConv2D(Layer):
+    """One spatial filter bank per input channel (MobileNet): `depth_multiplier`
+    outputs per channel; kernel (kh, kw, in_channels, depth_multiplier)."""
+
+    core_type = "DepthwiseConv2D"
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(data_format)
+        self._args = _depthwise_args(kernel_size, strides, padding, depth_multiplier,
+                                     dilation_rate, activation, use_bias, depthwise_initializer,
+                                     bias_initializer)
+        self._validate()
+
+
+class SeparableConv2D(Layer):
+    """A depthwise convolution, then a 1x1 convolution to `filters` channels."""
+
+    core_type = "SeparableConv2D"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(data_format)
+        self._args = {"filters": _positive_int(filters, "filters"),
+                      **_depthwise_args(kernel_size, strides, padding, depth_multiplier,
+                                        dilation_rate, activation, use_bias,
+                                        depthwise_initializer, bias_initializer),
+                      "pointwise_initializer": pointwise_initializer}
+        self._validate()
+
+
+class Conv1D(Layer):
+    """1-D convolution over (N, steps, channels); padding 'valid', 'same' or
+    'causal' (only before the first step); kernel (kernel_size, C / groups, filters)."""
+
+    core_type = "Conv1D"
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(data_format)
+        if not isinstance(padding, str):
+            raise TypeError(f"padding must be 'valid', 'same' or 'causal', received {padding!r}")
+        self._args = _conv_args(1, _positive_int(filters, "filters"), kernel_size, strides,
+                                padding.lower(), dilation_rate, groups, activation, use_bias,
+                                kernel_initializer, bias_initializer)
+        self._validate()
+
+
+class Conv2DTranspose(Layer):
+    """The transpose (adjoint) of a Conv2D: learned upsampling (FCN). Output
+    size as in Keras: 'valid' H * s + max(k - s, 0), 'same' H * s, or with
+    output_padding (H - 1) * s + k - 2 * pad + output_padding. Kernel
+    (kh, kw, filters, in_channels)."""
+
+    core_type = "Conv2DTranspose"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(data_format)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', received {padding!r}")
         self._args = {
-            "filters": filters,
+            "filters": _positive_int(filters, "filters"),
             "kernel_size": normalize_tuple(kernel_size, 2, "kernel_size"),
             "strides": normalize_tuple(strides, 2, "strides"),
-            "padding": _normalize_padding(padding),
+            "padding": padding,
             "dilation_rate": normalize_tuple(dilation_rate, 2, "dilation_rate"),
-            "groups": groups,
             "activation": normalize_activation(activation),
             "use_bias": bool(use_bias),
             "kernel_initializer": kernel_initializer,
             "bias_initializer": bias_initializer,
         }
+        if output_padding is not None:
+            self._args["output_padding"] = normalize_tuple(output_padding, 2, "output_padding",
+                                                           allow_zero=True)
         self._validate()

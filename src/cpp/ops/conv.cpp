@@ -293,6 +293,24 @@ void input_grad_by_columns(const ConvGeometry& g, int64_t N, const float* dy, co
 
 }  // namespace
 
+void conv2d_input_grad(const ConvGeometry& g, int64_t N, const float* dy, const float* kernel,
+                       float* dx, ConvWorkspace& ws, int threads) {
+  const ConvPath path = choose_path(g);
+  if (path == ConvPath::Direct)
+    throw StateError("conv2d_input_grad: depthwise convolutions take theirs in conv2d_backward");
+  const int64_t P = g.out_pixels(), K = g.col_width();
+  const kernels::KernelTable& kt = kernels::active();
+  if (path == ConvPath::Pointwise) {  // dx = dy kernel^T, over every pixel
+    kt.sgemm(false, true, N * P, K, g.F, 1.f, dy, g.F, kernel, g.F, 0.f, dx, K, threads, nullptr);
+  } else if (input_grad_is_conv(g)) {  // dx = conv(dy, flipped kernel), all samples at once
+    flip_kernel(g, kernel, ws.flipped);
+    conv_forward_batch(input_grad_geometry(g), N, dy, ws.flipped.data(), nullptr, nullptr, false,
+                       dx, threads);
+  } else {
+    input_grad_by_columns(g, N, dy, kernel, dx, ws.col, threads);
+  }
+}
+
 void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
                      ConvWorkspace& ws, int threads) {
@@ -300,20 +318,12 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const ConvPath path = choose_path(g);
   const kernels::KernelTable& kt = kernels::active();
   if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
-  if (path == ConvPath::Pointwise) {  // dkernel = x^T dy; dx = dy kernel^T, over every pixel
+  if (dx && path != ConvPath::Direct)
+    conv2d_input_grad(g, N, dy.data(), kernel.data(), dx->data(), ws, threads);
+  if (path == ConvPath::Pointwise) {  // dkernel = x^T dy, over every pixel
     kt.sgemm(true, false, K, g.F, N * P, 1.f, x.data(), K, dy.data(), g.F, 0.f, dkernel.data(),
              g.F, threads, nullptr);
-    if (dx)
-      kt.sgemm(false, true, N * P, K, g.F, 1.f, dy.data(), g.F, kernel.data(), g.F, 0.f,
-               dx->data(), K, threads, nullptr);
     return;
-  }
-  const bool dx_as_conv = dx && path == ConvPath::General && input_grad_is_conv(g);
-  if (dx_as_conv) {  // dx = conv(dy, flipped kernel), all samples at once
-    const ConvGeometry gt = input_grad_geometry(g);
-    flip_kernel(g, kernel.data(), ws.flipped);
-    conv_forward_batch(gt, N, dy.data(), ws.flipped.data(), nullptr, nullptr, false, dx->data(),
-                       threads);
   }
   if (path == ConvPath::General && winograd_applies(g)) {
     winograd_backward_filter(g, N, x.data(), dy.data(), dkernel.data(), threads);
@@ -322,11 +332,10 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   // Depthwise, and few channels or filters, take the kernel gradient per
   // sample into partials; the rest take it as one column GEMM.
   const bool per_sample_grad = path == ConvPath::Direct || kernels::filter_grad_applies(g);
-  if (!per_sample_grad)
+  if (!per_sample_grad) {
     kernel_grad_by_columns(g, N, x.data(), dy.data(), dkernel.data(), threads);
-  if (dx && path == ConvPath::General && !dx_as_conv)
-    input_grad_by_columns(g, N, dy.data(), kernel.data(), dx->data(), ws.col, threads);
-  if (!per_sample_grad) return;
+    return;
+  }
 
   // The samples are cut into fixed chunks, each summed into its own partial
   // gradient and claimed by the threads one at a time (a core slowed by

@@ -53,6 +53,10 @@ void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tenso
 // model load is not slower than the next.
 void conv2d_prepare(const kernels::ConvGeometry& g, const Tensor& kernel, WeightCache& cache,
                     uint64_t kernel_version);
+// dx = the gradient of sum(y * dy) with respect to x, for N samples (not for
+// depthwise convolutions): also a transposed convolution's forward pass.
+void conv2d_input_grad(const kernels::ConvGeometry& g, int64_t N, const float* dy,
+                       const float* kernel, float* dx, ConvWorkspace& ws, int threads);
 // Gradients of sum(y * dy). dx and dbias may be null (not wanted).
 void conv2d_backward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,

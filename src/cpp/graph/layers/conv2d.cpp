@@ -1,42 +1,12 @@
 // Conv2D layer: kernel (KH, KW, C/groups, F), optional bias (F), activation.
 #include "core/error.h"
 #include "graph/layer.h"
+#include "graph/layers/conv_args.h"
 #include "ops/conv.h"
 
 namespace pyconv {
 
 namespace {
-
-ops::Padding2D parse_padding(const Attrs& a) {
-  ops::Padding2D p;
-  if (!a.has("padding")) return p;
-  const AttrValue& v = a.values().at("padding");
-  if (std::holds_alternative<std::string>(v)) {
-    const std::string s = std::get<std::string>(v);
-    if (s == "valid") return p;
-    if (s == "same") {
-      p.mode = ops::PadMode::Same;
-      return p;
-    }
-    throw ValueError(cat(a.who(), ": padding must be 'valid', 'same' or integers, received '",
-                         s, "'"));
-  }
-  // An int, (pad_h, pad_w) or (top, bottom, left, right).
-  std::vector<int64_t> v4;
-  if (std::holds_alternative<int64_t>(v)) {
-    v4.assign(4, std::get<int64_t>(v));
-  } else if (std::holds_alternative<std::vector<int64_t>>(v)) {
-    const auto& l = std::get<std::vector<int64_t>>(v);
-    if (l.size() == 2) v4 = {l[0], l[0], l[1], l[1]};
-    if (l.size() == 4) v4 = l;
-  }
-  if (v4.size() != 4)
-    throw ValueError(cat(a.who(), ": padding must be 'valid', 'same', an integer, "
-                                  "(pad_h, pad_w) or (top, bottom, left, right)"));
-  p.mode = ops::PadMode::Explicit;
-  p.top = v4[0], p.bottom = v4[1], p.left = v4[2], p.right = v4[3];
-  return p;
-}
 
 class Conv2DLayer : public Layer {
  public:
