@@ -25,22 +25,23 @@ class Loss:
         return loss
 
 
-class SparseCategoricalCrossentropy(Loss):
+class _Crossentropy(Loss):
+    """A cross-entropy on probabilities, or on logits with from_logits=True."""
+
+    def __init__(self, from_logits=False):
+        super().__init__(from_logits=bool(from_logits))
+
+
+class SparseCategoricalCrossentropy(_Crossentropy):
     """Integer class labels against probabilities (or logits with from_logits=True)."""
 
     core_type = "sparse_categorical_crossentropy"
 
-    def __init__(self, from_logits=False):
-        super().__init__(from_logits=bool(from_logits))
 
-
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_Crossentropy):
     """One-hot (or probability) targets against probabilities or logits."""
 
     core_type = "categorical_crossentropy"
-
-    def __init__(self, from_logits=False):
-        super().__init__(from_logits=bool(from_logits))
 
 
 class MeanSquaredError(Loss):
@@ -53,12 +54,45 @@ class Hinge(Loss):
     core_type = "hinge"
 
 
+class BinaryCrossentropy(_Crossentropy):
+    """0/1 (or probability) targets against sigmoid probabilities, or logits
+    with from_logits=True; a sigmoid output is fused into the loss in training."""
+
+    core_type = "binary_crossentropy"
+
+
+class MeanAbsoluteError(Loss):
+    core_type = "mae"
+
+
+class Huber(Loss):
+    """0.5 d^2 where |d| <= delta, delta * (|d| - 0.5 delta) beyond."""
+
+    core_type = "huber"
+
+    def __init__(self, delta=1.0):
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)):
+            raise TypeError(f"delta must be a number, received {delta!r}")
+        super().__init__(delta=float(delta))
+
+
+class CategoricalHinge(Loss):
+    """max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0) per sample."""
+
+    core_type = "categorical_hinge"
+
+
 _BY_NAME = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
     "hinge": Hinge,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
+    "categorical_hinge": CategoricalHinge,
 }
 
 

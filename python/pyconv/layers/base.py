@@ -148,15 +148,41 @@ class Layer:
     def core_config(self):
         return {"type": self.core_type, "name": self.name, **self._args}
 
+    # The Keras argument whose regularizer applies to the layer's kernel(s).
+    _kernel_regularizer_arg = "kernel_regularizer"
+
+    def _set_regularizers(self, kernel=None, bias=None):
+        """Puts kernel/bias regularizers into the core config (as the l1 and
+        l2 factors the C++ core reads)."""
+        from .. import regularizers
+
+        for prefix, value in (("kernel_regularizer", kernel), ("bias_regularizer", bias)):
+            reg = regularizers.get(value)
+            if reg is not None and (reg.l1 or reg.l2):
+                self._args.update(reg.core_attrs(prefix))
+
+    @classmethod
+    def _fold_regularizers(cls, config):
+        """Core-config keys kernel_regularizer_l1/_l2 (and bias_) back into
+        Keras's kernel_regularizer={'l1': .., 'l2': ..}."""
+        config = dict(config)
+        for prefix, arg in (("kernel_regularizer", cls._kernel_regularizer_arg),
+                            ("bias_regularizer", "bias_regularizer")):
+            l1, l2 = config.pop(f"{prefix}_l1", None), config.pop(f"{prefix}_l2", None)
+            if l1 is not None or l2 is not None:
+                config[arg] = {"l1": l1 or 0.0, "l2": l2 or 0.0}
+        return config
+
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, **self._args}
+        config = self._fold_regularizers(
+            {"name": self.name, "trainable": self.trainable, **self._args})
         if self._input_shape is not None:
             config["input_shape"] = self._input_shape
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**cls._fold_regularizers(config))
 
     def compute_output_shape(self, input_shape):
         """Output shape for an input shape with a leading batch axis (may be None)."""

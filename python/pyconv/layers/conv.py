@@ -43,7 +43,7 @@ class Conv2D(Layer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError("only data_format='channels_last' is supported, "
@@ -53,6 +53,7 @@ class Conv2D(Layer):
         self._args = _conv_args(2, filters, kernel_size, strides, _normalize_padding(padding),
                                 dilation_rate, groups, activation, use_bias, kernel_initializer,
                                 bias_initializer)
+        self._set_regularizers(kernel_regularizer, bias_regularizer)
         self._validate()
 
 
@@ -88,15 +89,18 @@ class DepthwiseConv2D(Layer):
     outputs per channel; kernel (kh, kw, in_channels, depth_multiplier)."""
 
     core_type = "DepthwiseConv2D"
+    _kernel_regularizer_arg = "depthwise_regularizer"
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         self._args = _depthwise_args(kernel_size, strides, padding, depth_multiplier,
                                      dilation_rate, activation, use_bias, depthwise_initializer,
                                      bias_initializer)
+        self._set_regularizers(depthwise_regularizer, bias_regularizer)
         self._validate()
 
 
@@ -108,7 +112,8 @@ class SeparableConv2D(Layer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         self._args = {"filters": _positive_int(filters, "filters"),
@@ -116,6 +121,8 @@ class SeparableConv2D(Layer):
                                         dilation_rate, activation, use_bias,
                                         depthwise_initializer, bias_initializer),
                       "pointwise_initializer": pointwise_initializer}
+        # One regularizer for both kernels (depthwise and pointwise).
+        self._set_regularizers(kernel_regularizer, bias_regularizer)
         self._validate()
 
 
@@ -127,7 +134,8 @@ class Conv1D(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         if not isinstance(padding, str):
@@ -135,6 +143,7 @@ class Conv1D(Layer):
         self._args = _conv_args(1, _positive_int(filters, "filters"), kernel_size, strides,
                                 padding.lower(), dilation_rate, groups, activation, use_bias,
                                 kernel_initializer, bias_initializer)
+        self._set_regularizers(kernel_regularizer, bias_regularizer)
         self._validate()
 
 
@@ -149,7 +158,7 @@ class Conv2DTranspose(Layer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         if padding not in ("valid", "same"):
@@ -168,4 +177,5 @@ class Conv2DTranspose(Layer):
         if output_padding is not None:
             self._args["output_padding"] = normalize_tuple(output_padding, 2, "output_padding",
                                                            allow_zero=True)
+        self._set_regularizers(kernel_regularizer, bias_regularizer)
         self._validate()

@@ -11,7 +11,8 @@ class Dense(Layer):
     core_type = "Dense"
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, numbers.Integral):
             raise TypeError(f"units must be an integer, received {units!r}")
@@ -22,6 +23,7 @@ class Dense(Layer):
             "kernel_initializer": kernel_initializer,
             "bias_initializer": bias_initializer,
         }
+        self._set_regularizers(kernel_regularizer, bias_regularizer)
         self._validate()
 
 

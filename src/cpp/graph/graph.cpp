@@ -119,9 +119,11 @@ void Graph::compile(const Attrs& loss, const Attrs& optimizer) {
     throw StateError("cannot compile a model while another thread trains it");
   std::unique_lock<SharedMutex> lock(weights_);
   Layer& last = *nodes_.back().layer;
-  fused_softmax_ = new_loss->can_fuse_softmax() && last.activation() == ops::Activation::Softmax;
-  if (fused_softmax_) new_loss->use_logits();
-  last.set_defer_activation(fused_softmax_);
+  const ops::Activation fusable = new_loss->fusable_activation();
+  const bool fused = fusable != ops::Activation::Linear && last.activation() == fusable;
+  fused_activation_ = fused ? fusable : ops::Activation::Linear;
+  if (fused) new_loss->use_logits();
+  last.set_defer_activation(fused);
   loss_ = std::move(new_loss);
   optimizer_ = std::move(new_optimizer);
   loss_attrs_ = loss;
@@ -252,9 +254,9 @@ void Graph::run_backward(Tensor& dout, Tensor* dx, ExecContext& c) {
 void Graph::finish_output(const Tensor& y, Tensor& out, int threads) const {
   out.resize(y.shape());
   copy_floats(out.data(), y.data(), y.numel());
-  if (fused_softmax_) {
+  if (fused_activation_ != ops::Activation::Linear) {
     const int64_t cols = out.dim(-1);
-    ops::activation_forward(ops::Activation::Softmax, out.data(), out.numel() / cols, cols, threads);
+    ops::activation_forward(fused_activation_, out.data(), out.numel() / cols, cols, threads);
   }
 }
 
@@ -329,8 +331,35 @@ StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
   } else {
     r.loss = loss_->compute(pred, y, nullptr);
   }
+  r.loss += penalty();
   r.correct = loss_->count_correct(pred, y);
   return r;
+}
+
+double Graph::penalty() const {
+  double total = 0.0;
+  for (const Param* p : params_) {
+    if (p->l1 == 0.f && p->l2 == 0.f) continue;
+    double l1 = 0.0, l2 = 0.0;
+    for (int64_t i = 0; i < p->value.numel(); ++i) {
+      const double w = p->value.data()[i];
+      l1 += std::fabs(w), l2 += w * w;
+    }
+    total += p->l1 * l1 + p->l2 * l2;
+  }
+  return total;
+}
+
+void Graph::add_penalty_grads() {
+  for (Param* p : params_) {
+    if ((p->l1 == 0.f && p->l2 == 0.f) || !p->trainable) continue;
+    const float* w = p->value.data();
+    float* g = p->grad.data();
+    for (int64_t i = 0; i < p->value.numel(); ++i) {
+      const float sign = w[i] > 0.f ? 1.f : (w[i] < 0.f ? -1.f : 0.f);
+      g[i] += p->l1 * sign + 2.f * p->l2 * w[i];
+    }
+  }
 }
 
 StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
@@ -392,6 +421,7 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));
   run_backward(train_ctx_.nodes_.back().grad, nullptr, train_ctx_);
+  add_penalty_grads();
   update_weights();
   ++step_;
   return r;

@@ -169,6 +169,10 @@ class Graph {
   // The optimizer's step, or ValueError naming the layer (and no change)
   // when a gradient or a new weight is not finite.
   void update_weights();
+  // The weight penalties (kernel/bias regularizers): their sum, which Keras
+  // adds to the loss, and their gradients, added to the trainable weights'.
+  double penalty() const;
+  void add_penalty_grads();
   bool trained_by_other_thread() const;
   // Weights loaded in place view a read-only mapped file: copied before the
   // first write (training, set_weights).
@@ -182,7 +186,9 @@ class Graph {
   Attrs meta_;
   std::vector<Param*> params_;         // trainable or frozen, not state
   std::vector<const Layer*> param_layer_;  // the layer of params_[i]
-  bool fused_softmax_ = false;  // the last layer's softmax runs inside the loss
+  // The last layer's activation when it runs inside the loss (softmax or
+  // sigmoid before a cross-entropy), else Linear.
+  ops::Activation fused_activation_ = ops::Activation::Linear;
   int threads_ = 0;             // 0: the global setting
   uint64_t step_ = 0;
 

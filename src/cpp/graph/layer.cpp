@@ -7,10 +7,33 @@
 
 namespace pyconv {
 
+std::vector<std::string> with_regularizers(std::vector<std::string> keys) {
+  for (const char* k : {"kernel_regularizer_l1", "kernel_regularizer_l2", "bias_regularizer_l1",
+                        "bias_regularizer_l2"})
+    keys.push_back(k);
+  return keys;
+}
+
+namespace {
+// A weight's penalty from the layer's attributes: kernels (any *kernel) take
+// the kernel regularizer, "bias" the bias regularizer.
+void read_regularizer(const Attrs& a, const std::string& who, Param& p) {
+  const bool kernel = p.name.size() >= 6 && p.name.compare(p.name.size() - 6, 6, "kernel") == 0;
+  const std::string prefix = kernel ? "kernel_regularizer_" : p.name == "bias" ? "bias_regularizer_" : "";
+  if (prefix.empty()) return;
+  const double l1 = a.get_float(prefix + "l1", 0.0), l2 = a.get_float(prefix + "l2", 0.0);
+  if (!(l1 >= 0 && l2 >= 0 && std::isfinite(l1) && std::isfinite(l2)))
+    throw ValueError(cat(who, ": regularization factors must be non-negative and finite, "
+                              "received l1=", l1, ", l2=", l2));
+  p.l1 = static_cast<float>(l1), p.l2 = static_cast<float>(l2);
+}
+}  // namespace
+
 Param& Layer::add_param(const std::string& name, const Shape& shape) {
   shape_numel(shape, cat(who_, ": weight '", name, "'"));  // overflow names the layer
   Param p;
   p.name = name;
+  read_regularizer(attrs_, who_, p);
   // The gradient is allocated by the first backward pass.
   p.value = shape_only_ ? Tensor::view(static_cast<float*>(nullptr), shape) : Tensor(shape);
   params_.push_back(std::move(p));

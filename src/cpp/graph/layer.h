@@ -26,7 +26,15 @@ struct Param {
   // Non-trainable state a layer keeps itself (moving statistics): it has no
   // gradient and no optimizer ever sees it.
   bool is_state = false;
+  // Weight penalties added to the loss: l1 * sum |w| + l2 * sum w^2 (Keras's
+  // kernel_regularizer / bias_regularizer).
+  float l1 = 0.f, l2 = 0.f;
 };
+
+// The attribute keys of kernel and bias regularizers, for check_known lists
+// of layers that take them: keys plus "kernel_regularizer_l1", "..._l2",
+// "bias_regularizer_l1" and "..._l2".
+std::vector<std::string> with_regularizers(std::vector<std::string> keys);
 
 // What one run of a layer keeps for itself (argmax indices, dropout masks,
 // workspaces). It lives in an execution context, not in the layer, so that

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 
@@ -43,7 +44,9 @@ class CrossEntropy : public Loss {
  public:
   CrossEntropy(bool sparse, bool from_logits) : sparse_(sparse), logits_(from_logits) {}
 
-  bool can_fuse_softmax() const override { return !logits_; }
+  ops::Activation fusable_activation() const override {
+    return logits_ ? ops::Activation::Linear : ops::Activation::Softmax;
+  }
   Shape target_shape(const Shape& pred) const override { return sparse_ ? Shape{} : pred; }
   void use_logits() override { logits_ = true; }
 
@@ -154,66 +157,190 @@ void check_same_size(const Shape& pred, const Tensor& target, const char* who) {
 
 // Accuracy for regression-style losses: argmax for several outputs, a
 // threshold for one.
-int64_t count_thresholded(const Tensor& pred, const Tensor& target, float threshold) {
+// target_threshold: where targets split (0/1 targets of logits split at 0.5).
+int64_t count_thresholded(const Tensor& pred, const Tensor& target, float threshold,
+                          float target_threshold) {
   const int64_t N = pred.dim(0), K = pred.numel() / N;
   int64_t correct = 0;
   for (int64_t n = 0; n < N; ++n) {
     const float* p = pred.data() + n * K;
     const float* t = target.data() + n * K;
-    correct += K == 1 ? (p[0] > threshold) == (t[0] > threshold) : argmax(p, K) == argmax(t, K);
+    correct += K == 1 ? (p[0] > threshold) == (t[0] > target_threshold)
+                      : argmax(p, K) == argmax(t, K);
   }
   return correct;
 }
+int64_t count_thresholded(const Tensor& pred, const Tensor& target, float threshold) {
+  return count_thresholded(pred, target, threshold, threshold);
+}
 
-class MeanSquaredError : public Loss {
+// A loss that is the mean over elements of term(p, t): targets match the
+// predictions element for element, and the gradient is term's derivative
+// over the element count.
+class ElementwiseLoss : public Loss {
  public:
+  explicit ElementwiseLoss(const char* name) : name_(name) {}
+
   double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {
     check_target(pred.shape(), target);
     const int64_t n = pred.numel();
-    const float scale = 2.f / static_cast<float>(n);
+    const bool flag = flag_for(target);
+    const float scale = 1.f / static_cast<float>(n);
     double total = 0.0;
     for (int64_t i = 0; i < n; ++i) {
-      const float d = pred.data()[i] - target.data()[i];
-      total += static_cast<double>(d) * d;
+      float d = 0.f;
+      total += term(pred.data()[i], target.data()[i], flag, &d);
       if (grad) grad->data()[i] = scale * d;
     }
     return total / static_cast<double>(n);
   }
   void check_target(const Shape& pred, const Tensor& target) const override {
-    check_same_size(pred, target, "mean_squared_error");
+    check_same_size(pred, target, name_);
   }
   int64_t count_correct(const Tensor& pred, const Tensor& target) const override {
     return count_thresholded(pred, target, 0.5f);
   }
+
+ protected:
+  // One element's loss, and in *d its derivative with respect to p; flag is
+  // flag_for(target), worked out once per batch.
+  virtual double term(float p, float t, bool flag, float* d) const = 0;
+  virtual bool flag_for(const Tensor&) const { return false; }
+
+ private:
+  const char* name_;
+};
+
+class MeanSquaredError : public ElementwiseLoss {
+ public:
+  MeanSquaredError() : ElementwiseLoss("mean_squared_error") {}
+
+ protected:
+  double term(float p, float t, bool, float* d) const override {
+    const float diff = p - t;
+    *d = 2.f * diff;
+    return static_cast<double>(diff) * diff;
+  }
 };
 
 // Keras's hinge: mean(max(1 - t * p, 0)); 0/1 targets become -1/+1.
-class Hinge : public Loss {
+class Hinge : public ElementwiseLoss {
  public:
-  double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {
-    check_target(pred.shape(), target);
-    const int64_t n = pred.numel();
-    const bool binary = is_binary(target);
-    const float scale = 1.f / static_cast<float>(n);
-    double total = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      const float t = binary ? 2.f * target.data()[i] - 1.f : target.data()[i];
-      const float margin = 1.f - t * pred.data()[i];
-      total += std::max(margin, 0.f);
-      if (grad) grad->data()[i] = margin > 0.f ? -t * scale : 0.f;
-    }
-    return total / static_cast<double>(n);
+  Hinge() : ElementwiseLoss("hinge") {}
+  int64_t count_correct(const Tensor& pred, const Tensor& target) const override {
+    return count_thresholded(pred, target, flag_for(target) ? 0.5f : 0.f);
   }
+
+ protected:
+  double term(float p, float target, bool binary, float* d) const override {
+    const float t = binary ? 2.f * target - 1.f : target;
+    const float margin = 1.f - t * p;
+    *d = margin > 0.f ? -t : 0.f;
+    return std::max(margin, 0.f);
+  }
+  bool flag_for(const Tensor& t) const override {  // 0/1 targets
+    return std::all_of(t.data(), t.data() + t.numel(), [](float v) { return v == 0.f || v == 1.f; });
+  }
+};
+
+// Keras's binary_crossentropy: the mean over elements of -(t log p + (1 - t)
+// log(1 - p)), p clipped to [eps, 1 - eps]; on logits z (from_logits, or a
+// fused sigmoid) max(z, 0) - z t + log(1 + e^-|z|), which never overflows.
+class BinaryCrossEntropy : public ElementwiseLoss {
+ public:
+  explicit BinaryCrossEntropy(bool logits)
+      : ElementwiseLoss("binary_crossentropy"), logits_(logits) {}
+
   void check_target(const Shape& pred, const Tensor& target) const override {
-    check_same_size(pred, target, "hinge");
+    ElementwiseLoss::check_target(pred, target);
+    for (int64_t i = 0; i < target.numel(); ++i)
+      if (!(target.data()[i] >= 0.f && target.data()[i] <= 1.f))
+        throw ValueError(cat("binary_crossentropy: targets must be in [0, 1], received ",
+                             target.data()[i]));
   }
   int64_t count_correct(const Tensor& pred, const Tensor& target) const override {
-    return count_thresholded(pred, target, is_binary(target) ? 0.5f : 0.f);
+    return count_thresholded(pred, target, logits_ ? 0.f : 0.5f, 0.5f);
+  }
+  ops::Activation fusable_activation() const override {
+    return logits_ ? ops::Activation::Linear : ops::Activation::Sigmoid;
+  }
+  void use_logits() override { logits_ = true; }
+
+ protected:
+  double term(float v, float t, bool, float* d) const override {
+    if (logits_) {
+      *d = sigmoid(v) - t;
+      return std::max(v, 0.f) - v * t + std::log1p(std::exp(-std::fabs(v)));
+    }
+    const float p = std::min(std::max(v, kEps), 1.f - kEps);
+    *d = p == v ? (p - t) / (p * (1.f - p)) : 0.f;  // clipped: no gradient, as in Keras
+    return -(t * std::log(static_cast<double>(p)) + (1 - t) * std::log1p(-static_cast<double>(p)));
   }
 
  private:
-  static bool is_binary(const Tensor& t) {
-    return std::all_of(t.data(), t.data() + t.numel(), [](float v) { return v == 0.f || v == 1.f; });
+  static float sigmoid(float v) {
+    return v >= 0 ? 1.f / (1.f + std::exp(-v)) : std::exp(v) / (1.f + std::exp(v));
+  }
+  bool logits_;
+};
+
+// mean |p - t| (mae) and Huber's loss (0.5 d^2 within delta, linear beyond).
+class AbsoluteOrHuber : public ElementwiseLoss {
+ public:
+  explicit AbsoluteOrHuber(double delta)  // 0: mae
+      : ElementwiseLoss(delta > 0 ? "huber" : "mean_absolute_error"),
+        delta_(static_cast<float>(delta)) {}
+
+ protected:
+  double term(float p, float t, bool, float* d) const override {
+    const float diff = p - t, a = std::fabs(diff);
+    const float sign = diff > 0.f ? 1.f : (diff < 0.f ? -1.f : 0.f);
+    if (delta_ > 0.f && a <= delta_) {
+      *d = diff;
+      return 0.5 * static_cast<double>(diff) * diff;
+    }
+    *d = sign * (delta_ > 0.f ? delta_ : 1.f);
+    return delta_ > 0.f ? delta_ * (a - 0.5 * delta_) : a;
+  }
+
+ private:
+  float delta_;
+};
+
+// Keras's categorical_hinge: max(max((1 - t) p) - sum(t p) + 1, 0) per sample.
+class CategoricalHinge : public Loss {
+ public:
+  double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {
+    check_target(pred.shape(), target);
+    const int64_t N = pred.dim(0), K = pred.numel() / N;
+    const float scale = 1.f / static_cast<float>(N);
+    double total = 0.0;
+    if (grad) grad->zero();
+    for (int64_t n = 0; n < N; ++n) {
+      const float* p = pred.data() + n * K;
+      const float* t = target.data() + n * K;
+      float pos = 0.f, neg = -std::numeric_limits<float>::infinity();
+      int64_t worst = 0;
+      for (int64_t j = 0; j < K; ++j) {
+        pos += t[j] * p[j];
+        const float v = (1.f - t[j]) * p[j];
+        if (v > neg) neg = v, worst = j;
+      }
+      const float loss = neg - pos + 1.f;
+      if (loss <= 0.f) continue;
+      total += loss;
+      if (!grad) continue;
+      float* g = grad->data() + n * K;
+      for (int64_t j = 0; j < K; ++j) g[j] = -scale * t[j];
+      g[worst] += scale * (1.f - t[worst]);
+    }
+    return total / static_cast<double>(N);
+  }
+  void check_target(const Shape& pred, const Tensor& target) const override {
+    check_same_size(pred, target, "categorical_hinge");
+  }
+  int64_t count_correct(const Tensor& pred, const Tensor& target) const override {
+    return count_thresholded(pred, target, 0.f);
   }
 };
 
@@ -226,14 +353,26 @@ std::unique_ptr<Loss> make_loss(const Attrs& a) {
     a.check_known({"from_logits"});  // a misspelt argument must not be dropped silently
     return std::make_unique<CrossEntropy>(sparse, a.get_bool("from_logits", false));
   }
-  const bool mse = type == "mse" || type == "mean_squared_error";
-  if (!mse && type != "hinge")
-    throw ValueError(cat("unknown loss '", type,
-                         "'; expected one of 'sparse_categorical_crossentropy', "
-                         "'categorical_crossentropy', 'mse', 'hinge'"));
+  if (type == "binary_crossentropy") {
+    a.check_known({"from_logits"});
+    return std::make_unique<BinaryCrossEntropy>(a.get_bool("from_logits", false));
+  }
+  if (type == "huber") {
+    a.check_known({"delta"});
+    const double delta = a.get_float("delta", 1.0);
+    if (!(delta > 0 && std::isfinite(delta)))
+      throw ValueError(cat("huber: delta must be positive, received ", delta));
+    return std::make_unique<AbsoluteOrHuber>(delta);
+  }
   a.check_known({});
-  if (mse) return std::make_unique<MeanSquaredError>();
-  return std::make_unique<Hinge>();
+  if (type == "mse" || type == "mean_squared_error") return std::make_unique<MeanSquaredError>();
+  if (type == "mae" || type == "mean_absolute_error") return std::make_unique<AbsoluteOrHuber>(0.0);
+  if (type == "hinge") return std::make_unique<Hinge>();
+  if (type == "categorical_hinge") return std::make_unique<CategoricalHinge>();
+  throw ValueError(cat("unknown loss '", type,
+                       "'; expected one of 'sparse_categorical_crossentropy', "
+                       "'categorical_crossentropy', 'binary_crossentropy', 'mse', 'mae', "
+                       "'huber', 'hinge', 'categorical_hinge'"));
 }
 
 }  // namespace pyconv

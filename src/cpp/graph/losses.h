@@ -4,6 +4,7 @@
 
 #include "core/tensor.h"
 #include "graph/attrs.h"
+#include "ops/activation.h"
 
 namespace pyconv {
 
@@ -21,13 +22,15 @@ class Loss {
   // caller handing over raw buffers must size them by).
   virtual Shape target_shape(const Shape& pred) const { return pred; }
   // Cross-entropy on probabilities can take logits instead: the graph then
-  // fuses a final softmax into the loss (log-sum-exp, never underflows).
-  virtual bool can_fuse_softmax() const { return false; }
+  // fuses the last layer's softmax (categorical) or sigmoid (binary) into
+  // the loss (log-sum-exp, never underflows). Linear: nothing to fuse.
+  virtual ops::Activation fusable_activation() const { return ops::Activation::Linear; }
   virtual void use_logits() {}
 };
 
 // {"type": "sparse_categorical_crossentropy" | "categorical_crossentropy" |
-//  "mse" | "hinge", "from_logits": bool}. Throws ValueError for unknown types
+//  "binary_crossentropy" (these three take "from_logits": bool) | "mse" |
+//  "mae" | "huber" ("delta": float) | "hinge" | "categorical_hinge"}. Throws ValueError for unknown types
 // and for keys the type does not take.
 std::unique_ptr<Loss> make_loss(const Attrs& attrs);
 

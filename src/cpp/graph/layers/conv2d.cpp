@@ -11,8 +11,9 @@ namespace {
 class Conv2DLayer : public Layer {
  public:
   explicit Conv2DLayer(const Attrs& a) : Layer(a) {
-    a.check_known({"filters", "kernel_size", "strides", "padding", "dilation_rate", "groups",
-                   "activation", "use_bias", "kernel_initializer", "bias_initializer"});
+    a.check_known(with_regularizers({"filters", "kernel_size", "strides", "padding",
+                                     "dilation_rate", "groups", "activation", "use_bias",
+                                     "kernel_initializer", "bias_initializer"}));
     args_.filters = a.get_int("filters");
     const auto k = a.get_ints("kernel_size", 2, {});
     if (k.empty()) a.get_int("kernel_size");  // reports the missing argument

@@ -121,8 +121,9 @@ class SingleConv : public ConvBase {
 class DepthwiseConv2DLayer : public SingleConv {
  public:
   explicit DepthwiseConv2DLayer(const Attrs& a) : SingleConv(a) {
-    a.check_known({"kernel_size", "strides", "padding", "dilation_rate", "depth_multiplier",
-                   "activation", "use_bias", "depthwise_initializer", "bias_initializer"});
+    a.check_known(with_regularizers({"kernel_size", "strides", "padding", "dilation_rate",
+                                     "depth_multiplier", "activation", "use_bias",
+                                     "depthwise_initializer", "bias_initializer"}));
     read_window(a, 2, args_);
     args_.padding = parse_padding(a);
     mult_ = a.get_int("depth_multiplier", 1);
@@ -144,9 +145,10 @@ class DepthwiseConv2DLayer : public SingleConv {
 class SeparableConv2DLayer : public ConvBase {
  public:
   explicit SeparableConv2DLayer(const Attrs& a) : ConvBase(a) {
-    a.check_known({"filters", "kernel_size", "strides", "padding", "dilation_rate",
-                   "depth_multiplier", "activation", "use_bias", "depthwise_initializer",
-                   "pointwise_initializer", "bias_initializer"});
+    a.check_known(with_regularizers({"filters", "kernel_size", "strides", "padding",
+                                     "dilation_rate", "depth_multiplier", "activation",
+                                     "use_bias", "depthwise_initializer",
+                                     "pointwise_initializer", "bias_initializer"}));
     read_window(a, 2, depth_args_);
     depth_args_.padding = parse_padding(a);
     mult_ = a.get_int("depth_multiplier", 1);
@@ -197,8 +199,9 @@ class SeparableConv2DLayer : public ConvBase {
 class Conv1DLayer : public SingleConv {
  public:
   explicit Conv1DLayer(const Attrs& a) : SingleConv(a) {
-    a.check_known({"filters", "kernel_size", "strides", "padding", "dilation_rate", "groups",
-                   "activation", "use_bias", "kernel_initializer", "bias_initializer"});
+    a.check_known(with_regularizers({"filters", "kernel_size", "strides", "padding",
+                                     "dilation_rate", "groups", "activation", "use_bias",
+                                     "kernel_initializer", "bias_initializer"}));
     read_window(a, 1, args_);
     args_.filters = a.get_int("filters");
     args_.groups = a.get_int("groups", 1);
@@ -231,9 +234,9 @@ class Conv1DLayer : public SingleConv {
 class Conv2DTransposeLayer : public ConvBase {
  public:
   explicit Conv2DTransposeLayer(const Attrs& a) : ConvBase(a) {
-    a.check_known({"filters", "kernel_size", "strides", "padding", "output_padding",
-                   "dilation_rate", "activation", "use_bias", "kernel_initializer",
-                   "bias_initializer"});
+    a.check_known(with_regularizers({"filters", "kernel_size", "strides", "padding",
+                                     "output_padding", "dilation_rate", "activation",
+                                     "use_bias", "kernel_initializer", "bias_initializer"}));
     read_window(a, 2, args_);
     args_.filters = a.get_int("filters");
     ops::conv2d_check_args(args_, who());

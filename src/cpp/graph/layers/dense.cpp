@@ -10,7 +10,8 @@ namespace {
 class DenseLayer : public Layer {
  public:
   explicit DenseLayer(const Attrs& a) : Layer(a) {
-    a.check_known({"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"});
+    a.check_known(with_regularizers(
+        {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"}));
     units_ = a.get_int("units");
     if (units_ <= 0) throw ValueError(cat(who(), ": units must be positive, received ", units_));
     use_bias_ = a.get_bool("use_bias", true);
