@@ -3,7 +3,8 @@
 from .activation import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Layer
 from .conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
-from .core import BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor
+from .core import (BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor,
+                   LayerNormalization, LocalResponseNormalization)
 from .merge import (Add, Average, Concatenate, Maximum, Multiply, Subtract, add, average,
                     concatenate, maximum, multiply, subtract)
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
@@ -19,8 +20,9 @@ __all__ = [
     "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution2D",
     "Convolution2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dropout", "ELU",
     "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
-    "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D",
-    "MaxPooling2D", "Maximum", "Multiply", "PReLU", "Permute", "ReLU", "Reshape",
-    "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D", "add", "average",
-    "concatenate", "maximum", "multiply", "subtract",
+    "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor", "Layer", "LayerNormalization",
+    "LeakyReLU", "LocalResponseNormalization", "MaxPool2D", "MaxPooling2D", "Maximum", "Multiply",
+    "PReLU", "Permute", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "Subtract",
+    "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "maximum", "multiply",
+    "subtract",
 ]

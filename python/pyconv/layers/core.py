@@ -120,3 +120,40 @@ class BatchNormalization(Layer):
                       "moving_mean_initializer": moving_mean_initializer,
                       "moving_variance_initializer": moving_variance_initializer}
         self._validate()
+
+
+class LayerNormalization(Layer):
+    """Normalizes each position's last axis (per sample), then gamma * x + beta
+    (Keras's defaults: epsilon=1e-3, center, scale)."""
+
+    core_type = "LayerNormalization"
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
+            raise TypeError(f"epsilon must be a number, received {epsilon!r}")
+        if axis not in (-1, [-1], (-1,)):
+            raise ValueError(f"only axis=-1 is supported, received {axis!r}")
+        self._args = {"axis": -1, "epsilon": float(epsilon), "center": bool(center),
+                      "scale": bool(scale), "beta_initializer": beta_initializer,
+                      "gamma_initializer": gamma_initializer}
+        self._validate()
+
+
+class LocalResponseNormalization(Layer):
+    """AlexNet's normalization across channels (TensorFlow's arguments):
+    x / (bias + alpha * sum(x_j ** 2 for channels j within depth_radius)) ** beta."""
+
+    core_type = "LocalResponseNormalization"
+
+    def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(depth_radius, bool) or not isinstance(depth_radius, int):
+            raise TypeError(f"depth_radius must be an integer, received {depth_radius!r}")
+        for name, value in (("bias", bias), ("alpha", alpha), ("beta", beta)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a number, received {value!r}")
+        self._args = {"depth_radius": depth_radius, "bias": float(bias), "alpha": float(alpha),
+                      "beta": float(beta)}
+        self._validate()
