@@ -550,6 +550,9 @@ class Sequential(Model):
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"expected a pyconv layer, received {layer!r}")
+        if getattr(layer, "return_indices", False):
+            raise ValueError(f"layer '{layer.name}' returns pooling indices, which only a "
+                             "functional model (pyconv.Model) can pass on to MaxUnpooling2D")
         if self._graph is not None:
             raise RuntimeError("cannot add layers to a model that is already built")
         if any(existing.name == layer.name for existing in self.layers):

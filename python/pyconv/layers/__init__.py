@@ -8,7 +8,8 @@ from .core import (BatchNormalization, Dense, Dropout, Flatten, Input, InputLaye
 from .merge import (Add, Average, Concatenate, Maximum, Multiply, Subtract, add, average,
                     concatenate, maximum, multiply, subtract)
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
-                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
+                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D,
+                      MaxUnpooling2D)
 from .reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 Convolution1D = Conv1D
@@ -21,8 +22,8 @@ __all__ = [
     "Convolution2DTranspose", "Cropping2D", "Dense", "DepthwiseConv2D", "Dropout", "ELU",
     "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
     "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor", "Layer", "LayerNormalization",
-    "LeakyReLU", "LocalResponseNormalization", "MaxPool2D", "MaxPooling2D", "Maximum", "Multiply",
-    "PReLU", "Permute", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "Subtract",
-    "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "maximum", "multiply",
-    "subtract",
+    "LeakyReLU", "LocalResponseNormalization", "MaxPool2D", "MaxPooling2D", "MaxUnpooling2D",
+    "Maximum", "Multiply", "PReLU", "Permute", "ReLU", "Reshape", "SeparableConv2D", "Softmax",
+    "Subtract", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "maximum",
+    "multiply", "subtract",
 ]

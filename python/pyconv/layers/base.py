@@ -87,6 +87,9 @@ class Layer:
             raise TypeError(f"layer '{self.name}' was called on {inputs!r}; layers are called on "
                             "symbolic tensors (pyconv.Input(...) or another layer's output) to "
                             "build a model; to compute on arrays, use model.predict")
+        if any(hasattr(t, "pool") and hasattr(t, "source") for t in tensors):
+            raise TypeError(f"layer '{self.name}' was called on pooling indices; only "
+                            "MaxUnpooling2D takes them")
         if self._output is not None:
             raise ValueError(f"layer '{self.name}' has already been called; calling one layer "
                              "on several tensors (shared weights) is not supported yet: create "

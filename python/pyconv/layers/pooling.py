@@ -1,6 +1,7 @@
 """Pooling layers on channels-last inputs."""
 
 from .base import Layer, normalize_tuple
+from .core import KerasTensor
 
 
 class _Pooling2D(Layer):
@@ -22,9 +23,63 @@ class _Pooling2D(Layer):
 
 
 class MaxPooling2D(_Pooling2D):
-    """Window maximum; the gradient flows to the position that won."""
+    """Window maximum; the gradient flows to the position that won. With
+    return_indices=True (functional API), calling it gives (values, indices):
+    the indices go to MaxUnpooling2D, which puts values back there (SegNet)."""
 
     core_type = "MaxPooling2D"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 return_indices=False, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+        if not isinstance(return_indices, bool):
+            raise TypeError(f"return_indices must be True or False, received {return_indices!r}")
+        self.return_indices = return_indices
+
+    def __call__(self, inputs):
+        values = super().__call__(inputs)
+        if not self.return_indices:
+            return values
+        return values, PoolingIndices(values.shape, self, values._inputs[0])
+
+    def get_config(self):
+        config = super().get_config()
+        if self.return_indices:
+            config["return_indices"] = True
+        return config
+
+
+class PoolingIndices(KerasTensor):
+    """Where a MaxPooling2D's maxima were: only MaxUnpooling2D takes it. It
+    stands for the pool's input, from which the positions are found again."""
+
+    def __init__(self, shape, pool, source):
+        super().__init__(shape, name=f"{pool.name}_indices")
+        self.pool = pool
+        self.source = source
+
+
+class MaxUnpooling2D(Layer):
+    """Puts each value back where its MaxPooling2D window's maximum was, zeros
+    elsewhere: `up = MaxUnpooling2D()([values, indices])` with
+    `pooled, indices = MaxPooling2D(return_indices=True)(x)`; up has x's shape."""
+
+    core_type = "MaxUnpooling2D"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        pool = MaxPooling2D(pool_size, strides, padding, name=f"{self.name}_pool")
+        self._args = dict(pool._args)
+
+    def __call__(self, inputs):
+        parts = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(parts) != 2 or not isinstance(parts[1], PoolingIndices):
+            raise ValueError(f"MaxUnpooling2D '{self.name}' needs the indices of a "
+                             "MaxPooling2D(return_indices=True): call it on [values, indices], "
+                             "received " + repr(inputs))
+        indices = parts[1]
+        self._args = dict(indices.pool._args)  # the geometry of the pool that made them
+        return super().__call__([parts[0], indices.source])
 
 
 class AveragePooling2D(_Pooling2D):

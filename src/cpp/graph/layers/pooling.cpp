@@ -1,4 +1,4 @@
-// MaxPooling2D, AveragePooling2D and GlobalAveragePooling2D layers.
+// MaxPooling2D, AveragePooling2D, MaxUnpooling2D and the global pooling layers.
 #include <algorithm>
 
 #include "core/error.h"
@@ -80,6 +80,62 @@ class Pool2DLayer : public Layer {
   kernels::PoolGeometry geom_{};
 };
 
+// MaxUnpooling2D (SegNet): puts each pooled value back where its window's
+// maximum was. Inputs: [values, source], where source is the tensor the
+// MaxPooling2D (same pool_size, strides, padding) pooled; the positions are
+// that pool's argmax, found again from source (the first maximum of each
+// window, as MaxPooling2D takes it). Output: source's shape, zero elsewhere.
+class MaxUnpool2DLayer : public Layer {
+ public:
+  explicit MaxUnpool2DLayer(const Attrs& a) : Layer(a), args_(parse_pool_args(a)) {}
+
+  Shape build(const std::vector<Shape>& inputs, Rng*) override {
+    if (inputs.size() != 2)
+      throw ShapeError(cat(who(), ": expected [values, indices] (2 inputs: the pooled values "
+                                  "and what MaxPooling2D pooled), received ", inputs.size()));
+    geom_ = ops::pool2d_geometry(inputs[1], args_, who());
+    const Shape pooled{geom_.OH, geom_.OW, geom_.C};
+    if (inputs[0] != pooled)
+      throw ShapeError(cat(who(), ": the values must have the pooled shape ",
+                           batch_shape_str(pooled), ", received ", batch_shape_str(inputs[0])));
+    return inputs[1];
+  }
+
+  std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
+    State& s = state_of<State>(ctx);
+    s.pooled.resize(in[0]->shape());
+    ops::maxpool2d_forward(geom_, *in[1], s.pooled, &s.argmax, ctx.threads);
+    ops::maxpool2d_backward(geom_, *in[0], s.argmax, out, ctx.threads);  // the scatter
+  }
+
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    const State& s = state_of<State>(ctx);
+    if (din[0]) {  // each value's gradient is the output gradient where it went
+      const int64_t per_in = out.numel() / out.dim(0), per_value = in[0]->numel() / out.dim(0);
+      float* dv = din[0]->data();
+      for (int64_t i = 0; i < in[0]->numel(); ++i)
+        dv[i] = dout.data()[(i / per_value) * per_in + s.argmax[i]];
+    }
+    if (din[1]) din[1]->zero();  // the positions do not move with the source's values
+  }
+
+ private:
+  struct State : LayerState {
+    std::vector<int32_t> argmax;
+    Tensor pooled;
+    size_t bytes() const override {
+      return argmax.capacity() * sizeof(int32_t) + pooled.held_bytes();
+    }
+    void release() override { std::vector<int32_t>().swap(argmax), pooled = Tensor(); }
+  };
+
+  ops::Pool2DArgs args_;
+  kernels::PoolGeometry geom_{};
+};
+
 // GlobalAveragePooling2D / GlobalMaxPooling2D: (N, H, W, C) -> (N, C), or
 // (N, 1, 1, C) with keepdims (a squeeze-and-excitation gate's shape).
 class GlobalPool2DLayer : public Layer {
@@ -150,6 +206,9 @@ class GlobalPool2DLayer : public Layer {
 
 std::unique_ptr<Layer> make_maxpool2d(const Attrs& a) { return std::make_unique<Pool2DLayer>(a, true); }
 std::unique_ptr<Layer> make_avgpool2d(const Attrs& a) { return std::make_unique<Pool2DLayer>(a, false); }
+std::unique_ptr<Layer> make_max_unpool2d(const Attrs& a) {
+  return std::make_unique<MaxUnpool2DLayer>(a);
+}
 std::unique_ptr<Layer> make_global_avgpool2d(const Attrs& a) {
   return std::make_unique<GlobalPool2DLayer>(a, false);
 }
