@@ -224,3 +224,49 @@ def check_model_grads(graph, x, target, *, seed=0, eps=1e-2, n_coords=12, rtol=1
             graph.set_weights(i, before[i])
             assert_grad_close(num, analytic[i][k].reshape(-1)[idx],
                               f"layer {i} {name}", rtol, atol_rel)
+
+
+def check_model_grads_along_directions(graph, x, target, *, seed=0, eps=1e-2, directions=2,
+                                       rtol=2e-2, only=None):
+    """The whole-model check for deep networks: for each trainable weight,
+    the loss's derivative along random unit directions v, numeric (central
+    differences of test_step's loss at w +- eps v) against analytic (g . v,
+    g from one SGD step with learning rate 1). A direction sums the whole
+    tensor's gradient, so it stands out of float32 rounding where single
+    coordinates of a deep network's first layers would not; a wrong gradient
+    still shows in every direction. `only`: the layers to check (default all)."""
+    graph.compile(graph.loss_config, {"type": "sgd", "learning_rate": 1.0})
+    rng = np.random.default_rng(seed)
+    layers = range(graph.num_layers)
+    before = [[np.array(w, np.float32) for w in graph.get_weights(i)] for i in layers]
+    graph.train_step(x, target)
+    analytic = [[b.astype(np.float64) - np.asarray(a, np.float64)
+                 for b, a in zip(bs, graph.get_weights(i))] for i, bs in zip(layers, before)]
+    for i in layers:
+        graph.set_weights(i, before[i])
+    loss = float(graph.test_step(x, target)[0])
+    for i in layers if only is None else only:
+        for k, (name, _, trainable, _) in enumerate(graph.layer_param_info(i)):
+            if not trainable:
+                continue
+            g = analytic[i][k]
+            for _ in range(directions):
+                v = rng.standard_normal(g.shape)
+                v /= np.linalg.norm(v)
+
+                def loss_at(sign, i=i, k=k, v=v):
+                    ws = list(before[i])
+                    ws[k] = (before[i][k] + sign * eps * v).astype(np.float32)
+                    graph.set_weights(i, ws)
+                    return float(graph.test_step(x, target)[0])
+
+                numeric = (loss_at(1) - loss_at(-1)) / (2 * eps)
+                graph.set_weights(i, before[i])
+                expected = float(np.sum(g * v))
+                # The loss is a sum of float32 outputs: about 1e-6 of it is
+                # rounding, which the difference quotient divides by 2 eps.
+                noise = 1e-6 * max(1.0, abs(loss)) / eps
+                tolerance = rtol * (abs(expected) + 0.05 * np.linalg.norm(g)) + noise
+                assert abs(numeric - expected) <= tolerance, (
+                    f"layer {i} {name}: derivative along a direction: numeric {numeric:.6g}, "
+                    f"analytic {expected:.6g} (|g| = {np.linalg.norm(g):.3g})")

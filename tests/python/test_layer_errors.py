@@ -86,7 +86,7 @@ CONFIG_ERRORS = [
     ("dense_units_zero", with_changes(DENSE, units=0), (5,), r"units"),
     ("dense_units_negative", with_changes(DENSE, units=-1), (5,), r"units"),
     ("dense_missing_units", with_changes(DENSE, units=DROP), (5,), r"units"),
-    ("dense_input_not_1d", DENSE, (4, 4), r"(?i)expected|rank|1-D|flatten"),
+    ("dense_input_scalar", DENSE, (), r"(?i)expected input of shape \(N, features\)"),
     ("maxpool_pool_zero", with_changes(POOL, pool_size=[0, 2]), IMG, r"pool"),
     ("maxpool_strides_zero", with_changes(POOL, strides=[2, 0]), IMG, r"stride"),
     ("maxpool_bad_padding", with_changes(POOL, padding="full"), IMG, r"padding"),

@@ -114,6 +114,7 @@ void Graph::build(const std::vector<NodeSpec>& specs, uint64_t seed) {
 
 void Graph::compile(const Attrs& loss, const Attrs& optimizer) {
   auto new_loss = make_loss(loss);
+  new_loss->check_output(nodes_.back().shape);
   auto new_optimizer = make_optimizer(optimizer);
   if (trained_by_other_thread())
     throw StateError("cannot compile a model while another thread trains it");

@@ -48,6 +48,12 @@ class CrossEntropy : public Loss {
     return logits_ ? ops::Activation::Linear : ops::Activation::Softmax;
   }
   Shape target_shape(const Shape& pred) const override { return sparse_ ? Shape{} : pred; }
+  void check_output(const Shape& per_sample) const override {
+    if (per_sample.size() != 1)
+      throw ShapeError(cat(who(), ": expected model outputs of shape (N, classes), received ",
+                           batch_shape_str(per_sample), "; add a Flatten (or "
+                           "GlobalAveragePooling2D) layer before the last Dense"));
+  }
   void use_logits() override { logits_ = true; }
 
   double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const override {

@@ -14,6 +14,9 @@ class Loss {
   // Checks target against pred (shapes, label values), returns the mean loss
   // and, when grad is non-null, writes d(mean loss)/d(pred) into it.
   virtual double compute(const Tensor& pred, const Tensor& target, Tensor* grad) const = 0;
+  // Throws ShapeError unless the loss suits per-sample predictions of this
+  // shape (checked when a model is compiled).
+  virtual void check_output(const Shape& /*per_sample*/) const {}
   // Throws ShapeError/ValueError unless target suits predictions of this shape.
   virtual void check_target(const Shape& pred, const Tensor& target) const = 0;
   // Samples whose prediction is right (the "accuracy" metric for this loss).

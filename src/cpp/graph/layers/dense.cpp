@@ -18,11 +18,14 @@ class DenseLayer : public Layer {
     activation_ = ops::parse_activation(a.get_string("activation", "linear"), who());
   }
 
+  // Like Keras, a Dense applies to the last axis: (N, ..., features) ->
+  // (N, ..., units), every position alike (a squeeze-and-excitation gate's
+  // (N, 1, 1, C), or a sequence).
   Shape build(const std::vector<Shape>& inputs, Rng* rng) override {
-    if (inputs[0].size() != 1)
+    if (inputs[0].empty())
       throw ShapeError(cat(who(), ": expected input of shape (N, features), received ",
-                           batch_shape_str(inputs[0]), "; add a Flatten layer before it"));
-    const int64_t in = inputs[0][0];
+                           batch_shape_str(inputs[0])));
+    const int64_t in = inputs[0].back();
     Param& kernel = add_param("kernel", {in, units_});
     initialize(kernel.value, attrs_.get_string("kernel_initializer", "glorot_uniform"), in,
                units_, rng, who());
@@ -30,7 +33,9 @@ class DenseLayer : public Layer {
       Param& bias = add_param("bias", {units_});
       initialize(bias.value, attrs_.get_string("bias_initializer", "zeros"), 1, 1, rng, who());
     }
-    return {units_};
+    Shape out = inputs[0];
+    out.back() = units_;
+    return out;
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
@@ -38,8 +43,9 @@ class DenseLayer : public Layer {
     // activation whose backward needs its input runs after it, keeping that.
     const ops::Activation act = output_activation();
     const bool fuse = !ops::needs_input(act);
-    ops::dense_forward(*in[0], params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                       fuse ? act : ops::Activation::Linear, out, ctx.threads,
+    Tensor x = rows(*in[0]), y = rows(out);
+    ops::dense_forward(x, params_[0].value, use_bias_ ? &params_[1].value : nullptr,
+                       fuse ? act : ops::Activation::Linear, y, ctx.threads,
                        ctx.training ? nullptr : &kernel_cache_, params_[0].version);
     if (!fuse) apply_activation(out, ctx);
   }
@@ -51,11 +57,19 @@ class DenseLayer : public Layer {
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     activation_backward(out, dout, ctx);
-    ops::dense_backward(*in[0], params_[0].value, dout, din[0], params_[0].grad,
+    Tensor x = rows(*in[0]), dy = rows(dout), dx;
+    if (din[0]) dx = rows(*din[0]);
+    ops::dense_backward(x, params_[0].value, dy, din[0] ? &dx : nullptr, params_[0].grad,
                         use_bias_ ? &params_[1].grad : nullptr, ctx.threads);
   }
 
  private:
+  // t as a matrix: one row per position (every axis but the last).
+  static Tensor rows(const Tensor& t) {
+    const int64_t cols = t.dim(-1);
+    return Tensor::view(const_cast<float*>(t.data()), {t.numel() / cols, cols});
+  }
+
   int64_t units_ = 0;
   bool use_bias_ = true;
   // The kernel packed for the GEMM: the model's, shared by every thread.
