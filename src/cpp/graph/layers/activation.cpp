@@ -93,6 +93,8 @@ class PReLULayer : public Layer {
     }
     Param& p = add_param("alpha", alpha);
     initialize(p.value, attrs_.get_string("alpha_initializer", "zeros"), 1, 1, rng, who());
+    alpha_with_batch_ = Shape{1};
+    alpha_with_batch_.insert(alpha_with_batch_.end(), alpha.begin(), alpha.end());
     return inputs[0];
   }
 
@@ -128,13 +130,10 @@ class PReLULayer : public Layer {
 
  private:
   // alpha (with a batch axis of 1) under the output.
-  Broadcast view(const Tensor& out) const {
-    Shape alpha{1};
-    for (int64_t d : params_[0].value.shape()) alpha.push_back(d);
-    return Broadcast(out.shape(), alpha);
-  }
+  Broadcast view(const Tensor& out) const { return Broadcast(out.shape(), alpha_with_batch_); }
 
   std::vector<int64_t> shared_;
+  Shape alpha_with_batch_;
 };
 
 }  // namespace

@@ -59,9 +59,11 @@ class BatchNormLayer : public Layer {
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t C = out.dim(-1), rows = out.numel() / C;
     const float* x = in[0]->data();
-    std::vector<float> shift(C), mult(C);  // y = (x - shift) * mult + beta
+    State& s = state_of<State>(ctx);
+    std::vector<float>& shift = s.shift;  // y = (x - shift) * mult + beta
+    std::vector<float>& mult = s.mult;
+    shift.resize(C), mult.resize(C);  // kept between calls: inference allocates nothing
     if (batch_statistics(ctx)) {
-      State& s = state_of<State>(ctx);
       batch_moments(x, rows, C, s.mean, s.var);
       s.inv_std.resize(C);
       for (int64_t c = 0; c < C; ++c) {
@@ -130,6 +132,7 @@ class BatchNormLayer : public Layer {
  private:
   struct State : LayerState {
     std::vector<float> mean, var, inv_std;  // of the last training batch
+    std::vector<float> shift, mult;          // the forward pass's per-channel map
   };
 
   bool batch_statistics(const RunContext& ctx) const { return ctx.training && trainable(); }

@@ -10,6 +10,8 @@ namespace pyconv {
 
 // The smaller tensor's element under the larger's element (row, col), where
 // rows run over every axis but the last. Both shapes have the same rank.
+// It refers to the two shapes (no copies: building one allocates nothing),
+// which must outlive it.
 class Broadcast {
  public:
   Broadcast(const Shape& out, const Shape& in) : out_(out), in_(in) {}
@@ -34,7 +36,8 @@ class Broadcast {
   }
 
  private:
-  Shape out_, in_;  // the larger's and the smaller's
+  const Shape& out_;  // the larger's
+  const Shape& in_;   // the smaller's
 };
 
 }  // namespace pyconv

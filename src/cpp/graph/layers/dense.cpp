@@ -43,9 +43,10 @@ class DenseLayer : public Layer {
     // activation whose backward needs its input runs after it, keeping that.
     const ops::Activation act = output_activation();
     const bool fuse = !ops::needs_input(act);
-    Tensor x = rows(*in[0]), y = rows(out);
-    ops::dense_forward(x, params_[0].value, use_bias_ ? &params_[1].value : nullptr,
-                       fuse ? act : ops::Activation::Linear, y, ctx.threads,
+    Tensor x_rows, y_rows;  // views only for inputs of rank > 2 (a view's shape allocates)
+    ops::dense_forward(as_rows(*in[0], x_rows), params_[0].value,
+                       use_bias_ ? &params_[1].value : nullptr,
+                       fuse ? act : ops::Activation::Linear, as_rows(out, y_rows), ctx.threads,
                        ctx.training ? nullptr : &kernel_cache_, params_[0].version);
     if (!fuse) apply_activation(out, ctx);
   }
@@ -57,17 +58,20 @@ class DenseLayer : public Layer {
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     activation_backward(out, dout, ctx);
-    Tensor x = rows(*in[0]), dy = rows(dout), dx;
-    if (din[0]) dx = rows(*din[0]);
-    ops::dense_backward(x, params_[0].value, dy, din[0] ? &dx : nullptr, params_[0].grad,
+    Tensor x_rows, dy_rows, dx_rows;
+    ops::dense_backward(as_rows(*in[0], x_rows), params_[0].value, as_rows(dout, dy_rows),
+                        din[0] ? &as_rows(*din[0], dx_rows) : nullptr, params_[0].grad,
                         use_bias_ ? &params_[1].grad : nullptr, ctx.threads);
   }
 
  private:
-  // t as a matrix: one row per position (every axis but the last).
-  static Tensor rows(const Tensor& t) {
+  // t as a matrix, one row per position (every axis but the last): t itself
+  // when it is one, else a view of it kept in `view`.
+  static Tensor& as_rows(const Tensor& t, Tensor& view) {
+    if (t.ndim() == 2) return const_cast<Tensor&>(t);
     const int64_t cols = t.dim(-1);
-    return Tensor::view(const_cast<float*>(t.data()), {t.numel() / cols, cols});
+    view = Tensor::view(const_cast<float*>(t.data()), {t.numel() / cols, cols});
+    return view;
   }
 
   int64_t units_ = 0;

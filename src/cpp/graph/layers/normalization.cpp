@@ -122,15 +122,19 @@ class LocalResponseNormLayer : public Layer {
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
 
+  std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t C = out.dim(-1), rows = out.numel() / C;
     const float* x = in[0]->data();
     float* y = out.data();
+    std::vector<double>& d = state_of<State>(ctx).d;  // kept: inference allocates nothing
+    d.resize(static_cast<size_t>(rows * C));
     parallel_for(threads_for(rows * C * (2 * radius_ + 1), ctx.threads), rows, [&](int64_t r) {
-      std::vector<double> d(C);
-      denominators(x + r * C, C, d.data());
+      double* dr = d.data() + r * C;
+      denominators(x + r * C, C, dr);
       for (int64_t c = 0; c < C; ++c)
-        y[r * C + c] = static_cast<float>(x[r * C + c] * std::pow(d[c], -beta_));
+        y[r * C + c] = static_cast<float>(x[r * C + c] * std::pow(dr[c], -beta_));
     });
   }
 
@@ -168,6 +172,12 @@ class LocalResponseNormLayer : public Layer {
       d[c] = bias_ + alpha_ * s;
     }
   }
+
+  struct State : LayerState {
+    std::vector<double> d;  // the denominators' bases, one per element
+    size_t bytes() const override { return d.capacity() * sizeof(double); }
+    void release() override { std::vector<double>().swap(d); }
+  };
 
   int64_t radius_ = 5;
   double bias_ = 1.0, alpha_ = 1.0, beta_ = 0.5;

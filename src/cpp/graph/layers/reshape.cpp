@@ -1,6 +1,7 @@
 // Reshape (a new per-sample shape, one axis may be -1) and Permute (reorders
 // the per-sample axes, Keras's 1-based `dims`).
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "core/error.h"
@@ -67,15 +68,23 @@ class PermuteLayer : public Layer {
     const Shape& s = inputs[0];
     std::vector<int64_t> sorted = dims_;
     std::sort(sorted.begin(), sorted.end());
-    bool ok = sorted.size() == s.size();
+    bool ok = sorted.size() == s.size() && s.size() <= kMaxRank;
     for (size_t d = 0; ok && d < sorted.size(); ++d) ok = sorted[d] == static_cast<int64_t>(d) + 1;
     if (!ok)
       throw ValueError(cat(who(), ": dims must be a permutation of 1..", s.size(),
-                           " for inputs of shape ", batch_shape_str(s), ", received ",
-                           shape_str(dims_)));
-    in_ = s;
+                           " for inputs of shape ", batch_shape_str(s), " (at most ", kMaxRank,
+                           " axes), received ", shape_str(dims_)));
+    rank_ = s.size();
+    int64_t stride = 1;
+    std::array<int64_t, kMaxRank> in_stride{};
+    for (size_t d = rank_; d > 0; --d) in_stride[d - 1] = stride, stride *= s[d - 1];
+    per_sample_ = stride;
     Shape out;
-    for (int64_t d : dims_) out.push_back(s[d - 1]);
+    for (size_t d = 0; d < rank_; ++d) {
+      out.push_back(s[dims_[d] - 1]);
+      out_shape_[d] = out.back();
+      stride_[d] = in_stride[dims_[d] - 1];
+    }
     return out;
   }
 
@@ -89,35 +98,34 @@ class PermuteLayer : public Layer {
   }
 
  private:
-  // Output element at multi-index o comes from input index in[dims[d] - 1] =
-  // o[d]; `back` moves the other way (the gradient).
+  static constexpr size_t kMaxRank = 8;
+
+  // Output element o (in row-major order) comes from input index i, the sum
+  // of its multi-index times the permuted input strides; `back` moves the
+  // other way (the gradient).
   void move(const float* src, float* dst, int64_t N, bool back) const {
-    const size_t rank = in_.size();
-    std::vector<int64_t> in_stride(rank), out_shape(rank);
-    int64_t stride = 1;
-    for (size_t d = rank; d-- > 0;) in_stride[d] = stride, stride *= in_[d];
-    for (size_t d = 0; d < rank; ++d) out_shape[d] = in_[dims_[d] - 1];
-    const int64_t per_sample = stride;
-    std::vector<int64_t> idx(rank, 0);
     for (int64_t n = 0; n < N; ++n) {
-      std::fill(idx.begin(), idx.end(), 0);
-      for (int64_t o = 0; o < per_sample; ++o) {
+      std::array<int64_t, kMaxRank> idx{};
+      const int64_t base = n * per_sample_;
+      for (int64_t o = 0; o < per_sample_; ++o) {
         int64_t i = 0;
-        for (size_t d = 0; d < rank; ++d) i += idx[d] * in_stride[dims_[d] - 1];
+        for (size_t d = 0; d < rank_; ++d) i += idx[d] * stride_[d];
         if (back)
-          dst[n * per_sample + i] = src[n * per_sample + o];
+          dst[base + i] = src[base + o];
         else
-          dst[n * per_sample + o] = src[n * per_sample + i];
-        for (size_t d = rank; d-- > 0;) {  // the next output multi-index
-          if (++idx[d] < out_shape[d]) break;
-          idx[d] = 0;
+          dst[base + o] = src[base + i];
+        for (size_t d = rank_; d > 0; --d) {  // the next output multi-index
+          if (++idx[d - 1] < out_shape_[d - 1]) break;
+          idx[d - 1] = 0;
         }
       }
     }
   }
 
   std::vector<int64_t> dims_;
-  Shape in_;
+  size_t rank_ = 0;
+  int64_t per_sample_ = 0;
+  std::array<int64_t, kMaxRank> out_shape_{}, stride_{};  // stride_: of the input axis behind each
 };
 
 }  // namespace
