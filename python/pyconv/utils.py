@@ -1,6 +1,9 @@
-"""Small helpers with Keras names."""
+"""Small helpers with Keras names, and the plotting functions (matplotlib)."""
 
 import numpy as np
+
+from .plotting import (plot_feature_maps, plot_filters, plot_heat_map, plot_history,
+                       plot_model)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

@@ -314,6 +314,19 @@ void Graph::predict(const Tensor& x, Tensor& out) const {
   predict(x, out, *c);
 }
 
+std::vector<Tensor> Graph::node_outputs(const Tensor& x, const std::vector<size_t>& which) const {
+  for (size_t i : which)
+    if (i >= nodes_.size())
+      throw ValueError(cat("node_outputs: node ", i, " is out of range (the graph has ",
+                           nodes_.size(), ")"));
+  PooledContext c(*this);
+  std::shared_lock<SharedMutex> lock(weights_);
+  run_forward(x, false, *c);
+  std::vector<Tensor> outs;
+  for (size_t i : which) outs.push_back((*c).nodes_[i].out.clone());
+  return outs;
+}
+
 StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
                            ExecContext& c) const {
   if (!loss_) throw StateError("the model must be compiled before training or evaluation: "

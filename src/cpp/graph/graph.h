@@ -97,6 +97,9 @@ class Graph {
   void predict(const Tensor& x, Tensor& out, ExecContext& ctx) const;
   // The same with a context borrowed from the model's pool.
   void predict(const Tensor& x, Tensor& out) const;
+  // Inference on x, keeping copies of the outputs of the nodes `which`
+  // (intermediate feature maps).
+  std::vector<Tensor> node_outputs(const Tensor& x, const std::vector<size_t>& which) const;
   StepResult test_step(const Tensor& x, const Tensor& y) const;
   // Builds every layer's pre-packed weights now (model load calls it), so
   // the first predict is as fast as the next. Optional: predict builds what

@@ -178,6 +178,20 @@ void bind_graph(py::module_& m) {
              }
              return result;
            })
+      .def("node_outputs",
+           [](const Graph& g, FloatArray x, const std::vector<size_t>& which) {
+             Tensor xv = view_of(x);
+             std::vector<Tensor> outs;
+             {
+               py::gil_scoped_release release;
+               outs = g.node_outputs(xv, which);
+             }
+             py::list result;
+             for (const Tensor& t : outs) result.append(to_numpy(t));
+             return result;
+           },
+           py::arg("x"), py::arg("nodes"),
+           "Inference on x; the outputs of the given nodes (feature maps), as arrays.")
       .def_property_readonly("num_layers", &Graph::size)
       .def_property_readonly("output_shape", [](Graph& g) { return shape_to_tuple(g.output_shape()); })
       .def("layer_output_shape", [](Graph& g, size_t i) { return shape_to_tuple(g.layer_output_shape(i)); })
