@@ -3,7 +3,7 @@ single 28x28 digits ("is this a 3?"), then slid over a large cluttered canvas
 in one pass. Its weights do not depend on the image size, so the same
 layers, rebuilt for the canvas's size, give a heat map of where 3s are.
 
-    python examples/python/waldo_detector.py [--target 3] [--epochs 3]
+    python examples/python/waldo_detector.py [--target 3] [--epochs 3] [--out waldo.png]
 """
 
 import argparse
@@ -43,6 +43,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--out", help="also draw the canvas and its heat map into this PNG "
+                                      "(needs matplotlib: pip install pyconv[plot])")
     args = parser.parse_args()
 
     (x, y), (x_test, y_test) = pyconv.datasets.mnist.load_sample(num_test=2000)
@@ -77,6 +79,8 @@ def main():
           f"the canvas as a whole {masks.mean():.1%}")
     for r in range(heat.shape[0]):  # the heat map, as text
         print("".join(" .:-=+*#%@"[min(9, int(v * 10))] for v in heat[r]))
+    if args.out:
+        print(f"wrote {pyconv.utils.plot_heat_map(canvas[0], heat, args.out)}")
 
 
 if __name__ == "__main__":

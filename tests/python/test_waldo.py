@@ -85,8 +85,10 @@ def test_the_segmentation_example_learns_to_find_the_threes():
     assert found > 0.2, out  # predicting nothing scores 0
 
 
-def test_the_detector_example_lights_up_on_a_three():
-    out = _run("waldo_detector.py", "--epochs", "3")
+def test_the_detector_example_lights_up_on_a_three(tmp_path):
+    picture = tmp_path / "waldo.png"
+    out = _run("waldo_detector.py", "--epochs", "3", "--out", str(picture))
+    assert picture.stat().st_size > 1000
     accuracy = float(out.split("digit classifier:")[1].split()[0])
     assert accuracy > 0.95, out
     assert "heat map (22, 22)" in out
