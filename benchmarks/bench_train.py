@@ -57,6 +57,26 @@ def _step_times(steppers, settings):
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
+def torch_stepper(torch, net, x, y):
+    """step(i): one PyTorch training step of net on batch i of the (N, 28, 28, 1)
+    images x and labels y: the standard loop (zero_grad, forward, loss,
+    backward, Adam step, loss.item())."""
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=LR, eps=1e-7)  # Keras's epsilon
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt = torch.from_numpy(x.reshape(-1, 1, 28, 28))  # C == 1: NHWC bytes == NCHW bytes
+    yt = torch.from_numpy(y.astype(np.int64))
+
+    def step(i):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(xt[i * BATCH:(i + 1) * BATCH]), yt[i * BATCH:(i + 1) * BATCH])
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
 def _bench_model(name, settings, torch, x, y):
     pyconv.set_seed(0)
     model = models.pyconv_model(name)
@@ -71,20 +91,7 @@ def _bench_model(name, settings, torch, x, y):
         torch.manual_seed(0)
         net = models.torch_model(torch, name)
         models.copy_weights(torch, model, net)  # both start from the same weights
-        net.train()
-        opt = torch.optim.Adam(net.parameters(), lr=LR, eps=1e-7)  # Keras's epsilon
-        loss_fn = torch.nn.CrossEntropyLoss()
-        xt = torch.from_numpy(x.reshape(-1, 1, 28, 28))  # C == 1: NHWC bytes == NCHW bytes
-        yt = torch.from_numpy(y.astype(np.int64))
-
-        def torch_step(i):
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(xt[i * BATCH:(i + 1) * BATCH]), yt[i * BATCH:(i + 1) * BATCH])
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        steppers["PyTorch"] = torch_step
+        steppers["PyTorch"] = torch_stepper(torch, net, x, y)
 
     result = _step_times(steppers, settings)
     n_fit = settings.train_steps * BATCH

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import timing  # noqa: E402  (no numpy inside: safe before thread_env)
 
-BENCHES = ("conv", "gemm", "train", "infer")
+BENCHES = ("conv", "gemm", "train", "infer", "zoo")
 BUSY_WARNING = 0.25  # cores kept busy by other processes above which a section is flagged
 
 
