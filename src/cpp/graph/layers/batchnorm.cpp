@@ -19,6 +19,25 @@ namespace pyconv {
 
 namespace {
 
+// Per-channel sums over rows, `n` at once: add(r, sums) adds row r's terms
+// into sums[0 .. n*C). The rows are cut into a fixed number of blocks, summed
+// on up to `threads` threads and added in block order, so the result does
+// not depend on the thread count or on which thread took which block.
+template <class Add>
+std::vector<double> channel_sums(int64_t rows, int64_t C, int n, int threads, Add add) {
+  constexpr int64_t kBlocks = 16;
+  const int64_t blocks = std::min(rows, kBlocks);
+  std::vector<double> partial(static_cast<size_t>(blocks * n * C), 0.0);
+  parallel_for(threads_for(rows * C * n, threads), blocks, [&](int64_t b) {
+    double* sums = partial.data() + b * n * C;
+    for (int64_t r = rows * b / blocks; r < rows * (b + 1) / blocks; ++r) add(r, sums);
+  }, /*dynamic=*/true);
+  std::vector<double> total(static_cast<size_t>(n * C), 0.0);
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t i = 0; i < n * C; ++i) total[i] += partial[b * n * C + i];
+  return total;
+}
+
 class BatchNormLayer : public Layer {
  public:
   explicit BatchNormLayer(const Attrs& a) : Layer(a) {
@@ -64,7 +83,7 @@ class BatchNormLayer : public Layer {
     std::vector<float>& mult = s.mult;
     shift.resize(C), mult.resize(C);  // kept between calls: inference allocates nothing
     if (batch_statistics(ctx)) {
-      batch_moments(x, rows, C, s.mean, s.var);
+      batch_moments(x, rows, C, ctx.threads, s.mean, s.var);
       s.inv_std.resize(C);
       for (int64_t c = 0; c < C; ++c) {
         s.inv_std[c] = 1.f / std::sqrt(s.var[c] + static_cast<float>(epsilon_));
@@ -97,13 +116,18 @@ class BatchNormLayer : public Layer {
     const float* x = in[0]->data();
     const float* dy = dout.data();
     // Sums per channel of dy and of dy * x_hat, in double: rows may be many.
-    std::vector<double> sum_dy(C, 0.0), sum_dy_xhat(C, 0.0);
-    for (int64_t r = 0; r < rows; ++r)
+    const float* mean = s.mean.data();
+    const float* inv_std = s.inv_std.data();
+    const std::vector<double> sums = channel_sums(rows, C, 2, ctx.threads, [&](int64_t r, double* acc) {
+      const float* xr = x + r * C;
+      const float* dyr = dy + r * C;
       for (int64_t c = 0; c < C; ++c) {
-        const double xhat = (x[r * C + c] - s.mean[c]) * s.inv_std[c];
-        sum_dy[c] += dy[r * C + c];
-        sum_dy_xhat[c] += dy[r * C + c] * xhat;
+        acc[c] += dyr[c];
+        acc[C + c] += static_cast<double>(dyr[c]) * ((xr[c] - mean[c]) * inv_std[c]);
       }
+    });
+    const double* sum_dy = sums.data();
+    const double* sum_dy_xhat = sums.data() + C;
     size_t k = 0;
     if (scale_) {
       float* dgamma = params_[k++].grad.data();
@@ -117,13 +141,20 @@ class BatchNormLayer : public Layer {
       // dx = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
       float* dx = din[0]->data();
       const double m = static_cast<double>(rows);
+      // Per channel: dx = a * dy + b * x + k, in float (the sums above carry the precision).
+      std::vector<float> a(C), b(C), k(C);
+      for (int64_t c = 0; c < C; ++c) {
+        const double g = gamma(c) * static_cast<double>(inv_std[c]);
+        const double slope = sum_dy_xhat[c] / m * inv_std[c];
+        a[c] = static_cast<float>(g);
+        b[c] = static_cast<float>(-g * slope);
+        k[c] = static_cast<float>(g * (slope * mean[c] - sum_dy[c] / m));
+      }
       parallel_for(threads_for(rows * C, ctx.threads), rows, [&](int64_t r) {
-        for (int64_t c = 0; c < C; ++c) {
-          const double xhat = (x[r * C + c] - s.mean[c]) * s.inv_std[c];
-          dx[r * C + c] = static_cast<float>(
-              gamma(c) * s.inv_std[c] *
-              (dy[r * C + c] - sum_dy[c] / m - xhat * sum_dy_xhat[c] / m));
-        }
+        const float* xr = x + r * C;
+        const float* dyr = dy + r * C;
+        float* dxr = dx + r * C;
+        for (int64_t c = 0; c < C; ++c) dxr[c] = a[c] * dyr[c] + b[c] * xr[c] + k[c];
       });
     }
     update_moving_statistics(s, C);
@@ -162,19 +193,22 @@ class BatchNormLayer : public Layer {
     return params_[(scale_ ? 1 : 0) + (center_ ? 1 : 0) + which].value.data();
   }
 
-  // Mean and biased variance of each channel over rows (two passes, in double).
-  static void batch_moments(const float* x, int64_t rows, int64_t C, std::vector<float>& mean,
-                            std::vector<float>& var) {
-    std::vector<double> sum(C, 0.0), sq(C, 0.0);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < C; ++c) sum[c] += x[r * C + c];
+  // Mean and biased variance of each channel over rows (two passes, summed in
+  // double).
+  static void batch_moments(const float* x, int64_t rows, int64_t C, int threads,
+                            std::vector<float>& mean, std::vector<float>& var) {
+    const std::vector<double> sum = channel_sums(rows, C, 1, threads, [&](int64_t r, double* acc) {
+      for (int64_t c = 0; c < C; ++c) acc[c] += x[r * C + c];
+    });
     mean.resize(C);
     for (int64_t c = 0; c < C; ++c) mean[c] = static_cast<float>(sum[c] / rows);
-    for (int64_t r = 0; r < rows; ++r)
+    const float* m = mean.data();
+    const std::vector<double> sq = channel_sums(rows, C, 1, threads, [&](int64_t r, double* acc) {
       for (int64_t c = 0; c < C; ++c) {
-        const double d = x[r * C + c] - mean[c];
-        sq[c] += d * d;
+        const float d = x[r * C + c] - m[c];
+        acc[c] += static_cast<double>(d) * d;
       }
+    });
     var.resize(C);
     for (int64_t c = 0; c < C; ++c) var[c] = static_cast<float>(sq[c] / rows);
   }
