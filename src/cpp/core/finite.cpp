@@ -26,14 +26,14 @@ int64_t first_non_finite(const float* p, int64_t n, int threads) {
     return any;
   };
   const int team = threads_for(n / 4, threads);
-  uint32_t count = 0;
+  uint32_t found = 0;
   if (team > 1) {  // no parallel region for one thread (see parallel_for)
-#pragma omp parallel for reduction(| : count) num_threads(team)
-    for (int t = 0; t < team; ++t) count |= any_in(n * t / team, n * (t + 1) / team);
+#pragma omp parallel for reduction(| : found) num_threads(team)
+    for (int t = 0; t < team; ++t) found |= any_in(n * t / team, n * (t + 1) / team);
   } else {
-    count = any_in(0, n);
+    found = any_in(0, n);
   }
-  if (count == 0) return -1;
+  if (found == 0) return -1;
   for (int64_t i = 0; i < n; ++i)
     if (non_finite(i)) return i;
   return -1;

@@ -104,11 +104,14 @@ class PReLULayer : public Layer {
     const float* alpha = params_[0].value.data();
     float* y = out.data();
     const int64_t cols = out.dim(-1), rows = out.numel() / cols;
-    for (int64_t r = 0; r < rows; ++r)
+    const int64_t step = b.col_step();
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* ar = alpha + b.row_start(r);
       for (int64_t c = 0; c < cols; ++c) {
         const float v = x[r * cols + c];
-        y[r * cols + c] = v > 0.f ? v : alpha[b.index(r, c)] * v;
+        y[r * cols + c] = v > 0.f ? v : ar[step * c] * v;
       }
+    }
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
@@ -120,12 +123,15 @@ class PReLULayer : public Layer {
     float* dalpha = params_[0].grad.data();
     params_[0].grad.zero();
     const int64_t cols = out.dim(-1), rows = out.numel() / cols;
-    for (int64_t r = 0; r < rows; ++r)
+    const int64_t step = b.col_step();
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t start = b.row_start(r);
       for (int64_t c = 0; c < cols; ++c) {
-        const int64_t i = r * cols + c, k = b.index(r, c);
+        const int64_t i = r * cols + c, k = start + step * c;
         if (x[i] <= 0.f) dalpha[k] += dy[i] * x[i];
         if (din[0]) din[0]->data()[i] = x[i] > 0.f ? dy[i] : dy[i] * alpha[k];
       }
+    }
   }
 
  private:

@@ -18,12 +18,15 @@ class Broadcast {
   int64_t cols() const { return out_.back(); }
   bool col_broadcast() const { return in_.back() == 1 && out_.back() != 1; }
   bool same() const { return in_ == out_; }
+  // Where the smaller tensor's row under row r starts, and how far it moves
+  // per column (0 where its last axis is broadcast): loops over a row take
+  // these once, not index() per element.
+  int64_t row_start(int64_t r) const { return same() ? r * cols() : row_offset(r); }
+  int64_t col_step() const { return col_broadcast() ? 0 : 1; }
   // Index in the smaller tensor of element (r, c) of the larger, and its value.
-  int64_t index(int64_t r, int64_t c) const {
-    return (same() ? r * cols() : row_offset(r)) + (col_broadcast() ? 0 : c);
-  }
+  int64_t index(int64_t r, int64_t c) const { return row_start(r) + col_step() * c; }
   float at(const Tensor& x, int64_t r, int64_t c) const { return x.data()[index(r, c)]; }
-  // Where the smaller tensor's row under row r starts.
+  // Where the smaller tensor's row under row r starts (any shapes).
   int64_t row_offset(int64_t r) const {
     int64_t offset = 0, stride = in_.back();
     for (size_t d = out_.size() - 1; d-- > 0;) {

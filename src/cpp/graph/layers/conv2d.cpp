@@ -15,13 +15,7 @@ class Conv2DLayer : public Layer {
                                      "dilation_rate", "groups", "activation", "use_bias",
                                      "kernel_initializer", "bias_initializer"}));
     args_.filters = a.get_int("filters");
-    const auto k = a.get_ints("kernel_size", 2, {});
-    if (k.empty()) a.get_int("kernel_size");  // reports the missing argument
-    const auto s = a.get_ints("strides", 2, {1, 1});
-    const auto d = a.get_ints("dilation_rate", 2, {1, 1});
-    args_.kh = k[0], args_.kw = k[1];
-    args_.sh = s[0], args_.sw = s[1];
-    args_.dh = d[0], args_.dw = d[1];
+    read_window(a, 2, args_);
     args_.groups = a.get_int("groups", 1);
     args_.padding = parse_padding(a);
     use_bias_ = a.get_bool("use_bias", true);

@@ -31,17 +31,6 @@ struct ConvState : LayerState {
   void release() override { ws = ops::ConvWorkspace(), ws2 = ops::ConvWorkspace(), mid = Tensor(); }
 };
 
-// Reads kernel_size, strides and dilation_rate as `rank` values (1 or 2).
-void read_window(const Attrs& a, size_t rank, ops::Conv2DArgs& args) {
-  const auto k = a.get_ints("kernel_size", rank, {});
-  if (k.empty()) a.get_int("kernel_size");  // reports the missing argument
-  const auto s = a.get_ints("strides", rank, std::vector<int64_t>(rank, 1));
-  const auto d = a.get_ints("dilation_rate", rank, std::vector<int64_t>(rank, 1));
-  args.kh = rank == 2 ? k[0] : 1, args.kw = k.back();
-  args.sh = rank == 2 ? s[0] : 1, args.sw = s.back();
-  args.dh = rank == 2 ? d[0] : 1, args.dw = d.back();
-}
-
 // What the convolution layers below share: bias and activation handling.
 class ConvBase : public Layer {
  protected:

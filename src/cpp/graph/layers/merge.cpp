@@ -59,10 +59,10 @@ class ElementwiseMerge : public Layer {
       const Broadcast b(out.shape(), in[k]->shape());
       const float* x = in[k]->data();
       for (int64_t r = 0; r < rows; ++r) {
-        const float* xr = x + (b.same() ? r * cols : b.row_offset(r));
+        const float* xr = x + b.row_start(r);
         float* yr = y + r * cols;
         if (b.col_broadcast()) {
-          combine_row(k, xr[0], 0, yr, cols);
+          combine_row(k, xr[0], nullptr, yr, cols);
         } else {
           combine_row(k, 0.f, xr, yr, cols);
         }
@@ -96,21 +96,25 @@ class ElementwiseMerge : public Layer {
   }
 
  private:
-  // y[0, n) op= input k's row (x, or the value v where x is null).
+  // y[0, n) op= input k's row: x, or the value v repeated where x is null.
+  // The operation is chosen once per row, so each loop vectorises.
   void combine_row(size_t k, float v, const float* x, float* y, int64_t n) const {
-    for (int64_t c = 0; c < n; ++c) {
-      const float xv = x ? x[c] : v;
-      if (k == 0) {
-        y[c] = xv;
-        continue;
+    auto apply = [&](auto op) {
+      if (x) {
+#pragma omp simd
+        for (int64_t c = 0; c < n; ++c) y[c] = op(y[c], x[c]);
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < n; ++c) y[c] = op(y[c], v);
       }
-      switch (op_) {
-        case Op::Add:
-        case Op::Average: y[c] += xv; break;
-        case Op::Subtract: y[c] -= xv; break;
-        case Op::Multiply: y[c] *= xv; break;
-        case Op::Maximum: y[c] = std::max(y[c], xv); break;
-      }
+    };
+    if (k == 0) return apply([](float, float b) { return b; });
+    switch (op_) {
+      case Op::Add:
+      case Op::Average: return apply([](float a, float b) { return a + b; });
+      case Op::Subtract: return apply([](float a, float b) { return a - b; });
+      case Op::Multiply: return apply([](float a, float b) { return a * b; });
+      case Op::Maximum: return apply([](float a, float b) { return std::max(a, b); });
     }
   }
 
@@ -170,37 +174,31 @@ class ConcatenateLayer : public Layer {
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
-    copy_blocks(in, out);
+    for_each_block(in, out, [&](size_t k, float* joined, int64_t at, int64_t n) {
+      std::memcpy(joined, in[k]->data() + at, sizeof(float) * n);
+    });
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
-    int64_t outer = 1;
-    for (size_t d = 0; d <= axis0_; ++d) outer *= dout.dim(static_cast<int64_t>(d));
-    const int64_t out_block = dout.numel() / outer;
-    int64_t start = 0;
-    for (size_t k = 0; k < in.size(); ++k) {
-      const int64_t block = in[k]->numel() / outer;
-      if (din[k])
-        for (int64_t o = 0; o < outer; ++o)
-          std::memcpy(din[k]->data() + o * block, dout.data() + o * out_block + start,
-                      sizeof(float) * block);
-      start += block;
-    }
+    for_each_block(in, dout, [&](size_t k, float* joined, int64_t at, int64_t n) {
+      if (din[k]) std::memcpy(din[k]->data() + at, joined, sizeof(float) * n);
+    });
   }
 
  private:
-  // out's rows (everything before the axis) are the inputs' blocks side by side.
-  void copy_blocks(const std::vector<const Tensor*>& in, Tensor& out) const {
+  // The joined tensor's rows (everything before the axis) are the inputs'
+  // blocks side by side: calls fn(k, where input k's block lies in a row of
+  // `joined`, where that block starts in input k, its length) for every row.
+  template <class Fn>
+  void for_each_block(const std::vector<const Tensor*>& parts, Tensor& joined, Fn fn) const {
     int64_t outer = 1;
-    for (size_t d = 0; d <= axis0_; ++d) outer *= out.dim(static_cast<int64_t>(d));
-    const int64_t out_block = out.numel() / outer;
+    for (size_t d = 0; d <= axis0_; ++d) outer *= joined.dim(static_cast<int64_t>(d));
+    const int64_t row = joined.numel() / outer;
     int64_t start = 0;
-    for (const Tensor* x : in) {
-      const int64_t block = x->numel() / outer;
-      for (int64_t o = 0; o < outer; ++o)
-        std::memcpy(out.data() + o * out_block + start, x->data() + o * block,
-                    sizeof(float) * block);
+    for (size_t k = 0; k < parts.size(); ++k) {
+      const int64_t block = parts[k]->numel() / outer;
+      for (int64_t o = 0; o < outer; ++o) fn(k, joined.data() + o * row + start, o * block, block);
       start += block;
     }
   }

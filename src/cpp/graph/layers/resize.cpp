@@ -21,14 +21,14 @@ Shape image_shape(const Shape& s, const std::string& who) {
   return s;
 }
 
-// Copies the rows x cols x C window at (r0, c0) of each small image into the
-// large one at (R0, C0), or back (to_large = false). Everything else in
-// the destination is zero.
+// Copies each small image into the large one at (R0, C0), or that window of
+// the large one back (to_large = false). The large image's other pixels are
+// zero; a small destination is overwritten whole, so it is not cleared.
 void copy_window(const float* src, float* dst, int64_t N, const Shape& small, const Shape& large,
                  int64_t R0, int64_t C0, bool to_large) {
   const int64_t C = small[2], rows = small[0], cols = small[1];
   const int64_t small_size = rows * cols * C, large_size = large[0] * large[1] * C;
-  std::fill(dst, dst + N * (to_large ? large_size : small_size), 0.f);
+  if (to_large) std::fill(dst, dst + N * large_size, 0.f);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t small_at = n * small_size + r * cols * C;
