@@ -136,6 +136,7 @@ class UpSampling2DLayer : public Layer {
   // Forward: out = interpolated in. Backward (grad): in += the adjoint of it.
   void run(const float* src, float* dst, int64_t N, bool grad) const {
     const int64_t H = in_[0], W = in_[1], C = in_[2], OH = H * size_[0], OW = W * size_[1];
+    const int corners = bilinear_ ? 4 : 1;  // nearest: the first corner, weight 1
     for (int64_t n = 0; n < N; ++n)
       for (int64_t oh = 0; oh < OH; ++oh) {
         const Taps th = taps(oh, size_[0], H);
@@ -148,10 +149,11 @@ class UpSampling2DLayer : public Layer {
           const int64_t o = ((n * OH + oh) * OW + ow) * C, i0 = n * H * W * C;
           for (int64_t c = 0; c < C; ++c) {
             if (grad) {
-              for (int k = 0; k < 4; ++k) dst[i0 + corner[k] * C + c] += weight[k] * src[o + c];
+              for (int k = 0; k < corners; ++k)
+                dst[i0 + corner[k] * C + c] += weight[k] * src[o + c];
             } else {
               float v = 0.f;
-              for (int k = 0; k < 4; ++k) v += weight[k] * src[i0 + corner[k] * C + c];
+              for (int k = 0; k < corners; ++k) v += weight[k] * src[i0 + corner[k] * C + c];
               dst[o + c] = v;
             }
           }
