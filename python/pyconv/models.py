@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from . import _core, _random, losses, metrics as metrics_module, optimizers, saving
+from . import _core, _random, functional, losses, metrics as metrics_module, optimizers, saving
 from .callbacks import CallbackList, History
 from .data.pipeline import gather_batch
 from .errors import ShapeError
@@ -47,46 +47,22 @@ def _numeric_array(a, what):
     return a
 
 
-def _one_tensor(value, what):
-    """The single KerasTensor of Model(inputs=..., outputs=...)."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise NotImplementedError(f"a model with {len(value)} {what} is not supported yet; "
-                                      f"give one {what[:-1]} tensor")
-        value = value[0]
-    if not isinstance(value, KerasTensor):
-        raise TypeError(f"{what} must be a symbolic tensor (pyconv.Input(...) or a layer's "
-                        f"output), received {value!r}")
-    return value
+class _LogSums:
+    """Running sums of one pass over the data: the total loss, and each
+    output's loss and correct count, weighted by the batch sizes."""
 
+    def __init__(self, outputs):
+        self.loss = 0.0
+        self.losses = [0.0] * outputs
+        self.correct = [0] * outputs
+        self.seen = 0
 
-def _functional_nodes(inp, out):
-    """The layers between `inp` and `out` in topological order, and for each
-    the node indices of its inputs (-1: the model input)."""
-    order, index = [], {}
-    stack = [(out, False)]  # depth first; a layer is placed once its inputs are
-    while stack:
-        tensor, inputs_placed = stack.pop()
-        layer = tensor._layer
-        if layer is None:
-            if tensor is not inp:
-                raise ValueError(f"the model's output depends on {tensor!r}, which is not the "
-                                 "model's input (a disconnected input): pass it in inputs=, or "
-                                 "build the graph from the model's Input")
-            continue
-        if id(layer) in index:
-            continue
-        if inputs_placed:
-            index[id(layer)] = len(order)
-            order.append(layer)
-            continue
-        stack.append((tensor, True))
-        stack.extend((t, False) for t in reversed(tensor._inputs))
-    if not order:
-        raise ValueError("the model has no layers: its output is its input")
-    inbound = [[-1 if t._layer is None else index[id(t._layer)] for t in layer._output._inputs]
-               for layer in order]
-    return order, inbound
+    def add(self, n, loss, losses, correct):
+        self.loss += loss * n
+        self.seen += n
+        for j in range(len(self.losses)):
+            self.losses[j] += losses[j] * n
+            self.correct[j] += correct[j]
 
 
 class Model:
@@ -99,72 +75,110 @@ class Model:
         x = layers.Add()([x, y])                       # a skip connection
         out = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
         model = pyconv.Model(inp, out)
+
+    Several inputs and outputs are lists (or dicts keyed by name) of tensors;
+    fit, evaluate and predict then take lists (or dicts) of arrays, and a layer
+    called on two tensors shares its weights between the calls.
     """
 
     def __init__(self, inputs=None, outputs=None, name=None):
         self._init_fields(name or "model")
         if inputs is None or outputs is None:
-            raise TypeError("Model(inputs, outputs) needs the model's Input tensor and its "
-                            "output tensor (for a plain stack of layers, use Sequential)")
-        inp, out = _one_tensor(inputs, "inputs"), _one_tensor(outputs, "outputs")
-        layer_list, inbound = _functional_nodes(inp, out)
-        names = [layer.name for layer in layer_list]
-        for layer in layer_list:
-            if names.count(layer.name) > 1:
+            raise TypeError("Model(inputs, outputs) needs the model's Input tensor(s) and its "
+                            "output tensor(s) (for a plain stack of layers, use Sequential)")
+        ins, in_keys = functional.tensor_list(inputs, "inputs")
+        outs, out_keys = functional.tensor_list(outputs, "outputs")
+        calls, inbound, output_nodes = functional.graph_nodes(ins, outs)
+        node_layers = [t._layer for t in calls]
+        seen = {}
+        for layer in node_layers:
+            if seen.setdefault(layer.name, layer) is not layer:
                 raise ValueError(f"all layers must have unique names; '{layer.name}' is used "
                                  "twice")
             layer._check_owner(self)
-        graph = _core.Graph.dag([(l.core_config(), ins) for l, ins in zip(layer_list, inbound)],
-                                inp.shape[1:], _random.next_seed())
-        self._inputs, self._outputs = inp, out
-        self._adopt_graph(graph, layer_list)
+        graph = _core.Graph.multi([(l.core_config(), i) for l, i in zip(node_layers, inbound)],
+                                  [t.shape[1:] for t in ins], output_nodes, _random.next_seed())
+        self._set_tensors(ins, in_keys, outs, out_keys)
+        self._adopt_graph(graph, node_layers)
 
     def _init_fields(self, name):
         self.name = name
         self.layers = []
-        self._input_shape = None  # per sample, without the batch axis
-        self._shapes = []         # per-sample output shape of each layer
+        self._node_layers = []    # the layer each graph node calls (repeats: shared)
+        self._input_shape = None  # per sample, without the batch axis (the first input's)
+        self._shapes = []         # per-sample output shape of each node
         self._graph = None
-        self._inputs = self._outputs = None  # the functional API's tensors
+        self._inputs = self._outputs = None  # the functional API's tensors (lists)
+        self._input_keys = self._output_keys = None  # None, "list" or a dict's keys
         self.optimizer = None
         self.loss = None
-        self._metrics = None      # None until compile()
+        self._metrics = None      # None until compile(); a list per output if several
+        self._loss_weights = None
         self.stop_training = False
         self.history = None
         self._shuffle_rng = None  # the model's own, so a saved model resumes its shuffling
 
-    def _init_from_graph(self, graph, layer_list, name):
+    def _set_tensors(self, ins, in_keys, outs, out_keys):
+        self._inputs, self._input_keys = list(ins), in_keys
+        self._outputs, self._output_keys = list(outs), out_keys
+
+    def _init_from_graph(self, graph, node_layers, name):
         """Makes this (new) object the functional model of a graph loaded from a
         file, with its symbolic tensors rebuilt so that layer.output works."""
         self._init_fields(name or "model")
-        inp = Input(tuple(graph.input_shape))
+        ins = [Input(tuple(s)) for s in graph.input_shapes]
         tensors = []
-        for i, layer in enumerate(layer_list):
-            ins = [inp if j < 0 else tensors[j] for j in graph.node_inputs(i)]
+        for i, layer in enumerate(node_layers):
+            sources = [ins[-1 - j] if j < 0 else tensors[j] for j in graph.node_inputs(i)]
             shape = (None,) + tuple(graph.layer_output_shape(i))
-            layer._output = KerasTensor(shape, layer=layer, inputs=ins)
-            tensors.append(layer._output)
-        self._inputs, self._outputs = inp, tensors[-1]
-        self._adopt_graph(graph, layer_list)
+            tensors.append(layer._record_call(KerasTensor(shape, layer=layer, inputs=sources)))
+        outs = [tensors[j] for j in graph.outputs]
+        self._set_tensors(ins, None if len(ins) == 1 else "list",
+                          outs, None if len(outs) == 1 else "list")
+        self._adopt_graph(graph, node_layers)
 
     def build(self, input_shape=None):
         """A functional model is built when it is made; nothing to do."""
 
     @property
     def inputs(self):
-        return [self._inputs] if self._inputs is not None else None
+        return list(self._inputs) if self._inputs is not None else None
 
     @property
     def outputs(self):
-        return [self._outputs] if self._outputs is not None else None
+        return list(self._outputs) if self._outputs is not None else None
 
     @property
     def input(self):
-        return self._inputs
+        return self._structure(self._inputs, self._input_keys)
 
     @property
     def output(self):
-        return self._outputs
+        return self._structure(self._outputs, self._output_keys)
+
+    @staticmethod
+    def _structure(items, keys):
+        """Items (tensors, arrays) in the structure the model was given them."""
+        if items is None or keys is None:
+            return None if items is None else items[0]
+        return dict(zip(keys, items)) if isinstance(keys, list) else list(items)
+
+    @property
+    def input_names(self):
+        if isinstance(self._input_keys, list):
+            return list(self._input_keys)
+        if self._inputs is None:
+            return ["input"]
+        return [t.name or f"input_{k}" for k, t in enumerate(self._inputs)]
+
+    @property
+    def output_names(self):
+        """Keras's names of the outputs: the dict's keys, else the output layers' names."""
+        if isinstance(self._output_keys, list):
+            return list(self._output_keys)
+        if self._graph is None:
+            return []
+        return [self._node_layers[j].name for j in self._graph.outputs]
 
     def get_layer(self, name=None, index=None):
         """The layer called `name`, or at position `index` of model.layers."""
@@ -179,14 +193,18 @@ class Model:
         raise ValueError(f"no layer named '{name}' in model '{self.name}'; its layers are: "
                          f"{', '.join(l.name for l in self.layers)}")
 
-    def _adopt_graph(self, graph, layer_list):
-        """Takes a built C++ graph (new, or loaded from a file) for these layers."""
+    def _adopt_graph(self, graph, node_layers):
+        """Takes a built C++ graph (new, or loaded from a file) whose nodes call
+        these layers (a shared layer once per call)."""
         self._graph = graph
         self._input_shape = tuple(graph.input_shape)
-        self.layers = list(layer_list)
-        self._shapes = [tuple(graph.layer_output_shape(i)) for i in range(len(self.layers))]
-        for i, layer in enumerate(self.layers):
-            layer._attach(self, i)
+        self._node_layers = list(node_layers)
+        self.layers = []
+        for i, layer in enumerate(self._node_layers):
+            if graph.layer_owner(i) == i:
+                self.layers.append(layer)
+                layer._attach(self, i)
+        self._shapes = [tuple(graph.layer_output_shape(i)) for i in range(len(node_layers))]
         if self._shuffle_rng is None:
             self._shuffle_rng = _random.generator()
 
@@ -195,74 +213,160 @@ class Model:
         return self._graph is not None
 
     @property
+    def _input_shapes(self):
+        if self._graph is not None:
+            return [tuple(s) for s in self._graph.input_shapes]
+        return [self._input_shape]
+
+    @property
+    def _output_shapes(self):
+        return [self._shapes[j] for j in self._graph.outputs]
+
+    @property
+    def _single_io(self):
+        return self._graph is None or (len(self._graph.input_shapes) == 1
+                                       and len(self._graph.outputs) == 1)
+
+    @property
     def input_shape(self):
-        return None if self._input_shape is None else (None,) + self._input_shape
+        if self._input_shape is None:
+            return None
+        shapes = [(None,) + s for s in self._input_shapes]
+        return shapes[0] if len(shapes) == 1 else shapes
 
     @property
     def output_shape(self):
-        return (None,) + self._shapes[-1] if self._shapes else None
+        if not self._shapes:
+            return None
+        if self._graph is None:
+            return (None,) + self._shapes[-1]
+        shapes = [(None,) + s for s in self._output_shapes]
+        return shapes[0] if len(shapes) == 1 else shapes
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         # Resolve everything before changing anything, so a bad argument leaves
         # the model as it was.
-        optimizer, loss = optimizers.get(optimizer), losses.get(loss)
-        names = metrics_module.resolve(metrics)
+        optimizer = optimizers.get(optimizer)
+        names = self.output_names or ["output"]
+        loss_list = [losses.get(l) for l in functional.per_output(loss, names, "loss", None)]
+        weights = functional.per_output(1.0 if loss_weights is None else loss_weights, names,
+                                        "loss_weights", 0.0)
+        for w in weights:
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.floating, np.integer)) \
+                    or not np.isfinite(w) or w < 0:
+                raise ValueError(f"loss_weights must be finite numbers >= 0, received {w!r}")
+        weights = [float(w) for w in weights]
+        metric_names = self._resolve_metrics(metrics, names)
+        self.optimizer, self.loss, self._metrics = optimizer, loss_list, metric_names
+        self._loss_weights = weights
+        if len(names) == 1:
+            self.loss = loss_list[0]
         if self._graph is not None:
-            self._compile_graph(optimizer, loss)
-        self.optimizer, self.loss, self._metrics = optimizer, loss, names
-        if self._graph is None and self._input_shape is not None:
+            self._compile_graph(optimizer, loss_list, weights)
+        elif self._input_shape is not None:
             self.build()
 
-    def _compile_graph(self, optimizer, loss):
-        """Gives the C++ graph this loss and optimizer (raises before changing anything)."""
-        self._graph.compile(loss.core_config(), optimizer.core_config())
+    @staticmethod
+    def _resolve_metrics(metrics, names):
+        """A list of metric names, or for several outputs one list per output:
+        a flat list applies to every output, a list of lists or a dict gives
+        each output its own."""
+        if len(names) == 1:
+            if isinstance(metrics, dict):
+                metrics = functional.per_output(metrics, names, "metrics", None)[0]
+            return metrics_module.resolve(metrics)
+        if isinstance(metrics, dict) or (isinstance(metrics, (list, tuple)) and metrics and all(
+                m is None or isinstance(m, (list, tuple)) for m in metrics)):
+            per = functional.per_output(metrics, names, "metrics", None)
+        else:
+            per = [metrics] * len(names)
+        return [metrics_module.resolve(m) for m in per]
+
+    def _compile_graph(self, optimizer, loss_list, weights):
+        """Gives the C++ graph these losses and optimizer (raises before changing anything)."""
+        if len(loss_list) == 1 and weights[0] == 1.0:
+            config = loss_list[0].core_config()
+        else:
+            config = _core.pack_output_losses([l.core_config() for l in loss_list], weights)
+        self._graph.compile(config, optimizer.core_config())
         optimizer._graph = self._graph
+
+    def _loss_list(self):
+        return self.loss if isinstance(self.loss, list) else [self.loss]
+
+    def _metric_lists(self):
+        """The metric names of each output."""
+        multi = self._graph is not None and len(self._graph.outputs) > 1
+        return self._metrics if multi else [self._metrics]
 
     # ----- data checks ----------------------------------------------------------
 
     def _prepare_x(self, x, check_finite=True):
-        """x as a C-contiguous uint8 or float32 array of the model's input shape.
+        """x (one array, or a list/dict of arrays for several inputs) as a list
+        of C-contiguous uint8 or float32 arrays of the model's input shapes.
 
         Training checks finiteness up front so a bad sample cannot stop an epoch
         half-way; prediction changes nothing, so the core's per-batch check is
         enough there (check_finite=False)."""
-        x = _numeric_array(x, "x")
         if self._graph is None and self._input_shape is None:
-            shape = x.shape[1:]
-            first = self.layers[0].core_type if self.layers else None
-            if x.ndim == 3 and first in _SPATIAL_TYPES:
+            first = _numeric_array(x, "x")
+            shape = first.shape[1:]
+            layer = self.layers[0].core_type if self.layers else None
+            if first.ndim == 3 and layer in _SPATIAL_TYPES:
                 shape += (1,)  # a grayscale batch (N, H, W)
             self.build((None,) + shape)
-        expected = self._input_shape
+        arrays = functional.flatten_data(x, self.input_names, "x")
+        shapes = self._input_shapes
+        out = [self._prepare_array(a, shapes[k], "x" if len(shapes) == 1 else f"x[{k}]",
+                                   check_finite) for k, a in enumerate(arrays)]
+        if any(len(a) != len(out[0]) for a in out):
+            raise ValueError("every input array must hold the same number of samples, received "
+                             f"{[len(a) for a in out]}")
+        return out
+
+    def _prepare_array(self, x, expected, what, check_finite):
+        x = _numeric_array(x, what)
         if x.shape[1:] != expected and expected[-1] == 1 and x.shape[1:] == expected[:-1]:
             x = x[..., np.newaxis]  # grayscale (N, H, W) for an (H, W, 1) model
         if x.shape[1:] != expected:
-            raise ShapeError(f"{type(self).__name__} '{self.name}': expected input of shape "
+            which = "input" if what == "x" else f"input {what[2:-1]}"
+            raise ShapeError(f"{type(self).__name__} '{self.name}': expected {which} of shape "
                              f"{(None,) + expected}, received {x.shape}")
         if x.dtype.kind == "f" and x.dtype != np.float32 and x.size and \
                 np.isfinite(x).all() and np.abs(x).max() > np.finfo(np.float32).max:
-            raise ValueError("x holds values beyond the float32 range "
+            raise ValueError(f"{what} holds values beyond the float32 range "
                              f"(largest magnitude {np.abs(x).max():.3g})")
         if x.dtype not in (np.uint8, np.float32):
             x = x.astype(np.float32)
         if check_finite and x.dtype == np.float32 and not np.isfinite(x).all():
             bad = np.argwhere(~np.isfinite(x))[0]
-            raise ValueError(f"x must hold finite values; found {x[tuple(bad)]} at index "
+            raise ValueError(f"{what} must hold finite values; found {x[tuple(bad)]} at index "
                              f"{tuple(int(i) for i in bad)}")
         return np.ascontiguousarray(x)
 
     def _prepare_y(self, y, n):
-        y = _numeric_array(y, "y")
-        if len(y) != n:
-            raise ValueError(f"x and y must hold the same number of samples, received {n} "
-                             f"and {len(y)}")
-        y = np.ascontiguousarray(y, dtype=np.float32)
-        if not np.isfinite(y).all():
-            raise ValueError("y must hold finite values; found NaN or inf")
-        self._graph.check_targets(y)
-        return y
+        names = self.output_names or ["output"]
+        ys = functional.flatten_data(y, names, "y")
+        out = []
+        for j, a in enumerate(ys):
+            what = "y" if len(ys) == 1 else f"y[{j}]"
+            a = _numeric_array(a, what)
+            if len(a) != n:
+                raise ValueError(f"x and {what} must hold the same number of samples, received "
+                                 f"{n} and {len(a)}")
+            a = np.ascontiguousarray(a, dtype=np.float32)
+            if not np.isfinite(a).all():
+                raise ValueError(f"{what} must hold finite values; found NaN or inf")
+            try:
+                self._graph.check_targets(a, j)
+            except ValueError as e:  # ShapeError too
+                if len(ys) == 1:
+                    raise
+                raise type(e)(f"{what} (output '{names[j]}'): {e}") from None
+            out.append(a)
+        return out
 
     def _require_compiled(self):
         if self._metrics is None:
@@ -271,10 +375,30 @@ class Model:
 
     # ----- training and inference -----------------------------------------------
 
-    def _logs(self, loss_sum, correct, seen, prefix=""):
-        logs = {prefix + "loss": loss_sum / seen}
-        for name in self._metrics:
-            logs[prefix + name] = correct / seen
+    def _step(self, xs, ys, training):
+        """One batch through the graph: (loss, [loss per output], [correct per output])."""
+        if len(xs) == 1 and len(ys) == 1:
+            step = self._graph.train_step if training else self._graph.test_step
+            loss, right = step(xs[0], ys[0])
+            return loss, [loss], [right]
+        step = self._graph.train_step_multi if training else self._graph.test_step_multi
+        return step(xs, ys)
+
+    def _logs(self, sums, prefix=""):
+        """Keras's log keys: loss and the metrics; with several outputs also
+        each output's loss and metrics under its name."""
+        logs = {prefix + "loss": sums.loss / sums.seen}
+        lists = self._metric_lists()
+        if len(lists) == 1:
+            for name in lists[0]:
+                logs[prefix + name] = sums.correct[0] / sums.seen
+            return logs
+        names = self.output_names
+        for j, out in enumerate(names):
+            logs[f"{prefix}{out}_loss"] = sums.losses[j] / sums.seen
+        for j, out in enumerate(names):
+            for name in lists[j]:
+                logs[f"{prefix}{out}_{name}"] = sums.correct[j] / sums.seen
         return logs
 
     def _batches(self, n, batch_size, order=None):
@@ -287,25 +411,27 @@ class Model:
         """Trains for `epochs` epochs and returns a History."""
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
-        x = self._prepare_x(x)
-        y = self._prepare_y(y, len(x))
+        xs = self._prepare_x(x)
+        ys = self._prepare_y(y, len(xs[0]))
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), received {validation_split}")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
             x_val = self._prepare_x(validation_data[0])
-            y_val = self._prepare_y(validation_data[1], len(x_val))
+            y_val = self._prepare_y(validation_data[1], len(x_val[0]))
         elif validation_split > 0:
-            split = int(len(x) * (1.0 - validation_split))  # Keras: the last part, unshuffled
-            if split == 0 or split == len(x):
+            n = len(xs[0])
+            split = int(n * (1.0 - validation_split))  # Keras: the last part, unshuffled
+            if split == 0 or split == n:
                 raise ValueError(f"validation_split={validation_split} leaves no samples for "
-                                 f"training or validation out of {len(x)}")
-            x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
+                                 f"training or validation out of {n}")
+            x_val, y_val = [a[split:] for a in xs], [a[split:] for a in ys]
+            xs, ys = [a[:split] for a in xs], [a[:split] for a in ys]
         else:
             x_val = y_val = None
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = -(-len(x) // batch_size)
+        steps = -(-len(xs[0]) // batch_size)
         history = History()
         cbs = CallbackList([history] + list(callbacks or []), self,
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
@@ -315,30 +441,29 @@ class Model:
         # thread's fit or set_weights gets a RuntimeError meanwhile.
         self._graph.begin_training()
         try:
-            self._fit_epochs(x, y, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
+            self._fit_epochs(xs, ys, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
                              shuffle, steps, rng, cbs)
         finally:
             self._graph.end_training()
         self.history = history
         return history
 
-    def _fit_epochs(self, x, y, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
+    def _fit_epochs(self, xs, ys, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
                     shuffle, steps, rng, cbs):
+        n = len(xs[0])
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}", flush=True)
             bar = ProgressBar(steps) if verbose == 1 else None
-            order = rng.permutation(len(x)) if shuffle else None
-            loss_sum = correct = seen = 0
-            for step, idx in enumerate(self._batches(len(x), batch_size, order)):
+            order = rng.permutation(n) if shuffle else None
+            sums = _LogSums(len(ys))
+            for step, idx in enumerate(self._batches(n, batch_size, order)):
                 cbs.on_train_batch_begin(step)
-                loss, right = self._graph.train_step(gather_batch(x, idx), y[idx])
-                loss_sum += loss * len(idx)
-                correct += right
-                seen += len(idx)
-                logs = self._logs(loss_sum, correct, seen)
+                sums.add(len(idx), *self._step([gather_batch(a, idx) for a in xs],
+                                               [a[idx] for a in ys], training=True))
+                logs = self._logs(sums)
                 cbs.on_train_batch_end(step, logs)
                 if bar:
                     bar.update(step + 1, logs)
@@ -355,13 +480,12 @@ class Model:
                 break
         cbs.on_train_end()
 
-    def _evaluate(self, x, y, batch_size, prefix=""):
-        loss_sum = correct = 0
-        for idx in self._batches(len(x), batch_size):
-            loss, right = self._graph.test_step(gather_batch(x, idx), y[idx])
-            loss_sum += loss * len(idx)
-            correct += right
-        return self._logs(loss_sum, correct, len(x), prefix)
+    def _evaluate(self, xs, ys, batch_size, prefix=""):
+        sums = _LogSums(len(ys))
+        for idx in self._batches(len(xs[0]), batch_size):
+            sums.add(len(idx), *self._step([gather_batch(a, idx) for a in xs],
+                                           [a[idx] for a in ys], training=False))
+        return self._logs(sums, prefix)
 
     def _results(self, logs, return_dict):
         if return_dict:
@@ -373,54 +497,69 @@ class Model:
         """The loss (and metrics) over the data: a scalar, a list, or a dict."""
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
-        x = self._prepare_x(x)
-        y = self._prepare_y(y, len(x))
-        logs = self._evaluate(x, y, batch_size)
+        xs = self._prepare_x(x)
+        ys = self._prepare_y(y, len(xs[0]))
+        logs = self._evaluate(xs, ys, batch_size)
         if verbose not in (0, "auto") or (verbose == "auto" and sys.stdout.isatty()):
-            print(f"{-(-len(x) // batch_size)} steps{format_logs(logs)}", flush=True)
+            print(f"{-(-len(xs[0]) // batch_size)} steps{format_logs(logs)}", flush=True)
         return self._results(logs, return_dict)
 
     def _fits_graph(self, x, batch_size):
         """True when x can go to the C++ graph as it is: a non-empty C-contiguous
-        float32 ndarray of the model's input shape, in one batch. The graph
-        still checks its shape and that every value is finite (in C++, where
-        that is one cheap pass); every other input takes _prepare_x."""
+        float32 ndarray of the model's input shape, in one batch, for a model
+        of one input and output. The graph still checks its shape and that
+        every value is finite (in C++, where that is one cheap pass); every
+        other input takes _prepare_x."""
         return (type(x) is np.ndarray and x.dtype == _FLOAT32 and x.flags.c_contiguous
                 and self._graph is not None and 0 < len(x) <= batch_size
-                and x.shape[1:] == self._input_shape)
+                and x.shape[1:] == self._input_shape and self._single_io)
 
     def predict(self, x, batch_size=None, verbose="auto"):
-        """Model outputs for x, computed batch by batch, as one float32 array."""
+        """Model outputs for x, computed batch by batch: one float32 array, or
+        for several outputs a list (a dict if the outputs were given as one)."""
         batch_size = _check_batch_size(batch_size)
         if self._fits_graph(x, batch_size):
             return self._graph.predict(x)  # one batch, nothing to convert
-        x = self._prepare_x(x, check_finite=False)
+        xs = self._prepare_x(x, check_finite=False)
         self._require_built()
-        if len(x) <= batch_size and x.dtype == np.float32:
-            return self._graph.predict(x)  # one batch: no gather, no extra copy
-        out = np.empty((len(x),) + self._shapes[-1], dtype=np.float32)
-        for idx in self._batches(len(x), batch_size):
-            out[idx[0]:idx[-1] + 1] = self._graph.predict(gather_batch(x, idx))
-        return out
+        if self._single_io:
+            x = xs[0]
+            if len(x) <= batch_size and x.dtype == np.float32:
+                return self._graph.predict(x)  # one batch: no gather, no extra copy
+            out = np.empty((len(x),) + self._shapes[-1], dtype=np.float32)
+            for idx in self._batches(len(x), batch_size):
+                out[idx[0]:idx[-1] + 1] = self._graph.predict(gather_batch(x, idx))
+            return out
+        n = len(xs[0])
+        outs = [np.empty((n,) + s, dtype=np.float32) for s in self._output_shapes]
+        for idx in self._batches(n, batch_size):
+            parts = self._graph.predict_multi([gather_batch(a, idx) for a in xs])
+            for out, part in zip(outs, parts):
+                out[idx[0]:idx[-1] + 1] = part
+        return self._structure(outs, self._output_keys)
 
     def train_on_batch(self, x, y, return_dict=False):
         """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled()
-        x = self._prepare_x(x)
-        y = self._prepare_y(y, len(x))
-        loss, right = self._graph.train_step(gather_batch(x, np.arange(len(x))), y)
-        return self._results(self._logs(loss * len(x), right, len(x)), return_dict)
+        xs = self._prepare_x(x)
+        ys = self._prepare_y(y, len(xs[0]))
+        sums = _LogSums(len(ys))
+        n = len(xs[0])
+        sums.add(n, *self._step([gather_batch(a, np.arange(n)) for a in xs], ys, training=True))
+        return self._results(self._logs(sums), return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled()
-        x = self._prepare_x(x)
-        y = self._prepare_y(y, len(x))
-        return self._results(self._evaluate(x, y, len(x)), return_dict)
+        xs = self._prepare_x(x)
+        ys = self._prepare_y(y, len(xs[0]))
+        return self._results(self._evaluate(xs, ys, len(xs[0])), return_dict)
 
     def predict_on_batch(self, x):
         if type(x) is np.ndarray and x.ndim and self._fits_graph(x, len(x)):
             return self._graph.predict(x)
-        return self.predict(x, batch_size=len(np.asarray(x)) or 1)
+        xs = functional.flatten_data(x, self.input_names, "x") if self._graph is not None \
+            else [x]
+        return self.predict(x, batch_size=len(np.asarray(xs[0])) or 1)
 
     # ----- saving ---------------------------------------------------------------------
 
@@ -465,7 +604,7 @@ class Model:
     def set_weights(self, weights):
         self._require_built()
         weights = list(weights)
-        counts = [len(self._graph.layer_param_names(i)) for i in range(len(self.layers))]
+        counts = [len(self._graph.layer_param_names(l._index)) for l in self.layers]
         if len(weights) != sum(counts):
             raise ValueError(f"expected a list of {sum(counts)} weight arrays, received "
                              f"{len(weights)}")
@@ -497,22 +636,29 @@ class Model:
         if self._input_shape is None:
             raise ValueError("the model is not built yet: give it an input shape "
                              "(pyconv.Input(shape=...)) or call build() first")
-        functional = self._inputs is not None
-        rows, total, frozen, previous = [], 0, 0, self._input_shape
-        for i, (layer, shape) in enumerate(zip(self.layers, self._shapes)):
-            sources = list(self._graph.node_inputs(i)) if functional else [i - 1]
-            shapes = [self._input_shape if j < 0 else self._shapes[j] for j in sources]
-            ins = shapes[0] if len(shapes) == 1 else shapes
+        functional_model = self._inputs is not None
+        input_names = self.input_names
+        rows, total, frozen = [], 0, 0
+        shapes = self._shapes
+        for i, layer in enumerate(self._node_layers or self.layers):
+            if self._graph is not None and self._graph.layer_owner(i) != i:
+                continue  # a shared layer's later call: listed with its first
+            calls = [k for k, l in enumerate(self._node_layers) if l is layer] or [i]
+            sources = [list(self._graph.node_inputs(k)) if functional_model else [k - 1]
+                       for k in calls]
+            in_shapes = [self._input_shapes[-1 - j] if j < 0 else shapes[j] for j in sources[0]]
+            ins = in_shapes[0] if len(in_shapes) == 1 else in_shapes
             count = layer.count_params(ins)
             total += count
             frozen += layer._non_trainable_count(ins)
-            row = (f"{layer.name} ({type(layer).__name__})", str((None,) + shape), f"{count:,}")
-            if functional:
-                row += (", ".join("input" if j < 0 else self.layers[j].name for j in sources),)
+            row = (f"{layer.name} ({type(layer).__name__})", str((None,) + shapes[i]),
+                   f"{count:,}")
+            if functional_model:
+                row += (", ".join(input_names[-1 - j] if j < 0 else self._node_layers[j].name
+                                  for src in sources for j in src),)
             rows.append(row)
-            previous = shape
         headers = ("Layer (type)", "Output Shape", "Param #", "Connected to")
-        widths = (33, 26, 12, 30)[:4 if functional else 3]
+        widths = (33, 26, 12, 30)[:4 if functional_model else 3]
         line = "".join(f"{h:<{w}}" for h, w in zip(headers, widths))
         print_fn(f'Model: "{self.name}"')
         print_fn("_" * sum(widths))
@@ -527,10 +673,14 @@ class Model:
         print_fn("_" * sum(widths))
 
     def get_config(self):
+        graph = self._graph
         return {"name": self.name,
                 "layers": [{"class_name": type(l).__name__, "config": l.get_config(),
-                            "inbound_nodes": list(self._graph.node_inputs(i))}
-                           for i, l in enumerate(self.layers)]}
+                            "inbound_nodes": list(graph.node_inputs(i))}
+                           for i, l in enumerate(self._node_layers)],
+                "input_shapes": [list(s) for s in graph.input_shapes],
+                "output_nodes": list(graph.outputs),
+                "input_keys": self._input_keys, "output_keys": self._output_keys}
 
 
 class Sequential(Model):
@@ -585,7 +735,7 @@ class Sequential(Model):
         self._adopt_graph(graph, self.layers)
         self._shuffle_rng = _random.generator()
         if self._metrics is not None:
-            self._compile_graph(self.optimizer, self.loss)
+            self._compile_graph(self.optimizer, self._loss_list(), self._loss_weights)
 
     def get_config(self):
         return {"name": self.name,

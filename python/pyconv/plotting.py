@@ -99,7 +99,7 @@ def plot_feature_maps(model, image, layer, path, max_maps=32):
     if x.shape[1:] != model.input_shape[1:] or len(x) != 1:
         raise ValueError(f"expected one image of shape {model.input_shape[1:]}, received "
                          f"{np.shape(image)}")
-    (maps,) = model._graph.node_outputs(np.ascontiguousarray(x), [index])
+    (maps,) = model._graph.node_outputs([np.ascontiguousarray(x)], [index])
     if maps.ndim != 4:
         raise ValueError(f"layer '{model.layers[index].name}' outputs {maps.shape[1:]}, not "
                          "(height, width, channels) maps")

@@ -64,23 +64,37 @@ def restore(model, graph):
     info = json.loads(meta[_PYTHON_KEY]) if _PYTHON_KEY in meta else None
     if info is not None:
         name = info["config"].get("name")
-        layer_list = [_layer_from_config(entry) for entry in info["config"]["layers"]]
+        configs = [(entry, _layer_from_config) for entry in info["config"]["layers"]]
     else:
         name = None
-        layer_list = [_layer_from_core(graph.layer_config(i)) for i in range(graph.num_layers)]
-    chain = all(list(graph.node_inputs(i)) == [i - 1] for i in range(graph.num_layers))
+        configs = [(graph.layer_config(i), _layer_from_core) for i in range(graph.num_layers)]
+    layer_list = []
+    for i, (config, make) in enumerate(configs):  # a shared layer's calls: one object
+        owner = graph.layer_owner(i)
+        layer_list.append(layer_list[owner] if owner != i else make(config))
+    chain = all(list(graph.node_inputs(i)) == [i - 1] for i in range(graph.num_layers)) \
+        and list(graph.outputs) == [graph.num_layers - 1]
     functional = not chain or (info is not None and info["class_name"] == "Model")
     if functional:
         if type(model) is not Model:
             model = Model.__new__(Model)
         model._init_from_graph(graph, layer_list, name)
+        if info is not None:
+            model._input_keys = info["config"].get("input_keys", model._input_keys)
+            model._output_keys = info["config"].get("output_keys", model._output_keys)
     else:
         model.__init__(name=name)
         model._adopt_graph(graph, layer_list)
     if graph.compiled:
+        outputs = len(graph.outputs)
+        per_output = _core.unpack_output_losses(graph.loss_config, outputs)
         model.optimizer = optimizers.from_core_config(graph.optimizer_config)
-        model.loss = losses.from_core_config(graph.loss_config)
-        model._metrics = list(info["metrics"]) if info else []
+        model.loss = [losses.from_core_config(config) for config, _ in per_output]
+        if outputs == 1:
+            model.loss = model.loss[0]
+        model._loss_weights = [weight for _, weight in per_output]
+        model._metrics = list(info["metrics"]) if info else ([] if outputs == 1
+                                                             else [[] for _ in range(outputs)])
         model.optimizer._graph = graph
     if info is not None:
         model._shuffle_rng.bit_generator.state = info["shuffle_rng"]

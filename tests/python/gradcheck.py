@@ -190,6 +190,19 @@ def assert_close_to_reference(actual, expected, rtol=1e-4, atol_rel=1e-4):
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol_rel * scale)
 
 
+def _steps(graph, x, target):
+    """train(), loss() on one batch; lists of arrays for several inputs/outputs."""
+    if isinstance(x, list):
+        return (lambda: graph.train_step_multi(x, target),
+                lambda: float(graph.test_step_multi(x, target)[0]))
+    return lambda: graph.train_step(x, target), lambda: float(graph.test_step(x, target)[0])
+
+
+def _owned_layers(graph):
+    """Node indices that own their layer (a shared layer's later calls do not)."""
+    return [i for i in range(graph.num_layers) if graph.layer_owner(i) == i]
+
+
 def check_model_grads(graph, x, target, *, seed=0, eps=1e-2, n_coords=12, rtol=1e-2,
                       atol_rel=1e-2):
     """A whole-model gradient check: d loss / d every parameter of a compiled
@@ -199,12 +212,13 @@ def check_model_grads(graph, x, target, *, seed=0, eps=1e-2, n_coords=12, rtol=1
     recompiled with that optimizer; its weights are left as they were."""
     loss_config = graph.loss_config
     graph.compile(loss_config, {"type": "sgd", "learning_rate": 1.0})
+    train, test_loss = _steps(graph, x, target)
     rng = np.random.default_rng(seed)
-    layers = range(graph.num_layers)
-    before = [[np.array(w, np.float32) for w in graph.get_weights(i)] for i in layers]
-    graph.train_step(x, target)
-    analytic = [[b - np.asarray(a) for b, a in zip(bs, graph.get_weights(i))]
-                for i, bs in zip(layers, before)]
+    layers = _owned_layers(graph)
+    before = {i: [np.array(w, np.float32) for w in graph.get_weights(i)] for i in layers}
+    train()
+    analytic = {i: [b - np.asarray(a) for b, a in zip(before[i], graph.get_weights(i))]
+                for i in layers}
     for i in layers:
         graph.set_weights(i, before[i])
     for i in layers:
@@ -217,7 +231,7 @@ def check_model_grads(graph, x, target, *, seed=0, eps=1e-2, n_coords=12, rtol=1
                 ws = list(before[i])
                 ws[k] = arr
                 graph.set_weights(i, ws)
-                return float(graph.test_step(x, target)[0])
+                return test_loss()
 
             idx = _coords(p.size, n_coords, rng)
             num = numeric_grad(loss_at, p, idx, eps)
@@ -236,15 +250,16 @@ def check_model_grads_along_directions(graph, x, target, *, seed=0, eps=1e-2, di
     coordinates of a deep network's first layers would not; a wrong gradient
     still shows in every direction. `only`: the layers to check (default all)."""
     graph.compile(graph.loss_config, {"type": "sgd", "learning_rate": 1.0})
+    train, test_loss = _steps(graph, x, target)
     rng = np.random.default_rng(seed)
-    layers = range(graph.num_layers)
-    before = [[np.array(w, np.float32) for w in graph.get_weights(i)] for i in layers]
-    graph.train_step(x, target)
-    analytic = [[b.astype(np.float64) - np.asarray(a, np.float64)
-                 for b, a in zip(bs, graph.get_weights(i))] for i, bs in zip(layers, before)]
+    layers = _owned_layers(graph)
+    before = {i: [np.array(w, np.float32) for w in graph.get_weights(i)] for i in layers}
+    train()
+    analytic = {i: [b.astype(np.float64) - np.asarray(a, np.float64)
+                    for b, a in zip(before[i], graph.get_weights(i))] for i in layers}
     for i in layers:
         graph.set_weights(i, before[i])
-    loss = float(graph.test_step(x, target)[0])
+    loss = test_loss()
     for i in layers if only is None else only:
         for k, (name, _, trainable, _) in enumerate(graph.layer_param_info(i)):
             if not trainable:
@@ -258,7 +273,7 @@ def check_model_grads_along_directions(graph, x, target, *, seed=0, eps=1e-2, di
                     ws = list(before[i])
                     ws[k] = (before[i][k] + sign * eps * v).astype(np.float32)
                     graph.set_weights(i, ws)
-                    return float(graph.test_step(x, target)[0])
+                    return test_loss()
 
                 numeric = (loss_at(1) - loss_at(-1)) / (2 * eps)
                 graph.set_weights(i, before[i])

@@ -50,7 +50,7 @@ def test_feature_maps(trained, tmp_path):
     model, _, x = trained
     _not_blank(utils.plot_feature_maps(model, x[0], model.get_layer("edges"),
                                        tmp_path / "maps.png"))
-    (maps,) = model._graph.node_outputs(x[:1], [0])
+    (maps,) = model._graph.node_outputs([x[:1]], [0])
     assert maps.shape == (1, 24, 24, 8) and maps.min() >= 0  # the ReLU'd feature maps
     with pytest.raises(ValueError, match="expected one image"):
         utils.plot_feature_maps(model, x[:2], "edges", tmp_path / "two.png")

@@ -75,7 +75,7 @@ class Layer:
         self._args = {}
         self._model = None  # (model, node index) once the model is built
         self._index = None
-        self._output = None  # the KerasTensor of its call (functional API)
+        self._calls = []  # the KerasTensor of each call (functional API)
 
     def __call__(self, inputs):
         """The functional API: this layer applied to a symbolic tensor (or a
@@ -90,30 +90,40 @@ class Layer:
         if any(hasattr(t, "pool") and hasattr(t, "source") for t in tensors):
             raise TypeError(f"layer '{self.name}' was called on pooling indices; only "
                             "MaxUnpooling2D takes them")
-        if self._output is not None:
-            raise ValueError(f"layer '{self.name}' has already been called; calling one layer "
-                             "on several tensors (shared weights) is not supported yet: create "
-                             "another layer")
         if self._model is not None:
             raise ValueError(f"layer '{self.name}' already belongs to model "
                              f"'{self._model.name}'; create a new layer")
         shapes = [tuple(t.shape[1:]) for t in tensors]
+        if self._calls:  # a second call shares the weights: same input shapes
+            first = [tuple(t.shape[1:]) for t in self._calls[0]._inputs]
+            if shapes != first:
+                raise ValueError(f"layer '{self.name}' was first called on input shape(s) "
+                                 f"{first} and now on {shapes}; a layer called again shares "
+                                 "its weights and must get inputs of the same shapes")
         out, _ = _core.layer_info(self.core_config(),
                                   shapes if isinstance(inputs, (list, tuple)) else shapes[0])
-        self._output = KerasTensor((None,) + tuple(out), layer=self, inputs=tensors)
-        return self._output
+        return self._record_call(KerasTensor((None,) + tuple(out), layer=self, inputs=tensors))
+
+    def _record_call(self, tensor):
+        self._calls.append(tensor)
+        return tensor
+
+    @property
+    def _output(self):
+        return self._calls[0] if self._calls else None
 
     @property
     def output(self):
-        """The symbolic tensor this layer produced when called (functional API)."""
-        if self._output is None:
+        """The symbolic tensor this layer produced when called (functional API);
+        for a layer called several times, that of its first call (as Keras)."""
+        if not self._calls:
             raise AttributeError(f"layer '{self.name}' has not been called on a tensor, so it "
                                  "has no output yet")
-        return self._output
+        return self._calls[0]
 
     @property
     def input(self):
-        """The symbolic tensor(s) this layer was called on."""
+        """The symbolic tensor(s) this layer was called on (first call)."""
         tensors = self.output._inputs
         return tensors[0] if len(tensors) == 1 else list(tensors)
 

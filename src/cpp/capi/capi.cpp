@@ -155,6 +155,10 @@ void run(const pyconv::Graph& g, const float* input, int64_t batch, float* outpu
 }
 
 pcv_model* new_model(std::unique_ptr<pyconv::Graph> g) {
+  if (!g->single_io())
+    throw ValueError(pyconv::cat("the model has ", g->input_shapes().size(), " input(s) and ",
+                                 g->outputs().size(), " output(s); the C API runs models of one "
+                                 "input and one output (run this one from Python)"));
   auto* m = new pcv_model;
   m->graph = std::move(g);
   return m;
@@ -173,7 +177,7 @@ pyconv::Graph& trainable_graph(pcv_model* m) {
 pyconv::Shape target_sample_shape(const pyconv::Graph& g) {
   if (!g.compiled())
     throw pyconv::StateError("the model has no loss yet: call pcv_model_compile first");
-  return pyconv::make_loss(g.loss_attrs())->target_shape(g.output_shape());
+  return g.loss().target_shape(g.output_shape());
 }
 
 // Checked views of a batch of inputs and targets, for train_step and evaluate.

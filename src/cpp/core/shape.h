@@ -35,6 +35,9 @@ inline Shape with_batch(int64_t n, const Shape& s) {
   return out;
 }
 
+// Several shapes: "(28, 28, 1), (10,)".
+std::string shapes_str(const std::vector<Shape>& shapes);
+
 // A per-sample shape printed with its batch axis: (N, 28, 28, 1).
 std::string batch_shape_str(const Shape& sample);
 

@@ -21,6 +21,12 @@ std::string shape_str(const Shape& s) {
   return out + ")";
 }
 
+std::string shapes_str(const std::vector<Shape>& shapes) {
+  std::string out;
+  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shape_str(shapes[i]);
+  return out;
+}
+
 std::string batch_shape_str(const Shape& sample) {
   std::string out = "(N";
   for (int64_t d : sample) out += ", " + std::to_string(d);

@@ -45,7 +45,7 @@ void ExecContext::release() {
       r.state->pre_activation = Tensor();
     }
   }
-  input_ = nullptr;
+  inputs_.clear();
 }
 
 // ----- building --------------------------------------------------------------------
@@ -62,78 +62,149 @@ class Graph::TrainingScope {
 };
 
 Graph::Graph(const std::vector<Attrs>& layers, const Shape& input_shape, uint64_t seed)
-    : input_shape_(input_shape) {
-  build(chain(layers), seed);
+    : input_shapes_{input_shape} {
+  build(chain(layers), {static_cast<int>(layers.size()) - 1}, seed);
 }
 
 Graph::Graph(const std::vector<NodeSpec>& nodes, const Shape& input_shape, uint64_t seed)
-    : input_shape_(input_shape) {
-  build(nodes, seed);
+    : input_shapes_{input_shape} {
+  build(nodes, {static_cast<int>(nodes.size()) - 1}, seed);
+}
+
+Graph::Graph(const std::vector<NodeSpec>& nodes, const std::vector<Shape>& input_shapes,
+             const std::vector<int>& outputs, uint64_t seed)
+    : input_shapes_(input_shapes) {
+  build(nodes, outputs, seed);
 }
 
 Graph::~Graph() = default;
 
-void Graph::build(const std::vector<NodeSpec>& specs, uint64_t seed) {
+void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& outputs,
+                  uint64_t seed) {
   if (specs.empty()) throw ValueError("a model needs at least one layer");
-  for (int64_t d : input_shape_)
-    if (d <= 0)
-      throw ShapeError(cat("expected a positive input shape, received ", shape_str(input_shape_)));
+  if (input_shapes_.empty()) throw ValueError("a model needs at least one input");
+  for (const Shape& s : input_shapes_)
+    for (int64_t d : s)
+      if (d <= 0)
+        throw ShapeError(cat("expected a positive input shape, received ", shape_str(s)));
   Rng rng(seed);
-  std::vector<std::string> names;
-  for (size_t k = 0; k < specs.size(); ++k) {
-    // Every layer has a unique name: a saved model keys its tensors by it.
-    Attrs attrs = specs[k].attrs;
-    if (!attrs.has("name")) attrs.set("name", cat(attrs.type(), "_", k));
-    for (const std::string& taken : names)
-      if (taken == attrs.name())
-        throw ValueError(cat("layer names must be unique; '", taken, "' is used twice"));
-    names.push_back(attrs.name());
-    Node node;
-    node.layer = create_layer(attrs);
-    if (specs[k].inputs.empty())
-      throw ValueError(cat(node.layer->who(), ": a node needs at least one input"));
-    std::vector<Shape> in;
-    for (int i : specs[k].inputs) {
-      if (i < -1 || i >= static_cast<int>(k))
-        throw ValueError(cat(node.layer->who(), ": input ", i, " is not the model input (-1) or "
-                             "an earlier node (0..", static_cast<int>(k) - 1,
-                             "); nodes must be in topological order"));
-      in.push_back(i < 0 ? input_shape_ : nodes_[i].shape);
-    }
-    node.inputs = specs[k].inputs;
-    node.shape = node.layer->build(in, &rng);
-    nodes_.push_back(std::move(node));
+  for (const NodeSpec& spec : specs) add_node(spec, rng);
+  if (outputs.empty()) throw ValueError("a model needs at least one output");
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (outputs[j] < 0 || static_cast<size_t>(outputs[j]) >= nodes_.size())
+      throw ValueError(cat("output ", j, " is node ", outputs[j], "; the model has ",
+                           nodes_.size(), " nodes"));
+    for (size_t i = 0; i < j; ++i)
+      if (outputs[i] == outputs[j])
+        throw ValueError(cat(layer(outputs[j]).who(), " is given as an output twice"));
   }
+  outputs_ = outputs;
+  std::vector<bool> input_used(input_shapes_.size(), false);
+  for (const Node& node : nodes_)
+    for (int i : node.inputs) {
+      if (i >= 0) nodes_[i].consumed = true;
+      else input_used[-1 - i] = true;
+    }
+  for (size_t i = 0; i < input_used.size(); ++i)
+    if (!input_used[i])
+      throw ValueError(cat("model input ", i, " is not used by any layer (a disconnected input)"));
   for (Node& node : nodes_)
-    for (Param& p : node.layer->params())
-      if (!p.is_state) {
-        params_.push_back(&p);
-        param_layer_.push_back(node.layer.get());
-      }
+    if (node.layer)
+      for (Param& p : node.layer->params())
+        if (!p.is_state) {
+          params_.push_back(&p);
+          param_layer_.push_back(node.layer.get());
+        }
+}
+
+void Graph::add_node(const NodeSpec& spec, Rng& rng) {
+  const size_t k = nodes_.size();
+  Attrs attrs = spec.attrs;
+  if (!attrs.has("name")) attrs.set("name", cat(attrs.type(), "_", k));
+  Node node;
+  node.owner = k;
+  // A name seen before is a second call of that layer (shared weights);
+  // names are otherwise unique: a saved model keys its tensors by them.
+  for (size_t j = 0; j < k; ++j)
+    if (nodes_[j].layer && nodes_[j].layer->name() == attrs.name()) {
+      if (nodes_[j].layer->attrs().values() != attrs.values())
+        throw ValueError(cat("layer names must be unique; '", attrs.name(), "' is used twice "
+                             "with different arguments"));
+      node.owner = j;
+    }
+  const std::string who = node.owner == k ? attrs.who() : nodes_[node.owner].layer->who();
+  if (spec.inputs.empty()) throw ValueError(cat(who, ": a node needs at least one input"));
+  for (int i : spec.inputs) {
+    if (i >= static_cast<int>(k) || (i < 0 && -1 - static_cast<int64_t>(i) >=
+                                                  static_cast<int64_t>(input_shapes_.size())))
+      throw ValueError(cat(who, ": input ", i, " is not a model input (-1 .. ",
+                           -static_cast<int64_t>(input_shapes_.size()), ") or an earlier node (0..",
+                           static_cast<int>(k) - 1, "); nodes must be in topological order"));
+    node.in_shapes.push_back(i < 0 ? input_shapes_[-1 - i] : nodes_[i].shape);
+  }
+  node.inputs = spec.inputs;
+  if (node.owner == k) {
+    node.layer = create_layer(attrs);
+    node.shape = node.layer->build(node.in_shapes, &rng);
+  } else {
+    const Node& first = nodes_[node.owner];
+    if (node.in_shapes != first.in_shapes)
+      throw ShapeError(cat(who, " is called again on input shape(s) ",
+                           shapes_str(node.in_shapes), " after ", shapes_str(first.in_shapes),
+                           "; a shared layer must be called on inputs of the same shapes"));
+    node.shape = first.shape;
+  }
+  nodes_.push_back(std::move(node));
 }
 
 void Graph::compile(const Attrs& loss, const Attrs& optimizer) {
-  auto new_loss = make_loss(loss);
-  new_loss->check_output(nodes_.back().shape);
+  std::vector<OutputLoss> new_losses;
+  for (auto& [attrs, weight] : unpack_output_losses(loss, outputs_.size())) {
+    const size_t j = new_losses.size();
+    OutputLoss ol;
+    ol.loss = make_loss(attrs);
+    ol.weight = weight;
+    try {
+      ol.loss->check_output(output_shape(j));
+    } catch (const ShapeError& e) {
+      if (outputs_.size() == 1) throw;
+      throw ShapeError(cat("output ", j, " (", layer(outputs_[j]).who(), "): ", e.what()));
+    }
+    new_losses.push_back(std::move(ol));
+  }
   auto new_optimizer = make_optimizer(optimizer);
   if (trained_by_other_thread())
     throw StateError("cannot compile a model while another thread trains it");
   std::unique_lock<SharedMutex> lock(weights_);
-  Layer& last = *nodes_.back().layer;
-  const ops::Activation fusable = new_loss->fusable_activation();
-  const bool fused = fusable != ops::Activation::Linear && last.activation() == fusable;
-  fused_activation_ = fused ? fusable : ops::Activation::Linear;
-  if (fused) new_loss->use_logits();
-  last.set_defer_activation(fused);
-  loss_ = std::move(new_loss);
+  for (size_t j = 0; j < outputs_.size(); ++j) {
+    // An output's softmax/sigmoid runs inside a cross-entropy loss, unless
+    // another node reads the output or another call shares its layer.
+    const Node& node = nodes_[outputs_[j]];
+    Layer& out = layer(outputs_[j]);
+    bool shared = false;
+    for (const Node& other : nodes_) shared |= &other != &node && other.owner == node.owner;
+    OutputLoss& ol = new_losses[j];
+    const ops::Activation fusable = ol.loss->fusable_activation();
+    const bool fused = fusable != ops::Activation::Linear && out.activation() == fusable &&
+                       !node.consumed && !shared;
+    ol.fused = fused ? fusable : ops::Activation::Linear;
+    if (fused) ol.loss->use_logits();
+    out.set_defer_activation(fused);
+  }
+  losses_ = std::move(new_losses);
   optimizer_ = std::move(new_optimizer);
   loss_attrs_ = loss;
   optimizer_attrs_ = optimizer;
 }
 
-void Graph::check_targets(const Tensor& y) const {
-  if (!loss_) throw StateError("the model must be compiled first: call compile(optimizer, loss)");
-  loss_->check_target(with_batch(y.ndim() ? y.dim(0) : 0, output_shape()), y);
+const Loss& Graph::loss(size_t output) const {
+  if (losses_.empty())
+    throw StateError("the model must be compiled first: call compile(optimizer, loss)");
+  return *losses_.at(output).loss;
+}
+
+void Graph::check_targets(const Tensor& y, size_t output) const {
+  loss(output).check_target(with_batch(y.ndim() ? y.dim(0) : 0, output_shape(output)), y);
 }
 
 Optimizer& Graph::optimizer() {
@@ -151,15 +222,27 @@ RunContext Graph::run_context(bool training) const {
 
 // ----- running ---------------------------------------------------------------------
 
-void Graph::check_input(const Tensor& x) const {
-  const Shape& s = x.shape();
-  if (s.size() != input_shape_.size() + 1 ||
-      !std::equal(input_shape_.begin(), input_shape_.end(), s.begin() + 1))
-    throw ShapeError(cat(nodes_.front().layer->who(), ": expected input of shape ",
-                         batch_shape_str(input_shape_), ", received ", shape_str(x.shape())));
-  if (x.dim(0) == 0) throw ValueError("expected at least one sample, received an empty batch");
-  if (const int64_t i = first_non_finite(x.data(), x.numel(), num_threads()); i >= 0)
-    throw ValueError(cat("expected finite input values, found ", x.data()[i], " at flat index ", i));
+void Graph::check_inputs(const Batch& xs) const {
+  if (xs.size() != input_shapes_.size())
+    throw ValueError(cat("expected ", input_shapes_.size(), " input array(s), received ",
+                         xs.size()));
+  for (size_t j = 0; j < xs.size(); ++j) {
+    const Tensor& x = *xs[j];
+    const Shape& want = input_shapes_[j];
+    const std::string which = xs.size() == 1 ? std::string() : cat(" ", j);
+    const Shape& s = x.shape();
+    if (s.size() != want.size() + 1 || !std::equal(want.begin(), want.end(), s.begin() + 1))
+      throw ShapeError(cat(xs.size() == 1 ? layer(0).who() + ": expected input"
+                                          : cat("expected input", which),
+                           " of shape ", batch_shape_str(want), ", received ", shape_str(s)));
+    if (x.dim(0) == 0) throw ValueError("expected at least one sample, received an empty batch");
+    if (x.dim(0) != xs[0]->dim(0))
+      throw ShapeError(cat("every input must hold the same number of samples; input 0 has ",
+                           xs[0]->dim(0), ", input ", j, " has ", x.dim(0)));
+    if (const int64_t i = first_non_finite(x.data(), x.numel(), num_threads()); i >= 0)
+      throw ValueError(cat("expected finite input values, found ", x.data()[i],
+                           " at flat index ", i, xs.size() == 1 ? "" : cat(" of input", which)));
+  }
 }
 
 void Graph::prepare(ExecContext& c) const {
@@ -168,96 +251,130 @@ void Graph::prepare(ExecContext& c) const {
   c.nodes_.resize(nodes_.size());
   for (size_t k = 0; k < nodes_.size(); ++k) {
     ExecContext::NodeRun& run = c.nodes_[k];
-    run.state = nodes_[k].layer->new_state();
+    run.state = layer(k).new_state();
     if (!run.state) run.state = std::make_unique<LayerState>();
     run.in.resize(nodes_[k].inputs.size());
     run.out_shape = with_batch(0, nodes_[k].shape);
   }
   c.model_ = this;
-  c.input_ = nullptr;
+  c.inputs_.clear();
 }
 
-const Tensor& Graph::run_forward(const Tensor& x, bool training, ExecContext& c) const {
-  check_input(x);
+void Graph::run_forward(const Batch& xs, bool training, ExecContext& c) const {
+  check_inputs(xs);
   prepare(c);
-  c.input_ = nullptr;  // set again once this forward has succeeded
+  c.inputs_.clear();  // set again once this forward has succeeded
   RunContext rc = run_context(training);
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
     ExecContext::NodeRun& run = c.nodes_[k];
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int i = node.inputs[j];
-      run.in[j] = i < 0 ? &x : &c.nodes_[i].out;
+      run.in[j] = i < 0 ? xs[-1 - i] : &c.nodes_[i].out;
     }
-    run.out_shape[0] = x.dim(0);
+    run.out_shape[0] = xs[0]->dim(0);
     run.out.resize(run.out_shape);
     rc.state = run.state.get();
-    node.layer->forward(run.in, run.out, rc);
+    layer(k).forward(run.in, run.out, rc);
   }
-  c.input_ = &x;
+  c.inputs_ = xs;
   c.training_ = training;
   c.step_ = step_;
-  return c.nodes_.back().out;
 }
 
-void Graph::run_backward(Tensor& dout, Tensor* dx, ExecContext& c) {
-  if (!c.input_ || c.model_ != this) throw StateError("backward() needs a forward() first");
+namespace {
+void add_floats(Tensor& to, const Tensor& from) {
+  float* t = to.data();
+  const float* f = from.data();
+  const int64_t n = to.numel();
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) t[j] += f[j];
+}
+}  // namespace
+
+void Graph::run_backward(const std::vector<Tensor*>& dxs_in, ExecContext& c) {
+  if (c.inputs_.empty() || c.model_ != this)
+    throw StateError("backward() needs a forward() first");
   for (Param* p : params_) p->grad.resize(p->value.shape());  // allocated on first use
-  RunContext rc = run_context(c.training_);
-  rc.step = c.step_;  // replay the forward's dropout masks
-  const size_t last = nodes_.size() - 1;
   for (ExecContext::NodeRun& r : c.nodes_) r.grad_ready = false;
-  c.nodes_[last].grad_ready = true;
-  bool dx_ready = false;
-  std::vector<Tensor> parts;  // second and later shares of one gradient
+  for (int o : outputs_) c.nodes_[o].grad_ready = true;  // the loss wrote them
+  std::vector<Tensor*> dxs = dxs_in;
+  dxs.resize(input_shapes_.size(), nullptr);
+  std::vector<bool> dx_ready(dxs.size(), false);
+  std::vector<bool> written(nodes_.size(), false);  // a layer's param grads hold a call's share
+  std::vector<Tensor> parts, earlier;  // second shares of a gradient; a shared layer's grads
   for (size_t k = nodes_.size(); k-- > 0;) {
-    Node& node = nodes_[k];
-    ExecContext::NodeRun& run = c.nodes_[k];
-    if (!run.grad_ready) {  // nothing the output depends on flows through here
-      for (Param& p : node.layer->params())
-        if (!p.is_state) p.grad.zero();
+    if (!c.nodes_[k].grad_ready) continue;  // nothing an output depends on flows through here
+    const size_t owner = nodes_[k].owner;
+    if (!written[owner]) {
+      run_node_backward(k, c, dxs, dx_ready, parts);
+      written[owner] = true;
       continue;
     }
-    std::vector<const Tensor*> in;
-    std::vector<Tensor*> din;
-    std::vector<std::pair<Tensor*, size_t>> sums;  // (gradient, part) to add after
-    parts.clear();
-    parts.reserve(node.inputs.size());
-    for (int i : node.inputs) {
-      in.push_back(i < 0 ? c.input_ : &c.nodes_[i].out);
-      Tensor* target = i < 0 ? dx : &c.nodes_[i].grad;
-      bool& ready = i < 0 ? dx_ready : c.nodes_[i].grad_ready;
-      if (!target) {
-        din.push_back(nullptr);
-      } else if (!ready) {
-        target->resize(in.back()->shape());
-        ready = true;
-        din.push_back(target);
-      } else {  // a tensor that feeds several nodes: gradients are summed
-        parts.emplace_back(in.back()->shape());
-        sums.emplace_back(target, parts.size() - 1);
-        din.push_back(&parts.back());
-      }
-    }
-    rc.state = run.state.get();
-    node.layer->backward(in, run.out, k == last ? dout : run.grad, din, rc);
-    for (auto& [target, part] : sums) {
-      float* t = target->data();
-      const float* p = parts[part].data();
-      const int64_t n = target->numel();
-#pragma omp simd
-      for (int64_t j = 0; j < n; ++j) t[j] += p[j];
-    }
+    // A shared layer's later call: its weight gradients add to the other calls'.
+    std::vector<Param>& params = layer(k).params();
+    earlier.clear();
+    for (Param& p : params)
+      if (!p.is_state) earlier.push_back(p.grad.clone());
+    run_node_backward(k, c, dxs, dx_ready, parts);
+    size_t e = 0;
+    for (Param& p : params)
+      if (!p.is_state) add_floats(p.grad, earlier[e++]);
   }
-  if (dx && !dx_ready) dx->zero();
+  for (size_t k = 0; k < nodes_.size(); ++k)
+    if (nodes_[k].layer && !written[k])
+      for (Param& p : nodes_[k].layer->params())
+        if (!p.is_state) p.grad.zero();
+  for (size_t j = 0; j < dxs.size(); ++j)
+    if (dxs[j] && !dx_ready[j]) dxs[j]->zero();
 }
 
-void Graph::finish_output(const Tensor& y, Tensor& out, int threads) const {
-  out.resize(y.shape());
-  copy_floats(out.data(), y.data(), y.numel());
-  if (fused_activation_ != ops::Activation::Linear) {
-    const int64_t cols = out.dim(-1);
-    ops::activation_forward(fused_activation_, out.data(), out.numel() / cols, cols, threads);
+void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,
+                              std::vector<bool>& dx_ready, std::vector<Tensor>& parts) {
+  const Node& node = nodes_[k];
+  ExecContext::NodeRun& run = c.nodes_[k];
+  std::vector<const Tensor*> in;
+  std::vector<Tensor*> din;
+  std::vector<std::pair<Tensor*, size_t>> sums;  // (gradient, part) to add after
+  parts.clear();
+  parts.reserve(node.inputs.size());
+  for (int i : node.inputs) {
+    in.push_back(i < 0 ? c.inputs_[-1 - i] : &c.nodes_[i].out);
+    Tensor* target = i < 0 ? dxs[-1 - i] : &c.nodes_[i].grad;
+    if (!target) {
+      din.push_back(nullptr);
+      continue;
+    }
+    const bool ready = i < 0 ? dx_ready[-1 - i] : c.nodes_[i].grad_ready;
+    if (!ready) {
+      target->resize(in.back()->shape());
+      if (i < 0) dx_ready[-1 - i] = true;
+      else c.nodes_[i].grad_ready = true;
+      din.push_back(target);
+    } else {  // a tensor that feeds several nodes: gradients are summed
+      parts.emplace_back(in.back()->shape());
+      sums.emplace_back(target, parts.size() - 1);
+      din.push_back(&parts.back());
+    }
+  }
+  RunContext rc = run_context(c.training_);
+  rc.step = c.step_;  // replay the forward's dropout masks
+  rc.state = run.state.get();
+  layer(k).backward(in, run.out, run.grad, din, rc);
+  for (auto& [target, part] : sums) add_floats(*target, parts[part]);
+}
+
+void Graph::finish_outputs(const ExecContext& c, Tensor* const* outs, int threads) const {
+  for (size_t j = 0; j < outputs_.size(); ++j) {
+    const Tensor& y = c.nodes_[outputs_[j]].out;
+    Tensor& out = *outs[j];
+    out.resize(y.shape());
+    copy_floats(out.data(), y.data(), y.numel());
+    const ops::Activation fused = losses_.empty() ? ops::Activation::Linear : losses_[j].fused;
+    if (fused != ops::Activation::Linear) {
+      const int64_t cols = out.dim(-1);
+      ops::activation_forward(fused, out.data(), out.numel() / cols, cols, threads);
+    }
   }
 }
 
@@ -268,14 +385,19 @@ std::unique_ptr<ExecContext> Graph::new_context() const {
 }
 
 void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
+  if (outputs_.size() != 1)
+    throw ValueError(cat("the model has ", outputs_.size(), " outputs; predict each of them"));
   std::shared_lock<SharedMutex> lock(weights_);
-  const Tensor& y = run_forward(x, false, ctx);
-  finish_output(y, out, run_context(false).threads);
+  ctx.one_input_.assign(1, &x);
+  run_forward(ctx.one_input_, false, ctx);
+  Tensor* outs[] = {&out};
+  finish_outputs(ctx, outs, run_context(false).threads);
 }
 
 void Graph::prepare_inference() const {
   std::shared_lock<SharedMutex> lock(weights_);
-  for (const Node& node : nodes_) node.layer->prepare_inference();
+  for (const Node& node : nodes_)
+    if (node.layer) node.layer->prepare_inference();
 }
 
 // A context borrowed from the model's pool for one call, returned (its
@@ -295,7 +417,7 @@ class Graph::PooledContext {
 
   ~PooledContext() {
     if (c_->held_bytes() > kRetainBytes) c_->release();
-    c_->input_ = nullptr;
+    c_->inputs_.clear();
     std::lock_guard<std::mutex> lock(g_.pool_mutex_);
     if (g_.pool_.size() < kMaxPooled) g_.pool_.push_back(std::move(c_));
   }
@@ -314,39 +436,71 @@ void Graph::predict(const Tensor& x, Tensor& out) const {
   predict(x, out, *c);
 }
 
-std::vector<Tensor> Graph::node_outputs(const Tensor& x, const std::vector<size_t>& which) const {
+void Graph::predict(const Batch& xs, const std::vector<Tensor*>& outs) const {
+  if (outs.size() != outputs_.size())
+    throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
+  PooledContext c(*this);
+  std::shared_lock<SharedMutex> lock(weights_);
+  run_forward(xs, false, *c);
+  finish_outputs(*c, outs.data(), run_context(false).threads);
+}
+
+std::vector<Tensor> Graph::node_outputs(const Batch& xs, const std::vector<size_t>& which) const {
   for (size_t i : which)
     if (i >= nodes_.size())
       throw ValueError(cat("node_outputs: node ", i, " is out of range (the graph has ",
                            nodes_.size(), ")"));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(x, false, *c);
+  run_forward(xs, false, *c);
   std::vector<Tensor> outs;
   for (size_t i : which) outs.push_back((*c).nodes_[i].out.clone());
   return outs;
 }
 
-StepResult Graph::evaluate(const Tensor& x, const Tensor& y, bool training,
+StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training,
                            ExecContext& c) const {
-  if (!loss_) throw StateError("the model must be compiled before training or evaluation: "
-                               "call compile(optimizer, loss) first");
-  const Tensor& pred = run_forward(x, training, c);
-  if (y.ndim() == 0 || y.dim(0) != x.dim(0))
-    throw ShapeError(cat("expected as many targets as inputs (", x.dim(0), "), received ",
-                         y.ndim() ? y.dim(0) : 0));
-  if (const int64_t i = first_non_finite(y.data(), y.numel(), num_threads()); i >= 0)
-    throw ValueError(cat("expected finite target values, found ", y.data()[i], " at index ", i));
+  if (losses_.empty()) throw StateError("the model must be compiled before training or "
+                                        "evaluation: call compile(optimizer, loss) first");
+  if (ys.size() != outputs_.size())
+    throw ValueError(cat("expected ", outputs_.size(), " target array(s), one per output, "
+                         "received ", ys.size()));
+  run_forward(xs, training, c);
+  const int64_t n = xs[0]->dim(0);
   StepResult r;
-  if (training) {
-    Tensor& grad = c.nodes_.back().grad;
-    grad.resize(pred.shape());
-    r.loss = loss_->compute(pred, y, &grad);
-  } else {
-    r.loss = loss_->compute(pred, y, nullptr);
+  for (size_t j = 0; j < outputs_.size(); ++j) {
+    const Tensor& y = *ys[j];
+    const std::string which = outputs_.size() == 1 ? "" : cat(" for output ", j);
+    if (y.ndim() == 0 || y.dim(0) != n)
+      throw ShapeError(cat("expected as many targets as inputs (", n, ")", which,
+                           ", received ", y.ndim() ? y.dim(0) : 0));
+    if (const int64_t i = first_non_finite(y.data(), y.numel(), num_threads()); i >= 0)
+      throw ValueError(cat("expected finite target values", which, ", found ", y.data()[i],
+                           " at index ", i));
+  }
+  for (size_t j = 0; j < outputs_.size(); ++j) {
+    const OutputLoss& ol = losses_[j];
+    ExecContext::NodeRun& run = c.nodes_[outputs_[j]];
+    double value;
+    if (training) {
+      run.grad.resize(run.out.shape());
+      value = ol.loss->compute(run.out, *ys[j], &run.grad);
+      if (ol.weight != 1.0) {
+        const float w = static_cast<float>(ol.weight);
+        float* g = run.grad.data();
+        const int64_t size = run.grad.numel();
+#pragma omp simd
+        for (int64_t i = 0; i < size; ++i) g[i] *= w;
+      }
+    } else {
+      value = ol.loss->compute(run.out, *ys[j], nullptr);
+    }
+    r.output_losses.push_back(value);
+    r.output_correct.push_back(ol.loss->count_correct(run.out, *ys[j]));
+    r.loss += ol.weight * value;
   }
   r.loss += penalty();
-  r.correct = loss_->count_correct(pred, y);
+  r.correct = r.output_correct[0];
   return r;
 }
 
@@ -377,9 +531,13 @@ void Graph::add_penalty_grads() {
 }
 
 StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
+  return test_step(Batch{&x}, Batch{&y});
+}
+
+StepResult Graph::test_step(const Batch& xs, const Batch& ys) const {
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  return evaluate(x, y, false, *c);
+  return evaluate(xs, ys, false, *c);
 }
 
 // ----- training ----------------------------------------------------------------------
@@ -422,19 +580,24 @@ void Graph::update_weights() {
 
 void Graph::own_weights() {
   for (Node& node : nodes_)
-    for (Param& p : node.layer->params())
-      if (p.value.is_view()) p.value = p.value.clone();
+    if (node.layer)
+      for (Param& p : node.layer->params())
+        if (p.value.is_view()) p.value = p.value.clone();
 }
 
 StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
+  return train_step(Batch{&x}, Batch{&y});
+}
+
+StepResult Graph::train_step(const Batch& xs, const Batch& ys) {
   TrainingScope scope(*this);
   std::unique_lock<SharedMutex> lock(weights_);
   own_weights();
-  StepResult r = evaluate(x, y, true, train_ctx_);
+  StepResult r = evaluate(xs, ys, true, train_ctx_);
   if (!std::isfinite(r.loss))
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));
-  run_backward(train_ctx_.nodes_.back().grad, nullptr, train_ctx_);
+  run_backward({}, train_ctx_);
   add_penalty_grads();
   update_weights();
   ++step_;
@@ -493,19 +656,27 @@ const Tensor& Graph::forward(const Tensor& x, bool training) {
   if (trained_by_other_thread())
     throw StateError("cannot run forward() while another thread trains the model");
   std::unique_lock<SharedMutex> lock(weights_);
-  return run_forward(x, training, train_ctx_);
+  run_forward({&x}, training, train_ctx_);
+  return output();
 }
 
 const Tensor& Graph::output() const {
   if (train_ctx_.nodes_.empty()) throw StateError("output() needs a forward() first");
-  return train_ctx_.nodes_.back().out;
+  return train_ctx_.nodes_[outputs_[0]].out;
 }
 
 void Graph::backward(Tensor& dout, Tensor* dx) {
   if (trained_by_other_thread())
     throw StateError("cannot run backward() while another thread trains the model");
+  if (!single_io()) throw ValueError("backward(dout, dx) is for models of one input and output");
   std::unique_lock<SharedMutex> lock(weights_);
-  run_backward(dout, dx, train_ctx_);
+  if (train_ctx_.inputs_.empty()) throw StateError("backward() needs a forward() first");
+  Tensor& grad = train_ctx_.nodes_[outputs_[0]].grad;
+  if (&grad != &dout) {
+    grad.resize(dout.shape());
+    copy_floats(grad.data(), dout.data(), dout.numel());
+  }
+  run_backward({dx}, train_ctx_);
 }
 
 size_t Graph::held_bytes() const {

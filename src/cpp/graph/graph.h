@@ -23,15 +23,23 @@
 namespace pyconv {
 
 struct StepResult {
-  double loss = 0.0;    // mean over the batch
-  int64_t correct = 0;  // samples predicted right ("accuracy" numerator)
+  double loss = 0.0;    // mean over the batch: the weighted sum of the outputs' losses
+  int64_t correct = 0;  // samples predicted right ("accuracy" numerator), first output
+  // Per output (several for a model with several outputs).
+  std::vector<double> output_losses;
+  std::vector<int64_t> output_correct;
 };
 
-// One node of the DAG: a layer and where its inputs come from.
+// One node of the DAG: a layer and where its inputs come from. A node whose
+// name repeats an earlier node's calls that node's layer again: the same
+// weights (a shared layer), on inputs of the same shapes.
 struct NodeSpec {
   Attrs attrs;
-  std::vector<int> inputs;  // indices of earlier nodes; -1 is the model's input
+  std::vector<int> inputs;  // indices of earlier nodes; -1 - k is model input k
 };
+
+// Several input or target arrays, one per model input or output.
+using Batch = std::vector<const Tensor*>;
 
 // Everything one forward/backward pass needs besides the model. Use one
 // context from one thread at a time; make one per thread.
@@ -55,7 +63,8 @@ class ExecContext {
   };
   const void* model_ = nullptr;  // the graph the node runs belong to
   std::vector<NodeRun> nodes_;
-  const Tensor* input_ = nullptr;
+  Batch inputs_;  // empty until a forward succeeds
+  Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
   bool training_ = false;
   uint64_t step_ = 0;
 };
@@ -67,23 +76,36 @@ class Graph {
   Graph(const std::vector<Attrs>& layers, const Shape& input_shape, uint64_t seed);
   // A DAG: nodes in topological order; the output is the last node.
   Graph(const std::vector<NodeSpec>& nodes, const Shape& input_shape, uint64_t seed);
+  // A DAG with several inputs (per-sample shapes) and outputs (node indices).
+  Graph(const std::vector<NodeSpec>& nodes, const std::vector<Shape>& input_shapes,
+        const std::vector<int>& outputs, uint64_t seed);
   ~Graph();
 
-  const Shape& input_shape() const { return input_shape_; }
-  const Shape& output_shape() const { return nodes_.back().shape; }
+  const Shape& input_shape() const { return input_shapes_[0]; }
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+  const Shape& output_shape(size_t j = 0) const { return nodes_[outputs_.at(j)].shape; }
+  const std::vector<int>& outputs() const { return outputs_; }
+  bool single_io() const { return input_shapes_.size() == 1 && outputs_.size() == 1; }
   size_t size() const { return nodes_.size(); }
-  Layer& layer(size_t i) { return *nodes_.at(i).layer; }
-  const Layer& layer(size_t i) const { return *nodes_.at(i).layer; }
+  // The layer node i runs (an earlier node's for a shared layer's later call).
+  Layer& layer(size_t i) { return *nodes_.at(nodes_.at(i).owner).layer; }
+  const Layer& layer(size_t i) const { return *nodes_.at(nodes_.at(i).owner).layer; }
+  // The node that owns node i's layer and weights: i itself, or the first
+  // node of a shared layer.
+  size_t layer_owner(size_t i) const { return nodes_.at(i).owner; }
   const std::vector<int>& node_inputs(size_t i) const { return nodes_.at(i).inputs; }
   const Shape& layer_output_shape(size_t i) const { return nodes_.at(i).shape; }
 
+  // loss: one loss's attrs for every output, or per-output losses with
+  // weights packed by pack_output_losses (losses.h).
   void compile(const Attrs& loss, const Attrs& optimizer);
   const Attrs& loss_attrs() const { return loss_attrs_; }
   const Attrs& optimizer_attrs() const { return optimizer_attrs_; }
-  // Checks a whole target array against the loss (shape, label values), so
-  // bad labels are reported before any weight changes.
-  void check_targets(const Tensor& y) const;
-  bool compiled() const { return loss_ != nullptr; }
+  const Loss& loss(size_t output = 0) const;
+  // Checks a whole target array against an output's loss (shape, label
+  // values), so bad labels are reported before any weight changes.
+  void check_targets(const Tensor& y, size_t output = 0) const;
+  bool compiled() const { return !losses_.empty(); }
   Optimizer& optimizer();
   const Optimizer* optimizer_or_null() const { return optimizer_.get(); }
   void set_num_threads(int n) { threads_ = n; }
@@ -97,10 +119,13 @@ class Graph {
   void predict(const Tensor& x, Tensor& out, ExecContext& ctx) const;
   // The same with a context borrowed from the model's pool.
   void predict(const Tensor& x, Tensor& out) const;
+  // Several inputs and outputs: one tensor per model input and output.
+  void predict(const Batch& xs, const std::vector<Tensor*>& outs) const;
   // Inference on x, keeping copies of the outputs of the nodes `which`
   // (intermediate feature maps).
-  std::vector<Tensor> node_outputs(const Tensor& x, const std::vector<size_t>& which) const;
+  std::vector<Tensor> node_outputs(const Batch& xs, const std::vector<size_t>& which) const;
   StepResult test_step(const Tensor& x, const Tensor& y) const;
+  StepResult test_step(const Batch& xs, const Batch& ys) const;
   // Builds every layer's pre-packed weights now (model load calls it), so
   // the first predict is as fast as the next. Optional: predict builds what
   // is missing or stale.
@@ -115,6 +140,7 @@ class Graph {
   // naming the layer, with the weights as they were, when the step would
   // leave a gradient or a weight non-finite.
   StepResult train_step(const Tensor& x, const Tensor& y);
+  StepResult train_step(const Batch& xs, const Batch& ys);
 
   // Replaces the weights of one layer, or of several at once (all checked
   // before any is written); not while another thread trains the model.
@@ -153,22 +179,37 @@ class Graph {
 
  private:
   struct Node {
-    std::unique_ptr<Layer> layer;
-    std::vector<int> inputs;  // node indices; -1 is the graph input
-    Shape shape;              // per-sample output shape
+    std::unique_ptr<Layer> layer;  // null for a shared layer's later call
+    size_t owner = 0;              // the node whose layer this one runs
+    std::vector<int> inputs;       // node indices; -1 - k is graph input k
+    std::vector<Shape> in_shapes;  // per sample
+    Shape shape;                   // per-sample output shape
+    bool consumed = false;         // another node takes this one's output
+  };
+  // An output's loss, its weight in the total, and the activation of its
+  // node that runs inside the loss (softmax or sigmoid before a
+  // cross-entropy; Linear: none).
+  struct OutputLoss {
+    std::unique_ptr<Loss> loss;
+    double weight = 1.0;
+    ops::Activation fused = ops::Activation::Linear;
   };
   // Holds the model as its trainer for one call (see begin_training).
   class TrainingScope;
   class PooledContext;
 
-  void build(const std::vector<NodeSpec>& specs, uint64_t seed);
-  void check_input(const Tensor& x) const;
+  void build(const std::vector<NodeSpec>& specs, const std::vector<int>& outputs, uint64_t seed);
+  void add_node(const NodeSpec& spec, Rng& rng);
+  void check_inputs(const Batch& xs) const;
   void prepare(ExecContext& c) const;
   RunContext run_context(bool training) const;
-  const Tensor& run_forward(const Tensor& x, bool training, ExecContext& c) const;
-  void run_backward(Tensor& dout, Tensor* dx, ExecContext& c);
-  void finish_output(const Tensor& y, Tensor& out, int threads) const;
-  StepResult evaluate(const Tensor& x, const Tensor& y, bool training, ExecContext& c) const;
+  void run_forward(const Batch& xs, bool training, ExecContext& c) const;
+  // Backward from the gradients in the output nodes' grad tensors.
+  void run_backward(const std::vector<Tensor*>& dxs, ExecContext& c);
+  void run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,
+                         std::vector<bool>& dx_ready, std::vector<Tensor>& parts);
+  void finish_outputs(const ExecContext& c, Tensor* const* outs, int threads) const;
+  StepResult evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c) const;
   // The optimizer's step, or ValueError naming the layer (and no change)
   // when a gradient or a new weight is not finite.
   void update_weights();
@@ -182,16 +223,14 @@ class Graph {
   void own_weights();
 
   std::vector<Node> nodes_;
-  Shape input_shape_;
-  std::unique_ptr<Loss> loss_;
+  std::vector<Shape> input_shapes_;
+  std::vector<int> outputs_;  // node indices
+  std::vector<OutputLoss> losses_;  // one per output once compiled
   std::unique_ptr<Optimizer> optimizer_;
   Attrs loss_attrs_, optimizer_attrs_;
   Attrs meta_;
   std::vector<Param*> params_;         // trainable or frozen, not state
   std::vector<const Layer*> param_layer_;  // the layer of params_[i]
-  // The last layer's activation when it runs inside the loss (softmax or
-  // sigmoid before a cross-entropy), else Linear.
-  ops::Activation fused_activation_ = ops::Activation::Linear;
   int threads_ = 0;             // 0: the global setting
   uint64_t step_ = 0;
 

@@ -381,4 +381,55 @@ std::unique_ptr<Loss> make_loss(const Attrs& a) {
                        "'huber', 'hinge', 'categorical_hinge'"));
 }
 
+namespace {
+constexpr const char* kPerOutput = "per_output";
+
+std::string output_key(size_t k, const std::string& key) { return cat(k, "/", key); }
+}  // namespace
+
+Attrs pack_output_losses(const std::vector<Attrs>& losses, const std::vector<double>& weights) {
+  if (losses.size() != weights.size())
+    throw ValueError(cat("expected one loss weight per loss (", losses.size(), "), received ",
+                         weights.size()));
+  Attrs packed;
+  packed.set("type", std::string(kPerOutput));
+  packed.set("count", static_cast<int64_t>(losses.size()));
+  for (size_t k = 0; k < losses.size(); ++k) {
+    for (const auto& [key, value] : losses[k].values()) packed.set(output_key(k, key), value);
+    packed.set(output_key(k, "weight"), weights[k]);
+  }
+  return packed;
+}
+
+std::vector<std::pair<Attrs, double>> unpack_output_losses(const Attrs& attrs, size_t outputs) {
+  if (attrs.type() != kPerOutput) return std::vector<std::pair<Attrs, double>>(outputs, {attrs, 1.0});
+  const int64_t count = attrs.get_int("count");
+  if (count < 0 || static_cast<size_t>(count) != outputs)
+    throw ValueError(cat("expected a loss for each of the model's ", outputs,
+                         " outputs, received ", count));
+  std::vector<std::pair<Attrs, double>> out(outputs, {Attrs(), 1.0});
+  for (const auto& [key, value] : attrs.values()) {
+    if (key == "type" || key == "count") continue;
+    const size_t slash = key.find('/');
+    size_t k = outputs;
+    if (slash != std::string::npos && slash > 0 && slash < 10 &&
+        key.find_first_not_of("0123456789") == slash)
+      k = std::stoul(key.substr(0, slash));
+    if (k >= outputs) throw ValueError(cat("per-output loss: unexpected key '", key, "'"));
+    const std::string sub = key.substr(slash + 1);
+    if (sub == "weight") {
+      const double w = attrs.get_float(key, 1.0);
+      if (!(w >= 0.0 && std::isfinite(w)))
+        throw ValueError(cat("loss weight ", k, " must be a finite number >= 0, received ", w));
+      out[k].second = w;
+    } else {
+      out[k].first.set(sub, value);
+    }
+  }
+  for (size_t k = 0; k < outputs; ++k)
+    if (out[k].first.type().empty())
+      throw ValueError(cat("per-output loss: output ", k, " has no loss type"));
+  return out;
+}
+
 }  // namespace pyconv

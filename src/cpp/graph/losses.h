@@ -1,6 +1,8 @@
 // Losses, reduced as Keras's "sum_over_batch_size": the mean over samples.
 #pragma once
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "core/tensor.h"
 #include "graph/attrs.h"
@@ -36,5 +38,15 @@ class Loss {
 //  "mae" | "huber" ("delta": float) | "hinge" | "categorical_hinge"}. Throws ValueError for unknown types
 // and for keys the type does not take.
 std::unique_ptr<Loss> make_loss(const Attrs& attrs);
+
+// The losses of a model with several outputs, each with its weight in the
+// total (Keras's loss_weights), as one attrs map (what a model file keeps):
+// {"type": "per_output", "count": n, "<k>/<key>": output k's loss attrs,
+// "<k>/weight": its weight}.
+Attrs pack_output_losses(const std::vector<Attrs>& losses, const std::vector<double>& weights);
+// The other way, for a model with `outputs` outputs. A plain loss's attrs is
+// that loss on every output, each with weight 1. Throws ValueError for a
+// count that does not match or a weight that is negative or not finite.
+std::vector<std::pair<Attrs, double>> unpack_output_losses(const Attrs& attrs, size_t outputs);
 
 }  // namespace pyconv

@@ -1,5 +1,6 @@
 #include "io/model_file.h"
 
+#include <algorithm>
 #include <map>
 
 #include "core/error.h"
@@ -54,12 +55,6 @@ class TensorIndex {
 };
 
 std::vector<NodeSpec> node_specs(const io::ModelRecord& r) {
-  if (r.input_shapes.size() != 1)
-    throw FormatError(cat("the model has ", r.input_shapes.size(), " inputs; this version "
-                          "runs models with one input"));
-  if (r.nodes.empty() || r.outputs.size() != 1 ||
-      r.outputs[0] != static_cast<int32_t>(r.nodes.size()) - 1)
-    throw FormatError("this version runs models whose one output is the last node");
   std::vector<NodeSpec> specs;
   for (const io::NodeRecord& n : r.nodes) specs.push_back({n.attrs, {n.inputs.begin(), n.inputs.end()}});
   return specs;
@@ -73,11 +68,16 @@ void check_shapes(const io::ModelRecord& r, const std::vector<NodeSpec>& specs) 
   std::vector<std::string> slots;
   if (r.optimizer.has("type")) slots = make_optimizer(r.optimizer)->slot_names();
   std::vector<Shape> outputs;
+  std::vector<std::string> names;
   for (const NodeSpec& spec : specs) {
     std::unique_ptr<Layer> layer = create_layer(spec.attrs);
     std::vector<Shape> in;
-    for (int i : spec.inputs) in.push_back(i < 0 ? r.input_shapes[0] : outputs.at(i));
+    for (int i : spec.inputs) in.push_back(i < 0 ? r.input_shapes.at(-1 - i) : outputs.at(i));
     outputs.push_back(layer->infer(in));
+    // A repeated name is a shared layer's later call: its weights were taken.
+    const bool again = std::find(names.begin(), names.end(), layer->name()) != names.end();
+    names.push_back(layer->name());
+    if (again) continue;
     for (const Param& p : layer->params()) {
       index.take(param_key(*layer, p), p.value.shape());
       if (p.is_state) continue;
@@ -93,17 +93,18 @@ namespace io {
 
 ModelRecord to_record(const Graph& g) {
   ModelRecord r;
-  r.input_shapes = {g.input_shape()};
+  r.input_shapes = g.input_shapes();
   for (size_t k = 0; k < g.size(); ++k) {
     const std::vector<int>& in = g.node_inputs(k);
     r.nodes.push_back({g.layer(k).attrs(), {in.begin(), in.end()}});
   }
-  r.outputs = {static_cast<int32_t>(g.size()) - 1};
+  r.outputs.assign(g.outputs().begin(), g.outputs().end());
   r.loss = g.loss_attrs();
   r.optimizer = g.optimizer_attrs();
   r.meta = g.meta();
   std::vector<int64_t> frozen;
   for (size_t k = 0; k < g.size(); ++k) {
+    if (g.layer_owner(k) != k) continue;  // a shared layer's later call
     const Layer& layer = g.layer(k);
     if (!layer.trainable()) frozen.push_back(static_cast<int64_t>(k));
     for (const Param& p : layer.params())
@@ -127,11 +128,13 @@ ModelRecord to_record(const Graph& g) {
 std::unique_ptr<Graph> from_record(const ModelRecord& r) {
   const std::vector<NodeSpec> specs = node_specs(r);
   check_shapes(r, specs);
-  auto g = std::make_unique<Graph>(specs, r.input_shapes[0], 0);
+  std::vector<int> outputs(r.outputs.begin(), r.outputs.end());
+  auto g = std::make_unique<Graph>(specs, r.input_shapes, outputs, 0);
   if (r.loss.has("type")) g->compile(r.loss, r.optimizer);
   TensorIndex index(r);
   for (size_t k = 0; k < g->size(); ++k)
     for (Param& p : g->layer(k).params()) {
+      if (g->layer_owner(k) != k) break;  // a shared layer's later call
       const TensorRecord& t = index.take(param_key(g->layer(k), p), p.value.shape());
       // In place: the file's (mapped) memory until something writes it.
       p.value = Tensor::view(t.data, t.shape, t.owner);
@@ -217,6 +220,7 @@ void load_weights_file(Graph& g, const std::string& path) {
       throw FormatError(cat("it has ", r.nodes.size(), " layers, the model ", g.size()));
     TensorIndex index(r);
     for (size_t k = 0; k < g.size(); ++k) {
+      if (g.layer_owner(k) != k) continue;
       std::vector<const float*> values;
       for (const Param& p : g.layer(k).params())
         values.push_back(index.take(param_key(r.nodes[k].attrs.name(), p), p.value.shape()).data);

@@ -126,6 +126,55 @@ py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training) {
   return py::make_tuple(r.loss, r.correct);
 }
 
+// Arrays as tensor views, for a model of several inputs or outputs; the
+// arrays are kept alive in `keep`.
+Batch views_of(const py::list& arrays, std::vector<FloatArray>& keep, std::vector<Tensor>& views) {
+  keep.clear();
+  for (py::handle h : arrays) keep.push_back(FloatArray::ensure(h));
+  for (size_t i = 0; i < keep.size(); ++i)
+    if (!keep[i]) throw TypeError(cat("array ", i, " of the list is not a numeric array"));
+  views.clear();
+  for (const FloatArray& a : keep) views.push_back(view_of(a));
+  Batch batch;
+  for (const Tensor& t : views) batch.push_back(&t);
+  return batch;
+}
+
+// (total loss, [loss per output], [correct per output]).
+py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool training) {
+  std::vector<FloatArray> keep_x, keep_y;
+  std::vector<Tensor> vx, vy;
+  const Batch bx = views_of(xs, keep_x, vx), by = views_of(ys, keep_y, vy);
+  StepResult r;
+  {
+    py::gil_scoped_release release;
+    r = training ? g.train_step(bx, by) : g.test_step(bx, by);
+  }
+  return py::make_tuple(r.loss, r.output_losses, r.output_correct);
+}
+
+py::list predict_multi(const Graph& g, const py::list& xs) {
+  std::vector<FloatArray> keep;
+  std::vector<Tensor> views;
+  const Batch bx = views_of(xs, keep, views);
+  const int64_t n = views.empty() || !views[0].ndim() ? 0 : views[0].dim(0);
+  py::list result;
+  std::vector<Tensor> outs;
+  for (size_t j = 0; j < g.outputs().size(); ++j) {
+    const Shape shape = with_batch(n, g.output_shape(j));
+    py::array_t<float> a = new_array(shape);
+    outs.push_back(Tensor::view(a.mutable_data(), shape));
+    result.append(a);
+  }
+  std::vector<Tensor*> out_ptrs;
+  for (Tensor& t : outs) out_ptrs.push_back(&t);
+  {
+    py::gil_scoped_release release;
+    g.predict(bx, out_ptrs);
+  }
+  return result;
+}
+
 // (name, shape, trainable, is_state) of each of a layer's weights.
 py::list param_info(const Graph& g, size_t i) {
   py::list out;
@@ -154,16 +203,44 @@ void bind_graph(py::module_& m) {
                   py::arg("nodes"), py::arg("input_shape"), py::arg("seed"),
                   "A DAG of (layer config, [input node indices; -1 = the model input]) in "
                   "topological order; the output is the last node.")
+      .def_static("multi",
+                  [](const py::list& nodes, const py::list& input_shapes,
+                     const std::vector<int>& outputs, uint64_t seed) {
+                    std::vector<NodeSpec> specs;
+                    for (py::handle h : nodes) {
+                      auto [config, inputs] = h.cast<std::pair<py::dict, std::vector<int>>>();
+                      specs.push_back({attrs_from_dict(config), inputs});
+                    }
+                    std::vector<Shape> shapes;
+                    for (py::handle s : input_shapes) shapes.push_back(shape_from_sequence(s));
+                    return new Graph(specs, shapes, outputs, seed);
+                  },
+                  py::arg("nodes"), py::arg("input_shapes"), py::arg("outputs"), py::arg("seed"),
+                  "A DAG with several inputs (-1 - k names input k) and outputs (node "
+                  "indices); a node that repeats an earlier node's name calls its layer again.")
       .def("compile",
            [](Graph& g, const py::dict& loss, const py::dict& optimizer) {
              g.compile(attrs_from_dict(loss), attrs_from_dict(optimizer));
            },
            py::arg("loss"), py::arg("optimizer"))
       .def_property_readonly("compiled", &Graph::compiled)
-      .def("check_targets", [](Graph& g, FloatArray y) { g.check_targets(view_of(y)); })
+      .def("check_targets", [](Graph& g, FloatArray y, size_t output) {
+             g.check_targets(view_of(y), output);
+           }, py::arg("y"), py::arg("output") = 0)
       .def("train_step", [](Graph& g, FloatArray x, FloatArray y) { return step(g, x, y, true); },
            "One training step on a batch: returns (mean loss, number correct).")
       .def("test_step", [](Graph& g, FloatArray x, FloatArray y) { return step(g, x, y, false); })
+      .def("train_step_multi",
+           [](Graph& g, const py::list& xs, const py::list& ys) {
+             return step_multi(g, xs, ys, true);
+           },
+           "One training step on lists of input and target arrays: returns (total loss, "
+           "[loss per output], [correct per output]).")
+      .def("test_step_multi", [](Graph& g, const py::list& xs, const py::list& ys) {
+             return step_multi(g, xs, ys, false);
+           })
+      .def("predict_multi", &predict_multi, py::arg("xs"),
+           "Outputs (a list, one array per output) for a list of input arrays.")
       .def("predict",
            [](Graph& g, FloatArray x) {
              Tensor xv = view_of(x);
@@ -179,19 +256,22 @@ void bind_graph(py::module_& m) {
              return result;
            })
       .def("node_outputs",
-           [](const Graph& g, FloatArray x, const std::vector<size_t>& which) {
-             Tensor xv = view_of(x);
+           [](const Graph& g, const py::list& xs, const std::vector<size_t>& which) {
+             std::vector<FloatArray> keep;
+             std::vector<Tensor> views;
+             const Batch bx = views_of(xs, keep, views);
              std::vector<Tensor> outs;
              {
                py::gil_scoped_release release;
-               outs = g.node_outputs(xv, which);
+               outs = g.node_outputs(bx, which);
              }
              py::list result;
              for (const Tensor& t : outs) result.append(to_numpy(t));
              return result;
            },
-           py::arg("x"), py::arg("nodes"),
-           "Inference on x; the outputs of the given nodes (feature maps), as arrays.")
+           py::arg("xs"), py::arg("nodes"),
+           "Inference on a list of input arrays; the outputs of the given nodes (feature "
+           "maps), as arrays.")
       .def_property_readonly("num_layers", &Graph::size)
       .def_property_readonly("output_shape", [](Graph& g) { return shape_to_tuple(g.output_shape()); })
       .def("layer_output_shape", [](Graph& g, size_t i) { return shape_to_tuple(g.layer_output_shape(i)); })
@@ -199,6 +279,15 @@ void bind_graph(py::module_& m) {
       .def("layer_param_info", &param_info)
       .def("node_inputs", [](const Graph& g, size_t i) { return g.node_inputs(i); })
       .def_property_readonly("input_shape", [](const Graph& g) { return shape_to_tuple(g.input_shape()); })
+      .def_property_readonly("input_shapes",
+                             [](const Graph& g) {
+                               py::list out;
+                               for (const Shape& s : g.input_shapes()) out.append(shape_to_tuple(s));
+                               return out;
+                             })
+      .def_property_readonly("outputs", [](const Graph& g) { return g.outputs(); })
+      .def("layer_owner", &Graph::layer_owner,
+           "The node holding node i's layer: i, or a shared layer's first call.")
       .def("layer_config", [](const Graph& g, size_t i) { return attrs_to_dict(g.layer(i).attrs()); })
       .def_property_readonly("loss_config", [](const Graph& g) { return attrs_to_dict(g.loss_attrs()); })
       .def_property_readonly("optimizer_config",
@@ -288,6 +377,20 @@ void bind_graph(py::module_& m) {
         "checks the arguments and shapes without initialising weights.");
   m.def("validate_layer", [](const py::dict& config) { create_layer(attrs_from_dict(config)); },
         py::arg("config"), "Raises if the layer's arguments are invalid.");
+  m.def("pack_output_losses",
+        [](const py::list& losses, const std::vector<double>& weights) {
+          return attrs_to_dict(pack_output_losses(attrs_list(losses), weights));
+        },
+        py::arg("losses"), py::arg("weights"),
+        "The loss config of a model with several outputs: each output's loss and weight.");
+  m.def("unpack_output_losses",
+        [](const py::dict& config, size_t outputs) {
+          py::list out;
+          for (const auto& [attrs, weight] : unpack_output_losses(attrs_from_dict(config), outputs))
+            out.append(py::make_tuple(attrs_to_dict(attrs), weight));
+          return out;
+        },
+        py::arg("config"), py::arg("outputs"), "[(loss config, weight)] per output.");
   m.def("validate_optimizer", [](const py::dict& c) { make_optimizer(attrs_from_dict(c)); });
   m.def("validate_loss", [](const py::dict& c) { make_loss(attrs_from_dict(c)); });
   m.def("loss_and_grad",
