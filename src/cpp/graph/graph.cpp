@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/finite.h"
 #include "core/threads.h"
+#include "graph/batchnorm_fold.h"
 
 namespace pyconv {
 
@@ -115,6 +116,67 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
           params_.push_back(&p);
           param_layer_.push_back(node.layer.get());
         }
+  find_folds();
+}
+
+void Graph::find_folds() {
+  std::vector<int> consumers(nodes_.size(), 0), calls(nodes_.size(), 0);
+  std::vector<bool> is_output(nodes_.size(), false);
+  for (const Node& node : nodes_) {
+    ++calls[node.owner];
+    for (int i : node.inputs)
+      if (i >= 0) ++consumers[i];
+  }
+  for (int o : outputs_) is_output[o] = true;
+  // Node k, and whether only one node reads it: the one returned.
+  auto sole_consumer = [&](size_t k) -> int {
+    if (consumers[k] != 1 || is_output[k]) return -1;
+    for (size_t j = k + 1; j < nodes_.size(); ++j)
+      for (int i : nodes_[j].inputs)
+        if (i == static_cast<int>(k)) return static_cast<int>(j);
+    return -1;
+  };
+  fold_role_.assign(nodes_.size(), kNoFold);
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    const int norm = sole_consumer(k);
+    if (norm < 0 || calls[k] != 1 || !can_fold_batchnorm_into(layer(k))) continue;
+    const Node& n = nodes_[norm];
+    if (layer(norm).type() != "BatchNormalization" || calls[norm] != 1 || n.owner != size_t(norm))
+      continue;
+    auto fold = std::make_unique<Fold>();
+    fold->layer_node = k;
+    fold->norm_node = fold->last = static_cast<size_t>(norm);
+    const int act = sole_consumer(static_cast<size_t>(norm));
+    if (act >= 0 && layer(act).type() == "Activation" && calls[act] == 1 && !is_output[act] &&
+        nodes_[act].owner == size_t(act)) {
+      fold->last = static_cast<size_t>(act);
+      fold->activation = layer(act).attrs().get_string("activation", "linear");
+      fold_role_[act] = kFoldedAway;
+    }
+    fold_role_[norm] = kFoldedAway;
+    fold_role_[k] = static_cast<int>(folds_.size());
+    folds_.push_back(std::move(fold));
+  }
+}
+
+std::vector<std::array<size_t, 3>> Graph::inference_folds() const {
+  std::vector<std::array<size_t, 3>> out;
+  for (const auto& f : folds_) out.push_back({f->layer_node, f->norm_node, f->last});
+  return out;
+}
+
+std::shared_ptr<const Layer> Graph::folded_layer(const Fold& f) const {
+  // Every write bumps a weight's version, so the sum changes with any of them.
+  uint64_t versions = 0;
+  for (size_t node : {f.layer_node, f.norm_node})
+    for (const Param& p : layer(node).params()) versions += p.version;
+  std::lock_guard<std::mutex> lock(f.mutex);
+  if (!f.folded || versions != f.versions) {
+    f.folded = fold_batchnorm(layer(f.layer_node), layer(f.norm_node), f.activation,
+                              nodes_[f.layer_node].in_shapes);
+    f.versions = versions;
+  }
+  return f.folded;
 }
 
 void Graph::add_node(const NodeSpec& spec, Rng& rng) {
@@ -260,22 +322,34 @@ void Graph::prepare(ExecContext& c) const {
   c.inputs_.clear();
 }
 
-void Graph::run_forward(const Batch& xs, bool training, ExecContext& c) const {
+void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, bool fold) const {
   check_inputs(xs);
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
   RunContext rc = run_context(training);
+  fold = fold && !training && !folds_.empty();
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
+    const int role = fold ? fold_role_[k] : kNoFold;
+    if (role == kFoldedAway) continue;
     ExecContext::NodeRun& run = c.nodes_[k];
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int i = node.inputs[j];
       run.in[j] = i < 0 ? xs[-1 - i] : &c.nodes_[i].out;
     }
-    run.out_shape[0] = xs[0]->dim(0);
-    run.out.resize(run.out_shape);
     rc.state = run.state.get();
-    layer(k).forward(run.in, run.out, rc);
+    if (role == kNoFold) {
+      run.out_shape[0] = xs[0]->dim(0);
+      run.out.resize(run.out_shape);
+      layer(k).forward(run.in, run.out, rc);
+      continue;
+    }
+    // The chain's folded layer writes where the chain's last node would.
+    const Fold& f = *folds_[role];
+    ExecContext::NodeRun& last = c.nodes_[f.last];
+    last.out_shape[0] = xs[0]->dim(0);
+    last.out.resize(last.out_shape);
+    folded_layer(f)->forward(run.in, last.out, rc);
   }
   c.inputs_ = xs;
   c.training_ = training;
@@ -389,7 +463,7 @@ void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
     throw ValueError(cat("the model has ", outputs_.size(), " outputs; predict each of them"));
   std::shared_lock<SharedMutex> lock(weights_);
   ctx.one_input_.assign(1, &x);
-  run_forward(ctx.one_input_, false, ctx);
+  run_forward(ctx.one_input_, false, ctx, true);
   Tensor* outs[] = {&out};
   finish_outputs(ctx, outs, run_context(false).threads);
 }
@@ -398,6 +472,7 @@ void Graph::prepare_inference() const {
   std::shared_lock<SharedMutex> lock(weights_);
   for (const Node& node : nodes_)
     if (node.layer) node.layer->prepare_inference();
+  for (const auto& f : folds_) folded_layer(*f);
 }
 
 // A context borrowed from the model's pool for one call, returned (its
@@ -441,7 +516,7 @@ void Graph::predict(const Batch& xs, const std::vector<Tensor*>& outs) const {
     throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c);
+  run_forward(xs, false, *c, true);
   finish_outputs(*c, outs.data(), run_context(false).threads);
 }
 
@@ -452,7 +527,7 @@ std::vector<Tensor> Graph::node_outputs(const Batch& xs, const std::vector<size_
                            nodes_.size(), ")"));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c);
+  run_forward(xs, false, *c, false);
   std::vector<Tensor> outs;
   for (size_t i : which) outs.push_back((*c).nodes_[i].out.clone());
   return outs;
@@ -465,7 +540,7 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training,
   if (ys.size() != outputs_.size())
     throw ValueError(cat("expected ", outputs_.size(), " target array(s), one per output, "
                          "received ", ys.size()));
-  run_forward(xs, training, c);
+  run_forward(xs, training, c, !training);
   const int64_t n = xs[0]->dim(0);
   StepResult r;
   for (size_t j = 0; j < outputs_.size(); ++j) {
@@ -656,7 +731,7 @@ const Tensor& Graph::forward(const Tensor& x, bool training) {
   if (trained_by_other_thread())
     throw StateError("cannot run forward() while another thread trains the model");
   std::unique_lock<SharedMutex> lock(weights_);
-  run_forward({&x}, training, train_ctx_);
+  run_forward({&x}, training, train_ctx_, false);
   return output();
 }
 

@@ -7,6 +7,7 @@
 // any number of contexts may run one model's inference at once, while
 // training holds the model alone (ONNX Runtime's session/run split).
 #pragma once
+#include <array>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -159,6 +160,10 @@ class Graph {
   const Tensor& output() const;
   void backward(Tensor& dout, Tensor* dx);
 
+  // The Conv -> BatchNormalization (-> Activation) chains inference runs as
+  // one folded layer: (layer node, normalization node, last node) each.
+  std::vector<std::array<size_t, 3>> inference_folds() const;
+
   // Bytes held by the training context and the pooled inference contexts.
   size_t held_bytes() const;
 
@@ -203,7 +208,9 @@ class Graph {
   void check_inputs(const Batch& xs) const;
   void prepare(ExecContext& c) const;
   RunContext run_context(bool training) const;
-  void run_forward(const Batch& xs, bool training, ExecContext& c) const;
+  // fold: run Conv -> BatchNormalization (-> Activation) chains as one
+  // folded layer (inference only; node_outputs needs every node's output).
+  void run_forward(const Batch& xs, bool training, ExecContext& c, bool fold) const;
   // Backward from the gradients in the output nodes' grad tensors.
   void run_backward(const std::vector<Tensor*>& dxs, ExecContext& c);
   void run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,
@@ -222,7 +229,25 @@ class Graph {
   // first write (training, set_weights).
   void own_weights();
 
+  // A Conv -> BatchNormalization (-> Activation) chain that inference runs as
+  // one layer with the normalization folded in (batchnorm_fold.h).
+  struct Fold {
+    size_t layer_node = 0, norm_node = 0;
+    size_t last = 0;                  // the normalization, or the activation it absorbs
+    std::string activation = "linear";
+    mutable std::mutex mutex;
+    mutable std::shared_ptr<const Layer> folded;  // for the weights at `versions`
+    mutable uint64_t versions = 0;
+  };
+  static constexpr int kNoFold = -1, kFoldedAway = -2;
+  void find_folds();
+  // The fold's layer for the weights as they are now (built again after any
+  // weight or moving statistic changed).
+  std::shared_ptr<const Layer> folded_layer(const Fold& f) const;
+
   std::vector<Node> nodes_;
+  std::vector<std::unique_ptr<Fold>> folds_;
+  std::vector<int> fold_role_;  // per node: the fold it starts, kFoldedAway or kNoFold
   std::vector<Shape> input_shapes_;
   std::vector<int> outputs_;  // node indices
   std::vector<OutputLoss> losses_;  // one per output once compiled
