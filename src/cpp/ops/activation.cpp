@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/threads.h"
@@ -116,6 +117,49 @@ inline float derivative(Activation a, float y, float x) {
   }
 }
 
+// Calls fn with the activation as a compile-time constant, so that the
+// element loops below are compiled once per activation, without a switch per
+// element (and vectorised where the activation's math allows).
+template <class Fn>
+void with_elementwise(Activation a, Fn fn) {
+  using A = Activation;
+  switch (a) {
+    case A::Tanh: return fn(std::integral_constant<A, A::Tanh>());
+    case A::Sigmoid: return fn(std::integral_constant<A, A::Sigmoid>());
+    case A::Elu: return fn(std::integral_constant<A, A::Elu>());
+    case A::Selu: return fn(std::integral_constant<A, A::Selu>());
+    case A::Softplus: return fn(std::integral_constant<A, A::Softplus>());
+    case A::Relu6: return fn(std::integral_constant<A, A::Relu6>());
+    case A::HardSigmoid: return fn(std::integral_constant<A, A::HardSigmoid>());
+    case A::LeakyRelu: return fn(std::integral_constant<A, A::LeakyRelu>());
+    case A::Gelu: return fn(std::integral_constant<A, A::Gelu>());
+    case A::Swish: return fn(std::integral_constant<A, A::Swish>());
+    default: throw StateError(cat("activation '", activation_name(a), "' is not element-wise"));
+  }
+}
+
+// body(lo, hi) over [0, n) in blocks, on `threads` threads when par.
+template <class Body>
+void in_blocks(int64_t n, bool par, int threads, Body body) {
+  constexpr int64_t kBlock = 8192;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  parallel_for(par ? threads : 1, blocks,
+               [&](int64_t b) { body(b * kBlock, std::min(n, (b + 1) * kBlock)); });
+}
+
+template <Activation A>
+void forward_block(float* y, int64_t lo, int64_t hi) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) y[i] = apply(A, y[i]);
+}
+
+// x: the activation's input (any array of the size when it does not need it).
+template <Activation A>
+void backward_block(const float* y, float* dy, const float* x, int64_t lo, int64_t hi) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) dy[i] *= derivative(A, y[i], x[i]);
+}
+
 }  // namespace
 
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads) {
@@ -136,7 +180,11 @@ void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int 
       parallel_for(par ? threads : 1, rows, [&](int64_t r) { softmax_row(y + r * cols, cols); });
       return;
     default:
-      parallel_for(par ? threads : 1, n, [&](int64_t i) { y[i] = apply(a, y[i]); });
+      with_elementwise(a, [&](auto act) {
+        in_blocks(n, par, threads, [&](int64_t lo, int64_t hi) {
+          forward_block<decltype(act)::value>(y, lo, hi);
+        });
+      });
       return;
   }
 }
@@ -165,10 +213,15 @@ void activation_backward(Activation a, const float* y, float* dy, int64_t rows, 
 #pragma omp parallel for num_threads(threads) if (par)
       for (int64_t r = 0; r < rows; ++r) softmax_row_backward(y + r * cols, dy + r * cols, cols);
       return;
-    default:
-      parallel_for(par ? threads : 1, n,
-                   [&](int64_t i) { dy[i] *= derivative(a, y[i], x ? x[i] : 0.f); });
+    default: {
+      const float* input = x ? x : y;
+      with_elementwise(a, [&](auto act) {
+        in_blocks(n, par, threads, [&](int64_t lo, int64_t hi) {
+          backward_block<decltype(act)::value>(y, dy, input, lo, hi);
+        });
+      });
       return;
+    }
   }
 }
 
