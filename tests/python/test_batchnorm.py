@@ -34,6 +34,18 @@ def test_training_uses_the_batch_statistics(shape):
     np.testing.assert_allclose(runner.forward(x, training=True), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("offset, spread", [(1e4, 0.5), (-300.0, 1e-2), (0.0, 1e3)])
+def test_batch_statistics_hold_for_channels_far_from_zero_mean(offset, spread):
+    """Many rows (sums in runs of float, then double) of a channel whose mean
+    dwarfs its spread: the variance must not cancel away."""
+    rng = np.random.default_rng(1)
+    runner = _runner((8, 8, 5), epsilon=1e-6)
+    x = (offset + spread * rng.standard_normal((64, 8, 8, 5))).astype(np.float32)
+    x64 = x.astype(np.float64)
+    expected = (x64 - x64.mean(axis=(0, 1, 2))) / np.sqrt(x64.var(axis=(0, 1, 2)) + 1e-6)
+    np.testing.assert_allclose(runner.forward(x, training=True), expected, rtol=2e-3, atol=2e-3)
+
+
 def test_inference_uses_the_moving_statistics_and_a_step_moves_them():
     rng = np.random.default_rng(1)
     runner = _runner((4, 4, 3), momentum=0.9, epsilon=1e-2)

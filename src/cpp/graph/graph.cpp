@@ -754,6 +754,13 @@ void Graph::backward(Tensor& dout, Tensor* dx) {
   run_backward({dx}, train_ctx_);
 }
 
+Tensor& Graph::output_grad() {
+  if (train_ctx_.nodes_.empty()) throw StateError("output_grad() needs a forward() first");
+  ExecContext::NodeRun& out = train_ctx_.nodes_[outputs_[0]];
+  out.grad.resize(out.out.shape());
+  return out.grad;
+}
+
 size_t Graph::held_bytes() const {
   std::shared_lock<SharedMutex> weights(weights_);  // no step is growing train_ctx_
   size_t n = train_ctx_.held_bytes();

@@ -159,6 +159,9 @@ class Graph {
   const Tensor& forward(const Tensor& x, bool training);
   const Tensor& output() const;
   void backward(Tensor& dout, Tensor* dx);
+  // The buffer backward() reads the output gradient from, sized for the last
+  // forward's output: filling it and passing it to backward saves a copy.
+  Tensor& output_grad();
 
   // The Conv -> BatchNormalization (-> Activation) chains inference runs as
   // one folded layer: (layer node, normalization node, last node) each.

@@ -114,8 +114,13 @@ class Layer {
   static State& state_of(const RunContext& ctx) {
     return *static_cast<State*>(ctx.state);
   }
+  // The layer's activation on its output, in place (or from `in` into out).
   void apply_activation(Tensor& out, const RunContext& ctx) const;
+  void apply_activation(const Tensor& in, Tensor& out, const RunContext& ctx) const;
+  // dout times the activation's derivative, in place (or into din).
   void activation_backward(const Tensor& out, Tensor& dout, const RunContext& ctx) const;
+  void activation_backward(const Tensor& out, const Tensor& dout, Tensor& din,
+                           const RunContext& ctx) const;
 
   Attrs attrs_;
   std::string who_;

@@ -148,41 +148,49 @@ void in_blocks(int64_t n, bool par, int threads, Body body) {
 }
 
 template <Activation A>
-void forward_block(float* y, int64_t lo, int64_t hi) {
+void forward_block(const float* x, float* y, int64_t lo, int64_t hi) {
 #pragma omp simd
-  for (int64_t i = lo; i < hi; ++i) y[i] = apply(A, y[i]);
+  for (int64_t i = lo; i < hi; ++i) y[i] = apply(A, x[i]);
 }
 
 // x: the activation's input (any array of the size when it does not need it).
 template <Activation A>
-void backward_block(const float* y, float* dy, const float* x, int64_t lo, int64_t hi) {
+void backward_block(const float* y, const float* dy, float* dx, const float* x, int64_t lo,
+                    int64_t hi) {
 #pragma omp simd
-  for (int64_t i = lo; i < hi; ++i) dy[i] *= derivative(A, y[i], x[i]);
+  for (int64_t i = lo; i < hi; ++i) dx[i] = dy[i] * derivative(A, y[i], x[i]);
 }
 
 }  // namespace
 
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads) {
+  activation_forward(a, y, y, rows, cols, threads);
+}
+
+void activation_forward(Activation a, const float* x, float* y, int64_t rows, int64_t cols,
+                        int threads) {
   const int64_t n = rows * cols;
   const bool par = threads > 1 && n > 65536;
   switch (a) {
-    case Activation::Linear: return;
+    case Activation::Linear:
+      if (x != y) std::copy(x, x + n, y);
+      return;
     case Activation::Relu:
-      if (par) {
-#pragma omp parallel for simd num_threads(threads)
-        for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
-      } else {
+      in_blocks(n, par, threads, [&](int64_t lo, int64_t hi) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
-      }
+        for (int64_t i = lo; i < hi; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+      });
       return;
     case Activation::Softmax:
-      parallel_for(par ? threads : 1, rows, [&](int64_t r) { softmax_row(y + r * cols, cols); });
+      parallel_for(par ? threads : 1, rows, [&](int64_t r) {
+        if (x != y) std::copy(x + r * cols, x + (r + 1) * cols, y + r * cols);
+        softmax_row(y + r * cols, cols);
+      });
       return;
     default:
       with_elementwise(a, [&](auto act) {
         in_blocks(n, par, threads, [&](int64_t lo, int64_t hi) {
-          forward_block<decltype(act)::value>(y, lo, hi);
+          forward_block<decltype(act)::value>(x, y, lo, hi);
         });
       });
       return;
@@ -191,33 +199,45 @@ void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int 
 
 void activation_backward(Activation a, const float* y, float* dy, int64_t rows, int64_t cols,
                          int threads, const float* x) {
+  activation_backward(a, y, dy, dy, rows, cols, threads, x);
+}
+
+void activation_backward(Activation a, const float* y, const float* dy, float* dx, int64_t rows,
+                         int64_t cols, int threads, const float* x) {
   if (needs_input(a) && !x)
     throw StateError(cat("the backward pass of '", activation_name(a), "' needs its input"));
   const int64_t n = rows * cols;
   const bool par = threads > 1 && n > 65536;
+  auto each = [&](auto body) {
+    in_blocks(n, par, threads, [&](int64_t lo, int64_t hi) {
+#pragma omp simd
+      for (int64_t i = lo; i < hi; ++i) dx[i] = body(i);
+    });
+  };
   switch (a) {
-    case Activation::Linear: return;
+    case Activation::Linear:
+      if (dx != dy) std::copy(dy, dy + n, dx);
+      return;
     case Activation::Relu:
-#pragma omp parallel for simd num_threads(threads) if (parallel: par)
-      for (int64_t i = 0; i < n; ++i) dy[i] = y[i] > 0.f ? dy[i] : 0.f;
+      each([&](int64_t i) { return y[i] > 0.f ? dy[i] : 0.f; });
       return;
     case Activation::Tanh:
-#pragma omp parallel for simd num_threads(threads) if (parallel: par)
-      for (int64_t i = 0; i < n; ++i) dy[i] *= 1.f - y[i] * y[i];
+      each([&](int64_t i) { return dy[i] * (1.f - y[i] * y[i]); });
       return;
     case Activation::Sigmoid:
-#pragma omp parallel for simd num_threads(threads) if (parallel: par)
-      for (int64_t i = 0; i < n; ++i) dy[i] *= y[i] * (1.f - y[i]);
+      each([&](int64_t i) { return dy[i] * (y[i] * (1.f - y[i])); });
       return;
     case Activation::Softmax:
-#pragma omp parallel for num_threads(threads) if (par)
-      for (int64_t r = 0; r < rows; ++r) softmax_row_backward(y + r * cols, dy + r * cols, cols);
+      parallel_for(par ? threads : 1, rows, [&](int64_t r) {
+        if (dx != dy) std::copy(dy + r * cols, dy + (r + 1) * cols, dx + r * cols);
+        softmax_row_backward(y + r * cols, dx + r * cols, cols);
+      });
       return;
     default: {
       const float* input = x ? x : y;
       with_elementwise(a, [&](auto act) {
         in_blocks(n, par, threads, [&](int64_t lo, int64_t hi) {
-          backward_block<decltype(act)::value>(y, dy, input, lo, hi);
+          backward_block<decltype(act)::value>(y, dy, dx, input, lo, hi);
         });
       });
       return;

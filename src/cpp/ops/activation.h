@@ -21,9 +21,15 @@ const char* activation_name(Activation a);
 
 // y = act(y) in place; softmax normalises each of `rows` rows of `cols`.
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads);
+// y = act(x): one pass where a copy and an in-place pass would take two.
+void activation_forward(Activation a, const float* x, float* y, int64_t rows, int64_t cols,
+                        int threads);
 // dy = dy * act'(.) in place, from the activated output y, and for an
 // activation that needs_input() from its input x (else x may be null).
 void activation_backward(Activation a, const float* y, float* dy, int64_t rows, int64_t cols,
                          int threads, const float* x = nullptr);
+// dx = dy * act'(.) (dx may be dy).
+void activation_backward(Activation a, const float* y, const float* dy, float* dx, int64_t rows,
+                         int64_t cols, int threads, const float* x);
 
 }  // namespace pyconv::ops

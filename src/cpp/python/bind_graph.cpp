@@ -95,14 +95,14 @@ class LayerRunner {
       throw ShapeError(cat("expected an output gradient of shape ", shape_str(expected),
                            ", received ", shape_str(given.shape())));
     // A layer may overwrite its output gradient, so it works on a copy (in
-    // a buffer kept across calls); dx is written straight into the result.
-    dout_.resize(expected);
-    copy_floats(dout_.data(), given.data(), given.numel());
+    // the graph's own buffer); dx is written straight into the result.
+    Tensor& dout = graph_.output_grad();
+    copy_floats(dout.data(), given.data(), given.numel());
     py::array_t<float> dx = new_array(x_view_.shape());
     Tensor dx_view = Tensor::view(dx.mutable_data(), x_view_.shape());
     {
       py::gil_scoped_release release;
-      graph_.backward(dout_, &dx_view);
+      graph_.backward(dout, &dx_view);
     }
     py::list grads;
     for (const Param& p : layer().params()) grads.append(to_numpy(p.grad));
@@ -112,7 +112,7 @@ class LayerRunner {
  private:
   Graph graph_;
   FloatArray x_;
-  Tensor x_view_, dout_;
+  Tensor x_view_;
   bool has_forward_ = false;
 };
 

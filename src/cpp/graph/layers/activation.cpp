@@ -24,15 +24,12 @@ class ActivationLayer : public Layer {
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
-    std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
-    apply_activation(out, ctx);
+    apply_activation(*in[0], out, ctx);
   }
 
   void backward(const std::vector<const Tensor*>&, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
-    if (!din[0]) return;
-    activation_backward(out, dout, ctx);
-    std::memcpy(din[0]->data(), dout.data(), sizeof(float) * dout.numel());
+    if (din[0]) activation_backward(out, dout, *din[0], ctx);
   }
 };
 

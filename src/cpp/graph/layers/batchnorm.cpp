@@ -8,6 +8,7 @@
 //              fine-tuning leaves a pretrained network's statistics alone.
 // Weights in Keras's order: gamma (scale=True), beta (center=True),
 // moving_mean, moving_variance (state: never trained).
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -22,15 +23,22 @@ namespace {
 // Per-channel sums over rows, `n` at once: add(r, sums) adds row r's terms
 // into sums[0 .. n*C). The rows are cut into a fixed number of blocks, summed
 // on up to `threads` threads and added in block order, so the result does
-// not depend on the thread count or on which thread took which block.
+// not depend on the thread count or on which thread took which block. Runs
+// of kRun rows are summed in float (vectorised) and then added in double.
 template <class Add>
 std::vector<double> channel_sums(int64_t rows, int64_t C, int n, int threads, Add add) {
-  constexpr int64_t kBlocks = 16;
+  constexpr int64_t kBlocks = 16, kRun = 32;
   const int64_t blocks = std::min(rows, kBlocks);
   std::vector<double> partial(static_cast<size_t>(blocks * n * C), 0.0);
   parallel_for(threads_for(rows * C * n, threads), blocks, [&](int64_t b) {
     double* sums = partial.data() + b * n * C;
-    for (int64_t r = rows * b / blocks; r < rows * (b + 1) / blocks; ++r) add(r, sums);
+    std::vector<float> run(static_cast<size_t>(n * C));
+    const int64_t end = rows * (b + 1) / blocks;
+    for (int64_t r0 = rows * b / blocks; r0 < end; r0 += kRun) {
+      std::fill(run.begin(), run.end(), 0.f);
+      for (int64_t r = r0; r < std::min(end, r0 + kRun); ++r) add(r, run.data());
+      for (int64_t i = 0; i < n * C; ++i) sums[i] += run[i];
+    }
   }, /*dynamic=*/true);
   std::vector<double> total(static_cast<size_t>(n * C), 0.0);
   for (int64_t b = 0; b < blocks; ++b)
@@ -118,12 +126,13 @@ class BatchNormLayer : public Layer {
     // Sums per channel of dy and of dy * x_hat, in double: rows may be many.
     const float* mean = s.mean.data();
     const float* inv_std = s.inv_std.data();
-    const std::vector<double> sums = channel_sums(rows, C, 2, ctx.threads, [&](int64_t r, double* acc) {
+    const std::vector<double> sums = channel_sums(rows, C, 2, ctx.threads, [&](int64_t r, float* acc) {
       const float* xr = x + r * C;
       const float* dyr = dy + r * C;
+#pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
         acc[c] += dyr[c];
-        acc[C + c] += static_cast<double>(dyr[c]) * ((xr[c] - mean[c]) * inv_std[c]);
+        acc[C + c] += dyr[c] * ((xr[c] - mean[c]) * inv_std[c]);
       }
     });
     const double* sum_dy = sums.data();
@@ -193,24 +202,28 @@ class BatchNormLayer : public Layer {
     return params_[(scale_ ? 1 : 0) + (center_ ? 1 : 0) + which].value.data();
   }
 
-  // Mean and biased variance of each channel over rows (two passes, summed in
-  // double).
+  // Mean and biased variance of each channel over rows, in one pass: sums of
+  // d and d^2 for d = x - (the first row's value), a shift near the mean
+  // that keeps the variance from cancelling.
   static void batch_moments(const float* x, int64_t rows, int64_t C, int threads,
                             std::vector<float>& mean, std::vector<float>& var) {
-    const std::vector<double> sum = channel_sums(rows, C, 1, threads, [&](int64_t r, double* acc) {
-      for (int64_t c = 0; c < C; ++c) acc[c] += x[r * C + c];
-    });
-    mean.resize(C);
-    for (int64_t c = 0; c < C; ++c) mean[c] = static_cast<float>(sum[c] / rows);
-    const float* m = mean.data();
-    const std::vector<double> sq = channel_sums(rows, C, 1, threads, [&](int64_t r, double* acc) {
+    const float* shift = x;
+    const std::vector<double> sums = channel_sums(rows, C, 2, threads, [&](int64_t r, float* acc) {
+      const float* xr = x + r * C;
+#pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
-        const float d = x[r * C + c] - m[c];
-        acc[c] += static_cast<double>(d) * d;
+        const float d = xr[c] - shift[c];
+        acc[c] += d;
+        acc[C + c] += d * d;
       }
     });
+    mean.resize(C);
     var.resize(C);
-    for (int64_t c = 0; c < C; ++c) var[c] = static_cast<float>(sq[c] / rows);
+    for (int64_t c = 0; c < C; ++c) {
+      const double m = sums[c] / rows;
+      mean[c] = static_cast<float>(shift[c] + m);
+      var[c] = static_cast<float>(std::max(0.0, sums[C + c] / rows - m * m));
+    }
   }
 
   // A training step moves the moving statistics (training holds the model
