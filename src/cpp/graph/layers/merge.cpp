@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "graph/layer.h"
 #include "graph/layers/broadcast.h"
 
@@ -51,47 +53,62 @@ class ElementwiseMerge : public Layer {
     return out;
   }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     float* y = out.data();
     const int64_t cols = out.dim(-1), rows = out.numel() / cols;
     const float scale = op_ == Op::Average ? 1.f / static_cast<float>(in.size()) : 1.f;
-    for (size_t k = 0; k < in.size(); ++k) {
-      const Broadcast b(out.shape(), in[k]->shape());
-      const float* x = in[k]->data();
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* xr = x + b.row_start(r);
+    std::vector<Broadcast> views;
+    for (const Tensor* x : in) views.emplace_back(out.shape(), x->shape());
+    in_row_blocks(rows, cols, ctx.threads, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
         float* yr = y + r * cols;
-        if (b.col_broadcast()) {
-          combine_row(k, xr[0], nullptr, yr, cols);
-        } else {
-          combine_row(k, 0.f, xr, yr, cols);
+        for (size_t k = 0; k < in.size(); ++k) {
+          const float* xr = in[k]->data() + views[k].row_start(r);
+          if (views[k].col_broadcast())
+            combine_row(k, xr[0], nullptr, yr, cols);
+          else
+            combine_row(k, 0.f, xr, yr, cols);
         }
+        if (scale != 1.f)
+          for (int64_t c = 0; c < cols; ++c) yr[c] *= scale;
       }
-    }
-    if (scale != 1.f)
-      for (int64_t i = 0; i < out.numel(); ++i) y[i] *= scale;
+    });
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
-                const std::vector<Tensor*>& din, const RunContext&) override {
+                const std::vector<Tensor*>& din, const RunContext& ctx) override {
     const int64_t cols = out.dim(-1), rows = out.numel() / cols;
     std::vector<Broadcast> views;
     for (const Tensor* x : in) views.emplace_back(out.shape(), x->shape());
-    const float* dy = dout.data();
-    std::vector<float> xs(in.size());  // the inputs' values under one output element
     for (size_t k = 0; k < in.size(); ++k) {
       if (!din[k]) continue;
       float* dx = din[k]->data();
-      if (views[k].same() && (op_ == Op::Add || (op_ == Op::Subtract && k == 0))) {
-        std::memcpy(dx, dy, sizeof(float) * out.numel());  // the common residual sum
+      const Broadcast& to = views[k];
+      if (to.same() && (op_ == Op::Add || (op_ == Op::Subtract && k == 0))) {
+        std::memcpy(dx, dout.data(), sizeof(float) * out.numel());  // the common residual sum
         continue;
       }
-      din[k]->zero();
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) {
-          for (size_t j = 0; j < in.size(); ++j) xs[j] = views[j].at(*in[j], r, c);
-          dx[views[k].index(r, c)] += dy[r * cols + c] * local_grad(xs, k, out.data()[r * cols + c]);
+      // A broadcast input takes the sum over the rows and columns it was
+      // repeated along: its rows are shared, so those run on one thread.
+      if (!to.same()) din[k]->zero();
+      const int threads = to.same() ? ctx.threads : 1;
+      in_row_blocks(rows, cols, threads, [&](int64_t r0, int64_t r1) {
+        std::vector<float> g(static_cast<size_t>(cols));
+        for (int64_t r = r0; r < r1; ++r) {
+          row_gradient(k, r, in, views, out, dout, g.data());
+          float* d = dx + to.row_start(r);
+          if (to.same()) {
+            std::memcpy(d, g.data(), sizeof(float) * cols);
+          } else if (to.col_step() == 1) {
+#pragma omp simd
+            for (int64_t c = 0; c < cols; ++c) d[c] += g[c];
+          } else {
+            float sum = 0.f;
+            for (int64_t c = 0; c < cols; ++c) sum += g[c];
+            d[0] += sum;
+          }
         }
+      });
     }
   }
 
@@ -118,25 +135,60 @@ class ElementwiseMerge : public Layer {
     }
   }
 
-  // d out / d xs[k] at one output element whose inputs are xs and value is y.
-  float local_grad(const std::vector<float>& xs, size_t k, float y) const {
+  // body(r0, r1) over blocks of rows, on up to `threads` threads.
+  template <class Body>
+  static void in_row_blocks(int64_t rows, int64_t cols, int threads, Body body) {
+    constexpr int64_t kBlockRows = 256;
+    const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+    parallel_for(threads_for(rows * cols, threads), blocks, [&](int64_t b) {
+      body(b * kBlockRows, std::min(rows, (b + 1) * kBlockRows));
+    });
+  }
+
+  // g[c] = dy * d out / d (input k) along output row r.
+  void row_gradient(size_t k, int64_t r, const std::vector<const Tensor*>& in,
+                    const std::vector<Broadcast>& views, const Tensor& out, const Tensor& dout,
+                    float* g) const {
+    const int64_t cols = out.dim(-1);
+    const float* dy = dout.data() + r * cols;
+    // Input j's value at column c of row r.
+    auto value = [&](size_t j, int64_t c) {
+      return in[j]->data()[views[j].row_start(r) + views[j].col_step() * c];
+    };
     switch (op_) {
-      case Op::Add: return 1.f;
-      case Op::Subtract: return k == 0 ? 1.f : -1.f;
-      case Op::Average: return 1.f / static_cast<float>(xs.size());
-      case Op::Multiply: {
-        float p = 1.f;
-        for (size_t j = 0; j < xs.size(); ++j)
-          if (j != k) p *= xs[j];
-        return p;
+      case Op::Add:
+      case Op::Subtract:
+      case Op::Average: {
+        const float w = op_ == Op::Average ? 1.f / static_cast<float>(in.size())
+                                           : (op_ == Op::Subtract && k == 1 ? -1.f : 1.f);
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) g[c] = w * dy[c];
+        return;
       }
-      case Op::Maximum:  // the first input holding the maximum takes the gradient
-        if (xs[k] != y) return 0.f;
-        for (size_t j = 0; j < k; ++j)
-          if (xs[j] == y) return 0.f;
-        return 1.f;
+      case Op::Multiply:
+        std::memcpy(g, dy, sizeof(float) * cols);
+        for (size_t j = 0; j < in.size(); ++j) {
+          if (j == k) continue;
+          const float* xj = in[j]->data() + views[j].row_start(r);
+          if (views[j].col_step() == 1) {
+#pragma omp simd
+            for (int64_t c = 0; c < cols; ++c) g[c] *= xj[c];
+          } else {
+            for (int64_t c = 0; c < cols; ++c) g[c] *= xj[0];
+          }
+        }
+        return;
+      case Op::Maximum: {
+        // The first input holding the maximum takes the gradient.
+        const float* y = out.data() + r * cols;
+        for (int64_t c = 0; c < cols; ++c) {
+          bool mine = value(k, c) == y[c];
+          for (size_t j = 0; mine && j < k; ++j) mine = value(j, c) != y[c];
+          g[c] = mine ? dy[c] : 0.f;
+        }
+        return;
+      }
     }
-    return 0.f;
   }
 
   Op op_;
