@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "ops/vmath.h"
 
 namespace pyconv::ops {
 
@@ -61,12 +62,7 @@ void softmax_row_backward(const float* y, float* dy, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dy[i] = y[i] * (dy[i] - s);
 }
 
-inline float sigmoid(float v) {
-  // Split by sign so exp never overflows.
-  if (v >= 0) return 1.f / (1.f + std::exp(-v));
-  const float e = std::exp(v);
-  return e / (1.f + e);
-}
+inline float sigmoid(float v) { return sigmoid_vec(v); }
 
 constexpr float kSeluAlpha = 1.6732632423543772f, kSeluScale = 1.0507009873554805f;
 constexpr float kLeakySlope = 0.2f;
@@ -83,7 +79,7 @@ inline float gelu_grad(float v) {
 // The element-wise forms (everything but softmax).
 inline float apply(Activation a, float v) {
   switch (a) {
-    case Activation::Tanh: return std::tanh(v);
+    case Activation::Tanh: return tanh_vec(v);
     case Activation::Sigmoid: return sigmoid(v);
     case Activation::Elu: return elu(v);
     case Activation::Selu: return kSeluScale * (v > 0.f ? v : kSeluAlpha * std::expm1(v));

@@ -1,0 +1,61 @@
+// Branch-free float exp, sigmoid and tanh for element loops under
+// `#pragma omp simd`: the compiler vectorises them for every ISA a kernel
+// file is built for, where the C library's scalar expf/tanhf would keep the
+// loop one element at a time. Range reduction and polynomials are the
+// classic Cephes ones (expf, tanhf). Errors against float64, measured over
+// the whole float range by tests/python/test_vmath.py: exp within 2 ulp
+// where the result is a normal float (results below 2^-126 flush to 0),
+// sigmoid and tanh within 3e-7 absolute and 3 ulp relative. NaN stays NaN;
+// +-inf give the limits.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace pyconv::ops {
+
+inline float exp_vec(float x) {
+  constexpr float kMax = 88.72283935546875f;   // log(FLT_MAX)
+  constexpr float kMin = -87.33654022216797f;  // log(FLT_MIN): below, 0
+  const float clamped = x < kMin ? kMin : (x > kMax ? kMax : x);
+  // x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness).
+  const float n = static_cast<float>(static_cast<int32_t>(clamped * 1.44269504088896341f +
+                                                          (clamped < 0.f ? -0.5f : 0.5f)));
+  const float r = (clamped - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.f;
+  // p * 2^n, with 2^n built in two halves so that n = 128 does not overflow early.
+  const int32_t half = static_cast<int32_t>(n) / 2;
+  const int32_t e1 = (half + 127) << 23, e2 = (static_cast<int32_t>(n) - half + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &e1, 4);
+  std::memcpy(&s2, &e2, 4);
+  float y = p * s1 * s2;
+  y = x < kMin ? 0.f : y;
+  y = x > kMax ? std::numeric_limits<float>::infinity() : y;
+  return x != x ? x : y;
+}
+
+inline float sigmoid_vec(float x) { return 1.f / (1.f + exp_vec(-x)); }
+
+inline float tanh_vec(float x) {
+  const float a = x < 0.f ? -x : x;
+  // Small |x|: an odd polynomial (no cancellation); else 1 - 2 / (e^2|x| + 1).
+  const float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  const float small = p * z * x + x;
+  const float big = 1.f - 2.f / (exp_vec(2.f * a) + 1.f);
+  const float large = x < 0.f ? -big : big;
+  return a < 0.625f ? small : (x != x ? x : large);
+}
+
+}  // namespace pyconv::ops
