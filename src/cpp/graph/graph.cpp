@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/finite.h"
 #include "core/threads.h"
@@ -30,6 +31,7 @@ std::vector<NodeSpec> chain(const std::vector<Attrs>& layers) {
 
 size_t ExecContext::held_bytes() const {
   size_t n = 0;
+  for (const Tensor& t : slots_) n += t.held_bytes();
   for (const NodeRun& r : nodes_) {
     n += r.out.held_bytes() + r.grad.held_bytes();
     if (r.state) n += r.state->bytes() + r.state->pre_activation.held_bytes();
@@ -38,6 +40,7 @@ size_t ExecContext::held_bytes() const {
 }
 
 void ExecContext::release() {
+  slots_.clear();
   for (NodeRun& r : nodes_) {
     r.out = Tensor();
     r.grad = Tensor();
@@ -117,6 +120,55 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
           param_layer_.push_back(node.layer.get());
         }
   find_folds();
+  plan_inference_buffers();
+}
+
+void Graph::plan_inference_buffers() {
+  const size_t n = nodes_.size();
+  // The node whose output each executed node writes (a fold writes its last).
+  auto dest = [&](size_t k) -> int {
+    const int role = fold_role_[k];
+    if (role == kFoldedAway) return -1;
+    return role >= 0 ? static_cast<int>(folds_[role]->last) : static_cast<int>(k);
+  };
+  constexpr size_t kForever = SIZE_MAX;
+  std::vector<size_t> last_read(n, 0);
+  for (size_t k = 0; k < n; ++k) {
+    const int d = dest(k);
+    if (d >= 0) last_read[d] = std::max(last_read[d], k);  // written, read by nobody yet
+    if (d >= 0)
+      for (int i : nodes_[k].inputs)
+        if (i >= 0) last_read[i] = std::max(last_read[i], k);
+  }
+  for (int o : outputs_) last_read[o] = kForever;
+  infer_slot_.assign(n, -1);
+  slot_values_.clear();
+  std::vector<int> free_slots;
+  std::vector<size_t> live;  // nodes whose slot is taken
+  for (size_t k = 0; k < n; ++k) {
+    const int d = dest(k);
+    if (d < 0) continue;
+    // Slots of outputs that nothing from here on reads are free again.
+    for (size_t j = 0; j < live.size();)
+      if (last_read[live[j]] < k) {
+        free_slots.push_back(infer_slot_[live[j]]);
+        live[j] = live.back();
+        live.pop_back();
+      } else {
+        ++j;
+      }
+    int slot;
+    if (free_slots.empty()) {
+      slot = static_cast<int>(slot_values_.size());
+      slot_values_.push_back(0);
+    } else {
+      slot = free_slots.back();
+      free_slots.pop_back();
+    }
+    infer_slot_[d] = slot;
+    slot_values_[slot] = std::max(slot_values_[slot], shape_numel(nodes_[d].shape));
+    live.push_back(static_cast<size_t>(d));
+  }
 }
 
 void Graph::find_folds() {
@@ -327,7 +379,17 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, bool fol
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
   RunContext rc = run_context(training);
-  fold = fold && !training && !folds_.empty();
+  // A folded inference run writes node outputs into shared slots; any other
+  // run gives every node its own buffer.
+  fold = fold && !training;
+  const int64_t batch = xs[0]->dim(0);
+  if (fold) {
+    c.slots_.resize(slot_values_.size());
+    for (size_t s = 0; s < slot_values_.size(); ++s) {
+      const int64_t need = checked_mul(batch, slot_values_[s], "an inference buffer");
+      if (c.slots_[s].numel() < need) c.slots_[s].resize({need});  // a smaller batch fits
+    }
+  }
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
     const int role = fold ? fold_role_[k] : kNoFold;
@@ -338,18 +400,20 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, bool fol
       run.in[j] = i < 0 ? xs[-1 - i] : &c.nodes_[i].out;
     }
     rc.state = run.state.get();
-    if (role == kNoFold) {
-      run.out_shape[0] = xs[0]->dim(0);
-      run.out.resize(run.out_shape);
-      layer(k).forward(run.in, run.out, rc);
-      continue;
+    // The node whose output this writes: a fold's layer writes its chain's last.
+    const size_t d = role >= 0 ? folds_[role]->last : k;
+    ExecContext::NodeRun& target = c.nodes_[d];
+    target.out_shape[0] = batch;
+    if (fold) {
+      target.out.view_of(c.slots_[infer_slot_[d]].data(), target.out_shape);
+    } else {
+      if (target.out.is_view()) target.out = Tensor();  // a slot another run shares
+      target.out.resize(target.out_shape);
     }
-    // The chain's folded layer writes where the chain's last node would.
-    const Fold& f = *folds_[role];
-    ExecContext::NodeRun& last = c.nodes_[f.last];
-    last.out_shape[0] = xs[0]->dim(0);
-    last.out.resize(last.out_shape);
-    folded_layer(f)->forward(run.in, last.out, rc);
+    if (role >= 0)
+      folded_layer(*folds_[role])->forward(run.in, target.out, rc);
+    else
+      layer(k).forward(run.in, target.out, rc);
   }
   c.inputs_ = xs;
   c.training_ = training;

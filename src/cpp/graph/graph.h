@@ -65,6 +65,9 @@ class ExecContext {
   const void* model_ = nullptr;  // the graph the node runs belong to
   std::vector<NodeRun> nodes_;
   Batch inputs_;  // empty until a forward succeeds
+  // Inference's shared output buffers (Graph::plan_inference_buffers): a
+  // node's output views a slot while it is read.
+  std::vector<Tensor> slots_;
   Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
   bool training_ = false;
   uint64_t step_ = 0;
@@ -244,6 +247,10 @@ class Graph {
   };
   static constexpr int kNoFold = -1, kFoldedAway = -2;
   void find_folds();
+  // Which node outputs of a folded inference run may share a buffer: a
+  // node's output goes to a slot freed when every reader of an earlier
+  // output in it has run (model outputs keep theirs).
+  void plan_inference_buffers();
   // The fold's layer for the weights as they are now (built again after any
   // weight or moving statistic changed).
   std::shared_ptr<const Layer> folded_layer(const Fold& f) const;
@@ -251,6 +258,8 @@ class Graph {
   std::vector<Node> nodes_;
   std::vector<std::unique_ptr<Fold>> folds_;
   std::vector<int> fold_role_;  // per node: the fold it starts, kFoldedAway or kNoFold
+  std::vector<int> infer_slot_;       // per node: its inference slot (-1: not written)
+  std::vector<int64_t> slot_values_;  // per slot: the most values per sample it holds
   std::vector<Shape> input_shapes_;
   std::vector<int> outputs_;  // node indices
   std::vector<OutputLoss> losses_;  // one per output once compiled
