@@ -57,12 +57,19 @@ def _step_times(steppers, settings):
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def torch_stepper(torch, net, x, y):
+def torch_adam(torch, params):
+    """PyTorch's Adam set as pyconv's Adam(LR): Keras's epsilon, 1e-7."""
+    return torch.optim.Adam(params, lr=LR, eps=1e-7)
+
+
+def torch_stepper(torch, net, x, y, optimizer=None):
     """step(i): one PyTorch training step of net on batch i of the (N, 28, 28, 1)
     images x and labels y: the standard loop (zero_grad, forward, loss,
-    backward, Adam step, loss.item())."""
+    backward, optimizer step, loss.item()). The optimizer defaults to a new
+    torch_adam over all of net's parameters; pass one to keep its moments from
+    an earlier stepper (another epoch's data) or to give it parameter groups."""
     net.train()
-    opt = torch.optim.Adam(net.parameters(), lr=LR, eps=1e-7)  # Keras's epsilon
+    opt = optimizer if optimizer is not None else torch_adam(torch, net.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()
     xt = torch.from_numpy(x.reshape(-1, 1, 28, 28))  # C == 1: NHWC bytes == NCHW bytes
     yt = torch.from_numpy(y.astype(np.int64))

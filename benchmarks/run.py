@@ -3,7 +3,7 @@ inference) on the same shapes and data, with the same thread count everywhere.
 
     python benchmarks/run.py                      # everything (several minutes)
     python benchmarks/run.py --quick              # fewer repeats
-    python benchmarks/run.py --only conv,gemm     # a subset: conv, gemm, train, infer
+    python benchmarks/run.py --only conv,gemm     # a subset: conv, gemm, train, infer, zoo
     python benchmarks/run.py --threads 2          # threads for every framework (default 2)
     python benchmarks/run.py --markdown           # tables as Markdown, for the README
 
