@@ -108,11 +108,13 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
   }
   outputs_ = outputs;
   std::vector<bool> input_used(input_shapes_.size(), false);
-  for (const Node& node : nodes_)
+  for (const Node& node : nodes_) {
+    ++nodes_[node.owner].calls;
     for (int i : node.inputs) {
-      if (i >= 0) nodes_[i].consumed = true;
+      if (i >= 0) ++nodes_[i].readers;
       else input_used[-1 - i] = true;
     }
+  }
   for (size_t i = 0; i < input_used.size(); ++i)
     if (!input_used[i])
       throw ValueError(cat("model input ", i, " is not used by any layer (a disconnected input)"));
@@ -139,10 +141,10 @@ void Graph::plan_inference_buffers() {
   std::vector<size_t> last_read(n, 0);
   for (size_t k = 0; k < n; ++k) {
     const int d = dest(k);
-    if (d >= 0) last_read[d] = std::max(last_read[d], k);  // written, read by nobody yet
-    if (d >= 0)
-      for (int i : nodes_[k].inputs)
-        if (i >= 0) last_read[i] = std::max(last_read[i], k);
+    if (d < 0) continue;
+    last_read[d] = std::max(last_read[d], k);  // written, read by nobody yet
+    for (int i : nodes_[k].inputs)
+      if (i >= 0) last_read[i] = std::max(last_read[i], k);
   }
   for (int o : outputs_) last_read[o] = kForever;
   infer_slot_.assign(n, -1);
@@ -176,17 +178,11 @@ void Graph::plan_inference_buffers() {
 }
 
 void Graph::find_folds() {
-  std::vector<int> consumers(nodes_.size(), 0), calls(nodes_.size(), 0);
   std::vector<bool> is_output(nodes_.size(), false);
-  for (const Node& node : nodes_) {
-    ++calls[node.owner];
-    for (int i : node.inputs)
-      if (i >= 0) ++consumers[i];
-  }
   for (int o : outputs_) is_output[o] = true;
-  // Node k, and whether only one node reads it: the one returned.
+  // The one node that reads node k's output (-1: none, several, or k is an output).
   auto sole_consumer = [&](size_t k) -> int {
-    if (consumers[k] != 1 || is_output[k]) return -1;
+    if (nodes_[k].readers != 1 || is_output[k]) return -1;
     for (size_t j = k + 1; j < nodes_.size(); ++j)
       for (int i : nodes_[j].inputs)
         if (i == static_cast<int>(k)) return static_cast<int>(j);
@@ -195,16 +191,15 @@ void Graph::find_folds() {
   fold_role_.assign(nodes_.size(), kNoFold);
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const int norm = sole_consumer(k);
-    if (norm < 0 || calls[k] != 1 || !can_fold_batchnorm_into(layer(k))) continue;
-    const Node& n = nodes_[norm];
-    if (layer(norm).type() != "BatchNormalization" || calls[norm] != 1 || n.owner != size_t(norm))
-      continue;
+    // calls == 1: the node owns a layer no other node runs.
+    if (norm < 0 || nodes_[k].calls != 1 || !can_fold_batchnorm_into(layer(k))) continue;
+    if (layer(norm).type() != "BatchNormalization" || nodes_[norm].calls != 1) continue;
     auto fold = std::make_unique<Fold>();
     fold->layer_node = k;
     fold->norm_node = fold->last = static_cast<size_t>(norm);
     const int act = sole_consumer(static_cast<size_t>(norm));
-    if (act >= 0 && layer(act).type() == "Activation" && calls[act] == 1 && !is_output[act] &&
-        nodes_[act].owner == size_t(act)) {
+    if (act >= 0 && layer(act).type() == "Activation" && nodes_[act].calls == 1 &&
+        !is_output[act]) {
       fold->last = static_cast<size_t>(act);
       fold->activation = layer(act).attrs().get_string("activation", "linear");
       fold_role_[act] = kFoldedAway;
@@ -299,12 +294,11 @@ void Graph::compile(const Attrs& loss, const Attrs& optimizer) {
     // another node reads the output or another call shares its layer.
     const Node& node = nodes_[outputs_[j]];
     Layer& out = layer(outputs_[j]);
-    bool shared = false;
-    for (const Node& other : nodes_) shared |= &other != &node && other.owner == node.owner;
+    const bool shared = nodes_[node.owner].calls > 1;
     OutputLoss& ol = new_losses[j];
     const ops::Activation fusable = ol.loss->fusable_activation();
     const bool fused = fusable != ops::Activation::Linear && out.activation() == fusable &&
-                       !node.consumed && !shared;
+                       node.readers == 0 && !shared;
     ol.fused = fused ? fusable : ops::Activation::Linear;
     if (fused) ol.loss->use_logits();
     out.set_defer_activation(fused);

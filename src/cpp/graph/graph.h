@@ -195,7 +195,8 @@ class Graph {
     std::vector<int> inputs;       // node indices; -1 - k is graph input k
     std::vector<Shape> in_shapes;  // per sample
     Shape shape;                   // per-sample output shape
-    bool consumed = false;         // another node takes this one's output
+    int readers = 0;               // nodes that take this one's output
+    int calls = 0;                 // on a layer's owner: the nodes that run the layer
   };
   // An output's loss, its weight in the total, and the activation of its
   // node that runs inside the loss (softmax or sigmoid before a
