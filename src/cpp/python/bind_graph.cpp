@@ -24,6 +24,16 @@ std::vector<Attrs> attrs_list(const py::list& layers) {
   return out;
 }
 
+// [(layer config, [input node indices])] as the graph's node specs.
+std::vector<NodeSpec> node_specs(const py::list& nodes) {
+  std::vector<NodeSpec> specs;
+  for (py::handle h : nodes) {
+    auto [config, inputs] = h.cast<std::pair<py::dict, std::vector<int>>>();
+    specs.push_back({attrs_from_dict(config), inputs});
+  }
+  return specs;
+}
+
 py::list get_params(const Graph& g, size_t i) {
   std::vector<Tensor> values;
   {
@@ -193,12 +203,7 @@ void bind_graph(py::module_& m) {
            py::arg("layers"), py::arg("input_shape"), py::arg("seed"))
       .def_static("dag",
                   [](const py::list& nodes, const py::handle& input_shape, uint64_t seed) {
-                    std::vector<NodeSpec> specs;
-                    for (py::handle h : nodes) {
-                      auto [config, inputs] = h.cast<std::pair<py::dict, std::vector<int>>>();
-                      specs.push_back({attrs_from_dict(config), inputs});
-                    }
-                    return new Graph(specs, shape_from_sequence(input_shape), seed);
+                    return new Graph(node_specs(nodes), shape_from_sequence(input_shape), seed);
                   },
                   py::arg("nodes"), py::arg("input_shape"), py::arg("seed"),
                   "A DAG of (layer config, [input node indices; -1 = the model input]) in "
@@ -206,14 +211,9 @@ void bind_graph(py::module_& m) {
       .def_static("multi",
                   [](const py::list& nodes, const py::list& input_shapes,
                      const std::vector<int>& outputs, uint64_t seed) {
-                    std::vector<NodeSpec> specs;
-                    for (py::handle h : nodes) {
-                      auto [config, inputs] = h.cast<std::pair<py::dict, std::vector<int>>>();
-                      specs.push_back({attrs_from_dict(config), inputs});
-                    }
                     std::vector<Shape> shapes;
                     for (py::handle s : input_shapes) shapes.push_back(shape_from_sequence(s));
-                    return new Graph(specs, shapes, outputs, seed);
+                    return new Graph(node_specs(nodes), shapes, outputs, seed);
                   },
                   py::arg("nodes"), py::arg("input_shapes"), py::arg("outputs"), py::arg("seed"),
                   "A DAG with several inputs (-1 - k names input k) and outputs (node "
