@@ -11,12 +11,7 @@ namespace {
 class Conv2DLayer : public Layer {
  public:
   explicit Conv2DLayer(const Attrs& a) : Layer(a) {
-    a.check_known(with_regularizers({"filters", "kernel_size", "strides", "padding",
-                                     "dilation_rate", "groups", "activation", "use_bias",
-                                     "kernel_initializer", "bias_initializer"}));
-    args_.filters = a.get_int("filters");
-    read_window(a, 2, args_);
-    args_.groups = a.get_int("groups", 1);
+    read_conv_args(a, 2, args_);
     args_.padding = parse_padding(a);
     use_bias_ = a.get_bool("use_bias", true);
     activation_ = ops::parse_activation(a.get_string("activation", "linear"), who());

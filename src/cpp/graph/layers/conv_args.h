@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "graph/attrs.h"
+#include "graph/layer.h"
 #include "ops/conv.h"
 
 namespace pyconv {
@@ -52,6 +53,17 @@ inline void read_window(const Attrs& a, size_t rank, ops::Conv2DArgs& args) {
   args.kh = rank == 2 ? k[0] : 1, args.kw = k.back();
   args.sh = rank == 2 ? s[0] : 1, args.sw = s.back();
   args.dh = rank == 2 ? d[0] : 1, args.dw = d.back();
+}
+
+// Conv1D's and Conv2D's arguments, all but padding (each reads its own):
+// checks that no other key is given, then reads filters, the window and groups.
+inline void read_conv_args(const Attrs& a, size_t rank, ops::Conv2DArgs& args) {
+  a.check_known(with_regularizers({"filters", "kernel_size", "strides", "padding",
+                                   "dilation_rate", "groups", "activation", "use_bias",
+                                   "kernel_initializer", "bias_initializer"}));
+  args.filters = a.get_int("filters");
+  read_window(a, rank, args);
+  args.groups = a.get_int("groups", 1);
 }
 
 }  // namespace pyconv

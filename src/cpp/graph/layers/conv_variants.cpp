@@ -188,12 +188,7 @@ class SeparableConv2DLayer : public ConvBase {
 class Conv1DLayer : public SingleConv {
  public:
   explicit Conv1DLayer(const Attrs& a) : SingleConv(a) {
-    a.check_known(with_regularizers({"filters", "kernel_size", "strides", "padding",
-                                     "dilation_rate", "groups", "activation", "use_bias",
-                                     "kernel_initializer", "bias_initializer"}));
-    read_window(a, 1, args_);
-    args_.filters = a.get_int("filters");
-    args_.groups = a.get_int("groups", 1);
+    read_conv_args(a, 1, args_);
     const std::string padding = a.get_string("padding", "valid");
     if (padding == "causal") {  // everything before the first step
       args_.padding.mode = ops::PadMode::Explicit;
