@@ -114,6 +114,7 @@ class Model:
         self.loss = None
         self._metrics = None      # None until compile(); a list per output if several
         self._loss_weights = None
+        self._single_io = True    # until a graph of several inputs or outputs is adopted
         self.stop_training = False
         self.history = None
         self._shuffle_rng = None  # the model's own, so a saved model resumes its shuffling
@@ -198,6 +199,8 @@ class Model:
         these layers (a shared layer once per call)."""
         self._graph = graph
         self._input_shape = tuple(graph.input_shape)
+        # Read once: predict's fast path asks on every call.
+        self._single_io = len(graph.input_shapes) == 1 and len(graph.outputs) == 1
         self._node_layers = list(node_layers)
         self.layers = []
         for i, layer in enumerate(self._node_layers):
@@ -222,10 +225,6 @@ class Model:
     def _output_shapes(self):
         return [self._shapes[j] for j in self._graph.outputs]
 
-    @property
-    def _single_io(self):
-        return self._graph is None or (len(self._graph.input_shapes) == 1
-                                       and len(self._graph.outputs) == 1)
 
     @property
     def input_shape(self):
