@@ -1,6 +1,8 @@
-"""The vectorised tanh, sigmoid and swish (src/cpp/ops/vmath.h) against
-float64 over the whole float range: every exponent from the smallest
-subnormal to the largest float, both signs, plus 0, +-inf and NaN."""
+"""The vectorised tanh, sigmoid and swish (src/cpp/kernels/vmath_impl.h),
+built for every ISA, against float64 over the whole float range: every
+exponent from the smallest subnormal to the largest float, both signs, plus
+0, +-inf and NaN. Then every element-wise activation's forward and backward
+kernels of each fast ISA against the reference ISA's."""
 
 import numpy as np
 import pytest
@@ -31,8 +33,21 @@ def _reference(activation, x64):
     return {"tanh": np.tanh(x64), "sigmoid": sig, "swish": x64 * sig}[activation]
 
 
+ISAS = _core.available_isas()
+FAST_ISAS = [isa for isa in ISAS if isa != "ref"]
+
+
+@pytest.fixture
+def use_isa():
+    original = _core.kernel_isa()
+    yield _core.set_kernel_isa
+    _core.set_kernel_isa(original)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "swish"])
-def test_error_against_float64_over_the_whole_range(activation):
+def test_error_against_float64_over_the_whole_range(activation, isa, use_isa):
+    use_isa(isa)
     pyconv.set_num_threads(1)
     x = _sweep()
     got = _run(activation, x).astype(np.float64)
@@ -48,10 +63,39 @@ def test_error_against_float64_over_the_whole_range(activation):
     pyconv.set_num_threads(0)
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("activation, at_inf, at_minus_inf", [
     ("tanh", 1.0, -1.0), ("sigmoid", 1.0, 0.0)])
-def test_infinities_give_the_limits_and_nan_stays_nan(activation, at_inf, at_minus_inf):
+def test_huge_inputs_give_the_limits(activation, at_inf, at_minus_inf, isa, use_isa):
+    use_isa(isa)
     # Through the ops directly: a layer refuses non-finite inputs.
     out = _run(activation, np.array([3e38, -3e38, 0.0], np.float32))
     assert out[0] == at_inf and out[1] == at_minus_inf and out[2] == (0.0 if activation == "tanh"
                                                                       else 0.5)
+
+
+ELEMENTWISE = ["relu", "tanh", "sigmoid", "elu", "selu", "softplus", "relu6", "hard_sigmoid",
+               "leaky_relu", "gelu", "swish"]
+
+
+def _forward_backward(activation, x, dy):
+    runner = _core.LayerRunner({"type": "Activation", "activation": activation}, x.shape[1:])
+    y = runner.forward(x, training=True)
+    dx, _ = runner.backward(dy)
+    return y, dx
+
+
+@pytest.mark.parametrize("isa", FAST_ISAS)
+@pytest.mark.parametrize("activation", ELEMENTWISE)
+@pytest.mark.parametrize("size", [1, 7, 8193, 70001])  # tails, one block and a bit, threaded
+def test_fast_kernels_match_the_reference(activation, size, isa, use_isa):
+    rng = np.random.default_rng(size)
+    x = (rng.standard_normal((1, size)) * 4).astype(np.float32)
+    x[0, : min(size, 3)] = [0.0, 6.0, -6.0][: min(size, 3)]  # the kinks of relu and relu6
+    dy = rng.standard_normal((1, size)).astype(np.float32)
+    use_isa("ref")
+    want_y, want_dx = _forward_backward(activation, x, dy)
+    use_isa(isa)
+    got_y, got_dx = _forward_backward(activation, x, dy)
+    np.testing.assert_allclose(got_y, want_y, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(got_dx, want_dx, rtol=2e-6, atol=1e-6)

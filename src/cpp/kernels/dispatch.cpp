@@ -29,7 +29,9 @@ KernelTable ref_table() {
                      ref::maxpool2d_f32,
                      ref::maxpool2d_backward_f32,
                      ref::avgpool2d_f32,
-                     ref::avgpool2d_backward_f32};
+                     ref::avgpool2d_backward_f32,
+                     ref::activation_forward_f32,
+                     ref::activation_backward_f32};
 }
 
 // An ISA's table: the reference table with that ISA's listed kernels on top.

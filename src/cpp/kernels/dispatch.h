@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/activation.h"
 #include "kernels/conv.h"
 #include "kernels/depthwise.h"
 #include "kernels/gemm.h"
@@ -32,6 +33,8 @@ struct KernelTable {
   decltype(&ref::maxpool2d_backward_f32) maxpool2d_backward_f32;
   decltype(&ref::avgpool2d_f32) avgpool2d_f32;
   decltype(&ref::avgpool2d_backward_f32) avgpool2d_backward_f32;
+  decltype(&ref::activation_forward_f32) activation_forward_f32;
+  decltype(&ref::activation_backward_f32) activation_backward_f32;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless

@@ -5,12 +5,11 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/activation.h"
+
 namespace pyconv::ops {
 
-enum class Activation {
-  Linear, Relu, Tanh, Sigmoid, Softmax,
-  Elu, Selu, Softplus, Relu6, HardSigmoid, LeakyRelu, Gelu, Swish
-};
+using Activation = kernels::Activation;
 
 // True where the backward pass needs the activation's input (gelu, swish).
 bool needs_input(Activation a);

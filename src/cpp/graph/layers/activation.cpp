@@ -23,13 +23,20 @@ class ActivationLayer : public Layer {
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
 
+  // The input stays in the graph for backward, so swish and gelu read it
+  // there rather than from a copy (as a layer with a fused activation must).
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
-    apply_activation(*in[0], out, ctx);
+    const int64_t cols = out.dim(-1);
+    ops::activation_forward(output_activation(), in[0]->data(), out.data(), out.numel() / cols,
+                            cols, ctx.threads);
   }
 
-  void backward(const std::vector<const Tensor*>&, const Tensor& out, Tensor& dout,
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
-    if (din[0]) activation_backward(out, dout, *din[0], ctx);
+    if (!din[0]) return;
+    const int64_t cols = out.dim(-1);
+    ops::activation_backward(output_activation(), out.data(), dout.data(), din[0]->data(),
+                             out.numel() / cols, cols, ctx.threads, in[0]->data());
   }
 };
 

@@ -1,0 +1,30 @@
+// Element-wise activation loops, one set per ISA. Softmax (row-wise) and the
+// threading live in ops/activation.cpp, which splits the work into blocks.
+#pragma once
+#include <cstdint>
+
+namespace pyconv::kernels {
+
+enum class Activation {
+  Linear, Relu, Tanh, Sigmoid, Softmax,
+  Elu, Selu, Softplus, Relu6, HardSigmoid, LeakyRelu, Gelu, Swish
+};
+
+// activation_forward_f32:  y[i] = act(x[i]) for i in [0, n) (y may be x)
+// activation_backward_f32: dx[i] = dy[i] * act'(.) from the output y and, for
+//                          gelu and swish, the input x (dx may be dy)
+// Softmax is not element-wise and is refused by the callers before this.
+#define PCV_ACTIVATION_DECLS                                                                \
+  void activation_forward_f32(Activation a, const float* x, float* y, int64_t n);          \
+  void activation_backward_f32(Activation a, const float* y, const float* dy, float* dx,   \
+                               const float* x, int64_t n);
+
+namespace ref {
+PCV_ACTIVATION_DECLS
+}
+namespace avx2 {
+PCV_ACTIVATION_DECLS
+}
+#undef PCV_ACTIVATION_DECLS
+
+}  // namespace pyconv::kernels

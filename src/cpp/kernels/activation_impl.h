@@ -1,0 +1,112 @@
+// The element-wise activation kernels' source, included once per ISA inside
+// that ISA's namespace (activation_ref.cpp, activation_avx2.cpp), with
+// vmath_impl.h before it. Each activation gets its own loop (the activation a
+// compile-time constant), so that no loop has a switch per element and those
+// built from vmath's functions vectorise. The including file provides
+// <algorithm>, <cmath>, <cstdint>, <cstring>, <limits>, <type_traits> and
+// kernels/activation.h.
+
+namespace {
+
+constexpr float kSeluAlpha = 1.6732632423543772f, kSeluScale = 1.0507009873554805f;
+constexpr float kLeakySlope = 0.2f;  // Keras's leaky_relu by name
+
+inline float elu(float v) { return v > 0.f ? v : std::expm1(v); }
+inline float softplus(float v) {  // log(1 + e^v) without overflow
+  return v > 0.f ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+}
+inline float gelu(float v) { return 0.5f * v * (1.f + std::erf(v * 0.70710678f)); }
+inline float gelu_grad(float v) {
+  return 0.5f * (1.f + std::erf(v * 0.70710678f)) + v * 0.39894228f * std::exp(-0.5f * v * v);
+}
+
+template <Activation A>
+inline float apply(float v) {
+  switch (A) {
+    case Activation::Relu: return v > 0.f ? v : 0.f;
+    case Activation::Tanh: return tanh_vec(v);
+    case Activation::Sigmoid: return sigmoid_vec(v);
+    case Activation::Elu: return elu(v);
+    case Activation::Selu: return kSeluScale * (v > 0.f ? v : kSeluAlpha * std::expm1(v));
+    case Activation::Softplus: return softplus(v);
+    case Activation::Relu6: return std::min(std::max(v, 0.f), 6.f);
+    case Activation::HardSigmoid: return std::min(std::max(v / 6.f + 0.5f, 0.f), 1.f);
+    case Activation::LeakyRelu: return v > 0.f ? v : kLeakySlope * v;
+    case Activation::Gelu: return gelu(v);
+    case Activation::Swish: return v * sigmoid_vec(v);
+    default: return v;
+  }
+}
+
+// d act / d x at output y (and input x where the activation needs it).
+template <Activation A>
+inline float derivative(float y, float x) {
+  switch (A) {
+    case Activation::Relu: return y > 0.f ? 1.f : 0.f;
+    case Activation::Tanh: return 1.f - y * y;
+    case Activation::Sigmoid: return y * (1.f - y);
+    case Activation::Elu: return y > 0.f ? 1.f : y + 1.f;
+    case Activation::Selu: return y > 0.f ? kSeluScale : y + kSeluScale * kSeluAlpha;
+    case Activation::Softplus: return -std::expm1(-y);  // sigmoid(x) = 1 - e^-y
+    case Activation::Relu6: return y > 0.f && y < 6.f ? 1.f : 0.f;
+    case Activation::HardSigmoid: return y > 0.f && y < 1.f ? 1.f / 6.f : 0.f;
+    case Activation::LeakyRelu: return y > 0.f ? 1.f : kLeakySlope;
+    case Activation::Gelu: return gelu_grad(x);
+    case Activation::Swish: {
+      const float s = sigmoid_vec(x);
+      return s * (1.f + x * (1.f - s));
+    }
+    default: return 1.f;
+  }
+}
+
+template <Activation A>
+void forward_loop(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = apply<A>(x[i]);
+}
+
+template <Activation A>
+void backward_loop(const float* y, const float* dy, float* dx, const float* x, int64_t n) {
+  if (A == Activation::Relu) {  // a select, not dy * 0: a NaN gradient stays where it is cut
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      const float g = dy[i];
+      dx[i] = y[i] > 0.f ? g : 0.f;
+    }
+    return;
+  }
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * derivative<A>(y[i], x[i]);
+}
+
+// Calls fn with the activation as a compile-time constant.
+template <class Fn>
+void with_elementwise(Activation a, Fn fn) {
+  using A = Activation;
+  switch (a) {
+    case A::Relu: return fn(std::integral_constant<A, A::Relu>());
+    case A::Tanh: return fn(std::integral_constant<A, A::Tanh>());
+    case A::Sigmoid: return fn(std::integral_constant<A, A::Sigmoid>());
+    case A::Elu: return fn(std::integral_constant<A, A::Elu>());
+    case A::Selu: return fn(std::integral_constant<A, A::Selu>());
+    case A::Softplus: return fn(std::integral_constant<A, A::Softplus>());
+    case A::Relu6: return fn(std::integral_constant<A, A::Relu6>());
+    case A::HardSigmoid: return fn(std::integral_constant<A, A::HardSigmoid>());
+    case A::LeakyRelu: return fn(std::integral_constant<A, A::LeakyRelu>());
+    case A::Gelu: return fn(std::integral_constant<A, A::Gelu>());
+    case A::Swish: return fn(std::integral_constant<A, A::Swish>());
+    default: return fn(std::integral_constant<A, A::Linear>());
+  }
+}
+
+}  // namespace
+
+void activation_forward_f32(Activation a, const float* x, float* y, int64_t n) {
+  with_elementwise(a, [&](auto act) { forward_loop<decltype(act)::value>(x, y, n); });
+}
+
+void activation_backward_f32(Activation a, const float* y, const float* dy, float* dx,
+                             const float* x, int64_t n) {
+  with_elementwise(a, [&](auto act) { backward_loop<decltype(act)::value>(y, dy, dx, x, n); });
+}
