@@ -39,10 +39,25 @@ def numpy_lrn(x, radius, bias, alpha, beta):
     return out
 
 
+@pytest.fixture
+def use_isa():
+    original = _core.kernel_isa()
+    yield _core.set_kernel_isa
+    _core.set_kernel_isa(original)
+
+
+# beta 0.5, 0.75 and 1 take square roots, others exp(-beta log(base)); a radius
+# wider than the channels is the whole row.
+@pytest.mark.parametrize("isa", _core.available_isas())
 @pytest.mark.parametrize("args", [dict(), dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75),
                                   dict(depth_radius=1, bias=1.0, alpha=0.5, beta=0.75),
-                                  dict(depth_radius=0)], ids=str)
-def test_local_response_normalization(args):
+                                  dict(depth_radius=0), dict(depth_radius=3, alpha=0.3, beta=1.0),
+                                  dict(depth_radius=2, bias=0.7, alpha=2.0, beta=0.6),
+                                  dict(depth_radius=1, beta=0.0),
+                                  dict(depth_radius=10**12, bias=3.0, alpha=0.1, beta=1.7)],
+                         ids=str)
+def test_local_response_normalization(args, isa, use_isa):
+    use_isa(isa)
     layer = L.LocalResponseNormalization(**args)
     runner = _core.LayerRunner(layer.core_config(), (3, 2, 7))
     x = RNG.standard_normal((2, 3, 2, 7)).astype(np.float32)
@@ -50,6 +65,22 @@ def test_local_response_normalization(args):
     expected = numpy_lrn(x, full["depth_radius"], full["bias"], full["alpha"], full["beta"])
     assert_close_to_reference(runner.forward(x), expected, rtol=1e-5, atol_rel=1e-6)
     check_layer_grads(runner, x)
+
+
+@pytest.mark.parametrize("isa", [isa for isa in _core.available_isas() if isa != "ref"])
+@pytest.mark.parametrize("channels", [1, 5, 64, 67])
+def test_lrn_fast_kernels_match_the_reference(channels, isa, use_isa):
+    # AlexNet's arguments on a batch big enough to be split among threads.
+    config = L.LocalResponseNormalization(2, 2.0, 1e-4, 0.75).core_config()
+    x = (RNG.standard_normal((4, 13, 13, channels)) * 30).astype(np.float32)
+    dy = RNG.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for which in ("ref", isa):
+        use_isa(which)
+        runner = _core.LayerRunner(config, x.shape[1:])
+        results.append((runner.forward(x, training=True), runner.backward(dy)[0]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=2e-6, atol=1e-6)
 
 
 def test_lrn_matches_tensorflows_definition_not_pytorchs():

@@ -31,7 +31,9 @@ KernelTable ref_table() {
                      ref::avgpool2d_f32,
                      ref::avgpool2d_backward_f32,
                      ref::activation_forward_f32,
-                     ref::activation_backward_f32};
+                     ref::activation_backward_f32,
+                     ref::lrn_forward_f32,
+                     ref::lrn_backward_f32};
 }
 
 // An ISA's table: the reference table with that ISA's listed kernels on top.

@@ -8,6 +8,7 @@
 #include "kernels/conv.h"
 #include "kernels/depthwise.h"
 #include "kernels/gemm.h"
+#include "kernels/lrn.h"
 #include "kernels/pool.h"
 #include "kernels/winograd.h"
 
@@ -35,6 +36,8 @@ struct KernelTable {
   decltype(&ref::avgpool2d_backward_f32) avgpool2d_backward_f32;
   decltype(&ref::activation_forward_f32) activation_forward_f32;
   decltype(&ref::activation_backward_f32) activation_backward_f32;
+  decltype(&ref::lrn_forward_f32) lrn_forward_f32;
+  decltype(&ref::lrn_backward_f32) lrn_backward_f32;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless

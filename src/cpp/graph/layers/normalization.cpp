@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "graph/layer.h"
+#include "kernels/dispatch.h"
 
 namespace pyconv {
 
@@ -126,57 +127,64 @@ class LocalResponseNormLayer : public Layer {
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t C = out.dim(-1), rows = out.numel() / C;
+    float* base = nullptr;
+    float* scale = nullptr;
+    if (ctx.state) {  // what backward needs (kept: a second run allocates nothing)
+      State& st = state_of<State>(ctx);
+      st.base.resize(static_cast<size_t>(rows * C));
+      st.scale.resize(static_cast<size_t>(rows * C));
+      base = st.base.data(), scale = st.scale.data();
+    }
     const float* x = in[0]->data();
     float* y = out.data();
-    std::vector<double>& d = state_of<State>(ctx).d;  // kept: inference allocates nothing
-    d.resize(static_cast<size_t>(rows * C));
-    parallel_for(threads_for(rows * C * (2 * radius_ + 1), ctx.threads), rows, [&](int64_t r) {
-      double* dr = d.data() + r * C;
-      denominators(x + r * C, C, dr);
-      for (int64_t c = 0; c < C; ++c)
-        y[r * C + c] = static_cast<float>(x[r * C + c] * std::pow(dr[c], -beta_));
+    const auto kernel = kernels::active().lrn_forward_f32;
+    in_row_chunks(rows, C, ctx.threads, [&](int64_t r0, int64_t n) {
+      kernel(params(), x + r0 * C, y + r0 * C, base ? base + r0 * C : nullptr,
+             scale ? scale + r0 * C : nullptr, n, C);
     });
   }
 
-  void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
+  void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     if (!din[0]) return;
     const int64_t C = dout.dim(-1), rows = dout.numel() / C;
+    const State& st = state_of<State>(ctx);
+    if (st.base.size() != static_cast<size_t>(rows * C))
+      throw StateError(cat(who(), ": backward needs a forward pass first"));
     const float* x = in[0]->data();
     const float* dy = dout.data();
     float* dx = din[0]->data();
-    parallel_for(threads_for(rows * C * (2 * radius_ + 1), ctx.threads), rows, [&](int64_t r) {
-      const float* xr = x + r * C;
-      const float* dyr = dy + r * C;
-      std::vector<double> d(C), t(C);
-      denominators(xr, C, d.data());
-      // t_c = dy_c x_c d_c^(-beta - 1): what channel c sends back to its window.
-      for (int64_t c = 0; c < C; ++c) t[c] = dyr[c] * xr[c] * std::pow(d[c], -beta_ - 1);
-      for (int64_t j = 0; j < C; ++j) {
-        double s = 0.0;
-        for (int64_t c = std::max<int64_t>(0, j - radius_); c <= std::min(C - 1, j + radius_); ++c)
-          s += t[c];
-        dx[r * C + j] = static_cast<float>(dyr[j] * std::pow(d[j], -beta_) -
-                                           2.0 * alpha_ * beta_ * xr[j] * s);
-      }
+    const auto kernel = kernels::active().lrn_backward_f32;
+    in_row_chunks(rows, C, ctx.threads, [&](int64_t r0, int64_t n) {
+      kernel(params(), x + r0 * C, dy + r0 * C, st.base.data() + r0 * C,
+             st.scale.data() + r0 * C, dx + r0 * C, n, C);
     });
   }
 
  private:
-  // d_c = bias + alpha * sum of x_j^2 for |j - c| <= radius.
-  void denominators(const float* x, int64_t C, double* d) const {
-    for (int64_t c = 0; c < C; ++c) {
-      double s = 0.0;
-      for (int64_t j = std::max<int64_t>(0, c - radius_); j <= std::min(C - 1, c + radius_); ++j)
-        s += static_cast<double>(x[j]) * x[j];
-      d[c] = bias_ + alpha_ * s;
-    }
+  kernels::LrnParams params() const {
+    return {radius_, static_cast<float>(bias_), static_cast<float>(alpha_),
+            static_cast<float>(beta_)};
+  }
+
+  // body(first_row, count) over chunks of rows, in parallel when worth it.
+  template <class Body>
+  void in_row_chunks(int64_t rows, int64_t C, int threads, Body body) const {
+    constexpr int64_t kRows = 64;
+    const int64_t chunks = (rows + kRows - 1) / kRows;
+    const int64_t window = std::min(radius_, C - 1) * 2 + 1;
+    parallel_for(threads_for(rows * C * (window + 8), threads), chunks, [&](int64_t i) {
+      body(i * kRows, std::min(kRows, rows - i * kRows));
+    });
   }
 
   struct State : LayerState {
-    std::vector<double> d;  // the denominators' bases, one per element
-    size_t bytes() const override { return d.capacity() * sizeof(double); }
-    void release() override { std::vector<double>().swap(d); }
+    std::vector<float> base, scale;  // per element: the denominator's base and base^-beta
+    size_t bytes() const override { return (base.capacity() + scale.capacity()) * sizeof(float); }
+    void release() override {
+      std::vector<float>().swap(base);
+      std::vector<float>().swap(scale);
+    }
   };
 
   int64_t radius_ = 5;
