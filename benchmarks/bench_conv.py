@@ -1,4 +1,4 @@
-"""Convolution (forward, forward+backward) on seven shapes and 2x2 max-pooling,
+"""Convolution (forward, forward+backward) on nine shapes and 2x2 max-pooling,
 pyconv against PyTorch on the same values and weights.
 
 pyconv runs one layer through `pyconv._core.LayerRunner` on NHWC arrays (it
@@ -66,6 +66,8 @@ SHAPES = [
     ConvShape("e", 8, 256, 256, 28, 28, k=1),
     ConvShape("f", 8, 256, 256, 28, 28, pad=1, groups=256),
     ConvShape("g", 4, 64, 64, 64, 64, pad=2, dilation=2),
+    ConvShape("h", 64, 60, 12, 28, 28, pad=1),  # DenseNet's growth of 12 filters
+    ConvShape("i", 64, 32, 32, 14, 14, k=5, pad=2),
 ]
 
 POOL_SHAPE = (64, 32, 26, 26)  # N, C, H, W

@@ -160,6 +160,10 @@ CONV_CASES = [
     (12, (3, 3), (2, 2), [1, 0, 2, 1], (2, 1), 2, 16),  # direct, grouped, strided
     (16, (2, 3), (1, 1), "valid", (2, 1), 1, 11),      # direct, dilated
     (20, (3, 3), (1, 1), "valid", (2, 2), 1, 4),       # kernel grad across filters, partial tile
+    (12, (3, 3), (1, 1), "same", (1, 1), 1, 24),       # DenseNet's growth: per-sample kernel grad
+    (40, (5, 5), (1, 1), "same", (1, 1), 1, 12),       # per-sample kernel grad, 5 filter blocks
+    (64, (3, 2), (1, 1), "valid", (2, 1), 1, 10),      # per-sample kernel grad, dilated, 64 filters
+    (65, (3, 3), (1, 1), "same", (1, 1), 1, 10),       # past 64 filters: the column GEMM again
 ]
 
 
