@@ -10,6 +10,7 @@
 #include "core/finite.h"
 #include "core/threads.h"
 #include "graph/batchnorm_fold.h"
+#include "graph/buffer_plan.h"
 
 namespace pyconv {
 
@@ -36,6 +37,7 @@ std::vector<NodeSpec> chain(const std::vector<Attrs>& layers) {
 size_t ExecContext::held_bytes() const {
   size_t n = 0;
   for (const Tensor& t : slots_) n += t.held_bytes();
+  for (const Tensor& t : grad_slots_) n += t.held_bytes();
   for (const NodeRun& r : nodes_) {
     n += r.out.held_bytes() + r.grad.held_bytes();
     if (r.state) n += r.state->bytes() + r.state->pre_activation.held_bytes();
@@ -45,6 +47,7 @@ size_t ExecContext::held_bytes() const {
 
 void ExecContext::release() {
   slots_.clear();
+  grad_slots_.clear();
   for (NodeRun& r : nodes_) {
     r.out = Tensor();
     r.grad = Tensor();
@@ -127,53 +130,57 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
         }
   find_folds();
   plan_inference_buffers();
+  plan_gradient_buffers();
 }
 
 void Graph::plan_inference_buffers() {
   const size_t n = nodes_.size();
-  // The node whose output each executed node writes (a fold writes its last).
-  auto dest = [&](size_t k) -> int {
+  // Step k runs node k, which writes node dest(k)'s output (a fold writes its last).
+  std::vector<Lifetime> lives(n);
+  std::vector<int64_t> values(n);
+  for (size_t k = 0; k < n; ++k) {
+    values[k] = shape_numel(nodes_[k].shape);
     const int role = fold_role_[k];
-    if (role == kFoldedAway) return -1;
-    return role >= 0 ? static_cast<int>(folds_[role]->last) : static_cast<int>(k);
-  };
-  constexpr size_t kForever = SIZE_MAX;
-  std::vector<size_t> last_read(n, 0);
-  for (size_t k = 0; k < n; ++k) {
-    const int d = dest(k);
-    if (d < 0) continue;
-    last_read[d] = std::max(last_read[d], k);  // written, read by nobody yet
+    if (role == kFoldedAway) continue;
+    const size_t d = role >= 0 ? folds_[role]->last : k;
+    lives[d] = {true, k, std::max(lives[d].last, k)};  // written, read by nobody yet
     for (int i : nodes_[k].inputs)
-      if (i >= 0) last_read[i] = std::max(last_read[i], k);
+      if (i >= 0) lives[i].last = std::max(lives[i].last, k);
   }
-  for (int o : outputs_) last_read[o] = kForever;
-  infer_slot_.assign(n, -1);
-  slot_values_.clear();
-  std::vector<int> free_slots;
-  std::vector<size_t> live;  // nodes whose slot is taken
-  for (size_t k = 0; k < n; ++k) {
-    const int d = dest(k);
-    if (d < 0) continue;
-    // Slots of outputs that nothing from here on reads are free again.
-    for (size_t j = 0; j < live.size();)
-      if (last_read[live[j]] < k) {
-        free_slots.push_back(infer_slot_[live[j]]);
-        live[j] = live.back();
-        live.pop_back();
-      } else {
-        ++j;
-      }
-    int slot;
-    if (free_slots.empty()) {
-      slot = static_cast<int>(slot_values_.size());
-      slot_values_.push_back(0);
-    } else {
-      slot = free_slots.back();
-      free_slots.pop_back();
-    }
-    infer_slot_[d] = slot;
-    slot_values_[slot] = std::max(slot_values_[slot], shape_numel(nodes_[d].shape));
-    live.push_back(static_cast<size_t>(d));
+  for (int o : outputs_) lives[o].last = SIZE_MAX;  // returned to the caller
+  BufferPlan plan = plan_buffers(lives, values);
+  infer_slot_ = std::move(plan.slot);
+  slot_values_ = std::move(plan.slot_values);
+}
+
+void Graph::plan_gradient_buffers() {
+  // Backward step t runs node n - 1 - t. Node i's output gradient is first
+  // written by its last reader's step (by the loss, before step 0, for a
+  // model output) and last read by its own.
+  const size_t n = nodes_.size();
+  std::vector<Lifetime> lives(n);
+  std::vector<int64_t> values(n);
+  for (size_t k = 0; k < n; ++k) values[k] = shape_numel(nodes_[k].shape);
+  for (int o : outputs_) lives[o] = {true, 0, n - 1 - o};
+  for (size_t k = n; k-- > 0;)
+    for (int i : nodes_[k].inputs)
+      if (i >= 0 && !lives[i].used) lives[i] = {true, n - 1 - k, n - 1 - i};
+  BufferPlan plan = plan_buffers(lives, values);
+  grad_slot_ = std::move(plan.slot);
+  grad_slot_values_ = std::move(plan.slot_values);
+}
+
+Tensor& Graph::gradient_buffer(ExecContext& c, size_t k) const {
+  ExecContext::NodeRun& run = c.nodes_[k];
+  run.grad.view_of(c.grad_slots_.at(grad_slot_.at(k)).data(), run.out.shape());
+  return run.grad;
+}
+
+void Graph::size_gradient_buffers(ExecContext& c, int64_t batch) const {
+  c.grad_slots_.resize(grad_slot_values_.size());
+  for (size_t s = 0; s < grad_slot_values_.size(); ++s) {
+    const int64_t need = checked_mul(batch, grad_slot_values_[s], "a gradient buffer");
+    if (c.grad_slots_[s].numel() < need) c.grad_slots_[s].resize({need});
   }
 }
 
@@ -413,6 +420,8 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, bool fol
     else
       layer(k).forward(run.in, target.out, rc);
   }
+  // Slots grow only here, before any gradient views them.
+  if (!fold) size_gradient_buffers(c, batch);
   c.inputs_ = xs;
   c.training_ = training;
   c.step_ = step_;
@@ -483,7 +492,8 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
     }
     const bool ready = i < 0 ? dx_ready[-1 - i] : c.nodes_[i].grad_ready;
     if (!ready) {
-      target->resize(in.back()->shape());
+      if (i < 0) target->resize(in.back()->shape());
+      else gradient_buffer(c, static_cast<size_t>(i));
       if (i < 0) dx_ready[-1 - i] = true;
       else c.nodes_[i].grad_ready = true;
       din.push_back(target);
@@ -620,7 +630,7 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training,
     ExecContext::NodeRun& run = c.nodes_[outputs_[j]];
     double value;
     if (training) {
-      run.grad.resize(run.out.shape());
+      gradient_buffer(c, static_cast<size_t>(outputs_[j]));
       value = ol.loss->compute(run.out, *ys[j], &run.grad);
       if (ol.weight != 1.0) {
         const float w = static_cast<float>(ol.weight);
@@ -808,19 +818,19 @@ void Graph::backward(Tensor& dout, Tensor* dx) {
   if (!single_io()) throw ValueError("backward(dout, dx) is for models of one input and output");
   std::unique_lock<SharedMutex> lock(weights_);
   if (train_ctx_.inputs_.empty()) throw StateError("backward() needs a forward() first");
+  const Tensor& out = train_ctx_.nodes_[outputs_[0]].out;
+  if (dout.shape() != out.shape())
+    throw ShapeError(cat("expected an output gradient of shape ", shape_str(out.shape()),
+                         ", received ", shape_str(dout.shape())));
   Tensor& grad = train_ctx_.nodes_[outputs_[0]].grad;
-  if (&grad != &dout) {
-    grad.resize(dout.shape());
-    copy_floats(grad.data(), dout.data(), dout.numel());
-  }
+  if (&grad != &dout) copy_floats(gradient_buffer(train_ctx_, outputs_[0]).data(), dout.data(),
+                                  dout.numel());
   run_backward({dx}, train_ctx_);
 }
 
 Tensor& Graph::output_grad() {
   if (train_ctx_.nodes_.empty()) throw StateError("output_grad() needs a forward() first");
-  ExecContext::NodeRun& out = train_ctx_.nodes_[outputs_[0]];
-  out.grad.resize(out.out.shape());
-  return out.grad;
+  return gradient_buffer(train_ctx_, outputs_[0]);
 }
 
 size_t Graph::held_bytes() const {

@@ -68,6 +68,8 @@ class ExecContext {
   // Inference's shared output buffers (Graph::plan_inference_buffers): a
   // node's output views a slot while it is read.
   std::vector<Tensor> slots_;
+  // Training's shared output-gradient buffers (Graph::plan_gradient_buffers).
+  std::vector<Tensor> grad_slots_;
   Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
   bool training_ = false;
   uint64_t step_ = 0;
@@ -252,6 +254,13 @@ class Graph {
   // node's output goes to a slot freed when every reader of an earlier
   // output in it has run (model outputs keep theirs).
   void plan_inference_buffers();
+  // The same for the output gradients of the backward pass: a node's
+  // gradient lives from its last reader's backward to its own.
+  void plan_gradient_buffers();
+  // Node k's output gradient, viewing its slot (shaped like its output).
+  Tensor& gradient_buffer(ExecContext& c, size_t k) const;
+  // Grows the gradient slots for `batch` samples (before any view of them).
+  void size_gradient_buffers(ExecContext& c, int64_t batch) const;
   // The fold's layer for the weights as they are now (built again after any
   // weight or moving statistic changed).
   std::shared_ptr<const Layer> folded_layer(const Fold& f) const;
@@ -261,6 +270,8 @@ class Graph {
   std::vector<int> fold_role_;  // per node: the fold it starts, kFoldedAway or kNoFold
   std::vector<int> infer_slot_;       // per node: its inference slot (-1: not written)
   std::vector<int64_t> slot_values_;  // per slot: the most values per sample it holds
+  std::vector<int> grad_slot_;             // per node: its output gradient's slot
+  std::vector<int64_t> grad_slot_values_;  // per gradient slot: values per sample
   std::vector<Shape> input_shapes_;
   std::vector<int> outputs_;  // node indices
   std::vector<OutputLoss> losses_;  // one per output once compiled
