@@ -10,8 +10,10 @@ BufferPlan plan_buffers(const std::vector<Lifetime>& lives, const std::vector<in
   plan.slot.assign(lives.size(), -1);
   std::vector<size_t> order(lives.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return lives[a].first < lives[b].first; });
+  // By first step, ties in buffer order.
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return lives[a].first != lives[b].first ? lives[a].first < lives[b].first : a < b;
+  });
   std::vector<int> free_slots;
   std::vector<size_t> live;  // buffers holding a slot
   for (size_t b : order) {

@@ -37,7 +37,7 @@ std::vector<NodeSpec> chain(const std::vector<Attrs>& layers) {
 size_t ExecContext::held_bytes() const {
   size_t n = 0;
   for (const Tensor& t : slots_) n += t.held_bytes();
-  for (const Tensor& t : grad_slots_) n += t.held_bytes();
+  for (const Tensor& t : train_slots_) n += t.held_bytes();
   for (const NodeRun& r : nodes_) {
     n += r.out.held_bytes() + r.grad.held_bytes();
     if (r.state) n += r.state->bytes() + r.state->pre_activation.held_bytes();
@@ -47,7 +47,7 @@ size_t ExecContext::held_bytes() const {
 
 void ExecContext::release() {
   slots_.clear();
-  grad_slots_.clear();
+  train_slots_.clear();
   for (NodeRun& r : nodes_) {
     r.out = Tensor();
     r.grad = Tensor();
@@ -130,7 +130,7 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
         }
   find_folds();
   plan_inference_buffers();
-  plan_gradient_buffers();
+  plan_training_buffers();
 }
 
 void Graph::plan_inference_buffers() {
@@ -153,34 +153,45 @@ void Graph::plan_inference_buffers() {
   slot_values_ = std::move(plan.slot_values);
 }
 
-void Graph::plan_gradient_buffers() {
-  // Backward step t runs node n - 1 - t. Node i's output gradient is first
-  // written by its last reader's step (by the loss, before step 0, for a
-  // model output) and last read by its own.
+void Graph::plan_training_buffers() {
+  // Forward step k runs node k; backward step n + t runs node n - 1 - t.
+  // Buffer k is node k's output, buffer n + k its output gradient.
   const size_t n = nodes_.size();
-  std::vector<Lifetime> lives(n);
-  std::vector<int64_t> values(n);
-  for (size_t k = 0; k < n; ++k) values[k] = shape_numel(nodes_[k].shape);
-  for (int o : outputs_) lives[o] = {true, 0, n - 1 - o};
+  auto backward_step = [n](size_t k) { return 2 * n - 1 - k; };
+  std::vector<Lifetime> lives(2 * n);
+  std::vector<int64_t> values(2 * n);
+  for (size_t k = 0; k < n; ++k) {
+    values[k] = values[n + k] = shape_numel(nodes_[k].shape);
+    const Layer::BackwardReads reads = layer(k).backward_reads();
+    lives[k] = {true, k, reads.output ? backward_step(k) : k};
+    for (int i : nodes_[k].inputs)
+      if (i >= 0) lives[i].last = std::max(lives[i].last, reads.inputs ? backward_step(k) : k);
+  }
+  // A gradient is first written by the backward of its node's last reader
+  // (the first met going back), last read by its node's own backward.
   for (size_t k = n; k-- > 0;)
     for (int i : nodes_[k].inputs)
-      if (i >= 0 && !lives[i].used) lives[i] = {true, n - 1 - k, n - 1 - i};
+      if (i >= 0 && !lives[n + i].used) lives[n + i] = {true, backward_step(k), backward_step(i)};
+  for (int o : outputs_) {
+    lives[o].last = SIZE_MAX;                        // the loss and the caller read it
+    lives[n + o] = {true, n - 1, backward_step(o)};  // the loss writes it after step n - 1
+  }
   BufferPlan plan = plan_buffers(lives, values);
-  grad_slot_ = std::move(plan.slot);
-  grad_slot_values_ = std::move(plan.slot_values);
+  train_slot_ = std::move(plan.slot);
+  train_slot_values_ = std::move(plan.slot_values);
 }
 
 Tensor& Graph::gradient_buffer(ExecContext& c, size_t k) const {
   ExecContext::NodeRun& run = c.nodes_[k];
-  run.grad.view_of(c.grad_slots_.at(grad_slot_.at(k)).data(), run.out.shape());
+  run.grad.view_of(c.train_slots_.at(train_slot_.at(nodes_.size() + k)).data(), run.out.shape());
   return run.grad;
 }
 
-void Graph::size_gradient_buffers(ExecContext& c, int64_t batch) const {
-  c.grad_slots_.resize(grad_slot_values_.size());
-  for (size_t s = 0; s < grad_slot_values_.size(); ++s) {
-    const int64_t need = checked_mul(batch, grad_slot_values_[s], "a gradient buffer");
-    if (c.grad_slots_[s].numel() < need) c.grad_slots_[s].resize({need});
+void Graph::size_training_buffers(ExecContext& c, int64_t batch) const {
+  c.train_slots_.resize(train_slot_values_.size());
+  for (size_t s = 0; s < train_slot_values_.size(); ++s) {
+    const int64_t need = checked_mul(batch, train_slot_values_[s], "a training buffer");
+    if (c.train_slots_[s].numel() < need) c.train_slots_[s].resize({need});
   }
 }
 
@@ -379,15 +390,16 @@ void Graph::prepare(ExecContext& c) const {
   c.inputs_.clear();
 }
 
-void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, bool fold) const {
+void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers) const {
   check_inputs(xs);
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
   RunContext rc = run_context(training);
-  // A folded inference run writes node outputs into shared slots; any other
-  // run gives every node its own buffer.
-  fold = fold && !training;
+  if (training && buffers == Buffers::Folded) buffers = Buffers::Training;
+  const bool fold = buffers == Buffers::Folded;
   const int64_t batch = xs[0]->dim(0);
+  // Slots grow only here, before any output or gradient views them.
+  if (buffers == Buffers::Training) size_training_buffers(c, batch);
   if (fold) {
     c.slots_.resize(slot_values_.size());
     for (size_t s = 0; s < slot_values_.size(); ++s) {
@@ -411,6 +423,8 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, bool fol
     target.out_shape[0] = batch;
     if (fold) {
       target.out.view_of(c.slots_[infer_slot_[d]].data(), target.out_shape);
+    } else if (buffers == Buffers::Training) {
+      target.out.view_of(c.train_slots_[train_slot_[d]].data(), target.out_shape);
     } else {
       if (target.out.is_view()) target.out = Tensor();  // a slot another run shares
       target.out.resize(target.out_shape);
@@ -420,8 +434,6 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, bool fol
     else
       layer(k).forward(run.in, target.out, rc);
   }
-  // Slots grow only here, before any gradient views them.
-  if (!fold) size_gradient_buffers(c, batch);
   c.inputs_ = xs;
   c.training_ = training;
   c.step_ = step_;
@@ -535,7 +547,7 @@ void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
     throw ValueError(cat("the model has ", outputs_.size(), " outputs; predict each of them"));
   std::shared_lock<SharedMutex> lock(weights_);
   ctx.one_input_.assign(1, &x);
-  run_forward(ctx.one_input_, false, ctx, true);
+  run_forward(ctx.one_input_, false, ctx, Buffers::Folded);
   Tensor* outs[] = {&out};
   finish_outputs(ctx, outs, run_context(false).threads);
 }
@@ -588,7 +600,7 @@ void Graph::predict(const Batch& xs, const std::vector<Tensor*>& outs) const {
     throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c, true);
+  run_forward(xs, false, *c, Buffers::Folded);
   finish_outputs(*c, outs.data(), run_context(false).threads);
 }
 
@@ -599,7 +611,7 @@ std::vector<Tensor> Graph::node_outputs(const Batch& xs, const std::vector<size_
                            nodes_.size(), ")"));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c, false);
+  run_forward(xs, false, *c, Buffers::Own);
   std::vector<Tensor> outs;
   for (size_t i : which) outs.push_back((*c).nodes_[i].out.clone());
   return outs;
@@ -612,7 +624,7 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training,
   if (ys.size() != outputs_.size())
     throw ValueError(cat("expected ", outputs_.size(), " target array(s), one per output, "
                          "received ", ys.size()));
-  run_forward(xs, training, c, !training);
+  run_forward(xs, training, c, Buffers::Folded);
   const int64_t n = xs[0]->dim(0);
   StepResult r;
   for (size_t j = 0; j < outputs_.size(); ++j) {
@@ -803,7 +815,7 @@ const Tensor& Graph::forward(const Tensor& x, bool training) {
   if (trained_by_other_thread())
     throw StateError("cannot run forward() while another thread trains the model");
   std::unique_lock<SharedMutex> lock(weights_);
-  run_forward({&x}, training, train_ctx_, false);
+  run_forward({&x}, training, train_ctx_, Buffers::Training);
   return output();
 }
 

@@ -68,8 +68,8 @@ class ExecContext {
   // Inference's shared output buffers (Graph::plan_inference_buffers): a
   // node's output views a slot while it is read.
   std::vector<Tensor> slots_;
-  // Training's shared output-gradient buffers (Graph::plan_gradient_buffers).
-  std::vector<Tensor> grad_slots_;
+  // A training step's shared buffers (Graph::plan_training_buffers).
+  std::vector<Tensor> train_slots_;
   Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
   bool training_ = false;
   uint64_t step_ = 0;
@@ -217,9 +217,13 @@ class Graph {
   void check_inputs(const Batch& xs) const;
   void prepare(ExecContext& c) const;
   RunContext run_context(bool training) const;
-  // fold: run Conv -> BatchNormalization (-> Activation) chains as one
-  // folded layer (inference only; node_outputs needs every node's output).
-  void run_forward(const Batch& xs, bool training, ExecContext& c, bool fold) const;
+  // Where node outputs go: Folded runs Conv -> BatchNormalization (->
+  // Activation) chains as one folded layer and shares buffers between
+  // outputs (inference only); Training shares them between outputs and
+  // gradients that no later step reads; Own keeps every output
+  // (node_outputs).
+  enum class Buffers { Folded, Training, Own };
+  void run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers) const;
   // Backward from the gradients in the output nodes' grad tensors.
   void run_backward(const std::vector<Tensor*>& dxs, ExecContext& c);
   void run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,
@@ -254,13 +258,15 @@ class Graph {
   // node's output goes to a slot freed when every reader of an earlier
   // output in it has run (model outputs keep theirs).
   void plan_inference_buffers();
-  // The same for the output gradients of the backward pass: a node's
-  // gradient lives from its last reader's backward to its own.
-  void plan_gradient_buffers();
+  // The same for a training step, over its forward and backward steps:
+  // a node's output lives until the last step that reads it (a later
+  // forward, or a backward that reads it: Layer::backward_reads), its
+  // gradient from its last reader's backward to its own.
+  void plan_training_buffers();
   // Node k's output gradient, viewing its slot (shaped like its output).
   Tensor& gradient_buffer(ExecContext& c, size_t k) const;
-  // Grows the gradient slots for `batch` samples (before any view of them).
-  void size_gradient_buffers(ExecContext& c, int64_t batch) const;
+  // Grows the training slots for `batch` samples (before any view of them).
+  void size_training_buffers(ExecContext& c, int64_t batch) const;
   // The fold's layer for the weights as they are now (built again after any
   // weight or moving statistic changed).
   std::shared_ptr<const Layer> folded_layer(const Fold& f) const;
@@ -270,8 +276,10 @@ class Graph {
   std::vector<int> fold_role_;  // per node: the fold it starts, kFoldedAway or kNoFold
   std::vector<int> infer_slot_;       // per node: its inference slot (-1: not written)
   std::vector<int64_t> slot_values_;  // per slot: the most values per sample it holds
-  std::vector<int> grad_slot_;             // per node: its output gradient's slot
-  std::vector<int64_t> grad_slot_values_;  // per gradient slot: values per sample
+  // Per node k: train_slot_[k] its output's training slot, train_slot_[n + k]
+  // its gradient's.
+  std::vector<int> train_slot_;
+  std::vector<int64_t> train_slot_values_;  // per training slot: values per sample
   std::vector<Shape> input_shapes_;
   std::vector<int> outputs_;  // node indices
   std::vector<OutputLoss> losses_;  // one per output once compiled

@@ -91,6 +91,14 @@ class Layer {
   virtual void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                         const std::vector<Tensor*>& din, const RunContext& ctx) = 0;
 
+  // What backward reads of the forward pass: the inputs' values, the
+  // output's. A training step reuses the buffers of values no later step
+  // reads, so a layer must not declare less than its backward reads.
+  struct BackwardReads {
+    bool inputs = true, output = true;
+  };
+  virtual BackwardReads backward_reads() const { return {}; }
+
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
   // Freezes or unfreezes every parameter (not the state).
@@ -113,6 +121,11 @@ class Layer {
   template <class State>
   static State& state_of(const RunContext& ctx) {
     return *static_cast<State*>(ctx.state);
+  }
+  // Whether activation_backward reads the output (swish and gelu read a copy
+  // of the input in the state instead; linear reads nothing).
+  bool activation_reads_output() const {
+    return activation_ != ops::Activation::Linear && !ops::needs_input(activation_);
   }
   // The layer's activation on its output, in place (or from `in` into out).
   void apply_activation(Tensor& out, const RunContext& ctx) const;

@@ -25,6 +25,10 @@ class ActivationLayer : public Layer {
 
   // The input stays in the graph for backward, so swish and gelu read it
   // there rather than from a copy (as a layer with a fused activation must).
+  BackwardReads backward_reads() const override {
+    return {ops::needs_input(activation_), activation_reads_output()};
+  }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t cols = out.dim(-1);
     ops::activation_forward(output_activation(), in[0]->data(), out.data(), out.numel() / cols,

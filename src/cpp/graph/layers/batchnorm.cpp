@@ -83,6 +83,8 @@ class BatchNormLayer : public Layer {
 
   std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
 
+  BackwardReads backward_reads() const override { return {true, false}; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t C = out.dim(-1), rows = out.numel() / C;
     const float* x = in[0]->data();

@@ -40,6 +40,8 @@ class ConvBase : public Layer {
   }
 
   std::unique_ptr<LayerState> new_state() const override { return std::make_unique<ConvState>(); }
+  // Separable convolutions keep their middle values in the state.
+  BackwardReads backward_reads() const override { return {true, activation_reads_output()}; }
 
   void add_bias(int64_t n) {
     if (!use_bias_) return;

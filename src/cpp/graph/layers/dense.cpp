@@ -38,6 +38,8 @@ class DenseLayer : public Layer {
     return out;
   }
 
+  BackwardReads backward_reads() const override { return {true, activation_reads_output()}; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     // Training changes the kernel every step: the GEMM packs it per call. An
     // activation whose backward needs its input runs after it, keeping that.

@@ -37,6 +37,8 @@ class DropoutLayer : public Layer {
 
   std::unique_ptr<LayerState> new_state() const override { return std::make_unique<MaskState>(); }
 
+  BackwardReads backward_reads() const override { return {false, false}; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const float* x = in[0]->data();
     float* y = out.data();

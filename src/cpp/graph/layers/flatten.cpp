@@ -15,6 +15,8 @@ class FlattenLayer : public Layer {
     return {shape_numel(inputs[0], who())};
   }
 
+  BackwardReads backward_reads() const override { return {false, false}; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
   }

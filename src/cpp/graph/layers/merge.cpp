@@ -53,6 +53,12 @@ class ElementwiseMerge : public Layer {
     return out;
   }
 
+  // Sums and averages need no values back; products and maxima do.
+  BackwardReads backward_reads() const override {
+    const bool linear = op_ == Op::Add || op_ == Op::Subtract || op_ == Op::Average;
+    return {!linear, !linear};
+  }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     float* y = out.data();
     const int64_t cols = out.dim(-1), rows = out.numel() / cols;
@@ -224,6 +230,8 @@ class ConcatenateLayer : public Layer {
     }
     return out;
   }
+
+  BackwardReads backward_reads() const override { return {false, false}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     for_each_block(in, out, [&](size_t k, float* joined, int64_t at, int64_t n) {

@@ -39,6 +39,9 @@ class Pool2DLayer : public Layer {
     return max_ ? std::make_unique<ArgmaxState>() : nullptr;
   }
 
+  // Max pooling reads its input only to find the argmax again if it was lost.
+  BackwardReads backward_reads() const override { return {max_, false}; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     if (!max_) {
       ops::avgpool2d_forward(geom_, *in[0], out, ctx.threads);

@@ -39,6 +39,8 @@ class ReshapeLayer : public Layer {
     return out;
   }
 
+  BackwardReads backward_reads() const override { return {false, false}; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
   }
@@ -87,6 +89,8 @@ class PermuteLayer : public Layer {
     }
     return out;
   }
+
+  BackwardReads backward_reads() const override { return {false, false}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     move(in[0]->data(), out.data(), out.dim(0), false);

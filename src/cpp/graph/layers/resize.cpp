@@ -63,6 +63,8 @@ class PadOrCropLayer : public Layer {
     return out_;
   }
 
+  BackwardReads backward_reads() const override { return {false, false}; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     if (pad_)
       copy_window(in[0]->data(), out.data(), out.dim(0), in_, out_, edges_[0], edges_[2], true);
@@ -107,6 +109,8 @@ class UpSampling2DLayer : public Layer {
     shape_numel(out, who());
     return out;
   }
+
+  BackwardReads backward_reads() const override { return {false, false}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
     run(in[0]->data(), out.data(), out.dim(0), false);
