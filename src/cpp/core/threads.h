@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "core/denormals.h"
+
 namespace pyconv {
 
 // Threads worth using for `work` units (about one multiply-add each): small
@@ -28,12 +30,19 @@ void parallel_for(int threads, int64_t n, F&& f, bool dynamic = false) {
       // dynamic loop (~0.1 us of a batch-1 layer's ~1 us region).
       std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(static_cast<int>(std::min<int64_t>(threads, n)))
-      for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
-           i = next.fetch_add(1, std::memory_order_relaxed))
-        f(i);
+      {
+        const FlushDenormals flush;
+        for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
+             i = next.fetch_add(1, std::memory_order_relaxed))
+          f(i);
+      }
     } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (int64_t i = 0; i < n; ++i) f(i);
+#pragma omp parallel num_threads(threads)
+      {
+        const FlushDenormals flush;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; ++i) f(i);
+      }
     }
     return;
   }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/checked.h"
+#include "core/denormals.h"
 #include "core/error.h"
 #include "core/finite.h"
 #include "core/threads.h"
@@ -391,6 +392,7 @@ void Graph::prepare(ExecContext& c) const {
 }
 
 void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers) const {
+  const FlushDenormals flush;
   check_inputs(xs);
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
@@ -450,6 +452,7 @@ void add_floats(Tensor& to, const Tensor& from) {
 }  // namespace
 
 void Graph::run_backward(const std::vector<Tensor*>& dxs_in, ExecContext& c) {
+  const FlushDenormals flush;
   if (c.inputs_.empty() || c.model_ != this)
     throw StateError("backward() needs a forward() first");
   for (Param* p : params_) p->grad.resize(p->value.shape());  // allocated on first use
@@ -694,6 +697,7 @@ StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
 }
 
 StepResult Graph::test_step(const Batch& xs, const Batch& ys) const {
+  const FlushDenormals flush;
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
   return evaluate(xs, ys, false, *c);
@@ -749,6 +753,7 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
 }
 
 StepResult Graph::train_step(const Batch& xs, const Batch& ys) {
+  const FlushDenormals flush;  // the loss and the weight update too
   TrainingScope scope(*this);
   std::unique_lock<SharedMutex> lock(weights_);
   own_weights();

@@ -428,7 +428,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 #ifdef _OPENMP
   if (nt > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(nt)
-    run(p, packed_b, omp_get_thread_num(), omp_get_num_threads(), next_block);
+    {
+      const FlushDenormals flush;
+      run(p, packed_b, omp_get_thread_num(), omp_get_num_threads(), next_block);
+    }
     return;
   }
 #endif

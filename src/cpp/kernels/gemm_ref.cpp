@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/denormals.h"
 #include "kernels/gemm.h"
 
 namespace pyconv::kernels::ref {
@@ -63,6 +64,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   [[maybe_unused]] const bool parallel = threads > 1 && M > 1 && M * N * K > 32768;
 #pragma omp parallel num_threads(threads) if (parallel)
   {
+    const FlushDenormals flush;
     std::vector<float> row;  // op(A)'s row from the packer: a panel of one row
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < M; ++i) {

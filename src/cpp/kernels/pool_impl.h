@@ -79,6 +79,7 @@ void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n) {
+    const FlushDenormals flush;
     float* dxs = dx + n * in_size;
     std::memset(dxs, 0, sizeof(float) * in_size);
     const float* dys = dy + n * out_size;
@@ -188,6 +189,7 @@ void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, i
     const float inv = 1.f / static_cast<float>(g.KH * g.KW);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t n = 0; n < g.N; ++n) {
+      const FlushDenormals flush;
       float* dxs = dx + n * in_size;
       if (span < row || g.OH * g.KH < g.H) std::memset(dxs, 0, sizeof(float) * in_size);
       for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -205,6 +207,7 @@ void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, i
   }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t n = 0; n < g.N; ++n) {
+    const FlushDenormals flush;
     float* dxs = dx + n * in_size;
     std::memset(dxs, 0, sizeof(float) * in_size);
     for (int64_t oh = 0; oh < g.OH; ++oh)

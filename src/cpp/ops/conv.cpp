@@ -284,6 +284,7 @@ void input_grad_by_columns(const ConvGeometry& g, int64_t N, const float* dy, co
       const int split = static_cast<int>(std::min<int64_t>(threads, n1 - n0));
 #pragma omp parallel for num_threads(split) schedule(static) if (split > 1)
       for (int64_t n = n0; n < n1; ++n) {
+        const FlushDenormals flush;
         const int64_t p0 = std::max(q0, n * P) - n * P, p1 = std::min(q1, (n + 1) * P) - n * P;
         kernels::col2im_nhwc(g, grp, dcol.data() + (n * P + p0 - q0) * K, p0, p1,
                              dx + n * in_size);
@@ -347,6 +348,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
 #pragma omp parallel for num_threads(team) schedule(dynamic) if (team > 1)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const FlushDenormals flush;
     float* dk = ws.dkernel[chunk].data();
     std::fill(dk, dk + ws.dkernel[chunk].numel(), 0.f);
     for (int64_t n = N * chunk / chunks; n < N * (chunk + 1) / chunks; ++n) {

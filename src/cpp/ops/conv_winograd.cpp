@@ -56,6 +56,7 @@ void for_each_tile_block(const ConvGeometry& g, const TilePlan& plan, Body body)
   const int64_t T = kernels::winograd_tiles(g);
 #pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
   {
+    const FlushDenormals flush;
 #ifdef _OPENMP
     const int thread = omp_get_thread_num();
 #else

@@ -18,6 +18,7 @@ void column_sums(const float* m, int64_t rows, int64_t cols, float* out, int thr
   std::vector<float> partials(static_cast<size_t>(nt * cols), 0.f);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
+    const FlushDenormals flush;
 #ifdef _OPENMP
     const int t = omp_get_thread_num();
 #else
