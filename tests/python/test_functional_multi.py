@@ -127,6 +127,26 @@ def test_a_shared_layer_sums_the_gradients_of_its_calls():
     np.testing.assert_allclose(kernel - encoder.get_weights()[0], grad, rtol=1e-4, atol=1e-6)
 
 
+def test_a_dropout_layer_called_twice_draws_a_mask_per_call(tmp_path):
+    # Found: calling one Dropout layer twice raised "layer names must be
+    # unique" (building it adds the seed it drew to its attributes).
+    x = pyconv.Input((256,))
+    drop = L.Dropout(0.5)
+    model = pyconv.Model(x, L.Subtract()([drop(x), drop(x)]))
+    model.compile(pyconv.optimizers.SGD(0.1), "mse")
+    ones, zeros = np.ones((4, 256), np.float32), np.zeros((4, 256), np.float32)
+    # y = (m1 - m2) * 2 per element: 0 where both masks agree, +-2 elsewhere,
+    # so the mean square is 4 * (fraction where they differ), about 4 * 0.5.
+    loss = model.train_on_batch(ones, zeros)
+    assert 1.5 < loss < 2.5
+    # Saved and loaded, the second call is still the same layer, masks and all.
+    path = tmp_path / "twice.pcv"
+    model.save(path)
+    loaded = pyconv.models.load_model(path)
+    assert [l.name for l in loaded.layers].count(drop.name) == 1
+    np.testing.assert_array_equal(loaded.predict(ones, verbose=0), zeros)  # inference: no dropout
+
+
 def test_multi_io_and_shared_models_save_load_and_keep_training_alike(tmp_path):
     image, side, labels, values = _data()
     model = _two_headed(seed=7)

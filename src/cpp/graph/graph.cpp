@@ -257,13 +257,17 @@ void Graph::add_node(const NodeSpec& spec, Rng& rng) {
   node.owner = k;
   // A name seen before is a second call of that layer (shared weights);
   // names are otherwise unique: a saved model keys its tensors by them.
-  for (size_t j = 0; j < k; ++j)
+  // (Compared with the attributes the first call was given: building may
+  // add some, as Dropout adds the seed it drew.)
+  for (size_t j = 0; j < k; ++j) {
     if (nodes_[j].layer && nodes_[j].layer->name() == attrs.name()) {
-      if (nodes_[j].layer->attrs().values() != attrs.values())
+      if (nodes_[j].given.values() != attrs.values())
         throw ValueError(cat("layer names must be unique; '", attrs.name(), "' is used twice "
                              "with different arguments"));
       node.owner = j;
     }
+    if (nodes_[j].owner == node.owner && node.owner != k) ++node.call;
+  }
   const std::string who = node.owner == k ? attrs.who() : nodes_[node.owner].layer->who();
   if (spec.inputs.empty()) throw ValueError(cat(who, ": a node needs at least one input"));
   for (int i : spec.inputs) {
@@ -276,6 +280,7 @@ void Graph::add_node(const NodeSpec& spec, Rng& rng) {
   }
   node.inputs = spec.inputs;
   if (node.owner == k) {
+    node.given = attrs;
     node.layer = create_layer(attrs);
     node.shape = node.layer->build(node.in_shapes, &rng);
   } else {
@@ -419,6 +424,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
       run.in[j] = i < 0 ? xs[-1 - i] : &c.nodes_[i].out;
     }
     rc.state = run.state.get();
+    rc.call = node.call;
     // The node whose output this writes: a fold's layer writes its chain's last.
     const size_t d = role >= 0 ? folds_[role]->last : k;
     ExecContext::NodeRun& target = c.nodes_[d];
@@ -520,6 +526,7 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
   }
   RunContext rc = run_context(c.training_);
   rc.step = c.step_;  // replay the forward's dropout masks
+  rc.call = node.call;
   rc.state = run.state.get();
   layer(k).backward(in, run.out, run.grad, din, rc);
   for (auto& [target, part] : sums) add_floats(*target, parts[part]);

@@ -199,6 +199,8 @@ class Graph {
     Shape shape;                   // per-sample output shape
     int readers = 0;               // nodes that take this one's output
     int calls = 0;                 // on a layer's owner: the nodes that run the layer
+    int call = 0;                  // which call of its layer this node is (0: the first)
+    Attrs given;                   // on a layer's owner: the attributes it was made from
   };
   // An output's loss, its weight in the total, and the activation of its
   // node that runs inside the loss (softmax or sigmoid before a

@@ -53,6 +53,7 @@ struct RunContext {
   int threads = 1;
   bool training = false;
   uint64_t step = 0;             // training steps taken so far: keys dropout masks
+  int call = 0;                  // which call of a shared layer runs (0: the first): too
   LayerState* state = nullptr;   // this layer's state in the running context
 };
 

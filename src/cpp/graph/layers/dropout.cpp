@@ -82,7 +82,11 @@ class DropoutLayer : public Layer {
   }
 
  private:
-  uint64_t mask_key(const RunContext& ctx) const { return splitmix64(seed_ ^ splitmix64(ctx.step)); }
+  // Per step, and per call of a layer called more than once (each call its own mask, as in Keras).
+  uint64_t mask_key(const RunContext& ctx) const {
+    const uint64_t key = splitmix64(seed_ ^ splitmix64(ctx.step));
+    return ctx.call == 0 ? key : splitmix64(key ^ static_cast<uint64_t>(ctx.call));
+  }
 
   struct MaskState : LayerState {
     std::vector<uint8_t> mask;  // the last training forward's kept elements
