@@ -5,8 +5,11 @@
 #     on real MNIST digits (.ci/cpp_package.sh);
 #  2. the C++ tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #     then the model-file loader fuzzed for PYCONV_FUZZ_SECONDS (default 60)
-#     (.ci/sanitizers.sh).
+#     (.ci/sanitizers.sh);
+#  3. the aarch64 build under qemu-aarch64: the C++ tests, and models trained
+#     here giving the same answers through the ARM pyconv-run (.ci/arm64.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/cpp_package.sh
 bash .ci/sanitizers.sh "${PYCONV_FUZZ_SECONDS:-60}"
+bash .ci/arm64.sh

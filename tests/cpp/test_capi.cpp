@@ -18,6 +18,7 @@
 #include "capi/capi_internal.h"
 #include "graph/graph.h"
 #include "io/model_file.h"
+#include "kernels/dispatch.h"
 #include "check.h"
 
 // Counts heap allocations, to show what a runner call allocates.
@@ -239,6 +240,19 @@ TEST_CASE(test_runner_allocates_nothing) {
     check_runner_allocates_nothing(small_cnn(32), threads);
     check_runner_allocates_nothing(lenet5(), threads);
   }
+}
+
+// The reference kernels too: they are what an ISA without optimised kernels
+// runs (found on aarch64: the reference GEMM allocated its packing buffers
+// on every call).
+TEST_CASE(test_runner_allocates_nothing_on_the_reference_kernels) {
+  const std::string was = pyconv::kernels::active().isa;
+  pyconv::kernels::select_isa("ref");
+  for (int threads : {1, 2}) {
+    check_runner_allocates_nothing(small_cnn(32), threads);
+    check_runner_allocates_nothing(lenet5(), threads);
+  }
+  pyconv::kernels::select_isa(was);
 }
 
 // A saved model loads through the C API from memory and from a file and

@@ -31,7 +31,9 @@ int64_t taps_in_image(const ConvGeometry& g, int64_t oh, int64_t ow, int64_t* pi
 
 template <class Op>
 void for_each_tap(const ConvGeometry& g, Op op) {
-  std::vector<int64_t> pixels(g.KH * g.KW), taps(g.KH * g.KW);
+  thread_local std::vector<int64_t> pixels, taps;  // kept: a warm call allocates nothing
+  pixels.resize(static_cast<size_t>(g.KH * g.KW));
+  taps.resize(static_cast<size_t>(g.KH * g.KW));
   for (int64_t oh = 0; oh < g.OH; ++oh)
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const int64_t n = taps_in_image(g, oh, ow, pixels.data(), taps.data());

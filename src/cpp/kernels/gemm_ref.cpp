@@ -55,7 +55,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            int64_t ldc, int threads, const GemmExtras* extras) {
   const GemmExtras none;
   const GemmExtras& x = extras ? *extras : none;
-  std::vector<float> packed_b;  // op(B) from the packer, as a row-major K x N matrix
+  // Scratch kept per thread, so that a warm call allocates nothing (the
+  // native runtime promises that, and runs these kernels where no optimised
+  // ones exist).
+  thread_local std::vector<float> packed_b;  // op(B) from the packer, row-major K x N
   if (x.pack_b) {
     packed_b.resize(static_cast<size_t>(K * N));
     x.pack_b(x.pack_b_ctx, 0, K, 0, N, static_cast<int>(N), packed_b.data());
@@ -65,7 +68,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 #pragma omp parallel num_threads(threads) if (parallel)
   {
     const FlushDenormals flush;
-    std::vector<float> row;  // op(A)'s row from the packer: a panel of one row
+    thread_local std::vector<float> row;  // op(A)'s row from the packer: a panel of one row
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < M; ++i) {
       const float* a = nullptr;

@@ -55,7 +55,10 @@ inline void window_sums(const float* padded, float* s, int64_t C, int64_t radius
 void lrn_forward_f32(const LrnParams& p, const float* x, float* y, float* base, float* scale,
                      int64_t rows, int64_t C) {
   const int64_t radius = std::min(p.radius, C - 1);  // a wider window only adds zeros
-  std::vector<float> padded(static_cast<size_t>(C + 2 * radius), 0.f), s(C), b(C), sc(C);
+  // Per-thread scratch, kept: a warm call allocates nothing.
+  thread_local std::vector<float> padded, s, b, sc;
+  padded.assign(static_cast<size_t>(C + 2 * radius), 0.f);
+  s.resize(C), b.resize(C), sc.resize(C);
   with_power(p.beta, [&](auto power) {
     for (int64_t r = 0; r < rows; ++r) {
       const float* xr = x + r * C;
@@ -79,7 +82,9 @@ void lrn_forward_f32(const LrnParams& p, const float* x, float* y, float* base, 
 void lrn_backward_f32(const LrnParams& p, const float* x, const float* dy, const float* base,
                       const float* scale, float* dx, int64_t rows, int64_t C) {
   const int64_t radius = std::min(p.radius, C - 1);
-  std::vector<float> padded(static_cast<size_t>(C + 2 * radius), 0.f), u(C);
+  thread_local std::vector<float> padded, u;
+  padded.assign(static_cast<size_t>(C + 2 * radius), 0.f);
+  u.resize(C);
   const float k = 2.f * p.alpha * p.beta;
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = r * C;
