@@ -225,7 +225,6 @@ class Model:
     def _output_shapes(self):
         return [self._shapes[j] for j in self._graph.outputs]
 
-
     @property
     def input_shape(self):
         if self._input_shape is None:

@@ -49,6 +49,14 @@ void parallel_for(int threads, int64_t n, F&& f, bool dynamic = false) {
   for (int64_t i = 0; i < n; ++i) f(i);
 }
 
+// Calls body(lo, hi) for the consecutive blocks of `block` items that cover
+// [0, n), the blocks split among `threads` threads as parallel_for does.
+template <class F>
+void parallel_blocks(int threads, int64_t n, int64_t block, F&& body) {
+  const int64_t blocks = (n + block - 1) / block;
+  parallel_for(threads, blocks, [&](int64_t b) { body(b * block, std::min(n, (b + 1) * block)); });
+}
+
 int num_threads();
 // n == 0 restores the default (all cores); a negative n throws ValueError; n
 // above max_threads() is capped there (thousands of OS threads only thrash).

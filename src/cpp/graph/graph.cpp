@@ -188,13 +188,18 @@ Tensor& Graph::gradient_buffer(ExecContext& c, size_t k) const {
   return run.grad;
 }
 
-void Graph::size_training_buffers(ExecContext& c, int64_t batch) const {
-  c.train_slots_.resize(train_slot_values_.size());
-  for (size_t s = 0; s < train_slot_values_.size(); ++s) {
-    const int64_t need = checked_mul(batch, train_slot_values_[s], "a training buffer");
-    if (c.train_slots_[s].numel() < need) c.train_slots_[s].resize({need});
+namespace {
+// Grows each slot to hold `batch` samples of its planned size (a smaller
+// batch fits in what a larger one left).
+void grow_slots(std::vector<Tensor>& slots, const std::vector<int64_t>& values, int64_t batch,
+                const char* what) {
+  slots.resize(values.size());
+  for (size_t s = 0; s < values.size(); ++s) {
+    const int64_t need = checked_mul(batch, values[s], what);
+    if (slots[s].numel() < need) slots[s].resize({need});
   }
 }
+}  // namespace
 
 void Graph::find_folds() {
   std::vector<bool> is_output(nodes_.size(), false);
@@ -406,14 +411,9 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   const bool fold = buffers == Buffers::Folded;
   const int64_t batch = xs[0]->dim(0);
   // Slots grow only here, before any output or gradient views them.
-  if (buffers == Buffers::Training) size_training_buffers(c, batch);
-  if (fold) {
-    c.slots_.resize(slot_values_.size());
-    for (size_t s = 0; s < slot_values_.size(); ++s) {
-      const int64_t need = checked_mul(batch, slot_values_[s], "an inference buffer");
-      if (c.slots_[s].numel() < need) c.slots_[s].resize({need});  // a smaller batch fits
-    }
-  }
+  if (buffers == Buffers::Training)
+    grow_slots(c.train_slots_, train_slot_values_, batch, "a training buffer");
+  if (fold) grow_slots(c.slots_, slot_values_, batch, "an inference buffer");
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
     const int role = fold ? fold_role_[k] : kNoFold;
@@ -513,10 +513,13 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
     }
     const bool ready = i < 0 ? dx_ready[-1 - i] : c.nodes_[i].grad_ready;
     if (!ready) {
-      if (i < 0) target->resize(in.back()->shape());
-      else gradient_buffer(c, static_cast<size_t>(i));
-      if (i < 0) dx_ready[-1 - i] = true;
-      else c.nodes_[i].grad_ready = true;
+      if (i < 0) {
+        target->resize(in.back()->shape());
+        dx_ready[-1 - i] = true;
+      } else {
+        gradient_buffer(c, static_cast<size_t>(i));
+        c.nodes_[i].grad_ready = true;
+      }
       din.push_back(target);
     } else {  // a tensor that feeds several nodes: gradients are summed
       parts.emplace_back(in.back()->shape());

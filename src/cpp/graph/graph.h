@@ -267,8 +267,6 @@ class Graph {
   void plan_training_buffers();
   // Node k's output gradient, viewing its slot (shaped like its output).
   Tensor& gradient_buffer(ExecContext& c, size_t k) const;
-  // Grows the training slots for `batch` samples (before any view of them).
-  void size_training_buffers(ExecContext& c, int64_t batch) const;
   // The fold's layer for the weights as they are now (built again after any
   // weight or moving statistic changed).
   std::shared_ptr<const Layer> folded_layer(const Fold& f) const;

@@ -70,26 +70,17 @@ void Layer::set_trainable(bool trainable) {
 bool Layer::trainable() const { return trainable_; }
 
 void Layer::apply_activation(Tensor& out, const RunContext& ctx) const {
-  apply_activation(out, out, ctx);
-}
-
-void Layer::apply_activation(const Tensor& in, Tensor& out, const RunContext& ctx) const {
   const ops::Activation act = output_activation();
   if (ops::needs_input(act) && ctx.training && ctx.state) {
     Tensor& kept = ctx.state->pre_activation;
-    kept.resize(in.shape());
-    std::copy(in.data(), in.data() + in.numel(), kept.data());
+    kept.resize(out.shape());
+    std::copy(out.data(), out.data() + out.numel(), kept.data());
   }
   const int64_t cols = out.dim(-1);
-  ops::activation_forward(act, in.data(), out.data(), out.numel() / cols, cols, ctx.threads);
+  ops::activation_forward(act, out.data(), out.numel() / cols, cols, ctx.threads);
 }
 
 void Layer::activation_backward(const Tensor& out, Tensor& dout, const RunContext& ctx) const {
-  activation_backward(out, dout, dout, ctx);
-}
-
-void Layer::activation_backward(const Tensor& out, const Tensor& dout, Tensor& din,
-                                const RunContext& ctx) const {
   const ops::Activation act = output_activation();
   const float* x = nullptr;
   if (ops::needs_input(act)) {
@@ -99,8 +90,7 @@ void Layer::activation_backward(const Tensor& out, const Tensor& dout, Tensor& d
     x = ctx.state->pre_activation.data();
   }
   const int64_t cols = out.dim(-1);
-  ops::activation_backward(act, out.data(), dout.data(), din.data(), out.numel() / cols, cols,
-                           ctx.threads, x);
+  ops::activation_backward(act, out.data(), dout.data(), out.numel() / cols, cols, ctx.threads, x);
 }
 
 void initialize(Tensor& t, const std::string& init, int64_t fan_in, int64_t fan_out, Rng* rng,

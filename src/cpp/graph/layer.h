@@ -128,13 +128,10 @@ class Layer {
   bool activation_reads_output() const {
     return activation_ != ops::Activation::Linear && !ops::needs_input(activation_);
   }
-  // The layer's activation on its output, in place (or from `in` into out).
+  // The layer's activation on its output, in place.
   void apply_activation(Tensor& out, const RunContext& ctx) const;
-  void apply_activation(const Tensor& in, Tensor& out, const RunContext& ctx) const;
-  // dout times the activation's derivative, in place (or into din).
+  // dout times the activation's derivative, in place.
   void activation_backward(const Tensor& out, Tensor& dout, const RunContext& ctx) const;
-  void activation_backward(const Tensor& out, const Tensor& dout, Tensor& din,
-                           const RunContext& ctx) const;
 
   Attrs attrs_;
   std::string who_;

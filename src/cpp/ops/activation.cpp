@@ -61,14 +61,7 @@ void softmax_row_backward(const float* y, float* dy, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dy[i] = y[i] * (dy[i] - s);
 }
 
-// body(lo, hi) over [0, n) in blocks, on `threads` threads when par.
-template <class Body>
-void in_blocks(int64_t n, bool par, int threads, Body body) {
-  constexpr int64_t kBlock = 8192;
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-  parallel_for(par ? threads : 1, blocks,
-               [&](int64_t b) { body(b * kBlock, std::min(n, (b + 1) * kBlock)); });
-}
+constexpr int64_t kBlock = 8192;  // elements per block of an element-wise pass
 
 }  // namespace
 
@@ -92,8 +85,8 @@ void activation_forward(Activation a, const float* x, float* y, int64_t rows, in
       return;
     default: {
       const auto kernel = kernels::active().activation_forward_f32;
-      in_blocks(n, par, threads,
-                [&](int64_t lo, int64_t hi) { kernel(a, x + lo, y + lo, hi - lo); });
+      parallel_blocks(par ? threads : 1, n, kBlock,
+                      [&](int64_t lo, int64_t hi) { kernel(a, x + lo, y + lo, hi - lo); });
       return;
     }
   }
@@ -123,7 +116,7 @@ void activation_backward(Activation a, const float* y, const float* dy, float* d
     default: {
       const float* input = x ? x : y;  // read only by the activations that need it
       const auto kernel = kernels::active().activation_backward_f32;
-      in_blocks(n, par, threads, [&](int64_t lo, int64_t hi) {
+      parallel_blocks(par ? threads : 1, n, kBlock, [&](int64_t lo, int64_t hi) {
         kernel(a, y + lo, dy + lo, dx + lo, input + lo, hi - lo);
       });
       return;

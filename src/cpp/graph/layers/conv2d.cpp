@@ -33,10 +33,10 @@ class Conv2DLayer : public Layer {
 
   std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
 
-  // Training changes the kernel every step: it packs per call, as the cache
-  // would, and leaves the cache to inference.
   BackwardReads backward_reads() const override { return {true, activation_reads_output()}; }
 
+  // Training changes the kernel every step: it packs per call, as the cache
+  // would, and leaves the cache to inference.
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     // An activation whose backward needs its input runs after the kernel,
     // which keeps that input (see Layer::apply_activation).

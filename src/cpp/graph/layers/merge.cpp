@@ -144,11 +144,7 @@ class ElementwiseMerge : public Layer {
   // body(r0, r1) over blocks of rows, on up to `threads` threads.
   template <class Body>
   static void in_row_blocks(int64_t rows, int64_t cols, int threads, Body body) {
-    constexpr int64_t kBlockRows = 256;
-    const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-    parallel_for(threads_for(rows * cols, threads), blocks, [&](int64_t b) {
-      body(b * kBlockRows, std::min(rows, (b + 1) * kBlockRows));
-    });
+    parallel_blocks(threads_for(rows * cols, threads), rows, /*block=*/256, body);
   }
 
   // g[c] = dy * d out / d (input k) along output row r.

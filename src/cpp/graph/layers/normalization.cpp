@@ -138,9 +138,9 @@ class LocalResponseNormLayer : public Layer {
     const float* x = in[0]->data();
     float* y = out.data();
     const auto kernel = kernels::active().lrn_forward_f32;
-    in_row_chunks(rows, C, ctx.threads, [&](int64_t r0, int64_t n) {
+    in_row_blocks(rows, C, ctx.threads, [&](int64_t r0, int64_t r1) {
       kernel(params(), x + r0 * C, y + r0 * C, base ? base + r0 * C : nullptr,
-             scale ? scale + r0 * C : nullptr, n, C);
+             scale ? scale + r0 * C : nullptr, r1 - r0, C);
     });
   }
 
@@ -155,9 +155,9 @@ class LocalResponseNormLayer : public Layer {
     const float* dy = dout.data();
     float* dx = din[0]->data();
     const auto kernel = kernels::active().lrn_backward_f32;
-    in_row_chunks(rows, C, ctx.threads, [&](int64_t r0, int64_t n) {
+    in_row_blocks(rows, C, ctx.threads, [&](int64_t r0, int64_t r1) {
       kernel(params(), x + r0 * C, dy + r0 * C, st.base.data() + r0 * C,
-             st.scale.data() + r0 * C, dx + r0 * C, n, C);
+             st.scale.data() + r0 * C, dx + r0 * C, r1 - r0, C);
     });
   }
 
@@ -167,15 +167,11 @@ class LocalResponseNormLayer : public Layer {
             static_cast<float>(beta_)};
   }
 
-  // body(first_row, count) over chunks of rows, in parallel when worth it.
+  // body(r0, r1) over blocks of 64 rows, in parallel when worth it.
   template <class Body>
-  void in_row_chunks(int64_t rows, int64_t C, int threads, Body body) const {
-    constexpr int64_t kRows = 64;
-    const int64_t chunks = (rows + kRows - 1) / kRows;
+  void in_row_blocks(int64_t rows, int64_t C, int threads, Body body) const {
     const int64_t window = std::min(radius_, C - 1) * 2 + 1;
-    parallel_for(threads_for(rows * C * (window + 8), threads), chunks, [&](int64_t i) {
-      body(i * kRows, std::min(kRows, rows - i * kRows));
-    });
+    parallel_blocks(threads_for(rows * C * (window + 8), threads), rows, /*block=*/64, body);
   }
 
   struct State : LayerState {
