@@ -24,7 +24,7 @@ def get_num_threads():
 
 
 def kernel_isa():
-    """The instruction set of the kernels in use: 'avx2' or 'ref'."""
+    """The instruction set of the kernels in use: 'avx2', 'neon' (AArch64) or 'ref'."""
     return _core.kernel_isa()
 
 

@@ -84,6 +84,9 @@ PCV_CONV_FORWARD_DECL
 namespace avx2 {
 PCV_CONV_FORWARD_DECL
 }
+namespace neon {
+PCV_CONV_FORWARD_DECL
+}
 #undef PCV_CONV_FORWARD_DECL
 
 // Stride 1, ungrouped, at most 8 filters: the AVX2 forward kernel computes

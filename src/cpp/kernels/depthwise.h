@@ -24,6 +24,9 @@ PCV_DEPTHWISE_DECLS
 namespace avx2 {
 PCV_DEPTHWISE_DECLS
 }
+namespace neon {
+PCV_DEPTHWISE_DECLS
+}
 #undef PCV_DEPTHWISE_DECLS
 
 }  // namespace pyconv::kernels

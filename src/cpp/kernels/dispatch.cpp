@@ -50,6 +50,15 @@ bool isa_table(const std::string& isa, KernelTable& out) {
     return true;
   }
 #endif
+#if defined(PYCONV_HAVE_NEON)
+  if (isa == "neon") {  // Advanced SIMD: part of every AArch64 CPU
+    out.isa = "neon";
+#define PCV_KERNEL(slot) out.slot = neon::slot;
+#include "kernels/neon.inc"
+#undef PCV_KERNEL
+    return true;
+  }
+#endif
   return false;
 }
 
@@ -81,7 +90,7 @@ const KernelTable& active() { return table(); }
 std::vector<std::string> available_isas() {
   std::vector<std::string> out{"ref"};
   KernelTable t;
-  for (const char* isa : {"avx2"})
+  for (const char* isa : {"avx2", "neon"})
     if (isa_table(isa, t)) out.push_back(isa);
   return out;
 }

@@ -49,6 +49,9 @@ PCV_SGEMM_DECL
 namespace avx2 {
 PCV_SGEMM_DECL
 }
+namespace neon {
+PCV_SGEMM_DECL
+}
 #undef PCV_SGEMM_DECL
 
 // The selected ISA's sgemm (see dispatch.h).
