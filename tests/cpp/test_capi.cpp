@@ -35,9 +35,14 @@ void* operator new(size_t n, const std::nothrow_t&) noexcept {
   g_bytes += static_cast<int64_t>(n);
   return std::malloc(n ? n : 1);
 }
+// GCC at -Os sees free() given what operator new returned, not knowing
+// these are that operator's own replacements.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace {
 

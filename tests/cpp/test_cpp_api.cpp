@@ -21,10 +21,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "golden_model.h"
 #include "graph/graph.h"
 #include "io/model_file.h"
 
 namespace {
+
+using pyconv::test::read_npy;
 
 const std::vector<std::string> kLayers = {
     "Conv2D filters=4 kernel_size=3 activation=relu", "MaxPooling2D pool_size=2", "Flatten",
@@ -228,21 +231,6 @@ TEST_CASE(test_errors_are_pyconv_errors_with_a_status) {
   CHECK(status_of([&] { m.predict(d.x.data(), 4); }) == PCV_ERR_ARGUMENT);
   CHECK(status_of([&] { pyconv::Runner r(m); }) == PCV_ERR_ARGUMENT);
   CHECK(moved.predict(d.x.data(), 4) == before);
-}
-
-// The float32 data of a little-endian .npy file (version 1) holding `count` values.
-std::vector<float> read_npy(const std::string& path, size_t count) {
-  std::ifstream f(path, std::ios::binary);
-  const std::vector<unsigned char> b{std::istreambuf_iterator<char>(f), {}};
-  if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY\x01", 7) != 0)
-    throw std::runtime_error(path + ": not a version-1 .npy file");
-  const size_t start = 10 + (b[8] | b[9] << 8);
-  const std::string header(b.begin() + 10, b.begin() + static_cast<std::ptrdiff_t>(start));
-  if (header.find("'<f4'") == std::string::npos || b.size() != start + 4 * count)
-    throw std::runtime_error(path + ": expected " + std::to_string(count) + " float32 values");
-  std::vector<float> v(count);
-  std::memcpy(v.data(), b.data() + start, 4 * count);
-  return v;
 }
 
 TEST_CASE(test_model_trained_in_python_loads) {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/finite.h"
 #include "core/threads.h"
+#include "core/training.h"
 #include "graph/batchnorm_fold.h"
 #include "graph/buffer_plan.h"
 
@@ -300,6 +301,7 @@ void Graph::add_node(const NodeSpec& spec, Rng& rng) {
 }
 
 void Graph::compile(const Attrs& loss, const Attrs& optimizer) {
+  require_training("compile()");
   std::vector<OutputLoss> new_losses;
   for (auto& [attrs, weight] : unpack_output_losses(loss, outputs_.size())) {
     const size_t j = new_losses.size();
@@ -458,6 +460,7 @@ void add_floats(Tensor& to, const Tensor& from) {
 }  // namespace
 
 void Graph::run_backward(const std::vector<Tensor*>& dxs_in, ExecContext& c) {
+  require_training("backward()");
   const FlushDenormals flush;
   if (c.inputs_.empty() || c.model_ != this)
     throw StateError("backward() needs a forward() first");
@@ -763,6 +766,7 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
 }
 
 StepResult Graph::train_step(const Batch& xs, const Batch& ys) {
+  require_training("train_step()");
   const FlushDenormals flush;  // the loss and the weight update too
   TrainingScope scope(*this);
   std::unique_lock<SharedMutex> lock(weights_);

@@ -1,4 +1,5 @@
-// Maps a layer type name to its factory, from the list in layers.inc.
+// Maps a layer type name to its factory, from the list in layers.inc (or the
+// part of it a build selected with PYCONV_LAYERS: see src/cpp/CMakeLists.txt).
 #include "core/error.h"
 #include "graph/layer.h"
 
@@ -15,7 +16,7 @@ struct Entry {
 };
 const Entry kLayers[] = {
 #define PCV_LAYER(type, factory) {type, factory},
-#include "graph/layers/layers.inc"
+#include "selected_layers.inc"
 #undef PCV_LAYER
 };
 }  // namespace

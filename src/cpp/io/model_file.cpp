@@ -1,9 +1,11 @@
 #include "io/model_file.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 #include "core/error.h"
+#include "core/training.h"
 
 namespace pyconv {
 
@@ -44,6 +46,12 @@ class TensorIndex {
 
   bool has(const std::string& name) const { return by_name_.count(name) != 0; }
 
+  // A runtime-only build has no optimizer to restore: its state is skipped.
+  void skip_optimizer_state() {
+    for (auto it = by_name_.begin(); it != by_name_.end();)
+      it = it->first.rfind("optimizer/", 0) == 0 ? by_name_.erase(it) : std::next(it);
+  }
+
   void expect_all_taken() const {
     if (!by_name_.empty())
       throw FormatError(cat("the model file has a tensor no layer uses: '",
@@ -66,7 +74,8 @@ std::vector<NodeSpec> node_specs(const io::ModelRecord& r) {
 void check_shapes(const io::ModelRecord& r, const std::vector<NodeSpec>& specs) {
   TensorIndex index(r);
   std::vector<std::string> slots;
-  if (r.optimizer.has("type")) slots = make_optimizer(r.optimizer)->slot_names();
+  if (!kTrainingBuilt) index.skip_optimizer_state();
+  if (kTrainingBuilt && r.optimizer.has("type")) slots = make_optimizer(r.optimizer)->slot_names();
   std::vector<Shape> outputs;
   std::vector<std::string> names;
   for (const NodeSpec& spec : specs) {
@@ -130,8 +139,9 @@ std::unique_ptr<Graph> from_record(const ModelRecord& r) {
   check_shapes(r, specs);
   std::vector<int> outputs(r.outputs.begin(), r.outputs.end());
   auto g = std::make_unique<Graph>(specs, r.input_shapes, outputs, 0);
-  if (r.loss.has("type")) g->compile(r.loss, r.optimizer);
+  if (kTrainingBuilt && r.loss.has("type")) g->compile(r.loss, r.optimizer);
   TensorIndex index(r);
+  if (!kTrainingBuilt) index.skip_optimizer_state();
   for (size_t k = 0; k < g->size(); ++k)
     for (Param& p : g->layer(k).params()) {
       if (g->layer_owner(k) != k) break;  // a shared layer's later call

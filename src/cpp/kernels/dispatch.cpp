@@ -5,35 +5,27 @@
 
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/training.h"
 
 namespace pyconv::kernels {
+
+// A runtime-only build's tables have no backward kernels (their slots stay
+// null; nothing there calls them), so the linker can leave them out.
+#if PYCONV_RUNTIME_ONLY
+#define PCV_TRAINING_KERNEL(slot)
+#else
+#define PCV_TRAINING_KERNEL(slot) PCV_KERNEL(slot)
+#endif
 
 namespace {
 
 KernelTable ref_table() {
-  return KernelTable{"ref",
-                     ref::sgemm,
-                     ref::sgemm_packed_b_size,
-                     ref::sgemm_pack_b,
-                     ref::depthwise_forward,
-                     ref::depthwise_backward_data,
-                     ref::depthwise_backward_filter,
-                     ref::conv_packed_size,
-                     ref::conv_pack,
-                     ref::conv_forward_step,
-                     ref::conv_forward,
-                     ref::conv_backward_filter,
-                     ref::winograd_input,
-                     ref::winograd_output,
-                     ref::winograd_grad_output,
-                     ref::maxpool2d_f32,
-                     ref::maxpool2d_backward_f32,
-                     ref::avgpool2d_f32,
-                     ref::avgpool2d_backward_f32,
-                     ref::activation_forward_f32,
-                     ref::activation_backward_f32,
-                     ref::lrn_forward_f32,
-                     ref::lrn_backward_f32};
+  KernelTable t{};
+  t.isa = "ref";
+#define PCV_KERNEL(slot) t.slot = ref::slot;
+#include "kernels/slots.inc"
+#undef PCV_KERNEL
+  return t;
 }
 
 // An ISA's table: the reference table with that ISA's listed kernels on top.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "graph/layer.h"
@@ -37,6 +38,7 @@ class ActivationLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     if (!din[0]) return;
     const int64_t cols = out.dim(-1);
     ops::activation_backward(output_activation(), out.data(), dout.data(), din[0]->data(),
@@ -68,6 +70,7 @@ class SlopedLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     if (!din[0]) return;
     const float* x = in[0]->data();
     const float* y = out.data();
@@ -124,6 +127,7 @@ class PReLULayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     const Broadcast b = view(out);
     const float* x = in[0]->data();
     const float* alpha = params_[0].value.data();

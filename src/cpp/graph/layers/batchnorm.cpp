@@ -12,6 +12,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "graph/layer.h"
@@ -117,6 +118,7 @@ class BatchNormLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     const int64_t C = dout.dim(-1), rows = dout.numel() / C;
     if (!batch_statistics(ctx)) {  // frozen: a fixed affine map per channel
       frozen_backward(dout, din[0], C, rows, ctx);

@@ -1,4 +1,5 @@
 // Conv2D layer: kernel (KH, KW, C/groups, F), optional bias (F), activation.
+#include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
 #include "graph/layers/conv_args.h"
@@ -54,6 +55,7 @@ class Conv2DLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     activation_backward(out, dout, ctx);
     ops::conv2d_backward(geom_, *in[0], params_[0].value, dout, din[0], params_[0].grad,
                          use_bias_ ? &params_[1].grad : nullptr, state_of<State>(ctx).ws,

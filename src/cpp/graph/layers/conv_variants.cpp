@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
 #include "graph/layers/conv_args.h"
@@ -100,6 +101,7 @@ class SingleConv : public ConvBase {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     activation_backward(out, dout, ctx);
     ops::conv2d_backward(geom_, *in[0], params_[0].value, dout, din[0], params_[0].grad,
                          bias_grad(), conv_state(ctx).ws, ctx.threads);
@@ -172,6 +174,7 @@ class SeparableConv2DLayer : public ConvBase {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     activation_backward(out, dout, ctx);
     ConvState& s = conv_state(ctx);
     Tensor dmid(s.mid.shape());
@@ -282,6 +285,7 @@ class Conv2DTransposeLayer : public ConvBase {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     activation_backward(out, dout, ctx);
     const int64_t N = dout.dim(0);
     if (Tensor* db = bias_grad())

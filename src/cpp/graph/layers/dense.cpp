@@ -1,4 +1,5 @@
 // Dense layer: kernel (in, units), optional bias (units), activation.
+#include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
 #include "ops/dense.h"
@@ -59,6 +60,7 @@ class DenseLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     activation_backward(out, dout, ctx);
     Tensor x_rows, dy_rows, dx_rows;
     ops::dense_backward(as_rows(*in[0], x_rows), params_[0].value, as_rows(dout, dy_rows),

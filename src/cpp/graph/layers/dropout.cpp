@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
 
@@ -67,6 +68,7 @@ class DropoutLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     if (!din[0]) return;
     const int64_t n = dout.numel();
     float* dx = din[0]->data();

@@ -1,6 +1,7 @@
 // Flatten layer: (N, d1, d2, ...) -> (N, d1*d2*...), in channels-last order.
 #include <cstring>
 
+#include "core/training.h"
 #include "graph/layer.h"
 
 namespace pyconv {
@@ -23,6 +24,7 @@ class FlattenLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     if (din[0]) std::memcpy(din[0]->data(), dout.data(), sizeof(float) * dout.numel());
   }
 };

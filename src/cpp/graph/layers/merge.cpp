@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "graph/layer.h"
@@ -83,6 +84,7 @@ class ElementwiseMerge : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     const int64_t cols = out.dim(-1), rows = out.numel() / cols;
     std::vector<Broadcast> views;
     for (const Tensor* x : in) views.emplace_back(out.shape(), x->shape());
@@ -237,6 +239,7 @@ class ConcatenateLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     for_each_block(in, dout, [&](size_t k, float* joined, int64_t at, int64_t n) {
       if (din[k]) std::memcpy(din[k]->data() + at, joined, sizeof(float) * n);
     });

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "graph/layer.h"
@@ -60,6 +61,7 @@ class LayerNormLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     const int64_t C = dout.dim(-1), rows = dout.numel() / C;
     const float* x = in[0]->data();
     const float* dy = dout.data();
@@ -146,6 +148,7 @@ class LocalResponseNormLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     if (!din[0]) return;
     const int64_t C = dout.dim(-1), rows = dout.numel() / C;
     const State& st = state_of<State>(ctx);

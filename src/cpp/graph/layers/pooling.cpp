@@ -1,6 +1,7 @@
 // MaxPooling2D, AveragePooling2D, MaxUnpooling2D and the global pooling layers.
 #include <algorithm>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "graph/layer.h"
@@ -56,6 +57,7 @@ class Pool2DLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     if (!din[0]) return;
     if (!max_) {
       ops::avgpool2d_backward(geom_, dout, *din[0], ctx.threads);
@@ -115,6 +117,7 @@ class MaxUnpool2DLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     const State& s = state_of<State>(ctx);
     if (din[0]) {  // each value's gradient is the output gradient where it went
       const int64_t per_in = out.numel() / out.dim(0), per_value = in[0]->numel() / out.dim(0);
@@ -174,6 +177,7 @@ class GlobalPool2DLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
     if (!din[0]) return;
     const int64_t N = dout.dim(0), P = in_[0] * in_[1], C = in_[2];
     const float inv = 1.f / static_cast<float>(P);

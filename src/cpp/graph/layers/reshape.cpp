@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
 
@@ -47,6 +48,7 @@ class ReshapeLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     if (din[0]) std::memcpy(din[0]->data(), dout.data(), sizeof(float) * dout.numel());
   }
 
@@ -98,6 +100,7 @@ class PermuteLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     if (din[0]) move(dout.data(), din[0]->data(), dout.dim(0), true);
   }
 

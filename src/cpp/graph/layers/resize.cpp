@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
 
@@ -74,6 +75,7 @@ class PadOrCropLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     if (!din[0]) return;
     if (pad_)
       copy_window(dout.data(), din[0]->data(), dout.dim(0), in_, out_, edges_[0], edges_[2], false);
@@ -118,6 +120,7 @@ class UpSampling2DLayer : public Layer {
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
                 const std::vector<Tensor*>& din, const RunContext&) override {
+    require_training("backward");
     if (!din[0]) return;
     std::fill(din[0]->data(), din[0]->data() + din[0]->numel(), 0.f);
     run(dout.data(), din[0]->data(), dout.dim(0), true);
