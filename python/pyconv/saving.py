@@ -103,7 +103,12 @@ def restore(model, graph):
 
 def load_model(filepath):
     """The model saved at filepath by `model.save(filepath)` (or by a C/C++
-    program), ready to predict or to continue training."""
+    program), ready to predict or to continue training; a quantized model's
+    file (pyconv.quantize) gives a QuantizedModel."""
     from .models import Sequential
+    from .quantization import QuantizedModel
 
-    return restore(Sequential.__new__(Sequential), _core.load_graph(os.fspath(filepath)))
+    loaded = _core.load_any_model(os.fspath(filepath))
+    if isinstance(loaded, _core.QuantizedModel):
+        return QuantizedModel(loaded, name=os.path.splitext(os.path.basename(filepath))[0])
+    return restore(Sequential.__new__(Sequential), loaded)

@@ -16,6 +16,7 @@ namespace pyconv::test {
 struct SampleModel {
   io::ModelRecord record;
   std::vector<std::vector<float>> storage;  // what the record's tensors point into
+  std::vector<std::vector<int32_t>> int_storage;
 
   void add_tensor(const std::string& name, const Shape& shape) {
     std::vector<float> values(static_cast<size_t>(shape_numel(shape)));
@@ -23,6 +24,22 @@ struct SampleModel {
       values[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i + storage.size())));
     storage.push_back(std::move(values));
     record.tensors.push_back({name, shape, storage.back().data(), nullptr});
+  }
+
+  // An int8 or int32 tensor (a quantized model's weights and factors):
+  // values -100 to 100 repeating, times 10^6 for int32.
+  void add_int_tensor(const std::string& name, const Shape& shape, io::layout::DType dtype) {
+    const size_t n = static_cast<size_t>(shape_numel(shape));
+    std::vector<int32_t> words(n);  // 4 bytes each: room for either type
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t v = static_cast<int32_t>(i % 201) - 100;
+      if (dtype == io::layout::kInt8)
+        reinterpret_cast<int8_t*>(words.data())[i] = static_cast<int8_t>(v);
+      else
+        words[i] = v * 1000000;
+    }
+    int_storage.push_back(std::move(words));
+    record.tensors.push_back({name, shape, int_storage.back().data(), nullptr, dtype});
   }
 };
 
@@ -82,6 +99,8 @@ inline SampleModel sample_model(bool full = true) {
   s.add_tensor("state/step_scale", {});
   s.add_tensor("optimizer/empty", {0, 5});
   s.add_tensor("param/side/rank8", {1, 2, 1, 1, 1, 1, 1, 3});
+  s.add_int_tensor("quant/q/kernel", {3, 5, 7}, io::layout::kInt8);
+  s.add_int_tensor("quant/q/bias", {7}, io::layout::kInt32);
   return s;
 }
 

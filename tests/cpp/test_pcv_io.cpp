@@ -88,8 +88,9 @@ void check_same(const ModelRecord& a, const ModelRecord& b) {
     const TensorRecord &x = a.tensors[i], &y = b.tensors[i];
     CHECK(x.name == y.name);
     CHECK(x.shape == y.shape);
-    const size_t n = static_cast<size_t>(shape_numel(x.shape));
-    CHECK(n == 0 || std::memcmp(x.data, y.data, n * sizeof(float)) == 0);
+    CHECK(x.dtype == y.dtype);
+    const size_t n = static_cast<size_t>(shape_numel(x.shape) * io::layout::dtype_size(x.dtype));
+    CHECK(n == 0 || std::memcmp(x.data, y.data, n) == 0);
   }
 }
 
@@ -256,8 +257,10 @@ TEST_CASE(tensor_table_problems_are_named) {
   };
   const Entry k1 = entry(good, "param/conv1/kernel"), b1 = entry(good, "param/conv1/bias");
   const Entry k2 = entry(good, "param/conv2/kernel");
+  // As int8 (1 byte each) or int32 the same length no longer fits the shape.
   CHECK_THROWS(decode_copy(edit32(k1.dtype, 1)), FormatError,
-               "tensor 'param/conv1/kernel' is int8, which this pyconv cannot read yet");
+               "tensor 'param/conv1/kernel' has byte length 144 but its shape needs 36");
+  CHECK_THROWS(decode_copy(edit32(k1.dtype, 3)), FormatError, "unknown dtype 3");
   CHECK_THROWS(decode_copy(edit32(k1.dtype, 7)), FormatError, "unknown dtype 7");
   CHECK_THROWS(decode_copy(edit32(k1.rank, 9)), FormatError, "shape has rank 9 (at most 8)");
   CHECK_THROWS(decode_copy(edit32(k1.rank, 0xFFFFFFFF)), FormatError, "rank 4294967295");
@@ -295,7 +298,8 @@ TEST_CASE(tensor_table_problems_are_named) {
   const size_t count_at = header_u64(good, layout::kTableOffsetAt);
   CHECK_THROWS(decode_copy(edit32(count_at, 1000000)), FormatError,
                "tensor count is 1000000, more than the");
-  CHECK_THROWS(decode_copy(edit32(count_at, 6)), FormatError, "tensor table: 1");
+  CHECK_THROWS(decode_copy(edit32(count_at, 8)), FormatError,  // one entry fewer than there are
+               "tensor table: 48 unused bytes at its end");
   {
     Bytes b = good;
     const size_t data = load_u64(good.data() + k2.offset);

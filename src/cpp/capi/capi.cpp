@@ -9,7 +9,6 @@
 #include <limits>
 #include <new>
 #include <stdexcept>
-#include <type_traits>
 
 #include "capi/capi_internal.h"
 #include "capi/layer_spec.h"
@@ -17,24 +16,13 @@
 #include "core/threads.h"
 #include "graph/losses.h"
 
-#if __has_include("io/model_file.h")
 #include "io/model_file.h"
-#define PCV_HAVE_MODEL_FILE 1
-#else
-// TODO(pcv file): io/model_file.h (load_model_file/load_model_memory) is
-// being merged; until it is on main, loading reports PCV_ERR_STATE.
-#define PCV_HAVE_MODEL_FILE 0
-#endif
+#include "quant/quantized_model.h"
 
-namespace pyconv {
-// FormatError (a corrupt model file) derives from IOError in core/error.h.
-// Declared here too so this file also builds against an error.h without it;
-// then io_status() below maps every IOError to PCV_ERR_IO.
-struct FormatError;
-}  // namespace pyconv
-
+// A float model's graph, or a quantized model (which only predicts).
 struct pcv_model {
   std::unique_ptr<const pyconv::Graph> graph;
+  std::unique_ptr<const pyconv::QuantizedModel> quantized;
 };
 
 struct pcv_runner {
@@ -56,20 +44,6 @@ pcv_status fail(pcv_status status, const char* message) noexcept {
   return status;
 }
 
-template <class T, class = void>
-struct is_complete : std::false_type {};
-template <class T>
-struct is_complete<T, std::void_t<decltype(sizeof(T))>> : std::true_type {};
-
-// FORMAT for a FormatError, IO for any other IOError (see FormatError above).
-template <class Format = pyconv::FormatError>
-pcv_status io_status(const pyconv::IOError& e) {
-  if constexpr (is_complete<Format>::value) {
-    if (dynamic_cast<const Format*>(&e)) return PCV_ERR_FORMAT;
-  }
-  return PCV_ERR_IO;
-}
-
 // Maps the exception in flight to a status. Derived types come before their bases.
 pcv_status fail_current() noexcept {
   try {
@@ -78,8 +52,10 @@ pcv_status fail_current() noexcept {
     return fail(PCV_ERR_SHAPE, e.what());
   } catch (const std::invalid_argument& e) {  // ValueError, TypeError
     return fail(PCV_ERR_ARGUMENT, e.what());
+  } catch (const pyconv::FormatError& e) {
+    return fail(PCV_ERR_FORMAT, e.what());
   } catch (const pyconv::IOError& e) {
-    return fail(io_status(e), e.what());
+    return fail(PCV_ERR_IO, e.what());
   } catch (const pyconv::StateError& e) {
     return fail(PCV_ERR_STATE, e.what());
   } catch (const std::bad_alloc&) {
@@ -111,7 +87,19 @@ void require(const void* p, const char* what) {
 
 const pyconv::Graph& graph_of(const pcv_model* m) {
   require(m, "model");
+  if (!m->graph)
+    throw pyconv::StateError("a quantized model only predicts: it cannot be trained or evaluated");
   return *m->graph;
+}
+
+const pyconv::Shape& input_shape_of(const pcv_model* m) {
+  require(m, "model");
+  return m->quantized ? m->quantized->input_shape() : m->graph->input_shape();
+}
+
+const pyconv::Shape& output_shape_of(const pcv_model* m) {
+  require(m, "model");
+  return m->quantized ? m->quantized->output_shape() : m->graph->output_shape();
 }
 
 // shape = (batch,) + sample, checking that batch * numel(sample) fits.
@@ -138,13 +126,18 @@ void copy_shape(const pyconv::Shape& s, int64_t* dims, int* rank) {
 // Runs one batch; the graph reads the input and writes straight into output.
 // The shapes and views are the caller's, reused, so that a runner's warm
 // call allocates nothing.
-void run(const pyconv::Graph& g, const float* input, int64_t batch, float* output,
+void run(const pcv_model* m, const float* input, int64_t batch, float* output,
          pyconv::ExecContext* ctx, pyconv::Shape& x_shape, pyconv::Shape& out_shape,
          pyconv::Tensor& x, pyconv::Tensor& out) {
   require(input, "input");
   require(output, "output");
-  set_batch_shape(x_shape, batch, g.input_shape());
-  set_batch_shape(out_shape, batch, g.output_shape());
+  set_batch_shape(x_shape, batch, input_shape_of(m));
+  set_batch_shape(out_shape, batch, output_shape_of(m));
+  if (m->quantized) {
+    m->quantized->predict(input, batch, output, pyconv::num_threads());
+    return;
+  }
+  const pyconv::Graph& g = *m->graph;
   // predict() only reads x; the view type just has no const variant.
   x.view_of(const_cast<float*>(input), x_shape);
   out.view_of(output, out_shape);
@@ -164,14 +157,20 @@ pcv_model* new_model(std::unique_ptr<pyconv::Graph> g) {
   return m;
 }
 
+pcv_model* new_model(pyconv::AnyModel loaded) {
+  if (!loaded.quantized) return new_model(std::move(loaded.graph));
+  auto* m = new pcv_model;
+  m->quantized = std::move(loaded.quantized);
+  return m;
+}
+
 // ----- building and training ---------------------------------------------------
 
 // Training needs the graph non-const. Every pcv_model's graph is created
 // non-const (new_model takes a unique_ptr<Graph>); the member is const so
 // that the inference path cannot change it by mistake.
 pyconv::Graph& trainable_graph(pcv_model* m) {
-  require(m, "model");
-  return const_cast<pyconv::Graph&>(*m->graph);
+  return const_cast<pyconv::Graph&>(graph_of(m));
 }
 
 pyconv::Shape target_sample_shape(const pyconv::Graph& g) {
@@ -232,11 +231,7 @@ pcv_status pcv_model_load(const char* path, pcv_model** out) {
   return guarded([&] {
     require(path, "path");
     require(out, "out");
-#if PCV_HAVE_MODEL_FILE
-    *out = new_model(pyconv::load_model_file(path));
-#else
-    throw pyconv::StateError("this build of pyconv cannot read .pcv files yet");
-#endif
+    *out = new_model(pyconv::load_any_model_file(path));
   });
 }
 
@@ -245,22 +240,18 @@ pcv_status pcv_model_load_memory(const void* data, size_t size, pcv_model** out)
   return guarded([&] {
     require(data, "data");
     require(out, "out");
-#if PCV_HAVE_MODEL_FILE
-    *out = new_model(pyconv::load_model_memory(data, size));
-#else
-    throw pyconv::StateError("this build of pyconv cannot read .pcv files yet");
-#endif
+    *out = new_model(pyconv::load_any_model_memory(data, size));
   });
 }
 
 void pcv_model_free(pcv_model* model) { delete model; }
 
 pcv_status pcv_model_input_shape(const pcv_model* m, int64_t dims[PCV_MAX_RANK], int* rank) {
-  return guarded([&] { copy_shape(graph_of(m).input_shape(), dims, rank); });
+  return guarded([&] { copy_shape(input_shape_of(m), dims, rank); });
 }
 
 pcv_status pcv_model_output_shape(const pcv_model* m, int64_t dims[PCV_MAX_RANK], int* rank) {
-  return guarded([&] { copy_shape(graph_of(m).output_shape(), dims, rank); });
+  return guarded([&] { copy_shape(output_shape_of(m), dims, rank); });
 }
 
 pcv_status pcv_model_predict(const pcv_model* m, const float* input, int64_t batch,
@@ -268,18 +259,18 @@ pcv_status pcv_model_predict(const pcv_model* m, const float* input, int64_t bat
   return guarded([&] {
     pyconv::Shape x_shape, out_shape;
     pyconv::Tensor x, out;
-    run(graph_of(m), input, batch, output, nullptr, x_shape, out_shape, x, out);
+    run(m, input, batch, output, nullptr, x_shape, out_shape, x, out);
   });
 }
 
 pcv_status pcv_runner_new(const pcv_model* m, pcv_runner** out) {
   if (out) *out = nullptr;
   return guarded([&] {
-    const pyconv::Graph& g = graph_of(m);
+    require(m, "model");
     require(out, "out");
     auto r = std::make_unique<pcv_runner>();
     r->model = m;
-    r->ctx = g.new_context();
+    if (m->graph) r->ctx = m->graph->new_context();
     *out = r.release();
   });
 }
@@ -287,8 +278,7 @@ pcv_status pcv_runner_new(const pcv_model* m, pcv_runner** out) {
 pcv_status pcv_runner_predict(pcv_runner* r, const float* input, int64_t batch, float* output) {
   return guarded([&] {
     require(r, "runner");
-    run(*r->model->graph, input, batch, output, r->ctx.get(), r->x_shape, r->out_shape, r->x,
-        r->out);
+    run(r->model, input, batch, output, r->ctx.get(), r->x_shape, r->out_shape, r->x, r->out);
   });
 }
 
@@ -360,14 +350,12 @@ pcv_status pcv_model_evaluate(const pcv_model* m, const float* x, const float* y
 
 pcv_status pcv_model_save(const pcv_model* m, const char* path) {
   return guarded([&] {
-    const pyconv::Graph& g = graph_of(m);
+    require(m, "model");
     require(path, "path");
-#if PCV_HAVE_MODEL_FILE
-    pyconv::save_model_file(g, path);
-#else
-    (void)g;
-    throw pyconv::StateError("this build of pyconv cannot write .pcv files yet");
-#endif
+    if (m->quantized)
+      pyconv::io::write_file(path, pyconv::io::encode(m->quantized->record()));
+    else
+      pyconv::save_model_file(*m->graph, path);
   });
 }
 

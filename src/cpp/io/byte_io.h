@@ -31,26 +31,27 @@ inline uint64_t load_u64(const uint8_t* p) {
   return v;
 }
 
-// n float32 values to / from little-endian bytes (a plain copy on little-endian hosts).
-inline void store_floats(uint8_t* dst, const float* src, size_t n) {
-  if (kLittleEndianHost) {
-    if (n) std::memcpy(dst, src, n * sizeof(float));
+// `bytes` bytes of 1- or 4-byte elements (float32, int8, int32) to / from
+// little-endian bytes: a plain copy on little-endian hosts.
+inline void store_elements(uint8_t* dst, const void* src, size_t bytes, size_t element) {
+  if (kLittleEndianHost || element == 1) {
+    if (bytes) std::memcpy(dst, src, bytes);
     return;
   }
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &src[i], 4);
-    store_u32(dst + 4 * i, bits);
+  for (size_t i = 0; i < bytes; i += 4) {
+    uint32_t v;
+    std::memcpy(&v, static_cast<const uint8_t*>(src) + i, 4);
+    store_u32(dst + i, v);
   }
 }
-inline void load_floats(float* dst, const uint8_t* src, size_t n) {
-  if (kLittleEndianHost) {
-    if (n) std::memcpy(dst, src, n * sizeof(float));
+inline void load_elements(void* dst, const uint8_t* src, size_t bytes, size_t element) {
+  if (kLittleEndianHost || element == 1) {
+    if (bytes) std::memcpy(dst, src, bytes);
     return;
   }
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t bits = load_u32(src + 4 * i);
-    std::memcpy(&dst[i], &bits, 4);
+  for (size_t i = 0; i < bytes; i += 4) {
+    const uint32_t v = load_u32(src + i);
+    std::memcpy(static_cast<uint8_t*>(dst) + i, &v, 4);
   }
 }
 

@@ -37,6 +37,8 @@ class TensorIndex {
     auto it = by_name_.find(name);
     if (it == by_name_.end()) throw FormatError(cat("the model file has no tensor '", name, "'"));
     const io::TensorRecord& t = *it->second;
+    if (t.dtype != io::layout::kFloat32)
+      throw FormatError(cat("tensor '", name, "' is not float32, as a float model's weights are"));
     if (t.shape != shape)
       throw FormatError(cat("tensor '", name, "' has shape ", shape_str(t.shape), ", the model "
                             "needs ", shape_str(shape)));
@@ -147,7 +149,7 @@ std::unique_ptr<Graph> from_record(const ModelRecord& r) {
       if (g->layer_owner(k) != k) break;  // a shared layer's later call
       const TensorRecord& t = index.take(param_key(g->layer(k), p), p.value.shape());
       // In place: the file's (mapped) memory until something writes it.
-      p.value = Tensor::view(t.data, t.shape, t.owner);
+      p.value = Tensor::view(t.floats(), t.shape, t.owner);
       if (!t.owner) p.value = p.value.clone();
     }
   Attrs meta;
@@ -173,7 +175,7 @@ std::unique_ptr<Graph> from_record(const ModelRecord& r) {
         for (size_t s = 0; s < names.size(); ++s) {
           const Param& p = *g->params()[i];
           const TensorRecord& t = index.take(slot_key(g->param_layer(i), p, names[s]), p.value.shape());
-          copy_floats(slots[i][s].data(), t.data, slots[i][s].numel());
+          copy_floats(slots[i][s].data(), t.floats(), slots[i][s].numel());
         }
     }
   }
@@ -196,6 +198,9 @@ namespace {
 // from_record, with every complaint about what the file describes (a layer
 // argument, a shape, a metadata value of the wrong type) as a FormatError.
 std::unique_ptr<Graph> graph_from(const io::ModelRecord& r, const std::string& where) {
+  if (QuantizedModel::is_quantized(r))
+    throw FormatError(cat(where, "the file holds a quantized model (pyconv.quantize), which "
+                                 "pyconv.models.load_model and the C API load, not as a float graph"));
   try {
     return io::from_record(r);
   } catch (const FormatError& e) {
@@ -221,6 +226,31 @@ std::unique_ptr<Graph> load_model_memory(const void* data, size_t size) {
   return g;
 }
 
+namespace {
+AnyModel any_model(io::ModelRecord r, const std::string& where) {
+  AnyModel m;
+  if (!QuantizedModel::is_quantized(r)) {
+    m.graph = graph_from(r, where);
+    m.graph->prepare_inference();
+    return m;
+  }
+  try {
+    m.quantized = std::make_unique<QuantizedModel>(std::move(r));
+  } catch (const FormatError& e) {
+    throw FormatError(cat(where, e.what()));
+  }
+  return m;
+}
+}  // namespace
+
+AnyModel load_any_model_file(const std::string& path) {
+  return any_model(io::read_file(path), path + ": ");
+}
+
+AnyModel load_any_model_memory(const void* data, size_t size) {
+  return any_model(io::decode(data, size, nullptr), "");
+}
+
 void load_weights_file(Graph& g, const std::string& path) {
   const io::ModelRecord r = io::read_file(path);
   std::vector<std::pair<size_t, std::vector<const float*>>> layers;
@@ -233,7 +263,7 @@ void load_weights_file(Graph& g, const std::string& path) {
       if (g.layer_owner(k) != k) continue;
       std::vector<const float*> values;
       for (const Param& p : g.layer(k).params())
-        values.push_back(index.take(param_key(r.nodes[k].attrs.name(), p), p.value.shape()).data);
+        values.push_back(index.take(param_key(r.nodes[k].attrs.name(), p), p.value.shape()).floats());
       layers.emplace_back(k, values);
     }
   } catch (const FormatError& e) {

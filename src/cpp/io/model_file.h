@@ -10,6 +10,7 @@
 
 #include "graph/graph.h"
 #include "io/pcv_format.h"
+#include "quant/quantized_model.h"
 
 namespace pyconv {
 
@@ -23,6 +24,15 @@ void save_model_file(const Graph& g, const std::string& path);
 // inference before it is returned (Graph::prepare_inference).
 std::unique_ptr<Graph> load_model_file(const std::string& path);
 std::unique_ptr<Graph> load_model_memory(const void* data, size_t size);
+
+// A model of either kind from a file or bytes: `graph` is set for a float
+// model, `quantized` for a quantized one (pyconv.quantize).
+struct AnyModel {
+  std::unique_ptr<Graph> graph;
+  std::unique_ptr<QuantizedModel> quantized;
+};
+AnyModel load_any_model_file(const std::string& path);
+AnyModel load_any_model_memory(const void* data, size_t size);
 
 // Replaces g's weights with the same-named ones of a saved model (layer
 // names and shapes must match; optimizer state is left alone).

@@ -11,6 +11,7 @@
 
 #include "core/shape.h"
 #include "graph/attrs.h"
+#include "io/pcv_layout.h"
 
 namespace pyconv::io {
 
@@ -22,11 +23,14 @@ struct NodeRecord {             // one layer of the DAG
 struct TensorRecord {
   std::string name;  // "param/conv1/kernel", "state/bn/moving_mean", "optimizer/conv1/kernel/m", ...
   Shape shape;
-  // float32 data, shape_numel(shape) values. Points into the loaded bytes
+  // shape_numel(shape) values of type dtype. Points into the loaded bytes
   // (zero-copy) or into a buffer that `owner` holds; may be null only when
   // the tensor has no elements.
-  const float* data = nullptr;
+  const void* data = nullptr;
   std::shared_ptr<const void> owner;  // keeps the memory `data` points into alive
+  layout::DType dtype = layout::kFloat32;
+
+  const float* floats() const { return static_cast<const float*>(data); }  // float32 only
 };
 
 struct ModelRecord {

@@ -34,7 +34,11 @@ constexpr uint32_t kMaxStringLength = 1 << 20;  // string attribute values
 // Attribute value type tags.
 enum AttrTag : uint8_t { kBool = 0, kInt = 1, kFloat = 2, kString = 3, kIntList = 4 };
 
-// Tensor element types. Only float32 is read and written today.
-enum DType : uint32_t { kFloat32 = 0, kInt8 = 1 /* reserved */ };
+// Tensor element types: float32 for float models; int8 weights and int32
+// biases and requantization factors for quantized ones.
+enum DType : uint32_t { kFloat32 = 0, kInt8 = 1, kInt32 = 2 };
+constexpr uint32_t kDTypeCount = 3;
+
+inline uint64_t dtype_size(DType t) { return t == kInt8 ? 1 : 4; }
 
 }  // namespace pyconv::io::layout

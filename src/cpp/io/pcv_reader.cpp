@@ -101,10 +101,10 @@ std::vector<TableEntry> read_table(ByteReader& r, const Section& data, ModelReco
     t.name = r.str(cat("tensor ", i, " name"), 1, layout::kMaxNameLength);
     const std::string who = cat("tensor '", t.name, "'");
     const uint32_t dtype = r.u32(who + " dtype");
-    if (dtype == layout::kInt8) r.fail(who + " is int8, which this pyconv cannot read yet");
-    if (dtype != layout::kFloat32) r.fail(cat(who, " has unknown dtype ", dtype));
+    if (dtype >= layout::kDTypeCount) r.fail(cat(who, " has unknown dtype ", dtype));
+    t.dtype = static_cast<layout::DType>(dtype);
     t.shape = r.shape(who + " shape");
-    const int64_t expected = tensor_bytes(t.shape);
+    const int64_t expected = tensor_bytes(t.shape, t.dtype);
     if (expected < 0)
       r.fail(who + " has a negative dimension or a size that overflows 64 bits");
     TableEntry& e = entries[i];
@@ -146,7 +146,7 @@ void attach_data(const uint8_t* file, const std::vector<TableEntry>& entries,
                         reinterpret_cast<uintptr_t>(file) % layout::kTensorAlign == 0;
   if (in_place) {
     for (size_t i = 0; i < entries.size(); ++i) {
-      m.tensors[i].data = reinterpret_cast<const float*>(file + entries[i].offset);
+      m.tensors[i].data = file + entries[i].offset;
       m.tensors[i].owner = owner;
     }
     return;
@@ -162,8 +162,8 @@ void attach_data(const uint8_t* file, const std::vector<TableEntry>& entries,
                                   [align](uint8_t* q) { ::operator delete(q, align); });
   uint64_t at = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
-    float* dst = reinterpret_cast<float*>(buffer.get() + at);
-    load_floats(dst, file + entries[i].offset, entries[i].bytes / 4);
+    uint8_t* dst = buffer.get() + at;
+    load_elements(dst, file + entries[i].offset, entries[i].bytes, layout::dtype_size(m.tensors[i].dtype));
     m.tensors[i].data = dst;
     m.tensors[i].owner = buffer;
     at = round_up(at + entries[i].bytes);

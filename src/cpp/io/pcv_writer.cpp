@@ -121,7 +121,8 @@ std::vector<uint8_t> encode(const ModelRecord& m) {
 std::vector<uint8_t> testing::encode_unchecked(const ModelRecord& m) {
   if (m.tensors.size() > UINT32_MAX) too_large();
   for (const TensorRecord& t : m.tensors)
-    if (tensor_bytes(t.shape) < 0 || (tensor_bytes(t.shape) > 0 && !t.data))
+    if (t.dtype >= layout::kDTypeCount || tensor_bytes(t.shape, t.dtype) < 0 ||
+        (tensor_bytes(t.shape, t.dtype) > 0 && !t.data))
       throw ValueError(cat("cannot encode tensor '", t.name, "': bad shape or no data"));
 
   const std::vector<uint8_t> graph = graph_section(m);
@@ -136,17 +137,17 @@ std::vector<uint8_t> testing::encode_unchecked(const ModelRecord& m) {
   for (const TensorRecord& t : m.tensors) {
     data_end = align(data_end);
     offsets.push_back(data_end);
-    data_end = add(data_end, static_cast<uint64_t>(tensor_bytes(t.shape)));
+    data_end = add(data_end, static_cast<uint64_t>(tensor_bytes(t.shape, t.dtype)));
   }
   ByteWriter table;
   table.u32(static_cast<uint32_t>(m.tensors.size()));
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const TensorRecord& t = m.tensors[i];
     table.str(t.name);
-    table.u32(layout::kFloat32);
+    table.u32(t.dtype);
     table.shape(t.shape);
     table.u64(offsets[i]);
-    table.u64(static_cast<uint64_t>(tensor_bytes(t.shape)));
+    table.u64(static_cast<uint64_t>(tensor_bytes(t.shape, t.dtype)));
   }
 
   const uint64_t file_length = add(data_end, layout::kChecksumSize);
@@ -167,7 +168,8 @@ std::vector<uint8_t> testing::encode_unchecked(const ModelRecord& m) {
   std::memcpy(p + table_offset, table.bytes().data(), table.bytes().size());
   for (size_t i = 0; i < m.tensors.size(); ++i) {
     const TensorRecord& t = m.tensors[i];
-    store_floats(p + offsets[i], t.data, static_cast<size_t>(tensor_bytes(t.shape) / 4));
+    store_elements(p + offsets[i], t.data, static_cast<size_t>(tensor_bytes(t.shape, t.dtype)),
+                   layout::dtype_size(t.dtype));
   }
   const size_t body = out.size() - layout::kChecksumSize;
   store_u32(p + body, crc32c(p, body));

@@ -59,23 +59,26 @@ std::string tensor_problem(const TensorRecord& t) {
   if (t.shape.size() > layout::kMaxRank)
     return cat("tensor '", t.name, "' has rank ", t.shape.size(), " (at most ", layout::kMaxRank,
                ")");
-  const int64_t bytes = tensor_bytes(t.shape);
+  if (t.dtype >= layout::kDTypeCount)
+    return cat("tensor '", t.name, "' has unknown dtype ", static_cast<uint32_t>(t.dtype));
+  const int64_t bytes = tensor_bytes(t.shape, t.dtype);
   if (bytes < 0)
     return cat("tensor '", t.name, "' has an invalid shape ", dims_str(t.shape),
                " (a negative dimension or a size that overflows)");
-  const int64_t n = bytes / 4;
+  const int64_t n = bytes / static_cast<int64_t>(layout::dtype_size(t.dtype));
   if (n > 0 && !t.data) return cat("tensor '", t.name, "' has no data");
-  const int64_t bad = n > 0 ? first_non_finite(t.data, n) : -1;
+  if (t.dtype != layout::kFloat32) return "";  // every integer is a valid value
+  const int64_t bad = n > 0 ? first_non_finite(t.floats(), n) : -1;
   if (bad >= 0)
-    return cat("tensor '", t.name, "' holds ", is_nan(t.data[bad]) ? "NaN" : "infinity",
+    return cat("tensor '", t.name, "' holds ", is_nan(t.floats()[bad]) ? "NaN" : "infinity",
                " at element ", bad, " of ", n, "; non-finite weights are refused");
   return "";
 }
 
 }  // namespace
 
-int64_t tensor_bytes(const Shape& shape) {
-  uint64_t bytes = sizeof(float);
+int64_t tensor_bytes(const Shape& shape, layout::DType dtype) {
+  uint64_t bytes = layout::dtype_size(dtype);
   for (int64_t d : shape)
     if (d < 0 || !checked_mul(bytes, static_cast<uint64_t>(d), &bytes)) return -1;
   return bytes > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(bytes);

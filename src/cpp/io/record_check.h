@@ -12,8 +12,8 @@ namespace pyconv::io {
 // "" when the record is valid, else one sentence naming the first problem.
 std::string record_problem(const ModelRecord& m);
 
-// Bytes of float32 data for `shape`, or -1 when a dimension is negative or
+// Bytes of `dtype` data for `shape`, or -1 when a dimension is negative or
 // the size overflows int64.
-int64_t tensor_bytes(const Shape& shape);
+int64_t tensor_bytes(const Shape& shape, layout::DType dtype = layout::kFloat32);
 
 }  // namespace pyconv::io

@@ -1,5 +1,9 @@
 #include "python/convert.h"
 
+// Every file that casts std containers must see the same casters (one
+// definition rule): stl.h here too, not only in the binding files.
+#include <pybind11/stl.h>
+
 #include <cstring>
 
 #include "core/error.h"

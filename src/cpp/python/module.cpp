@@ -1,5 +1,5 @@
 // The pyconv._core extension module: exceptions, global settings, and the
-// graph bindings (bind_graph.cpp). Bindings only; no logic lives here.
+// graph, kernel and quantized-model bindings. Bindings only; no logic lives here.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -14,6 +14,7 @@ namespace py = pybind11;
 namespace pyconv::python {
 void bind_graph(py::module_& m);
 void bind_kernels(py::module_& m);
+void bind_quant(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -54,4 +55,5 @@ PYBIND11_MODULE(_core, m) {
 
   python::bind_graph(m);
   python::bind_kernels(m);
+  python::bind_quant(m);
 }

@@ -1,0 +1,233 @@
+#include "quant/quantized_model.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "core/error.h"
+#include "core/threads.h"
+
+namespace pyconv {
+
+namespace {
+
+constexpr const char* kMarker = "pyconv.quantized";
+
+struct NodeType {
+  const char* name;
+  pcvm::OpType op;
+};
+// The node types of a quantized model's record and the op each becomes.
+constexpr NodeType kNodeTypes[] = {
+    {"QuantizeLinear", pcvm::kQuantize},
+    {"DequantizeLinear", pcvm::kDequantize},
+    {"QConv2D", pcvm::kQConv2D},
+    {"QDense", pcvm::kQDense},
+    {"QMaxPooling2D", pcvm::kQMaxPool2D},
+    {"QAveragePooling2D", pcvm::kQAvgPool2D},
+    {"QGlobalAveragePooling2D", pcvm::kQGlobalAvgPool},
+    {"QLookup", pcvm::kQLookup},
+    {"Reshape", pcvm::kReshape},
+    {"FConv2D", pcvm::kConv2D},
+    {"FDense", pcvm::kDense},
+    {"FMaxPooling2D", pcvm::kMaxPool2D},
+    {"FAveragePooling2D", pcvm::kAvgPool2D},
+    {"FGlobalAveragePooling2D", pcvm::kGlobalAvgPool},
+    {"FActivation", pcvm::kActivation},
+};
+
+constexpr const char* kActivations[] = {"linear", "relu", "relu6", "tanh",
+                                        "sigmoid", "softmax", "swish", "elu"};
+
+// A per-sample shape as (H, W, C): rank 1 is (1, 1, n), rank 2 (1, w, c).
+bool to_hwc(const Shape& s, int32_t hwc[3]) {
+  if (s.empty() || s.size() > 3) return false;
+  int64_t d[3] = {1, 1, 1};
+  std::copy(s.begin(), s.end(), d + 3 - s.size());
+  for (int i = 0; i < 3; ++i) {
+    if (d[i] < 1 || d[i] > INT32_MAX) return false;
+    hwc[i] = static_cast<int32_t>(d[i]);
+  }
+  return true;
+}
+
+// Reads one node's attributes and tensors into an op.
+class NodeReader {
+ public:
+  NodeReader(const io::NodeRecord& n, std::map<std::string, const io::TensorRecord*>& tensors)
+      : attrs_(n.attrs), tensors_(tensors), who_(cat("quantized layer '", n.attrs.name(), "'")) {}
+
+  int32_t get(const std::string& key, int64_t lo, int64_t hi) const {
+    if (!attrs_.has(key)) fail(cat("has no '", key, "'"));
+    const int64_t v = attrs_.get_int(key);
+    if (v < lo || v > hi) fail(cat("'", key, "' is ", v, ", outside [", lo, ", ", hi, "]"));
+    return static_cast<int32_t>(v);
+  }
+
+  void pair(const std::string& key, int32_t& a, int32_t& b, int64_t lo) const {
+    const std::vector<int64_t> v = attrs_.get_int_list(key);
+    if (v.size() != 2 || v[0] < lo || v[1] < lo || v[0] > 4096 || v[1] > 4096)
+      fail(cat("'", key, "' must be two integers in [", lo, ", 4096]"));
+    a = static_cast<int32_t>(v[0]), b = static_cast<int32_t>(v[1]);
+  }
+
+  float scale() const {
+    const double s = attrs_.get_float("scale", 0.0);
+    if (!(s > 0.0 && s < 1e30)) fail("needs a positive, finite 'scale'");
+    return static_cast<float>(s);
+  }
+
+  // The tensor quant/<name>/<what> of this dtype and shape.
+  const void* tensor(const std::string& what, io::layout::DType dtype, const Shape& shape) {
+    const std::string key = cat("quant/", attrs_.name(), "/", what);
+    auto it = tensors_.find(key);
+    if (it == tensors_.end()) fail(cat("has no tensor '", key, "'"));
+    const io::TensorRecord& t = *it->second;
+    if (t.dtype != dtype || t.shape != shape)
+      fail(cat("tensor '", key, "' has the wrong type or shape ", shape_str(t.shape), " (expected ",
+               shape_str(shape), ")"));
+    tensors_.erase(it);
+    return t.data;
+  }
+
+  [[noreturn]] void fail(const std::string& what) const { throw FormatError(cat(who_, " ", what)); }
+
+ private:
+  const Attrs& attrs_;
+  std::map<std::string, const io::TensorRecord*>& tensors_;
+  std::string who_;
+};
+
+pcvm::OpType op_type(const std::string& type, const std::string& who) {
+  for (const NodeType& t : kNodeTypes)
+    if (type == t.name) return t.op;
+  throw FormatError(cat(who, " has type '", type, "', which is not a quantized model's layer"));
+}
+
+void read_weights(NodeReader& r, pcvm::Op& op, const Shape& kernel_shape) {
+  using io::layout::kInt32;
+  const Shape per_channel{op.out_c};
+  if (op.type == pcvm::kConv2D || op.type == pcvm::kDense) {
+    op.weight_f32 = static_cast<const float*>(r.tensor("kernel", io::layout::kFloat32, kernel_shape));
+    op.bias_f32 = static_cast<const float*>(r.tensor("bias", io::layout::kFloat32, per_channel));
+    return;
+  }
+  op.weight_i8 = static_cast<const int8_t*>(r.tensor("kernel", io::layout::kInt8, kernel_shape));
+  op.bias_i32 = static_cast<const int32_t*>(r.tensor("bias", kInt32, per_channel));
+  op.multiplier = static_cast<const int32_t*>(r.tensor("multiplier", kInt32, per_channel));
+  op.shift = static_cast<const int32_t*>(r.tensor("shift", kInt32, per_channel));
+  op.in_zp = r.get("input_zero_point", -128, 127);
+  op.out_zp = r.get("output_zero_point", -128, 127);
+  op.act_min = r.get("activation_min", -128, 127);
+  op.act_max = r.get("activation_max", op.act_min, 127);
+}
+
+void read_window(const NodeReader& r, pcvm::Op& op) {
+  r.pair("kernel_size", op.kh, op.kw, 1);
+  r.pair("strides", op.sh, op.sw, 1);
+  op.dh = op.dw = 1;
+  if (op.type == pcvm::kQConv2D || op.type == pcvm::kConv2D) r.pair("dilation_rate", op.dh, op.dw, 1);
+  r.pair("pad_before", op.pad_top, op.pad_left, 0);
+}
+
+uint8_t activation_of(const Attrs& a, const NodeReader& r) {
+  const std::string name = a.get_string("activation", "linear");
+  for (uint8_t k = 0; k < pcvm::kActivationCount; ++k)
+    if (name == kActivations[k]) return k;
+  r.fail(cat("has activation '", name, "', which the micro runtime does not have"));
+}
+
+pcvm::Op read_op(const io::NodeRecord& n, const int32_t in[3],
+                 std::map<std::string, const io::TensorRecord*>& tensors) {
+  NodeReader r(n, tensors);
+  pcvm::Op op{};
+  op.type = op_type(n.attrs.type(), cat("quantized layer '", n.attrs.name(), "'"));
+  op.in_h = in[0], op.in_w = in[1], op.in_c = in[2];
+  int32_t out[3] = {0, 0, 0};
+  if (!n.attrs.has("output_shape") || !to_hwc(n.attrs.get_int_list("output_shape"), out))
+    r.fail("needs an 'output_shape' of 1 to 3 positive dimensions");
+  op.out_h = out[0], op.out_w = out[1], op.out_c = out[2];
+  op.groups = 1;
+  switch (op.type) {
+    case pcvm::kQuantize:
+    case pcvm::kDequantize:
+      op.scale = r.scale();
+      op.in_zp = r.get("zero_point", -128, 127);
+      break;
+    case pcvm::kQConv2D:
+    case pcvm::kConv2D:
+      read_window(r, op);
+      op.groups = r.get("groups", 1, op.in_c);
+      if (op.in_c % op.groups || op.out_c % op.groups) r.fail("has channels not divisible by its groups");
+      read_weights(r, op, {op.kh, op.kw, op.in_c / op.groups, op.out_c});
+      break;
+    case pcvm::kQDense:
+    case pcvm::kDense:
+      read_weights(r, op, {int64_t{op.in_h} * op.in_w * op.in_c, op.out_c});
+      break;
+    case pcvm::kQMaxPool2D:
+    case pcvm::kQAvgPool2D:
+    case pcvm::kMaxPool2D:
+    case pcvm::kAvgPool2D:
+      read_window(r, op);
+      break;
+    case pcvm::kQLookup:
+      op.table = static_cast<const int8_t*>(r.tensor("table", io::layout::kInt8, {256}));
+      break;
+    default:
+      break;
+  }
+  if (op.type == pcvm::kConv2D || op.type == pcvm::kDense || op.type == pcvm::kActivation)
+    op.activation = activation_of(n.attrs, r);
+  return op;
+}
+
+}  // namespace
+
+bool QuantizedModel::is_quantized(const io::ModelRecord& r) { return r.meta.get_int(kMarker, 0) == 1; }
+
+QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
+  if (!is_quantized(record_)) throw FormatError("the model file is not a quantized model's");
+  if (record_.input_shapes.size() != 1 || record_.outputs.size() != 1 || record_.nodes.empty())
+    throw FormatError("a quantized model has one input, one output and at least one layer");
+  int32_t shape[3];
+  if (!to_hwc(record_.input_shapes[0], shape))
+    throw FormatError("a quantized model's input has 1 to 3 dimensions");
+  std::map<std::string, const io::TensorRecord*> tensors;
+  for (const io::TensorRecord& t : record_.tensors) tensors.emplace(t.name, &t);
+  for (size_t k = 0; k < record_.nodes.size(); ++k) {
+    const io::NodeRecord& n = record_.nodes[k];
+    if (n.inputs.size() != 1 || n.inputs[0] != static_cast<int32_t>(k) - 1)  // node 0: -1, the input
+      throw FormatError(cat("quantized layer '", n.attrs.name(), "' must read the layer before it: "
+                            "a quantized model is a chain"));
+    ops_.push_back(read_op(n, shape, tensors));
+    shape[0] = ops_.back().out_h, shape[1] = ops_.back().out_w, shape[2] = ops_.back().out_c;
+  }
+  if (record_.outputs[0] != static_cast<int32_t>(record_.nodes.size()) - 1)
+    throw FormatError("a quantized model's output is its last layer");
+  if (!tensors.empty())
+    throw FormatError(cat("the model file has a tensor no layer uses: '", tensors.begin()->first, "'"));
+  model_ = {ops_.data(), static_cast<int32_t>(ops_.size())};
+  int32_t bad = -1;
+  if (pcvm::check(model_, &bad) != pcvm::kOk)
+    throw FormatError(cat("quantized layer '", record_.nodes.at(static_cast<size_t>(bad)).attrs.name(),
+                          "' does not fit the layer before it, or has inconsistent numbers"));
+  input_shape_ = record_.input_shapes[0];
+  output_shape_ = record_.nodes.back().attrs.get_int_list("output_shape");
+}
+
+void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) const {
+  const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
+  const size_t arena = pcvm::arena_bytes(model_);
+  const pcvm::Kernels& kernels = int8_kernels();
+  // Samples are independent: whole samples per thread, each with its own arena.
+  parallel_for(threads_for(n * in * 64, threads), n, [&](int64_t i) {
+    thread_local std::vector<unsigned char> t_arena;
+    if (t_arena.size() < arena + 16) t_arena.resize(arena + 16);
+    void* base = t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
+    // Cannot fail: the model passed pcvm::check and the arena has its size.
+    pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels);
+  });
+}
+
+}  // namespace pyconv

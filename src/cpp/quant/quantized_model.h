@@ -1,0 +1,47 @@
+// A quantized model (pyconv.quantize) in the library: the .pcv record of a
+// chain of int8 and float layers, checked and turned into the micro
+// runtime's ops (micro/pcvm.h), and run on a batch with this CPU's int8
+// kernels, samples shared among threads.
+//
+// The record: model metadata "pyconv.quantized" = 1; one input; nodes in a
+// chain (node k reads node k - 1, node 0 the input) whose types are listed in
+// quantized_model.cpp, each with its "output_shape" and its op's numbers as
+// attributes, and its weights as tensors "quant/<node name>/<what>".
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "core/shape.h"
+#include "io/pcv_format.h"
+#include "micro/pcvm.h"
+
+namespace pyconv {
+
+class QuantizedModel {
+ public:
+  // True when the record is a quantized model's (its metadata says so).
+  static bool is_quantized(const io::ModelRecord& r);
+
+  // Checks the record; FormatError names the first thing wrong.
+  explicit QuantizedModel(io::ModelRecord r);
+
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+  const io::ModelRecord& record() const { return record_; }
+  const pcvm::Model& ops() const { return model_; }
+
+  // y (n samples of output_shape) from x (n samples of input_shape). Safe
+  // to call from many threads at once.
+  void predict(const float* x, int64_t n, float* y, int threads) const;
+
+ private:
+  io::ModelRecord record_;
+  std::vector<pcvm::Op> ops_;
+  pcvm::Model model_{};
+  Shape input_shape_, output_shape_;
+};
+
+// The int8 kernels of the selected kernel table's ISA (kernels/int8.h).
+const pcvm::Kernels& int8_kernels();
+
+}  // namespace pyconv
