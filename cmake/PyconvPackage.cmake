@@ -94,6 +94,17 @@ install(DIRECTORY ${pyconv_public_include}/pyconv
   DESTINATION ${PYCONV_INSTALL_INCLUDEDIR} COMPONENT development
   FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
 
+# The micro runtime's sources, which `python -m pyconv export-c` copies
+# beside a model exported for a microcontroller.
+if(SKBUILD)
+  set(pyconv_micro_dir pyconv/micro)
+else()
+  set(pyconv_micro_dir ${CMAKE_INSTALL_DATADIR}/pyconv/micro)
+endif()
+install(FILES ${PROJECT_SOURCE_DIR}/src/cpp/micro/pcvm.h ${PROJECT_SOURCE_DIR}/src/cpp/micro/pcvm_ops.h
+              ${PROJECT_SOURCE_DIR}/src/cpp/micro/pcvm.cpp
+        DESTINATION ${pyconv_micro_dir} COMPONENT development)
+
 install(EXPORT pyconvTargets NAMESPACE pyconv:: FILE pyconvTargets.cmake
   DESTINATION ${PYCONV_INSTALL_CMAKEDIR} COMPONENT development)
 install(EXPORT pyconvStaticTargets NAMESPACE pyconv:: FILE pyconvStaticTargets.cmake

@@ -35,3 +35,8 @@ def get_include() -> str:
 def get_cmake_dir() -> str:
     """The folder holding ``pyconvConfig.cmake``, for ``-Dpyconv_DIR=``."""
     return _installed("share/cmake/pyconv", "CMake package")
+
+
+def get_micro_dir() -> str:
+    """The folder holding the micro runtime's sources (pcvm.h, pcvm.cpp)."""
+    return _installed("micro", "micro runtime")

@@ -150,10 +150,9 @@ class _Plan:
             self.tensors[f"quant/{name}/{what}"] = value
 
 
-def _chain(model):
-    """The model's layers, checked to be a chain: (config, weights, input
-    shape, output shape, node index) per layer."""
-    g = model._graph
+def _chain(g):
+    """The layers of a model's graph, checked to be a chain: (config,
+    weights, input shape, output shape, node index) per layer."""
     if g is None:
         raise ValueError("quantize() needs a built model")
     if len(g.input_shapes) != 1 or len(g.outputs) != 1 or g.outputs[0] != g.num_layers - 1:
@@ -312,7 +311,7 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
     if data.ndim < 1 or len(data) == 0 or tuple(data.shape[1:]) != tuple(model._graph.input_shape):
         raise ValueError(f"representative_data must be a non-empty batch of inputs of shape "
                          f"{tuple(model._graph.input_shape)}, received {data.shape}")
-    ops = _as_ops(_chain(model))
+    ops = _as_ops(_chain(model._graph))
     names = {op["name"] for op in ops}
     unknown = set(float_layers) - names
     if unknown:
@@ -416,6 +415,15 @@ def _add_float(plan, op):
         plan.add("FActivation", name, op["out"], activation=act)
     else:
         plan.add("Reshape", name, op["out"])
+
+
+def float_plan(graph):
+    """A float model's graph as the micro runtime's float layers: (nodes,
+    tensors), as a quantized model describes itself (for export-c)."""
+    plan = _Plan()
+    for op in _as_ops(_chain(graph)):
+        _add_float(plan, op)
+    return plan.nodes, plan.tensors
 
 
 class QuantizedModel:
