@@ -7,9 +7,12 @@
 #     then the model-file loader fuzzed for PYCONV_FUZZ_SECONDS (default 60)
 #     (.ci/sanitizers.sh);
 #  3. the aarch64 build under qemu-aarch64: the C++ tests, and models trained
-#     here giving the same answers through the ARM pyconv-run (.ci/arm64.sh).
+#     here giving the same answers through the ARM pyconv-run (.ci/arm64.sh);
+#  4. LeNet-5, int8 and float, exported to a Cortex-M4 under qemu-system-arm:
+#     x86's classes, within the flash and RAM goals (.ci/cortex_m.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/cpp_package.sh
 bash .ci/sanitizers.sh "${PYCONV_FUZZ_SECONDS:-60}"
 bash .ci/arm64.sh
+bash .ci/cortex_m.sh

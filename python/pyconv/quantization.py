@@ -189,7 +189,8 @@ def _as_ops(layers):
         if kind in _SKIPPED:
             continue
         op = {"kind": kind, "config": config, "in": in_shape, "out": out_shape, "node": node,
-              "name": config["name"], "activation": config.get("activation", "linear")}
+              "name": config["name"], "names": [config["name"]],
+              "activation": config.get("activation", "linear")}
         if kind in ("Conv2D", "DepthwiseConv2D", "Dense"):
             kernel = weights[0].astype(np.float64)
             bias = weights[1].astype(np.float64) if len(weights) > 1 else np.zeros(out_shape[-1])
@@ -205,6 +206,7 @@ def _as_ops(layers):
                                                            [w.astype(np.float64) for w in weights],
                                                            prev["depthwise"])
             prev["node"] = node  # its output is now the folded layer's
+            prev["names"].append(config["name"])
             continue
         elif kind == "ReLU":
             op["kind"], op["activation"] = "Activation", "relu"
@@ -307,13 +309,15 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
         raise ValueError(f"method must be 'minmax' or 'percentile', received {method!r}")
     if not 50 < percentile <= 100:
         raise ValueError(f"percentile must be in (50, 100], received {percentile}")
+    if model._graph is None and hasattr(model, "build"):
+        model.build()  # a Sequential that starts with Input builds itself
     data = np.asarray(representative_data, np.float32)
     if data.ndim < 1 or len(data) == 0 or tuple(data.shape[1:]) != tuple(model._graph.input_shape):
         raise ValueError(f"representative_data must be a non-empty batch of inputs of shape "
                          f"{tuple(model._graph.input_shape)}, received {data.shape}")
-    ops = _as_ops(_chain(model._graph))
-    names = {op["name"] for op in ops}
-    unknown = set(float_layers) - names
+    chain = _chain(model._graph)
+    ops = _as_ops(chain)
+    unknown = set(float_layers) - {config["name"] for config, *_ in chain}
     if unknown:
         raise ValueError(f"float_layers names layers this model does not have: {sorted(unknown)}")
     input_limits, out_limits, pre_limits = _calibrate(model, ops, data, batch_size, method,
@@ -323,7 +327,8 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
     for op in ops:
         name, kind, out = op["name"], op["kind"], op["out"]
         act = op["activation"]
-        in_float = name in float_layers or kind == "Activation" and act == "softmax"
+        in_float = (any(n in float_layers for n in op["names"])  # a folded normalization too
+                    or kind == "Activation" and act == "softmax")
         if in_float:
             if params is not None:
                 plan.add("DequantizeLinear", f"{name}_dequantize", op["in"], scale=params[0],

@@ -1,0 +1,83 @@
+"""`python -m pyconv export-c`: the C++ sources it writes compile with the
+host's g++ against the micro runtime they carry, and the program gives the
+classes Python gives, for a quantized and a float model. (CI runs the same
+sources on an emulated Cortex-M4: .ci/cortex_m.sh.)"""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import layers as L
+
+HOST_MAIN = r"""
+#include <stdio.h>
+#include "model.h"
+alignas(16) static unsigned char arena[kPyconvArenaBytes];
+int main() {
+  int32_t bad = -1;
+  if (pcvm::check(pyconv_model, &bad) != pcvm::kOk) { printf("bad op %d\n", (int)bad); return 2; }
+  float out[kPyconvOutputSize];
+  for (int32_t s = 0; s < pyconv_sample_count; ++s) {
+    if (pcvm::run(pyconv_model, pyconv_samples + s * kPyconvInputSize, out, arena, sizeof arena))
+      return 3;
+    int best = 0;
+    for (int k = 1; k < kPyconvOutputSize; ++k) if (out[k] > out[best]) best = k;
+    printf("%d\n", best);
+  }
+  return 0;
+}
+"""
+
+
+def _export_and_run(model_path, samples, tmp_path):
+    np.save(tmp_path / "samples.npy", samples)
+    out = tmp_path / "exported"
+    result = subprocess.run([sys.executable, "-m", "pyconv", "export-c", str(model_path), "-o",
+                             str(out), "--samples", str(tmp_path / "samples.npy")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "main.cpp").write_text(HOST_MAIN)
+    exe = tmp_path / "model_host"
+    subprocess.run(["g++", "-std=c++20", "-O1", "-Wall", "-Wextra", "-Werror", "-fno-exceptions",
+                    "-fno-rtti", f"-I{out}", str(out / "micro" / "pcvm.cpp"), str(out / "model.cpp"),
+                    str(out / "samples.cpp"), str(tmp_path / "main.cpp"), "-o", str(exe)],
+                   check=True, timeout=300)
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout
+    return np.array([int(line) for line in run.stdout.split()])
+
+
+@pytest.mark.skipif(not shutil.which("g++"), reason="needs g++")
+def test_exported_models_give_python_classes(tmp_path):
+    pyconv.set_seed(7)
+    (x, y), (xt, _) = pyconv.datasets.mnist.load_sample(num_test=40)
+    x = pyconv.data.normalize(x[:1500])[..., None].astype(np.float32)
+    xt = pyconv.data.normalize(xt)[..., None].astype(np.float32)
+    model = pyconv.Sequential([pyconv.Input((28, 28, 1)), L.Conv2D(4, 3, activation="relu"),
+                               L.AveragePooling2D(), L.Conv2D(6, 3, activation="tanh"),
+                               L.MaxPooling2D(), L.Flatten(), L.Dense(10, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y[:1500], epochs=1, batch_size=64, verbose=0)
+    model.save(tmp_path / "float.pcv")
+    q = pyconv.quantize(model, x[:200])
+    q.save(tmp_path / "int8.pcv")
+    np.testing.assert_array_equal(_export_and_run(tmp_path / "int8.pcv", xt, tmp_path),
+                                  q.predict(xt).argmax(1))
+    (tmp_path / "f").mkdir()
+    np.testing.assert_array_equal(_export_and_run(tmp_path / "float.pcv", xt, tmp_path / "f"),
+                                  model.predict(xt, verbose=0).argmax(1))
+
+
+def test_export_c_refuses_bad_samples(tmp_path):
+    model = pyconv.Sequential([pyconv.Input((4,)), L.Dense(2)])
+    model.build()
+    model.save(tmp_path / "m.pcv")
+    np.save(tmp_path / "bad.npy", np.zeros((3, 5), np.float32))
+    result = subprocess.run([sys.executable, "-m", "pyconv", "export-c", str(tmp_path / "m.pcv"),
+                             "-o", str(tmp_path / "out"), "--samples", str(tmp_path / "bad.npy")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "expected float32 samples of shape" in result.stderr

@@ -1,0 +1,222 @@
+"""int8 post-training quantization (pyconv.quantize): the micro runtime's
+integer ops match an independent NumPy oracle bit for bit, quantized models
+keep their accuracy on real digits, save and load (also through the C
+library and pyconv-run), and bad models, data and files are refused clearly."""
+
+import pickle
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import layers as L
+
+import quant_reference
+
+
+def _digits(n_train=2000, n_test=500):
+    (x, y), (xt, yt) = pyconv.datasets.mnist.load_sample(num_test=n_test)
+    norm = lambda a: pyconv.data.normalize(a)[..., None].astype(np.float32)
+    return norm(x[:n_train]), y[:n_train], norm(xt), yt
+
+
+def _trained(model, x, y, epochs=1):
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
+    return model
+
+
+def _oracle(q, x):
+    core = q._core
+    nodes, tensors = core.nodes(), core.tensors()
+    return np.stack([quant_reference.run(nodes, tensors, s) for s in x])
+
+
+# Each model ends in a linear Dense: the output is a dequantized int8, so the
+# runtime and the oracle must agree exactly.
+MODELS = {
+    "conv_relu_maxpool": lambda: [L.Conv2D(5, 3, padding="same", activation="relu"),
+                                  L.MaxPooling2D(), L.Flatten(), L.Dense(7)],
+    "strided_dilated_relu6": lambda: [L.Conv2D(6, (3, 2), strides=(2, 1), dilation_rate=(1, 2),
+                                                activation="relu6"),
+                                      L.AveragePooling2D(3, strides=2, padding="same"),
+                                      L.Flatten(), L.Dense(5)],
+    "grouped_tanh": lambda: [L.Conv2D(4, 3, activation="tanh"),
+                             L.Conv2D(6, 3, groups=2, padding="same", activation="sigmoid"),
+                             L.GlobalAveragePooling2D(), L.Dense(3)],
+    "depthwise_bn": lambda: [L.Conv2D(4, 3, use_bias=False), L.BatchNormalization(),
+                             L.Activation("relu"), L.DepthwiseConv2D(3, depth_multiplier=2,
+                                                                     padding="same"),
+                             L.BatchNormalization(), L.Activation("swish"),
+                             L.Dropout(0.3), L.Flatten(), L.Dense(4, activation="elu"),
+                             L.Dense(3)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_int8_ops_match_the_numpy_oracle_bit_for_bit(name):
+    pyconv.set_seed(1)
+    rng = np.random.default_rng(2)
+    model = pyconv.Sequential([pyconv.Input((9, 8, 2))] + MODELS[name]())
+    x = rng.standard_normal((40, 9, 8, 2)).astype(np.float32)
+    _trained(model, x, rng.integers(0, 3, 40))
+    q = pyconv.quantize(model, x)  # calibrated on what it is tested on: no clipping
+    got = q.predict(x[30:])
+    np.testing.assert_array_equal(got, _oracle(q, x[30:]).reshape(got.shape))
+    # and it is close to the float model it came from
+    scale = np.abs(model.predict(x[30:], verbose=0)).max()
+    assert np.abs(got - model.predict(x[30:], verbose=0)).max() < 0.15 * scale + 1e-3
+
+
+def test_lenet5_keeps_its_accuracy_on_real_digits():
+    pyconv.set_seed(0)
+    x, y, xt, yt = _digits(8000, 1000)
+    model = _trained(pyconv.applications.lenet5(input_shape=(28, 28, 1), num_classes=10), x, y, 2)
+    float_acc = np.mean(model.predict(xt, verbose=0).argmax(1) == yt)
+    q = pyconv.quantize(model, x[:300])
+    probs = q.predict(xt)
+    assert probs.shape == (len(xt), 10) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert float_acc > 0.9
+    assert np.mean(probs.argmax(1) == yt) >= float_acc - 0.01
+    np.testing.assert_allclose(probs[:20], _oracle(q, xt[:20]), atol=1e-6)
+
+
+def test_percentile_calibration_and_float_layers():
+    pyconv.set_seed(0)
+    x, y, xt, yt = _digits(1500, 300)
+    model = _trained(pyconv.Sequential([
+        pyconv.Input((28, 28, 1)), L.Conv2D(8, 3, activation="relu", name="first"),
+        L.MaxPooling2D(), L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(),
+        L.Dense(10, activation="softmax", name="last")]), x, y)
+    float_acc = np.mean(model.predict(xt, verbose=0).argmax(1) == yt)
+    q = pyconv.quantize(model, x[:200], method="percentile", percentile=99.9,
+                        float_layers=["first", "last"])
+    kinds = [n["type"] for n in q.layers()]
+    assert kinds[0] == "FConv2D" and kinds[-1] == "FDense" and "QConv2D" in kinds
+    assert np.mean(q.predict(xt).argmax(1) == yt) >= float_acc - 0.02
+    np.testing.assert_allclose(q.predict(xt[:10]), _oracle(q, xt[:10]), atol=2e-5)
+
+
+def test_save_load_pickle_c_library_and_pyconv_run(tmp_path):
+    pyconv.set_seed(3)
+    x, y, xt, _ = _digits(600, 64)
+    model = _trained(pyconv.Sequential([
+        pyconv.Input((28, 28, 1)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
+        L.Flatten(), L.Dense(10, activation="softmax")]), x, y)
+    q = pyconv.quantize(model, x[:100])
+    expected = q.predict(xt)
+    path = tmp_path / "digits_int8.pcv"
+    q.save(path)
+    float_path = tmp_path / "digits.pcv"
+    model.save(float_path)
+    assert path.stat().st_size < 0.5 * float_path.stat().st_size  # int8 weights
+    loaded = pyconv.models.load_model(path)
+    assert isinstance(loaded, pyconv.QuantizedModel)
+    np.testing.assert_array_equal(loaded.predict(xt), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(q)).predict(xt), expected)
+    with pytest.raises(FileExistsError):
+        q.save(path, overwrite=False)
+
+    tool = shutil.which("pyconv-run")
+    assert tool, "pyconv-run is not on PATH; pip install . puts it there"
+    np.save(tmp_path / "x.npy", xt)
+    result = subprocess.run([tool, str(path), str(tmp_path / "x.npy"), "-o",
+                             str(tmp_path / "out.npy"), "--quiet"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+def test_c_library_runs_a_quantized_model_and_refuses_to_train_it(tmp_path):
+    import ctypes
+    from test_native_runtime import _library, c_load, c_predict
+    lib = _library()
+    lib.pcv_model_compile.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    pyconv.set_seed(4)
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 6, 6, 1), dtype=np.float32)
+    model = _trained(pyconv.Sequential([pyconv.Input((6, 6, 1)), L.Conv2D(3, 3),
+                                        L.Flatten(), L.Dense(4)]), x, rng.integers(0, 4, 16))
+    q = pyconv.quantize(model, x)
+    q.save(tmp_path / "q.pcv")
+    status, handle = c_load(lib, tmp_path / "q.pcv")
+    assert status == 0, lib.pcv_last_error()
+    try:
+        np.testing.assert_array_equal(c_predict(lib, handle, x), q.predict(x))
+        assert lib.pcv_model_compile(handle, b"adam", b"mean_squared_error") == 6  # PCV_ERR_STATE
+        assert b"only predicts" in lib.pcv_last_error()
+    finally:
+        lib.pcv_model_free(handle)
+
+
+def test_models_that_cannot_be_quantized_are_refused_clearly():
+    inp = pyconv.Input((6, 6, 2))
+    a = L.Conv2D(2, 3, padding="same")(inp)
+    branched = pyconv.Model(inp, L.Flatten()(L.Add()([a, inp])))
+    x = np.zeros((4, 6, 6, 2), np.float32)
+    with pytest.raises(ValueError, match="chain"):
+        pyconv.quantize(branched, x)
+    norm = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.LayerNormalization(), L.Flatten()])
+    with pytest.raises(ValueError, match="cannot be quantized yet"):
+        pyconv.quantize(norm, x)
+    plain = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Flatten(), L.Dense(3)])
+    with pytest.raises(ValueError, match="representative_data"):
+        pyconv.quantize(plain, np.zeros((4, 5, 5, 2), np.float32))
+    with pytest.raises(ValueError, match="representative_data"):
+        pyconv.quantize(plain, np.zeros((0, 6, 6, 2), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        pyconv.quantize(plain, np.full((4, 6, 6, 2), np.nan, np.float32))
+    with pytest.raises(ValueError, match="method"):
+        pyconv.quantize(plain, x, method="entropy?")
+    with pytest.raises(ValueError, match="float_layers"):
+        pyconv.quantize(plain, x, float_layers=["nope"])
+    with pytest.raises(pyconv.ShapeError):
+        pyconv.quantize(plain, x).predict(np.zeros((2, 5, 6, 2), np.float32))
+
+
+def _parts(q):
+    return [(n, [i - 1]) for i, n in enumerate(q._core.nodes())], dict(q._core.tensors())
+
+
+def test_corrupt_quantized_models_are_refused(tmp_path):
+    pyconv.set_seed(5)
+    x = np.random.default_rng(1).random((8, 5, 5, 1), dtype=np.float32)
+    model = pyconv.Sequential([pyconv.Input((5, 5, 1)), L.Conv2D(2, 3, activation="relu"),
+                               L.Flatten(), L.Dense(3)])
+    model.build()
+    q = pyconv.quantize(model, x)
+    build = lambda nodes, tensors: pyconv._core.QuantizedModel.from_parts(
+        (5, 5, 1), nodes, tensors, {"pyconv.quantized": 1})
+    nodes, tensors = _parts(q)
+    conv = next(n for n, _ in nodes if n["type"] == "QConv2D")
+    key = f"quant/{conv['name']}"
+
+    bad = dict(tensors, **{f"{key}/shift": np.full(2, 40, np.int32)})
+    with pytest.raises(pyconv.ModelFileError, match="inconsistent"):
+        build(nodes, bad)
+    bad = dict(tensors, **{f"{key}/kernel": tensors[f"{key}/kernel"].astype(np.int32)})
+    with pytest.raises(pyconv.ModelFileError, match="wrong type or shape"):
+        build(nodes, bad)
+    bad = {k: v for k, v in tensors.items() if k != f"{key}/bias"}
+    with pytest.raises(pyconv.ModelFileError, match="has no tensor"):
+        build(nodes, bad)
+    with pytest.raises(pyconv.ModelFileError, match="no layer uses"):
+        build(nodes, dict(tensors, **{"quant/ghost/kernel": np.zeros(3, np.int8)}))
+    for key_, value in (("input_zero_point", 300), ("kernel_size", [0, 3])):
+        broken = [(dict(n, **{key_: value}) if n is conv else n, i) for n, i in nodes]
+        with pytest.raises(pyconv.ModelFileError):
+            build(broken, tensors)
+    all_read_the_input = [(n, [-1]) for n, _ in nodes]
+    with pytest.raises(pyconv.ModelFileError, match="chain"):
+        build(all_read_the_input, tensors)
+
+    path = tmp_path / "q.pcv"
+    q.save(path)
+    data = path.read_bytes()
+    (tmp_path / "cut.pcv").write_bytes(data[:len(data) // 2])
+    with pytest.raises(pyconv.ModelFileError, match="truncated"):
+        pyconv.models.load_model(tmp_path / "cut.pcv")
+    with pytest.raises(pyconv.ModelFileError, match="quantized model"):
+        pyconv._core.load_graph(str(path))  # the float loader says what the file is
