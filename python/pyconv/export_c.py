@@ -101,6 +101,7 @@ def _model_cpp(nodes, tensors, input_shape, source):
             key = f"quant/{node['name']}/{what}"
             wanted = (ctype == "float") == is_float and key in tensors
             fields.append((field, _c_name(key) if wanted else "nullptr"))
+        fields.append(("packed", "nullptr"))  # the library's packed weights: none here
         body = ", ".join(f".{k} = {v}" for k, v in fields)
         parts.append(f"    {{{body}}},  // {node['name']}\n")
         shape = _hwc(node["output_shape"])

@@ -46,6 +46,10 @@ bool int8_ok(int32_t v) { return v >= -128 && v <= 127; }
 
 bool requant_ok(const Op& op) {
   if (!op.multiplier || !op.shift || !op.weight_i8) return false;
+  // int32 sums cannot overflow: at most 255 x 127 per product.
+  const int64_t depth = op.type == kQDense ? int64_t{op.in_h} * op.in_w * op.in_c
+                                           : int64_t{op.kh} * op.kw * (op.in_c / op.groups);
+  if (depth > 65536) return false;
   for (int32_t f = 0; f < op.out_c; ++f)
     if (op.multiplier[f] < 0 || op.shift[f] < -31 || op.shift[f] > 30) return false;
   return int8_ok(op.in_zp) && int8_ok(op.out_zp) && int8_ok(op.act_min) && int8_ok(op.act_max) &&

@@ -65,6 +65,9 @@ struct Op {
   const int8_t* table;
   const float* weight_f32;
   const float* bias_f32;
+  // A faster kernel's own copy of the weights, prepared by the library when
+  // it loads the model; null in a microcontroller build.
+  const void* packed;
 };
 
 struct Model {

@@ -212,6 +212,12 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
   if (pcvm::check(model_, &bad) != pcvm::kOk)
     throw FormatError(cat("quantized layer '", record_.nodes.at(static_cast<size_t>(bad)).attrs.name(),
                           "' does not fit the layer before it, or has inconsistent numbers"));
+  if (const kernels::Int8Isa* isa = kernels::active_int8_isa())
+    for (pcvm::Op& op : ops_)
+      if (op.type == pcvm::kQConv2D || op.type == pcvm::kQDense) {
+        packed_.push_back(std::make_unique<PackedInt8>(pack_int8(*isa, op)));
+        op.packed = packed_.back().get();
+      }
   input_shape_ = record_.input_shapes[0];
   output_shape_ = record_.nodes.back().attrs.get_int_list("output_shape");
 }
@@ -219,7 +225,7 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
 void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) const {
   const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
   const size_t arena = pcvm::arena_bytes(model_);
-  const pcvm::Kernels& kernels = int8_kernels();
+  const pcvm::Kernels& kernels = packed_int8_kernels();
   // Samples are independent: whole samples per thread, each with its own arena.
   parallel_for(threads_for(n * in * 64, threads), n, [&](int64_t i) {
     thread_local std::vector<unsigned char> t_arena;
@@ -228,6 +234,10 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
     // Cannot fail: the model passed pcvm::check and the arena has its size.
     pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels);
   });
+}
+
+const char* QuantizedModel::int8_kernels() const {
+  return packed_.empty() ? "ref" : packed_.front()->isa->name;
 }
 
 }  // namespace pyconv

@@ -14,6 +14,7 @@
 #include "core/shape.h"
 #include "io/pcv_format.h"
 #include "micro/pcvm.h"
+#include "quant/int8_kernels.h"
 
 namespace pyconv {
 
@@ -34,14 +35,17 @@ class QuantizedModel {
   // to call from many threads at once.
   void predict(const float* x, int64_t n, float* y, int threads) const;
 
+  // The int8 kernels the model runs with: chosen (and the weights packed for
+  // them) when it is loaded, from the kernel table selected then; "ref" for
+  // the micro runtime's reference kernels.
+  const char* int8_kernels() const;
+
  private:
   io::ModelRecord record_;
   std::vector<pcvm::Op> ops_;
+  std::vector<std::unique_ptr<PackedInt8>> packed_;  // what ops_[k].packed points to
   pcvm::Model model_{};
   Shape input_shape_, output_shape_;
 };
-
-// The int8 kernels of the selected kernel table's ISA (kernels/int8.h).
-const pcvm::Kernels& int8_kernels();
 
 }  // namespace pyconv

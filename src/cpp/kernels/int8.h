@@ -1,0 +1,61 @@
+// int8 GEMM kernels for the micro runtime's convolution and dense ops on a
+// CPU with vector units: y (int8) = requantize(a (int8 rows) x w + bias),
+// the same bits as the reference kernels (micro/pcvm_ops.h) give.
+//
+// Weights are packed once per model, in blocks of 16 output channels and
+// groups of 4 depth steps: block b, group g holds 64 bytes, 4 per channel
+// (w[4g .. 4g + 3][16b + c] for c = 0..15), zero past the ends; the AVX2
+// kernel widens them to int16 when packing. The dot products see each
+// input as the kernel wants it (VNNI: x + 128 as unsigned), so the bias is
+// adjusted for each: bias - offset * column sum (offset: the input's zero
+// point, plus 128 for VNNI).
+#pragma once
+#include <cstdint>
+
+namespace pyconv::kernels {
+
+struct Int8Gemm {
+  const int8_t* a;  // M rows of at least kp values (zeros past k), lda apart
+  int64_t lda, M;
+  const void* w;    // packed: ceil(n / 16) blocks of kp / 4 groups
+  int64_t kp, n;    // depth rounded up to 4; output channels
+  const int32_t *bias, *multiplier, *shift;  // per output channel (bias adjusted)
+  int32_t out_zp, act_min, act_max;
+  int8_t* y;        // y[m * ldy + c]
+  int64_t ldy;
+};
+
+using Int8GemmFn = void (*)(const Int8Gemm& g);
+
+// One int8 kernel set: the packed weight layout (bytes per 64 packed
+// values: 64, or 128 when widened to int16), and the input offset its dot
+// products add (see above).
+struct Int8Isa {
+  const char* name;
+  int bytes_per_value;
+  int32_t input_offset;  // added to the zero point in the bias adjustment
+  Int8GemmFn gemm;
+};
+
+// The best int8 kernels this CPU runs under the selected kernel table: a
+// table named "ref" gives null (the micro runtime's reference kernels).
+const Int8Isa* active_int8_isa();
+// Every int8 kernel set compiled in and supported here, for the tests.
+const Int8Isa* int8_isa(const char* name);
+
+#define PCV_INT8_DECL void int8_gemm(const Int8Gemm& g);
+namespace avx2 {
+PCV_INT8_DECL
+}
+namespace vnni {
+PCV_INT8_DECL
+}
+namespace neon {
+PCV_INT8_DECL
+}
+namespace dotprod {
+PCV_INT8_DECL
+}
+#undef PCV_INT8_DECL
+
+}  // namespace pyconv::kernels

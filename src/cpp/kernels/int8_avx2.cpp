@@ -1,0 +1,117 @@
+// int8 GEMM with AVX2 (compiled with -mavx2 -mfma, this file only). The
+// weights are widened to int16 when packed and the inputs as they are used,
+// and vpmaddwd adds pairs of int16 products into int32: exact, where
+// vpmaddubsw's int16 sums of two u8 x s8 products can saturate (255 x 127 x 2
+// > 32767) and change the result. A tile is 2 rows by 16 channels.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/int8.h"
+#include "micro/pcvm_ops.h"
+
+namespace pyconv::kernels::avx2 {
+
+#include "kernels/int8_requantize.h"
+
+namespace {
+
+constexpr int MR = 2;
+
+// round(a * b / 2^31) for 8 lanes, b >= 0 (see int8_vnni.cpp).
+inline __m256i doubling_high_mul(__m256i a, __m256i b) {
+  const __m256i zero = _mm256_setzero_si256();
+  auto half = [&](__m256i ab) {  // 4 int64 products -> the result in each high dword
+    const __m256i nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(1 << 30),
+                                             _mm256_set1_epi64x(1 - (1 << 30)),
+                                             _mm256_cmpgt_epi64(zero, ab));
+    __m256i t = _mm256_add_epi64(ab, nudge);
+    t = _mm256_add_epi64(t, _mm256_and_si256(_mm256_cmpgt_epi64(zero, t),
+                                             _mm256_set1_epi64x((int64_t{1} << 31) - 1)));
+    return _mm256_slli_epi64(t, 1);  // floor(t / 2^31) is now the high dword
+  };
+  const __m256i even = half(_mm256_mul_epi32(a, b));
+  const __m256i odd = half(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32)));
+  return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+inline __m256i rounding_divide(__m256i x, __m256i e) {
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
+  const __m256i remainder = _mm256_and_si256(x, mask);
+  const __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1),
+                                             _mm256_cmpgt_epi32(_mm256_setzero_si256(), x));
+  return _mm256_sub_epi32(_mm256_srav_epi32(x, e), _mm256_cmpgt_epi32(remainder, threshold));
+}
+
+// acc[0..3] hold (channel, pair) sums of channels 4j..4j+3: the 16 channel sums.
+inline void channel_sums(const __m256i acc[4], __m256i out[2]) {
+  out[0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[0], acc[1]), 0xD8);
+  out[1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2], acc[3]), 0xD8);
+}
+
+void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
+  const int64_t cols = std::min<int64_t>(16, g.n - c0);
+  const bool vector_store = !any_left_shift(g, c0, cols);
+  alignas(32) int32_t params[3][16] = {};
+  for (int64_t c = 0; c < cols; ++c) {
+    params[0][c] = g.bias[c0 + c];
+    params[1][c] = g.multiplier[c0 + c];
+    params[2][c] = -g.shift[c0 + c];
+  }
+  for (int64_t m0 = 0; m0 < g.M; m0 += MR) {
+    const int rows = static_cast<int>(std::min<int64_t>(MR, g.M - m0));
+    __m256i acc[MR][4];
+    for (auto& row : acc)
+      for (__m256i& v : row) v = _mm256_setzero_si256();
+    const int8_t* a = g.a + m0 * g.lda;
+    for (int64_t k = 0; k < g.kp; k += 4) {
+      __m256i x[MR];
+      for (int r = 0; r < MR; ++r) {  // 4 inputs as int16, in every 64-bit lane
+        int32_t four = 0;
+        if (r < rows) std::memcpy(&four, a + r * g.lda + k, 4);
+        x[r] = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(four)));
+      }
+      const int16_t* wk = w + k * 16;
+      for (int j = 0; j < 4; ++j) {
+        const __m256i wj = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16 * j));
+        for (int r = 0; r < MR; ++r) acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(wj, x[r]));
+      }
+    }
+    for (int r = 0; r < rows; ++r) {
+      __m256i sums[2];
+      channel_sums(acc[r], sums);
+      int8_t* y = g.y + (m0 + r) * g.ldy + c0;
+      if (!vector_store) {
+        alignas(32) int32_t tile[1][16];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(tile[0]), sums[0]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(tile[0] + 8), sums[1]);
+        store_block_scalar(g, tile, m0 + r, 1, c0, cols);
+        continue;
+      }
+      for (int h = 0; h < 2; ++h) {
+        auto p = [&](int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(params[i] + 8 * h)); };
+        __m256i v = rounding_divide(doubling_high_mul(_mm256_add_epi32(sums[h], p(0)), p(1)), p(2));
+        v = _mm256_add_epi32(v, _mm256_set1_epi32(g.out_zp));
+        sums[h] = _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(g.act_min)),
+                                   _mm256_set1_epi32(g.act_max));
+      }
+      // 16 int32 in [-128, 127] to 16 bytes in order.
+      const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(sums[0], sums[1]), 0xD8);
+      const __m256i bytes = _mm256_permute4x64_epi64(_mm256_packs_epi16(words, words), 0x08);
+      alignas(16) int8_t out[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out), bytes);
+      std::memcpy(y, out, static_cast<size_t>(cols));
+    }
+  }
+}
+
+}  // namespace
+
+void int8_gemm(const Int8Gemm& g) {
+  const auto* w = static_cast<const int16_t*>(g.w);
+  for (int64_t c0 = 0; c0 < g.n; c0 += 16) block(g, w + c0 / 16 * g.kp * 16, c0);
+}
+
+}  // namespace pyconv::kernels::avx2

@@ -1,0 +1,26 @@
+// The scalar end of every int8 kernel: one block's int32 sums (acc[m][c],
+// 16 channels) to int8 outputs, with the reference requantization. Kernels
+// run their own vector version when no channel of the block shifts left,
+// and this one otherwise. Included inside each ISA's namespace; the including
+// file provides micro/pcvm_ops.h and kernels/int8.h.
+
+namespace {
+
+inline void store_block_scalar(const Int8Gemm& g, const int32_t (*acc)[16], int64_t m0, int64_t rows,
+                               int64_t c0, int64_t cols) {
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t c = 0; c < cols; ++c) {
+      const int32_t v = g.out_zp + pcvm::requantize(acc[m][c] + g.bias[c0 + c],
+                                                    g.multiplier[c0 + c], g.shift[c0 + c]);
+      g.y[(m0 + m) * g.ldy + c0 + c] = pcvm::to_int8(v, g.act_min, g.act_max);
+    }
+}
+
+// True when some channel of the block [c0, c0 + cols) shifts left.
+inline bool any_left_shift(const Int8Gemm& g, int64_t c0, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c)
+    if (g.shift[c0 + c] > 0) return true;
+  return false;
+}
+
+}  // namespace

@@ -1,0 +1,30 @@
+// The library's int8 convolution and dense kernels for the micro runtime:
+// weights packed once per model for the CPU's int8 GEMM (kernels/int8.h),
+// convolution inputs gathered into rows (im2col) for it.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/int8.h"
+#include "micro/pcvm.h"
+
+namespace pyconv {
+
+// One int8 convolution or dense op's weights, packed for one kernel set.
+struct PackedInt8 {
+  const kernels::Int8Isa* isa = nullptr;
+  int64_t depth = 0, padded_depth = 0, group_channels = 0;
+  std::vector<int8_t> w8;     // groups x blocks x (padded_depth / 4) x 64
+  std::vector<int16_t> w16;   // the same, widened (AVX2)
+  std::vector<int32_t> bias;  // per output channel, adjusted for the kernel's input offset
+
+  const void* group(int64_t g) const;
+};
+
+PackedInt8 pack_int8(const kernels::Int8Isa& isa, const pcvm::Op& op);
+
+// pcvm::Kernels that run an op through its PackedInt8 (Op::packed), or the
+// reference kernel where an op has none.
+const pcvm::Kernels& packed_int8_kernels();
+
+}  // namespace pyconv

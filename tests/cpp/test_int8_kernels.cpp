@@ -1,0 +1,127 @@
+// Every int8 kernel set this CPU runs (AVX-512 VNNI, AVX2, NEON, NEON with
+// SDOT) against the micro runtime's reference kernels, bit for bit: random
+// convolutions (odd sizes, strides, dilation, padding, groups, depthwise,
+// 1x1) and dense layers, random zero points and requantization factors,
+// left shifts included, batch of one sample at a time.
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "kernels/int8.h"
+#include "micro/pcvm.h"
+#include "micro/pcvm_ops.h"
+#include "quant/int8_kernels.h"
+
+namespace {
+
+struct RandomOp {
+  pcvm::Op op{};
+  std::vector<int8_t> w, x;
+  std::vector<int32_t> bias, mult, shift;
+};
+
+int32_t pick(std::mt19937& rng, int32_t lo, int32_t hi) {
+  return std::uniform_int_distribution<int32_t>(lo, hi)(rng);
+}
+
+void fill_common(std::mt19937& rng, RandomOp& r, int64_t weights, int64_t inputs) {
+  pcvm::Op& op = r.op;
+  r.w.resize(static_cast<size_t>(weights));
+  for (int8_t& v : r.w) v = static_cast<int8_t>(pick(rng, -127, 127));
+  r.x.resize(static_cast<size_t>(inputs));
+  for (int8_t& v : r.x) v = static_cast<int8_t>(pick(rng, -128, 127));
+  for (int32_t f = 0; f < op.out_c; ++f) {
+    r.bias.push_back(pick(rng, -20000, 20000));
+    r.mult.push_back(pick(rng, 1 << 30, INT32_MAX));
+    // Mostly right shifts, as real models have; now and then a left one.
+    r.shift.push_back(pick(rng, 0, 9) == 0 ? pick(rng, 1, 3) : pick(rng, -14, -4));
+  }
+  op.weight_i8 = r.w.data();
+  op.bias_i32 = r.bias.data();
+  op.multiplier = r.mult.data();
+  op.shift = r.shift.data();
+  op.in_zp = pick(rng, -128, 127);
+  op.out_zp = pick(rng, -128, 127);
+  op.act_min = pick(rng, -128, 0);
+  op.act_max = pick(rng, op.act_min, 127);
+}
+
+RandomOp random_conv(std::mt19937& rng, int trial) {
+  RandomOp r;
+  pcvm::Op& op = r.op;
+  op.type = pcvm::kQConv2D;
+  op.kh = pick(rng, 1, 5), op.kw = pick(rng, 1, 5);
+  op.sh = pick(rng, 1, 3), op.sw = pick(rng, 1, 3);
+  op.dh = pick(rng, 1, 2), op.dw = pick(rng, 1, 2);
+  op.groups = trial % 4 == 0 ? pick(rng, 1, 3) : 1;
+  const int32_t cg = pick(rng, 1, 19), fg = pick(rng, 1, 37);
+  op.in_c = cg * op.groups, op.out_c = fg * op.groups;
+  if (trial % 7 == 0) op.groups = op.in_c, op.out_c = op.in_c * pick(rng, 1, 2);  // depthwise
+  if (trial % 5 == 0) op.kh = op.kw = op.sh = op.sw = op.dh = op.dw = 1;       // 1x1
+  op.in_h = pick(rng, (op.kh - 1) * op.dh + 1, 13), op.in_w = pick(rng, (op.kw - 1) * op.dw + 1, 13);
+  op.pad_top = pick(rng, 0, op.kh - 1), op.pad_left = pick(rng, 0, op.kw - 1);
+  op.out_h = (op.in_h + 2 * op.pad_top - op.dh * (op.kh - 1) - 1) / op.sh + 1;
+  op.out_w = (op.in_w + 2 * op.pad_left - op.dw * (op.kw - 1) - 1) / op.sw + 1;
+  fill_common(rng, r, int64_t{op.kh} * op.kw * (op.in_c / op.groups) * op.out_c,
+              int64_t{op.in_h} * op.in_w * op.in_c);
+  return r;
+}
+
+RandomOp random_dense(std::mt19937& rng) {
+  RandomOp r;
+  pcvm::Op& op = r.op;
+  op.type = pcvm::kQDense;
+  op.in_h = op.in_w = op.out_h = op.out_w = 1;
+  op.in_c = pick(rng, 1, 700), op.out_c = pick(rng, 1, 70);
+  op.groups = 1;
+  fill_common(rng, r, int64_t{op.in_c} * op.out_c, op.in_c);
+  return r;
+}
+
+// The op's output with the reference kernels, and with `isa` packed.
+std::vector<int8_t> run(const RandomOp& r, const pyconv::kernels::Int8Isa* isa) {
+  pcvm::Op op = r.op;
+  pyconv::PackedInt8 packed;
+  if (isa) {
+    packed = pyconv::pack_int8(*isa, op);
+    op.packed = &packed;
+  }
+  std::vector<int8_t> y(static_cast<size_t>(op.out_h) * op.out_w * op.out_c);
+  const pcvm::Kernels& k = pyconv::packed_int8_kernels();
+  (op.type == pcvm::kQDense ? k.qdense : k.qconv)(op, r.x.data(), y.data());
+  return y;
+}
+
+TEST_CASE(test_every_int8_kernel_set_matches_the_reference) {
+  int compared = 0, sets = 0;
+  for (const char* name : {"avx512_vnni", "avx2", "neon_dotprod", "neon"}) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    ++sets;
+    std::mt19937 rng(7);
+    for (int trial = 0; trial < 300; ++trial) {
+      const RandomOp r = trial % 3 == 2 ? random_dense(rng) : random_conv(rng, trial);
+      const std::vector<int8_t> want = run(r, nullptr), got = run(r, isa);
+      if (got != want) {
+        size_t i = 0;
+        while (got[i] == want[i]) ++i;
+        CHECK(got == want);
+        std::printf("  %s, trial %d (%s %dx%dx%d -> %dx%dx%d, k %dx%d, s %dx%d, d %dx%d, g %d): "
+                    "output %zu is %d, the reference %d\n", name, trial,
+                    r.op.type == pcvm::kQDense ? "dense" : "conv", r.op.in_h, r.op.in_w, r.op.in_c,
+                    r.op.out_h, r.op.out_w, r.op.out_c, r.op.kh, r.op.kw, r.op.sh, r.op.sw,
+                    r.op.dh, r.op.dw, r.op.groups, i, got[i], want[i]);
+        break;
+      }
+      ++compared;
+    }
+    std::printf("  %s: %d random ops give the reference's bytes\n", name, compared);
+    compared = 0;
+  }
+  if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
+}
+
+}  // namespace
