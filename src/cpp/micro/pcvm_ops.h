@@ -113,16 +113,20 @@ void for_each_window(const Op& op, Visit visit) {
     }
 }
 
+// Channels are innermost, in chunks of 64, so each window pixel is one run
+// of contiguous values (which the compiler vectorises).
 inline void qmaxpool_ref(const Op& op, const int8_t* x, int8_t* y) {
   for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
-    for (int32_t c = 0; c < op.out_c; ++c) {
-      int32_t m = -128;
+    for (int32_t c0 = 0; c0 < op.out_c; c0 += 64) {
+      const int32_t n = op.out_c - c0 < 64 ? op.out_c - c0 : 64;
+      int8_t m[64];
+      for (int32_t c = 0; c < n; ++c) m[c] = -128;
       for (int32_t h = h0; h < h1; ++h)
         for (int32_t w = w0; w < w1; ++w) {
-          const int32_t v = x[(h * op.in_w + w) * op.in_c + c];
-          m = v > m ? v : m;
+          const int8_t* v = x + (h * op.in_w + w) * op.in_c + c0;
+          for (int32_t c = 0; c < n; ++c) m[c] = v[c] > m[c] ? v[c] : m[c];
         }
-      y[out + c] = static_cast<int8_t>(m);
+      for (int32_t c = 0; c < n; ++c) y[out + c0 + c] = m[c];
     }
   });
 }
@@ -135,12 +139,18 @@ inline int8_t rounded_mean(int32_t sum, int32_t n) {
 
 inline void qavgpool_ref(const Op& op, const int8_t* x, int8_t* y) {
   for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
-    const int32_t n = (h1 - h0) * (w1 - w0);
-    for (int32_t c = 0; c < op.out_c; ++c) {
-      int32_t sum = 0;
+    const int32_t count = (h1 - h0) * (w1 - w0);
+    for (int32_t c0 = 0; c0 < op.out_c; c0 += 64) {
+      const int32_t n = op.out_c - c0 < 64 ? op.out_c - c0 : 64;
+      int32_t sum[64];
+      for (int32_t c = 0; c < n; ++c) sum[c] = 0;
       for (int32_t h = h0; h < h1; ++h)
-        for (int32_t w = w0; w < w1; ++w) sum += x[(h * op.in_w + w) * op.in_c + c];
-      y[out + c] = n > 0 ? rounded_mean(sum, n) : static_cast<int8_t>(op.out_zp);
+        for (int32_t w = w0; w < w1; ++w) {
+          const int8_t* v = x + (h * op.in_w + w) * op.in_c + c0;
+          for (int32_t c = 0; c < n; ++c) sum[c] += v[c];
+        }
+      for (int32_t c = 0; c < n; ++c)
+        y[out + c0 + c] = count > 0 ? rounded_mean(sum[c], count) : static_cast<int8_t>(op.out_zp);
     }
   });
 }

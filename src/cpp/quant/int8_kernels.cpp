@@ -25,31 +25,69 @@ int64_t depth_of(const pcvm::Op& op) {
   return int64_t{op.kh} * op.kw * (op.in_c / op.groups);
 }
 
-// Rows for the GEMM: output pixels [p0, p0 + rows) of group g, each its taps'
-// inputs (the input's zero point where a tap falls in the padding) and zeros
-// up to the padded depth.
-void gather_rows(const pcvm::Op& op, const int8_t* x, int64_t g, int64_t p0, int64_t rows,
-                 int64_t kp, int8_t* out) {
-  const int64_t cg = op.in_c / op.groups;
-  const auto pad = static_cast<int8_t>(op.in_zp);
-  for (int64_t r = 0; r < rows; ++r, out += kp) {
-    const int32_t oh = static_cast<int32_t>((p0 + r) / op.out_w), ow = static_cast<int32_t>((p0 + r) % op.out_w);
-    int8_t* o = out;
-    for (int32_t i = 0; i < op.kh; ++i) {
-      const int32_t ih = pcvm::tap_at(oh, op.sh, op.pad_top, i, op.dh);
-      for (int32_t j = 0; j < op.kw; ++j, o += cg) {
-        const int32_t iw = pcvm::tap_at(ow, op.sw, op.pad_left, j, op.dw);
-        if (ih < 0 || ih >= op.in_h || iw < 0 || iw >= op.in_w)
-          std::memset(o, static_cast<unsigned char>(pad), static_cast<size_t>(cg));
-        else
-          std::memcpy(o, x + (int64_t{ih} * op.in_w + iw) * op.in_c + g * cg, static_cast<size_t>(cg));
-      }
-    }
-    std::memset(o, 0, static_cast<size_t>(kp - (o - out)));
-  }
+// The input with its padding filled in (the zero point), so that every tap
+// of every output pixel reads inside it: rows [-pad_top, ...) and columns
+// [-pad_left, ...) of the input, as far as the last window reaches.
+struct PaddedInput {
+  const int8_t* data;
+  int64_t width;  // pixels per row
+  const int8_t* end;  // one past the last byte
+};
+
+thread_local std::vector<int8_t> t_padded, t_rows;
+
+PaddedInput pad_input(const pcvm::Op& op, const int8_t* x) {
+  const int64_t h = int64_t{op.out_h - 1} * op.sh + int64_t{op.kh - 1} * op.dh + 1;
+  const int64_t w = int64_t{op.out_w - 1} * op.sw + int64_t{op.kw - 1} * op.dw + 1;
+  if (op.pad_top == 0 && op.pad_left == 0 && h <= op.in_h && w <= op.in_w)
+    return {x, op.in_w, x + int64_t{op.in_h} * op.in_w * op.in_c};
+  const int64_t row = w * op.in_c;
+  if (static_cast<int64_t>(t_padded.size()) < h * row) t_padded.resize(static_cast<size_t>(h * row));
+  std::memset(t_padded.data(), static_cast<unsigned char>(op.in_zp), static_cast<size_t>(h * row));
+  // Padded column p is input column p - pad_left.
+  const int64_t lo = op.pad_left, hi = std::min<int64_t>(w, int64_t{op.pad_left} + op.in_w);
+  for (int64_t i = op.pad_top; i < std::min<int64_t>(h, int64_t{op.pad_top} + op.in_h) && hi > lo; ++i)
+    std::memcpy(t_padded.data() + i * row + lo * op.in_c, x + (i - op.pad_top) * op.in_w * op.in_c,
+                static_cast<size_t>((hi - lo) * op.in_c));
+  return {t_padded.data(), w, t_padded.data() + h * row};
 }
 
-thread_local std::vector<int8_t> t_rows;
+// n bytes, n small: fixed-size copies where source and destination have
+// room for them (the bytes past n are overwritten later), so no memcpy call
+// per tap.
+inline void copy_run(int8_t* dst, const int8_t* src, int64_t n, int64_t room) {
+  if (n <= 8 && room >= 8)
+    std::memcpy(dst, src, 8);
+  else if (n <= 16 && room >= 16)
+    std::memcpy(dst, src, 16);
+  else
+    std::memcpy(dst, src, static_cast<size_t>(n));
+}
+
+// Rows for the GEMM: output pixels [p0, p0 + rows) of group g, each its taps'
+// inputs and zeros up to the padded depth. Without groups and dilation, a
+// kernel row's taps are one run of the padded input row.
+void gather_rows(const pcvm::Op& op, const PaddedInput& in, int64_t g, int64_t p0, int64_t rows,
+                 int64_t kp, int8_t* out) {
+  const int64_t cg = op.in_c / op.groups, row_bytes = op.kw * cg, depth = op.kh * row_bytes;
+  const bool runs = op.groups == 1 && op.dw == 1;
+  for (int64_t r = 0; r < rows; ++r, out += kp) {
+    const int64_t oh = (p0 + r) / op.out_w, ow = (p0 + r) % op.out_w;
+    const int8_t* base = in.data + (oh * op.sh * in.width + ow * op.sw) * op.in_c + g * cg;
+    for (int64_t i = 0; i < op.kh; ++i) {
+      const int8_t* src = base + i * op.dh * in.width * op.in_c;
+      int8_t* o = out + i * row_bytes;
+      if (runs) {
+        // Room: the rest of this row's kp bytes; a copy may run into the next
+        // kernel row's bytes, which are written after it.
+        copy_run(o, src, row_bytes, std::min<int64_t>(kp - i * row_bytes, in.end - src));
+        continue;
+      }
+      for (int64_t j = 0; j < op.kw; ++j) std::memcpy(o + j * cg, src + j * op.dw * op.in_c, static_cast<size_t>(cg));
+    }
+    std::memset(out + depth, 0, static_cast<size_t>(kp - depth));
+  }
+}
 
 kernels::Int8Gemm gemm_args(const pcvm::Op& op, const PackedInt8& p, int64_t g) {
   kernels::Int8Gemm a{};
@@ -73,6 +111,7 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
                       op.pad_left == 0 && op.groups == 1 && kp == op.in_c;
   constexpr int64_t kRows = 64;  // pixels gathered at a time
   if (!direct && static_cast<int64_t>(t_rows.size()) < kRows * kp) t_rows.resize(kRows * kp);
+  const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
   for (int64_t g = 0; g < op.groups; ++g) {
     kernels::Int8Gemm a = gemm_args(op, p, g);
     for (int64_t p0 = 0; p0 < pixels; p0 += kRows) {
@@ -80,7 +119,7 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
       if (direct) {
         a.a = x + p0 * op.in_c, a.lda = op.in_c;
       } else {
-        gather_rows(op, x, g, p0, a.M, kp, t_rows.data());
+        gather_rows(op, in, g, p0, a.M, kp, t_rows.data());
         a.a = t_rows.data(), a.lda = kp;
       }
       a.y = y + p0 * op.out_c + g * p.group_channels;
