@@ -9,10 +9,13 @@
 #  3. the aarch64 build under qemu-aarch64: the C++ tests, and models trained
 #     here giving the same answers through the ARM pyconv-run (.ci/arm64.sh);
 #  4. LeNet-5, int8 and float, exported to a Cortex-M4 under qemu-system-arm:
-#     x86's classes, within the flash and RAM goals (.ci/cortex_m.sh).
+#     x86's classes, within the flash and RAM goals (.ci/cortex_m.sh);
+#  5. the runtime-only pyconv-run's size (x86-64, aarch64) and peak memory
+#     against benchmarks/runtime_budget.txt (.ci/runtime_size.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/cpp_package.sh
 bash .ci/sanitizers.sh "${PYCONV_FUZZ_SECONDS:-60}"
 bash .ci/arm64.sh
 bash .ci/cortex_m.sh
+bash .ci/runtime_size.sh

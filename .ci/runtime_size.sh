@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# CI: the size and memory of the smallest runtime, so they cannot grow
+# unnoticed. Builds pyconv-run with -DPYCONV_RUNTIME_ONLY=ON for x86-64 and
+# for aarch64 (all layers, and only LeNet-5's with PYCONV_LAYERS), strips
+# it, and checks each size against benchmarks/runtime_budget.txt; then
+# classifies one digit with LeNet-5 and checks the peak resident memory.
+# The issue's goals (200 KB, 5 MiB) are printed beside the measurements.
+#
+#   .ci/runtime_size.sh          # JOBS=2 PYTHON=python3 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-2}
+python=${PYTHON:-python3}
+lenet_layers="Conv2D;AveragePooling2D;MaxPooling2D;Flatten;Dense;Activation;Dropout"
+budget() { awk -v k="$1" '$1 == k {print $2}' benchmarks/runtime_budget.txt; }
+fail=0
+
+measure() {  # arch, name, layers
+  local arch=$1 name=$2 layers=$3 build=build/runtime-size-$1-$2 toolchain=() strip=strip
+  if [[ $arch == aarch64 ]]; then
+    toolchain=(--toolchain cmake/toolchains/aarch64-linux-gnu.cmake)
+    strip=aarch64-linux-gnu-strip
+  fi
+  cmake -S . -B "$build" -G Ninja "${toolchain[@]}" -DPYCONV_RUNTIME_ONLY=ON \
+    "-DPYCONV_LAYERS=$layers" >/dev/null
+  cmake --build "$build" -j"$jobs" --target pyconv-run >/dev/null
+  "$strip" -o "$build/pyconv-run.stripped" "$build/src/cpp/tools/pyconv-run"
+  local size limit key="pyconv-run-$arch-$name"
+  size=$(stat -c %s "$build/pyconv-run.stripped")
+  limit=$(budget "$key")
+  printf '%-34s %9d bytes (budget %d, goal 204800)\n' "$key" "$size" "$limit"
+  if (( size > limit )); then
+    echo "runtime_size.sh: $key grew past its budget: look at what was added, or raise" \
+         "benchmarks/runtime_budget.txt with the reason" >&2
+    fail=1
+  fi
+}
+
+measure x86_64 all ""
+measure x86_64 lenet5 "$lenet_layers"
+if command -v aarch64-linux-gnu-g++ >/dev/null; then
+  measure aarch64 all ""
+  measure aarch64 lenet5 "$lenet_layers"
+fi
+
+# Peak memory classifying one digit with LeNet-5 (x86-64, the LeNet-5 build).
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$python" - "$work" <<'PY'
+import sys
+import numpy as np
+import pyconv
+work = sys.argv[1]
+pyconv.set_seed(0)
+pyconv.applications.lenet5(input_shape=(28, 28, 1), num_classes=10).save(f"{work}/lenet5.pcv")
+(x, _), _ = pyconv.datasets.mnist.load_sample(num_test=1)
+np.save(f"{work}/digit.npy", (x[:1, ..., None] / 255).astype(np.float32))
+PY
+# GNU time's peak (a Python parent's would count its own pages, copied at fork).
+if [[ ! -x /usr/bin/time ]]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+/usr/bin/time -v build/runtime-size-x86_64-lenet5/pyconv-run.stripped "$work/lenet5.pcv" \
+  "$work/digit.npy" --quiet 2> "$work/time.txt"
+awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt" > "$work/rss"
+echo "peak resident memory, one digit through LeNet-5: $(cat "$work/rss") KiB (goal 5120 KiB)"
+rss=$(cat "$work/rss")
+if (( rss > $(budget peak-rss-kib-x86_64-lenet5) )); then
+  echo "runtime_size.sh: peak memory grew past benchmarks/runtime_budget.txt" >&2
+  fail=1
+fi
+exit $fail
