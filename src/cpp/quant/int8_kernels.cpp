@@ -4,7 +4,12 @@
 #include <cstring>
 #include <string>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/cpu_features.h"
+#include "core/threads.h"
 #include "kernels/dispatch.h"
 #include "micro/pcvm_ops.h"
 
@@ -102,6 +107,15 @@ kernels::Int8Gemm gemm_args(const pcvm::Op& op, const PackedInt8& p, int64_t g) 
   return a;
 }
 
+// Threads for `work` multiply-adds of one sample's op: all of them for a
+// large op, one when the samples are already shared among threads.
+int op_threads(int64_t work) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+#endif
+  return threads_for(work, num_threads());
+}
+
 void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   if (!op.packed) return pcvm::qconv_ref(op, x, y);
   const auto& p = *static_cast<const PackedInt8*>(op.packed);
@@ -109,39 +123,46 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   // A 1x1 convolution over all channels reads the input as it lies.
   const bool direct = op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 &&
                       op.pad_left == 0 && op.groups == 1 && kp == op.in_c;
-  constexpr int64_t kRows = 64;  // pixels gathered at a time
-  if (!direct && static_cast<int64_t>(t_rows.size()) < kRows * kp) t_rows.resize(kRows * kp);
+  constexpr int64_t kRows = 64;  // pixels gathered at a time, claimed by threads one by one
   const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
-  for (int64_t g = 0; g < op.groups; ++g) {
+  const int64_t chunks = (pixels + kRows - 1) / kRows;
+  parallel_for(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
+    const int64_t g = i / chunks, p0 = i % chunks * kRows;
     kernels::Int8Gemm a = gemm_args(op, p, g);
-    for (int64_t p0 = 0; p0 < pixels; p0 += kRows) {
-      a.M = std::min(kRows, pixels - p0);
-      if (direct) {
-        a.a = x + p0 * op.in_c, a.lda = op.in_c;
-      } else {
-        gather_rows(op, in, g, p0, a.M, kp, t_rows.data());
-        a.a = t_rows.data(), a.lda = kp;
-      }
-      a.y = y + p0 * op.out_c + g * p.group_channels;
-      p.isa->gemm(a);
+    a.M = std::min(kRows, pixels - p0);
+    if (direct) {
+      a.a = x + p0 * op.in_c, a.lda = op.in_c;
+    } else {
+      if (static_cast<int64_t>(t_rows.size()) < kRows * kp) t_rows.resize(kRows * kp);
+      gather_rows(op, in, g, p0, a.M, kp, t_rows.data());
+      a.a = t_rows.data(), a.lda = kp;
     }
-  }
+    a.y = y + p0 * op.out_c + g * p.group_channels;
+    p.isa->gemm(a);
+  }, /*dynamic=*/true);
 }
 
 void packed_qdense(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   if (!op.packed) return pcvm::qdense_ref(op, x, y);
   const auto& p = *static_cast<const PackedInt8*>(op.packed);
-  kernels::Int8Gemm a = gemm_args(op, p, 0);
-  a.M = 1, a.y = y, a.lda = p.padded_depth;
-  if (p.padded_depth == p.depth) {
-    a.a = x;
-  } else {  // zeros up to the padded depth
+  const int8_t* a = x;
+  if (p.padded_depth != p.depth) {  // zeros up to the padded depth
     if (static_cast<int64_t>(t_rows.size()) < p.padded_depth) t_rows.resize(p.padded_depth);
     std::memcpy(t_rows.data(), x, static_cast<size_t>(p.depth));
     std::memset(t_rows.data() + p.depth, 0, static_cast<size_t>(p.padded_depth - p.depth));
-    a.a = t_rows.data();
+    a = t_rows.data();
   }
-  p.isa->gemm(a);
+  // Threads take slices of 16-channel blocks.
+  const int64_t blocks = (p.group_channels + 15) / 16;
+  const int team = static_cast<int>(std::min<int64_t>(blocks, op_threads(p.padded_depth * op.out_c)));
+  parallel_for(team, team, [&](int64_t t) {
+    const int64_t c0 = blocks * t / team * 16, c1 = std::min(p.group_channels, blocks * (t + 1) / team * 16);
+    kernels::Int8Gemm g = gemm_args(op, p, 0);
+    g.a = a, g.M = 1, g.lda = p.padded_depth;
+    g.w = static_cast<const char*>(g.w) + c0 * p.padded_depth * p.isa->bytes_per_value;
+    g.n = c1 - c0, g.bias += c0, g.multiplier += c0, g.shift += c0, g.y = y + c0;
+    p.isa->gemm(g);
+  });
 }
 
 const Int8Isa kIsas[] = {
