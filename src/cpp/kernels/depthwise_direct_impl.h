@@ -6,7 +6,7 @@
 //     using Vec = ...;                    // kWidth floats
 //     static constexpr int kWidth, kVecs;  // floats per vector, vectors per block
 //     static Vec zero();
-//     static Vec load(const float* p, int64_t n);  // lanes [0, n) of p, zero past
+//     static Vec load(const float* p, int64_t n);  // lanes [0, n) of p, zero past; n >= 1
 //     static void store(float* p, Vec v, int64_t n);  // lanes [0, n) only
 //     static Vec fma(Vec a, Vec b, Vec acc);  // acc + a * b
 //     static Vec add(Vec a, Vec b);
@@ -29,8 +29,10 @@ void sum_of_products(int64_t C, int64_t n, const float* const* a, const float* c
   using V = Lanes;
   for (int64_t c = 0; c < C; c += kBlock) {  // whole vectors, then the rest masked
     typename V::Vec s[V::kVecs];
-    for (int v = 0; v < V::kVecs; ++v)
-      s[v] = init ? V::load(init + c + v * V::kWidth, C - c - v * V::kWidth) : V::zero();
+    for (int v = 0; v < V::kVecs; ++v) {
+      const int64_t left = C - c - v * V::kWidth;
+      s[v] = init && left > 0 ? V::load(init + c + v * V::kWidth, left) : V::zero();
+    }
     if (c + kBlock <= C) {
       for (int64_t j = 0; j < n; ++j)
         for (int v = 0; v < V::kVecs; ++v)
