@@ -1,6 +1,7 @@
 // Graph with several inputs and outputs, per-output loss weights, and a
 // shared layer (one layer's weights used by two nodes): the C++ side of the
 // functional API, run here under the sanitizers as well.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -109,7 +110,9 @@ TEST_CASE(test_bad_graphs_and_batches_are_refused) {
   auto twice = [&] { Graph(unused_input, {{4}}, {0, 0}, 1); };
   CHECK_THROWS(twice(), pyconv::ValueError, "output twice");
   Graph g = siamese();
-  Tensor a({3, 4}), b({2, 4});
+  Tensor a({3, 4}), b({2, 4});  // zeros: the shapes are what is wrong, not the values
+  std::fill(a.data(), a.data() + a.numel(), 0.f);
+  std::fill(b.data(), b.data() + b.numel(), 0.f);
   Tensor out0({3, 2}), out1({3, 1});
   auto uneven = [&] { g.predict(Batch{&a, &b}, {&out0, &out1}); };
   CHECK_THROWS(uneven(), pyconv::ShapeError, "same number of samples");
