@@ -1,0 +1,165 @@
+"""int8 post-training quantization, measured: accuracy and speed of
+pyconv.quantize beside pyconv's own float32 and beside ONNX Runtime's
+quantize_static on the same models with the same weights, in one run.
+
+For LeNet-5 and the Keras MNIST CNN (benchmarks/models.py), trained here on
+MNIST (the 10,000 real digits on this machine, split 8,000 to train and
+2,000 to test: pyconv.datasets.mnist.load_sample) and on Fashion-MNIST
+(60,000 / 10,000, when Debian's dataset-fashion-mnist is installed):
+  - test accuracy of the float model, of pyconv's int8 model (calibrated on
+    1,000 training images, min/max), and of ONNX Runtime's static int8 model
+    (QDQ, per-channel int8 weights, uint8 activations, the same 1,000 images,
+    min/max), and the drops in points;
+  - batch-1 and batch-256 inference times, float and int8, pyconv and ONNX
+    Runtime, interleaved (timing.compare), medians, with ratios.
+
+    python benchmarks/bench_int8.py [--quick] [--threads 2]
+"""
+
+import argparse
+import logging
+import os
+import tempfile
+import warnings
+
+import numpy as np
+
+import pyconv
+import models
+from bench_infer import _export
+from timing import Settings, apply_threads, compare, load_ort, load_torch, ms, ort_session
+
+CALIBRATION = 1000
+GOAL_DROP = 0.3    # accuracy points
+GOAL_SPEEDUP = 2.0  # int8 vs float32, pyconv
+
+
+def datasets():
+    (x, y), (xt, yt) = pyconv.datasets.mnist.load_sample(num_test=2000)
+    yield "MNIST", x, y, xt, yt
+    try:
+        (x, y), (xt, yt) = pyconv.datasets.fashion_mnist.load_data()
+        yield "Fashion-MNIST", x, y, xt, yt
+    except OSError as exc:
+        print(f"Fashion-MNIST skipped: {str(exc).splitlines()[0]}")
+
+
+def images(x):
+    return (x.astype(np.float32) / 255.0).reshape(-1, 28, 28, 1)
+
+
+def train(name, x, y, epochs):
+    pyconv.set_seed(0)
+    model = models.pyconv_model(name)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=128, epochs=epochs, verbose=0)
+    return model
+
+
+class Ort:
+    """ONNX Runtime float and int8 sessions of a pyconv model's PyTorch twin."""
+
+    def __init__(self, torch, ort, model, name, calibration, tmpdir, threads):
+        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                              QuantType, quantize_static)
+        net = models.with_softmax(torch, models.torch_model(torch, name))
+        models.copy_weights(torch, model, net[0])
+        net.eval()
+        float_path = os.path.join(tmpdir, f"{name}.onnx")
+        int8_path = os.path.join(tmpdir, f"{name}_int8.onnx")
+        _export(torch, net, float_path)
+        nchw = calibration.transpose(0, 3, 1, 2)
+
+        class Reader(CalibrationDataReader):
+            def __init__(self):
+                self.batches = iter([{"x": nchw[i:i + 1]} for i in range(len(nchw))])
+
+            def get_next(self):
+                return next(self.batches, None)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_static(float_path, int8_path, Reader(), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+        self.float = ort_session(ort, float_path, threads)
+        self.int8 = ort_session(ort, int8_path, threads)
+
+    @staticmethod
+    def run(session, x):
+        return session.run(None, {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))})[0]
+
+
+def accuracy(predict, x, y, batch=1000):
+    right = 0
+    for i in range(0, len(x), batch):
+        right += int(np.sum(predict(x[i:i + batch]).argmax(1) == y[i:i + batch]))
+    return 100.0 * right / len(x)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and timed calls")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    settings = Settings.make(args.quick, args.threads)
+    torch, torch_note = load_torch()
+    ort, ort_note = load_ort()
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_static's advice on pre-processing
+    apply_threads(args.threads, torch)
+    print(f"pyconv {pyconv.__version__} (kernels {pyconv.kernel_isa()}), {torch_note}, {ort_note}, "
+          f"{args.threads} threads\n")
+    timed = {}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for data_name, x, y, xt, yt in datasets():
+            x, xt = images(x), images(xt)
+            epochs = 1 if args.quick else (3 if len(x) < 20_000 else 2)
+            for name in ("lenet5", "keras_cnn"):
+                model = train(name, x, y, epochs)
+                calibration = x[:CALIBRATION]
+                q = pyconv.quantize(model, calibration)
+                row = {"data": data_name, "model": models.NAMES[name],
+                       "float": accuracy(lambda b: model.predict(b, verbose=0), xt, yt),
+                       "int8": accuracy(q.predict, xt, yt)}
+                onnx = None
+                if torch is not None and ort is not None:
+                    onnx = Ort(torch, ort, model, name, calibration, tmpdir, args.threads)
+                    row["ort_float"] = accuracy(lambda b: Ort.run(onnx.float, b), xt, yt)
+                    row["ort_int8"] = accuracy(lambda b: Ort.run(onnx.int8, b), xt, yt)
+                rows.append(row)
+                if data_name == "MNIST":
+                    timed[name] = (model, q, onnx, xt)
+
+        print(f"Accuracy on the test sets (%; calibration: {CALIBRATION} training images)")
+        print(f"{'data':<14} {'model':<16} {'float':>7} {'int8':>7} {'drop':>6} {'goal':>6} | "
+              f"{'ORT f32':>7} {'ORT int8':>8} {'drop':>6}")
+        for r in rows:
+            drop = r["float"] - r["int8"]
+            ort_cols = (f"{r['ort_float']:7.2f} {r['ort_int8']:8.2f} {r['ort_float'] - r['ort_int8']:6.2f}"
+                        if "ort_int8" in r else f"{'-':>7} {'-':>8} {'-':>6}")
+            print(f"{r['data']:<14} {r['model']:<16} {r['float']:7.2f} {r['int8']:7.2f} {drop:6.2f} "
+                  f"{'PASS' if drop <= GOAL_DROP else 'MISS':>6} | {ort_cols}")
+
+        print(f"\nInference time, median (ms): pyconv int8 / float, and ONNX Runtime's")
+        print(f"{'model':<16} {'batch':>5} {'pyconv f32':>10} {'pyconv int8':>11} {'int8/f32':>8} "
+              f"{'goal':>5} | {'ORT f32':>8} {'ORT int8':>8} {'pyconv int8/ORT int8':>20}")
+        for name, (model, q, onnx, xt) in timed.items():
+            for batch in (1, 256):
+                xb = np.ascontiguousarray(xt[:batch])
+                cases = {"float": lambda: model.predict_on_batch(xb), "int8": lambda: q.predict(xb)}
+                if onnx is not None:
+                    cases["ort_float"] = lambda: Ort.run(onnx.float, xb)
+                    cases["ort_int8"] = lambda: Ort.run(onnx.int8, xb)
+                t = {k: v.median for k, v in compare(cases, settings).items()}
+                speedup = t["float"] / t["int8"]
+                ort_cols = (f"{ms(t['ort_float']):>8} {ms(t['ort_int8']):>8} "
+                            f"{t['int8'] / t['ort_int8']:19.2f}x" if onnx else "")
+                print(f"{models.NAMES[name]:<16} {batch:>5} {ms(t['float']):>10} {ms(t['int8']):>11} "
+                      f"{1 / speedup:7.2f}x {'PASS' if speedup >= GOAL_SPEEDUP else 'MISS':>5} | {ort_cols}")
+        print(f"\nint8/f32 below 1/{GOAL_SPEEDUP:g} = {1 / GOAL_SPEEDUP:.2f}x meets the goal "
+              f"(int8 at least {GOAL_SPEEDUP:g}x faster than pyconv's float32)")
+
+
+if __name__ == "__main__":
+    main()
