@@ -33,17 +33,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 step "two models trained on x86, their predictions on the 10,000 test digits"
 "$python" - "$work" <<'PY'
-import gzip, sys
+import sys
 import numpy as np
 import pyconv
 from pyconv import layers as L
+sys.path.insert(0, ".ci")
+from digits import test_digits, training_digits
 work = sys.argv[1]
 pyconv.set_seed(0)
-(x, y), _ = pyconv.datasets.mnist.load_sample()
-x = pyconv.data.normalize(x).reshape(-1, 28, 28, 1)
-with gzip.open("python/pyconv/datasets/data/t10k-images-idx3-ubyte.gz") as f:
-    test = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
-test = (test.astype(np.float32) / 255).astype(np.float32)
+x, y = training_digits()
+test = test_digits()
 np.save(f"{work}/digits.npy", test)
 # LeNet-5 as the zoo builds it (tanh, average pooling), and a model of the
 # other kernels' families (batch normalization folded into a convolution,

@@ -23,16 +23,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 step "LeNet-5 trained on x86, quantized, and its classes for 100 test digits"
 "$python" - "$work" <<'PY'
-import gzip, sys
+import sys
 import numpy as np
 import pyconv
+sys.path.insert(0, ".ci")
+from digits import test_digits, training_digits
 work = sys.argv[1]
 pyconv.set_seed(0)
-(x, y), _ = pyconv.datasets.mnist.load_sample()
-x = pyconv.data.normalize(x).reshape(-1, 28, 28, 1)
-with gzip.open("python/pyconv/datasets/data/t10k-images-idx3-ubyte.gz") as f:
-    digits = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)[:100]
-digits = (digits.astype(np.float32) / 255).astype(np.float32)
+x, y = training_digits()
+digits = test_digits(100)
 np.save(f"{work}/digits.npy", digits)
 model = pyconv.applications.lenet5(input_shape=(28, 28, 1), num_classes=10)
 model.compile("adam", "sparse_categorical_crossentropy")

@@ -111,43 +111,8 @@ void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int
   }
 }
 
-// Depth [p0, p0 + kc) and columns [j0, j0 + nc) of op(B), as NR-column panels:
-// for each k, NR consecutive values. Columns past nc are zero.
-void pack_b_panel(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j,
-                  int nr, float* dst) {
-  if (!trans) {
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* src = B + (p0 + k) * ldb + j;
-      float* d = dst + k * NR;
-      if (nr == NR) {
-        _mm256_store_ps(d, _mm256_loadu_ps(src));
-        _mm256_store_ps(d + 8, _mm256_loadu_ps(src + 8));
-      } else {
-        for (int c = 0; c < NR; ++c) d[c] = c < nr ? src[c] : 0.f;
-      }
-    }
-    return;
-  }
-  // B is stored N x K: read each column's run of k contiguously.
-  for (int c = 0; c < NR; ++c) {
-    if (c >= nr) {
-      for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.f;
-      continue;
-    }
-    const float* src = B + (j + c) * ldb + p0;
-    for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
-  }
-}
+#include "kernels/gemm_pack_impl.h"
 
-// A pre-packed op(B) (sgemm_pack_b) holds every depth block in turn, each
-// as all of op(B)'s NR-column panels: the block at depth pc starts pc * Np *
-// NR floats in (every block before it is kc deep), its panel jp jp * kc * NR
-// floats further, as run() packs them itself.
-int64_t prepacked_panels(int64_t N) { return (N + NR - 1) / NR; }
-
-int64_t prepacked_offset(int64_t N, int64_t pc, int64_t kc, int64_t j) {
-  return pc * prepacked_panels(N) * NR + j / NR * kc * NR;
-}
 
 struct Problem {
   bool trans_a, trans_b;
@@ -438,16 +403,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   run(p, packed_b, 0, 1, next_block);
 }
 
-int64_t sgemm_packed_b_size(int64_t K, int64_t N) { return K * prepacked_panels(N) * NR; }
+int64_t sgemm_packed_b_size(int64_t K, int64_t N) { return K * panels_of(N) * NR; }
 
 void sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
-  const int64_t kc = depth_block(K);
-  for (int64_t pc = 0; pc < K; pc += kc) {
-    const int64_t depth = std::min(kc, K - pc);
-    for (int64_t j = 0; j < N; j += NR)
-      pack_b_panel(trans_b, B, ldb, pc, depth, j, static_cast<int>(std::min<int64_t>(NR, N - j)),
-                   dst + prepacked_offset(N, pc, depth, j));
-  }
+  pack_all_of_b(trans_b, K, N, B, ldb, dst);
 }
 
 }  // namespace pyconv::kernels::avx2

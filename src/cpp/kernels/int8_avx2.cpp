@@ -54,12 +54,8 @@ inline void channel_sums(const __m256i acc[4], __m256i out[2]) {
 void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
   const int64_t cols = std::min<int64_t>(16, g.n - c0);
   const bool vector_store = !any_left_shift(g, c0, cols);
-  alignas(32) int32_t params[3][16] = {};
-  for (int64_t c = 0; c < cols; ++c) {
-    params[0][c] = g.bias[c0 + c];
-    params[1][c] = g.multiplier[c0 + c];
-    params[2][c] = -g.shift[c0 + c];
-  }
+  BlockParams params;
+  block_params(g, c0, cols, params);
   for (int64_t m0 = 0; m0 < g.M; m0 += MR) {
     const int rows = static_cast<int>(std::min<int64_t>(MR, g.M - m0));
     __m256i acc[MR][4];
@@ -91,8 +87,9 @@ void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
         continue;
       }
       for (int h = 0; h < 2; ++h) {
-        auto p = [&](int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(params[i] + 8 * h)); };
-        __m256i v = rounding_divide(doubling_high_mul(_mm256_add_epi32(sums[h], p(0)), p(1)), p(2));
+        auto p = [&](const int32_t* v) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(v + 8 * h)); };
+        __m256i v = rounding_divide(doubling_high_mul(_mm256_add_epi32(sums[h], p(params.bias)),
+                                                      p(params.multiplier)), p(params.right));
         v = _mm256_add_epi32(v, _mm256_set1_epi32(g.out_zp));
         sums[h] = _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(g.act_min)),
                                    _mm256_set1_epi32(g.act_max));

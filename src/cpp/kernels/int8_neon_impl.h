@@ -43,12 +43,8 @@ inline int32x4_t rounding_divide(int32x4_t x, int32x4_t e) {
 void block(const Int8Gemm& g, const int8_t* w, int64_t c0) {
   const int64_t cols = std::min<int64_t>(16, g.n - c0);
   const bool vector_store = !any_left_shift(g, c0, cols);
-  int32_t params[3][16] = {};
-  for (int64_t c = 0; c < cols; ++c) {
-    params[0][c] = g.bias[c0 + c];
-    params[1][c] = g.multiplier[c0 + c];
-    params[2][c] = -g.shift[c0 + c];
-  }
+  BlockParams params;
+  block_params(g, c0, cols, params);
   for (int64_t m0 = 0; m0 < g.M; m0 += MR) {
     const int rows = static_cast<int>(std::min<int64_t>(MR, g.M - m0));
     int32x4_t acc[MR][4];
@@ -83,9 +79,9 @@ void block(const Int8Gemm& g, const int8_t* w, int64_t c0) {
         int32x4_t v[2];
         for (int q = 0; q < 2; ++q) {
           const int j = 2 * h + q;
-          int32x4_t s = vaddq_s32(acc[r][j], vld1q_s32(params[0] + 4 * j));
-          s = rounding_divide(doubling_high_mul(s, vld1q_s32(params[1] + 4 * j)),
-                              vld1q_s32(params[2] + 4 * j));
+          int32x4_t s = vaddq_s32(acc[r][j], vld1q_s32(params.bias + 4 * j));
+          s = rounding_divide(doubling_high_mul(s, vld1q_s32(params.multiplier + 4 * j)),
+                              vld1q_s32(params.right + 4 * j));
           s = vaddq_s32(s, vdupq_n_s32(g.out_zp));
           v[q] = vminq_s32(vmaxq_s32(s, vdupq_n_s32(g.act_min)), vdupq_n_s32(g.act_max));
         }

@@ -16,6 +16,21 @@ inline void store_block_scalar(const Int8Gemm& g, const int32_t (*acc)[16], int6
     }
 }
 
+// A block's bias, multipliers and right shifts (-shift), zero past cols, for
+// kernels that load them as vectors.
+struct BlockParams {
+  alignas(32) int32_t bias[16], multiplier[16], right[16];
+};
+
+inline void block_params(const Int8Gemm& g, int64_t c0, int64_t cols, BlockParams& p) {
+  for (int64_t c = 0; c < 16; ++c) {
+    const bool in = c < cols;
+    p.bias[c] = in ? g.bias[c0 + c] : 0;
+    p.multiplier[c] = in ? g.multiplier[c0 + c] : 0;
+    p.right[c] = in ? -g.shift[c0 + c] : 0;
+  }
+}
+
 // True when some channel of the block [c0, c0 + cols) shifts left.
 inline bool any_left_shift(const Int8Gemm& g, int64_t c0, int64_t cols) {
   for (int64_t c = 0; c < cols; ++c)

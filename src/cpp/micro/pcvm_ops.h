@@ -66,27 +66,36 @@ inline int32_t tap_at(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t
 
 // ----- int8 reference kernels ---------------------------------------------------
 
-// acc[f] = bias[f] + sum over taps and the group's channels of (x - in_zp) * w.
-inline void qconv_ref(const Op& op, const int8_t* x, int8_t* y) {
+// For every output (pixel, channel f): `first(f)` plus the sum over the
+// taps in the input and the group's channels of (x - zero_point) * w, handed
+// to store(output index, f, sum). Weights are (kh, kw, C / groups, F).
+template <class T, class Acc, class First, class Store>
+void conv_sums(const Op& op, const T* x, const T* weights, Acc zero_point, First first, Store store) {
   const int32_t cg = op.in_c / op.groups, fg = op.out_c / op.groups;
   for (int32_t oh = 0; oh < op.out_h; ++oh)
     for (int32_t ow = 0; ow < op.out_w; ++ow)
       for (int32_t f = 0; f < op.out_c; ++f) {
         const int32_t c0 = f / fg * cg;
-        int32_t acc = op.bias_i32 ? op.bias_i32[f] : 0;
+        Acc acc = first(f);
         for (int32_t i = 0; i < op.kh; ++i) {
           const int32_t ih = tap_at(oh, op.sh, op.pad_top, i, op.dh);
           if (ih < 0 || ih >= op.in_h) continue;
           for (int32_t j = 0; j < op.kw; ++j) {
             const int32_t iw = tap_at(ow, op.sw, op.pad_left, j, op.dw);
             if (iw < 0 || iw >= op.in_w) continue;
-            const int8_t* xp = x + (ih * op.in_w + iw) * op.in_c + c0;
-            const int8_t* wp = op.weight_i8 + (i * op.kw + j) * cg * op.out_c + f;
-            for (int32_t c = 0; c < cg; ++c) acc += (xp[c] - op.in_zp) * wp[c * op.out_c];
+            const T* xp = x + (ih * op.in_w + iw) * op.in_c + c0;
+            const T* wp = weights + (i * op.kw + j) * cg * op.out_c + f;
+            for (int32_t c = 0; c < cg; ++c) acc += (xp[c] - zero_point) * wp[c * op.out_c];
           }
         }
-        y[(oh * op.out_w + ow) * op.out_c + f] = requantize_output(op, acc, f);
+        store((oh * op.out_w + ow) * op.out_c + f, f, acc);
       }
+}
+
+// acc[f] = bias[f] + sum over taps and the group's channels of (x - in_zp) * w.
+inline void qconv_ref(const Op& op, const int8_t* x, int8_t* y) {
+  conv_sums(op, x, op.weight_i8, op.in_zp, [&](int32_t f) { return op.bias_i32 ? op.bias_i32[f] : 0; },
+            [&](int32_t at, int32_t f, int32_t acc) { y[at] = requantize_output(op, acc, f); });
 }
 
 // y[u] from acc = bias[u] + sum over i of (x[i] - in_zp) * w[i][u].
@@ -196,25 +205,8 @@ inline void activate_all(uint8_t a, float* v, int32_t pixels, int32_t channels) 
 }
 
 inline void conv_ref(const Op& op, const float* x, float* y) {
-  const int32_t cg = op.in_c / op.groups, fg = op.out_c / op.groups;
-  for (int32_t oh = 0; oh < op.out_h; ++oh)
-    for (int32_t ow = 0; ow < op.out_w; ++ow)
-      for (int32_t f = 0; f < op.out_c; ++f) {
-        const int32_t c0 = f / fg * cg;
-        float acc = op.bias_f32 ? op.bias_f32[f] : 0.f;
-        for (int32_t i = 0; i < op.kh; ++i) {
-          const int32_t ih = tap_at(oh, op.sh, op.pad_top, i, op.dh);
-          if (ih < 0 || ih >= op.in_h) continue;
-          for (int32_t j = 0; j < op.kw; ++j) {
-            const int32_t iw = tap_at(ow, op.sw, op.pad_left, j, op.dw);
-            if (iw < 0 || iw >= op.in_w) continue;
-            const float* xp = x + (ih * op.in_w + iw) * op.in_c + c0;
-            const float* wp = op.weight_f32 + (i * op.kw + j) * cg * op.out_c + f;
-            for (int32_t c = 0; c < cg; ++c) acc += xp[c] * wp[c * op.out_c];
-          }
-        }
-        y[(oh * op.out_w + ow) * op.out_c + f] = acc;
-      }
+  conv_sums(op, x, op.weight_f32, 0.f, [&](int32_t f) { return op.bias_f32 ? op.bias_f32[f] : 0.f; },
+            [&](int32_t at, int32_t, float acc) { y[at] = acc; });
   activate_all(op.activation, y, op.out_h * op.out_w, op.out_c);
 }
 
