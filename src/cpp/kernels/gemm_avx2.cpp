@@ -71,9 +71,9 @@ void pack_a_trans(const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p
     for (int64_t panel = 0; panel < full; ++panel) {
       const float* s = src + panel * MR;
       float* d = dst + panel * MR * kc + k * MR;
-      // The panel ending the block may end the matrix too: read only its MR values.
-      const __m256 v = panel + 1 < full || full * MR < mc ? _mm256_loadu_ps(s)
-                                                          : _mm256_maskload_ps(s, mask);
+      // 8 lanes are read where 8 values follow in the block; the last panel
+      // (which may end the matrix) reads only its MR values.
+      const __m256 v = panel * MR + 8 <= mc ? _mm256_loadu_ps(s) : _mm256_maskload_ps(s, mask);
       if (k + 1 < kc)
         _mm256_storeu_ps(d, v);
       else

@@ -76,7 +76,7 @@ Block block_at(const Int8Gemm& g, int64_t c0) {
 }
 
 // Requantizes one row's sums of one block and stores them.
-void store_row(const Int8Gemm& g, const Block& b, __m512i acc, int64_t m) {
+[[gnu::always_inline]] inline void store_row(const Int8Gemm& g, const Block& b, __m512i acc, int64_t m) {
   if (!b.vector) {
     alignas(64) int32_t tile[1][16];
     _mm512_store_si512(tile[0], acc);

@@ -140,15 +140,35 @@ inline void qmaxpool_ref(const Op& op, const int8_t* x, int8_t* y) {
   });
 }
 
+// Division by a window's element count n, prepared once per window: a
+// multiply-high where it is exact (t * n < 2^32: the error of ceil(2^32 / n)
+// then stays below 1 / n), a division otherwise.
+struct Divider {
+  uint32_t n;
+  uint64_t magic;  // ceil(2^32 / n)
+};
+
+inline Divider divider(int32_t n) {
+  return {static_cast<uint32_t>(n), ((uint64_t{1} << 32) + static_cast<uint32_t>(n) - 1) / static_cast<uint32_t>(n)};
+}
+
+inline uint32_t divide(uint32_t t, const Divider& d) {
+  if (uint64_t{t} * d.n < (uint64_t{1} << 32)) return static_cast<uint32_t>((t * d.magic) >> 32);
+  return t / d.n;
+}
+
 // The mean of n int8 values summing to sum, rounded half away from zero.
-inline int8_t rounded_mean(int32_t sum, int32_t n) {
-  const int32_t mean = sum >= 0 ? (sum + n / 2) / n : (sum - n / 2) / n;
+inline int8_t rounded_mean(int32_t sum, const Divider& d) {
+  const uint32_t half = d.n / 2;
+  const int32_t mean = sum >= 0 ? static_cast<int32_t>(divide(static_cast<uint32_t>(sum) + half, d))
+                                : -static_cast<int32_t>(divide(static_cast<uint32_t>(-sum) + half, d));
   return to_int8(mean, -128, 127);
 }
 
 inline void qavgpool_ref(const Op& op, const int8_t* x, int8_t* y) {
   for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
     const int32_t count = (h1 - h0) * (w1 - w0);
+    const Divider d = divider(count > 0 ? count : 1);
     for (int32_t c0 = 0; c0 < op.out_c; c0 += 64) {
       const int32_t n = op.out_c - c0 < 64 ? op.out_c - c0 : 64;
       int32_t sum[64];
@@ -159,17 +179,18 @@ inline void qavgpool_ref(const Op& op, const int8_t* x, int8_t* y) {
           for (int32_t c = 0; c < n; ++c) sum[c] += v[c];
         }
       for (int32_t c = 0; c < n; ++c)
-        y[out + c0 + c] = count > 0 ? rounded_mean(sum[c], count) : static_cast<int8_t>(op.out_zp);
+        y[out + c0 + c] = count > 0 ? rounded_mean(sum[c], d) : static_cast<int8_t>(op.out_zp);
     }
   });
 }
 
 inline void qglobal_avgpool_ref(const Op& op, const int8_t* x, int8_t* y) {
   const int32_t pixels = op.in_h * op.in_w;
+  const Divider d = divider(pixels);
   for (int32_t c = 0; c < op.in_c; ++c) {
     int32_t sum = 0;
     for (int32_t p = 0; p < pixels; ++p) sum += x[p * op.in_c + c];
-    y[c] = rounded_mean(sum, pixels);
+    y[c] = rounded_mean(sum, d);
   }
 }
 

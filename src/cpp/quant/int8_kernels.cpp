@@ -76,11 +76,12 @@ void gather_rows(const pcvm::Op& op, const PaddedInput& in, int64_t g, int64_t p
                  int64_t kp, int8_t* out) {
   const int64_t cg = op.in_c / op.groups, row_bytes = op.kw * cg, depth = op.kh * row_bytes;
   const bool runs = op.groups == 1 && op.dw == 1;
+  const int64_t tap_row = op.dh * in.width * op.in_c;  // from one kernel row to the next
+  int64_t oh = p0 / op.out_w, ow = p0 % op.out_w;
   for (int64_t r = 0; r < rows; ++r, out += kp) {
-    const int64_t oh = (p0 + r) / op.out_w, ow = (p0 + r) % op.out_w;
     const int8_t* base = in.data + (oh * op.sh * in.width + ow * op.sw) * op.in_c + g * cg;
     for (int64_t i = 0; i < op.kh; ++i) {
-      const int8_t* src = base + i * op.dh * in.width * op.in_c;
+      const int8_t* src = base + i * tap_row;
       int8_t* o = out + i * row_bytes;
       if (runs) {
         // Room: the rest of this row's kp bytes; a copy may run into the next
@@ -90,7 +91,8 @@ void gather_rows(const pcvm::Op& op, const PaddedInput& in, int64_t g, int64_t p
       }
       for (int64_t j = 0; j < op.kw; ++j) std::memcpy(o + j * cg, src + j * op.dw * op.in_c, static_cast<size_t>(cg));
     }
-    std::memset(out + depth, 0, static_cast<size_t>(kp - depth));
+    for (int64_t k = depth; k < kp; ++k) out[k] = 0;  // at most 3 bytes
+    if (++ow == op.out_w) ow = 0, ++oh;
   }
 }
 
