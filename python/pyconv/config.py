@@ -37,6 +37,7 @@ def show_config(print_fn=print):
         "version": _core.__version__,
         "isa": _core.kernel_isa(),
         "available_isas": _core.available_isas(),
+        "int8_kernels": _core.int8_kernel_isa(),
         "threads": _core.get_num_threads(),
         "openmp": _core.have_openmp(),
         "cuda": False,

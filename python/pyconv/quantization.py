@@ -447,6 +447,12 @@ class QuantizedModel:
     def output_shape(self):
         return (None,) + tuple(self._core.output_shape)
 
+    @property
+    def int8_kernels(self):
+        """The int8 kernels this model runs with ('avx512_vnni', 'avx2', 'neon_dotprod',
+        'neon' or 'ref'), chosen when it was made or loaded."""
+        return self._core.int8_kernels
+
     def predict(self, x, batch_size=None, verbose=0):
         """Outputs (float32) for a batch of inputs, as the float model's predict."""
         x = np.ascontiguousarray(x, dtype=np.float32)

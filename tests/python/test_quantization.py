@@ -70,6 +70,28 @@ def test_int8_ops_match_the_numpy_oracle_bit_for_bit(name):
     assert np.abs(got - model.predict(x[30:], verbose=0)).max() < 0.15 * scale + 1e-3
 
 
+def test_every_int8_kernel_set_gives_the_reference_bytes(tmp_path):
+    # A whole model loaded under the reference kernel table (the micro
+    # runtime's reference int8 kernels) and under this CPU's best.
+    pyconv.set_seed(6)
+    x, y, xt, _ = _digits(600, 50)
+    model = _trained(pyconv.Sequential([
+        pyconv.Input((28, 28, 1)), L.Conv2D(12, 3, activation="relu"), L.MaxPooling2D(),
+        L.DepthwiseConv2D(3, padding="same"), L.Conv2D(20, 1, activation="relu6"),
+        L.Flatten(), L.Dense(33, activation="tanh"), L.Dense(10)]), x, y)
+    pyconv.quantize(model, x[:100]).save(tmp_path / "q.pcv")
+    best = pyconv.models.load_model(tmp_path / "q.pcv")
+    original = pyconv.kernel_isa()
+    try:
+        pyconv._core.set_kernel_isa("ref")
+        reference = pyconv.models.load_model(tmp_path / "q.pcv")
+    finally:
+        pyconv._core.set_kernel_isa(original)
+    assert reference.int8_kernels == "ref"
+    assert best.int8_kernels == pyconv._core.int8_kernel_isa()
+    np.testing.assert_array_equal(best.predict(xt), reference.predict(xt))
+
+
 def test_lenet5_keeps_its_accuracy_on_real_digits():
     pyconv.set_seed(0)
     x, y, xt, yt = _digits(8000, 1000)

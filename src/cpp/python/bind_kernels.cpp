@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/dispatch.h"
+#include "kernels/int8.h"
 #include "ops/matmul.h"
 #include "python/convert.h"
 
@@ -17,6 +18,12 @@ void bind_kernels(py::module_& m) {
   m.def("set_kernel_isa", &kernels::select_isa, py::arg("isa"),
         "Switch every kernel to another ISA (for tests and bug reports).");
   m.def("isa_override_note", [] { return kernels::isa_override_note(); });
+  m.def("int8_kernel_isa",
+        [] {
+          const kernels::Int8Isa* isa = kernels::active_int8_isa();
+          return std::string(isa ? isa->name : "ref");
+        },
+        "The int8 kernels a quantized model loaded now would use.");
   m.def("matmul",
         [](FloatArray a, FloatArray b, bool trans_a, bool trans_b) {
           Tensor av = view_of(a), bv = view_of(b);

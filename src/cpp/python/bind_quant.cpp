@@ -129,6 +129,7 @@ void bind_quant(py::module_& m) {
              return out;
            })
       .def_property_readonly("meta", [](const QuantizedModel& q) { return attrs_to_dict(q.record().meta); })
+      .def_property_readonly("int8_kernels", &QuantizedModel::int8_kernels)
       .def("arena_bytes", [](const QuantizedModel& q) { return pcvm::arena_bytes(q.ops()); });
 
   // A saved model of either kind: a Graph or a QuantizedModel.
