@@ -20,6 +20,7 @@
 #include "io/model_file.h"
 #include "kernels/dispatch.h"
 #include "check.h"
+#include "sample_quantized.h"
 
 // Counts heap allocations, to show what a runner call allocates.
 static std::atomic<int64_t> g_allocations{0}, g_bytes{0};
@@ -296,6 +297,34 @@ TEST_CASE(test_load_saved_model) {
   if (pcv_model_load_memory(flipped.data(), flipped.size(), &m) != PCV_ERR_FORMAT || m) ++wrong;
   CHECK(wrong == 0);
   CHECK(std::strlen(pcv_last_error()) > 0);
+}
+
+// A quantized model (tests/cpp/sample_quantized.h) through the C API: it
+// loads, predicts probabilities with a runner and without, allocating
+// nothing once warm, and refuses to train.
+TEST_CASE(test_quantized_model) {
+  const pyconv::test::SampleQuantized sample = pyconv::test::sample_quantized();
+  const std::vector<uint8_t> bytes = pyconv::io::encode(sample.record);
+  pcv_model* m = nullptr;
+  CHECK(pcv_model_load_memory(bytes.data(), bytes.size(), &m) == PCV_OK && m);
+  if (!m) return;
+  int64_t dims[PCV_MAX_RANK];
+  int rank = 0;
+  CHECK(pcv_model_output_shape(m, dims, &rank) == PCV_OK && rank == 1 && dims[0] == 3);
+  const std::vector<float> x = ramp(2 * 36);
+  std::vector<float> a(6), b(6);
+  CHECK(pcv_model_predict(m, x.data(), 2, a.data()) == PCV_OK);
+  CHECK(std::abs(a[0] + a[1] + a[2] - 1.f) < 1e-5f && std::abs(a[3] + a[4] + a[5] - 1.f) < 1e-5f);
+  pcv_runner* r = nullptr;
+  CHECK(pcv_runner_new(m, &r) == PCV_OK);
+  CHECK(pcv_runner_predict(r, x.data(), 2, b.data()) == PCV_OK);
+  const int64_t before = g_allocations;
+  CHECK(pcv_runner_predict(r, x.data(), 2, b.data()) == PCV_OK);
+  CHECK(g_allocations == before);
+  CHECK(a == b);
+  CHECK(pcv_model_compile(m, "adam", "mean_squared_error") == PCV_ERR_STATE);
+  pcv_runner_free(r);
+  pcv_model_free(m);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "io/byte_io.h"
 #include "io/crc32c.h"
+#include "io/model_file.h"
 #include "io/pcv_format.h"
 #include "io/pcv_layout.h"
 #include "io/pcv_testing.h"
@@ -369,8 +370,8 @@ TEST_CASE(invalid_graphs_are_refused) {
           "two tensors are named 'param/conv1/kernel'");
 }
 
-// Inputs the fuzzer once found (tests/fuzz/regressions): each must decode or
-// give a FormatError, never anything worse.
+// Inputs the fuzzer once found (tests/fuzz/regressions): each must decode and
+// load as a model, or give a FormatError, never anything worse.
 TEST_CASE(regression_inputs_are_refused_cleanly) {
   DIR* dir = ::opendir(PYCONV_FUZZ_REGRESSIONS);
   CHECK(dir != nullptr);
@@ -381,6 +382,7 @@ TEST_CASE(regression_inputs_are_refused_cleanly) {
     const Bytes b{std::istreambuf_iterator<char>(in), {}};
     try {
       decode_copy(b);
+      load_any_model_memory(b.data(), b.size());
     } catch (const FormatError&) {
     }
   }

@@ -1,13 +1,16 @@
 // libFuzzer target for the .pcv loader. decode must either return a valid
 // record or throw FormatError: any other exception, crash, sanitizer report,
 // leak or huge allocation is a bug. A decoded record must also encode and
-// decode again, and building a model from it (load_model_memory: layer
-// arguments, shapes against each layer's rules, tensors against parameters)
-// must succeed or throw FormatError too.
+// decode again, and building a model from it (load_any_model_memory: layer
+// arguments, shapes against each layer's rules, tensors against parameters;
+// a quantized model's ops against the micro runtime's checks) must succeed
+// or throw FormatError too. A quantized model that loads also predicts a
+// sample of zeros.
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
+#include <vector>
 
 #include "core/error.h"
 #include "io/byte_io.h"
@@ -21,6 +24,18 @@ using namespace pyconv::io;
 
 namespace {
 
+// A quantized model the fuzzer can afford to run: at most 2^24 multiply-adds.
+bool small_enough(const QuantizedModel& q) {
+  double work = 0;
+  const pcvm::Model& m = q.ops();
+  for (int32_t k = 0; k < m.op_count; ++k) {
+    const pcvm::Op& op = m.ops[k];
+    work += double(op.out_h) * op.out_w * op.out_c * op.kh * op.kw * (double(op.in_c) / op.groups + 1) +
+            double(op.in_h) * op.in_w * op.in_c * (op.out_h == 1 && op.out_w == 1 ? op.out_c : 1);
+  }
+  return work <= double(1 << 24);
+}
+
 void decode_and_reencode(const uint8_t* data, size_t size, std::shared_ptr<const void> owner) {
   ModelRecord m;
   try {
@@ -30,9 +45,16 @@ void decode_and_reencode(const uint8_t* data, size_t size, std::shared_ptr<const
   }
   const std::vector<uint8_t> bytes = encode(m);  // must not throw: the record is valid
   if (encode(decode(bytes.data(), bytes.size(), nullptr)) != bytes) __builtin_trap();
+  AnyModel model;
   try {
-    load_model_memory(bytes.data(), bytes.size());
+    model = load_any_model_memory(bytes.data(), bytes.size());
   } catch (const FormatError&) {
+    return;
+  }
+  if (model.quantized && small_enough(*model.quantized)) {
+    std::vector<float> x(static_cast<size_t>(shape_numel(model.quantized->input_shape())), 0.f);
+    std::vector<float> y(static_cast<size_t>(shape_numel(model.quantized->output_shape())));
+    model.quantized->predict(x.data(), 1, y.data(), 1);
   }
 }
 

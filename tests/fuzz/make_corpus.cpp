@@ -1,10 +1,11 @@
 // Writes the fuzzer's seed corpus: a few valid .pcv files, from the full
-// sample model down to an empty record. Usage: make_corpus <folder>
+// sample model down to an empty record, and a quantized model. Usage: make_corpus <folder>
 #include <cstdio>
 #include <string>
 
 #include "io/pcv_format.h"
 #include "sample_model.h"
+#include "sample_quantized.h"
 
 using namespace pyconv;
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   auto full = test::sample_model(true), small = test::sample_model(false);
+  auto quantized = test::sample_quantized();
   io::ModelRecord no_tensors = full.record;
   no_tensors.tensors.clear();
   io::ModelRecord empty, tensors_only;
@@ -24,7 +26,8 @@ int main(int argc, char** argv) {
       {"small.pcv", &small.record},
       {"no_tensors.pcv", &no_tensors},
       {"tensors_only.pcv", &tensors_only},
-      {"empty.pcv", &empty}};
+      {"empty.pcv", &empty},
+      {"quantized.pcv", &quantized.record}};
   try {
     for (const auto& [name, record] : seeds) io::write_file(dir + "/" + name, io::encode(*record));
   } catch (const std::exception& e) {

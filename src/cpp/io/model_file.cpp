@@ -238,6 +238,8 @@ AnyModel any_model(io::ModelRecord r, const std::string& where) {
     m.quantized = std::make_unique<QuantizedModel>(std::move(r));
   } catch (const FormatError& e) {
     throw FormatError(cat(where, e.what()));
+  } catch (const std::invalid_argument& e) {  // an attribute missing or of the wrong type
+    throw FormatError(cat(where, "the file's quantized model cannot be built: ", e.what()));
   }
   return m;
 }
