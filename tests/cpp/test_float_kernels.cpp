@@ -2,12 +2,16 @@
 // where this test runs under qemu-aarch64) against the reference table:
 // GEMM around the tile and block edges (both transposes, alpha and beta,
 // bias and ReLU, pre-packed B), and one-layer models over the convolution
-// paths of tests/python/test_kernels.py's CONV_CASES and its pooling cases,
-// forward (training and inference) and backward, batch 1 and 3.
+// paths of tests/data/conv_cases.txt (which tests/python/test_kernels.py
+// reads too) and the pooling, dense and fused cases below, forward
+// (training and inference) and backward, batch 1 and 3.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -131,32 +135,30 @@ std::vector<std::vector<float>> run_layer(const std::string& isa, const std::str
 }
 
 struct LayerCase {
-  const char* spec;
+  std::string spec;
   Shape input;
   double tolerance;
 };
 
-// tests/python/test_kernels.py's CONV_CASES (one row per convolution path)
-// and pooling cases, on (11, 10, C) inputs.
-const LayerCase kCases[] = {
-    {"Conv2D filters=8 kernel_size=3,3", {11, 10, 3}, 1e-4},
-    {"Conv2D filters=17 kernel_size=3,2 strides=2,1 padding=1,0,2,1 dilation_rate=1,2", {11, 10, 5}, 1e-4},
-    {"Conv2D filters=6 kernel_size=3,3 padding=same groups=2", {11, 10, 4}, 1e-4},
-    {"Conv2D filters=16 kernel_size=1,1", {11, 10, 7}, 1e-4},
-    {"Conv2D filters=9 kernel_size=3,3 padding=same dilation_rate=2,2 groups=9", {11, 10, 9}, 1e-4},
-    {"Conv2D filters=14 kernel_size=3,3 strides=2,2 padding=same groups=7", {11, 10, 7}, 1e-4},
-    {"Conv2D filters=64 kernel_size=3,3 padding=same groups=64", {11, 10, 64}, 1e-4},
-    {"Conv2D filters=37 kernel_size=3,3 strides=2,2 padding=1,0,2,1 dilation_rate=1,2 groups=37", {11, 10, 37}, 1e-4},
-    {"Conv2D filters=45 kernel_size=5,4 strides=1,3 dilation_rate=2,1 groups=45", {11, 10, 45}, 1e-4},
-    {"Conv2D filters=32 kernel_size=5,5 padding=same", {11, 10, 1}, 1e-4},
-    {"Conv2D filters=20 kernel_size=3,3 padding=same", {11, 10, 9}, 1e-4},
-    {"Conv2D filters=12 kernel_size=3,3 strides=2,2 padding=1,0,2,1 dilation_rate=2,1 groups=2", {11, 10, 16}, 1e-4},
-    {"Conv2D filters=16 kernel_size=2,3 dilation_rate=2,1", {11, 10, 11}, 1e-4},
-    {"Conv2D filters=20 kernel_size=3,3 dilation_rate=2,2", {11, 10, 4}, 1e-4},
-    {"Conv2D filters=12 kernel_size=3,3 padding=same", {11, 10, 24}, 1e-4},
-    {"Conv2D filters=40 kernel_size=5,5 padding=same", {11, 10, 12}, 1e-4},
-    {"Conv2D filters=64 kernel_size=3,2 dilation_rate=2,1", {11, 10, 10}, 1e-4},
-    {"Conv2D filters=65 kernel_size=3,3 padding=same", {11, 10, 10}, 1e-4},
+// tests/data/conv_cases.txt's rows as Conv2D layers on (11, 10, channels).
+std::vector<LayerCase> conv_cases() {
+  std::vector<LayerCase> out;
+  std::ifstream in(std::string(PCV_TEST_DATA) + "/conv_cases.txt");
+  for (std::string line; std::getline(in, line);) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream fields(line);
+    std::string filters, kernel, strides, padding, dilation, groups, channels;
+    if (!(fields >> filters >> kernel >> strides >> padding >> dilation >> groups >> channels)) continue;
+    out.push_back({"Conv2D filters=" + filters + " kernel_size=" + kernel + " strides=" + strides +
+                       " padding=" + padding + " dilation_rate=" + dilation + " groups=" + groups,
+                   {11, 10, std::stoll(channels)}, 1e-4});
+  }
+  return out;
+}
+
+// Beyond the convolution table: a fused ReLU, a channel multiplier, a
+// dense layer, and test_kernels.py's pooling cases.
+const LayerCase kOtherCases[] = {
     {"Conv2D filters=16 kernel_size=3,3 padding=same activation=relu", {11, 10, 16}, 1e-4},
     {"DepthwiseConv2D kernel_size=3,3 padding=same depth_multiplier=2", {11, 10, 13}, 1e-4},
     {"Dense units=70 activation=relu", {37}, 1e-4},
@@ -166,19 +168,22 @@ const LayerCase kCases[] = {
 
 TEST_CASE(test_layers_match_reference) {
   IsaScope scope;
+  std::vector<LayerCase> cases = conv_cases();
+  CHECK(cases.size() >= 10);  // the file was found and read
+  cases.insert(cases.end(), std::begin(kOtherCases), std::end(kOtherCases));
   int compared = 0;
   for (const std::string& isa : fast_isas())
-    for (const LayerCase& c : kCases)
+    for (const LayerCase& c : cases)
       for (int64_t batch : {1, 3}) {
         // PCV_TRACE=1 names each case before it runs (a crash names none).
-        if (std::getenv("PCV_TRACE")) std::printf("%s %s %lld\n", isa.c_str(), c.spec, static_cast<long long>(batch)), std::fflush(stdout);
+        if (std::getenv("PCV_TRACE")) std::printf("%s %s %lld\n", isa.c_str(), c.spec.c_str(), static_cast<long long>(batch)), std::fflush(stdout);
         const auto want = run_layer("ref", c.spec, c.input, batch, 11);
         const auto got = run_layer(isa, c.spec, c.input, batch, 11);
         const char* names[] = {"y (inference)", "y (training)", "dx", "dkernel", "dbias"};
         for (size_t k = 0; k < want.size() && k < got.size(); ++k) {
           const double over = excess(got[k], want[k], c.tolerance, c.tolerance);
           if (!(over <= 0)) {
-            std::printf("  %s, \"%s\", batch %lld: %s is %g beyond tolerance\n", isa.c_str(), c.spec,
+            std::printf("  %s, \"%s\", batch %lld: %s is %g beyond tolerance\n", isa.c_str(), c.spec.c_str(),
                         static_cast<long long>(batch), names[std::min<size_t>(k, 4)], over);
             CHECK(over <= 0);
           }

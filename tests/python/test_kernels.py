@@ -5,6 +5,7 @@ convolution path (im2col, pointwise, direct) forward and backward."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,27 +145,25 @@ def test_gemm_beta_zero_ignores_nan_in_c(isa, use_isa):
     np.testing.assert_array_equal(c, np.full((7, 17), 3.0, np.float32))
 
 
-# (filters, kernel, strides, padding, dilation, groups, channels): one row per path.
-CONV_CASES = [
-    (8, (3, 3), (1, 1), "valid", (1, 1), 1, 3),        # few channels: packed columns
-    (17, (3, 2), (2, 1), [1, 0, 2, 1], (1, 2), 1, 5),  # direct, odd everything
-    (6, (3, 3), (1, 1), "same", (1, 1), 2, 4),         # grouped, packed columns
-    (16, (1, 1), (1, 1), "valid", (1, 1), 1, 7),       # pointwise
-    (9, (3, 3), (1, 1), "same", (2, 2), 9, 9),         # depthwise (direct)
-    (14, (3, 3), (2, 2), "same", (1, 1), 7, 7),        # depthwise, multiplier 2
-    (64, (3, 3), (1, 1), "same", (1, 1), 64, 64),      # depthwise, two 32-channel blocks
-    (37, (3, 3), (2, 2), [1, 0, 2, 1], (1, 2), 37, 37),  # depthwise, block + masked tail
-    (45, (5, 4), (1, 3), "valid", (2, 1), 45, 45),    # depthwise, dilated, strided
-    (32, (5, 5), (1, 1), "same", (1, 1), 1, 1),        # one input channel: packed columns
-    (20, (3, 3), (1, 1), "same", (1, 1), 1, 9),        # direct conv, partial filter panel
-    (12, (3, 3), (2, 2), [1, 0, 2, 1], (2, 1), 2, 16),  # direct, grouped, strided
-    (16, (2, 3), (1, 1), "valid", (2, 1), 1, 11),      # direct, dilated
-    (20, (3, 3), (1, 1), "valid", (2, 2), 1, 4),       # kernel grad across filters, partial tile
-    (12, (3, 3), (1, 1), "same", (1, 1), 1, 24),       # DenseNet's growth: per-sample kernel grad
-    (40, (5, 5), (1, 1), "same", (1, 1), 1, 12),       # per-sample kernel grad, 5 filter blocks
-    (64, (3, 2), (1, 1), "valid", (2, 1), 1, 10),      # per-sample kernel grad, dilated, 64 filters
-    (65, (3, 3), (1, 1), "same", (1, 1), 1, 10),       # past 64 filters: the column GEMM again
-]
+def _conv_cases():
+    """tests/data/conv_cases.txt as (filters, kernel, strides, padding,
+    dilation, groups, channels) tuples: one row per kernel path."""
+    pair = lambda text: tuple(int(v) for v in text.split(","))
+    cases = []
+    with open(Path(__file__).parents[1] / "data" / "conv_cases.txt") as f:
+        for line in f:
+            fields = line.split("#")[0].split()
+            if not fields:
+                continue
+            filters, kernel, strides, padding, dilation, groups, channels = fields
+            padding = padding if padding in ("valid", "same") else list(pair(padding))
+            cases.append((int(filters), pair(kernel), pair(strides), padding, pair(dilation),
+                          int(groups), int(channels)))
+    assert cases, "tests/data/conv_cases.txt holds no cases"
+    return cases
+
+
+CONV_CASES = _conv_cases()
 
 
 def run_conv(isa, case, x, dy, params):
