@@ -3,9 +3,9 @@
 # tests and pyconv-run with cmake/toolchains/aarch64-linux-gnu.cmake (Debian's
 # g++-aarch64-linux-gnu), runs the tests under qemu-aarch64 (Debian's
 # qemu-user), then runs two models trained here in Python, on x86, through the
-# ARM pyconv-run on the 10,000 MNIST test digits that ship in the package: ARM
-# and x86 must give the same class for at least 99.9% of the digits and
-# probabilities within 1e-4.
+# ARM pyconv-run on the 10,000 MNIST test digits that ship in the package, one
+# of them quantized to int8 too: ARM and x86 must give the same class for at
+# least 99.9% of the digits and probabilities within 1e-4.
 #
 #   .ci/arm64.sh            # JOBS=2 PYTHON=python3 by default
 set -euo pipefail
@@ -61,9 +61,14 @@ for name, model in (("lenet5", lenet), ("mixed", mixed)):
     model.fit(x, y, epochs=2, batch_size=64, verbose=0)
     model.save(f"{work}/{name}.pcv")
     np.save(f"{work}/{name}_x86.npy", model.predict(test, verbose=0))
+# The mixed model quantized to int8: its integer kernels (VNNI or AVX2 here,
+# NEON with SDOT on ARM) give the same bytes, so the classes must agree.
+quantized = pyconv.quantize(mixed, x[:500])
+quantized.save(f"{work}/mixed_int8.pcv")
+np.save(f"{work}/mixed_int8_x86.npy", quantized.predict(test))
 PY
 
-for name in lenet5 mixed; do
+for name in lenet5 mixed mixed_int8; do
   step "$name through the ARM pyconv-run"
   "${run_arm[@]}" "$work/$name.pcv" "$work/digits.npy" --quiet -o "$work/${name}_arm.npy"
   "$python" - "$work/${name}_x86.npy" "$work/${name}_arm.npy" "$name" <<'PY'

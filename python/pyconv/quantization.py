@@ -89,7 +89,7 @@ def _params_for(lo, hi):
     if hi - lo < 1e-12:
         hi = lo + 1e-12
     scale = (hi - lo) / 255.0
-    zero_point = int(np.clip(round(-128 - lo / scale), -128, 127))
+    zero_point = int(np.clip(_round(-128 - lo / scale), -128, 127))
     return float(np.float32(scale)), zero_point
 
 
@@ -98,7 +98,7 @@ def _quantize_multiplier(real):
     if real <= 0:
         return 0, 0
     q, shift = math.frexp(real)
-    fixed = round(q * (1 << 31))
+    fixed = int(_round(q * (1 << 31)))
     if fixed == 1 << 31:
         fixed //= 2
         shift += 1
@@ -170,8 +170,16 @@ def _chain(g):
     return layers
 
 
+def _round(v):
+    """Round half away from zero, as TFLite (and the micro runtime) do."""
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
 def _fold_batchnorm(kernel, bias, bn_config, bn_weights, depthwise):
-    gamma, beta, mean, var = bn_weights
+    weights = list(bn_weights)  # [gamma] [beta] moving_mean moving_variance
+    gamma = weights.pop(0) if bn_config.get("scale", True) else 1.0
+    beta = weights.pop(0) if bn_config.get("center", True) else 0.0
+    mean, var = weights
     factor = gamma / np.sqrt(var + bn_config.get("epsilon", 1e-3))
     if depthwise:  # kernel (kh, kw, C, m): output channel c * m + j
         kernel = kernel * factor.reshape(kernel.shape[2], kernel.shape[3])
@@ -261,7 +269,7 @@ def _lookup_table(fn, in_params, out_params):
     q = np.arange(-128, 128)
     x = in_params[0] * (q - in_params[1])
     y = fn(x.astype(np.float64))
-    return np.clip(np.round(y / out_params[0]) + out_params[1], -128, 127).astype(np.int8)
+    return np.clip(_round(y / out_params[0]) + out_params[1], -128, 127).astype(np.int8)
 
 
 def _int8_weights(op, in_params, out_params, clamp):
@@ -274,9 +282,13 @@ def _int8_weights(op, in_params, out_params, clamp):
     w_scale = np.abs(flat).max(axis=0) / 127.0
     w_scale[w_scale == 0] = 1.0
     w_scale = w_scale.astype(np.float32).astype(np.float64)
-    kernel_q = np.clip(np.round(kernel / w_scale), -127, 127).astype(np.int8)
+    kernel_q = np.clip(_round(kernel / w_scale), -127, 127).astype(np.int8)
     bias_scale = in_params[0] * w_scale
-    bias_q = np.clip(np.round(op["bias"] / bias_scale), -2**31, 2**31 - 1).astype(np.int32)
+    bias_q = _round(op["bias"] / bias_scale)
+    if np.abs(bias_q).max(initial=0) > 2**29:
+        raise ValueError(f"layer '{op['name']}' has a bias too large for its int8 input and weight "
+                         "scales (more than 2^29 steps); leave it in float")
+    bias_q = bias_q.astype(np.int32)
     factors = [_quantize_multiplier(s / out_params[0]) for s in bias_scale]
     lo, hi = clamp
     return ({"kernel": kernel_q, "bias": bias_q,
@@ -292,7 +304,7 @@ def _clamp(activation, out_params):
     if activation == "relu":
         return max(zp, -128), 127
     if activation == "relu6":
-        return max(zp, -128), int(min(127, zp + round(6.0 / scale)))
+        return max(zp, -128), int(min(127, zp + _round(6.0 / scale)))
     return -128, 127
 
 

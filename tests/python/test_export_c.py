@@ -57,8 +57,10 @@ def test_exported_models_give_python_classes(tmp_path):
     (x, y), (xt, _) = pyconv.datasets.mnist.load_sample(num_test=40)
     x = pyconv.data.normalize(x[:1500])[..., None].astype(np.float32)
     xt = pyconv.data.normalize(xt)[..., None].astype(np.float32)
-    model = pyconv.Sequential([pyconv.Input((28, 28, 1)), L.Conv2D(4, 3, activation="relu"),
-                               L.AveragePooling2D(), L.Conv2D(6, 3, activation="tanh"),
+    # Names that would map to one C identifier if spelled out ("a-b", "a_b"):
+    # the arrays are numbered instead.
+    model = pyconv.Sequential([pyconv.Input((28, 28, 1)), L.Conv2D(4, 3, activation="relu", name="a-b"),
+                               L.AveragePooling2D(), L.Conv2D(6, 3, activation="tanh", name="a_b"),
                                L.MaxPooling2D(), L.Flatten(), L.Dense(10, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y[:1500], epochs=1, batch_size=64, verbose=0)

@@ -173,6 +173,18 @@ def test_c_library_runs_a_quantized_model_and_refuses_to_train_it(tmp_path):
         lib.pcv_model_free(handle)
 
 
+def test_batch_normalization_without_scale_or_center_folds():
+    pyconv.set_seed(8)
+    x = np.random.default_rng(3).standard_normal((32, 6, 6, 2)).astype(np.float32)
+    for kwargs in ({"scale": False}, {"center": False}, {"scale": False, "center": False}):
+        model = _trained(pyconv.Sequential([
+            pyconv.Input((6, 6, 2)), L.Conv2D(3, 3), L.BatchNormalization(**kwargs),
+            L.Activation("relu"), L.Flatten(), L.Dense(4)]), x, np.arange(32) % 4)
+        q = pyconv.quantize(model, x)
+        np.testing.assert_array_equal(q.predict(x[:4]), _oracle(q, x[:4]).reshape(4, 4))
+        assert np.abs(q.predict(x) - model.predict(x, verbose=0)).max() < 0.1
+
+
 def test_models_that_cannot_be_quantized_are_refused_clearly():
     inp = pyconv.Input((6, 6, 2))
     a = L.Conv2D(2, 3, padding="same")(inp)
@@ -233,6 +245,21 @@ def test_corrupt_quantized_models_are_refused(tmp_path):
     all_read_the_input = [(n, [-1]) for n, _ in nodes]
     with pytest.raises(pyconv.ModelFileError, match="chain"):
         build(all_read_the_input, tensors)
+
+    # Found in review: geometry, weights and biases the kernels cannot take.
+    dense = next(n for n, _ in nodes if n["type"] == "QDense")
+    wide = [(dict(n, output_shape=[9, 9, 2]) if n is conv else n, i) for n, i in nodes]
+    with pytest.raises(pyconv.ModelFileError, match="does not fit"):  # windows past the input
+        build(wide, tensors)
+    minus_128 = tensors[f"{key}/kernel"].copy()
+    minus_128.flat[0] = -128
+    with pytest.raises(pyconv.ModelFileError, match=r"\[-127, 127\]"):
+        build(nodes, dict(tensors, **{f"{key}/kernel": minus_128}))
+    huge_bias = dict(tensors, **{f"quant/{dense['name']}/bias": np.full(3, 2**30, np.int32)})
+    with pytest.raises(pyconv.ModelFileError, match="inconsistent"):
+        build(nodes, huge_bias)
+    with pytest.raises(ValueError, match="finite"):
+        q.predict(np.full((1, 5, 5, 1), np.nan, np.float32))
 
     path = tmp_path / "q.pcv"
     q.save(path)

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <exception>
 
 #include "core/denormals.h"
 
@@ -47,6 +48,24 @@ void parallel_for(int threads, int64_t n, F&& f, bool dynamic = false) {
     return;
   }
   for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// parallel_for for a body that may throw (out of memory): an exception must
+// not leave an OpenMP region, so the first is kept, the other items are
+// skipped, and it is thrown again once the threads are done.
+template <class F>
+void parallel_for_throwing(int threads, int64_t n, F&& f, bool dynamic = false) {
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  parallel_for(threads, n, [&](int64_t i) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    try {
+      f(i);
+    } catch (...) {
+      if (!failed.exchange(true)) error = std::current_exception();
+    }
+  }, dynamic);
+  if (error) std::rethrow_exception(error);
 }
 
 // Calls body(lo, hi) for the consecutive blocks of `block` items that cover

@@ -10,8 +10,11 @@ inline void store_block_scalar(const Int8Gemm& g, const int32_t (*acc)[16], int6
                                int64_t c0, int64_t cols) {
   for (int64_t m = 0; m < rows; ++m)
     for (int64_t c = 0; c < cols; ++c) {
-      const int32_t v = g.out_zp + pcvm::requantize(acc[m][c] + g.bias[c0 + c],
-                                                    g.multiplier[c0 + c], g.shift[c0 + c]);
+      // The kernel's sum and its adjusted bias may each pass int32 on the
+      // way (as in the vector adds); their total, the true sum, fits.
+      const auto sum = static_cast<int32_t>(static_cast<uint32_t>(acc[m][c]) +
+                                            static_cast<uint32_t>(g.bias[c0 + c]));
+      const int32_t v = g.out_zp + pcvm::requantize(sum, g.multiplier[c0 + c], g.shift[c0 + c]);
       g.y[(m0 + m) * g.ldy + c0 + c] = pcvm::to_int8(v, g.act_min, g.act_max);
     }
 }

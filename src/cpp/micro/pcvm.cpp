@@ -42,16 +42,38 @@ bool window_ok(const Op& op) {
          op.pad_top <= 4096 && op.pad_left <= 4096;
 }
 
+// Windows that fit their input: along each axis, padding before and after
+// smaller than the window's extent (so every window reads some input), at
+// most stride - 1 input rows left over at the end, and the padded input no
+// larger than 2^28 values. The output size then is the usual formula's.
+bool axis_fits(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d, int64_t pad, int64_t* padded) {
+  const int64_t extent = (k - 1) * d + 1;
+  const int64_t after = (out - 1) * s + extent - in - pad;  // padding the last window needs
+  *padded = pad + in + (after > 0 ? after : 0);
+  return pad < extent && after < extent && after > -s;
+}
+
+bool geometry_ok(const Op& op) {
+  int64_t h, w;
+  return axis_fits(op.in_h, op.out_h, op.kh, op.sh, op.dh, op.pad_top, &h) &&
+         axis_fits(op.in_w, op.out_w, op.kw, op.sw, op.dw, op.pad_left, &w) &&
+         h * w * op.in_c <= (int64_t{1} << 28);
+}
+
 bool int8_ok(int32_t v) { return v >= -128 && v <= 127; }
 
 bool requant_ok(const Op& op) {
   if (!op.multiplier || !op.shift || !op.weight_i8) return false;
-  // int32 sums cannot overflow: at most 255 x 127 per product.
+  // int32 sums cannot overflow: each product is at most 255 x 127 (weights
+  // are in [-127, 127], as TFLite's), so 2^15 of them stay below 2^30, and
+  // biases below 2^29 leave room for the kernels' offset adjustment.
   const int64_t depth = op.type == kQDense ? int64_t{op.in_h} * op.in_w * op.in_c
                                            : int64_t{op.kh} * op.kw * (op.in_c / op.groups);
-  if (depth > 65536) return false;
+  if (depth > (1 << 15)) return false;
   for (int32_t f = 0; f < op.out_c; ++f)
-    if (op.multiplier[f] < 0 || op.shift[f] < -31 || op.shift[f] > 30) return false;
+    if (op.multiplier[f] < 0 || op.shift[f] < -31 || op.shift[f] > 30 ||
+        (op.bias_i32 && (op.bias_i32[f] > (1 << 29) || op.bias_i32[f] < -(1 << 29))))
+      return false;
   return int8_ok(op.in_zp) && int8_ok(op.out_zp) && int8_ok(op.act_min) && int8_ok(op.act_max) &&
          op.act_min <= op.act_max;
 }
@@ -68,7 +90,9 @@ bool op_ok(const Op& op) {
       return same_shape && scale_ok(op.scale) && int8_ok(op.in_zp);
     case kQConv2D:
     case kConv2D:
-      if (!window_ok(op) || op.groups < 1 || op.in_c % op.groups || op.out_c % op.groups) return false;
+      if (!window_ok(op) || !geometry_ok(op) || op.groups < 1 || op.in_c % op.groups ||
+          op.out_c % op.groups)
+        return false;
       return op.type == kConv2D ? op.weight_f32 != nullptr : requant_ok(op);
     case kQDense:
     case kDense:
@@ -78,10 +102,13 @@ bool op_ok(const Op& op) {
     case kQAvgPool2D:
     case kMaxPool2D:
     case kAvgPool2D:
-      return window_ok(op) && op.in_c == op.out_c && int8_ok(op.out_zp);
+      // Windows of at most 2^24 values: their int32 sums cannot overflow.
+      return window_ok(op) && op.dh == 1 && op.dw == 1 && geometry_ok(op) && op.in_c == op.out_c &&
+             int8_ok(op.out_zp) && int64_t{op.kh} * op.kw <= (1 << 24);
     case kQGlobalAvgPool:
     case kGlobalAvgPool:
-      return op.out_h == 1 && op.out_w == 1 && op.in_c == op.out_c;
+      return op.out_h == 1 && op.out_w == 1 && op.in_c == op.out_c &&
+             int64_t{op.in_h} * op.in_w <= (1 << 24);
     case kQLookup:
       return same_shape && op.table != nullptr;
     case kReshape:

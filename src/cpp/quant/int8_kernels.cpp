@@ -124,11 +124,12 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   const int64_t pixels = int64_t{op.out_h} * op.out_w, kp = p.padded_depth;
   // A 1x1 convolution over all channels reads the input as it lies.
   const bool direct = op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 &&
-                      op.pad_left == 0 && op.groups == 1 && kp == op.in_c;
+                      op.pad_left == 0 && op.groups == 1 && kp == op.in_c &&
+                      op.out_h == op.in_h && op.out_w == op.in_w;
   constexpr int64_t kRows = 64;  // pixels gathered at a time, claimed by threads one by one
   const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
   const int64_t chunks = (pixels + kRows - 1) / kRows;
-  parallel_for(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
+  parallel_for_throwing(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
     const int64_t g = i / chunks, p0 = i % chunks * kRows;
     kernels::Int8Gemm a = gemm_args(op, p, g);
     a.M = std::min(kRows, pixels - p0);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/threads.h"
 
 namespace pyconv {
@@ -45,10 +46,10 @@ bool to_hwc(const Shape& s, int32_t hwc[3]) {
   int64_t d[3] = {1, 1, 1};
   std::copy(s.begin(), s.end(), d + 3 - s.size());
   for (int i = 0; i < 3; ++i) {
-    if (d[i] < 1 || d[i] > INT32_MAX) return false;
+    if (d[i] < 1 || d[i] > (1 << 28)) return false;
     hwc[i] = static_cast<int32_t>(d[i]);
   }
-  return true;
+  return d[0] * d[1] <= (1 << 28) && d[0] * d[1] * d[2] <= (1 << 28);  // the runtime's limit
 }
 
 // Reads one node's attributes and tensors into an op.
@@ -113,6 +114,10 @@ void read_weights(NodeReader& r, pcvm::Op& op, const Shape& kernel_shape) {
     return;
   }
   op.weight_i8 = static_cast<const int8_t*>(r.tensor("kernel", io::layout::kInt8, kernel_shape));
+  // TFLite's int8 weights are in [-127, 127], and the kernels rely on it (a
+  // sum of two -128 x -128 products would not fit int16 in the NEON one).
+  for (int64_t i = 0, n = shape_numel(kernel_shape); i < n; ++i)
+    if (op.weight_i8[i] == -128) r.fail("has an int8 weight of -128; quantized weights are in [-127, 127]");
   op.bias_i32 = static_cast<const int32_t*>(r.tensor("bias", kInt32, per_channel));
   op.multiplier = static_cast<const int32_t*>(r.tensor("multiplier", kInt32, per_channel));
   op.shift = static_cast<const int32_t*>(r.tensor("shift", kInt32, per_channel));
@@ -227,7 +232,9 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
   const size_t arena = pcvm::arena_bytes(model_);
   const pcvm::Kernels& kernels = packed_int8_kernels();
   // Samples are independent: whole samples per thread, each with its own arena.
-  parallel_for(threads_for(n * in * 64, threads), n, [&](int64_t i) {
+  if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
+    throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
+  parallel_for_throwing(threads_for(n * in * 64, threads), n, [&](int64_t i) {
     thread_local std::vector<unsigned char> t_arena;
     if (t_arena.size() < arena + 16) t_arena.resize(arena + 16);
     void* base = t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
