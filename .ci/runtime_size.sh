@@ -2,9 +2,11 @@
 # CI: the size and memory of the smallest runtime, so they cannot grow
 # unnoticed. Builds pyconv-run with -DPYCONV_RUNTIME_ONLY=ON for x86-64 and
 # for aarch64 (all layers, and only LeNet-5's with PYCONV_LAYERS), strips
-# it, and checks each size against benchmarks/runtime_budget.txt; then
-# classifies one digit with LeNet-5 and checks the peak resident memory.
-# The issue's goals (200 KB, 5 MiB) are printed beside the measurements.
+# it, and checks what it loads (text + data, from `size`) against
+# benchmarks/runtime_budget.txt; the file's size is printed too, but not
+# checked: on aarch64 it grows in steps of the 64 KB page alignment between
+# segments. Then classifies one digit with LeNet-5 and checks the peak
+# resident memory. The goals (200 KB, 5 MiB) are printed beside them.
 #
 #   .ci/runtime_size.sh          # JOBS=2 PYTHON=python3 by default
 set -euo pipefail
@@ -17,19 +19,23 @@ fail=0
 
 measure() {  # arch, name, layers
   local arch=$1 name=$2 layers=$3 build=build/runtime-size-$1-$2 toolchain=() strip=strip
+  local size_tool=size
   if [[ $arch == aarch64 ]]; then
     toolchain=(--toolchain cmake/toolchains/aarch64-linux-gnu.cmake)
     strip=aarch64-linux-gnu-strip
+    size_tool=aarch64-linux-gnu-size
   fi
   cmake -S . -B "$build" -G Ninja "${toolchain[@]}" -DPYCONV_RUNTIME_ONLY=ON \
     "-DPYCONV_LAYERS=$layers" >/dev/null
   cmake --build "$build" -j"$jobs" --target pyconv-run >/dev/null
   "$strip" -o "$build/pyconv-run.stripped" "$build/src/cpp/tools/pyconv-run"
-  local size limit key="pyconv-run-$arch-$name"
-  size=$(stat -c %s "$build/pyconv-run.stripped")
+  local file loaded limit key="pyconv-run-$arch-$name"
+  file=$(stat -c %s "$build/pyconv-run.stripped")
+  loaded=$("$size_tool" "$build/pyconv-run.stripped" | awk 'NR == 2 {print $1 + $2}')
   limit=$(budget "$key")
-  printf '%-34s %9d bytes (budget %d, goal 204800)\n' "$key" "$size" "$limit"
-  if (( size > limit )); then
+  printf '%-30s file %7d bytes (goal 204800), loaded %7d (budget %d)\n' "$key" "$file" \
+    "$loaded" "$limit"
+  if (( loaded > limit )); then
     echo "runtime_size.sh: $key grew past its budget: look at what was added, or raise" \
          "benchmarks/runtime_budget.txt with the reason" >&2
     fail=1

@@ -11,14 +11,20 @@ MNIST (the 10,000 real digits on this machine, split 8,000 to train and
     (QDQ, per-channel int8 weights, uint8 activations, the same 1,000 images,
     min/max), and the drops in points;
   - batch-1 and batch-256 inference times, float and int8, pyconv and ONNX
-    Runtime, interleaved (timing.compare), medians, with ratios.
+    Runtime, interleaved (timing.compare), medians, with ratios;
+  - with PYCONV_LITERT_PYTHON set to a Python that has tensorflow-cpu and
+    ai-edge-litert (optional: see benchmarks/README.md), the same for LiteRT's
+    full-integer model of the same weights (litert_int8.py, in that Python;
+    its times are its own medians, not interleaved).
 
     python benchmarks/bench_int8.py [--quick] [--threads 2]
 """
 
 import argparse
+import json
 import logging
 import os
+import subprocess
 import tempfile
 import warnings
 
@@ -90,6 +96,24 @@ class Ort:
         return session.run(None, {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))})[0]
 
 
+def save_for_litert(folder, name, model, calibration, xt):
+    """What litert_int8.py needs to rebuild and convert the model."""
+    os.makedirs(folder, exist_ok=True)
+    weights = model.get_weights()
+    np.savez(os.path.join(folder, f"{name}.npz"), name=name, count=len(weights),
+             calibration=calibration, test=xt, **{f"w{i}": w for i, w in enumerate(weights)})
+
+
+def run_litert(python, folder, threads):
+    """{model name: LiteRT's results} from litert_int8.py, or {} and a note."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "litert_int8.py")
+    result = subprocess.run([python, script, folder, str(threads)], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"LiteRT skipped: {result.stderr.strip().splitlines()[-1:]}")
+        return {}
+    return {r["name"]: r for r in map(json.loads, result.stdout.splitlines()) if r}
+
+
 def accuracy(predict, x, y, batch=1000):
     right = 0
     for i in range(0, len(x), batch):
@@ -111,6 +135,8 @@ def main():
           f"{args.threads} threads\n")
     timed = {}
     rows = []
+    litert_python = os.environ.get("PYCONV_LITERT_PYTHON")
+    litert = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         for data_name, x, y, xt, yt in datasets():
             x, xt = images(x), images(xt)
@@ -128,22 +154,36 @@ def main():
                     row["ort_float"] = accuracy(lambda b: Ort.run(onnx.float, b), xt, yt)
                     row["ort_int8"] = accuracy(lambda b: Ort.run(onnx.int8, b), xt, yt)
                 rows.append(row)
+                if litert_python:
+                    save_for_litert(os.path.join(tmpdir, data_name), name, model, calibration, xt)
                 if data_name == "MNIST":
                     timed[name] = (model, q, onnx, xt)
+            if litert_python:
+                for name, r in run_litert(litert_python, os.path.join(tmpdir, data_name),
+                                          args.threads).items():
+                    row = next(row for row in rows if row["data"] == data_name and
+                               row["model"] == models.NAMES[name])
+                    row["litert_int8"] = 100.0 * float(np.mean(np.array(r["classes"]) == yt))
+                    row["litert_float"] = 100.0 * float(np.mean(np.array(r["float_classes"]) == yt))
+                    if data_name == "MNIST":
+                        litert[name] = r
 
         print(f"Accuracy on the test sets (%; calibration: {CALIBRATION} training images)")
         print(f"{'data':<14} {'model':<16} {'float':>7} {'int8':>7} {'drop':>6} {'goal':>6} | "
-              f"{'ORT f32':>7} {'ORT int8':>8} {'drop':>6}")
+              f"{'ORT f32':>7} {'ORT int8':>8} {'drop':>6} | {'LiteRT int8':>11} {'drop':>6}")
         for r in rows:
             drop = r["float"] - r["int8"]
             ort_cols = (f"{r['ort_float']:7.2f} {r['ort_int8']:8.2f} {r['ort_float'] - r['ort_int8']:6.2f}"
                         if "ort_int8" in r else f"{'-':>7} {'-':>8} {'-':>6}")
+            lite = (f"{r['litert_int8']:11.2f} {r['litert_float'] - r['litert_int8']:6.2f}"
+                    if "litert_int8" in r else f"{'-':>11} {'-':>6}")
             print(f"{r['data']:<14} {r['model']:<16} {r['float']:7.2f} {r['int8']:7.2f} {drop:6.2f} "
-                  f"{'PASS' if drop <= GOAL_DROP else 'MISS':>6} | {ort_cols}")
+                  f"{'PASS' if drop <= GOAL_DROP else 'MISS':>6} | {ort_cols} | {lite}")
 
         print(f"\nInference time, median (ms): pyconv int8 / float, and ONNX Runtime's")
         print(f"{'model':<16} {'batch':>5} {'pyconv f32':>10} {'pyconv int8':>11} {'int8/f32':>8} "
-              f"{'goal':>5} | {'ORT f32':>8} {'ORT int8':>8} {'pyconv int8/ORT int8':>20}")
+              f"{'goal':>5} | {'ORT f32':>8} {'ORT int8':>8} {'pyconv int8/ORT int8':>20} | "
+              f"{'LiteRT int8':>11} {'pyconv int8/LiteRT':>18}")
         for name, (model, q, onnx, xt) in timed.items():
             for batch in (1, 256):
                 xb = np.ascontiguousarray(xt[:batch])
@@ -155,8 +195,15 @@ def main():
                 speedup = t["float"] / t["int8"]
                 ort_cols = (f"{ms(t['ort_float']):>8} {ms(t['ort_int8']):>8} "
                             f"{t['int8'] / t['ort_int8']:19.2f}x" if onnx else "")
+                lite = ""
+                if name in litert:
+                    lt = litert[name][f"b{batch}"]
+                    lite = f" | {ms(lt):>11} {t['int8'] / lt:17.2f}x"
                 print(f"{models.NAMES[name]:<16} {batch:>5} {ms(t['float']):>10} {ms(t['int8']):>11} "
-                      f"{1 / speedup:7.2f}x {'PASS' if speedup >= GOAL_SPEEDUP else 'MISS':>5} | {ort_cols}")
+                      f"{1 / speedup:7.2f}x {'PASS' if speedup >= GOAL_SPEEDUP else 'MISS':>5} | {ort_cols}"
+                      f"{lite}")
+        for name, r in litert.items():
+            print(f"LiteRT {models.NAMES[name]}: {r['bytes']:,}-byte .tflite ({r['version']})")
         print(f"\nint8/f32 below 1/{GOAL_SPEEDUP:g} = {1 / GOAL_SPEEDUP:.2f}x meets the goal "
               f"(int8 at least {GOAL_SPEEDUP:g}x faster than pyconv's float32)")
 
