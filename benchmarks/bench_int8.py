@@ -111,7 +111,8 @@ def run_litert(python, folder, threads):
     if result.returncode != 0:
         print(f"LiteRT skipped: {result.stderr.strip().splitlines()[-1:]}")
         return {}
-    return {r["name"]: r for r in map(json.loads, result.stdout.splitlines()) if r}
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]  # TF prints too
+    return {r["name"]: r for r in map(json.loads, lines)}
 
 
 def accuracy(predict, x, y, batch=1000):
