@@ -4,7 +4,10 @@
 // 1x1) and dense layers, random zero points and requantization factors,
 // left shifts included, batch of one sample at a time.
 #include <cstdint>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -90,14 +93,16 @@ std::vector<int8_t> run(const RandomOp& r, const pyconv::kernels::Int8Isa* isa) 
     op.packed = &packed;
   }
   std::vector<int8_t> y(static_cast<size_t>(op.out_h) * op.out_w * op.out_c);
-  const pcvm::Kernels& k = pyconv::packed_int8_kernels();
+  const pcvm::Kernels k = pyconv::int8_kernels(isa);
   (op.type == pcvm::kQDense ? k.qdense : k.qconv)(op, r.x.data(), y.data());
   return y;
 }
 
+const char* const kIsaNames[] = {"avx512_vnni", "avx2", "neon_dotprod", "neon"};
+
 TEST_CASE(test_every_int8_kernel_set_matches_the_reference) {
   int compared = 0, sets = 0;
-  for (const char* name : {"avx512_vnni", "avx2", "neon_dotprod", "neon"}) {
+  for (const char* name : kIsaNames) {
     const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
     if (!isa) continue;
     ++sets;
@@ -120,6 +125,95 @@ TEST_CASE(test_every_int8_kernel_set_matches_the_reference) {
     }
     std::printf("  %s: %d random ops give the reference's bytes\n", name, compared);
     compared = 0;
+  }
+  if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
+}
+
+// Quantization, vectorised, against pcvm::quantize_value: values at and
+// next to every rounding tie of a few scales, the clamps, zeros, infinities,
+// NaN, denormals and random floats of every magnitude.
+TEST_CASE(test_every_int8_quantize_matches_the_reference) {
+  std::mt19937 rng(11);
+  std::vector<float> x;
+  for (float scale : {1.f, 0.0039215689f, 0.1f, 3.7e-3f, 2.5f})
+    for (int k = -300; k <= 300; ++k) {
+      const float tie = (static_cast<float>(k) + 0.5f) * scale;
+      x.insert(x.end(), {tie, std::nextafter(tie, -1e30f), std::nextafter(tie, 1e30f), k * scale});
+    }
+  const float inf = std::numeric_limits<float>::infinity();
+  x.insert(x.end(), {0.f, -0.f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), 1e-45f, -1e-45f,
+                     1e-38f, 3e38f, -3e38f, 8388608.5f, 16777216.f});
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t bits = static_cast<uint32_t>(rng());
+    float v;
+    std::memcpy(&v, &bits, 4);
+    x.push_back(v);
+  }
+  const int n = static_cast<int>(x.size());
+  int sets = 0;
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    ++sets;
+    for (float scale : {1.f, 0.0039215689f, 0.1f, 3.7e-3f, 2.5f, 1e-30f, 1e30f})
+      for (int32_t zp : {-128, -3, 0, 77, 127}) {
+        std::vector<int8_t> want(x.size()), got(x.size());
+        pcvm::quantize_ref(x.data(), n, scale, zp, want.data());
+        isa->quantize(x.data(), n, scale, zp, got.data());
+        for (int i = 0; i < n; ++i)
+          if (got[i] != want[i]) {
+            std::printf("  %s: %.9g / %g + %d gave %d, the reference %d\n", name, x[i], scale, zp, got[i],
+                        want[i]);
+            CHECK(got[i] == want[i]);
+            return;
+          }
+      }
+    std::printf("  %s: %d values at 35 scales and zero points give the reference's bytes\n", name, n);
+  }
+  if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
+}
+
+// Max and average pooling, compiled for each ISA, against the reference:
+// random windows, strides, padding and channel counts (past 16, the chunk).
+TEST_CASE(test_every_int8_pooling_matches_the_reference) {
+  int sets = 0;
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    ++sets;
+    std::mt19937 rng(13);
+    int compared = 0;
+    for (int trial = 0; trial < 200; ++trial) {
+      pcvm::Op op{};
+      op.type = trial % 2 ? pcvm::kQMaxPool2D : pcvm::kQAvgPool2D;
+      // Every fourth: a large window (up to 64 x 64, the most the vector
+      // average takes) over extreme values, so its sums reach their ends.
+      const bool large = trial % 4 == 0;
+      const int32_t k = large ? 64 : 4;
+      op.kh = pick(rng, 1, k), op.kw = pick(rng, 1, k), op.sh = pick(rng, 1, 3), op.sw = pick(rng, 1, 3);
+      op.dh = op.dw = op.groups = 1;
+      op.in_c = op.out_c = pick(rng, 1, large ? 20 : 150);
+      op.in_h = pick(rng, op.kh, op.kh + 11), op.in_w = pick(rng, op.kw, op.kw + 11);
+      op.pad_top = pick(rng, 0, op.kh - 1), op.pad_left = pick(rng, 0, op.kw - 1);
+      op.out_h = (op.in_h + 2 * op.pad_top - op.kh) / op.sh + 1;
+      op.out_w = (op.in_w + 2 * op.pad_left - op.kw) / op.sw + 1;
+      op.out_zp = pick(rng, -128, 127);
+      std::vector<int8_t> x(static_cast<size_t>(op.in_h) * op.in_w * op.in_c);
+      const int32_t lo = large && trial % 8 == 0 ? 126 : -128, hi = large && trial % 8 == 4 ? -127 : 127;
+      for (int8_t& v : x) v = static_cast<int8_t>(pick(rng, lo, hi));
+      const size_t out = static_cast<size_t>(op.out_h) * op.out_w * op.out_c;
+      std::vector<int8_t> want(out), got(out);
+      const bool max = op.type == pcvm::kQMaxPool2D;
+      (max ? pcvm::qmaxpool_ref : pcvm::qavgpool_ref)(op, x.data(), want.data());
+      (max ? isa->maxpool : isa->avgpool)(op, x.data(), got.data());
+      CHECK(got == want);
+      if (got != want) {
+        std::printf("  %s, trial %d: %s pooling differs\n", name, trial, max ? "max" : "average");
+        return;
+      }
+      ++compared;
+    }
+    std::printf("  %s: %d random poolings give the reference's bytes\n", name, compared);
   }
   if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
 }

@@ -1,35 +1,17 @@
 // Pieces shared by the AVX2 kernels that use the 6x16 register tile (packed
-// GEMM, direct convolution): tile sizes, per-thread scratch, the GEMM micro-
+// GEMM, direct convolution): tile sizes, the GEMM micro-
 // kernel and the tile store with its epilogue. Included inside
 // pyconv::kernels::avx2 by files compiled with -mavx2 -mfma; everything is in
 // an anonymous namespace, so each file has its own copy and no AVX2 symbol
 // is visible outside it. The including file provides <immintrin.h>,
 // <algorithm>, <cstdlib> and <new>.
 
+#include "kernels/scratch.h"
+
 namespace {
 
 constexpr int MR = 6;       // rows of C per micro-tile
 constexpr int NR = 16;      // columns of C per micro-tile (two ymm registers)
-
-// A growable 64-byte aligned scratch buffer, one per thread, so repeated calls
-// (one per sample in a convolution) allocate nothing.
-struct Scratch {
-  float* data = nullptr;
-  size_t size = 0;
-  ~Scratch() { std::free(data); }
-  float* get(size_t n) {
-    if (n > size) {
-      std::free(data);
-      data = static_cast<float*>(std::aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64));
-      if (!data) {
-        size = 0;
-        throw std::bad_alloc();
-      }
-      size = n;
-    }
-    return data;
-  }
-};
 
 // Lanes [0, n) set (n may be <= 0 or >= 8): masks for loads and stores of a
 // partial vector.

@@ -23,7 +23,7 @@ namespace pyconv::kernels::avx2 {
 
 namespace {
 
-thread_local Scratch t_panels, t_zeros;
+thread_local Scratch<float> t_panels, t_zeros;
 
 // Few channels per group: the packed GEMM, columns packed from x (see the top).
 bool packed_columns(const ConvGeometry& g) { return g.cin_group() < 4; }

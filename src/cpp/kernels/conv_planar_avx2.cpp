@@ -24,7 +24,7 @@ namespace pyconv::kernels::avx2 {
 
 namespace {
 
-thread_local Scratch t_planes, t_dy_planes;
+thread_local Scratch<float> t_planes, t_dy_planes;
 
 // Zero-padded channel planes of rows [r0, r0 + rows) of a padded NHWC image
 // (pad_top/pad_left zeros before it): plane c starts at c * plane_size, rows
@@ -35,7 +35,7 @@ struct Planes {
   int64_t width, plane_size;
 };
 
-Planes make_planes(Scratch& scratch, const float* x, int64_t H, int64_t W, int64_t C,
+Planes make_planes(Scratch<float>& scratch, const float* x, int64_t H, int64_t W, int64_t C,
                    int64_t stride, int64_t pad_top, int64_t pad_left, int64_t r0, int64_t rows,
                    int64_t width) {
   const int64_t plane_size = (rows + 1) * width + 16;

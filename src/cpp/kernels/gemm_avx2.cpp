@@ -33,7 +33,7 @@ namespace {
 constexpr int64_t KC = 320; // most depth per packed block: a B panel (20 KB) stays in L1
 constexpr int64_t MC = 120; // rows of one packed A block (120 KB): stays in L2
 constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
-thread_local Scratch t_pack_a, t_pack_b;
+thread_local Scratch<float> t_pack_a, t_pack_b;
 
 constexpr int64_t kPackSlack = 8;
 

@@ -12,6 +12,8 @@
 #pragma once
 #include <cstdint>
 
+#include "micro/pcvm.h"
+
 namespace pyconv::kernels {
 
 struct Int8Gemm {
@@ -35,6 +37,10 @@ struct Int8Isa {
   int bytes_per_value;
   int32_t input_offset;  // added to the zero point in the bias adjustment
   Int8GemmFn gemm;
+  // The micro runtime's other int8 passes (pcvm::Kernels), vectorised.
+  void (*quantize)(const float* x, int32_t n, float scale, int32_t zp, int8_t* y);
+  void (*maxpool)(const pcvm::Op& op, const int8_t* x, int8_t* y);
+  void (*avgpool)(const pcvm::Op& op, const int8_t* x, int8_t* y);
 };
 
 // The best int8 kernels this CPU runs under the selected kernel table: a
@@ -44,18 +50,25 @@ const Int8Isa* active_int8_isa();
 const Int8Isa* int8_isa(const char* name);
 
 #define PCV_INT8_DECL void int8_gemm(const Int8Gemm& g);
+#define PCV_INT8_POOL_DECL                                                        \
+  void int8_quantize(const float* x, int32_t n, float scale, int32_t zp, int8_t* y); \
+  void int8_maxpool(const pcvm::Op& op, const int8_t* x, int8_t* y);               \
+  void int8_avgpool(const pcvm::Op& op, const int8_t* x, int8_t* y);
 namespace avx2 {
 PCV_INT8_DECL
+PCV_INT8_POOL_DECL
 }
-namespace vnni {
+namespace vnni {  // with avx2's other passes
 PCV_INT8_DECL
 }
 namespace neon {
 PCV_INT8_DECL
+PCV_INT8_POOL_DECL
 }
-namespace dotprod {
+namespace dotprod {  // with neon's other passes
 PCV_INT8_DECL
 }
 #undef PCV_INT8_DECL
+#undef PCV_INT8_POOL_DECL
 
 }  // namespace pyconv::kernels

@@ -111,4 +111,6 @@ void int8_gemm(const Int8Gemm& g) {
   for (int64_t c0 = 0; c0 < g.n; c0 += 16) block(g, w + c0 / 16 * g.kp * 16, c0);
 }
 
+#include "kernels/int8_pool_impl.h"
+
 }  // namespace pyconv::kernels::avx2

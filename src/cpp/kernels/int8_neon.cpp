@@ -11,5 +11,6 @@ namespace pyconv::kernels::neon {
 
 #include "kernels/int8_requantize.h"
 #include "kernels/int8_neon_impl.h"
+#include "kernels/int8_pool_impl.h"
 
 }  // namespace pyconv::kernels::neon

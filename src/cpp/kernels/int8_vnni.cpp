@@ -12,8 +12,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <new>
 
 #include "kernels/int8.h"
 #include "micro/pcvm_ops.h"
@@ -21,6 +22,7 @@
 namespace pyconv::kernels::vnni {
 
 #include "kernels/int8_requantize.h"
+#include "kernels/scratch.h"
 
 namespace {
 
@@ -129,7 +131,7 @@ template <int NB, int MR>
   store_rows(g, blocks, NB, sums[0][0], m0, rows);
 }
 
-thread_local std::vector<int8_t> t_tail;
+thread_local Scratch<int8_t> t_tail;
 
 // All rows times NB blocks from block b0. The last rows, fewer than MR, are
 // copied to a buffer of MR rows (zeros past them), so that the tile reads
@@ -141,9 +143,10 @@ void rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
   for (; m0 + MR <= g.M; m0 += MR) tile<NB, MR>(g, g.a + m0 * g.lda, g.lda, w, blocks, m0, MR);
   if (m0 == g.M) return;
   const int rows = static_cast<int>(g.M - m0);
-  t_tail.assign(static_cast<size_t>(MR * g.kp), 0);
-  for (int r = 0; r < rows; ++r) std::memcpy(t_tail.data() + r * g.kp, g.a + (m0 + r) * g.lda, g.kp);
-  tile<NB, MR>(g, t_tail.data(), g.kp, w, blocks, m0, rows);
+  int8_t* tail = t_tail.get(static_cast<size_t>(MR * g.kp));
+  std::memset(tail, 0, static_cast<size_t>(MR * g.kp));
+  for (int r = 0; r < rows; ++r) std::memcpy(tail + r * g.kp, g.a + (m0 + r) * g.lda, static_cast<size_t>(g.kp));
+  tile<NB, MR>(g, tail, g.kp, w, blocks, m0, rows);
 }
 
 }  // namespace

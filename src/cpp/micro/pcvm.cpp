@@ -173,7 +173,7 @@ size_t arena_bytes(const Model& m) {
 }
 
 const Kernels& reference_kernels() {
-  static const Kernels k{qconv_ref, qdense_ref};
+  static const Kernels k{qconv_ref, qdense_ref, quantize_ref, qmaxpool_ref, qavgpool_ref};
   return k;
 }
 
@@ -195,16 +195,14 @@ Status run(const Model& m, const float* input, float* output, void* arena, size_
     auto* yi = static_cast<int8_t*>(y);
     auto* yf = static_cast<float*>(y);
     switch (op.type) {
-      case kQuantize:
-        for (int32_t i = 0; i < n; ++i) yi[i] = quantize_value(xf[i], op.scale, op.in_zp);
-        break;
+      case kQuantize: kernels.quantize(xf, n, op.scale, op.in_zp, yi); break;
       case kDequantize:
         for (int32_t i = 0; i < n; ++i) yf[i] = op.scale * static_cast<float>(xi[i] - op.in_zp);
         break;
       case kQConv2D: kernels.qconv(op, xi, yi); break;
       case kQDense: kernels.qdense(op, xi, yi); break;
-      case kQMaxPool2D: qmaxpool_ref(op, xi, yi); break;
-      case kQAvgPool2D: qavgpool_ref(op, xi, yi); break;
+      case kQMaxPool2D: kernels.qmaxpool(op, xi, yi); break;
+      case kQAvgPool2D: kernels.qavgpool(op, xi, yi); break;
       case kQGlobalAvgPool: qglobal_avgpool_ref(op, xi, yi); break;
       case kQLookup:
         for (int32_t i = 0; i < n; ++i) yi[i] = op.table[xi[i] + 128];

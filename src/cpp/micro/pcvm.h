@@ -93,11 +93,14 @@ Status check(const Model& m, int32_t* bad_op);
 int32_t input_size(const Model& m);
 int32_t output_size(const Model& m);
 
-// The int8 convolution and dense kernels run() calls: the reference ones
-// (pcvm_ops.h), or faster ones for the CPU that give the same bits.
+// The int8 kernels run() calls: the reference ones (pcvm_ops.h), or faster
+// ones for the CPU that give the same bits.
 struct Kernels {
   void (*qconv)(const Op& op, const int8_t* x, int8_t* y);
   void (*qdense)(const Op& op, const int8_t* x, int8_t* y);
+  void (*quantize)(const float* x, int32_t n, float scale, int32_t zero_point, int8_t* y);
+  void (*qmaxpool)(const Op& op, const int8_t* x, int8_t* y);
+  void (*qavgpool)(const Op& op, const int8_t* x, int8_t* y);
 };
 const Kernels& reference_kernels();
 

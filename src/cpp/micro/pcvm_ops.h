@@ -57,6 +57,10 @@ inline int8_t quantize_value(float x, float scale, int32_t zp) {
   return static_cast<int8_t>(r > 127.f ? 127.f : r);
 }
 
+inline void quantize_ref(const float* x, int32_t n, float scale, int32_t zp, int8_t* y) {
+  for (int32_t i = 0; i < n; ++i) y[i] = quantize_value(x[i], scale, zp);
+}
+
 // ----- windows ------------------------------------------------------------------
 
 // The input row (or column) of output o's tap k; outside [0, size) is padding.
@@ -122,14 +126,15 @@ void for_each_window(const Op& op, Visit visit) {
     }
 }
 
-// Channels are innermost, in chunks of 64, so each window pixel is one run
-// of contiguous values (which the compiler vectorises).
+// Channels are innermost, in chunks of 16, so each window pixel is one run
+// of contiguous values, and the chunk's start values are a few stores
+// (for 64, GCC calls rep stos, slow at this size).
 inline void qmaxpool_ref(const Op& op, const int8_t* x, int8_t* y) {
   for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
-    for (int32_t c0 = 0; c0 < op.out_c; c0 += 64) {
-      const int32_t n = op.out_c - c0 < 64 ? op.out_c - c0 : 64;
-      int8_t m[64];
-      for (int32_t c = 0; c < n; ++c) m[c] = -128;
+    for (int32_t c0 = 0; c0 < op.out_c; c0 += 16) {
+      const int32_t n = op.out_c - c0 < 16 ? op.out_c - c0 : 16;
+      int8_t m[16];
+      for (int32_t c = 0; c < 16; ++c) m[c] = -128;
       for (int32_t h = h0; h < h1; ++h)
         for (int32_t w = w0; w < w1; ++w) {
           const int8_t* v = x + (h * op.in_w + w) * op.in_c + c0;
@@ -165,22 +170,31 @@ inline int8_t rounded_mean(int32_t sum, const Divider& d) {
   return to_int8(mean, -128, 127);
 }
 
+// One window of average pooling: all its channels to y + out. d is the
+// divider of the last window, prepared again only where the count changes
+// (at the edges): it costs a 64-bit division.
+inline void qavgpool_window(const Op& op, const int8_t* x, int8_t* y, int32_t out, int32_t h0, int32_t h1,
+                            int32_t w0, int32_t w1, Divider& d) {
+  const int32_t count = (h1 - h0) * (w1 - w0);
+  if (count > 0 && static_cast<uint32_t>(count) != d.n) d = divider(count);
+  for (int32_t c0 = 0; c0 < op.out_c; c0 += 16) {
+    const int32_t n = op.out_c - c0 < 16 ? op.out_c - c0 : 16;
+    int32_t sum[16];
+    for (int32_t c = 0; c < 16; ++c) sum[c] = 0;
+    for (int32_t h = h0; h < h1; ++h)
+      for (int32_t w = w0; w < w1; ++w) {
+        const int8_t* v = x + (h * op.in_w + w) * op.in_c + c0;
+        for (int32_t c = 0; c < n; ++c) sum[c] += v[c];
+      }
+    for (int32_t c = 0; c < n; ++c)
+      y[out + c0 + c] = count > 0 ? rounded_mean(sum[c], d) : static_cast<int8_t>(op.out_zp);
+  }
+}
+
 inline void qavgpool_ref(const Op& op, const int8_t* x, int8_t* y) {
+  Divider d = divider(1);
   for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
-    const int32_t count = (h1 - h0) * (w1 - w0);
-    const Divider d = divider(count > 0 ? count : 1);
-    for (int32_t c0 = 0; c0 < op.out_c; c0 += 64) {
-      const int32_t n = op.out_c - c0 < 64 ? op.out_c - c0 : 64;
-      int32_t sum[64];
-      for (int32_t c = 0; c < n; ++c) sum[c] = 0;
-      for (int32_t h = h0; h < h1; ++h)
-        for (int32_t w = w0; w < w1; ++w) {
-          const int8_t* v = x + (h * op.in_w + w) * op.in_c + c0;
-          for (int32_t c = 0; c < n; ++c) sum[c] += v[c];
-        }
-      for (int32_t c = 0; c < n; ++c)
-        y[out + c0 + c] = count > 0 ? rounded_mean(sum[c], d) : static_cast<int8_t>(op.out_zp);
-    }
+    qavgpool_window(op, x, y, out, h0, h1, w0, w1, d);
   });
 }
 

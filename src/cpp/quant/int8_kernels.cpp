@@ -57,16 +57,16 @@ PaddedInput pad_input(const pcvm::Op& op, const int8_t* x) {
   return {t_padded.data(), w, t_padded.data() + h * row};
 }
 
-// n bytes, n small: fixed-size copies where source and destination have
-// room for them (the bytes past n are overwritten later), so no memcpy call
-// per tap.
+// n bytes: fixed-size copies where source and destination have room for
+// them (the bytes past n are overwritten later), so no memcpy call per tap.
 inline void copy_run(int8_t* dst, const int8_t* src, int64_t n, int64_t room) {
-  if (n <= 8 && room >= 8)
+  if (n <= 8 && room >= 8) {
     std::memcpy(dst, src, 8);
-  else if (n <= 16 && room >= 16)
-    std::memcpy(dst, src, 16);
-  else
+  } else if (n <= 128 && room >= (n + 15) / 16 * 16) {
+    for (int64_t i = 0; i < n; i += 16) std::memcpy(dst + i, src + i, 16);
+  } else {
     std::memcpy(dst, src, static_cast<size_t>(n));
+  }
 }
 
 // Rows for the GEMM: output pixels [p0, p0 + rows) of group g, each its taps'
@@ -171,18 +171,22 @@ void packed_qdense(const pcvm::Op& op, const int8_t* x, int8_t* y) {
 const Int8Isa kIsas[] = {
 // Best first.
 #if defined(PYCONV_HAVE_VNNI)
-    {"avx512_vnni", 1, 128, kernels::vnni::int8_gemm},
+    {"avx512_vnni", 1, 128, kernels::vnni::int8_gemm, kernels::avx2::int8_quantize,
+     kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_AVX2)
-    {"avx2", 2, 0, kernels::avx2::int8_gemm},
+    {"avx2", 2, 0, kernels::avx2::int8_gemm, kernels::avx2::int8_quantize, kernels::avx2::int8_maxpool,
+     kernels::avx2::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_DOTPROD)
-    {"neon_dotprod", 1, 0, kernels::dotprod::int8_gemm},
+    {"neon_dotprod", 1, 0, kernels::dotprod::int8_gemm, kernels::neon::int8_quantize,
+     kernels::neon::int8_maxpool, kernels::neon::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_NEON)
-    {"neon", 1, 0, kernels::neon::int8_gemm},
+    {"neon", 1, 0, kernels::neon::int8_gemm, kernels::neon::int8_quantize, kernels::neon::int8_maxpool,
+     kernels::neon::int8_avgpool},
 #endif
-    {"ref", 0, 0, nullptr},  // keeps the array non-empty; never selected
+    {"ref", 0, 0, nullptr, nullptr, nullptr, nullptr},  // keeps the array non-empty; never selected
 };
 
 bool supported(const Int8Isa& isa) {
@@ -230,8 +234,10 @@ PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
   return p;
 }
 
-const pcvm::Kernels& packed_int8_kernels() {
-  static const pcvm::Kernels k{packed_qconv, packed_qdense};
+pcvm::Kernels int8_kernels(const kernels::Int8Isa* isa) {
+  pcvm::Kernels k = pcvm::reference_kernels();
+  k.qconv = packed_qconv, k.qdense = packed_qdense;
+  if (isa) k.quantize = isa->quantize, k.qmaxpool = isa->maxpool, k.qavgpool = isa->avgpool;
   return k;
 }
 

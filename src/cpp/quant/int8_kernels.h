@@ -23,8 +23,9 @@ struct PackedInt8 {
 
 PackedInt8 pack_int8(const kernels::Int8Isa& isa, const pcvm::Op& op);
 
-// pcvm::Kernels that run an op through its PackedInt8 (Op::packed), or the
-// reference kernel where an op has none.
-const pcvm::Kernels& packed_int8_kernels();
+// pcvm::Kernels that run a convolution or dense op through its PackedInt8
+// (Op::packed), or the reference kernel where an op has none, and the other
+// passes with isa's kernels (the reference ones when isa is null).
+pcvm::Kernels int8_kernels(const kernels::Int8Isa* isa);
 
 }  // namespace pyconv

@@ -217,10 +217,12 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
   if (pcvm::check(model_, &bad) != pcvm::kOk)
     throw FormatError(cat("quantized layer '", record_.nodes.at(static_cast<size_t>(bad)).attrs.name(),
                           "' does not fit the layer before it, or has inconsistent numbers"));
-  if (const kernels::Int8Isa* isa = kernels::active_int8_isa())
+  isa_ = kernels::active_int8_isa();
+  kernels_ = pyconv::int8_kernels(isa_);
+  if (isa_)
     for (pcvm::Op& op : ops_)
       if (op.type == pcvm::kQConv2D || op.type == pcvm::kQDense) {
-        packed_.push_back(std::make_unique<PackedInt8>(pack_int8(*isa, op)));
+        packed_.push_back(std::make_unique<PackedInt8>(pack_int8(*isa_, op)));
         op.packed = packed_.back().get();
       }
   input_shape_ = record_.input_shapes[0];
@@ -230,7 +232,6 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
 void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) const {
   const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
   const size_t arena = pcvm::arena_bytes(model_);
-  const pcvm::Kernels& kernels = packed_int8_kernels();
   // Samples are independent: whole samples per thread, each with its own arena.
   if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
     throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
@@ -239,12 +240,12 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
     if (t_arena.size() < arena + 16) t_arena.resize(arena + 16);
     void* base = t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
     // Cannot fail: the model passed pcvm::check and the arena has its size.
-    pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels);
+    pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels_);
   });
 }
 
 const char* QuantizedModel::int8_kernels() const {
-  return packed_.empty() ? "ref" : packed_.front()->isa->name;
+  return isa_ ? isa_->name : "ref";
 }
 
 }  // namespace pyconv

@@ -44,6 +44,8 @@ class QuantizedModel {
   io::ModelRecord record_;
   std::vector<pcvm::Op> ops_;
   std::vector<std::unique_ptr<PackedInt8>> packed_;  // what ops_[k].packed points to
+  const kernels::Int8Isa* isa_ = nullptr;            // null: the reference kernels
+  pcvm::Kernels kernels_{};
   pcvm::Model model_{};
   Shape input_shape_, output_shape_;
 };
