@@ -21,6 +21,7 @@ step "build, C++ tests, install into $prefix"
 cmake -S . -B "$work/build" -DCMAKE_INSTALL_PREFIX="$prefix" -DPYCONV_BUILD_TESTS=ON >/dev/null
 cmake --build "$work/build" -j"$jobs"
 (cd "$work/build" && ctest --output-on-failure)
+bash .ci/isa_symbols.sh "$work/build"
 cmake --install "$work/build" >/dev/null
 # Consumers get the public headers only.
 test "$(cd "$prefix/include" && find . -type f | sort)" = "$(cd src/cpp/include && find . -type f -name '*.h*' | sort)"

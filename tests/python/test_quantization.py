@@ -92,6 +92,22 @@ def test_every_int8_kernel_set_gives_the_reference_bytes(tmp_path):
     np.testing.assert_array_equal(best.predict(xt), reference.predict(xt))
 
 
+def test_a_batch_gives_each_samples_own_bytes():
+    # A batch runs its dense layers for many samples at once (in groups of
+    # 256, each layer's rows padded to a multiple of 4 bytes); one sample at
+    # a time takes the per-sample path. Both give the same bytes.
+    pyconv.set_seed(8)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((300, 6, 5, 3)).astype(np.float32)
+    model = _trained(pyconv.Sequential([
+        pyconv.Input((6, 5, 3)), L.Conv2D(7, 3, activation="relu"), L.Flatten(),
+        L.Dense(37, activation="relu"), L.Dense(13), L.Dense(10)]), x, rng.integers(0, 10, 300))
+    q = pyconv.quantize(model, x)
+    one_by_one = np.concatenate([q.predict(x[i:i + 1]) for i in range(len(x))])
+    np.testing.assert_array_equal(q.predict(x), one_by_one)
+    np.testing.assert_array_equal(q.predict(x[:49]), one_by_one[:49])
+
+
 def test_lenet5_keeps_its_accuracy_on_real_digits():
     pyconv.set_seed(0)
     x, y, xt, yt = _digits(8000, 1000)

@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <vector>
 
 #include "kernels/conv.h"
 
@@ -79,14 +78,14 @@ Planes make_planes(Scratch<float>& scratch, const float* x, int64_t H, int64_t W
 // Where each kernel row (kh, kw, c) reads, relative to the output pixel's
 // own position in the planes.
 const int64_t* tap_offsets(const ConvGeometry& g, const Planes& planes) {
-  static thread_local std::vector<int64_t> offsets;
-  offsets.resize(static_cast<size_t>(g.col_width()));
+  static thread_local Scratch<int64_t> t_offsets;
+  int64_t* offsets = t_offsets.get(static_cast<size_t>(g.col_width()));
   size_t t = 0;
   for (int64_t kh = 0; kh < g.KH; ++kh)
     for (int64_t kw = 0; kw < g.KW; ++kw)
       for (int64_t c = 0; c < g.C; ++c)
         offsets[t++] = c * planes.plane_size + kh * g.DH * planes.width + kw * g.DW;
-  return offsets.data();
+  return offsets;
 }
 
 // Stores `count` (<= 8) pixels of an NHWC output with F <= 8 values per

@@ -8,11 +8,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <vector>
 
 #include "kernels/depthwise.h"
 
 namespace pyconv::kernels::avx2 {
+
+#include "kernels/scratch.h"
 
 namespace generic {
 #include "kernels/depthwise_impl.h"

@@ -17,7 +17,7 @@
 // generic kernels (depthwise_impl.h, namespace `generic`, which takes channel
 // multipliers above 1) add each tap into memory. The input gradient is
 // gathered the same way, per input pixel. The including file provides
-// <algorithm> and <vector>.
+// <algorithm> and kernels/scratch.h.
 
 namespace {
 
@@ -63,8 +63,8 @@ Range valid_outputs(int64_t offset, int64_t stride, int64_t limit, int64_t count
 }
 
 // Per-thread operand lists: a warm call allocates nothing.
-thread_local std::vector<const float*> t_operands_a, t_operands_b;
-thread_local std::vector<int64_t> t_pixels, t_taps;
+thread_local Scratch<const float*> t_operands_a, t_operands_b;
+thread_local Scratch<int64_t> t_pixels, t_taps;
 
 }  // namespace
 
@@ -73,9 +73,8 @@ void depthwise_forward(const ConvGeometry& g, const float* x, const float* w, co
   if (g.F != g.C) return generic::depthwise_forward(g, x, w, bias, y);
   const int64_t C = g.C, count = g.KH * g.KW;
   // Pointers taken once: each thread_local access in a shared library is a call.
-  t_pixels.resize(count), t_taps.resize(count), t_operands_a.resize(count), t_operands_b.resize(count);
-  int64_t *pixels = t_pixels.data(), *taps = t_taps.data();
-  const float **inputs = t_operands_a.data(), **weights = t_operands_b.data();
+  int64_t *pixels = t_pixels.get(count), *taps = t_taps.get(count);
+  const float **inputs = t_operands_a.get(count), **weights = t_operands_b.get(count);
   for (int64_t oh = 0; oh < g.OH; ++oh)
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const int64_t n = generic::taps_in_image(g, oh, ow, pixels, taps);
@@ -90,9 +89,8 @@ void depthwise_forward(const ConvGeometry& g, const float* x, const float* w, co
 void depthwise_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
   if (g.F != g.C) return generic::depthwise_backward_data(g, dy, w, dx);
   const int64_t C = g.C;
-  t_operands_a.resize(g.KH * g.KW), t_operands_b.resize(g.KH * g.KW);
-  const float** grads = t_operands_a.data();
-  const float** weights = t_operands_b.data();
+  const float** grads = t_operands_a.get(g.KH * g.KW);
+  const float** weights = t_operands_b.get(g.KH * g.KW);
   // dx at (ih, iw) gathers dy at every (oh, ow) whose tap (kh, kw) reads it.
   for (int64_t ih = 0; ih < g.H; ++ih)
     for (int64_t iw = 0; iw < g.W; ++iw) {

@@ -1,7 +1,7 @@
 // The depthwise kernels' source, included once per ISA inside that ISA's
 // namespace (depthwise_ref.cpp, depthwise_avx2.cpp), so each copy is compiled
 // with its own flags and no symbol is shared between ISAs. The including file
-// provides <algorithm>, <cstring> and <vector>.
+// provides <algorithm>, <cstring> and kernels/scratch.h.
 //
 // Each kernel visits every (output pixel, in-bounds tap) pair and does one
 // channel-vector operation on it. Three channel layouts: m == 1 (the usual
@@ -31,12 +31,11 @@ int64_t taps_in_image(const ConvGeometry& g, int64_t oh, int64_t ow, int64_t* pi
 
 template <class Op>
 void for_each_tap(const ConvGeometry& g, Op op) {
-  thread_local std::vector<int64_t> pixels, taps;  // kept: a warm call allocates nothing
-  pixels.resize(static_cast<size_t>(g.KH * g.KW));
-  taps.resize(static_cast<size_t>(g.KH * g.KW));
+  thread_local Scratch<int64_t> t_pixels, t_taps;  // kept: a warm call allocates nothing
+  int64_t *pixels = t_pixels.get(g.KH * g.KW), *taps = t_taps.get(g.KH * g.KW);
   for (int64_t oh = 0; oh < g.OH; ++oh)
     for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const int64_t n = taps_in_image(g, oh, ow, pixels.data(), taps.data());
+      const int64_t n = taps_in_image(g, oh, ow, pixels, taps);
       for (int64_t j = 0; j < n; ++j) op(oh * g.OW + ow, pixels[j], taps[j]);
     }
 }

@@ -5,12 +5,15 @@
 #include <arm_neon.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <new>
 
 #include "kernels/depthwise.h"
 
 namespace pyconv::kernels::neon {
+
+#include "kernels/scratch.h"
 
 namespace generic {
 #include "kernels/depthwise_impl.h"

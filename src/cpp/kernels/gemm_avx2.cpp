@@ -15,7 +15,6 @@
 #include <limits>
 #include <memory>
 #include <new>
-#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -163,7 +162,7 @@ void multiply_block(const Problem& p, const float* packed_a, const float* packed
 // of B are never read. Threads take slices of the columns.
 constexpr int64_t kSmallM = 4;
 
-thread_local std::vector<int64_t> t_depth;  // the depth steps to visit
+thread_local Scratch<int64_t> t_depth;  // the depth steps to visit
 
 inline float a_at(const Problem& p, int64_t i, int64_t k) {
   return p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k];
@@ -223,8 +222,7 @@ void small_m_rows(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, i
 
 // The depth steps to visit: all of them, or with one row those where A is
 // nonzero. Found once per product, before the threads take their slices.
-int64_t small_m_depth(const Problem& p, std::vector<int64_t>& ks) {
-  ks.resize(p.K);
+int64_t small_m_depth(const Problem& p, int64_t* ks) {
   if (p.M > 1) {
     for (int64_t k = 0; k < p.K; ++k) ks[k] = k;
     return p.K;
@@ -376,8 +374,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     // usual work.
     const int64_t stream_threads = std::max<int64_t>(1, std::min<int64_t>(threads, work >> 18));
     const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(stream_threads, N / 64));
-    const int64_t nk = small_m_depth(p, t_depth);
-    const int64_t* ks = t_depth.data();
+    int64_t* ks = t_depth.get(static_cast<size_t>(p.K));
+    const int64_t nk = small_m_depth(p, ks);
     parallel_for(static_cast<int>(slices), slices, [&](int64_t s) {
       small_m(p, ks, nk, N * s / slices / 8 * 8, s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8);
     });

@@ -33,13 +33,17 @@ using F32x8 = float __attribute__((vector_size(32)));
 // (Copies of a constant size: the compiler makes them one load or store;
 // a variable size would be a call to memcpy.)
 template <class V>
-inline V lanes_at(const int8_t* x, int64_t at, int64_t size) {
+[[gnu::noinline]] V last_lanes(const int8_t* x, int64_t at, int64_t size) {
   V v{};
-  if (at + int64_t{sizeof(V)} <= size) {
-    std::memcpy(&v, x + at, sizeof(V));
-  } else {
-    for (int64_t i = 0; at + i < size; ++i) v[i] = x[at + i];
-  }
+  for (int64_t i = 0; at + i < size; ++i) v[i] = x[at + i];
+  return v;
+}
+
+template <class V>
+inline V lanes_at(const int8_t* x, int64_t at, int64_t size) {
+  if (at + int64_t{sizeof(V)} > size) return last_lanes<V>(x, at, size);
+  V v;
+  std::memcpy(&v, x + at, sizeof(V));
   return v;
 }
 

@@ -2,14 +2,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <type_traits>
-#include <vector>
 
 #include "kernels/lrn.h"
 
 namespace pyconv::kernels::avx2 {
+
+#include "kernels/scratch.h"
 #include "kernels/vmath_impl.h"
 #include "kernels/lrn_impl.h"
 }  // namespace pyconv::kernels::avx2

@@ -3,7 +3,7 @@
 // before it. Channels are innermost, so a window sum is 2 * radius + 1
 // shifted vector adds over a row of squares padded with zeros. The including
 // file provides <algorithm>, <cmath>, <cstdint>, <cstring>, <limits>,
-// <type_traits>, <vector> and kernels/lrn.h.
+// <type_traits>, kernels/lrn.h and kernels/scratch.h.
 
 namespace {
 
@@ -56,16 +56,17 @@ void lrn_forward_f32(const LrnParams& p, const float* x, float* y, float* base, 
                      int64_t rows, int64_t C) {
   const int64_t radius = std::min(p.radius, C - 1);  // a wider window only adds zeros
   // Per-thread scratch, kept: a warm call allocates nothing.
-  thread_local std::vector<float> padded, s, b, sc;
-  padded.assign(static_cast<size_t>(C + 2 * radius), 0.f);
-  s.resize(C), b.resize(C), sc.resize(C);
+  thread_local Scratch<float> t_padded, t_s, t_b, t_sc;
+  float* padded = t_padded.get(C + 2 * radius);
+  std::fill(padded, padded + C + 2 * radius, 0.f);
+  float *s = t_s.get(C), *b = t_b.get(C), *sc = t_sc.get(C);
   with_power(p.beta, [&](auto power) {
     for (int64_t r = 0; r < rows; ++r) {
       const float* xr = x + r * C;
-      float* sq = padded.data() + radius;
+      float* sq = padded + radius;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) sq[c] = xr[c] * xr[c];
-      window_sums(padded.data(), s.data(), C, radius);
+      window_sums(padded, s, C, radius);
       float* yr = y + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
@@ -73,8 +74,8 @@ void lrn_forward_f32(const LrnParams& p, const float* x, float* y, float* base, 
         sc[c] = negative_power<decltype(power)::value>(b[c], p.beta);
         yr[c] = xr[c] * sc[c];
       }
-      if (base) std::memcpy(base + r * C, b.data(), C * sizeof(float));
-      if (scale) std::memcpy(scale + r * C, sc.data(), C * sizeof(float));
+      if (base) std::memcpy(base + r * C, b, C * sizeof(float));
+      if (scale) std::memcpy(scale + r * C, sc, C * sizeof(float));
     }
   });
 }
@@ -82,17 +83,18 @@ void lrn_forward_f32(const LrnParams& p, const float* x, float* y, float* base, 
 void lrn_backward_f32(const LrnParams& p, const float* x, const float* dy, const float* base,
                       const float* scale, float* dx, int64_t rows, int64_t C) {
   const int64_t radius = std::min(p.radius, C - 1);
-  thread_local std::vector<float> padded, u;
-  padded.assign(static_cast<size_t>(C + 2 * radius), 0.f);
-  u.resize(C);
+  thread_local Scratch<float> t_padded, t_u;
+  float* padded = t_padded.get(C + 2 * radius);
+  std::fill(padded, padded + C + 2 * radius, 0.f);
+  float* u = t_u.get(C);
   const float k = 2.f * p.alpha * p.beta;
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = r * C;
     // t_c = dy_c x_c base_c^(-beta - 1): what channel c sends back to its window.
-    float* t = padded.data() + radius;
+    float* t = padded + radius;
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) t[c] = dy[o + c] * x[o + c] * scale[o + c] / base[o + c];
-    window_sums(padded.data(), u.data(), C, radius);
+    window_sums(padded, u, C, radius);
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) dx[o + c] = dy[o + c] * scale[o + c] - k * x[o + c] * u[c];
   }

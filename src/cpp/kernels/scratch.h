@@ -1,3 +1,5 @@
+#pragma once  // once per file: a file is compiled for one ISA
+
 // A growable, 64-byte aligned buffer of T; declared thread_local, repeated
 // calls allocate nothing. For the files compiled for one ISA, which include
 // it inside their own namespace: in an anonymous namespace its code is the

@@ -3,7 +3,7 @@
 // one loop over channels, innermost, with the 2-D transform written out as
 // two passes of 1-D transforms on named scalars (no inner loops or arrays),
 // so the loop vectorises. The including file provides <algorithm>, <limits>
-// and <vector>.
+// and kernels/scratch.h.
 
 // The 1-D transforms. Each declares p0, p1, ... (p is a name prefix).
 // B^T x, 6 -> 6 (the input transform):
@@ -139,7 +139,7 @@ void output_tile(const float* in, int64_t st, const float* bias, float floor, in
 
 #undef PCV_WG_PUT4
 
-thread_local std::vector<float> t_edge_tile;  // a tile cut by the image's edge
+thread_local Scratch<float> t_edge_tile;  // a tile cut by the image's edge
 
 }  // namespace
 
@@ -162,8 +162,7 @@ void winograd_output(const ConvGeometry& g, const float* m, const float* bias, b
     }
     // Cut by the bottom or right edge: the whole tile into scratch, then the
     // outputs inside the image.
-    t_edge_tile.resize(16 * F);
-    float* scratch = t_edge_tile.data();
+    float* scratch = t_edge_tile.get(16 * F);
     tile(in, st, bias, floor, F, F, 4 * F, scratch);
     for (int64_t a = 0; a < rows; ++a)
       for (int64_t b = 0; b < cols; ++b)

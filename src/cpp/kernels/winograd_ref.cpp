@@ -1,11 +1,15 @@
 // The Winograd transforms built for the "ref" ISA (flags: see src/cpp/CMakeLists.txt).
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <new>
 #include <vector>
 
 #include "kernels/winograd.h"
 
 namespace pyconv::kernels::ref {
+
+#include "kernels/scratch.h"
 #include "kernels/winograd_impl.h"
 }  // namespace pyconv::kernels::ref
 

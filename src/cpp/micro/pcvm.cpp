@@ -179,13 +179,21 @@ const Kernels& reference_kernels() {
 
 Status run(const Model& m, const float* input, float* output, void* arena, size_t arena_size,
            const Kernels& kernels) {
+  return run_ops(m, 0, m.op_count, input, output, arena, arena_size, kernels);
+}
+
+Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, void* output, void* arena,
+               size_t arena_size, const Kernels& kernels) {
+  if (first < 0 || last > m.op_count || first >= last) return kBadModel;
   const size_t half = arena_bytes(m) / 2;
   if (!arena || arena_size < 2 * half) return kArenaTooSmall;
   unsigned char* buffers[2] = {static_cast<unsigned char*>(arena),
                                static_cast<unsigned char*>(arena) + half};
   const void* x = input;
   int next = 0;  // the buffer the next op writes
-  for (int32_t k = 0; k < m.op_count; ++k) {
+  DType t = kF32;
+  for (int32_t k = 0; k < last; ++k) t = output_type(m.ops[k].type, t);
+  for (int32_t k = first; k < last; ++k) {
     const Op& op = m.ops[k];
     if (op.type == kReshape) continue;  // same bytes, new shape
     void* y = buffers[next];
@@ -221,7 +229,8 @@ Status run(const Model& m, const float* input, float* output, void* arena, size_
     x = y;
     next ^= 1;
   }
-  memcpy(output, x, static_cast<size_t>(output_size(m)) * sizeof(float));
+  const Op& end = m.ops[last - 1];
+  memcpy(output, x, tensor_bytes(end.out_h, end.out_w, end.out_c, t));
   return kOk;
 }
 

@@ -109,6 +109,11 @@ const Kernels& reference_kernels();
 Status run(const Model& m, const float* input, float* output, void* arena, size_t arena_size,
            const Kernels& kernels = reference_kernels());
 
+// Ops [first, last) on one sample: input as op `first` reads it (floats, or
+// int8 after a quantized op), output as op last - 1 writes it.
+Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, void* output, void* arena,
+               size_t arena_size, const Kernels& kernels = reference_kernels());
+
 }  // namespace pcvm
 
 #endif  // PYCONV_MICRO_PCVM_H

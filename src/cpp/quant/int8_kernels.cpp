@@ -168,6 +168,32 @@ void packed_qdense(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   });
 }
 
+}  // namespace
+
+void qdense_rows(const pcvm::Op& op, const int8_t* x, int64_t ldx, int64_t rows, int8_t* y, int64_t ldy) {
+  if (!op.packed) {
+    for (int64_t r = 0; r < rows; ++r) pcvm::qdense_ref(op, x + r * ldx, y + r * ldy);
+    return;
+  }
+  const auto& p = *static_cast<const PackedInt8*>(op.packed);
+  // Work items: 48 rows (a multiple of every tile's) by 4 blocks of 16
+  // channels (the widest tile), so that each item reads its weights once
+  // for all its rows.
+  constexpr int64_t kRows = 48, kBlocks = 4;
+  const int64_t chunks = (rows + kRows - 1) / kRows, slices = (p.group_channels + 16 * kBlocks - 1) / (16 * kBlocks);
+  parallel_for_throwing(op_threads(rows * p.padded_depth * op.out_c), chunks * slices, [&](int64_t i) {
+    const int64_t r0 = i / slices * kRows, c0 = i % slices * 16 * kBlocks;
+    kernels::Int8Gemm g = gemm_args(op, p, 0);
+    g.a = x + r0 * ldx, g.lda = ldx, g.M = std::min(kRows, rows - r0);
+    g.w = static_cast<const char*>(g.w) + c0 * p.padded_depth * p.isa->bytes_per_value;
+    g.n = std::min(16 * kBlocks, p.group_channels - c0), g.bias += c0, g.multiplier += c0, g.shift += c0;
+    g.y = y + r0 * ldy + c0, g.ldy = ldy;
+    p.isa->gemm(g);
+  }, /*dynamic=*/true);
+}
+
+namespace {
+
 const Int8Isa kIsas[] = {
 // Best first.
 #if defined(PYCONV_HAVE_VNNI)

@@ -23,6 +23,12 @@ struct PackedInt8 {
 
 PackedInt8 pack_int8(const kernels::Int8Isa& isa, const pcvm::Op& op);
 
+// A dense op on many samples at once, through its PackedInt8 (the reference
+// kernel where it has none), so that its weights are read once for many
+// rows: x holds `rows` inputs ldx apart (ldx at least the packed depth, with
+// zeros from the op's depth to it), y gets `rows` outputs ldy apart.
+void qdense_rows(const pcvm::Op& op, const int8_t* x, int64_t ldx, int64_t rows, int8_t* y, int64_t ldy);
+
 // pcvm::Kernels that run a convolution or dense op through its PackedInt8
 // (Op::packed), or the reference kernel where an op has none, and the other
 // passes with isa's kernels (the reference ones when isa is null).

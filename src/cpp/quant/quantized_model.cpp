@@ -1,6 +1,7 @@
 #include "quant/quantized_model.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -225,6 +226,13 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
         packed_.push_back(std::make_unique<PackedInt8>(pack_int8(*isa_, op)));
         op.packed = packed_.back().get();
       }
+  if (isa_) {
+    int32_t k = 0;
+    while (k < model_.op_count && ops_[k].type != pcvm::kQDense) ++k;
+    dense_first_ = k;
+    while (k < model_.op_count && (ops_[k].type == pcvm::kQDense || ops_[k].type == pcvm::kReshape)) ++k;
+    dense_end_ = k < model_.op_count ? k : dense_first_;  // a float output follows, always
+  }
   input_shape_ = record_.input_shapes[0];
   output_shape_ = record_.nodes.back().attrs.get_int_list("output_shape");
 }
@@ -235,6 +243,7 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
   // Samples are independent: whole samples per thread, each with its own arena.
   if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
     throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
+  if (n > 1 && dense_end_ > dense_first_) return predict_in_groups(x, n, y, threads);
   parallel_for_throwing(threads_for(n * in * 64, threads), n, [&](int64_t i) {
     thread_local std::vector<unsigned char> t_arena;
     if (t_arena.size() < arena + 16) t_arena.resize(arena + 16);
@@ -242,6 +251,69 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
     // Cannot fail: the model passed pcvm::check and the arena has its size.
     pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels_);
   });
+}
+
+namespace {
+
+int64_t depth_of(const pcvm::Op& dense) { return int64_t{dense.in_h} * dense.in_w * dense.in_c; }
+
+// The bytes between rows entering a dense op: its depth rounded up to 4, as
+// its packed weights are (the bytes past the depth are zeros).
+int64_t row_stride(const pcvm::Op& dense) { return (depth_of(dense) + 3) / 4 * 4; }
+
+// Zeros in columns [from, stride) of rows rows.
+void zero_padding(int8_t* rows_data, int64_t rows, int64_t from, int64_t stride) {
+  if (from < stride)
+    for (int64_t r = 0; r < rows; ++r) std::memset(rows_data + r * stride + from, 0, static_cast<size_t>(stride - from));
+}
+
+}  // namespace
+
+// Samples in groups: the ops before the dense ones run per sample (threads
+// taking samples), the dense ones once for the group (each reads its weights
+// once for all the group's samples), and the ops after them per sample.
+void QuantizedModel::predict_in_groups(const float* x, int64_t n, float* y, int threads) const {
+  constexpr int64_t kGroup = 256;
+  const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
+  const size_t arena = pcvm::arena_bytes(model_);
+  int64_t widest = 0;
+  for (int32_t k = dense_first_; k < dense_end_; ++k)
+    widest = std::max({widest, row_stride(ops_[k]), int64_t{ops_[k].out_c}});
+  thread_local std::vector<int8_t> t_rows[2];  // the calling thread's; kept, so warm calls allocate nothing
+  for (std::vector<int8_t>& v : t_rows)
+    if (static_cast<int64_t>(v.size()) < kGroup * widest) v.resize(static_cast<size_t>(kGroup * widest));
+  // Each worker's arena for the per-sample ops.
+  auto per_sample = [&](int64_t rows, auto&& run_one) {
+    parallel_for_throwing(threads_for(rows * in * 64, threads), rows, [&](int64_t i) {
+      thread_local std::vector<unsigned char> t_arena;
+      if (t_arena.size() < arena + 16) t_arena.resize(arena + 16);
+      void* base = t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
+      run_one(i, base);  // cannot fail: the model passed pcvm::check and the arena has its size
+    });
+  };
+  for (int64_t s0 = 0; s0 < n; s0 += kGroup) {
+    const int64_t rows = std::min(kGroup, n - s0);
+    int8_t *a = t_rows[0].data(), *b = t_rows[1].data();
+    int64_t stride = row_stride(ops_[dense_first_]);
+    per_sample(rows, [&](int64_t i, void* base) {
+      pcvm::run_ops(model_, 0, dense_first_, x + (s0 + i) * in, a + i * stride, base, arena, kernels_);
+    });
+    zero_padding(a, rows, depth_of(ops_[dense_first_]), stride);
+    for (int32_t k = dense_first_; k < dense_end_; ++k) {
+      const pcvm::Op& op = ops_[k];
+      if (op.type != pcvm::kQDense) continue;  // a reshape: the same rows
+      int32_t next = k + 1;
+      while (next < dense_end_ && ops_[next].type != pcvm::kQDense) ++next;
+      const int64_t out_stride = next < dense_end_ ? row_stride(ops_[next]) : op.out_c;
+      qdense_rows(op, a, stride, rows, b, out_stride);
+      zero_padding(b, rows, op.out_c, out_stride);
+      std::swap(a, b);
+      stride = out_stride;
+    }
+    per_sample(rows, [&](int64_t i, void* base) {
+      pcvm::run_ops(model_, dense_end_, model_.op_count, a + i * stride, y + (s0 + i) * out, base, arena, kernels_);
+    });
+  }
 }
 
 const char* QuantizedModel::int8_kernels() const {

@@ -43,7 +43,13 @@ class QuantizedModel {
  private:
   io::ModelRecord record_;
   std::vector<pcvm::Op> ops_;
+  void predict_in_groups(const float* x, int64_t n, float* y, int threads) const;
+
   std::vector<std::unique_ptr<PackedInt8>> packed_;  // what ops_[k].packed points to
+  // The first run of dense ops [dense_first_, dense_end_) (reshapes between
+  // them included), which a batch runs for many samples at once; empty
+  // (both 0) when the model has none or no packed kernels.
+  int32_t dense_first_ = 0, dense_end_ = 0;
   const kernels::Int8Isa* isa_ = nullptr;            // null: the reference kernels
   pcvm::Kernels kernels_{};
   pcvm::Model model_{};
