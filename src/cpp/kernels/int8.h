@@ -19,6 +19,11 @@ namespace pyconv::kernels {
 struct Int8Gemm {
   const int8_t* a;  // M rows of at least kp values (zeros past k), lda apart
   int64_t lda, M;
+  // The depth in segments, for kernels whose Int8Isa says `segments` (an
+  // im2col the kernel does as it reads): row m's depth steps [s * seg,
+  // (s + 1) * seg) are at a + m * lda + s * seg_stride. seg is a multiple
+  // of 4 dividing kp; seg == kp (one segment) for every other kernel.
+  int64_t seg, seg_stride;
   const void* w;    // packed: ceil(n / 16) blocks of kp / 4 groups
   int64_t kp, n;    // depth rounded up to 4; output channels
   const int32_t *bias, *multiplier, *shift;  // per output channel (bias adjusted)
@@ -37,6 +42,7 @@ struct Int8Isa {
   int bytes_per_value;
   int32_t input_offset;  // added to the zero point in the bias adjustment
   Int8GemmFn gemm;
+  bool segments;  // gemm reads Int8Gemm::seg and seg_stride
   // The micro runtime's other int8 passes (pcvm::Kernels), vectorised.
   void (*quantize)(const float* x, int32_t n, float scale, int32_t zp, int8_t* y);
   void (*maxpool)(const pcvm::Op& op, const int8_t* x, int8_t* y);

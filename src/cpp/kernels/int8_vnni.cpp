@@ -102,20 +102,42 @@ inline __m512i rounding_divide(__m512i x, const Block& b) {
     for (int j = 0; j < nb; ++j) store_row(g, blocks[j], sums + (r * nb + j) * 16, m0 + r);
 }
 
-// MR rows of a (lda apart) by NB blocks from w: rows [m0, m0 + rows) of the
-// output, rows <= MR. Every input is broadcast once for all NB blocks.
+// Where a tile reads its rows: a + m * lda, the depth in segments of seg
+// steps seg_stride apart (see Int8Gemm).
+struct Rows {
+  const int8_t* a;
+  int64_t lda, seg, seg_stride;
+};
+
+// acc += MR rows of a (lda apart) times NB blocks of w over depth steps
+// [0, n). Every input is broadcast once for all NB blocks. Unrolled at every
+// optimisation level (-Os too), so the sums stay in registers.
 template <int NB, int MR>
-[[gnu::noinline]] void tile(const Int8Gemm& g, const int8_t* a, int64_t lda, const int8_t* w, const Block* blocks,
-                            int64_t m0, int rows) {
-  // Unrolled at every optimisation level (-Os too), so the sums stay in registers.
+[[gnu::always_inline]] inline void multiply_add(__m512i (&acc)[MR][NB], const int8_t* a, int64_t lda,
+                                                const int8_t* w, int64_t block_bytes, int64_t n) {
   const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
-  __m512i acc[MR][NB];
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
+  int64_t k = 0;
+  if (MR == 1) {
+    // One row (a dense layer's sample) has one sum per block, too few chains
+    // to hide vpdpbusd's latency: every other depth step goes to a second set.
+    __m512i odd[NB];
 #pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) acc[r][j] = blocks[j].vector ? blocks[j].bias : _mm512_setzero_si512();
-  const int64_t block_bytes = g.kp * 16;
-  for (int64_t k = 0; k < g.kp; k += 4) {
+    for (int j = 0; j < NB; ++j) odd[j] = _mm512_setzero_si512();
+    for (; k + 8 <= n; k += 8) {
+      int32_t four[2];
+      std::memcpy(four, a + k, 8);
+      const __m512i x0 = _mm512_xor_si512(_mm512_set1_epi32(four[0]), flip);
+      const __m512i x1 = _mm512_xor_si512(_mm512_set1_epi32(four[1]), flip);
+#pragma GCC unroll 4
+      for (int j = 0; j < NB; ++j) {
+        acc[0][j] = _mm512_dpbusd_epi32(acc[0][j], x0, _mm512_loadu_si512(w + j * block_bytes + k * 16));
+        odd[j] = _mm512_dpbusd_epi32(odd[j], x1, _mm512_loadu_si512(w + j * block_bytes + k * 16 + 64));
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) acc[0][j] = _mm512_add_epi32(acc[0][j], odd[j]);
+  }
+  for (; k < n; k += 4) {
     __m512i wv[NB];
 #pragma GCC unroll 4
     for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(w + j * block_bytes + k * 16);
@@ -128,6 +150,20 @@ template <int NB, int MR>
       for (int j = 0; j < NB; ++j) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], x, wv[j]);
     }
   }
+}
+
+// MR rows by NB blocks from w, segment by segment: rows [m0, m0 + rows) of
+// the output, rows <= MR.
+template <int NB, int MR>
+[[gnu::noinline]] void tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks,
+                            int64_t m0, int rows) {
+  __m512i acc[MR][NB];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) acc[r][j] = blocks[j].vector ? blocks[j].bias : _mm512_setzero_si512();
+  for (int64_t k0 = 0, s = 0; k0 < g.kp; k0 += in.seg, ++s)
+    multiply_add<NB, MR>(acc, in.a + s * in.seg_stride, in.lda, w + k0 * 16, g.kp * 16, in.seg);
   // Stored once, then requantized: requantizing straight from the registers
   // makes GCC keep a copy of every sum on the stack in the loop above.
   alignas(64) int32_t sums[MR][NB][16];
@@ -141,19 +177,23 @@ template <int NB, int MR>
 thread_local Scratch<int8_t> t_tail;
 
 // All rows times NB blocks from block b0. The last rows, fewer than MR, are
-// copied to a buffer of MR rows (zeros past them), so that the tile reads
-// nothing past the input.
+// copied to a buffer of MR rows (zeros past them, the segments joined), so
+// that the tile reads nothing past the input.
 template <int NB, int MR>
 void rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
   const int8_t* w = static_cast<const int8_t*>(g.w) + b0 * g.kp * 16;
   int64_t m0 = 0;
-  for (; m0 + MR <= g.M; m0 += MR) tile<NB, MR>(g, g.a + m0 * g.lda, g.lda, w, blocks, m0, MR);
+  for (; m0 + MR <= g.M; m0 += MR)
+    tile<NB, MR>(g, {g.a + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w, blocks, m0, MR);
   if (m0 == g.M) return;
   const int rows = static_cast<int>(g.M - m0);
   int8_t* tail = t_tail.get(static_cast<size_t>(MR * g.kp));
   std::memset(tail, 0, static_cast<size_t>(MR * g.kp));
-  for (int r = 0; r < rows; ++r) std::memcpy(tail + r * g.kp, g.a + (m0 + r) * g.lda, static_cast<size_t>(g.kp));
-  tile<NB, MR>(g, tail, g.kp, w, blocks, m0, rows);
+  for (int r = 0; r < rows; ++r)
+    for (int64_t k0 = 0; k0 < g.kp; k0 += g.seg)
+      std::memcpy(tail + r * g.kp + k0, g.a + (m0 + r) * g.lda + k0 / g.seg * g.seg_stride,
+                  static_cast<size_t>(g.seg));
+  tile<NB, MR>(g, {tail, g.kp, g.kp, 0}, w, blocks, m0, rows);
 }
 
 }  // namespace

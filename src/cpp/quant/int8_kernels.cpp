@@ -100,6 +100,7 @@ kernels::Int8Gemm gemm_args(const pcvm::Op& op, const PackedInt8& p, int64_t g) 
   kernels::Int8Gemm a{};
   a.w = p.group(g);
   a.kp = p.padded_depth;
+  a.seg = a.kp, a.seg_stride = 0;
   a.n = p.group_channels;
   a.bias = p.bias.data() + g * p.group_channels;
   a.multiplier = op.multiplier + g * p.group_channels;
@@ -126,8 +127,25 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   const bool direct = op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 &&
                       op.pad_left == 0 && op.groups == 1 && kp == op.in_c &&
                       op.out_h == op.in_h && op.out_w == op.in_w;
-  constexpr int64_t kRows = 64;  // pixels gathered at a time, claimed by threads one by one
+  // Pixels gathered at a time, claimed by threads one by one: a multiple of
+  // every tile height of the kernels (no tail tile), small enough to share
+  // a layer of a few hundred pixels evenly.
+  constexpr int64_t kRows = 48;
   const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
+  // Where a kernel row's taps are one run of a multiple of 4 bytes, a kernel
+  // that reads segments takes them from the padded input, a row of output
+  // pixels at a time: no im2col copy.
+  const int64_t run = int64_t{op.kw} * op.in_c;
+  if (!direct && p.isa->segments && op.groups == 1 && op.dw == 1 && run % 4 == 0) {
+    parallel_for_throwing(op_threads(pixels * kp * op.out_c), op.out_h, [&](int64_t oh) {
+      kernels::Int8Gemm a = gemm_args(op, p, 0);
+      a.a = in.data + oh * op.sh * in.width * op.in_c, a.lda = int64_t{op.sw} * op.in_c, a.M = op.out_w;
+      a.seg = run, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
+      a.y = y + oh * op.out_w * op.out_c;
+      p.isa->gemm(a);
+    }, /*dynamic=*/true);
+    return;
+  }
   const int64_t chunks = (pixels + kRows - 1) / kRows;
   parallel_for_throwing(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
     const int64_t g = i / chunks, p0 = i % chunks * kRows;
@@ -197,22 +215,22 @@ namespace {
 const Int8Isa kIsas[] = {
 // Best first.
 #if defined(PYCONV_HAVE_VNNI)
-    {"avx512_vnni", 1, 128, kernels::vnni::int8_gemm, kernels::avx2::int8_quantize,
+    {"avx512_vnni", 1, 128, kernels::vnni::int8_gemm, true, kernels::avx2::int8_quantize,
      kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_AVX2)
-    {"avx2", 2, 0, kernels::avx2::int8_gemm, kernels::avx2::int8_quantize, kernels::avx2::int8_maxpool,
+    {"avx2", 2, 0, kernels::avx2::int8_gemm, false, kernels::avx2::int8_quantize, kernels::avx2::int8_maxpool,
      kernels::avx2::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_DOTPROD)
-    {"neon_dotprod", 1, 0, kernels::dotprod::int8_gemm, kernels::neon::int8_quantize,
+    {"neon_dotprod", 1, 0, kernels::dotprod::int8_gemm, false, kernels::neon::int8_quantize,
      kernels::neon::int8_maxpool, kernels::neon::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_NEON)
-    {"neon", 1, 0, kernels::neon::int8_gemm, kernels::neon::int8_quantize, kernels::neon::int8_maxpool,
+    {"neon", 1, 0, kernels::neon::int8_gemm, false, kernels::neon::int8_quantize, kernels::neon::int8_maxpool,
      kernels::neon::int8_avgpool},
 #endif
-    {"ref", 0, 0, nullptr, nullptr, nullptr, nullptr},  // keeps the array non-empty; never selected
+    {"ref", 0, 0, nullptr, false, nullptr, nullptr, nullptr},  // keeps the array non-empty; never selected
 };
 
 bool supported(const Int8Isa& isa) {
