@@ -73,33 +73,37 @@ inline __m512i rounding_divide(__m512i x, const Block& b) {
   return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, b.mask), threshold), q, one);
 }
 
-// Requantizes one row's sums of one block (the bias already in them where
-// the block is vector) and stores them.
-[[gnu::always_inline]] inline void store_row(const Int8Gemm& g, const Block& b, const int32_t* sums, int64_t m) {
-  if (!b.vector) {
-    const int32_t(*tile)[16] = reinterpret_cast<const int32_t(*)[16]>(sums);
-    store_block_scalar(g, tile, m, 1, b.c0, b.cols);
-    return;
-  }
-  const __m512i acc = _mm512_load_si512(sums);
-  __m512i v = _mm512_add_epi32(rounding_divide(doubling_high_mul(acc, b), b), _mm512_set1_epi32(g.out_zp));
-  v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(g.act_min)), _mm512_set1_epi32(g.act_max));
-  // Narrowed in a register, then stored: GCC otherwise makes the two one
-  // vpmovdb to memory, many times slower on AMD's cores.
-  __m128i bytes = _mm512_cvtepi32_epi8(v);
-  asm("" : "+x"(bytes));
-  if (b.cols == 16)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(g.y + m * g.ldy + b.c0), bytes);
-  else
-    _mm_mask_storeu_epi8(g.y + m * g.ldy + b.c0, b.lanes, bytes);
-}
-
 // Rows [m0, m0 + rows) of a tile's sums, nb blocks a row: one copy of the
-// requantization for every tile shape.
+// requantization for every tile shape. A block at a time, so that its
+// constants stay in registers for all its rows.
 [[gnu::noipa]] void store_rows(const Int8Gemm& g, const Block* blocks, int nb, const int32_t* sums,
-                                  int64_t m0, int rows) {
-  for (int r = 0; r < rows; ++r)
-    for (int j = 0; j < nb; ++j) store_row(g, blocks[j], sums + (r * nb + j) * 16, m0 + r);
+                               int64_t m0, int rows) {
+  const __m512i out_zp = _mm512_set1_epi32(g.out_zp), act_min = _mm512_set1_epi32(g.act_min);
+  const __m512i act_max = _mm512_set1_epi32(g.act_max);
+  for (int j = 0; j < nb; ++j) {
+    const Block& b = blocks[j];
+    int8_t* y = g.y + m0 * g.ldy + b.c0;
+    const int32_t* s = sums + j * 16;
+    if (!b.vector) {
+      for (int r = 0; r < rows; ++r)
+        store_block_scalar(g, reinterpret_cast<const int32_t(*)[16]>(s + r * nb * 16), m0 + r, 1, b.c0, b.cols);
+      continue;
+    }
+    for (int r = 0; r < rows; ++r, y += g.ldy) {
+      // The bias is in the sums already.
+      const __m512i acc = _mm512_load_si512(s + r * nb * 16);
+      __m512i v = _mm512_add_epi32(rounding_divide(doubling_high_mul(acc, b), b), out_zp);
+      v = _mm512_min_epi32(_mm512_max_epi32(v, act_min), act_max);
+      // Narrowed in a register, then stored: GCC otherwise makes the two one
+      // vpmovdb to memory, many times slower on AMD's cores.
+      __m128i bytes = _mm512_cvtepi32_epi8(v);
+      asm("" : "+x"(bytes));
+      if (b.cols == 16)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y), bytes);
+      else
+        _mm_mask_storeu_epi8(y, b.lanes, bytes);
+    }
+  }
 }
 
 // Where a tile reads its rows: a + m * lda, the depth in segments of seg

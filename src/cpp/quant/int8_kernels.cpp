@@ -41,20 +41,21 @@ struct PaddedInput {
 
 thread_local std::vector<int8_t> t_padded, t_rows;
 
-PaddedInput pad_input(const pcvm::Op& op, const int8_t* x) {
+// `slack` bytes past the end are readable too (a copy is made for them).
+PaddedInput pad_input(const pcvm::Op& op, const int8_t* x, int64_t slack = 0) {
   const int64_t h = int64_t{op.out_h - 1} * op.sh + int64_t{op.kh - 1} * op.dh + 1;
   const int64_t w = int64_t{op.out_w - 1} * op.sw + int64_t{op.kw - 1} * op.dw + 1;
-  if (op.pad_top == 0 && op.pad_left == 0 && h <= op.in_h && w <= op.in_w)
+  if (op.pad_top == 0 && op.pad_left == 0 && h <= op.in_h && w <= op.in_w && slack == 0)
     return {x, op.in_w, x + int64_t{op.in_h} * op.in_w * op.in_c};
-  const int64_t row = w * op.in_c;
-  if (static_cast<int64_t>(t_padded.size()) < h * row) t_padded.resize(static_cast<size_t>(h * row));
-  std::memset(t_padded.data(), static_cast<unsigned char>(op.in_zp), static_cast<size_t>(h * row));
+  const int64_t row = w * op.in_c, bytes = h * row + slack;
+  if (static_cast<int64_t>(t_padded.size()) < bytes) t_padded.resize(static_cast<size_t>(bytes));
+  std::memset(t_padded.data(), static_cast<unsigned char>(op.in_zp), static_cast<size_t>(bytes));
   // Padded column p is input column p - pad_left.
   const int64_t lo = op.pad_left, hi = std::min<int64_t>(w, int64_t{op.pad_left} + op.in_w);
   for (int64_t i = op.pad_top; i < std::min<int64_t>(h, int64_t{op.pad_top} + op.in_h) && hi > lo; ++i)
     std::memcpy(t_padded.data() + i * row + lo * op.in_c, x + (i - op.pad_top) * op.in_w * op.in_c,
                 static_cast<size_t>((hi - lo) * op.in_c));
-  return {t_padded.data(), w, t_padded.data() + h * row};
+  return {t_padded.data(), w, t_padded.data() + bytes};
 }
 
 // n bytes: fixed-size copies where source and destination have room for
@@ -127,25 +128,25 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   const bool direct = op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 &&
                       op.pad_left == 0 && op.groups == 1 && kp == op.in_c &&
                       op.out_h == op.in_h && op.out_w == op.in_w;
-  // Pixels gathered at a time, claimed by threads one by one: a multiple of
-  // every tile height of the kernels (no tail tile), small enough to share
-  // a layer of a few hundred pixels evenly.
-  constexpr int64_t kRows = 48;
-  const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
-  // Where a kernel row's taps are one run of a multiple of 4 bytes, a kernel
-  // that reads segments takes them from the padded input, a row of output
-  // pixels at a time: no im2col copy.
-  const int64_t run = int64_t{op.kw} * op.in_c;
-  if (!direct && p.isa->segments && op.groups == 1 && op.dw == 1 && run % 4 == 0) {
+  if (p.seg && !direct) {
+    // A kernel that reads segments takes each kernel row's taps from the
+    // padded input (and up to 3 bytes past them, under zero weights), a row
+    // of output pixels at a time: no im2col copy.
+    const PaddedInput in = pad_input(op, x, p.seg - int64_t{op.kw} * op.in_c);
     parallel_for_throwing(op_threads(pixels * kp * op.out_c), op.out_h, [&](int64_t oh) {
       kernels::Int8Gemm a = gemm_args(op, p, 0);
       a.a = in.data + oh * op.sh * in.width * op.in_c, a.lda = int64_t{op.sw} * op.in_c, a.M = op.out_w;
-      a.seg = run, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
+      a.seg = p.seg, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
       a.y = y + oh * op.out_w * op.out_c;
       p.isa->gemm(a);
     }, /*dynamic=*/true);
     return;
   }
+  // Pixels gathered at a time, claimed by threads one by one: a multiple of
+  // every tile height of the kernels (no tail tile), small enough to share
+  // a layer of a few hundred pixels evenly.
+  constexpr int64_t kRows = 48;
+  const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
   const int64_t chunks = (pixels + kRows - 1) / kRows;
   parallel_for_throwing(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
     const int64_t g = i / chunks, p0 = i % chunks * kRows;
@@ -255,6 +256,13 @@ PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
   p.depth = depth_of(op);
   p.padded_depth = (p.depth + 3) / 4 * 4;
   p.group_channels = op.out_c / op.groups;
+  // For a kernel that reads segments: each kernel row's taps (one run of the
+  // input) padded to a multiple of 4 with zero weights.
+  const int64_t run = int64_t{op.kw} * op.in_c;
+  if (isa.segments && op.type == pcvm::kQConv2D && op.groups == 1 && op.dw == 1) {
+    p.seg = (run + 3) / 4 * 4;
+    p.padded_depth = op.kh * p.seg;
+  }
   const int64_t fg = p.group_channels, blocks = (fg + 15) / 16, kp = p.padded_depth;
   std::vector<int8_t> w(static_cast<size_t>(op.groups * blocks * kp * 16), 0);
   p.bias.resize(static_cast<size_t>(op.out_c));
@@ -264,7 +272,8 @@ PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
       int8_t* dst = w.data() + ((g * blocks + f / 16) * kp) * 16 + (f % 16) * 4;
       for (int64_t k = 0; k < p.depth; ++k) {
         const int8_t v = weight_at(op, g, k, f, fg);
-        dst[(k / 4) * 64 + k % 4] = v;
+        const int64_t at = p.seg ? k / run * p.seg + k % run : k;
+        dst[(at / 4) * 64 + at % 4] = v;
         column_sum += v;
       }
       const int64_t c = g * fg + f;

@@ -14,6 +14,7 @@ namespace pyconv {
 struct PackedInt8 {
   const kernels::Int8Isa* isa = nullptr;
   int64_t depth = 0, padded_depth = 0, group_channels = 0;
+  int64_t seg = 0;            // the depth's segments (Int8Gemm::seg); 0: im2col rows
   std::vector<int8_t> w8;     // groups x blocks x (padded_depth / 4) x 64
   std::vector<int16_t> w16;   // the same, widened (AVX2)
   std::vector<int32_t> bias;  // per output channel, adjusted for the kernel's input offset
