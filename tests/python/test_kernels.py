@@ -5,11 +5,11 @@ convolution path (im2col, pointwise, direct) forward and backward."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import kernel_cases
 import pyconv
 from pyconv import _core
 
@@ -48,8 +48,14 @@ def assert_gemm_matches_reference(isa, a, b, c, alpha, beta, trans_a, trans_b=Fa
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
 
-# Sizes around the 6x16 micro-tile, the 120-row and 256-deep blocks, and 1.
-GEMM_SIZES = [1, 5, 6, 7, 15, 16, 17, 33, 119, 121, 255, 257]
+# The shapes, and why each exercises a path: tests/data/kernel_cases.txt.
+(GEMM_SIZES,) = kernel_cases.numbers("gemm_sizes")
+(IN_CACHE_MN,) = kernel_cases.numbers("gemm_in_cache_mn")
+(IN_CACHE_K,) = kernel_cases.numbers("gemm_in_cache_k")
+(FEW_ROWS_N,) = kernel_cases.numbers("gemm_few_rows_n")
+(FEW_ROWS_K,) = kernel_cases.numbers("gemm_few_rows_k")
+THREAD_SIZES = kernel_cases.numbers("gemm_threads")
+PREPACK_SIZES = kernel_cases.numbers("gemm_prepacked")
 
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
@@ -66,14 +72,12 @@ def test_gemm_matches_reference(isa, seed, use_isa):
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
-@pytest.mark.parametrize("m", [126, 241, 256, 257])
+@pytest.mark.parametrize("m,n,k", THREAD_SIZES, ids=[str(m) for m, _, _ in THREAD_SIZES])
 @pytest.mark.parametrize("trans_a", [False, True])
-def test_gemm_rows_shared_by_threads_matches_reference(isa, m, trans_a, use_isa):
-    # Enough work for two threads (2^21 multiply-adds and up), which take
-    # equal runs of whole 6-row tiles, each cut into blocks of at most 120
-    # rows (runs of 60-131 rows).
+def test_gemm_rows_shared_by_threads_matches_reference(isa, m, n, k, trans_a, use_isa):
+    # Enough work for two threads, each taking whole 6-row tiles.
     rng = np.random.default_rng(m)
-    a, b, c = random_gemm_operands(rng, m, 64, 300, trans_a)
+    a, b, c = random_gemm_operands(rng, m, n, k, trans_a)
     assert_gemm_matches_reference(isa, a, b, c, 1.0, 0.5, trans_a)
 
 
@@ -81,11 +85,10 @@ def test_gemm_rows_shared_by_threads_matches_reference(isa, m, trans_a, use_isa)
 @pytest.mark.parametrize("isa", FAST_ISAS)
 @pytest.mark.parametrize("seed", range(16))
 def test_gemm_in_cache_matches_reference(isa, seed, use_isa):
-    # Operands that fit in L2 are multiplied where they lie, without packing:
-    # row tiles cut by M, column panels cut by N (masked loads), both A layouts.
+    # Operands that fit in L2 are multiplied where they lie, without packing.
     rng = np.random.default_rng(100 + seed)
-    m, n = rng.choice([5, 6, 7, 13, 16, 17, 31, 33, 64], 2)
-    k = rng.choice([1, 3, 32, 170])
+    m, n = rng.choice(IN_CACHE_MN, 2)
+    k = rng.choice(IN_CACHE_K)
     trans_a = bool(seed & 1)
     alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25), (1.0, 1.0)][seed % 4]
     a, b, c = random_gemm_operands(rng, m, n, k, trans_a)
@@ -97,22 +100,15 @@ def test_gemm_in_cache_matches_reference(isa, seed, use_isa):
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 @pytest.mark.parametrize("seed", range(6))
 def test_gemm_few_rows_in_registers_matches_reference(isa, m, seed, use_isa):
-    # One to four rows of C (batch-1 dense layers) are summed in registers over
-    # column panels of 16-64 (masked at the end), skipping zeros of a single
+    # One to four rows of C summed in registers, skipping zeros of a single
     # row of A: sizes around the panel widths, half the A values zero.
     rng = np.random.default_rng(200 + seed)
-    n = [1, 7, 24, 63, 64, 65, 130][rng.integers(7) if seed else 6]
-    k = [1, 17, 400][seed % 3]
+    n = FEW_ROWS_N[rng.integers(len(FEW_ROWS_N)) if seed else -1]
+    k = FEW_ROWS_K[seed % len(FEW_ROWS_K)]
     trans_a = bool(seed & 1)
     alpha, beta = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)][seed % 3]
     a, b, c = random_gemm_operands(rng, m, n, k, trans_a, a_zeros=0.5)
     assert_gemm_matches_reference(isa, a, b, c, alpha, beta, trans_a)
-
-
-# (m, n, k) across the 6-row tile, the 16-column panels, the 320-deep blocks
-# (k = 321, 700) and the 2048-column blocks (n = 2100), and 1.
-PREPACK_SIZES = [(1, 17, 5), (4, 40, 700), (7, 33, 321), (121, 16, 700), (6, 2100, 9),
-                 (257, 119, 255), (5, 1, 1), (130, 300, 64)]
 
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
@@ -145,34 +141,31 @@ def test_gemm_beta_zero_ignores_nan_in_c(isa, use_isa):
     np.testing.assert_array_equal(c, np.full((7, 17), 3.0, np.float32))
 
 
-def _conv_cases():
-    """tests/data/conv_cases.txt as (filters, kernel, strides, padding,
-    dilation, groups, channels) tuples: one row per kernel path."""
-    pair = lambda text: tuple(int(v) for v in text.split(","))
-    cases = []
-    with open(Path(__file__).parents[1] / "data" / "conv_cases.txt") as f:
-        for line in f:
-            fields = line.split("#")[0].split()
-            if not fields:
-                continue
-            filters, kernel, strides, padding, dilation, groups, channels = fields
-            padding = padding if padding in ("valid", "same") else list(pair(padding))
-            cases.append((int(filters), pair(kernel), pair(strides), padding, pair(dilation),
-                          int(groups), int(channels)))
-    assert cases, "tests/data/conv_cases.txt holds no cases"
-    return cases
+def _conv_cases(section):
+    """A section's Conv2D rows as (filters, kernel, strides, padding, dilation,
+    groups, input shape) tuples."""
+    return [(c["filters"], tuple(c["kernel_size"]), tuple(c["strides"]), c["padding"],
+             tuple(c["dilation_rate"]), c["groups"], shape)
+            for shape, c in kernel_cases.layers(section)]
 
 
-CONV_CASES = _conv_cases()
+CONV_CASES = _conv_cases("conv")  # one row per kernel path
+
+
+def conv_id(case):
+    return f"f{case[0]}k{case[1]}g{case[5]}c{case[6][2]}"
+
+
+def conv_config(case, **extra):
+    filters, kernel, strides, padding, dilation, groups, _ = case
+    return {"type": "Conv2D", "filters": filters, "kernel_size": list(kernel),
+            "strides": list(strides), "padding": padding, "dilation_rate": list(dilation),
+            "groups": groups, **extra}
 
 
 def run_conv(isa, case, x, dy, params):
-    filters, kernel, strides, padding, dilation, groups, channels = case
     _core.set_kernel_isa(isa)
-    runner = _core.LayerRunner(
-        {"type": "Conv2D", "filters": filters, "kernel_size": list(kernel),
-         "strides": list(strides), "padding": padding, "dilation_rate": list(dilation),
-         "groups": groups}, x.shape[1:])
+    runner = _core.LayerRunner(conv_config(case), x.shape[1:])
     runner.set_params(params)
     y = runner.forward(x, training=True)
     dx, grads = runner.backward(dy)
@@ -181,15 +174,12 @@ def run_conv(isa, case, x, dy, params):
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
-@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"f{c[0]}k{c[1]}g{c[5]}c{c[6]}")
+@pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_conv_paths_match_reference(isa, case, batch, use_isa):
     rng = np.random.default_rng(batch)
-    channels = case[6]
-    x = rng.standard_normal((batch, 11, 10, channels)).astype(np.float32)
-    probe = _core.LayerRunner({"type": "Conv2D", "filters": case[0], "kernel_size": list(case[1]),
-                               "strides": list(case[2]), "padding": case[3],
-                               "dilation_rate": list(case[4]), "groups": case[5]}, x.shape[1:])
+    x = rng.standard_normal((batch,) + case[6]).astype(np.float32)
+    probe = _core.LayerRunner(conv_config(case), x.shape[1:])
     params = [rng.standard_normal(p.shape).astype(np.float32) for p in probe.get_params()]
     dy = rng.standard_normal((batch,) + probe.output_shape).astype(np.float32)
     expected = run_conv("ref", case, x, dy, params)
@@ -229,21 +219,18 @@ def test_environment_with_an_unknown_isa_falls_back_with_a_note():
     assert "PYCONV_ISA='avx9000' ignored" in note
 
 
-POOL_CASES = [("MaxPooling2D", (2, 2), (2, 2), "valid"), ("MaxPooling2D", (3, 3), (2, 2), "same"),
-              ("AveragePooling2D", (2, 2), (2, 2), "valid"),
-              ("AveragePooling2D", (3, 2), (1, 2), "same")]
+POOL_CASES = kernel_cases.layers("pool")
 
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
-@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{c[0]}{c[1]}{c[3]}")
-@pytest.mark.parametrize("channels", [1, 6, 7, 8, 17])
-def test_pooling_matches_reference(isa, case, channels, use_isa):
-    kind, pool, strides, padding = case
-    rng = np.random.default_rng(channels)
+@pytest.mark.parametrize("shape,config", POOL_CASES,  # ids as when channels had their own axis
+                         ids=[f"{s[2]}-{c['type']}{tuple(c['pool_size'])}{c['padding']}"
+                              for s, c in POOL_CASES])
+def test_pooling_matches_reference(isa, shape, config, use_isa):
+    rng = np.random.default_rng(shape[2])
     # Distinct values, so max-pooling has a single winner per window.
-    x = rng.permutation(3 * 9 * 11 * channels).astype(np.float32).reshape(3, 9, 11, channels)
-    config = {"type": kind, "pool_size": list(pool), "strides": list(strides), "padding": padding}
+    x = rng.permutation(3 * np.prod(shape)).astype(np.float32).reshape((3,) + shape)
     results = []
     for which in ("ref", isa):
         use_isa(which)
@@ -260,30 +247,30 @@ def test_pooling_matches_reference(isa, case, channels, use_isa):
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 def test_dense_few_rows_matches_reference(isa, m, use_isa):
     # The few-row GEMM path, with bias and ReLU applied as it stores, via a Dense layer.
+    [((inputs,), config)] = kernel_cases.layers("dense")
+    units = config["units"]
     rng = np.random.default_rng(m)
-    x = rng.standard_normal((m, 37)).astype(np.float32)
+    x = rng.standard_normal((m, inputs)).astype(np.float32)
     outputs = []
     for which in ("ref", isa):
         use_isa(which)
-        runner = _core.LayerRunner({"type": "Dense", "units": 70, "activation": "relu"}, (37,))
-        runner.set_params([np.linspace(-1, 1, 37 * 70, dtype=np.float32).reshape(37, 70),
-                           np.linspace(-0.5, 0.5, 70, dtype=np.float32)])
+        runner = _core.LayerRunner(config, (inputs,))
+        runner.set_params([np.linspace(-1, 1, inputs * units, dtype=np.float32).reshape(inputs, units),
+                           np.linspace(-0.5, 0.5, units, dtype=np.float32)])
         outputs.append(runner.forward(x))
     np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
-@pytest.mark.parametrize("channels", [1, 9])
-def test_conv_large_image_heavy_padding_matches_reference(isa, channels, use_isa):
+@pytest.mark.parametrize("case", _conv_cases("conv_heavy_padding"), ids=lambda c: str(c[6][2]))
+def test_conv_large_image_heavy_padding_matches_reference(isa, case, use_isa):
     # Enough output pixels (> 320) that the packed GEMM's depth blocks split
     # output rows, with padding wide enough that whole row segments fall
     # outside the image for some taps.
-    rng = np.random.default_rng(channels)
-    case = (5, (3, 3), (1, 1), [3, 2, 4, 5], (2, 2), 1, channels)
-    x = rng.standard_normal((2, 23, 19, channels)).astype(np.float32)
-    probe = _core.LayerRunner({"type": "Conv2D", "filters": 5, "kernel_size": [3, 3],
-                               "padding": [3, 2, 4, 5], "dilation_rate": [2, 2]}, x.shape[1:])
+    rng = np.random.default_rng(case[6][2])
+    x = rng.standard_normal((2,) + case[6]).astype(np.float32)
+    probe = _core.LayerRunner(conv_config(case), x.shape[1:])
     params = [rng.standard_normal(p.shape).astype(np.float32) for p in probe.get_params()]
     dy = rng.standard_normal((2,) + probe.output_shape).astype(np.float32)
     expected = run_conv("ref", case, x, dy, params)
@@ -293,11 +280,7 @@ def test_conv_large_image_heavy_padding_matches_reference(isa, channels, use_isa
 
 
 def conv_runner(case, input_shape, params):
-    filters, kernel, strides, padding, dilation, groups, _ = case
-    runner = _core.LayerRunner(
-        {"type": "Conv2D", "filters": filters, "kernel_size": list(kernel),
-         "strides": list(strides), "padding": padding, "dilation_rate": list(dilation),
-         "groups": groups, "activation": "relu"}, input_shape)
+    runner = _core.LayerRunner(conv_config(case, activation="relu"), input_shape)
     if params is not None:
         runner.set_params(params)
     return runner
@@ -305,16 +288,14 @@ def conv_runner(case, input_shape, params):
 
 @pytest.mark.skipif(not FAST_ISAS, reason="this CPU runs only the reference kernels")
 @pytest.mark.parametrize("isa", FAST_ISAS)
-@pytest.mark.parametrize("case", CONV_CASES + [(16, (5, 5), (1, 1), "valid", (1, 1), 1, 6),
-                                               (40, (3, 3), (1, 1), "same", (1, 1), 1, 20)],
-                         ids=lambda c: f"f{c[0]}k{c[1]}g{c[5]}c{c[6]}")
+@pytest.mark.parametrize("case", CONV_CASES + _conv_cases("conv_inference"), ids=conv_id)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_conv_inference_prepacked_kernel(isa, case, batch, use_isa):
     # Inference reads the kernel the layer packed once (Winograd transform,
     # direct panels, GEMM panels): the reference's result, the same bits as
     # training's forward (which packs per call), and new weights are used.
     rng = np.random.default_rng(batch)
-    x = rng.standard_normal((batch, 11, 10, case[6])).astype(np.float32)
+    x = rng.standard_normal((batch,) + case[6]).astype(np.float32)
     shapes = [p.shape for p in conv_runner(case, x.shape[1:], None).get_params()]
     for weights in range(2):
         params = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
@@ -339,20 +320,21 @@ def test_conv_inference_prepacked_kernel(isa, case, batch, use_isa):
 def test_dense_inference_prepacked_kernel(isa, m, use_isa):
     # Dense inference with the kernel packed once: the reference's result,
     # training's bits, and new weights are used.
+    [((inputs,), config)] = kernel_cases.layers("dense_prepacked")
+    units = config["units"]
     rng = np.random.default_rng(m)
-    x = rng.standard_normal((m, 333)).astype(np.float32)
-    config = {"type": "Dense", "units": 37, "activation": "relu"}
+    x = rng.standard_normal((m, inputs)).astype(np.float32)
     runner = None
     for _ in range(2):
-        params = [rng.standard_normal((333, 37)).astype(np.float32),
-                  rng.standard_normal(37).astype(np.float32)]
+        params = [rng.standard_normal((inputs, units)).astype(np.float32),
+                  rng.standard_normal(units).astype(np.float32)]
         use_isa("ref")
-        ref_runner = _core.LayerRunner(config, (333,))
+        ref_runner = _core.LayerRunner(config, (inputs,))
         ref_runner.set_params(params)
         expected = ref_runner.forward(x)
         use_isa(isa)
         if runner is None:
-            runner = _core.LayerRunner(config, (333,))
+            runner = _core.LayerRunner(config, (inputs,))
         runner.set_params(params)
         for _ in range(2):
             got = runner.forward(x)

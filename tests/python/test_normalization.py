@@ -4,6 +4,7 @@ finite-difference gradients."""
 import numpy as np
 import pytest
 
+import kernel_cases
 import pyconv
 from gradcheck import assert_close_to_reference, check_layer_grads, randomize_params
 from pyconv import _core
@@ -46,21 +47,23 @@ def use_isa():
     _core.set_kernel_isa(original)
 
 
-# beta 0.5, 0.75 and 1 take square roots, others exp(-beta log(base)); a radius
-# wider than the channels is the whole row.
+def _lrn_cases(section):
+    """A section's rows of tests/data/kernel_cases.txt as (input shape, arguments)."""
+    return [(shape, {k: v for k, v in config.items() if k != "type"})
+            for shape, config in kernel_cases.layers(section)]
+
+
+LRN_CASES = _lrn_cases("lrn")  # which arguments take which path: kernel_cases.txt
+LRN_FAST_CASES = _lrn_cases("lrn_fast")
+
+
 @pytest.mark.parametrize("isa", _core.available_isas())
-@pytest.mark.parametrize("args", [dict(), dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75),
-                                  dict(depth_radius=1, bias=1.0, alpha=0.5, beta=0.75),
-                                  dict(depth_radius=0), dict(depth_radius=3, alpha=0.3, beta=1.0),
-                                  dict(depth_radius=2, bias=0.7, alpha=2.0, beta=0.6),
-                                  dict(depth_radius=1, beta=0.0),
-                                  dict(depth_radius=10**12, bias=3.0, alpha=0.1, beta=1.7)],
-                         ids=str)
-def test_local_response_normalization(args, isa, use_isa):
+@pytest.mark.parametrize("shape,args", LRN_CASES, ids=[str(args) for _, args in LRN_CASES])
+def test_local_response_normalization(shape, args, isa, use_isa):
     use_isa(isa)
     layer = L.LocalResponseNormalization(**args)
-    runner = _core.LayerRunner(layer.core_config(), (3, 2, 7))
-    x = RNG.standard_normal((2, 3, 2, 7)).astype(np.float32)
+    runner = _core.LayerRunner(layer.core_config(), shape)
+    x = RNG.standard_normal((2,) + shape).astype(np.float32)
     full = {"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5, **args}
     expected = numpy_lrn(x, full["depth_radius"], full["bias"], full["alpha"], full["beta"])
     assert_close_to_reference(runner.forward(x), expected, rtol=1e-5, atol_rel=1e-6)
@@ -68,11 +71,12 @@ def test_local_response_normalization(args, isa, use_isa):
 
 
 @pytest.mark.parametrize("isa", [isa for isa in _core.available_isas() if isa != "ref"])
-@pytest.mark.parametrize("channels", [1, 5, 64, 67])
-def test_lrn_fast_kernels_match_the_reference(channels, isa, use_isa):
+@pytest.mark.parametrize("shape,args", LRN_FAST_CASES,
+                         ids=[str(shape[2]) for shape, _ in LRN_FAST_CASES])
+def test_lrn_fast_kernels_match_the_reference(shape, args, isa, use_isa):
     # AlexNet's arguments on a batch big enough to be split among threads.
-    config = L.LocalResponseNormalization(2, 2.0, 1e-4, 0.75).core_config()
-    x = (RNG.standard_normal((4, 13, 13, channels)) * 30).astype(np.float32)
+    config = L.LocalResponseNormalization(**args).core_config()
+    x = (RNG.standard_normal((4,) + shape) * 30).astype(np.float32)
     dy = RNG.standard_normal(x.shape).astype(np.float32)
     results = []
     for which in ("ref", isa):

@@ -7,6 +7,7 @@ kernels of each fast ISA against the reference ISA's."""
 import numpy as np
 import pytest
 
+import kernel_cases
 import pyconv
 from pyconv import _core
 
@@ -74,8 +75,8 @@ def test_huge_inputs_give_the_limits(activation, at_inf, at_minus_inf, isa, use_
                                                                       else 0.5)
 
 
-ELEMENTWISE = ["relu", "tanh", "sigmoid", "elu", "selu", "softplus", "relu6", "hard_sigmoid",
-               "leaky_relu", "gelu", "swish"]
+ELEMENTWISE = kernel_cases.words("activations")
+(SIZES,) = kernel_cases.numbers("activation_sizes")  # tails, one block and a bit, threaded
 
 
 def _forward_backward(activation, x, dy):
@@ -87,7 +88,7 @@ def _forward_backward(activation, x, dy):
 
 @pytest.mark.parametrize("isa", FAST_ISAS)
 @pytest.mark.parametrize("activation", ELEMENTWISE)
-@pytest.mark.parametrize("size", [1, 7, 8193, 70001])  # tails, one block and a bit, threaded
+@pytest.mark.parametrize("size", SIZES)
 def test_fast_kernels_match_the_reference(activation, size, isa, use_isa):
     rng = np.random.default_rng(size)
     x = (rng.standard_normal((1, size)) * 4).astype(np.float32)

@@ -13,23 +13,12 @@ import pytest
 from pyconv import _core
 
 import gradcheck
+import kernel_cases
 import reference
 
-CASES = [
-    # (H, W, C, F, padding, activation, dilation)
-    (26, 26, 32, 64, "valid", "relu", (1, 1)),
-    (13, 11, 16, 17, "same", "linear", (1, 1)),
-    (7, 8, 20, 16, [2, 0, 1, 1], "relu", (1, 1)),
-    (5, 6, 16, 24, "valid", "linear", (1, 1)),
-    (1, 1, 16, 16, "same", "linear", (1, 1)),
-    (4, 3, 17, 31, [1, 1, 1, 1], "linear", (1, 1)),
-    (16, 16, 16, 16, [2, 2, 2, 2], "relu", (2, 2)),
-    (13, 10, 16, 18, "same", "linear", (2, 3)),
-    (15, 17, 19, 16, [0, 3, 1, 2], "linear", (3, 2)),
-    (9, 12, 16, 16, "valid", "relu", (4, 1)),
-    (6, 6, 16, 16, "valid", "linear", (1, 1)),    # exactly one 4x4 tile
-    (10, 7, 16, 20, "valid", "relu", (1, 1)),     # two tile rows; columns cut at 1
-]
+# (H, W, C, F, padding, activation, dilation) from tests/data/kernel_cases.txt.
+CASES = [shape + (c["filters"], c["padding"], c["activation"], tuple(c["dilation_rate"]))
+         for shape, c in kernel_cases.layers("winograd")]
 
 
 def case_id(c):
