@@ -116,6 +116,7 @@ class Model:
         self._loss_weights = None
         self._single_io = True    # until a graph of several inputs or outputs is adopted
         self.stop_training = False
+        self._initial_epoch = None  # set by a callback's on_train_begin to resume a fit
         self.history = None
         self._shuffle_rng = None  # the model's own, so a saved model resumes its shuffling
 
@@ -430,35 +431,41 @@ class Model:
             x_val = y_val = None
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = -(-len(xs[0]) // batch_size)
-        history = History()
-        cbs = CallbackList([history] + list(callbacks or []), self,
+        history = History()  # last, as Keras has it: it records what other callbacks log
+        cbs = CallbackList(list(callbacks or []) + [history], self,
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
-        rng = self._shuffle_rng
         self.stop_training = False
+        self._initial_epoch = None
+        # Before the trainer lock: a callback (BackupAndRestore) may replace
+        # the model's state here, and set the epoch to start from.
+        cbs.on_train_begin(None)
+        if self._initial_epoch is not None:
+            initial_epoch = self._initial_epoch
         # This thread is the model's trainer until fit returns: another
         # thread's fit or set_weights gets a RuntimeError meanwhile.
         self._graph.begin_training()
         try:
-            self._fit_epochs(xs, ys, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
-                             shuffle, steps, rng, cbs)
+            logs = self._fit_epochs(xs, ys, x_val, y_val, batch_size, epochs, initial_epoch,
+                                    verbose, shuffle, steps, cbs)
         finally:
             self._graph.end_training()
+        cbs.on_train_end(logs)
         self.history = history
         return history
 
     def _fit_epochs(self, xs, ys, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
-                    shuffle, steps, rng, cbs):
+                    shuffle, steps, cbs):
         n = len(xs[0])
-        cbs.on_train_begin()
+        logs = None
         for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
+            cbs.on_epoch_begin(epoch, None)
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}", flush=True)
             bar = ProgressBar(steps) if verbose == 1 else None
-            order = rng.permutation(n) if shuffle else None
+            order = self._shuffle_rng.permutation(n) if shuffle else None
             sums = _LogSums(len(ys))
             for step, idx in enumerate(self._batches(n, batch_size, order)):
-                cbs.on_train_batch_begin(step)
+                cbs.on_train_batch_begin(step, None)
                 sums.add(len(idx), *self._step([gather_batch(a, idx) for a in xs],
                                                [a[idx] for a in ys], training=True))
                 logs = self._logs(sums)
@@ -468,7 +475,7 @@ class Model:
                 if self.stop_training:
                     break
             if x_val is not None:
-                logs.update(self._evaluate(x_val, y_val, batch_size, prefix="val_"))
+                logs.update(self._evaluate(x_val, y_val, batch_size, prefix="val_", callbacks=cbs))
             if bar:
                 bar.finish(logs)
             elif verbose == 2:
@@ -476,14 +483,26 @@ class Model:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbs.on_train_end()
+        return logs
 
-    def _evaluate(self, xs, ys, batch_size, prefix=""):
+    def _evaluate(self, xs, ys, batch_size, prefix="", callbacks=None):
+        """The logs over the data; with callbacks, their on_test_* hooks run
+        (as during fit's validation and in evaluate)."""
         sums = _LogSums(len(ys))
-        for idx in self._batches(len(xs[0]), batch_size):
+        if callbacks:
+            callbacks.on_test_begin(None)
+        logs = {}
+        for step, idx in enumerate(self._batches(len(xs[0]), batch_size)):
+            if callbacks:
+                callbacks.on_test_batch_begin(step, None)
             sums.add(len(idx), *self._step([gather_batch(a, idx) for a in xs],
                                            [a[idx] for a in ys], training=False))
-        return self._logs(sums, prefix)
+            if callbacks:
+                callbacks.on_test_batch_end(step, self._logs(sums))
+        logs = self._logs(sums)
+        if callbacks:
+            callbacks.on_test_end(logs)
+        return {prefix + k: v for k, v in logs.items()}
 
     def _results(self, logs, return_dict):
         if return_dict:
@@ -491,13 +510,18 @@ class Model:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
+                 callbacks=None):
         """The loss (and metrics) over the data: a scalar, a list, or a dict."""
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
         xs = self._prepare_x(x)
         ys = self._prepare_y(y, len(xs[0]))
-        logs = self._evaluate(xs, ys, batch_size)
+        steps = -(-len(xs[0]) // batch_size)
+        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": steps,
+                                             "verbose": 0 if verbose == "auto" else int(verbose)}) \
+            if callbacks else None
+        logs = self._evaluate(xs, ys, batch_size, callbacks=cbs)
         if verbose not in (0, "auto") or (verbose == "auto" and sys.stdout.isatty()):
             print(f"{-(-len(xs[0]) // batch_size)} steps{format_logs(logs)}", flush=True)
         return self._results(logs, return_dict)
@@ -512,29 +536,35 @@ class Model:
                 and self._graph is not None and 0 < len(x) <= batch_size
                 and x.shape[1:] == self._input_shape and self._single_io)
 
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """Model outputs for x, computed batch by batch: one float32 array, or
-        for several outputs a list (a dict if the outputs were given as one)."""
+        for several outputs a list (a dict if the outputs were given as one).
+        Callbacks' on_predict_* hooks run, the batch hooks with the batch's
+        outputs as logs["outputs"]."""
         batch_size = _check_batch_size(batch_size)
-        if self._fits_graph(x, batch_size):
+        if callbacks is None and self._fits_graph(x, batch_size):
             return self._graph.predict(x)  # one batch, nothing to convert
         xs = self._prepare_x(x, check_finite=False)
         self._require_built()
-        if self._single_io:
-            x = xs[0]
-            if len(x) <= batch_size and x.dtype == np.float32:
-                return self._graph.predict(x)  # one batch: no gather, no extra copy
-            out = np.empty((len(x),) + self._shapes[-1], dtype=np.float32)
-            for idx in self._batches(len(x), batch_size):
-                out[idx[0]:idx[-1] + 1] = self._graph.predict(gather_batch(x, idx))
-            return out
         n = len(xs[0])
-        outs = [np.empty((n,) + s, dtype=np.float32) for s in self._output_shapes]
-        for idx in self._batches(n, batch_size):
-            parts = self._graph.predict_multi([gather_batch(a, idx) for a in xs])
+        if callbacks is None and self._single_io and n <= batch_size and xs[0].dtype == np.float32:
+            return self._graph.predict(xs[0])  # one batch: no gather, no extra copy
+        steps = -(-n // batch_size)
+        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": steps,
+                                             "verbose": 0 if verbose == "auto" else int(verbose)})
+        cbs.on_predict_begin(None)
+        shapes = [self._shapes[-1]] if self._single_io else self._output_shapes
+        outs = [np.empty((n,) + s, dtype=np.float32) for s in shapes]
+        for step, idx in enumerate(self._batches(n, batch_size)):
+            cbs.on_predict_batch_begin(step, None)
+            batch = [gather_batch(a, idx) for a in xs]
+            parts = [self._graph.predict(batch[0])] if self._single_io \
+                else self._graph.predict_multi(batch)
             for out, part in zip(outs, parts):
                 out[idx[0]:idx[-1] + 1] = part
-        return self._structure(outs, self._output_keys)
+            cbs.on_predict_batch_end(step, {"outputs": parts[0] if self._single_io else parts})
+        cbs.on_predict_end(None)
+        return outs[0] if self._single_io else self._structure(outs, self._output_keys)
 
     def train_on_batch(self, x, y, return_dict=False):
         """One optimizer step on one batch; returns its loss (and metrics)."""

@@ -479,14 +479,6 @@ def test_early_stopping_runs_all_epochs_while_improving():
     assert not model.stop_training
 
 
-def test_early_stopping_unknown_monitor():
-    model, x, y = diverging_model(lr=0.25)
-    with pytest.raises(ValueError, match="val_loss"):
-        model.fit(x, y, epochs=2, callbacks=[EarlyStopping()], verbose=0)
-    with pytest.raises(ValueError, match="mode"):
-        EarlyStopping(mode="up")
-
-
 class Recorder(Callback):
     def __init__(self):
         super().__init__()
