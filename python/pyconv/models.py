@@ -2,6 +2,7 @@
 epoch loop; each batch is one call into the C++ graph, which runs forward,
 loss, backward and the optimizer update with the GIL released."""
 
+import json
 import os
 import sys
 
@@ -651,6 +652,69 @@ class Model:
         self._require_built()
         return sum(int(np.prod(w.shape)) for w in self.get_weights())
 
+    def _unique_layers(self):
+        seen, out = set(), []
+        for layer in self.layers:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+        return out
+
+    @property
+    def weights(self):
+        """Every weight as a Variable (pyconv.variables): trainable ones first."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        self._require_built()
+        return [v for layer in self._unique_layers() for v in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        self._require_built()
+        return [v for layer in self._unique_layers() for v in layer.non_trainable_weights]
+
+    def __call__(self, inputs, training=None):
+        """The model on arrays, as Keras's model(x): its outputs for the batch
+        (NumPy arrays). Training-mode calls (dropout on) happen only inside
+        fit and train_on_batch."""
+        if training:
+            raise ValueError("model(x, training=True) is not supported: pyconv runs a model in "
+                             "training mode only inside fit and train_on_batch")
+        if isinstance(inputs, KerasTensor) or (isinstance(inputs, (list, tuple, dict)) and any(
+                isinstance(t, KerasTensor) for t in (inputs.values() if isinstance(inputs, dict)
+                                                     else inputs))):
+            raise TypeError("calling a model on symbolic tensors (a model inside another) is not "
+                            "supported; build the outer model from the inner one's layers")
+        return self.predict_on_batch(inputs)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON (no weights): see model_from_json."""
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config(),
+                           "module": "pyconv"}, **kwargs)
+
+    @classmethod
+    def from_config(cls, config):
+        """A new model (new weights) of the architecture get_config describes."""
+        if "inbound_nodes" not in (config.get("layers") or [{}])[0]:
+            return Sequential.from_config(config)
+        layer_list, by_name = [], {}
+        for entry in config["layers"]:  # a shared layer's calls: one object
+            name = entry["config"]["name"]
+            if name not in by_name:
+                by_name[name] = saving.layer_from_config(entry)
+            layer_list.append(by_name[name])
+        graph = _core.Graph.multi(
+            [(l.core_config(), list(e["inbound_nodes"])) for l, e in zip(layer_list, config["layers"])],
+            [tuple(s) for s in config["input_shapes"]], list(config["output_nodes"]),
+            _random.next_seed())
+        model = Model.__new__(Model)
+        model._init_from_graph(graph, layer_list, config.get("name"))
+        model._input_keys = config.get("input_keys", model._input_keys)
+        model._output_keys = config.get("output_keys", model._output_keys)
+        return model
+
     def _require_built(self):
         if self._graph is None:
             if self._input_shape is None:
@@ -717,10 +781,45 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None):
         self._init_fields(name or "sequential")
         for layer in layers or []:
-            self.add(layer)
+            self._append(layer)
+        if self.layers and self._input_shape is not None:
+            self.build()  # as Keras: the weights exist once the input shape is known
 
     def add(self, layer):
-        """Appends a layer; shapes are checked as soon as the input shape is known."""
+        """Appends a layer; shapes are checked as soon as the input shape is known.
+        A built model is built again, keeping its other layers' weights."""
+        self._append(layer)
+        if self.layers and self._input_shape is not None:
+            self._rebuild()
+
+    def pop(self):
+        """Removes and returns the last layer; the model keeps the other
+        layers' weights (a compiled model's optimizer starts afresh)."""
+        if not self.layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self.layers.pop()
+        if self._shapes:
+            self._shapes.pop()
+        built = self._graph is not None
+        layer._model = layer._index = None
+        if built:
+            self._rebuild()
+        return layer
+
+    def _rebuild(self):
+        """A new graph for the current layers, with the weights of those that
+        were built before."""
+        kept = [(layer, layer.get_weights()) for layer in self.layers if layer._model is self]
+        self._graph = None
+        for layer in self.layers:
+            layer._model = layer._index = None
+        if not self.layers:
+            return
+        self.build()
+        for layer, weights in kept:
+            layer.set_weights(weights)
+
+    def _append(self, layer):
         if isinstance(layer, Input):
             if self.layers or self._input_shape is not None:
                 raise ValueError("Input must be the first entry of a Sequential model")
@@ -731,8 +830,6 @@ class Sequential(Model):
         if getattr(layer, "return_indices", False):
             raise ValueError(f"layer '{layer.name}' returns pooling indices, which only a "
                              "functional model (pyconv.Model) can pass on to MaxUnpooling2D")
-        if self._graph is not None:
-            raise RuntimeError("cannot add layers to a model that is already built")
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(f"all layers must have unique names; '{layer.name}' is used twice")
         if not self.layers and self._input_shape is None and layer._input_shape is not None:
@@ -766,12 +863,50 @@ class Sequential(Model):
             self._compile_graph(self.optimizer, self._loss_list(), self._loss_weights)
 
     def get_config(self):
-        return {"name": self.name,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
-                           for l in self.layers]}
+        config = {"name": self.name,
+                  "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
+                             for l in self.layers]}
+        if self._input_shape is not None:
+            config["input_shape"] = list(self._input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        layers = [saving.layer_from_config(entry) for entry in config.get("layers", [])]
+        shape = config.get("input_shape")
+        return Sequential(([Input(tuple(shape))] if shape is not None else []) + layers,
+                          name=config.get("name"))
 
 
 def load_model(filepath):
     """The model saved at filepath by `model.save(filepath)` (or by a C/C++
     program), ready to predict or to continue training."""
     return saving.load_model(filepath)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A new model (new weights) from Model.to_json's text."""
+    if custom_objects:
+        raise ValueError("custom_objects are not supported: pyconv models are made of its own "
+                         "layers")
+    data = json.loads(json_string)
+    classes = {"Sequential": Sequential, "Model": Model, "Functional": Model}
+    if not isinstance(data, dict) or data.get("class_name") not in classes:
+        raise ValueError("expected the JSON of Model.to_json: an object whose class_name is "
+                         "Sequential or Model")
+    return classes[data["class_name"]].from_config(data["config"])
+
+
+def clone_model(model, input_tensors=None, clone_function=None):
+    """A new model of the same architecture with new weights (as Keras's);
+    clone_function(layer) may give each layer's replacement."""
+    if input_tensors is not None:
+        raise ValueError("clone_model's input_tensors are not supported; the clone has the "
+                         "model's own input shapes")
+    if clone_function is None:
+        return type(model).from_config(model.get_config())
+    if not isinstance(model, Sequential):
+        raise ValueError("clone_function is supported for Sequential models")
+    config = model.get_config()
+    return Sequential(([Input(tuple(config["input_shape"]))] if "input_shape" in config else [])
+                      + [clone_function(layer) for layer in model.layers], name=model.name)

@@ -41,7 +41,7 @@ def _layer_class(name):
     return cls
 
 
-def _layer_from_config(entry):
+def layer_from_config(entry):
     config = dict(entry["config"])
     config.pop("input_shape", None)
     return _layer_class(entry["class_name"]).from_config(config)
@@ -64,7 +64,7 @@ def restore(model, graph):
     info = json.loads(meta[_PYTHON_KEY]) if _PYTHON_KEY in meta else None
     if info is not None:
         name = info["config"].get("name")
-        configs = [(entry, _layer_from_config) for entry in info["config"]["layers"]]
+        configs = [(entry, layer_from_config) for entry in info["config"]["layers"]]
     else:
         name = None
         configs = [(graph.layer_config(i), _layer_from_core) for i in range(graph.num_layers)]

@@ -6,6 +6,18 @@ from .plotting import (plot_feature_maps, plot_filters, plot_heat_map, plot_hist
                        plot_model)
 
 
+def set_random_seed(seed):
+    """Seeds Python's random, NumPy's global generator and pyconv (weights,
+    dropout, shuffling), as Keras's set_random_seed seeds its backends."""
+    import random
+
+    from . import _random
+
+    _random.set_seed(seed)  # checks the seed
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
 def to_categorical(y, num_classes=None, dtype="float32"):
     """Integer class labels (N,) -> one-hot rows (N, num_classes)."""
     y = np.asarray(y)

@@ -353,11 +353,13 @@ def test_layer_weights_before_the_model_is_built():
         layer.set_weights([np.zeros((3, 2)), np.zeros(2)])
 
 
-def test_add_after_build():
+def test_add_after_build_keeps_the_weights():
     model = pyconv.Sequential([pyconv.Input((3,)), L.Dense(2)])
-    model.build()
-    with pytest.raises(RuntimeError, match="already built"):
-        model.add(L.Dense(2))
+    before = model.get_weights()
+    model.add(L.Dense(4))  # as Keras: the model is built again
+    assert model.output_shape == (None, 4)
+    for a, b in zip(model.layers[0].get_weights(), before):
+        np.testing.assert_array_equal(a, b)
 
 
 # --- model structure -----------------------------------------------------------------------

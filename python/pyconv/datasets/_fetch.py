@@ -37,6 +37,31 @@ def cache_dir(name):
     return os.path.join(os.path.expanduser("~"), ".pyconv", "datasets", name)
 
 
+def keras_datasets_dir():
+    """Where Keras keeps the datasets it downloaded: $KERAS_HOME/datasets, or
+    ~/.keras/datasets."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(home, "datasets")
+
+
+def read_keras_npz(path, image_shape=(28, 28), num_classes=10):
+    """((x_train, y_train), (x_test, y_test)) from a Keras .npz (mnist.npz),
+    checked as the IDX files are."""
+    with np.load(path, allow_pickle=False) as f:
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f]
+        if missing:
+            raise IDXFormatError(f"{path}: expected the arrays x_train, y_train, x_test and "
+                                 f"y_test, missing {', '.join(missing)}")
+        splits = ((f["x_train"], f["y_train"]), (f["x_test"], f["y_test"]))
+    for x, y in splits:
+        if x.dtype != np.uint8 or x.shape[1:] != tuple(image_shape) or y.dtype != np.uint8 \
+                or y.shape != (len(x),) or (y.size and int(y.max()) >= num_classes):
+            raise IDXFormatError(f"{path}: expected uint8 images (N, {image_shape[0]}, "
+                                 f"{image_shape[1]}) and N uint8 labels below {num_classes}, "
+                                 f"found {x.dtype} {x.shape} and {y.dtype} {y.shape}")
+    return splits
+
+
 def _candidates(name, path, system_dirs):
     """(where, directory) pairs in search order; directory is None if unset."""
     places = []
@@ -49,6 +74,8 @@ def _candidates(name, path, system_dirs):
     else:
         places.append((f"${ENV_VAR}", None))
     places.append(("user cache", cache_dir(name)))
+    # Keras's own download of the IDX files (Fashion-MNIST keeps them so).
+    places.append(("Keras cache", os.path.join(keras_datasets_dir(), name.replace("_", "-"))))
     places.extend(("system", d) for d in system_dirs)
     return places
 
@@ -168,6 +195,10 @@ def load_data(name, title, path, download, system_dirs, mirrors, sha256s):
             return _read_all(found)
         shown = where if directory is None else f"{directory} ({where})"
         report.append(f"  - {shown}: {_describe(directory, found)}")
+    npz = os.path.join(keras_datasets_dir(), name + ".npz")  # Keras's mnist.npz
+    if os.path.isfile(npz):
+        return read_keras_npz(npz)
+    report.append(f"  - {npz} (Keras cache): no such file")
 
     cache = cache_dir(name)
     if download:

@@ -5,6 +5,7 @@ attached to a built model reads and writes its weights there."""
 import re
 
 from .. import _core
+from ..variables import layer_variables
 
 _name_counts = {}
 
@@ -62,7 +63,11 @@ class Layer:
 
     core_type = None
 
-    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None):
+    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None, input_dim=None):
+        if input_dim is not None:  # Keras's older way to give a vector input's size
+            if input_shape is not None:
+                raise ValueError("give input_shape or input_dim, not both")
+            input_shape = (input_dim,)
         if dtype not in (None, "float32"):
             raise ValueError(f"only dtype='float32' is supported, received {dtype!r}")
         if name is not None and not isinstance(name, str):
@@ -209,9 +214,44 @@ class Layer:
         shape = input_shape if isinstance(input_shape, list) else tuple(input_shape)
         return _core.layer_info(self.core_config(), shape)[1]
 
-    def count_params(self, input_shape):
-        """Weights for this per-sample input shape (a list of shapes for several inputs)."""
+    def count_params(self, input_shape=None):
+        """Weights of the built layer, or for this per-sample input shape (a
+        list of shapes for several inputs)."""
+        if input_shape is None:
+            if self._model is None:
+                raise ValueError(f"You called count_params on layer '{self.name}', but the layer "
+                                 "isn't built: add it to a model with an input shape first, or "
+                                 "pass the per-sample input shape")
+            return sum(_size(v.shape) for v in self.weights)
         return sum(_size(shape) for _, shape, _ in self._param_shapes(input_shape))
+
+    @property
+    def weights(self):
+        """The layer's weights as Variables: trainable ones first, as Keras lists them."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        return [v for v in layer_variables(self) if v.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [v for v in layer_variables(self) if not v.trainable]
+
+    def _variable(self, name):
+        for v in layer_variables(self):
+            if v.name == name:
+                return v
+        raise AttributeError(f"layer '{self.name}' has no weight {name!r}"
+                             + ("" if self._model is not None else " until its model is built"))
+
+    @property
+    def kernel(self):
+        return self._variable("kernel")
+
+    @property
+    def bias(self):
+        return self._variable("bias")
 
     def _non_trainable_count(self, input_shape):
         """Weights fit leaves alone: all of a frozen layer's, and any state."""

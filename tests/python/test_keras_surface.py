@@ -1,0 +1,121 @@
+"""The Keras model surface that scripts use besides fit: weights as
+variables, model(x), pop and add on a built model, Dense(input_dim=),
+count_params(), configs and JSON, clone_model, set_random_seed, and
+mnist.load_data reading Keras's own downloaded file."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import layers as L
+
+
+def mlp():
+    return pyconv.Sequential([pyconv.Input((4,)), L.Dense(3, activation="relu", name="hidden"),
+                              L.BatchNormalization(), L.Dense(2, name="out")])
+
+
+def test_weights_are_variables_that_read_and_assign():
+    m = mlp()  # built at once: the input shape is known
+    hidden = m.get_layer("hidden")
+    assert [v.path for v in hidden.weights] == ["hidden/kernel", "hidden/bias"]
+    assert hidden.kernel.shape == (4, 3) and hidden.bias.shape == (3,)
+    np.testing.assert_array_equal(np.asarray(hidden.kernel), hidden.get_weights()[0])
+    hidden.bias.assign(np.arange(3, dtype=np.float32))
+    np.testing.assert_array_equal(hidden.get_weights()[1], [0, 1, 2])
+    with pytest.raises(ValueError, match="shape"):
+        hidden.kernel.assign(np.zeros((3, 4)))
+    # batch normalization's moving statistics are non-trainable, as in Keras
+    assert len(m.trainable_weights) == 6 and len(m.non_trainable_weights) == 2
+    assert len(m.weights) == 8
+    hidden.trainable = False
+    assert len(m.trainable_weights) == 4
+    assert hidden.count_params() == 15 and m.count_params() == 15 + 12 + 8
+    with pytest.raises(ValueError, match="isn't built"):
+        L.Dense(2).count_params()
+    with pytest.raises(AttributeError, match="no weight 'kernel'"):
+        m.layers[1].kernel
+
+
+def test_calling_a_model_on_arrays():
+    m = mlp()
+    x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
+    np.testing.assert_array_equal(m(x), m.predict(x))
+    np.testing.assert_array_equal(m(x, training=False), m.predict(x))
+    with pytest.raises(ValueError, match="training=True"):
+        m(x, training=True)
+
+
+def test_pop_and_add_keep_the_other_weights():
+    m = mlp()
+    before = m.get_layer("hidden").get_weights()
+    last = m.pop()
+    assert last.name == "out" and m.output_shape == (None, 3)
+    m.add(L.Dense(5))
+    assert m.output_shape == (None, 5)
+    for a, b in zip(m.get_layer("hidden").get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="no layers"):
+        pyconv.Sequential().pop()
+
+
+def test_dense_input_dim():
+    m = pyconv.Sequential([L.Dense(3, input_dim=7)])
+    assert m.input_shape == (None, 7) and len(m.weights) == 2
+    with pytest.raises(ValueError, match="not both"):
+        L.Dense(3, input_dim=7, input_shape=(7,))
+
+
+def test_configs_json_and_clones_rebuild_the_architecture():
+    m = mlp()
+    m.compile("adam", "mse")
+    x = np.random.default_rng(1).random((6, 4), dtype=np.float32)
+    for copy in (pyconv.Sequential.from_config(m.get_config()),
+                 pyconv.models.model_from_json(m.to_json()), pyconv.models.clone_model(m)):
+        assert [type(l).__name__ for l in copy.layers] == [type(l).__name__ for l in m.layers]
+        assert copy.output_shape == m.output_shape
+        copy.set_weights(m.get_weights())
+        np.testing.assert_array_equal(copy.predict(x), m.predict(x))
+    assert json.loads(m.to_json())["class_name"] == "Sequential"
+    # a functional model with a shared layer and two inputs
+    a, b = pyconv.Input((4,)), pyconv.Input((4,))
+    shared = L.Dense(3)
+    f = pyconv.Model([a, b], L.Add()([shared(a), shared(b)]))
+    g = pyconv.models.model_from_json(f.to_json())
+    g.set_weights(f.get_weights())
+    np.testing.assert_array_equal(g.predict([x, x[::-1]]), f.predict([x, x[::-1]]))
+    with pytest.raises(ValueError, match="class_name"):
+        pyconv.models.model_from_json('{"class_name": "Something"}')
+    small = pyconv.models.clone_model(m, clone_function=lambda layer: type(layer).from_config(
+        {**layer.get_config(), "name": layer.name + "_copy"}))
+    assert [l.name for l in small.layers] == [l.name + "_copy" for l in m.layers]
+
+
+def test_set_random_seed_seeds_everything():
+    def run():
+        pyconv.utils.set_random_seed(42)
+        return mlp().get_weights()[0], np.random.random(), __import__("random").random()
+    first, second = run(), run()
+    np.testing.assert_array_equal(first[0], second[0])
+    assert first[1:] == second[1:]
+
+
+def test_mnist_reads_keras_own_download(tmp_path, monkeypatch):
+    (x, y), (xt, yt) = pyconv.datasets.mnist.load_sample(num_test=100)
+    folder = tmp_path / "keras" / "datasets"
+    folder.mkdir(parents=True)
+    np.savez(folder / "mnist.npz", x_train=x[:50], y_train=y[:50], x_test=xt, y_test=yt)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("PYCONV_DATA", str(tmp_path / "nothing"))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.pyconv cache
+    monkeypatch.setattr(pyconv.datasets.mnist, "SYSTEM_DIRS", ())
+    (gx, gy), (gxt, gyt) = pyconv.datasets.mnist.load_data(download=False)
+    np.testing.assert_array_equal(gx, x[:50])
+    np.testing.assert_array_equal(gyt, yt)
+    np.savez(folder / "mnist.npz", x_train=x[:50].astype(np.float32), y_train=y[:50],
+             x_test=xt, y_test=yt)
+    with pytest.raises(Exception, match="uint8"):
+        pyconv.datasets.mnist.load_data(download=False)
