@@ -5,6 +5,7 @@ loss, backward and the optimizer update with the GIL released."""
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -46,6 +47,72 @@ def _numeric_array(a, what):
     if a.ndim == 0 or a.shape[0] == 0:
         raise ValueError(f"{what} must hold at least one sample, received shape {a.shape}")
     return a
+
+
+def _check_steps(steps, what):
+    if steps is None:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"{what} must be a positive integer or None, received {steps!r}")
+    return int(steps)
+
+
+def _sample_weights(sample_weight, n):
+    """A float32 (n,) array of weights >= 0, or None."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "iuf" or w.ndim > 2 or (w.ndim == 2 and w.shape[1] != 1):
+        raise ValueError(f"sample_weight must be a numeric array of one weight per sample, shape "
+                         f"({n},), received {w.dtype} of shape {w.shape}")
+    w = np.ascontiguousarray(w.reshape(-1), dtype=np.float32)
+    if len(w) != n:
+        raise ValueError(f"sample_weight must hold one weight per sample ({n}), received {len(w)}")
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise ValueError("sample_weight must hold finite weights >= 0")
+    return w
+
+
+def _class_weights_to_samples(y, class_weight):
+    """Keras's class_weight {class: weight} as per-sample weights: each
+    sample's class from its label (or one-hot row); classes not listed weigh 1."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}, received "
+                        f"{type(class_weight).__name__}")
+    labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
+    labels = np.round(labels).astype(np.int64)
+    return np.array([class_weight.get(int(c), 1.0) for c in labels], dtype=np.float32)
+
+
+class _Data:
+    """Prepared arrays of fit or evaluate: inputs, targets, sample weights (or None)."""
+
+    def __init__(self, xs, ys, sw):
+        self.xs, self.ys, self.sw = xs, ys, sw
+
+    def __len__(self):
+        return len(self.xs[0])
+
+    def take(self, idx):
+        """(inputs, targets, weights) of the samples idx, as _step takes them."""
+        return ([gather_batch(a, idx) for a in self.xs], [a[idx] for a in self.ys],
+                None if self.sw is None else self.sw[idx])
+
+    def split(self, at):
+        part = lambda sl: _Data([a[sl] for a in self.xs], [a[sl] for a in self.ys],
+                                None if self.sw is None else self.sw[sl])
+        return part(slice(None, at)), part(slice(at, None))
+
+
+class _FitPlan:
+    """fit's settings for its epoch loop."""
+
+    def __init__(self, batch_size, epochs, initial_epoch, verbose, shuffle, steps, val_batch_size,
+                 validation_steps, validation_freq):
+        self.batch_size, self.epochs, self.initial_epoch = batch_size, epochs, initial_epoch
+        self.verbose, self.shuffle, self.steps = verbose, shuffle, steps
+        self.val_batch_size, self.validation_steps = val_batch_size, validation_steps
+        self.validation_freq = validation_freq
 
 
 class _LogSums:
@@ -375,14 +442,27 @@ class Model:
 
     # ----- training and inference -----------------------------------------------
 
-    def _step(self, xs, ys, training):
+    def _step(self, xs, ys, sample_weight=None, *, training):
         """One batch through the graph: (loss, [loss per output], [correct per output])."""
         if len(xs) == 1 and len(ys) == 1:
             step = self._graph.train_step if training else self._graph.test_step
-            loss, right = step(xs[0], ys[0])
+            loss, right = step(xs[0], ys[0], sample_weight)
             return loss, [loss], [right]
         step = self._graph.train_step_multi if training else self._graph.test_step_multi
-        return step(xs, ys)
+        return step(xs, ys, sample_weight)
+
+    def _prepare_data(self, x, y, sample_weight=None, class_weight=None):
+        """Checked arrays for training or evaluation: a _Data."""
+        xs = self._prepare_x(x)
+        ys = self._prepare_y(y, len(xs[0]))
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+            if len(ys) != 1:
+                raise ValueError("class_weight is supported for models with one output; give "
+                                 "sample_weight for several")
+            sample_weight = _class_weights_to_samples(ys[0], class_weight)
+        return _Data(xs, ys, _sample_weights(sample_weight, len(xs[0])))
 
     def _logs(self, sums, prefix=""):
         """Keras's log keys: loss and the metrics; with several outputs also
@@ -407,31 +487,42 @@ class Model:
                    else order[start:start + batch_size])
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        """Trains for `epochs` epochs and returns a History."""
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Trains for `epochs` epochs and returns a History; Keras's arguments."""
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
-        xs = self._prepare_x(x)
-        ys = self._prepare_y(y, len(xs[0]))
+        val_batch_size = batch_size if validation_batch_size is None \
+            else _check_batch_size(validation_batch_size)
+        steps_per_epoch = _check_steps(steps_per_epoch, "steps_per_epoch")
+        validation_steps = _check_steps(validation_steps, "validation_steps")
+        if isinstance(validation_freq, bool) or not isinstance(validation_freq, int) \
+                or validation_freq < 1:
+            raise ValueError(f"validation_freq must be a positive integer, received {validation_freq!r}")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), received {validation_split}")
+        train = self._prepare_data(x, y, sample_weight, class_weight)
+        val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            x_val = self._prepare_x(validation_data[0])
-            y_val = self._prepare_y(validation_data[1], len(x_val[0]))
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight)")
+            val = self._prepare_data(*validation_data)
         elif validation_split > 0:
-            n = len(xs[0])
+            n = len(train)
             split = int(n * (1.0 - validation_split))  # Keras: the last part, unshuffled
             if split == 0 or split == n:
                 raise ValueError(f"validation_split={validation_split} leaves no samples for "
                                  f"training or validation out of {n}")
-            x_val, y_val = [a[split:] for a in xs], [a[split:] for a in ys]
-            xs, ys = [a[:split] for a in xs], [a[:split] for a in ys]
-        else:
-            x_val = y_val = None
+            train, val = train.split(split)
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = -(-len(xs[0]) // batch_size)
+        steps = -(-len(train) // batch_size)
+        if steps_per_epoch is not None:
+            if steps_per_epoch > steps:
+                warnings.warn(f"steps_per_epoch={steps_per_epoch}, but the data makes {steps} "
+                              f"batches of {batch_size}: each epoch runs {steps}", stacklevel=2)
+            steps = min(steps, steps_per_epoch)
         history = History()  # last, as Keras has it: it records what other callbacks log
         cbs = CallbackList(list(callbacks or []) + [history], self,
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
@@ -442,62 +533,64 @@ class Model:
         cbs.on_train_begin(None)
         if self._initial_epoch is not None:
             initial_epoch = self._initial_epoch
+        plan = _FitPlan(batch_size, epochs, initial_epoch, verbose, shuffle, steps,
+                        val_batch_size, validation_steps, validation_freq)
         # This thread is the model's trainer until fit returns: another
         # thread's fit or set_weights gets a RuntimeError meanwhile.
         self._graph.begin_training()
         try:
-            logs = self._fit_epochs(xs, ys, x_val, y_val, batch_size, epochs, initial_epoch,
-                                    verbose, shuffle, steps, cbs)
+            logs = self._fit_epochs(train, val, plan, cbs)
         finally:
             self._graph.end_training()
         cbs.on_train_end(logs)
         self.history = history
         return history
 
-    def _fit_epochs(self, xs, ys, x_val, y_val, batch_size, epochs, initial_epoch, verbose,
-                    shuffle, steps, cbs):
-        n = len(xs[0])
+    def _fit_epochs(self, train, val, plan, cbs):
+        n = len(train)
         logs = None
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(plan.initial_epoch, plan.epochs):
             cbs.on_epoch_begin(epoch, None)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            bar = ProgressBar(steps) if verbose == 1 else None
-            order = self._shuffle_rng.permutation(n) if shuffle else None
-            sums = _LogSums(len(ys))
-            for step, idx in enumerate(self._batches(n, batch_size, order)):
+            if plan.verbose:
+                print(f"Epoch {epoch + 1}/{plan.epochs}", flush=True)
+            bar = ProgressBar(plan.steps) if plan.verbose == 1 else None
+            order = self._shuffle_rng.permutation(n) if plan.shuffle else None
+            sums = _LogSums(len(train.ys))
+            for step, idx in enumerate(self._batches(n, plan.batch_size, order)):
+                if step == plan.steps:
+                    break
                 cbs.on_train_batch_begin(step, None)
-                sums.add(len(idx), *self._step([gather_batch(a, idx) for a in xs],
-                                               [a[idx] for a in ys], training=True))
+                sums.add(len(idx), *self._step(*train.take(idx), training=True))
                 logs = self._logs(sums)
                 cbs.on_train_batch_end(step, logs)
                 if bar:
                     bar.update(step + 1, logs)
                 if self.stop_training:
                     break
-            if x_val is not None:
-                logs.update(self._evaluate(x_val, y_val, batch_size, prefix="val_", callbacks=cbs))
+            if val is not None and (epoch + 1) % plan.validation_freq == 0:
+                logs.update(self._evaluate(val, plan.val_batch_size, prefix="val_", callbacks=cbs,
+                                           steps=plan.validation_steps))
             if bar:
                 bar.finish(logs)
-            elif verbose == 2:
-                print(f"{steps}/{steps}{format_logs(logs)}", flush=True)
+            elif plan.verbose == 2:
+                print(f"{plan.steps}/{plan.steps}{format_logs(logs)}", flush=True)
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         return logs
 
-    def _evaluate(self, xs, ys, batch_size, prefix="", callbacks=None):
-        """The logs over the data; with callbacks, their on_test_* hooks run
-        (as during fit's validation and in evaluate)."""
-        sums = _LogSums(len(ys))
+    def _evaluate(self, data, batch_size, prefix="", callbacks=None, steps=None):
+        """The logs over the data (its first `steps` batches); with callbacks,
+        their on_test_* hooks run (as during fit's validation and in evaluate)."""
+        sums = _LogSums(len(data.ys))
         if callbacks:
             callbacks.on_test_begin(None)
-        logs = {}
-        for step, idx in enumerate(self._batches(len(xs[0]), batch_size)):
+        for step, idx in enumerate(self._batches(len(data), batch_size)):
+            if step == steps:
+                break
             if callbacks:
                 callbacks.on_test_batch_begin(step, None)
-            sums.add(len(idx), *self._step([gather_batch(a, idx) for a in xs],
-                                           [a[idx] for a in ys], training=False))
+            sums.add(len(idx), *self._step(*data.take(idx), training=False))
             if callbacks:
                 callbacks.on_test_batch_end(step, self._logs(sums))
         logs = self._logs(sums)
@@ -511,20 +604,21 @@ class Model:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
-                 callbacks=None):
-        """The loss (and metrics) over the data: a scalar, a list, or a dict."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """The loss (and metrics) over the data (its first `steps` batches): a
+        scalar, a list, or a dict."""
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
-        xs = self._prepare_x(x)
-        ys = self._prepare_y(y, len(xs[0]))
-        steps = -(-len(xs[0]) // batch_size)
-        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": steps,
+        steps = _check_steps(steps, "steps")
+        data = self._prepare_data(x, y, sample_weight)
+        total = -(-len(data) // batch_size) if steps is None else min(steps, -(-len(data) // batch_size))
+        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total,
                                              "verbose": 0 if verbose == "auto" else int(verbose)}) \
             if callbacks else None
-        logs = self._evaluate(xs, ys, batch_size, callbacks=cbs)
+        logs = self._evaluate(data, batch_size, callbacks=cbs, steps=steps)
         if verbose not in (0, "auto") or (verbose == "auto" and sys.stdout.isatty()):
-            print(f"{-(-len(xs[0]) // batch_size)} steps{format_logs(logs)}", flush=True)
+            print(f"{total} steps{format_logs(logs)}", flush=True)
         return self._results(logs, return_dict)
 
     def _fits_graph(self, x, batch_size):
@@ -537,22 +631,28 @@ class Model:
                 and self._graph is not None and 0 < len(x) <= batch_size
                 and x.shape[1:] == self._input_shape and self._single_io)
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """Model outputs for x, computed batch by batch: one float32 array, or
-        for several outputs a list (a dict if the outputs were given as one).
-        Callbacks' on_predict_* hooks run, the batch hooks with the batch's
-        outputs as logs["outputs"]."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for x (its first `steps` batches), computed batch by
+        batch: one float32 array, or for several outputs a list (a dict if the
+        outputs were given as one). verbose=1 shows a progress bar. Callbacks'
+        on_predict_* hooks run, the batch hooks with the batch's outputs as
+        logs["outputs"]."""
         batch_size = _check_batch_size(batch_size)
-        if callbacks is None and self._fits_graph(x, batch_size):
+        steps = _check_steps(steps, "steps")
+        verbose = 0 if verbose == "auto" else int(verbose)
+        plain = callbacks is None and steps is None and verbose != 1
+        if plain and self._fits_graph(x, batch_size):
             return self._graph.predict(x)  # one batch, nothing to convert
         xs = self._prepare_x(x, check_finite=False)
         self._require_built()
         n = len(xs[0])
-        if callbacks is None and self._single_io and n <= batch_size and xs[0].dtype == np.float32:
+        if plain and self._single_io and n <= batch_size and xs[0].dtype == np.float32:
             return self._graph.predict(xs[0])  # one batch: no gather, no extra copy
+        if steps is not None:
+            n = min(n, steps * batch_size)
         steps = -(-n // batch_size)
-        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": steps,
-                                             "verbose": 0 if verbose == "auto" else int(verbose)})
+        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": steps, "verbose": verbose})
+        bar = ProgressBar(steps) if verbose == 1 else None
         cbs.on_predict_begin(None)
         shapes = [self._shapes[-1]] if self._single_io else self._output_shapes
         outs = [np.empty((n,) + s, dtype=np.float32) for s in shapes]
@@ -564,24 +664,25 @@ class Model:
             for out, part in zip(outs, parts):
                 out[idx[0]:idx[-1] + 1] = part
             cbs.on_predict_batch_end(step, {"outputs": parts[0] if self._single_io else parts})
+            if bar:
+                bar.update(step + 1, {})
+        if bar:
+            bar.finish({})
         cbs.on_predict_end(None)
         return outs[0] if self._single_io else self._structure(outs, self._output_keys)
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled()
-        xs = self._prepare_x(x)
-        ys = self._prepare_y(y, len(xs[0]))
-        sums = _LogSums(len(ys))
-        n = len(xs[0])
-        sums.add(n, *self._step([gather_batch(a, np.arange(n)) for a in xs], ys, training=True))
+        data = self._prepare_data(x, y, sample_weight, class_weight)
+        sums = _LogSums(len(data.ys))
+        sums.add(len(data), *self._step(*data.take(np.arange(len(data))), training=True))
         return self._results(self._logs(sums), return_dict)
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         self._require_compiled()
-        xs = self._prepare_x(x)
-        ys = self._prepare_y(y, len(xs[0]))
-        return self._results(self._evaluate(xs, ys, len(xs[0])), return_dict)
+        data = self._prepare_data(x, y, sample_weight)
+        return self._results(self._evaluate(data, len(data)), return_dict)
 
     def predict_on_batch(self, x):
         if type(x) is np.ndarray and x.ndim and self._fits_graph(x, len(x)):

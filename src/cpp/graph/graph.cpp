@@ -633,8 +633,8 @@ std::vector<Tensor> Graph::node_outputs(const Batch& xs, const std::vector<size_
   return outs;
 }
 
-StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training,
-                           ExecContext& c) const {
+StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c,
+                           const Tensor* sample_weight) const {
   if (losses_.empty()) throw StateError("the model must be compiled before training or "
                                         "evaluation: call compile(optimizer, loss) first");
   if (ys.size() != outputs_.size())
@@ -653,13 +653,27 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training,
       throw ValueError(cat("expected finite target values", which, ", found ", y.data()[i],
                            " at index ", i));
   }
+  if (sample_weight) {
+    if (sample_weight->numel() != n)
+      throw ShapeError(cat("expected one sample weight per sample (", n, "), received ",
+                           sample_weight->numel()));
+    for (int64_t i = 0; i < n; ++i)
+      if (!(sample_weight->data()[i] >= 0.f) || !std::isfinite(sample_weight->data()[i]))
+        throw ValueError(cat("expected finite sample weights >= 0, found ", sample_weight->data()[i],
+                             " at index ", i));
+  }
+  // The loss of output j, and its gradient when training.
+  auto loss_of = [&](const Loss& loss, const Tensor& out, const Tensor& y, Tensor* grad) {
+    return sample_weight ? weighted_loss(loss, out, y, sample_weight->data(), grad)
+                         : loss.compute(out, y, grad);
+  };
   for (size_t j = 0; j < outputs_.size(); ++j) {
     const OutputLoss& ol = losses_[j];
     ExecContext::NodeRun& run = c.nodes_[outputs_[j]];
     double value;
     if (training) {
       gradient_buffer(c, static_cast<size_t>(outputs_[j]));
-      value = ol.loss->compute(run.out, *ys[j], &run.grad);
+      value = loss_of(*ol.loss, run.out, *ys[j], &run.grad);
       if (ol.weight != 1.0) {
         const float w = static_cast<float>(ol.weight);
         float* g = run.grad.data();
@@ -668,7 +682,7 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training,
         for (int64_t i = 0; i < size; ++i) g[i] *= w;
       }
     } else {
-      value = ol.loss->compute(run.out, *ys[j], nullptr);
+      value = loss_of(*ol.loss, run.out, *ys[j], nullptr);
     }
     r.output_losses.push_back(value);
     r.output_correct.push_back(ol.loss->count_correct(run.out, *ys[j]));
@@ -709,11 +723,11 @@ StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
   return test_step(Batch{&x}, Batch{&y});
 }
 
-StepResult Graph::test_step(const Batch& xs, const Batch& ys) const {
+StepResult Graph::test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight) const {
   const FlushDenormals flush;
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  return evaluate(xs, ys, false, *c);
+  return evaluate(xs, ys, false, *c, sample_weight);
 }
 
 // ----- training ----------------------------------------------------------------------
@@ -765,13 +779,13 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
   return train_step(Batch{&x}, Batch{&y});
 }
 
-StepResult Graph::train_step(const Batch& xs, const Batch& ys) {
+StepResult Graph::train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight) {
   require_training("train_step()");
   const FlushDenormals flush;  // the loss and the weight update too
   TrainingScope scope(*this);
   std::unique_lock<SharedMutex> lock(weights_);
   own_weights();
-  StepResult r = evaluate(xs, ys, true, train_ctx_);
+  StepResult r = evaluate(xs, ys, true, train_ctx_, sample_weight);
   if (!std::isfinite(r.loss))
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));

@@ -130,8 +130,10 @@ class Graph {
   // Inference on x, keeping copies of the outputs of the nodes `which`
   // (intermediate feature maps).
   std::vector<Tensor> node_outputs(const Batch& xs, const std::vector<size_t>& which) const;
+  // sample_weight: one weight (>= 0, finite) per sample, for every output's
+  // loss (Keras's sample_weight); null: all 1.
   StepResult test_step(const Tensor& x, const Tensor& y) const;
-  StepResult test_step(const Batch& xs, const Batch& ys) const;
+  StepResult test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr) const;
   // Builds every layer's pre-packed weights now (model load calls it), so
   // the first predict is as fast as the next. Optional: predict builds what
   // is missing or stale.
@@ -146,7 +148,7 @@ class Graph {
   // naming the layer, with the weights as they were, when the step would
   // leave a gradient or a weight non-finite.
   StepResult train_step(const Tensor& x, const Tensor& y);
-  StepResult train_step(const Batch& xs, const Batch& ys);
+  StepResult train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr);
 
   // Replaces the weights of one layer, or of several at once (all checked
   // before any is written); not while another thread trains the model.
@@ -231,7 +233,8 @@ class Graph {
   void run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,
                          std::vector<bool>& dx_ready, std::vector<Tensor>& parts);
   void finish_outputs(const ExecContext& c, Tensor* const* outs, int threads) const;
-  StepResult evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c) const;
+  StepResult evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c,
+                      const Tensor* sample_weight = nullptr) const;
   // The optimizer's step, or ValueError naming the layer (and no change)
   // when a gradient or a new weight is not finite.
   void update_weights();

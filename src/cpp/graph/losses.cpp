@@ -432,4 +432,27 @@ std::vector<std::pair<Attrs, double>> unpack_output_losses(const Attrs& attrs, s
   return out;
 }
 
+double weighted_loss(const Loss& loss, const Tensor& pred, const Tensor& target, const float* weights,
+                     Tensor* grad) {
+  loss.check_target(pred.shape(), target);
+  const int64_t n = pred.dim(0);
+  Shape pred_row = pred.shape(), target_row = target.shape();
+  pred_row[0] = target_row[0] = 1;
+  const int64_t pred_size = pred.numel() / n, target_size = target.numel() / n;
+  double total = 0.0;
+  // Each sample on its own (a loss's mean over one sample is its loss), then weighed.
+  for (int64_t i = 0; i < n; ++i) {
+    const Tensor p = Tensor::view(const_cast<float*>(pred.data()) + i * pred_size, pred_row);
+    const Tensor t = Tensor::view(const_cast<float*>(target.data()) + i * target_size, target_row);
+    Tensor g = grad ? Tensor::view(grad->data() + i * pred_size, pred_row) : Tensor();
+    total += weights[i] * loss.compute(p, t, grad ? &g : nullptr);
+    if (grad) {
+      const float scale = weights[i] / static_cast<float>(n);
+      float* d = grad->data() + i * pred_size;
+      for (int64_t j = 0; j < pred_size; ++j) d[j] *= scale;
+    }
+  }
+  return total / static_cast<double>(n);
+}
+
 }  // namespace pyconv

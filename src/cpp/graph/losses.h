@@ -33,6 +33,13 @@ class Loss {
   virtual void use_logits() {}
 };
 
+// The loss of a batch whose samples count by weights[n] (one per sample, at
+// least 0): sum of weight * the sample's loss over the batch size, as Keras
+// weighs samples; grad as compute writes it, each sample's part scaled by its
+// weight.
+double weighted_loss(const Loss& loss, const Tensor& pred, const Tensor& target, const float* weights,
+                     Tensor* grad);
+
 // {"type": "sparse_categorical_crossentropy" | "categorical_crossentropy" |
 //  "binary_crossentropy" (these three take "from_logits": bool) | "mse" |
 //  "mae" | "huber" ("delta": float) | "hinge" | "categorical_hinge"}. Throws ValueError for unknown types

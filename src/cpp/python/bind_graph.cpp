@@ -126,12 +126,23 @@ class LayerRunner {
   bool has_forward_ = false;
 };
 
-py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training) {
-  Tensor xv = view_of(x), yv = view_of(y);
+// A sample-weight array or None, as a view (null for None).
+const Tensor* weights_view(const py::object& sample_weight, FloatArray& keep, Tensor& view) {
+  if (sample_weight.is_none()) return nullptr;
+  keep = FloatArray::ensure(sample_weight);
+  if (!keep) throw TypeError("sample_weight must be a numeric array, one weight per sample");
+  view = view_of(keep);
+  return &view;
+}
+
+py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training, const py::object& sample_weight) {
+  Tensor xv = view_of(x), yv = view_of(y), wv;
+  FloatArray keep_w;
+  const Tensor* w = weights_view(sample_weight, keep_w, wv);
   StepResult r;
   {
     py::gil_scoped_release release;
-    r = training ? g.train_step(xv, yv) : g.test_step(xv, yv);
+    r = training ? g.train_step(Batch{&xv}, Batch{&yv}, w) : g.test_step(Batch{&xv}, Batch{&yv}, w);
   }
   return py::make_tuple(r.loss, r.correct);
 }
@@ -151,14 +162,18 @@ Batch views_of(const py::list& arrays, std::vector<FloatArray>& keep, std::vecto
 }
 
 // (total loss, [loss per output], [correct per output]).
-py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool training) {
+py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool training,
+                     const py::object& sample_weight) {
   std::vector<FloatArray> keep_x, keep_y;
   std::vector<Tensor> vx, vy;
   const Batch bx = views_of(xs, keep_x, vx), by = views_of(ys, keep_y, vy);
+  FloatArray keep_w;
+  Tensor wv;
+  const Tensor* w = weights_view(sample_weight, keep_w, wv);
   StepResult r;
   {
     py::gil_scoped_release release;
-    r = training ? g.train_step(bx, by) : g.test_step(bx, by);
+    r = training ? g.train_step(bx, by, w) : g.test_step(bx, by, w);
   }
   return py::make_tuple(r.loss, r.output_losses, r.output_correct);
 }
@@ -227,18 +242,25 @@ void bind_graph(py::module_& m) {
       .def("check_targets", [](Graph& g, FloatArray y, size_t output) {
              g.check_targets(view_of(y), output);
            }, py::arg("y"), py::arg("output") = 0)
-      .def("train_step", [](Graph& g, FloatArray x, FloatArray y) { return step(g, x, y, true); },
+      .def("train_step",
+           [](Graph& g, FloatArray x, FloatArray y, const py::object& w) { return step(g, x, y, true, w); },
+           py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
            "One training step on a batch: returns (mean loss, number correct).")
-      .def("test_step", [](Graph& g, FloatArray x, FloatArray y) { return step(g, x, y, false); })
+      .def("test_step",
+           [](Graph& g, FloatArray x, FloatArray y, const py::object& w) { return step(g, x, y, false, w); },
+           py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
       .def("train_step_multi",
-           [](Graph& g, const py::list& xs, const py::list& ys) {
-             return step_multi(g, xs, ys, true);
+           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w) {
+             return step_multi(g, xs, ys, true, w);
            },
+           py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none(),
            "One training step on lists of input and target arrays: returns (total loss, "
            "[loss per output], [correct per output]).")
-      .def("test_step_multi", [](Graph& g, const py::list& xs, const py::list& ys) {
-             return step_multi(g, xs, ys, false);
-           })
+      .def("test_step_multi",
+           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w) {
+             return step_multi(g, xs, ys, false, w);
+           },
+           py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none())
       .def("predict_multi", &predict_multi, py::arg("xs"),
            "Outputs (a list, one array per output) for a list of input arrays.")
       .def("predict",
