@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _core, _random, functional, losses, metrics as metrics_module, optimizers, saving
 from .callbacks import CallbackList, History
+from .data import py_dataset
 from .data.pipeline import gather_batch
 from .errors import ShapeError
 from .layers.base import Layer
@@ -104,15 +105,51 @@ class _Data:
         return part(slice(None, at)), part(slice(at, None))
 
 
+class _ArrayBatches:
+    """Batches of arrays (a _Data), shuffled per epoch when given a generator."""
+
+    def __init__(self, data, batch_size):
+        self.data, self.batch_size = data, batch_size
+        self.steps = -(-len(data) // batch_size)
+
+    def epoch(self, steps=None, rng=None):
+        n = len(self.data)
+        order = rng.permutation(n) if rng is not None else None
+        for step, start in enumerate(range(0, n, self.batch_size)):
+            if step == steps:
+                return
+            idx = np.arange(start, min(start + self.batch_size, n)) if order is None \
+                else order[start:start + self.batch_size]
+            yield self.data.take(idx)
+
+    def close(self):
+        pass
+
+
+class _StreamBatches:
+    """Batches from a PyDataset or a generator, each checked as arrays are."""
+
+    def __init__(self, stream, prepare):
+        self.stream, self.prepare = stream, prepare
+        self.steps = stream.steps
+
+    def epoch(self, steps=None, rng=None):
+        for raw in self.stream.epoch(steps):
+            data = self.prepare(*py_dataset.unpack_batch(raw))
+            yield data.take(np.arange(len(data)))
+
+    def close(self):
+        self.stream.close()
+
+
 class _FitPlan:
     """fit's settings for its epoch loop."""
 
-    def __init__(self, batch_size, epochs, initial_epoch, verbose, shuffle, steps, val_batch_size,
-                 validation_steps, validation_freq):
-        self.batch_size, self.epochs, self.initial_epoch = batch_size, epochs, initial_epoch
+    def __init__(self, epochs, initial_epoch, verbose, shuffle, steps, validation_steps,
+                 validation_freq):
+        self.epochs, self.initial_epoch = epochs, initial_epoch
         self.verbose, self.shuffle, self.steps = verbose, shuffle, steps
-        self.val_batch_size, self.validation_steps = val_batch_size, validation_steps
-        self.validation_freq = validation_freq
+        self.validation_steps, self.validation_freq = validation_steps, validation_freq
 
 
 class _LogSums:
@@ -486,15 +523,33 @@ class Model:
             yield (np.arange(start, min(start + batch_size, n)) if order is None
                    else order[start:start + batch_size])
 
+    def _batches_of(self, x, y, sample_weight, class_weight, batch_size, what="x"):
+        """Batches of arrays, of a PyDataset or of a generator (then y,
+        sample_weight and batch_size must not be given: the batches hold them).
+        x may also be the tuple (x, y) or (x, y, sample_weight), as Keras takes."""
+        if py_dataset.is_batch_stream(x):
+            for name, value in (("y", y), ("sample_weight", sample_weight), ("batch_size", batch_size)):
+                if value is not None:
+                    raise ValueError(f"`{name}` should not be given when {what} is a PyDataset or a "
+                                     "generator: its batches hold the targets and weights")
+            prepare = lambda bx, by, bw: self._prepare_data(bx, by, bw, class_weight)
+            stream = py_dataset.batch_stream(x, getattr(x, "max_queue_size", 10))
+            return _StreamBatches(stream, prepare)
+        if y is None and isinstance(x, tuple) and len(x) in (2, 3):
+            if sample_weight is not None:
+                raise ValueError("sample_weight is in the (x, y, sample_weight) tuple already")
+            x, y, sample_weight = tuple(x) + (None,) * (3 - len(x))
+        return _ArrayBatches(self._prepare_data(x, y, sample_weight, class_weight),
+                             _check_batch_size(batch_size))
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        """Trains for `epochs` epochs and returns a History; Keras's arguments."""
+        """Trains for `epochs` epochs and returns a History; Keras's arguments.
+        x: arrays, a tuple (x, y[, sample_weight]), a pyconv.utils.PyDataset or a
+        generator of batches."""
         self._require_compiled()
-        batch_size = _check_batch_size(batch_size)
-        val_batch_size = batch_size if validation_batch_size is None \
-            else _check_batch_size(validation_batch_size)
         steps_per_epoch = _check_steps(steps_per_epoch, "steps_per_epoch")
         validation_steps = _check_steps(validation_steps, "validation_steps")
         if isinstance(validation_freq, bool) or not isinstance(validation_freq, int) \
@@ -502,27 +557,46 @@ class Model:
             raise ValueError(f"validation_freq must be a positive integer, received {validation_freq!r}")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), received {validation_split}")
-        train = self._prepare_data(x, y, sample_weight, class_weight)
+        train = self._batches_of(x, y, sample_weight, class_weight, batch_size)
         val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, val_sample_weight)")
-            val = self._prepare_data(*validation_data)
-        elif validation_split > 0:
-            n = len(train)
-            split = int(n * (1.0 - validation_split))  # Keras: the last part, unshuffled
-            if split == 0 or split == n:
-                raise ValueError(f"validation_split={validation_split} leaves no samples for "
-                                 f"training or validation out of {n}")
-            train, val = train.split(split)
+        try:
+            if validation_data is not None:
+                if py_dataset.is_batch_stream(validation_data):
+                    val = self._batches_of(validation_data, None, None, None, None, "validation_data")
+                elif isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+                    val = _ArrayBatches(self._prepare_data(*validation_data),
+                                        _check_batch_size(validation_batch_size or batch_size))
+                else:
+                    raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                                     "(x_val, y_val, val_sample_weight), a PyDataset or a generator")
+            elif validation_split > 0:
+                if not isinstance(train, _ArrayBatches):
+                    raise ValueError("validation_split needs arrays; give validation_data for a "
+                                     "PyDataset or a generator")
+                n = len(train.data)
+                split = int(n * (1.0 - validation_split))  # Keras: the last part, unshuffled
+                if split == 0 or split == n:
+                    raise ValueError(f"validation_split={validation_split} leaves no samples for "
+                                     f"training or validation out of {n}")
+                head, tail = train.data.split(split)
+                train = _ArrayBatches(head, train.batch_size)
+                val = _ArrayBatches(tail, _check_batch_size(validation_batch_size or train.batch_size))
+            return self._fit(train, val, epochs, verbose, callbacks, shuffle, initial_epoch,
+                             steps_per_epoch, validation_steps, validation_freq)
+        finally:
+            train.close()
+            if val is not None:
+                val.close()
+
+    def _fit(self, train, val, epochs, verbose, callbacks, shuffle, initial_epoch, steps_per_epoch,
+             validation_steps, validation_freq):
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = -(-len(train) // batch_size)
+        steps = train.steps
         if steps_per_epoch is not None:
-            if steps_per_epoch > steps:
+            if steps is not None and steps_per_epoch > steps:
                 warnings.warn(f"steps_per_epoch={steps_per_epoch}, but the data makes {steps} "
-                              f"batches of {batch_size}: each epoch runs {steps}", stacklevel=2)
-            steps = min(steps, steps_per_epoch)
+                              f"batches: each epoch runs {steps}", stacklevel=3)
+            steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
         history = History()  # last, as Keras has it: it records what other callbacks log
         cbs = CallbackList(list(callbacks or []) + [history], self,
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
@@ -533,8 +607,8 @@ class Model:
         cbs.on_train_begin(None)
         if self._initial_epoch is not None:
             initial_epoch = self._initial_epoch
-        plan = _FitPlan(batch_size, epochs, initial_epoch, verbose, shuffle, steps,
-                        val_batch_size, validation_steps, validation_freq)
+        plan = _FitPlan(epochs, initial_epoch, verbose, shuffle and isinstance(train, _ArrayBatches),
+                        steps, validation_steps, validation_freq)
         # This thread is the model's trainer until fit returns: another
         # thread's fit or set_weights gets a RuntimeError meanwhile.
         self._graph.begin_training()
@@ -547,52 +621,56 @@ class Model:
         return history
 
     def _fit_epochs(self, train, val, plan, cbs):
-        n = len(train)
         logs = None
         for epoch in range(plan.initial_epoch, plan.epochs):
             cbs.on_epoch_begin(epoch, None)
             if plan.verbose:
                 print(f"Epoch {epoch + 1}/{plan.epochs}", flush=True)
-            bar = ProgressBar(plan.steps) if plan.verbose == 1 else None
-            order = self._shuffle_rng.permutation(n) if plan.shuffle else None
-            sums = _LogSums(len(train.ys))
-            for step, idx in enumerate(self._batches(n, plan.batch_size, order)):
-                if step == plan.steps:
-                    break
+            bar = ProgressBar(plan.steps) if plan.verbose == 1 and plan.steps else None
+            sums = _LogSums(1)
+            batches = train.epoch(plan.steps, self._shuffle_rng if plan.shuffle else None)
+            step = -1
+            for step, batch in enumerate(batches):
+                if step == 0:
+                    sums = _LogSums(len(batch[1]))
                 cbs.on_train_batch_begin(step, None)
-                sums.add(len(idx), *self._step(*train.take(idx), training=True))
+                sums.add(len(batch[0][0]), *self._step(*batch, training=True))
                 logs = self._logs(sums)
                 cbs.on_train_batch_end(step, logs)
                 if bar:
                     bar.update(step + 1, logs)
                 if self.stop_training:
                     break
+            if step < 0:  # a generator that ran out of data
+                break
             if val is not None and (epoch + 1) % plan.validation_freq == 0:
-                logs.update(self._evaluate(val, plan.val_batch_size, prefix="val_", callbacks=cbs,
+                logs.update(self._evaluate(val, prefix="val_", callbacks=cbs,
                                            steps=plan.validation_steps))
             if bar:
                 bar.finish(logs)
             elif plan.verbose == 2:
-                print(f"{plan.steps}/{plan.steps}{format_logs(logs)}", flush=True)
+                print(f"{step + 1}/{step + 1}{format_logs(logs)}", flush=True)
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         return logs
 
-    def _evaluate(self, data, batch_size, prefix="", callbacks=None, steps=None):
-        """The logs over the data (its first `steps` batches); with callbacks,
-        their on_test_* hooks run (as during fit's validation and in evaluate)."""
-        sums = _LogSums(len(data.ys))
+    def _evaluate(self, batches, prefix="", callbacks=None, steps=None):
+        """The logs over the batches (the first `steps`); with callbacks, their
+        on_test_* hooks run (as during fit's validation and in evaluate)."""
+        sums = None
         if callbacks:
             callbacks.on_test_begin(None)
-        for step, idx in enumerate(self._batches(len(data), batch_size)):
-            if step == steps:
-                break
+        for step, batch in enumerate(batches.epoch(steps)):
+            if sums is None:
+                sums = _LogSums(len(batch[1]))
             if callbacks:
                 callbacks.on_test_batch_begin(step, None)
-            sums.add(len(idx), *self._step(*data.take(idx), training=False))
+            sums.add(len(batch[0][0]), *self._step(*batch, training=False))
             if callbacks:
                 callbacks.on_test_batch_end(step, self._logs(sums))
+        if sums is None:
+            raise ValueError("there were no batches to evaluate")
         logs = self._logs(sums)
         if callbacks:
             callbacks.on_test_end(logs)
@@ -607,16 +685,18 @@ class Model:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """The loss (and metrics) over the data (its first `steps` batches): a
-        scalar, a list, or a dict."""
+        scalar, a list, or a dict. x as fit takes it."""
         self._require_compiled()
-        batch_size = _check_batch_size(batch_size)
         steps = _check_steps(steps, "steps")
-        data = self._prepare_data(x, y, sample_weight)
-        total = -(-len(data) // batch_size) if steps is None else min(steps, -(-len(data) // batch_size))
-        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total,
-                                             "verbose": 0 if verbose == "auto" else int(verbose)}) \
-            if callbacks else None
-        logs = self._evaluate(data, batch_size, callbacks=cbs, steps=steps)
+        batches = self._batches_of(x, y, sample_weight, None, batch_size)
+        try:
+            total = batches.steps if steps is None else min(steps, batches.steps or steps)
+            cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total,
+                                                 "verbose": 0 if verbose == "auto" else int(verbose)}) \
+                if callbacks else None
+            logs = self._evaluate(batches, callbacks=cbs, steps=steps)
+        finally:
+            batches.close()
         if verbose not in (0, "auto") or (verbose == "auto" and sys.stdout.isatty()):
             print(f"{total} steps{format_logs(logs)}", flush=True)
         return self._results(logs, return_dict)
@@ -637,9 +717,11 @@ class Model:
         outputs were given as one). verbose=1 shows a progress bar. Callbacks'
         on_predict_* hooks run, the batch hooks with the batch's outputs as
         logs["outputs"]."""
-        batch_size = _check_batch_size(batch_size)
         steps = _check_steps(steps, "steps")
         verbose = 0 if verbose == "auto" else int(verbose)
+        if py_dataset.is_batch_stream(x):
+            return self._predict_stream(x, steps, verbose, callbacks)
+        batch_size = _check_batch_size(batch_size)
         plain = callbacks is None and steps is None and verbose != 1
         if plain and self._fits_graph(x, batch_size):
             return self._graph.predict(x)  # one batch, nothing to convert
@@ -671,6 +753,36 @@ class Model:
         cbs.on_predict_end(None)
         return outs[0] if self._single_io else self._structure(outs, self._output_keys)
 
+    def _predict_stream(self, x, steps, verbose, callbacks):
+        """predict over a PyDataset's or a generator's batches (each x, or a
+        tuple whose first item is x): the outputs joined."""
+        stream = py_dataset.batch_stream(x, getattr(x, "max_queue_size", 10))
+        total = stream.steps if steps is None else min(steps, stream.steps or steps)
+        cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total, "verbose": verbose})
+        bar = ProgressBar(total) if verbose == 1 and total else None
+        parts = []
+        try:
+            cbs.on_predict_begin(None)
+            for step, raw in enumerate(stream.epoch(steps)):
+                cbs.on_predict_batch_begin(step, None)
+                out = self.predict_on_batch(py_dataset.unpack_batch(raw)[0])
+                parts.append(out)
+                cbs.on_predict_batch_end(step, {"outputs": out})
+                if bar:
+                    bar.update(step + 1, {})
+        finally:
+            stream.close()
+        if bar:
+            bar.finish({})
+        cbs.on_predict_end(None)
+        if not parts:
+            raise ValueError("there were no batches to predict")
+        if isinstance(parts[0], np.ndarray):
+            return np.concatenate(parts)
+        if isinstance(parts[0], dict):
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return [np.concatenate([p[j] for p in parts]) for j in range(len(parts[0]))]
+
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled()
@@ -682,7 +794,7 @@ class Model:
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         self._require_compiled()
         data = self._prepare_data(x, y, sample_weight)
-        return self._results(self._evaluate(data, len(data)), return_dict)
+        return self._results(self._evaluate(_ArrayBatches(data, len(data))), return_dict)
 
     def predict_on_batch(self, x):
         if type(x) is np.ndarray and x.ndim and self._fits_graph(x, len(x)):

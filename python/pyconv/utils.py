@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .data.py_dataset import PyDataset, Sequence
 from .plotting import (plot_feature_maps, plot_filters, plot_heat_map, plot_history,
                        plot_model)
 

@@ -1,0 +1,193 @@
+"""Data given batch by batch, as Keras 3 takes it: a PyDataset (keras.utils.
+PyDataset, or the older Sequence) or a Python generator or iterator of
+(x, y) or (x, y, sample_weight) batches. The next batches are made in the
+background (worker threads or processes for a PyDataset, one thread for a
+generator) while the C++ core runs the current step without the GIL."""
+
+import collections
+import concurrent.futures
+import queue
+import threading
+import warnings
+
+
+class PyDataset:
+    """Base class of a dataset of batches: override __len__ (batches per
+    epoch) and __getitem__(index) (one batch: x, (x, y) or (x, y,
+    sample_weight)); on_epoch_begin and on_epoch_end run around each epoch.
+    `workers` batches are made at once (in processes with
+    use_multiprocessing=True), up to `max_queue_size` ahead of the step."""
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, received {workers!r}")
+        if isinstance(max_queue_size, bool) or not isinstance(max_queue_size, int) \
+                or max_queue_size < 1:
+            raise ValueError(f"max_queue_size must be a positive integer, received {max_queue_size!r}")
+        self._workers, self._use_multiprocessing = workers, bool(use_multiprocessing)
+        self._max_queue_size = max_queue_size
+
+    @property
+    def workers(self):
+        return getattr(self, "_workers", 1)
+
+    @property
+    def use_multiprocessing(self):
+        return getattr(self, "_use_multiprocessing", False)
+
+    @property
+    def max_queue_size(self):
+        return getattr(self, "_max_queue_size", 10)
+
+    @property
+    def num_batches(self):
+        return len(self)
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (batches per epoch)")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) -> batch")
+
+    def on_epoch_begin(self):
+        pass
+
+    def on_epoch_end(self):
+        pass
+
+
+Sequence = PyDataset  # Keras's older name
+
+
+def is_batch_stream(x):
+    """True for what this module reads: a PyDataset, a Sequence-like object
+    (__len__ and __getitem__ returning batches) or a generator/iterator."""
+    return isinstance(x, PyDataset) or (hasattr(x, "__next__") and hasattr(x, "__iter__"))
+
+
+_worker_dataset = None  # a worker process's dataset, set once when it starts
+
+
+def _set_worker_dataset(dataset):
+    global _worker_dataset
+    _worker_dataset = dataset
+
+
+def _fetch_in_worker(index):
+    return _worker_dataset[index]
+
+
+def _fetch(dataset, index):
+    return dataset[index]
+
+
+class DatasetBatches:
+    """A PyDataset's batches for one epoch at a time, made ahead by workers."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.steps = len(dataset)
+        if self.steps < 1:
+            raise ValueError(f"{type(dataset).__name__} has no batches (len() is {self.steps})")
+        workers = dataset.workers
+        if dataset.use_multiprocessing:  # each process gets the dataset once, not per batch
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                workers, initializer=_set_worker_dataset, initargs=(dataset,))
+            self._submit = lambda i: self._pool.submit(_fetch_in_worker, i)
+        else:
+            self._pool = concurrent.futures.ThreadPoolExecutor(workers)
+            self._submit = lambda i: self._pool.submit(_fetch, dataset, i)
+
+    def epoch(self, steps=None):
+        """This epoch's batches (the first `steps`), in order."""
+        n = self.steps if steps is None else min(steps, self.steps)
+        self.dataset.on_epoch_begin()
+        ahead = collections.deque()
+        submitted = 0
+        try:
+            while submitted < n or ahead:
+                while submitted < n and len(ahead) < self.dataset.max_queue_size:
+                    ahead.append(self._submit(submitted))
+                    submitted += 1
+                yield ahead.popleft().result()
+        finally:
+            for future in ahead:
+                future.cancel()
+        self.dataset.on_epoch_end()
+
+    def close(self):
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()
+
+
+class GeneratorBatches:
+    """A generator's batches, pulled by one background thread up to
+    `max_queue_size` ahead. Without steps, an epoch runs until the generator
+    ends, and there is no next epoch."""
+
+    def __init__(self, generator, max_queue_size=10):
+        self.steps = None
+        self._queue = queue.Queue(max_queue_size)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pull, args=(iter(generator),), daemon=True)
+        self._thread.start()
+        self.exhausted = False
+
+    def _pull(self, it):
+        while not self._stop.is_set():
+            try:
+                item = next(it)
+            except StopIteration:
+                item = _END
+            except BaseException as e:  # raised again in the training thread
+                item = e
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if item is _END or isinstance(item, BaseException):
+                return
+
+    def epoch(self, steps=None):
+        taken = 0
+        while steps is None or taken < steps:
+            if self.exhausted:
+                warnings.warn("Your input ran out of data; interrupting training. Make sure that "
+                              "your dataset or generator can generate at least `steps_per_epoch * "
+                              "epochs` batches.", stacklevel=3)
+                return
+            item = self._queue.get()
+            if item is _END:
+                self.exhausted = True
+                if steps is None:
+                    return
+                continue
+            if isinstance(item, BaseException):
+                self.exhausted = True
+                raise item
+            taken += 1
+            yield item
+
+    def close(self):
+        self._stop.set()
+
+
+def batch_stream(x, max_queue_size=10):
+    """DatasetBatches or GeneratorBatches for x."""
+    if isinstance(x, PyDataset):
+        return DatasetBatches(x)
+    return GeneratorBatches(x, max_queue_size)
+
+
+def unpack_batch(batch):
+    """(x, y, sample_weight) of one batch: x, (x,), (x, y) or (x, y, sample_weight)."""
+    if isinstance(batch, tuple):
+        if not 1 <= len(batch) <= 3:
+            raise ValueError(f"a batch must be x, (x, y) or (x, y, sample_weight); received a "
+                             f"tuple of {len(batch)}")
+        return tuple(batch) + (None,) * (3 - len(batch))
+    return batch, None, None

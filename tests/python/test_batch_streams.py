@@ -1,0 +1,145 @@
+"""fit, evaluate and predict on data given batch by batch, as Keras 3 takes
+it: a pyconv.utils.PyDataset (threads or processes making batches ahead),
+a Python generator, and the tuple (x, y) as x. Found: an object with
+__len__ and __getitem__ passed to fit exhausted all memory (later: a
+TypeError); now it trains."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import layers as L
+from pyconv.utils import PyDataset, Sequence
+
+
+def data(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 5), dtype=np.float32), rng.random((n, 2), dtype=np.float32)
+
+
+def model(seed=1):
+    pyconv.set_seed(seed)
+    m = pyconv.Sequential([pyconv.Input((5,)), L.Dense(2)])
+    m.compile(pyconv.optimizers.SGD(learning_rate=0.1), "mse")
+    return m
+
+
+class Batches(PyDataset):
+    def __init__(self, x, y, batch_size, delay=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.batch_size, self.delay = x, y, batch_size, delay
+        self.epochs_ended = 0
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, i):
+        time.sleep(self.delay)
+        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return self.x[s], self.y[s]
+
+    def on_epoch_end(self):
+        self.epochs_ended += 1
+
+
+def same_weights(a, b):
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("workers,processes", [(1, False), (3, False), (2, True)])
+def test_a_py_dataset_trains_as_the_arrays_do(workers, processes):
+    x, y = data()
+    a, b = model(), model()
+    dataset = Batches(x, y, 8, workers=workers, use_multiprocessing=processes, max_queue_size=2)
+    history = a.fit(dataset, epochs=3, verbose=0)
+    b.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    same_weights(a, b)
+    assert len(history.history["loss"]) == 3
+    if not processes:
+        assert dataset.epochs_ended == 3
+    assert a.evaluate(dataset, verbose=0) == pytest.approx(b.evaluate(x, y, batch_size=8, verbose=0))
+    np.testing.assert_array_equal(a.predict(dataset), b.predict(x))
+
+
+def test_a_generator_with_steps_per_epoch_and_validation():
+    x, y = data()
+
+    def forever():
+        while True:
+            for i in range(0, 24, 6):
+                yield x[i:i + 6], y[i:i + 6], np.ones(6, np.float32)
+    a, b = model(), model()
+    history = a.fit(forever(), steps_per_epoch=4, epochs=2, verbose=0,
+                    validation_data=Batches(x, y, 12), validation_steps=1)
+    b.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0)
+    same_weights(a, b)
+    assert len(history.history["val_loss"]) == 2
+
+
+def test_a_finite_generator_ends_the_epoch_and_then_training():
+    x, y = data(12)
+    m = model()
+    with pytest.warns(UserWarning, match="ran out of data"):
+        history = m.fit(((x[i:i + 4], y[i:i + 4]) for i in range(0, 12, 4)), epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 1
+
+
+def test_batches_are_made_ahead_and_in_parallel():
+    x, y = data(32)
+    started = [threading.Event() for _ in range(4)]
+    together = threading.Barrier(2, timeout=10)
+
+    class Watched(Batches):
+        def __getitem__(self, i):
+            started[i].set()
+            if self.workers > 1 and i < 2:
+                together.wait()  # batches 0 and 1 are made at the same time, or this fails
+            return super().__getitem__(i)
+
+    def next_batch_already_started(batch, logs):
+        if batch < 3:
+            assert started[batch + 1].wait(10), "the next batch was not being made during the step"
+    from pyconv.callbacks import LambdaCallback
+    for workers in (1, 2):
+        for event in started:
+            event.clear()
+        model().fit(Watched(x, y, 8, workers=workers), epochs=1, verbose=0,
+                    callbacks=[LambdaCallback(on_train_batch_end=next_batch_already_started)])
+
+
+def test_tuples_as_x_and_what_is_refused():
+    x, y = data()
+    a, b = model(), model()
+    a.fit((x, y), batch_size=8, epochs=1, shuffle=False, verbose=0)
+    b.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    same_weights(a, b)
+    dataset = Batches(x, y, 8)
+    with pytest.raises(ValueError, match="batch_size"):
+        a.fit(dataset, batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match="`y`"):
+        a.fit(dataset, y, verbose=0)
+    with pytest.raises(ValueError, match="validation_split"):
+        a.fit(dataset, validation_split=0.5, verbose=0)
+    assert Sequence is PyDataset
+
+    class Broken(PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            raise KeyError("no such batch")
+    with pytest.raises(KeyError, match="no such batch"):
+        a.fit(Broken(), verbose=0)
+    threads_before = threading.active_count()
+
+    def failing():
+        yield x[:4], y[:4]
+        raise RuntimeError("the source broke")
+    with pytest.raises(RuntimeError, match="the source broke"):
+        a.fit(failing(), steps_per_epoch=3, verbose=0)
+    time.sleep(0.3)
+    assert threading.active_count() <= threads_before
