@@ -481,6 +481,8 @@ class Model:
 
     def _step(self, xs, ys, sample_weight=None, *, training):
         """One batch through the graph: (loss, [loss per output], [correct per output])."""
+        if training:
+            self.optimizer._before_step()  # a schedule's rate for this step
         if len(xs) == 1 and len(ys) == 1:
             step = self._graph.train_step if training else self._graph.test_step
             loss, right = step(xs[0], ys[0], sample_weight)

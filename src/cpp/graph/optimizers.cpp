@@ -51,7 +51,60 @@ float Optimizer::decay_keep() const {
   return weight_decay_ > 0.0 ? static_cast<float>(1.0 - learning_rate_ * weight_decay_) : 1.f;
 }
 
+void Optimizer::read_clipping(const Attrs& a) {
+  clipnorm_ = non_negative(a, "clipnorm", 0.0);
+  clipvalue_ = non_negative(a, "clipvalue", 0.0);
+  global_clipnorm_ = non_negative(a, "global_clipnorm", 0.0);
+  if (clipnorm_ > 0.0 && global_clipnorm_ > 0.0)
+    throw ValueError(cat(a.who(), ": only one of clipnorm and global_clipnorm can be set"));
+}
+
+namespace {
+
+double squared_norm(const Tensor& g) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < g.numel(); ++i) sum += static_cast<double>(g.data()[i]) * g.data()[i];
+  return sum;
+}
+
+void scale(Tensor& g, double factor) {
+  const float f = static_cast<float>(factor);
+  for (int64_t i = 0; i < g.numel(); ++i) g.data()[i] *= f;
+}
+
+}  // namespace
+
+// Keras's order: each gradient by its own norm, or all by their global
+// norm; then each value into [-clipvalue, clipvalue]. A norm that is not
+// finite is left alone (the update then fails its check, changing nothing).
+void Optimizer::clip(const std::vector<Param*>& params) const {
+  if (clipnorm_ > 0.0)
+    for (Param* p : params) {
+      if (!p->trainable) continue;
+      const double norm = std::sqrt(squared_norm(p->grad));
+      if (norm > clipnorm_ && std::isfinite(norm)) scale(p->grad, clipnorm_ / norm);
+    }
+  if (global_clipnorm_ > 0.0) {
+    double total = 0.0;
+    for (const Param* p : params)
+      if (p->trainable) total += squared_norm(p->grad);
+    const double norm = std::sqrt(total);
+    if (norm > global_clipnorm_ && std::isfinite(norm))
+      for (Param* p : params)
+        if (p->trainable) scale(p->grad, global_clipnorm_ / norm);
+  }
+  if (clipvalue_ > 0.0) {
+    const float v = static_cast<float>(clipvalue_);
+    for (Param* p : params) {
+      if (!p->trainable) continue;
+      float* g = p->grad.data();
+      for (int64_t i = 0; i < p->grad.numel(); ++i) g[i] = std::min(v, std::max(-v, g[i]));
+    }
+  }
+}
+
 int Optimizer::step(const std::vector<Param*>& params, int threads) {
+  clip(params);
   auto& current = slots(params);
   if (spare_values_.size() != params.size()) {
     spare_values_.assign(params.size(), Tensor());
@@ -85,12 +138,13 @@ namespace {
 class SGD : public Optimizer {
  public:
   explicit SGD(const Attrs& a) {
-    a.check_known({"learning_rate", "momentum", "nesterov", "weight_decay"});
+    a.check_known({"learning_rate", "momentum", "nesterov", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm"});
     learning_rate_ = non_negative(a, "learning_rate", 0.01);
     momentum_ = non_negative(a, "momentum", 0.0);
     if (momentum_ >= 1.0) throw ValueError(cat(a.who(), ": momentum must be in [0, 1), received ", momentum_));
     nesterov_ = a.get_bool("nesterov", false);
     weight_decay_ = non_negative(a, "weight_decay", 0.0);
+    read_clipping(a);
   }
 
   std::vector<std::string> slot_names() const override {
@@ -152,7 +206,7 @@ class SGD : public Optimizer {
 class Adam : public Optimizer {
  public:
   explicit Adam(const Attrs& a) {
-    a.check_known({"learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay"});
+    a.check_known({"learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm"});
     learning_rate_ = non_negative(a, "learning_rate", 0.001);
     beta1_ = non_negative(a, "beta_1", 0.9);
     beta2_ = non_negative(a, "beta_2", 0.999);
@@ -162,6 +216,7 @@ class Adam : public Optimizer {
     epsilon_ = positive(a, "epsilon", 1e-7);
     amsgrad_ = a.get_bool("amsgrad", false);
     weight_decay_ = non_negative(a, "weight_decay", 0.0);
+    read_clipping(a);
   }
 
   std::vector<std::string> slot_names() const override {
@@ -228,7 +283,7 @@ class Adam : public Optimizer {
 class RMSprop : public Optimizer {
  public:
   explicit RMSprop(const Attrs& a) {
-    a.check_known({"learning_rate", "rho", "momentum", "epsilon", "centered", "weight_decay"});
+    a.check_known({"learning_rate", "rho", "momentum", "epsilon", "centered", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm"});
     learning_rate_ = non_negative(a, "learning_rate", 0.001);
     rho_ = non_negative(a, "rho", 0.9);
     momentum_ = non_negative(a, "momentum", 0.0);
@@ -238,6 +293,7 @@ class RMSprop : public Optimizer {
     epsilon_ = positive(a, "epsilon", 1e-7);
     centered_ = a.get_bool("centered", false);
     weight_decay_ = non_negative(a, "weight_decay", 0.0);
+    read_clipping(a);
   }
 
   // v, then the momentum buffer and the mean gradient where used.

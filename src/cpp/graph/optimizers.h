@@ -19,6 +19,8 @@ class Optimizer {
   // the index of the first parameter whose update was not (then nothing
   // changed).
   int step(const std::vector<Param*>& params, int threads);
+  // Clips the trainable parameters' gradients as configured (step does first).
+  void clip(const std::vector<Param*>& params) const;
 
   double learning_rate() const { return learning_rate_; }
   void set_learning_rate(double lr);  // ValueError unless finite and >= 0
@@ -42,9 +44,12 @@ class Optimizer {
 
   // The factor decoupled weight decay scales the weights by this step.
   float decay_keep() const;
+  // Reads "clipnorm", "clipvalue" and "global_clipnorm" (0: off).
+  void read_clipping(const Attrs& a);
 
   double learning_rate_ = 0.01;
   double weight_decay_ = 0.0;
+  double clipnorm_ = 0.0, clipvalue_ = 0.0, global_clipnorm_ = 0.0;
   int64_t iterations_ = 0;
 
  private:
@@ -58,7 +63,9 @@ class Optimizer {
 // {"type": "sgd", "learning_rate", "momentum", "nesterov", "weight_decay"} or
 // {"type": "adam", "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad",
 // "weight_decay"} or {"type": "rmsprop", "learning_rate", "rho", "momentum",
-// "epsilon", "centered", "weight_decay"}. Throws ValueError for unknown types or bad values.
+// "epsilon", "centered", "weight_decay"}; each also takes Keras's gradient
+// clipping: "clipnorm", "clipvalue", "global_clipnorm". Throws ValueError for
+// unknown types or bad values.
 std::unique_ptr<Optimizer> make_optimizer(const Attrs& attrs);
 
 }  // namespace pyconv

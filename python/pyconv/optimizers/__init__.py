@@ -1,0 +1,150 @@
+"""Optimizers with Keras's names and arguments; the updates run in the C++
+core. Once a model is compiled, `optimizer.learning_rate` reads the live
+value (a float with Keras's `assign`), and a schedule (pyconv.optimizers.
+schedules) sets it before every step."""
+
+import math
+
+from .. import _core
+from . import schedules
+from .schedules import LearningRateSchedule
+
+
+class LearningRate(float):
+    """The learning rate as Keras hands it out: a number, with assign()."""
+
+    def __new__(cls, value, optimizer):
+        self = super().__new__(cls, value)
+        self._optimizer = optimizer
+        return self
+
+    def assign(self, value):
+        self._optimizer.learning_rate = value
+        return self._optimizer.learning_rate
+
+    def numpy(self):
+        return float(self)
+
+
+def _clip(value, name):
+    if value is None:
+        return None
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive number, received {value}")
+    return value
+
+
+class Optimizer:
+    core_type = None
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, **config):
+        self._schedule = learning_rate if isinstance(learning_rate, LearningRateSchedule) else None
+        first = self._schedule(0) if self._schedule is not None else learning_rate
+        self._config = {"learning_rate": float(first), **config}
+        if weight_decay is not None:
+            self._config["weight_decay"] = float(weight_decay)
+        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                            ("global_clipnorm", global_clipnorm)):
+            if _clip(value, name) is not None:
+                self._config[name] = _clip(value, name)
+        self._graph = None  # the C++ graph this optimizer drives, once compiled
+        _core.validate_optimizer(self.core_config())
+
+    def core_config(self):
+        return {"type": self.core_type, **self._config}
+
+    def get_config(self):
+        config = dict(self._config)
+        if self._schedule is not None:
+            config["learning_rate"] = {"class_name": type(self._schedule).__name__,
+                                       "config": self._schedule.get_config()}
+        return config
+
+    @property
+    def learning_rate(self):
+        value = self._graph.learning_rate if self._graph is not None else self._config["learning_rate"]
+        return LearningRate(value, self)
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(value, LearningRateSchedule):
+            self._schedule = value
+            value = value(self.iterations)
+        else:
+            self._schedule = None
+        value = float(value)
+        if not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"learning_rate must be a finite non-negative number, received {value}")
+        self._config["learning_rate"] = value
+        if self._graph is not None:
+            self._graph.learning_rate = value
+
+    def _before_step(self):
+        """Sets a schedule's rate for the coming step."""
+        if self._schedule is not None and self._graph is not None:
+            self._graph.learning_rate = float(self._schedule(self._graph.iterations))
+
+    @property
+    def iterations(self):
+        return self._graph.iterations if self._graph is not None else 0
+
+
+class SGD(Optimizer):
+    """w -= lr * g, with optional momentum, Nesterov momentum and weight decay."""
+
+    core_type = "sgd"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, momentum=float(momentum),
+                         nesterov=bool(nesterov), **kwargs)
+
+
+class Adam(Optimizer):
+    core_type = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, beta_1=float(beta_1),
+                         beta_2=float(beta_2), epsilon=float(epsilon), amsgrad=bool(amsgrad), **kwargs)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Keras's AdamW: weight_decay=0.004)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, **kwargs)
+
+
+class RMSprop(Optimizer):
+    core_type = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, rho=float(rho), momentum=float(momentum),
+                         epsilon=float(epsilon), centered=bool(centered), **kwargs)
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+
+
+def get(identifier):
+    """An Optimizer from a name or an Optimizer instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    if isinstance(identifier, str):
+        raise ValueError(f"unknown optimizer '{identifier}'; expected one of "
+                         + ", ".join(f"'{k}'" for k in _BY_NAME))
+    raise TypeError("optimizer must be a name or a pyconv.optimizers.Optimizer, "
+                    f"received {identifier!r}")
+
+
+def from_core_config(config):
+    """The Optimizer a C++ optimizer config describes (a loaded model's)."""
+    config = dict(config)
+    return _BY_NAME[config.pop("type")](**config)
