@@ -4,6 +4,7 @@
 
 #include "core/tensor.h"
 #include "core/threads.h"
+#include "graph/layers/built.h"
 #include "kernels/dispatch.h"
 #include "kernels/winograd.h"
 
@@ -17,7 +18,7 @@ using kernels::ConvGeometry;
 using kernels::kWinogradPoints;
 
 bool winograd_applies(const ConvGeometry& g) {
-  return g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.groups == 1 && g.C >= 16 && g.F >= 16;
+  return kWinogradBuilt && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.groups == 1 && g.C >= 16 && g.F >= 16;
 }
 
 namespace {
