@@ -5,8 +5,11 @@
 # it, and checks what it loads (text + data, from `size`) against
 # benchmarks/runtime_budget.txt; the file's size is printed too, but not
 # checked: on aarch64 it grows in steps of the 64 KB page alignment between
-# segments. Then classifies one digit with LeNet-5 and checks the peak
-# resident memory. The goals (200 KB, 5 MiB) are printed beside them.
+# segments. The LeNet-5 layers are built twice: with the defaults, and as
+# small as the options make it (no Winograd, which LeNet-5's 5x5 kernels never
+# use, and only the reference kernels: slower). Then classifies one digit with
+# LeNet-5 and checks the peak resident memory. The goals (200 KB, 5 MiB) are
+# printed beside them.
 #
 #   .ci/runtime_size.sh          # JOBS=2 PYTHON=python3 by default
 set -euo pipefail
@@ -17,8 +20,9 @@ lenet_layers="Conv2D;AveragePooling2D;MaxPooling2D;Flatten;Dense;Activation;Drop
 budget() { awk -v k="$1" '$1 == k {print $2}' benchmarks/runtime_budget.txt; }
 fail=0
 
-measure() {  # arch, name, layers
+measure() {  # arch, name, layers, cmake options...
   local arch=$1 name=$2 layers=$3 build=build/runtime-size-$1-$2 toolchain=() strip=strip
+  shift 3
   local size_tool=size
   if [[ $arch == aarch64 ]]; then
     toolchain=(--toolchain cmake/toolchains/aarch64-linux-gnu.cmake)
@@ -26,14 +30,14 @@ measure() {  # arch, name, layers
     size_tool=aarch64-linux-gnu-size
   fi
   cmake -S . -B "$build" -G Ninja "${toolchain[@]}" -DPYCONV_RUNTIME_ONLY=ON \
-    "-DPYCONV_LAYERS=$layers" >/dev/null
+    "-DPYCONV_LAYERS=$layers" "$@" >/dev/null
   cmake --build "$build" -j"$jobs" --target pyconv-run >/dev/null
   "$strip" -o "$build/pyconv-run.stripped" "$build/src/cpp/tools/pyconv-run"
   local file loaded limit key="pyconv-run-$arch-$name"
   file=$(stat -c %s "$build/pyconv-run.stripped")
   loaded=$("$size_tool" "$build/pyconv-run.stripped" | awk 'NR == 2 {print $1 + $2}')
   limit=$(budget "$key")
-  printf '%-30s file %7d bytes (goal 204800), loaded %7d (budget %d)\n' "$key" "$file" \
+  printf '%-34s file %7d bytes (goal 204800), loaded %7d (budget %d)\n' "$key" "$file" \
     "$loaded" "$limit"
   if (( loaded > limit )); then
     echo "runtime_size.sh: $key grew past its budget: look at what was added, or raise" \
@@ -42,11 +46,14 @@ measure() {  # arch, name, layers
   fi
 }
 
+smallest=(-DPYCONV_WINOGRAD=OFF -DPYCONV_SIMD_KERNELS=OFF)
 measure x86_64 all ""
 measure x86_64 lenet5 "$lenet_layers"
+measure x86_64 lenet5-smallest "$lenet_layers" "${smallest[@]}"
 if command -v aarch64-linux-gnu-g++ >/dev/null; then
   measure aarch64 all ""
   measure aarch64 lenet5 "$lenet_layers"
+  measure aarch64 lenet5-smallest "$lenet_layers" "${smallest[@]}"
 fi
 
 # Peak memory classifying one digit with LeNet-5 (x86-64, the LeNet-5 build).

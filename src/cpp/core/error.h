@@ -1,9 +1,10 @@
 // Typed errors. Each derives from the std exception whose pybind11 translation
 // is the Python exception we want (invalid_argument -> ValueError, ...).
 #pragma once
-#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 namespace pyconv {
 
@@ -32,12 +33,33 @@ struct StateError : std::logic_error {
   using std::logic_error::logic_error;
 };
 
-// Concatenates its arguments with operator<< into one message.
+// The pieces of cat(), out of line: a message costs each call site a few
+// calls, not a stream. Numbers are written as operator<< would write them.
+void append_text(std::string& out, std::string_view text);
+void append_int(std::string& out, long long v);
+void append_uint(std::string& out, unsigned long long v);
+void append_float(std::string& out, double v);  // %g, as a stream's default
+
+template <class T>
+void append_piece(std::string& out, const T& v) {
+  if constexpr (std::is_same_v<T, char>)
+    out += v;
+  else if constexpr (std::is_same_v<T, bool> || (std::is_integral_v<T> && std::is_signed_v<T>))
+    append_int(out, v);
+  else if constexpr (std::is_integral_v<T>)
+    append_uint(out, v);
+  else if constexpr (std::is_floating_point_v<T>)
+    append_float(out, v);
+  else
+    append_text(out, v);
+}
+
+// Concatenates its arguments into one message, as operator<< would print them.
 template <class... Args>
 std::string cat(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
+  std::string out;
+  (append_piece(out, args), ...);
+  return out;
 }
 
 }  // namespace pyconv

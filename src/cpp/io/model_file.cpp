@@ -163,7 +163,7 @@ std::unique_ptr<Graph> from_record(const ModelRecord& r) {
         throw FormatError(cat("frozen layer index ", k, " is out of range"));
       g->set_trainable(static_cast<size_t>(k), false);
     }
-  if (g->compiled()) {
+  if (kTrainingBuilt && g->compiled()) {  // never compiled in a runtime-only build
     Optimizer& opt = g->optimizer();
     opt.set_iterations(r.meta.get_int(kIterations, 0));
     const std::vector<std::string> names = opt.slot_names();

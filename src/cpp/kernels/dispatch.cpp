@@ -2,10 +2,12 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <string_view>
 
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/training.h"
+#include "graph/layers/built.h"
 
 namespace pyconv::kernels {
 
@@ -19,10 +21,29 @@ namespace pyconv::kernels {
 
 namespace {
 
+constexpr bool starts(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Whether a slot's kernels can be reached from the layers built in. A
+// runtime-only build leaves the other slots null, so that the linker drops
+// their kernels; a full build fills every slot (the tests call them all).
+constexpr bool slot_used(std::string_view slot) {
+  if (kTrainingBuilt) return true;
+  if (starts(slot, "winograd_")) return kWinogradBuilt;
+  if (starts(slot, "conv_") || starts(slot, "depthwise_")) return kConvBuilt;
+  if (slot == "maxpool2d_backward_f32") return layer_built("MaxUnpooling2D");  // its scatter
+  if (starts(slot, "maxpool2d_")) return layer_built("MaxPooling2D") || layer_built("MaxUnpooling2D");
+  if (starts(slot, "avgpool2d_")) return layer_built("AveragePooling2D");
+  if (starts(slot, "lrn_")) return layer_built("LocalResponseNormalization");
+  return true;  // the GEMM and the activations: every model's
+}
+
 KernelTable ref_table() {
   KernelTable t{};
   t.isa = "ref";
-#define PCV_KERNEL(slot) t.slot = ref::slot;
+#define PCV_KERNEL(slot) \
+  if constexpr (slot_used(#slot)) t.slot = ref::slot;
 #include "kernels/slots.inc"
 #undef PCV_KERNEL
   return t;
@@ -36,7 +57,8 @@ bool isa_table(const std::string& isa, KernelTable& out) {
   if (isa == "avx2") {
     if (!(cpu_features().avx2 && cpu_features().fma)) return false;
     out.isa = "avx2";
-#define PCV_KERNEL(slot) out.slot = avx2::slot;
+#define PCV_KERNEL(slot) \
+  if constexpr (slot_used(#slot)) out.slot = avx2::slot;
 #include "kernels/avx2.inc"
 #undef PCV_KERNEL
     return true;
@@ -45,7 +67,8 @@ bool isa_table(const std::string& isa, KernelTable& out) {
 #if defined(PYCONV_HAVE_NEON)
   if (isa == "neon") {  // Advanced SIMD: part of every AArch64 CPU
     out.isa = "neon";
-#define PCV_KERNEL(slot) out.slot = neon::slot;
+#define PCV_KERNEL(slot) \
+  if constexpr (slot_used(#slot)) out.slot = neon::slot;
 #include "kernels/neon.inc"
 #undef PCV_KERNEL
     return true;

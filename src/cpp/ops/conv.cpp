@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "graph/layers/built.h"
 #include "kernels/dispatch.h"
 #include "ops/conv_winograd.h"
 #include "ops/reduce.h"
@@ -98,6 +99,10 @@ ConvPath choose_path(const ConvGeometry& g) {
   return ConvPath::General;
 }
 
+// Winograd where it applies and the build has it (the check here, in this
+// file, lets the compiler drop the Winograd code of a build without it).
+bool use_winograd(const ConvGeometry& g) { return kWinogradBuilt && winograd_applies(g); }
+
 // Kernel-gradient partial sums for the per-sample backward loop, one per chunk of samples.
 void ensure_partials(const ConvGeometry& g, ConvWorkspace& ws, int slots) {
   if (static_cast<int>(ws.dkernel.size()) < slots) ws.dkernel.resize(slots);
@@ -145,7 +150,7 @@ std::shared_ptr<const Tensor> prepared_kernel(const ConvGeometry& g, const float
                                               WeightCache* cache, uint64_t version) {
   const ConvPath path = choose_path(g);
   if (!cache || path == ConvPath::Direct) return nullptr;
-  if (path == ConvPath::General && winograd_applies(g))  // the same for every kernel table
+  if (path == ConvPath::General && use_winograd(g))  // the same for every kernel table
     return cache->get(version, nullptr,
                       [&](Tensor& u) { winograd_transform_kernel(g, kernel, u); });
   const kernels::KernelTable& kt = kernels::active();
@@ -170,7 +175,7 @@ std::shared_ptr<const Tensor> prepared_kernel(const ConvGeometry& g, const float
 void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
                         const Tensor* prepared, const float* bias, bool relu, float* y,
                         int threads) {
-  if (winograd_applies(g)) {
+  if (use_winograd(g)) {
     winograd_forward(g, N, x, kernel, prepared, bias, relu, y, threads);
     return;
   }
@@ -326,7 +331,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
              g.F, threads, nullptr);
     return;
   }
-  if (path == ConvPath::General && winograd_applies(g)) {
+  if (path == ConvPath::General && use_winograd(g)) {
     winograd_backward_filter(g, N, x.data(), dy.data(), dkernel.data(), threads);
     return;
   }

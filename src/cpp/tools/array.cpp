@@ -1,7 +1,5 @@
 #include "array.h"
 
-#include <sstream>
-
 namespace pcvrun {
 
 int64_t checked_numel(const std::vector<int64_t>& shape, int64_t limit, const std::string& what) {
@@ -16,11 +14,9 @@ int64_t checked_numel(const std::vector<int64_t>& shape, int64_t limit, const st
 }
 
 std::string shape_str(const std::vector<int64_t>& shape) {
-  std::ostringstream os;
-  os << '(';
-  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
-  os << (shape.size() == 1 ? ",)" : ")");
-  return os.str();
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + (shape.size() == 1 ? ",)" : ")");
 }
 
 }  // namespace pcvrun

@@ -1,0 +1,34 @@
+// The layer types this build has, known at compile time: every one of
+// layers.inc, or those PYCONV_LAYERS names (CMake generates
+// selected_layers.inc). Code that only some layers reach asks here, so that a
+// runtime-only build for one model links only what its layers use. Only the
+// core's own .cpp files include it (the generated file is on their path).
+#pragma once
+#include <string_view>
+
+#ifndef PYCONV_WINOGRAD
+#define PYCONV_WINOGRAD 1  // -DPYCONV_WINOGRAD=OFF leaves Winograd convolution out
+#endif
+
+namespace pyconv {
+
+inline constexpr std::string_view kBuiltLayers[] = {
+#define PCV_LAYER(type, factory) type,
+#include "selected_layers.inc"
+#undef PCV_LAYER
+};
+
+constexpr bool layer_built(std::string_view type) {
+  for (std::string_view t : kBuiltLayers)
+    if (t == type) return true;
+  return false;
+}
+
+// Any convolution layer: each can take every path of ops/conv.cpp (Conv2D's
+// groups reach the depthwise kernel).
+inline constexpr bool kConvBuilt = layer_built("Conv2D") || layer_built("DepthwiseConv2D") ||
+                                   layer_built("SeparableConv2D") || layer_built("Conv1D") ||
+                                   layer_built("Conv2DTranspose");
+inline constexpr bool kWinogradBuilt = PYCONV_WINOGRAD && kConvBuilt;
+
+}  // namespace pyconv
