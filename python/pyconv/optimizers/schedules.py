@@ -23,8 +23,8 @@ def _positive(value, name):
     return value
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """initial * decay_rate ** (step / decay_steps) (the exponent floored with staircase)."""
+class _StepDecay(LearningRateSchedule):
+    """A decay of the rate by step / decay_steps (floored with staircase)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         self.initial_learning_rate = float(initial_learning_rate)
@@ -33,28 +33,25 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __call__(self, step):
         p = step / self.decay_steps
-        return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+        return self._decayed(math.floor(p) if self.staircase else p)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class ExponentialDecay(_StepDecay):
+    """initial * decay_rate ** (step / decay_steps)."""
+
+    def _decayed(self, p):
+        return self.initial_learning_rate * self.decay_rate ** p
+
+
+class InverseTimeDecay(_StepDecay):
     """initial / (1 + decay_rate * step / decay_steps)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = _positive(decay_steps, "decay_steps")
-        self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
-
-    def __call__(self, step):
-        p = step / self.decay_steps
-        return self.initial_learning_rate / (1 + self.decay_rate * (math.floor(p) if self.staircase else p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+    def _decayed(self, p):
+        return self.initial_learning_rate / (1 + self.decay_rate * p)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
