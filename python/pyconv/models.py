@@ -160,14 +160,27 @@ class _LogSums:
         self.loss = 0.0
         self.losses = [0.0] * outputs
         self.correct = [0] * outputs
+        self.abs_error = [0.0] * outputs      # sums over every output element
+        self.squared_error = [0.0] * outputs
         self.seen = 0
 
-    def add(self, n, loss, losses, correct):
+    def add(self, n, loss, losses, correct, abs_error, squared_error):
         self.loss += loss * n
         self.seen += n
         for j in range(len(self.losses)):
             self.losses[j] += losses[j] * n
             self.correct[j] += correct[j]
+            self.abs_error[j] += abs_error[j]
+            self.squared_error[j] += squared_error[j]
+
+    def value(self, j, metric, per_sample):
+        """A metric's value over what was seen: accuracy, or an error's mean
+        over the output's elements (per_sample of them per sample)."""
+        if metric in metrics_module.MEAN_ABSOLUTE:
+            return self.abs_error[j] / (self.seen * per_sample)
+        if metric in metrics_module.MEAN_SQUARED:
+            return self.squared_error[j] / (self.seen * per_sample)
+        return self.correct[j] / self.seen
 
 
 class Model:
@@ -485,8 +498,8 @@ class Model:
             self.optimizer._before_step()  # a schedule's rate for this step
         if len(xs) == 1 and len(ys) == 1:
             step = self._graph.train_step if training else self._graph.test_step
-            loss, right = step(xs[0], ys[0], sample_weight)
-            return loss, [loss], [right]
+            loss, right, abs_error, squared_error = step(xs[0], ys[0], sample_weight)
+            return loss, [loss], [right], [abs_error], [squared_error]
         step = self._graph.train_step_multi if training else self._graph.test_step_multi
         return step(xs, ys, sample_weight)
 
@@ -508,17 +521,26 @@ class Model:
         each output's loss and metrics under its name."""
         logs = {prefix + "loss": sums.loss / sums.seen}
         lists = self._metric_lists()
+        sizes = [int(np.prod(s)) for s in self._output_shapes]
         if len(lists) == 1:
             for name in lists[0]:
-                logs[prefix + name] = sums.correct[0] / sums.seen
+                logs[prefix + name] = self._metric_value(sums, 0, name, sizes[0])
             return logs
         names = self.output_names
         for j, out in enumerate(names):
             logs[f"{prefix}{out}_loss"] = sums.losses[j] / sums.seen
         for j, out in enumerate(names):
             for name in lists[j]:
-                logs[f"{prefix}{out}_{name}"] = sums.correct[j] / sums.seen
+                logs[f"{prefix}{out}_{name}"] = self._metric_value(sums, j, name, sizes[j])
         return logs
+
+    @staticmethod
+    def _metric_value(sums, j, name, size):
+        value = sums.value(j, name, size)
+        if value != value:  # NaN: the core could not pair predictions and targets
+            raise ValueError(f"metric {name!r} compares each output value with its target: it "
+                             "needs targets shaped like the model's output (not class labels)")
+        return value
 
     def _batches(self, n, batch_size, order=None):
         for start in range(0, n, batch_size):

@@ -686,6 +686,17 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
     }
     r.output_losses.push_back(value);
     r.output_correct.push_back(ol.loss->count_correct(run.out, *ys[j]));
+    double abs_sum = std::nan(""), sq_sum = std::nan("");
+    if (ys[j]->numel() == run.out.numel()) {
+      abs_sum = sq_sum = 0.0;
+      const float *p = run.out.data(), *t = ys[j]->data();
+      for (int64_t i = 0; i < run.out.numel(); ++i) {
+        const double d = static_cast<double>(p[i]) - t[i];
+        abs_sum += std::fabs(d), sq_sum += d * d;
+      }
+    }
+    r.output_abs_error.push_back(abs_sum);
+    r.output_squared_error.push_back(sq_sum);
     r.loss += ol.weight * value;
   }
   r.loss += penalty();

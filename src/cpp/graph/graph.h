@@ -29,6 +29,10 @@ struct StepResult {
   // Per output (several for a model with several outputs).
   std::vector<double> output_losses;
   std::vector<int64_t> output_correct;
+  // Sums over the output's elements of |pred - target| and (pred - target)^2
+  // (the "mae" and "mse" metrics); NaN where the targets are not shaped like
+  // the output (class labels).
+  std::vector<double> output_abs_error, output_squared_error;
 };
 
 // One node of the DAG: a layer and where its inputs come from. A node whose

@@ -144,7 +144,7 @@ py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training, const py::ob
     py::gil_scoped_release release;
     r = training ? g.train_step(Batch{&xv}, Batch{&yv}, w) : g.test_step(Batch{&xv}, Batch{&yv}, w);
   }
-  return py::make_tuple(r.loss, r.correct);
+  return py::make_tuple(r.loss, r.correct, r.output_abs_error[0], r.output_squared_error[0]);
 }
 
 // Arrays as tensor views, for a model of several inputs or outputs; the
@@ -175,7 +175,8 @@ py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool trai
     py::gil_scoped_release release;
     r = training ? g.train_step(bx, by, w) : g.test_step(bx, by, w);
   }
-  return py::make_tuple(r.loss, r.output_losses, r.output_correct);
+  return py::make_tuple(r.loss, r.output_losses, r.output_correct, r.output_abs_error,
+                        r.output_squared_error);
 }
 
 py::list predict_multi(const Graph& g, const py::list& xs) {
@@ -245,7 +246,8 @@ void bind_graph(py::module_& m) {
       .def("train_step",
            [](Graph& g, FloatArray x, FloatArray y, const py::object& w) { return step(g, x, y, true, w); },
            py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
-           "One training step on a batch: returns (mean loss, number correct).")
+           "One training step on a batch: returns (mean loss, number correct, sum of absolute "
+           "errors, sum of squared errors).")
       .def("test_step",
            [](Graph& g, FloatArray x, FloatArray y, const py::object& w) { return step(g, x, y, false, w); },
            py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
@@ -255,7 +257,8 @@ void bind_graph(py::module_& m) {
            },
            py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none(),
            "One training step on lists of input and target arrays: returns (total loss, "
-           "[loss per output], [correct per output]).")
+           "[loss per output], [correct per output], [absolute error sum per output], "
+           "[squared error sum per output]).")
       .def("test_step_multi",
            [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w) {
              return step_multi(g, xs, ys, false, w);
