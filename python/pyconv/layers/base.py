@@ -49,12 +49,9 @@ def normalize_tuple(value, n, name, allow_zero=False):
 
 
 def normalize_activation(activation):
-    if activation is None:
-        return "linear"
-    if not isinstance(activation, str):
-        raise TypeError("activation must be a name such as 'relu' or None, "
-                        f"received {activation!r}")
-    return activation.lower()
+    from ..activations import name_of
+
+    return name_of(activation)
 
 
 class Layer:
@@ -160,7 +157,13 @@ class Layer:
         model._graph.set_trainable(index, self._trainable)
 
     def _validate(self):
-        """Checks the arguments in the C++ core (one set of rules for every front end)."""
+        """Checks the arguments in the C++ core (one set of rules for every front end),
+        after turning initializer objects into the names the core knows."""
+        from .. import initializers
+
+        for key, value in self._args.items():
+            if key.endswith("_initializer"):
+                self._args[key] = initializers.name_of(value)
         _core.validate_layer(self.core_config())
 
     def core_config(self):
