@@ -237,29 +237,23 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
   output_shape_ = record_.nodes.back().attrs.get_int_list("output_shape");
 }
 
-void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) const {
-  const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
-  const size_t arena = pcvm::arena_bytes(model_);
-  // Samples are independent: whole samples per thread, each with its own arena.
-  if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
-    throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
-  if (n > 1 && dense_end_ > dense_first_) return predict_in_groups(x, n, y, threads);
-  parallel_for_throwing(threads_for(n * in * 64, threads), n, [&](int64_t i) {
+namespace {
+
+// run_one(i, arena) for samples [0, rows), whole samples per thread, each
+// thread with its own arena of `bytes`, kept so warm calls allocate nothing.
+// run_one cannot fail: the model passed pcvm::check and the arena has its size.
+template <class F>
+void for_each_sample(int64_t rows, int64_t work_per_sample, int threads, size_t bytes, F&& run_one) {
+  parallel_for_throwing(threads_for(rows * work_per_sample, threads), rows, [&](int64_t i) {
     thread_local std::vector<unsigned char> t_arena;
-    if (t_arena.size() < arena + 16) t_arena.resize(arena + 16);
-    void* base = t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
-    // Cannot fail: the model passed pcvm::check and the arena has its size.
-    pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels_);
+    if (t_arena.size() < bytes + 16) t_arena.resize(bytes + 16);
+    run_one(i, t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16);
   });
 }
 
-namespace {
-
-int64_t depth_of(const pcvm::Op& dense) { return int64_t{dense.in_h} * dense.in_w * dense.in_c; }
-
-// The bytes between rows entering a dense op: its depth rounded up to 4, as
-// its packed weights are (the bytes past the depth are zeros).
-int64_t row_stride(const pcvm::Op& dense) { return (depth_of(dense) + 3) / 4 * 4; }
+// A dense op's packed weights: the bytes between rows entering it (its
+// padded depth) and its depth.
+const PackedInt8& packed(const pcvm::Op& dense) { return *static_cast<const PackedInt8*>(dense.packed); }
 
 // Zeros in columns [from, stride) of rows rows.
 void zero_padding(int8_t* rows_data, int64_t rows, int64_t from, int64_t stride) {
@@ -268,6 +262,17 @@ void zero_padding(int8_t* rows_data, int64_t rows, int64_t from, int64_t stride)
 }
 
 }  // namespace
+
+void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) const {
+  const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
+  const size_t arena = pcvm::arena_bytes(model_);
+  if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
+    throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
+  if (n > 1 && dense_end_ > dense_first_) return predict_in_groups(x, n, y, threads);
+  for_each_sample(n, in * 64, threads, arena, [&](int64_t i, void* base) {
+    pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels_);
+  });
+}
 
 // Samples in groups: the ops before the dense ones run per sample (threads
 // taking samples), the dense ones once for the group (each reads its weights
@@ -278,40 +283,34 @@ void QuantizedModel::predict_in_groups(const float* x, int64_t n, float* y, int 
   const size_t arena = pcvm::arena_bytes(model_);
   int64_t widest = 0;
   for (int32_t k = dense_first_; k < dense_end_; ++k)
-    widest = std::max({widest, row_stride(ops_[k]), int64_t{ops_[k].out_c}});
+    if (ops_[k].type == pcvm::kQDense)
+      widest = std::max({widest, packed(ops_[k]).padded_depth, int64_t{ops_[k].out_c}});
   thread_local std::vector<int8_t> t_rows[2];  // the calling thread's; kept, so warm calls allocate nothing
   for (std::vector<int8_t>& v : t_rows)
     if (static_cast<int64_t>(v.size()) < kGroup * widest) v.resize(static_cast<size_t>(kGroup * widest));
-  // Each worker's arena for the per-sample ops.
-  auto per_sample = [&](int64_t rows, auto&& run_one) {
-    parallel_for_throwing(threads_for(rows * in * 64, threads), rows, [&](int64_t i) {
-      thread_local std::vector<unsigned char> t_arena;
-      if (t_arena.size() < arena + 16) t_arena.resize(arena + 16);
-      void* base = t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
-      run_one(i, base);  // cannot fail: the model passed pcvm::check and the arena has its size
-    });
-  };
+  const PackedInt8& first = packed(ops_[dense_first_]);
   for (int64_t s0 = 0; s0 < n; s0 += kGroup) {
     const int64_t rows = std::min(kGroup, n - s0);
     int8_t *a = t_rows[0].data(), *b = t_rows[1].data();
-    int64_t stride = row_stride(ops_[dense_first_]);
-    per_sample(rows, [&](int64_t i, void* base) {
+    int64_t stride = first.padded_depth;
+    for_each_sample(rows, in * 64, threads, arena, [&](int64_t i, void* base) {
       pcvm::run_ops(model_, 0, dense_first_, x + (s0 + i) * in, a + i * stride, base, arena, kernels_);
     });
-    zero_padding(a, rows, depth_of(ops_[dense_first_]), stride);
+    zero_padding(a, rows, first.depth, stride);
     for (int32_t k = dense_first_; k < dense_end_; ++k) {
       const pcvm::Op& op = ops_[k];
       if (op.type != pcvm::kQDense) continue;  // a reshape: the same rows
       int32_t next = k + 1;
       while (next < dense_end_ && ops_[next].type != pcvm::kQDense) ++next;
-      const int64_t out_stride = next < dense_end_ ? row_stride(ops_[next]) : op.out_c;
+      const int64_t out_stride = next < dense_end_ ? packed(ops_[next]).padded_depth : op.out_c;
       qdense_rows(op, a, stride, rows, b, out_stride);
       zero_padding(b, rows, op.out_c, out_stride);
       std::swap(a, b);
       stride = out_stride;
     }
-    per_sample(rows, [&](int64_t i, void* base) {
-      pcvm::run_ops(model_, dense_end_, model_.op_count, a + i * stride, y + (s0 + i) * out, base, arena, kernels_);
+    for_each_sample(rows, in * 64, threads, arena, [&](int64_t i, void* base) {
+      pcvm::run_ops(model_, dense_end_, model_.op_count, a + i * stride, y + (s0 + i) * out, base, arena,
+                    kernels_);
     });
   }
 }
