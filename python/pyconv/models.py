@@ -105,6 +105,13 @@ class _Data:
         return part(slice(None, at)), part(slice(at, None))
 
 
+def _index_batches(n, batch_size, order=None):
+    """The sample indices of each batch of [0, n): in order, or in `order`."""
+    for start in range(0, n, batch_size):
+        yield (np.arange(start, min(start + batch_size, n)) if order is None
+               else order[start:start + batch_size])
+
+
 class _ArrayBatches:
     """Batches of arrays (a _Data), shuffled per epoch when given a generator."""
 
@@ -115,11 +122,9 @@ class _ArrayBatches:
     def epoch(self, steps=None, rng=None):
         n = len(self.data)
         order = rng.permutation(n) if rng is not None else None
-        for step, start in enumerate(range(0, n, self.batch_size)):
+        for step, idx in enumerate(_index_batches(n, self.batch_size, order)):
             if step == steps:
                 return
-            idx = np.arange(start, min(start + self.batch_size, n)) if order is None \
-                else order[start:start + self.batch_size]
             yield self.data.take(idx)
 
     def close(self):
@@ -542,11 +547,6 @@ class Model:
                              "needs targets shaped like the model's output (not class labels)")
         return value
 
-    def _batches(self, n, batch_size, order=None):
-        for start in range(0, n, batch_size):
-            yield (np.arange(start, min(start + batch_size, n)) if order is None
-                   else order[start:start + batch_size])
-
     def _batches_of(self, x, y, sample_weight, class_weight, batch_size, what="x"):
         """Batches of arrays, of a PyDataset or of a generator (then y,
         sample_weight and batch_size must not be given: the batches hold them).
@@ -651,12 +651,10 @@ class Model:
             if plan.verbose:
                 print(f"Epoch {epoch + 1}/{plan.epochs}", flush=True)
             bar = ProgressBar(plan.steps) if plan.verbose == 1 and plan.steps else None
-            sums = _LogSums(1)
+            sums = _LogSums(len(self._output_shapes))
             batches = train.epoch(plan.steps, self._shuffle_rng if plan.shuffle else None)
             step = -1
             for step, batch in enumerate(batches):
-                if step == 0:
-                    sums = _LogSums(len(batch[1]))
                 cbs.on_train_batch_begin(step, None)
                 sums.add(len(batch[0][0]), *self._step(*batch, training=True))
                 logs = self._logs(sums)
@@ -682,18 +680,16 @@ class Model:
     def _evaluate(self, batches, prefix="", callbacks=None, steps=None):
         """The logs over the batches (the first `steps`); with callbacks, their
         on_test_* hooks run (as during fit's validation and in evaluate)."""
-        sums = None
+        sums = _LogSums(len(self._output_shapes))
         if callbacks:
             callbacks.on_test_begin(None)
         for step, batch in enumerate(batches.epoch(steps)):
-            if sums is None:
-                sums = _LogSums(len(batch[1]))
             if callbacks:
                 callbacks.on_test_batch_begin(step, None)
             sums.add(len(batch[0][0]), *self._step(*batch, training=False))
             if callbacks:
                 callbacks.on_test_batch_end(step, self._logs(sums))
-        if sums is None:
+        if not sums.seen:
             raise ValueError("there were no batches to evaluate")
         logs = self._logs(sums)
         if callbacks:
@@ -762,7 +758,7 @@ class Model:
         cbs.on_predict_begin(None)
         shapes = [self._shapes[-1]] if self._single_io else self._output_shapes
         outs = [np.empty((n,) + s, dtype=np.float32) for s in shapes]
-        for step, idx in enumerate(self._batches(n, batch_size)):
+        for step, idx in enumerate(_index_batches(n, batch_size)):
             cbs.on_predict_batch_begin(step, None)
             batch = [gather_batch(a, idx) for a in xs]
             parts = [self._graph.predict(batch[0])] if self._single_io \
