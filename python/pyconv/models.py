@@ -40,8 +40,8 @@ def _numeric_array(a, what):
         # np.asarray would walk a sequence-like object item by item, without
         # end for one whose __getitem__ never raises IndexError.
         raise TypeError(f"{what} must be a NumPy array (or a list of numbers), received "
-                        f"{type(a).__name__}; generators and Sequence-like objects are not "
-                        "supported: pass the data as arrays")
+                        f"{type(a).__name__}; for data given batch by batch, subclass "
+                        "pyconv.utils.PyDataset or pass a generator")
     a = np.asarray(a)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be a numeric array, received dtype {a.dtype}")

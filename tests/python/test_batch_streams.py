@@ -1,8 +1,8 @@
 """fit, evaluate and predict on data given batch by batch, as Keras 3 takes
 it: a pyconv.utils.PyDataset (threads or processes making batches ahead),
-a Python generator, and the tuple (x, y) as x. Found: an object with
-__len__ and __getitem__ passed to fit exhausted all memory (later: a
-TypeError); now it trains."""
+a Python generator, and the tuple (x, y) as x. (A plain object with
+__len__ and __getitem__ that is neither is refused, as Keras refuses it:
+test_model_state.py.)"""
 
 import threading
 import time
