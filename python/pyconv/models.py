@@ -15,10 +15,13 @@ from .data import py_dataset
 from .data.pipeline import gather_batch
 from .errors import ShapeError
 from .layers.base import Layer
-from .layers.core import Input, KerasTensor
+from .layers.core import BatchNormalization, Dropout, Input, KerasTensor
+from .layers.preprocessing import RANDOM_LAYERS as _AUGMENTATIONS
 from .progress import ProgressBar, format_logs
 
 _FLOAT32 = np.dtype(np.float32)
+# Layers that act differently in training: model(x, training=True) cannot run them.
+_TRAINING_MODAL = (BatchNormalization, Dropout)
 _SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
                   "GlobalMaxPooling2D")
 
@@ -910,17 +913,29 @@ class Model:
 
     def __call__(self, inputs, training=None):
         """The model on arrays, as Keras's model(x): its outputs for the batch
-        (NumPy arrays). Training-mode calls (dropout on) happen only inside
+        (NumPy arrays). As in Keras, the random augmentation layers transform
+        unless training=False; dropout and batch statistics act only inside
         fit and train_on_batch."""
-        if training:
-            raise ValueError("model(x, training=True) is not supported: pyconv runs a model in "
-                             "training mode only inside fit and train_on_batch")
         if isinstance(inputs, KerasTensor) or (isinstance(inputs, (list, tuple, dict)) and any(
                 isinstance(t, KerasTensor) for t in (inputs.values() if isinstance(inputs, dict)
                                                      else inputs))):
             raise TypeError("calling a model on symbolic tensors (a model inside another) is not "
                             "supported; build the outer model from the inner one's layers")
-        return self.predict_on_batch(inputs)
+        self._require_built()
+        augments = training is not False and any(
+            isinstance(layer, _AUGMENTATIONS) for layer in self.layers)
+        if training:
+            modal = [layer.name for layer in self.layers if isinstance(layer, _TRAINING_MODAL)]
+            if modal:
+                raise ValueError(f"model(x, training=True) is not supported for a model with "
+                                 f"dropout or batch normalization ({', '.join(modal)}): pyconv "
+                                 "runs them in training mode only inside fit and train_on_batch")
+        if not augments:
+            return self.predict_on_batch(inputs)
+        xs = [np.ascontiguousarray(a, dtype=np.float32)
+              for a in self._prepare_x(inputs, check_finite=False)]
+        outs = self._graph.predict_multi(xs, augment_key=_random.next_seed())
+        return outs[0] if self._single_io else self._structure(outs, self._output_keys)
 
     def to_json(self, **kwargs):
         """The model's architecture as JSON (no weights): see model_from_json."""

@@ -10,6 +10,8 @@ from .merge import (Add, Average, Concatenate, Maximum, Multiply, Subtract, add,
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D,
                       MaxUnpooling2D)
+from .preprocessing import (Normalization, RandomContrast, RandomCrop, RandomFlip,
+                            RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing)
 from .reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 Convolution1D = Conv1D
@@ -23,7 +25,9 @@ __all__ = [
     "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
     "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor", "Layer", "LayerNormalization",
     "LeakyReLU", "LocalResponseNormalization", "MaxPool2D", "MaxPooling2D", "MaxUnpooling2D",
-    "Maximum", "Multiply", "PReLU", "Permute", "ReLU", "Reshape", "SeparableConv2D", "Softmax",
+    "Maximum", "Multiply", "Normalization", "PReLU", "Permute", "RandomContrast", "RandomCrop",
+    "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU", "Rescaling",
+    "Reshape", "Resizing", "SeparableConv2D", "Softmax",
     "Subtract", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "maximum",
     "multiply", "subtract",
 ]

@@ -403,12 +403,17 @@ void Graph::prepare(ExecContext& c) const {
   c.inputs_.clear();
 }
 
-void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers) const {
+void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers,
+                        const uint64_t* augment_key) const {
   const FlushDenormals flush;
   check_inputs(xs);
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
   RunContext rc = run_context(training);
+  if (augment_key) {
+    rc.augment = true;
+    rc.step = *augment_key;
+  }
   if (training && buffers == Buffers::Folded) buffers = Buffers::Training;
   const bool fold = buffers == Buffers::Folded;
   const int64_t batch = xs[0]->dim(0);
@@ -617,6 +622,16 @@ void Graph::predict(const Batch& xs, const std::vector<Tensor*>& outs) const {
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
   run_forward(xs, false, *c, Buffers::Folded);
+  finish_outputs(*c, outs.data(), run_context(false).threads);
+}
+
+void Graph::predict_augmented(const Batch& xs, const std::vector<Tensor*>& outs,
+                              uint64_t key) const {
+  if (outs.size() != outputs_.size())
+    throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
+  PooledContext c(*this);
+  std::shared_lock<SharedMutex> lock(weights_);
+  run_forward(xs, false, *c, Buffers::Folded, &key);
   finish_outputs(*c, outs.data(), run_context(false).threads);
 }
 

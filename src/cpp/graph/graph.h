@@ -131,6 +131,10 @@ class Graph {
   void predict(const Tensor& x, Tensor& out) const;
   // Several inputs and outputs: one tensor per model input and output.
   void predict(const Batch& xs, const std::vector<Tensor*>& outs) const;
+  // Keras's model(x) and layer(x) on arrays: inference, but with the random
+  // augmentation layers transforming (their Keras call defaults to
+  // training=True), their draws keyed by `key` (vary it from call to call).
+  void predict_augmented(const Batch& xs, const std::vector<Tensor*>& outs, uint64_t key) const;
   // Inference on x, keeping copies of the outputs of the nodes `which`
   // (intermediate feature maps).
   std::vector<Tensor> node_outputs(const Batch& xs, const std::vector<size_t>& which) const;
@@ -231,7 +235,10 @@ class Graph {
   // gradients that no later step reads; Own keeps every output
   // (node_outputs).
   enum class Buffers { Folded, Training, Own };
-  void run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers) const;
+  // augment_key: non-null to run the augmentation layers outside training
+  // (predict_augmented), with draws keyed by it.
+  void run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers,
+                   const uint64_t* augment_key = nullptr) const;
   // Backward from the gradients in the output nodes' grad tensors.
   void run_backward(const std::vector<Tensor*>& dxs, ExecContext& c);
   void run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,

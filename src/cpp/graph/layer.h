@@ -52,7 +52,10 @@ struct LayerState {
 struct RunContext {
   int threads = 1;
   bool training = false;
-  uint64_t step = 0;             // training steps taken so far: keys dropout masks
+  // The random augmentation layers transform: in training, and in Keras's
+  // model(x) / layer(x) on arrays (their call defaults to training=True).
+  bool augment = false;
+  uint64_t step = 0;             // training steps taken so far (or a call's key): keys random draws
   int call = 0;                  // which call of a shared layer runs (0: the first): too
   LayerState* state = nullptr;   // this layer's state in the running context
 };

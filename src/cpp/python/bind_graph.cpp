@@ -179,7 +179,8 @@ py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool trai
                         r.output_squared_error);
 }
 
-py::list predict_multi(const Graph& g, const py::list& xs) {
+// augment_key: None for plain inference, else Graph::predict_augmented's key.
+py::list predict_multi(const Graph& g, const py::list& xs, const py::object& augment_key) {
   std::vector<FloatArray> keep;
   std::vector<Tensor> views;
   const Batch bx = views_of(xs, keep, views);
@@ -195,8 +196,13 @@ py::list predict_multi(const Graph& g, const py::list& xs) {
   std::vector<Tensor*> out_ptrs;
   for (Tensor& t : outs) out_ptrs.push_back(&t);
   {
+    const bool augment = !augment_key.is_none();
+    const uint64_t key = augment ? augment_key.cast<uint64_t>() : 0;
     py::gil_scoped_release release;
-    g.predict(bx, out_ptrs);
+    if (augment)
+      g.predict_augmented(bx, out_ptrs, key);
+    else
+      g.predict(bx, out_ptrs);
   }
   return result;
 }
@@ -264,8 +270,9 @@ void bind_graph(py::module_& m) {
              return step_multi(g, xs, ys, false, w);
            },
            py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none())
-      .def("predict_multi", &predict_multi, py::arg("xs"),
-           "Outputs (a list, one array per output) for a list of input arrays.")
+      .def("predict_multi", &predict_multi, py::arg("xs"), py::arg("augment_key") = py::none(),
+           "Outputs (a list, one array per output) for a list of input arrays; with an "
+           "augment_key, the random augmentation layers transform (Keras's model(x)).")
       .def("predict",
            [](Graph& g, FloatArray x) {
              Tensor xv = view_of(x);

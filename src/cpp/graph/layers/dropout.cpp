@@ -9,6 +9,7 @@
 #include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
+#include "graph/layers/random_draws.h"
 
 namespace pyconv {
 
@@ -16,23 +17,17 @@ namespace {
 
 class DropoutLayer : public Layer {
  public:
-  explicit DropoutLayer(const Attrs& a) : Layer(a) {
+  explicit DropoutLayer(const Attrs& a) : Layer(a), seed_(a) {
     a.check_known({"rate", "seed", "noise_shape"});
     rate_ = static_cast<float>(a.get_float("rate", -1.0));
     if (!(rate_ >= 0.f && rate_ < 1.f))
       throw ValueError(cat(who(), ": rate must be in [0, 1), received ", a.get_float("rate", -1.0)));
     if (a.has("noise_shape"))
       throw ValueError(cat(who(), ": noise_shape is not supported; expected it to be omitted"));
-    has_seed_ = a.has("seed");
-    seed_ = static_cast<uint64_t>(a.get_int("seed", 0));
   }
 
   Shape build(const std::vector<Shape>& inputs, Rng* rng) override {
-    // A drawn seed becomes an attribute, so a saved model keeps its masks.
-    if (!has_seed_ && rng) {
-      seed_ = rng->next();
-      attrs_.set("seed", static_cast<int64_t>(seed_));
-    }
+    seed_.draw(attrs_, rng);
     return inputs[0];
   }
 
@@ -48,7 +43,7 @@ class DropoutLayer : public Layer {
       std::memcpy(y, x, sizeof(float) * n);
       return;
     }
-    const uint64_t key = mask_key(ctx);
+    const uint64_t key = seed_.run_key(ctx);
     const float scale = 1.f / (1.f - rate_);
     // Each 64-bit hash gives four 16-bit uniforms: a quarter of the hashing.
     const uint32_t threshold = static_cast<uint32_t>(rate_ * 65536.f + 0.5f);
@@ -58,7 +53,7 @@ class DropoutLayer : public Layer {
     const int64_t groups = (n + 3) / 4;
 #pragma omp parallel for num_threads(ctx.threads) if (n > 65536)
     for (int64_t q = 0; q < groups; ++q) {
-      const uint64_t bits = splitmix64(key + static_cast<uint64_t>(q) * 0x9E3779B97F4A7C15ull);
+      const uint64_t bits = random_bits(key, static_cast<uint64_t>(q));
       for (int64_t i = q * 4, j = 0; i < std::min(n, q * 4 + 4); ++i, ++j) {
         mask[i] = ((bits >> (16 * j)) & 0xFFFF) >= threshold;
         y[i] = mask[i] ? x[i] * scale : 0.f;
@@ -84,12 +79,6 @@ class DropoutLayer : public Layer {
   }
 
  private:
-  // Per step, and per call of a layer called more than once (each call its own mask, as in Keras).
-  uint64_t mask_key(const RunContext& ctx) const {
-    const uint64_t key = splitmix64(seed_ ^ splitmix64(ctx.step));
-    return ctx.call == 0 ? key : splitmix64(key ^ static_cast<uint64_t>(ctx.call));
-  }
-
   struct MaskState : LayerState {
     std::vector<uint8_t> mask;  // the last training forward's kept elements
     size_t bytes() const override { return mask.capacity(); }
@@ -97,8 +86,7 @@ class DropoutLayer : public Layer {
   };
 
   float rate_ = 0.5f;
-  bool has_seed_ = false;
-  uint64_t seed_ = 0;
+  LayerSeed seed_;
 };
 
 }  // namespace
