@@ -31,7 +31,11 @@ _FIXED_OUTPUT = {"tanh": (1.0 / 128, 0), "sigmoid": (1.0 / 256, -128),
                  "hard_sigmoid": (1.0 / 256, -128)}
 # Float activations the micro runtime has (for layers left in float, and softmax).
 _FLOAT_ACTIVATIONS = ("linear", "relu", "relu6", "tanh", "sigmoid", "softmax", "swish", "elu")
-_SKIPPED = ("Dropout",)
+# Identity at inference: left out of the quantized model.
+_SKIPPED = ("Dropout", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
+            "RandomContrast")
+# Preprocessing that acts at inference: the micro runtime does not run it yet.
+_PREPROCESSING = ("Rescaling", "Normalization", "Resizing", "RandomCrop")
 
 
 def _activation_fn(name):
@@ -216,6 +220,11 @@ def _as_ops(layers):
             prev["node"] = node  # its output is now the folded layer's
             prev["names"].append(config["name"])
             continue
+        elif kind in _PREPROCESSING:
+            raise ValueError(f"layer '{config['name']}' ({kind}) cannot be quantized yet: "
+                             "quantize a model without its preprocessing layers and apply them "
+                             "to the data before qmodel.predict (the random augmentations are "
+                             "left out by themselves)")
         elif kind == "ReLU":
             op["kind"], op["activation"] = "Activation", "relu"
         elif kind not in ("Activation", "MaxPooling2D", "AveragePooling2D",

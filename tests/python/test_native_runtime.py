@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import pyconv
+from native_tools import pyconv_run_outputs
 from pyconv import layers
 
 PCV_OK, PCV_ERR_ARGUMENT, PCV_ERR_SHAPE, PCV_ERR_IO, PCV_ERR_FORMAT = 0, 1, 2, 3, 4
@@ -139,15 +140,9 @@ def test_c_api_reports_bad_files_and_arguments(lib, trained, tmp_path):
 
 def test_pyconv_run_gives_python_outputs(trained, tmp_path):
     model, path, x = trained
-    tool = shutil.which("pyconv-run")
-    assert tool, "pyconv-run is not on PATH; pip install . puts it there"
-    np.save(tmp_path / "x.npy", x[:64])
-    result = subprocess.run([tool, str(path), str(tmp_path / "x.npy"), "-o",
-                             str(tmp_path / "out.npy"), "--quiet"], capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
+    np.testing.assert_array_equal(pyconv_run_outputs(path, x[:64], tmp_path),
                                   model.predict(x[:64], batch_size=64, verbose=0))
+    tool = shutil.which("pyconv-run")
     (tmp_path / "bad.pcv").write_bytes(path.read_bytes()[:200])
     result = subprocess.run([tool, str(tmp_path / "bad.pcv"), str(tmp_path / "x.npy")],
                             capture_output=True, text=True, timeout=60)

@@ -4,15 +4,13 @@ resampling oracle), with finite-difference gradients; active only in training
 (and in Keras's model(x) / layer(x) on arrays); saved with the model and run
 by the native runtime."""
 
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 from scipy import ndimage
 
 import pyconv
 from gradcheck import assert_close_to_reference, check_layer_grads
+from native_tools import pyconv_run_outputs
 from pyconv import _core
 from pyconv import layers as L
 
@@ -515,11 +513,4 @@ def test_a_model_with_preprocessing_is_saved_and_run_by_pyconv_run(tmp_path):
     assert [type(l).__name__ for l in loaded.layers[:6]] == [
         "Rescaling", "Normalization", "RandomFlip", "RandomRotation", "Resizing", "RandomCrop"]
     np.testing.assert_array_equal(loaded.predict(x), expected)
-    tool = shutil.which("pyconv-run")
-    assert tool, "pyconv-run is not on PATH; pip install . puts it there"
-    np.save(tmp_path / "x.npy", x)
-    result = subprocess.run([tool, str(path), str(tmp_path / "x.npy"), "-o",
-                             str(tmp_path / "out.npy"), "--quiet"], capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+    np.testing.assert_array_equal(pyconv_run_outputs(path, x, tmp_path), expected)

@@ -4,8 +4,6 @@ keep their accuracy on real digits, save and load (also through the C
 library and pyconv-run), and bad models, data and files are refused clearly."""
 
 import pickle
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ import pyconv
 from pyconv import layers as L
 
 import quant_reference
+from native_tools import pyconv_run_outputs
 
 
 def _digits(n_train=2000, n_test=500):
@@ -157,14 +156,7 @@ def test_save_load_pickle_c_library_and_pyconv_run(tmp_path):
     with pytest.raises(FileExistsError):
         q.save(path, overwrite=False)
 
-    tool = shutil.which("pyconv-run")
-    assert tool, "pyconv-run is not on PATH; pip install . puts it there"
-    np.save(tmp_path / "x.npy", xt)
-    result = subprocess.run([tool, str(path), str(tmp_path / "x.npy"), "-o",
-                             str(tmp_path / "out.npy"), "--quiet"], capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+    np.testing.assert_array_equal(pyconv_run_outputs(path, xt, tmp_path), expected)
 
 
 def test_c_library_runs_a_quantized_model_and_refuses_to_train_it(tmp_path):
@@ -199,6 +191,24 @@ def test_batch_normalization_without_scale_or_center_folds():
         q = pyconv.quantize(model, x)
         np.testing.assert_array_equal(q.predict(x[:4]), _oracle(q, x[:4]).reshape(4, 4))
         assert np.abs(q.predict(x) - model.predict(x, verbose=0)).max() < 0.1
+
+
+def test_augmentation_layers_are_left_out_and_preprocessing_is_refused():
+    pyconv.set_seed(9)
+    x = np.random.default_rng(4).standard_normal((32, 6, 6, 2)).astype(np.float32)
+    body = lambda: [L.Conv2D(3, 3, activation="relu"), L.Flatten(), L.Dense(4)]
+    augmented = _trained(pyconv.Sequential([
+        pyconv.Input((6, 6, 2)), L.RandomFlip(), L.RandomRotation(0.1), L.RandomZoom(0.1),
+        L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.1)] + body()), x, np.arange(32) % 4)
+    q = pyconv.quantize(augmented, x)
+    kinds = [node["type"] for node in q._core.nodes()]
+    assert len(kinds) == 5 and not any(k.startswith("Random") for k in kinds), kinds
+    np.testing.assert_array_equal(q.predict(x[:4]), _oracle(q, x[:4]).reshape(4, 4))
+    for first in (L.Rescaling(0.5), L.Normalization(mean=0.0, variance=1.0), L.Resizing(5, 5),
+                  L.RandomCrop(5, 5)):
+        model = pyconv.Sequential([pyconv.Input((6, 6, 2)), first] + body())
+        with pytest.raises(ValueError, match="without its preprocessing layers"):
+            pyconv.quantize(model, x)
 
 
 def test_models_that_cannot_be_quantized_are_refused_clearly():

@@ -477,8 +477,21 @@ void Graph::run_backward(const std::vector<Tensor*>& dxs_in, ExecContext& c) {
   std::vector<bool> dx_ready(dxs.size(), false);
   std::vector<bool> written(nodes_.size(), false);  // a layer's param grads hold a call's share
   std::vector<Tensor> parts, earlier;  // second shares of a gradient; a shared layer's grads
+  // Which nodes' outputs need a gradient: those downstream of a trainable
+  // weight or of an input whose gradient the caller asked for. The rest
+  // (augmentation in front of the first layer, a frozen feature extractor)
+  // would compute gradients no one reads.
+  std::vector<bool>& wanted = c.grad_wanted_;
+  wanted.assign(nodes_.size(), false);
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    for (const Param& p : layer(k).params())
+      if (p.trainable && !p.is_state) wanted[k] = true;
+    for (int i : nodes_[k].inputs)
+      if (i < 0 ? dxs[-1 - i] != nullptr : wanted[i]) wanted[k] = true;
+  }
   for (size_t k = nodes_.size(); k-- > 0;) {
-    if (!c.nodes_[k].grad_ready) continue;  // nothing an output depends on flows through here
+    // Nothing an output depends on flows through here, or nothing needs it.
+    if (!c.nodes_[k].grad_ready || !wanted[k]) continue;
     const size_t owner = nodes_[k].owner;
     if (!written[owner]) {
       run_node_backward(k, c, dxs, dx_ready, parts);
@@ -514,7 +527,7 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
   parts.reserve(node.inputs.size());
   for (int i : node.inputs) {
     in.push_back(i < 0 ? c.inputs_[-1 - i] : &c.nodes_[i].out);
-    Tensor* target = i < 0 ? dxs[-1 - i] : &c.nodes_[i].grad;
+    Tensor* target = i < 0 ? dxs[-1 - i] : c.grad_wanted_[i] ? &c.nodes_[i].grad : nullptr;
     if (!target) {
       din.push_back(nullptr);
       continue;

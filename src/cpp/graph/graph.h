@@ -75,6 +75,7 @@ class ExecContext {
   // A training step's shared buffers (Graph::plan_training_buffers).
   std::vector<Tensor> train_slots_;
   Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
+  std::vector<bool> grad_wanted_;  // backward: which node outputs need a gradient
   bool training_ = false;
   uint64_t step_ = 0;
 };

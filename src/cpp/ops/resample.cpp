@@ -49,8 +49,10 @@ int64_t fill_index(int64_t i, int64_t n, FillMode mode) {
     case FillMode::Nearest:
       return i < 0 ? 0 : n - 1;
     case FillMode::Wrap:
+      if (i >= -n && i < 2 * n) return i < 0 ? i + n : i - n;  // one period away: no division
       return ((i % n) + n) % n;
     case FillMode::Reflect: {
+      if (i >= -n && i < 2 * n) return i < 0 ? -1 - i : 2 * n - 1 - i;
       const int64_t m = ((i % (2 * n)) + 2 * n) % (2 * n);
       return m < n ? m : 2 * n - 1 - m;
     }
@@ -69,18 +71,24 @@ struct Taps {
 
 constexpr float kCoordLimit = 1e12f;
 
+// floor(v) as an integer, for |v| <= kCoordLimit, without a libm call (a
+// plain x86-64 build has no rounding instruction).
+inline int64_t floor_int(float v) {
+  const auto i = static_cast<int64_t>(v);  // toward zero
+  return i - (static_cast<float>(i) > v);
+}
+
 Taps taps(float v, float lo_limit, float hi_limit, int64_t n, const ResampleGeometry& g) {
   v = std::min(std::max(v, lo_limit), hi_limit);
   Taps t;
   if (g.interpolation == Interpolation::Nearest) {
-    t.at[0] = fill_index(static_cast<int64_t>(std::floor(v + 0.5f)), n, g.fill);
+    t.at[0] = fill_index(floor_int(v + 0.5f), n, g.fill);
     t.w[0] = 1.f;
     t.count = 1;
     return t;
   }
-  const float lo = std::floor(v);
-  const float frac = v - lo;
-  const int64_t i = static_cast<int64_t>(lo);
+  const int64_t i = floor_int(v);
+  const float frac = v - static_cast<float>(i);
   t.at[0] = fill_index(i, n, g.fill);
   t.w[0] = 1.f - frac;
   t.count = 1;
@@ -92,14 +100,68 @@ Taps taps(float v, float lo_limit, float hi_limit, int64_t n, const ResampleGeom
   return t;
 }
 
-// The range points are clamped to: the clamp window, or far beyond any image
-// yet safe to convert to an integer.
-void limits(const ResampleGeometry& g, float ylim[2], float xlim[2]) {
-  ylim[0] = g.clamp ? g.y_lo : -kCoordLimit;
-  ylim[1] = g.clamp ? g.y_hi : kCoordLimit;
-  xlim[0] = g.clamp ? g.x_lo : -kCoordLimit;
-  xlim[1] = g.clamp ? g.x_hi : kCoordLimit;
-}
+// The pixels a point reads near or past the border (offsets into its image,
+// -1 for the fill value) and their weights.
+struct Corners {
+  int64_t at[4];
+  float w[4];
+  int count;
+};
+
+// Where points of one geometry read. The loops keep one as a local copy: its
+// fields then stay in registers, where a geometry behind a reference would be
+// read again after every store to the output.
+struct Sampler {
+  explicit Sampler(const ResampleGeometry& geom)
+      : g(geom),
+        bilinear(g.interpolation == Interpolation::Bilinear),
+        y_lo(g.clamp ? g.y_lo : -kCoordLimit),
+        y_hi(g.clamp ? g.y_hi : kCoordLimit),
+        x_lo(g.clamp ? g.x_lo : -kCoordLimit),
+        x_hi(g.clamp ? g.x_hi : kCoordLimit) {}
+
+  // The common case: a point whose pixels (four for bilinear, one for
+  // nearest) are all in the image. Gives the offset of the first (top left)
+  // and the weights of the lower row and right column, as scalars the
+  // compiler keeps in registers; false for a point near or past the border.
+  [[gnu::always_inline]] bool inside(float& y, float& x, int64_t& at, float& wy,
+                                     float& wx) const {
+    y = std::min(std::max(y, y_lo), y_hi);
+    x = std::min(std::max(x, x_lo), x_hi);
+    if (bilinear) {
+      const int64_t iy = floor_int(y), ix = floor_int(x);
+      if (iy < 0 || iy + 1 >= g.H || ix < 0 || ix + 1 >= g.W) return false;
+      wy = y - static_cast<float>(iy), wx = x - static_cast<float>(ix);
+      at = (iy * g.W + ix) * g.C;
+      return true;
+    }
+    const int64_t iy = floor_int(y + 0.5f), ix = floor_int(x + 0.5f);
+    if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) return false;
+    at = (iy * g.W + ix) * g.C;
+    return true;
+  }
+
+  // Any other point (already clamped by inside()): the fill rule decides
+  // what it reads. Out of line: the loops inline only the common case.
+  [[gnu::noinline]] Corners border(float y, float x) const {
+    const Taps ty = taps(y, y_lo, y_hi, g.H, g), tx = taps(x, x_lo, x_hi, g.W, g);
+    Corners s;
+    s.count = 0;
+    for (int a = 0; a < ty.count; ++a)
+      for (int b = 0; b < tx.count; ++b) {
+        const bool fill = ty.at[a] < 0 || tx.at[b] < 0;
+        s.at[s.count] = fill ? -1 : (ty.at[a] * g.W + tx.at[b]) * g.C;
+        s.w[s.count++] = ty.w[a] * tx.w[b];
+      }
+    return s;
+  }
+
+  const ResampleGeometry g;
+  const bool bilinear;
+  // Points are clamped here: the clamp window, or far beyond any image yet
+  // safe to convert to an integer.
+  const float y_lo, y_hi, x_lo, x_hi;
+};
 
 }  // namespace
 
@@ -107,29 +169,42 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
                       const AffineMap* maps, int threads) {
   const int64_t H = g.H, W = g.W, C = g.C, OH = g.OH, OW = g.OW;
   const int64_t rows = N * OH;
-  float ylim[2], xlim[2];
-  limits(g, ylim, xlim);
 #pragma omp parallel for num_threads(threads) if (rows * OW * C > 32768)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / OH, r = row % OH;
-    const AffineMap& m = maps[n];
+    const Sampler sampler(g);
+    const AffineMap m = maps[n];
     const float* image = in + n * H * W * C;
     float* dst = out + row * OW * C;
+    const int64_t down = W * C;
+    const float fr = static_cast<float>(r);
     for (int64_t c = 0; c < OW; ++c, dst += C) {
-      const float fr = static_cast<float>(r), fc = static_cast<float>(c);
-      const Taps ty = taps(m.yr * fr + m.yc * fc + m.y0, ylim[0], ylim[1], H, g);
-      const Taps tx = taps(m.xr * fr + m.xc * fc + m.x0, xlim[0], xlim[1], W, g);
-      std::fill(dst, dst + C, 0.f);
-      for (int a = 0; a < ty.count; ++a)
-        for (int b = 0; b < tx.count; ++b) {
-          const float w = ty.w[a] * tx.w[b];
-          if (ty.at[a] < 0 || tx.at[b] < 0) {
-            for (int64_t k = 0; k < C; ++k) dst[k] += w * g.fill_value;
-            continue;
-          }
-          const float* src = image + (ty.at[a] * W + tx.at[b]) * C;
-          for (int64_t k = 0; k < C; ++k) dst[k] += w * src[k];
+      const float fc = static_cast<float>(c);
+      float y = m.y(fr, fc), x = m.x(fr, fc), wy = 0.f, wx = 0.f;
+      int64_t at = 0;
+      if (sampler.inside(y, x, at, wy, wx)) {
+        const float* p = image + at;
+        if (!sampler.bilinear) {
+          for (int64_t k = 0; k < C; ++k) dst[k] = p[k];  // a loop: C is often 1
+          continue;
         }
+        for (int64_t k = 0; k < C; ++k) {
+          const float top = (1.f - wx) * p[k] + wx * p[k + C];
+          const float bottom = (1.f - wx) * p[k + down] + wx * p[k + down + C];
+          dst[k] = (1.f - wy) * top + wy * bottom;
+        }
+        continue;
+      }
+      const Corners s = sampler.border(y, x);
+      for (int64_t k = 0; k < C; ++k) dst[k] = 0.f;
+      for (int j = 0; j < s.count; ++j) {
+        if (s.at[j] < 0) {
+          for (int64_t k = 0; k < C; ++k) dst[k] += s.w[j] * g.fill_value;
+          continue;
+        }
+        const float* src = image + s.at[j];
+        for (int64_t k = 0; k < C; ++k) dst[k] += s.w[j] * src[k];
+      }
     }
   }
 }
@@ -137,28 +212,43 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
 void resample_backward(const ResampleGeometry& g, const float* dout, float* din, int64_t N,
                        const AffineMap* maps, int threads) {
   const int64_t H = g.H, W = g.W, C = g.C, OH = g.OH, OW = g.OW;
-  float ylim[2], xlim[2];
-  limits(g, ylim, xlim);
   // One image per iteration: the pixels an image's outputs read are its own.
 #pragma omp parallel for num_threads(threads) if (N * OH * OW * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
-    const AffineMap& m = maps[n];
+    const Sampler sampler(g);
+    const AffineMap m = maps[n];
     float* image = din + n * H * W * C;
     std::memset(image, 0, sizeof(float) * static_cast<size_t>(H * W * C));
     const float* src = dout + n * OH * OW * C;
-    for (int64_t r = 0; r < OH; ++r)
+    const int64_t down = W * C;
+    for (int64_t r = 0; r < OH; ++r) {
+      const float fr = static_cast<float>(r);
       for (int64_t c = 0; c < OW; ++c, src += C) {
-        const float fr = static_cast<float>(r), fc = static_cast<float>(c);
-        const Taps ty = taps(m.yr * fr + m.yc * fc + m.y0, ylim[0], ylim[1], H, g);
-        const Taps tx = taps(m.xr * fr + m.xc * fc + m.x0, xlim[0], xlim[1], W, g);
-        for (int a = 0; a < ty.count; ++a)
-          for (int b = 0; b < tx.count; ++b) {
-            if (ty.at[a] < 0 || tx.at[b] < 0) continue;  // the fill value has no input
-            const float w = ty.w[a] * tx.w[b];
-            float* dst = image + (ty.at[a] * W + tx.at[b]) * C;
-            for (int64_t k = 0; k < C; ++k) dst[k] += w * src[k];
+        const float fc = static_cast<float>(c);
+        float y = m.y(fr, fc), x = m.x(fr, fc), wy = 0.f, wx = 0.f;
+        int64_t at = 0;
+        if (sampler.inside(y, x, at, wy, wx)) {
+          float* p = image + at;
+          for (int64_t k = 0; k < C; ++k) {
+            if (!sampler.bilinear) {
+              p[k] += src[k];
+              continue;
+            }
+            p[k] += (1.f - wy) * (1.f - wx) * src[k];
+            p[k + C] += (1.f - wy) * wx * src[k];
+            p[k + down] += wy * (1.f - wx) * src[k];
+            p[k + down + C] += wy * wx * src[k];
           }
+          continue;
+        }
+        const Corners s = sampler.border(y, x);
+        for (int j = 0; j < s.count; ++j) {
+          if (s.at[j] < 0) continue;  // the fill value has no input
+          float* dst = image + s.at[j];
+          for (int64_t k = 0; k < C; ++k) dst[k] += s.w[j] * src[k];
+        }
       }
+    }
   }
 }
 

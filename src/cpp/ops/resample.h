@@ -25,6 +25,9 @@ Interpolation parse_interpolation(const std::string& name, const std::string& wh
 struct AffineMap {
   float yr = 1.f, yc = 0.f, y0 = 0.f;
   float xr = 0.f, xc = 1.f, x0 = 0.f;
+  // The point output pixel (r, c) reads.
+  float y(float r, float c) const { return yr * r + yc * c + y0; }
+  float x(float r, float c) const { return xr * r + xc * c + x0; }
 };
 
 struct ResampleGeometry {
