@@ -1,9 +1,10 @@
-"""Metrics. In fit and evaluate the core sums them in the same pass as the
-loss: "accuracy" (the Keras accuracy that fits the loss: sparse categorical,
-categorical, or thresholded binary), "mae" and "mse". The metric objects
-below also work on their own, as Keras's do: update_state(y_true, y_pred,
-sample_weight), result(), reset_state(); those the core sums can be given to
-compile too."""
+"""Metrics. In fit and evaluate the core sums the hot ones in the same pass as
+the loss: "accuracy" (the Keras accuracy that fits the loss: sparse
+categorical, categorical, or thresholded binary), "mae" and "mse". The metric
+objects below work on their own, as Keras's do: update_state(y_true, y_pred,
+sample_weight), result(), reset_state(); given to compile, those the core
+does not sum (top-k, Precision, Recall, AUC, MeanIoU, ...) are updated from
+each step's outputs, which the step then hands back."""
 
 import numpy as np
 
@@ -15,25 +16,25 @@ _NAMES = _ACCURACY_NAMES + MEAN_ABSOLUTE + MEAN_SQUARED
 
 
 def resolve(metrics):
-    """The list of metric names to report, validated: names, or the metric
-    objects of this module whose values the core sums in its step."""
+    """The metrics to report, validated: the names the core sums in its step
+    (for those and for the matching objects), and metric objects computed
+    from the step's outputs."""
     if metrics is None:
         return []
     if isinstance(metrics, (str, Metric)):
         metrics = [metrics]
-    names = []
+    resolved = []
     for m in metrics:
+        if isinstance(m, str) and m.lower() in _BY_NAME:
+            m = _BY_NAME[m.lower()]()
         if isinstance(m, Metric):
-            if m.core_name is None:
-                raise ValueError(f"metric {type(m).__name__} is not computed during fit: use it on "
-                                 "predictions, metric.update_state(y, model.predict(x))")
-            names.append(m.core_name)
+            resolved.append(m.core_name or m)
             continue
         if not isinstance(m, str) or m.lower() not in _NAMES:
-            raise ValueError(f"unknown metric {m!r}; expected one of "
-                             + ", ".join(f"'{n}'" for n in _NAMES))
-        names.append(m.lower())
-    return names
+            raise ValueError(f"unknown metric {m!r}; expected a pyconv.metrics object or one of "
+                             + ", ".join(f"'{n}'" for n in _NAMES + tuple(_BY_NAME)))
+        resolved.append(m.lower())
+    return resolved
 
 
 class Metric:
@@ -187,25 +188,142 @@ class Recall(_Counts):
 
 class MeanIoU(Metric):
     """The intersection over union of each class, averaged over the classes
-    present (labels and predicted class ids, e.g. per pixel)."""
+    present (labels and predicted class ids, e.g. per pixel). With
+    sparse_y_pred=False the predictions are per-class scores (a softmax
+    output during fit): their argmax is the class; sparse_y_true=False does
+    the same for one-hot labels."""
 
-    def __init__(self, num_classes, name=None, dtype=None):
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None,
+                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
         self.num_classes = int(num_classes)
+        self.ignore_class = ignore_class
+        self.sparse_y_true, self.sparse_y_pred, self.axis = sparse_y_true, sparse_y_pred, axis
         super().__init__(name or "mean_iou", dtype)
 
     def reset_state(self):
         self.confusion = np.zeros((self.num_classes, self.num_classes), np.float64)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        t = np.asarray(y_true).reshape(-1).astype(np.int64)
-        p = np.asarray(y_pred).reshape(-1).astype(np.int64)
-        w = None if sample_weight is None else np.broadcast_to(
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        if not self.sparse_y_true:
+            y_true = y_true.argmax(self.axis)
+        if not self.sparse_y_pred:
+            y_pred = y_pred.argmax(self.axis)
+        t = y_true.reshape(-1).astype(np.int64)
+        p = y_pred.reshape(-1).astype(np.int64)
+        if t.shape != p.shape:
+            raise ValueError(f"MeanIoU compares one class id per label: {t.size} labels and "
+                             f"{p.size} predictions (scores per class? use sparse_y_pred=False)")
+        w = np.ones(t.size) if sample_weight is None else np.broadcast_to(
             np.asarray(sample_weight, np.float64).reshape(len(y_true), -1),
-            np.asarray(y_true).reshape(len(y_true), -1).shape).reshape(-1)
-        np.add.at(self.confusion, (t, p), 1.0 if w is None else w)
+            y_true.reshape(len(y_true), -1).shape).reshape(-1)
+        if self.ignore_class is not None:
+            keep = t != self.ignore_class
+            t, p, w = t[keep], p[keep], w[keep]
+        for what, ids in (("labels", t), ("predictions", p)):
+            if ids.size and (ids.min() < 0 or ids.max() >= self.num_classes):
+                raise ValueError(f"MeanIoU {what} must be class ids in [0, {self.num_classes}), "
+                                 f"found {ids.min()}..{ids.max()}")
+        np.add.at(self.confusion, (t, p), w)
 
     def result(self):
         inter = np.diag(self.confusion)
         union = self.confusion.sum(0) + self.confusion.sum(1) - inter
         present = union > 0
         return float((inter[present] / union[present]).mean()) if present.any() else 0.0
+
+
+class AUC(Metric):
+    """The area under the ROC curve (curve="ROC") or the precision-recall
+    curve ("PR"), from true/false positive counts at `num_thresholds`
+    thresholds evenly spread over [0, 1], as Keras computes it: the
+    "interpolation" sum (trapezoids for ROC, Davis and Goadrich's for PR),
+    or "minoring"/"majoring" (lower and upper Riemann sums). Labels are 0/1;
+    predictions probabilities (or logits with from_logits=True). All outputs
+    count as one set of binary predictions (multi_label=False)."""
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
+                 name=None, dtype=None, thresholds=None, multi_label=False, num_labels=None,
+                 label_weights=None, from_logits=False):
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f"curve must be 'ROC' or 'PR', received {curve!r}")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError("summation_method must be 'interpolation', 'minoring' or "
+                             f"'majoring', received {summation_method!r}")
+        if multi_label or num_labels is not None or label_weights is not None:
+            raise ValueError("AUC(multi_label=True) is not supported: one AUC over every output")
+        if thresholds is not None:
+            inner = np.sort(np.asarray(thresholds, np.float64).reshape(-1))
+        else:
+            if int(num_thresholds) < 2:
+                raise ValueError(f"num_thresholds must be > 1, received {num_thresholds!r}")
+            n = int(num_thresholds)
+            inner = np.arange(1, n - 1, dtype=np.float64) / (n - 1)
+        # Keras's end points just outside [0, 1], so 0 and 1 predictions count.
+        self.thresholds = np.concatenate([[-1e-7], inner, [1 + 1e-7]])
+        self.curve, self.summation_method = curve, summation_method
+        self.from_logits = bool(from_logits)
+        super().__init__(name or "auc", dtype)
+
+    def reset_state(self):
+        size = len(getattr(self, "thresholds", ()))
+        self.tp, self.fp, self.tn, self.fn = (np.zeros(size) for _ in range(4))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p = np.asarray(y_pred, np.float64).reshape(len(y_pred), -1)
+        if self.from_logits:
+            p = 1 / (1 + np.exp(-p))
+        t = np.asarray(y_true, np.float64).reshape(p.shape) > 0.5
+        w = np.ones(len(p)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        w = np.broadcast_to(w.reshape(len(p), 1), p.shape).reshape(-1)
+        p, t = p.reshape(-1), t.reshape(-1)
+        # Each prediction counts as positive at every threshold below it: a
+        # cumulative sum over the sorted thresholds (not a threshold x value table).
+        slot = np.searchsorted(self.thresholds, p, side="left")  # thresholds < p: [0, slot)
+        size = len(self.thresholds)
+        pos = np.bincount(slot, weights=w * t, minlength=size + 1)
+        neg = np.bincount(slot, weights=w * ~t, minlength=size + 1)
+        above_pos = np.cumsum(pos[::-1])[::-1][1:]  # predictions above threshold i
+        above_neg = np.cumsum(neg[::-1])[::-1][1:]
+        self.tp += above_pos
+        self.fp += above_neg
+        self.fn += pos.sum() - above_pos
+        self.tn += neg.sum() - above_neg
+
+    def result(self):
+        tp, fp, tn, fn = self.tp, self.fp, self.tn, self.fn
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.curve == "PR" and self.summation_method == "interpolation":
+                return self._pr_interpolation()
+            recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+            if self.curve == "ROC":
+                x, y = np.where(fp + tn > 0, fp / (fp + tn), 0.0), recall
+            else:
+                x, y = recall, np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+            if self.summation_method == "interpolation":
+                heights = (y[:-1] + y[1:]) / 2
+            elif self.summation_method == "minoring":
+                heights = np.minimum(y[:-1], y[1:])
+            else:
+                heights = np.maximum(y[:-1], y[1:])
+            return float(np.sum((x[:-1] - x[1:]) * heights))
+
+    def _pr_interpolation(self):
+        """Davis and Goadrich's interpolation of precision between thresholds."""
+        tp, fp, fn = self.tp, self.fp, self.fn
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = np.where(dp > 0, dtp / np.maximum(dp, 1e-300), 0.0)
+        intercept = tp[1:] - slope * p[1:]
+        ratio = np.where((p[:-1] > 0) & (p[1:] > 0), p[:-1] / np.maximum(p[1:], 1e-300), 1.0)
+        increment = slope * (dtp + intercept * np.log(ratio))
+        positives = tp[1:] + fn[1:]
+        return float(np.sum(np.where(positives > 0, increment / np.maximum(positives, 1e-300),
+                                     0.0)))
+
+
+# Keras's metric names that stand for objects computed from the outputs.
+_BY_NAME = {"auc": AUC, "precision": Precision, "recall": Recall,
+            "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+            "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy}

@@ -2,6 +2,7 @@
 epoch loop; each batch is one call into the C++ graph, which runs forward,
 loss, backward and the optimizer update with the GIL released."""
 
+import copy
 import json
 import os
 import sys
@@ -162,17 +163,23 @@ class _FitPlan:
 
 class _LogSums:
     """Running sums of one pass over the data: the total loss, and each
-    output's loss and correct count, weighted by the batch sizes."""
+    output's loss and correct count, weighted by the batch sizes; and the
+    metric objects computed from the outputs (`streams`: per output, reset
+    here), which the step then returns."""
 
-    def __init__(self, outputs):
+    def __init__(self, outputs, streams=None):
         self.loss = 0.0
         self.losses = [0.0] * outputs
         self.correct = [0] * outputs
         self.abs_error = [0.0] * outputs      # sums over every output element
         self.squared_error = [0.0] * outputs
         self.seen = 0
+        self.streams = streams if streams and any(streams) else None
+        for metric in (m for per in self.streams or () for m in per):
+            metric.reset_state()
 
-    def add(self, n, loss, losses, correct, abs_error, squared_error):
+    def add(self, n, result, ys, sample_weight):
+        loss, losses, correct, abs_error, squared_error = result[:5]
         self.loss += loss * n
         self.seen += n
         for j in range(len(self.losses)):
@@ -180,6 +187,10 @@ class _LogSums:
             self.correct[j] += correct[j]
             self.abs_error[j] += abs_error[j]
             self.squared_error[j] += squared_error[j]
+        if self.streams:
+            for metrics, y, out in zip(self.streams, ys, result[5]):
+                for metric in metrics:
+                    metric.update_state(y, out, sample_weight)
 
     def value(self, j, metric, per_sample):
         """A metric's value over what was seen: accuracy, or an error's mean
@@ -405,8 +416,8 @@ class Model:
         if isinstance(metrics, dict) or (isinstance(metrics, (list, tuple)) and metrics and all(
                 m is None or isinstance(m, (list, tuple)) for m in metrics)):
             per = functional.per_output(metrics, names, "metrics", None)
-        else:
-            per = [metrics] * len(names)
+        else:  # every output its own copy of the metric objects, as Keras does
+            per = [copy.deepcopy(metrics) for _ in names]
         return [metrics_module.resolve(m) for m in per]
 
     def _compile_graph(self, optimizer, loss_list, weights):
@@ -500,16 +511,30 @@ class Model:
 
     # ----- training and inference -----------------------------------------------
 
-    def _step(self, xs, ys, sample_weight=None, *, training):
-        """One batch through the graph: (loss, [loss per output], [correct per output])."""
+    def _step(self, xs, ys, sample_weight=None, *, training, outputs=False):
+        """One batch through the graph: (loss, [loss per output], [correct per
+        output], [|error| sums], [error^2 sums]), and with outputs=True the
+        [outputs] for the metrics computed from them."""
         if training:
             self.optimizer._before_step()  # a schedule's rate for this step
         if len(xs) == 1 and len(ys) == 1:
             step = self._graph.train_step if training else self._graph.test_step
-            loss, right, abs_error, squared_error = step(xs[0], ys[0], sample_weight)
-            return loss, [loss], [right], [abs_error], [squared_error]
+            result = step(xs[0], ys[0], sample_weight, outputs)
+            loss, right, abs_error, squared_error = result[:4]
+            return (loss, [loss], [right], [abs_error], [squared_error]) + tuple(result[4:])
         step = self._graph.train_step_multi if training else self._graph.test_step_multi
-        return step(xs, ys, sample_weight)
+        return step(xs, ys, sample_weight, outputs)
+
+    def _pass_sums(self):
+        """The running sums of one pass over the data, with the metric objects
+        that need the outputs."""
+        streams = [[m for m in per if not isinstance(m, str)] for per in self._metric_lists()]
+        return _LogSums(len(self._output_shapes), streams)
+
+    def _run_batch(self, sums, xs, ys, sample_weight, *, training):
+        result = self._step(xs, ys, sample_weight, training=training,
+                            outputs=sums.streams is not None)
+        sums.add(len(xs[0]), result, ys, sample_weight)
 
     def _prepare_data(self, x, y, sample_weight=None, class_weight=None):
         """Checked arrays for training or evaluation: a _Data."""
@@ -531,24 +556,30 @@ class Model:
         lists = self._metric_lists()
         sizes = [int(np.prod(s)) for s in self._output_shapes]
         if len(lists) == 1:
-            for name in lists[0]:
-                logs[prefix + name] = self._metric_value(sums, 0, name, sizes[0])
+            for metric in lists[0]:
+                name, value = self._metric_value(sums, 0, metric, sizes[0])
+                logs[prefix + name] = value
             return logs
         names = self.output_names
         for j, out in enumerate(names):
             logs[f"{prefix}{out}_loss"] = sums.losses[j] / sums.seen
         for j, out in enumerate(names):
-            for name in lists[j]:
-                logs[f"{prefix}{out}_{name}"] = self._metric_value(sums, j, name, sizes[j])
+            for metric in lists[j]:
+                name, value = self._metric_value(sums, j, metric, sizes[j])
+                logs[f"{prefix}{out}_{name}"] = value
         return logs
 
     @staticmethod
-    def _metric_value(sums, j, name, size):
+    def _metric_value(sums, j, metric, size):
+        """(name, value) of a metric: a name the core sums, or a metric object."""
+        if not isinstance(metric, str):
+            return metric.name, float(metric.result())
+        name = metric
         value = sums.value(j, name, size)
         if value != value:  # NaN: the core could not pair predictions and targets
             raise ValueError(f"metric {name!r} compares each output value with its target: it "
                              "needs targets shaped like the model's output (not class labels)")
-        return value
+        return name, value
 
     def _batches_of(self, x, y, sample_weight, class_weight, batch_size, what="x"):
         """Batches of arrays, of a PyDataset or of a generator (then y,
@@ -654,12 +685,12 @@ class Model:
             if plan.verbose:
                 print(f"Epoch {epoch + 1}/{plan.epochs}", flush=True)
             bar = ProgressBar(plan.steps) if plan.verbose == 1 and plan.steps else None
-            sums = _LogSums(len(self._output_shapes))
+            sums = self._pass_sums()
             batches = train.epoch(plan.steps, self._shuffle_rng if plan.shuffle else None)
             step = -1
             for step, batch in enumerate(batches):
                 cbs.on_train_batch_begin(step, None)
-                sums.add(len(batch[0][0]), *self._step(*batch, training=True))
+                self._run_batch(sums, *batch, training=True)
                 logs = self._logs(sums)
                 cbs.on_train_batch_end(step, logs)
                 if bar:
@@ -683,13 +714,13 @@ class Model:
     def _evaluate(self, batches, prefix="", callbacks=None, steps=None):
         """The logs over the batches (the first `steps`); with callbacks, their
         on_test_* hooks run (as during fit's validation and in evaluate)."""
-        sums = _LogSums(len(self._output_shapes))
+        sums = self._pass_sums()
         if callbacks:
             callbacks.on_test_begin(None)
         for step, batch in enumerate(batches.epoch(steps)):
             if callbacks:
                 callbacks.on_test_batch_begin(step, None)
-            sums.add(len(batch[0][0]), *self._step(*batch, training=False))
+            self._run_batch(sums, *batch, training=False)
             if callbacks:
                 callbacks.on_test_batch_end(step, self._logs(sums))
         if not sums.seen:
@@ -810,8 +841,8 @@ class Model:
         """One optimizer step on one batch; returns its loss (and metrics)."""
         self._require_compiled()
         data = self._prepare_data(x, y, sample_weight, class_weight)
-        sums = _LogSums(len(data.ys))
-        sums.add(len(data), *self._step(*data.take(np.arange(len(data))), training=True))
+        sums = self._pass_sums()
+        self._run_batch(sums, *data.take(np.arange(len(data))), training=True)
         return self._results(self._logs(sums), return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):

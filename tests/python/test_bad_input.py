@@ -296,8 +296,8 @@ def test_unknown_activation(make):
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(loss="cross_entropy"), r"unknown loss 'cross_entropy'; expected one of .*'mse'"),
-    (dict(loss="mse", optimizer="adagrad"), r"unknown optimizer 'adagrad'; expected one of"),
-    (dict(loss="mse", metrics=["auc"]), r"unknown metric 'auc'; expected one of .*'accuracy'"),
+    (dict(loss="mse", optimizer="adagrd"), r"unknown optimizer 'adagrd'; expected one of"),
+    (dict(loss="mse", metrics=["auroc"]), r"unknown metric 'auroc'; expected .*'accuracy'"),
     (dict(loss="mse", metrics=[42]), r"unknown metric 42"),
     (dict(), r"compile\(\) needs a loss"),
 ])
@@ -321,7 +321,7 @@ def test_failed_recompile_leaves_the_model_as_it_was():
     with pytest.raises(ValueError, match="unknown loss"):
         model.compile("adam", "nope")
     with pytest.raises(ValueError, match="unknown metric"):
-        model.compile("adam", "mse", metrics=["auc"])
+        model.compile("adam", "mse", metrics=["auroc"])
     assert model.optimizer is optimizer and model.loss is loss
 
 

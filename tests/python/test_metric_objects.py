@@ -1,5 +1,6 @@
 """Metrics as Keras has them: "mae" and "mse" summed by the C++ step beside
-the loss, metric objects in compile, and metric objects on their own
+the loss, metric objects in compile (those the step does not sum are updated
+from the outputs it hands back), and metric objects on their own
 (update_state, result, reset_state) checked against NumPy."""
 
 import numpy as np
@@ -30,8 +31,8 @@ def test_metrics_that_need_matching_targets_or_predictions_say_so():
     m.compile("sgd", "sparse_categorical_crossentropy", metrics=["mae"])
     with pytest.raises(ValueError, match="shaped like the model's output"):
         m.evaluate(np.zeros((2, 3), np.float32), np.array([0, 3]), verbose=0)
-    with pytest.raises(ValueError, match="update_state"):
-        m.compile("sgd", "mse", metrics=[M.Precision()])
+    with pytest.raises(ValueError, match="unknown metric"):
+        m.compile("sgd", "mse", metrics=["precison"])
     m.compile("sgd", "sparse_categorical_crossentropy", metrics=[M.SparseCategoricalAccuracy()])
     assert set(m.evaluate(np.zeros((2, 3), np.float32), np.array([0, 3]), return_dict=True,
                           verbose=0)) == {"loss", "sparse_categorical_accuracy"}
@@ -61,3 +62,140 @@ def test_metric_objects_on_their_own():
     mean = M.Mean()
     mean.update_state([1.0, 3.0])
     assert mean.result() == pytest.approx(2.0) and M.MeanIoU(2).name == "mean_iou"
+
+
+def _binary_problem(n=300):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, 4)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] + 0.7 * rng.standard_normal(n) > 0.3).astype(np.float32)
+    return x, y[:, None]
+
+
+def test_output_metrics_during_fit_and_evaluate_match_the_objects_on_predictions():
+    pyconv.set_seed(2)
+    x, y = _binary_problem()
+    model = pyconv.Sequential([pyconv.Input((4,)), L.Dense(8, activation="relu"),
+                               L.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy",
+                  metrics=["accuracy", "auc", M.Precision(), M.Recall(name="rec"),
+                           M.AUC(curve="PR", name="pr_auc")])
+    history = model.fit(x, y, batch_size=32, epochs=3, verbose=0, validation_split=0.2)
+    assert set(history.history) == {"loss", "accuracy", "auc", "precision", "rec", "pr_auc",
+                                     "val_loss", "val_accuracy", "val_auc", "val_precision",
+                                     "val_rec", "val_pr_auc"}
+    assert history.history["auc"][-1] > 0.7
+    logs = model.evaluate(x, y, batch_size=64, return_dict=True, verbose=0)
+    p = model.predict(x)
+    for name, metric in (("auc", M.AUC()), ("precision", M.Precision()), ("rec", M.Recall()),
+                         ("pr_auc", M.AUC(curve="PR"))):
+        metric.update_state(y, p)
+        assert logs[name] == pytest.approx(metric.result(), rel=1e-9, abs=1e-12), name
+    # Weighted: the objects see the sample weights too.
+    w = np.where(y[:, 0] > 0, 3.0, 1.0)
+    weighted = model.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0)
+    precision = M.Precision()
+    precision.update_state(y, p, sample_weight=w)
+    assert weighted["precision"] == pytest.approx(precision.result())
+
+
+def test_top_k_and_mean_iou_during_fit():
+    pyconv.set_seed(3)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 6, 6, 2)).astype(np.float32)
+    labels = rng.integers(0, 5, 64)
+    model = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Flatten(),
+                               L.Dense(5, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy",
+                  metrics=["sparse_top_k_categorical_accuracy",
+                           M.SparseTopKCategoricalAccuracy(k=2, name="top2"),
+                           M.MeanIoU(5, sparse_y_pred=False)])
+    logs = model.evaluate(x, labels, return_dict=True, verbose=0)
+    p = model.predict(x)
+    assert logs["top2"] == pytest.approx(M.SparseTopKCategoricalAccuracy(k=2)(labels, p))
+    assert logs["sparse_top_k_categorical_accuracy"] == pytest.approx(
+        M.SparseTopKCategoricalAccuracy(k=5)(labels, p))
+    iou = M.MeanIoU(5)
+    iou.update_state(labels, p.argmax(-1))
+    assert logs["mean_iou"] == pytest.approx(iou.result())
+    # Per pixel: a segmentation output.
+    seg = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Conv2D(3, 1, activation="softmax")])
+    seg.compile("adam", "mse", metrics=[M.MeanIoU(3, sparse_y_true=False, sparse_y_pred=False)])
+    masks = np.eye(3, dtype=np.float32)[rng.integers(0, 3, (64, 6, 6))]
+    history = seg.fit(x, masks, epochs=2, verbose=0)
+    assert 0 <= history.history["mean_iou"][-1] <= 1
+    logs = seg.evaluate(x, masks, return_dict=True, verbose=0)
+    iou = M.MeanIoU(3)
+    iou.update_state(masks.argmax(-1), seg.predict(x).argmax(-1))
+    assert logs["mean_iou"] == pytest.approx(iou.result())
+
+
+def test_every_output_gets_its_own_metric_objects():
+    pyconv.set_seed(4)
+    inp = pyconv.Input((4,))
+    a = L.Dense(1, activation="sigmoid", name="a")(inp)
+    b = L.Dense(1, activation="sigmoid", name="b")(inp)
+    model = pyconv.Model(inp, [a, b])
+    model.compile("sgd", "binary_crossentropy", metrics=["auc"])
+    x, y = _binary_problem(100)
+    logs = model.evaluate(x, [y, 1 - y], return_dict=True, verbose=0)
+    pa, pb = model.predict(x)
+    for out, p, t in (("a", pa, y), ("b", pb, 1 - y)):
+        auc = M.AUC()
+        auc.update_state(t, p)
+        assert logs[f"{out}_auc"] == pytest.approx(auc.result())
+
+
+def _exact_roc_auc(y, p):
+    """The probability that a random positive scores above a random negative."""
+    pos, neg = p[y > 0.5], p[y <= 0.5]
+    greater = (pos[:, None] > neg[None, :]).mean()
+    ties = (pos[:, None] == neg[None, :]).mean()
+    return greater + 0.5 * ties
+
+
+def test_auc_against_the_exact_areas():
+    rng = np.random.default_rng(7)
+    y = (rng.random(2000) < 0.3).astype(np.float64)
+    p = np.clip(0.35 * y + rng.random(2000) * 0.65, 0, 1)
+    auc = M.AUC(num_thresholds=1000)
+    auc.update_state(y, p)
+    assert auc.result() == pytest.approx(_exact_roc_auc(y, p), abs=2e-3)
+    low, mid, high = (M.AUC(num_thresholds=50, summation_method=s)
+                      for s in ("minoring", "interpolation", "majoring"))
+    for metric in (low, mid, high):
+        metric.update_state(y, p)
+    assert low.result() <= mid.result() <= high.result()
+    assert high.result() - low.result() > 1e-3
+    # PR: the area under precision(recall), against a fine step sum.
+    pr = M.AUC(curve="PR", num_thresholds=1000)
+    pr.update_state(y, p)
+    order = np.argsort(-p)
+    hits = np.cumsum(y[order])
+    precision, recall = hits / np.arange(1, len(y) + 1), hits / y.sum()
+    average_precision = np.sum(np.diff(np.concatenate([[0], recall])) * precision)
+    assert pr.result() == pytest.approx(average_precision, abs=1e-2)
+    # Logits, and weights.
+    logits = M.AUC(from_logits=True)
+    logits.update_state(y, np.log(p + 1e-9) - np.log1p(-p + 1e-9))
+    plain = M.AUC()
+    plain.update_state(y, p)
+    assert logits.result() == pytest.approx(plain.result(), abs=1e-3)
+    doubled = M.AUC()
+    doubled.update_state(np.concatenate([y, y]), np.concatenate([p, p]))
+    weighted = M.AUC()
+    weighted.update_state(y, p, sample_weight=np.full(len(y), 2.0))
+    assert weighted.result() == pytest.approx(doubled.result())
+    perfect = M.AUC()
+    perfect.update_state([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
+    assert perfect.result() == pytest.approx(1.0)
+
+
+def test_bad_metric_arguments_and_ids_are_refused():
+    with pytest.raises(ValueError, match="curve"):
+        M.AUC(curve="DET")
+    with pytest.raises(ValueError, match="multi_label"):
+        M.AUC(multi_label=True)
+    with pytest.raises(ValueError, match=r"class ids in \[0, 3\)"):
+        M.MeanIoU(3).update_state([0, 5], [0, 1])
+    with pytest.raises(ValueError, match="sparse_y_pred=False"):
+        M.MeanIoU(3).update_state([0, 1], [[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]])

@@ -307,6 +307,13 @@ def test_iterations_count_training_steps_only():
     (lambda: optimizers.RMSprop(rho=1.0), "rho"),
     (lambda: optimizers.RMSprop(momentum=1.0), "momentum"),
     (lambda: optimizers.SGD(weight_decay=-0.1), "weight_decay"),
+    (lambda: optimizers.Adagrad(epsilon=0), "epsilon must be a positive"),
+    (lambda: optimizers.Adagrad(initial_accumulator_value=-1), "initial_accumulator_value"),
+    (lambda: optimizers.Adadelta(rho=1.0), "rho"),
+    (lambda: optimizers.Adamax(beta_2=1.5), "beta_2"),
+    (lambda: optimizers.Nadam(beta_1=1.0), "beta_1"),
+    (lambda: optimizers.Lion(beta_1=2.0), "beta_1"),
+    (lambda: optimizers.Lion(clipnorm=1.0, global_clipnorm=1.0), "only one of"),
 ])
 def test_invalid_hyperparameters_raise(make, match):
     with pytest.raises(ValueError, match=match):
@@ -318,7 +325,7 @@ def test_unknown_optimizer_name_raises():
         optimizers.get("adafactor")
     model = pyconv.Sequential([pyconv.Input((3,)), pyconv.layers.Dense(2)])
     with pytest.raises(ValueError, match="unknown optimizer"):
-        model.compile(optimizer="nadam", loss="mse")
+        model.compile(optimizer="ftrl", loss="mse")
 
 
 @pytest.mark.parametrize("bad", [42, None, 0.01])
@@ -339,3 +346,123 @@ def test_live_learning_rate_must_be_finite_and_non_negative(bad):
     with pytest.raises(ValueError, match="learning_rate"):
         model._graph.learning_rate = bad
     assert model._graph.learning_rate == pytest.approx(0.1)
+
+
+# --- Adagrad, Adadelta, Adamax, Nadam, Lion (Keras 3's formulas) ------------------------
+
+def _slots(state, name, params, value=0.0):
+    return state.setdefault(name, [np.full_like(q, value) for q in params])
+
+
+def adagrad_ref(initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        acc = _slots(state, "acc", params, initial_accumulator_value)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            acc[i] = acc[i] + g * g
+            out.append(p - lr * g / np.sqrt(acc[i] + epsilon))
+        return out
+    return step
+
+
+def adadelta_ref(rho=0.95, epsilon=1e-7, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        ag, ad = _slots(state, "ag", params), _slots(state, "ad", params)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            ag[i] = rho * ag[i] + (1 - rho) * g * g
+            delta = -np.sqrt(ad[i] + epsilon) * g / np.sqrt(ag[i] + epsilon)
+            ad[i] = rho * ad[i] + (1 - rho) * delta * delta
+            out.append(p + lr * delta)
+        return out
+    return step
+
+
+def adamax_ref(beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        m, u = _slots(state, "m", params), _slots(state, "u", params)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            m[i] = m[i] + (g - m[i]) * (1 - beta_1)
+            u[i] = np.maximum(beta_2 * u[i], np.abs(g))
+            out.append(p - lr / (1 - beta_1 ** t) * m[i] / (u[i] + epsilon))
+        return out
+    return step
+
+
+def nadam_ref(beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        m, v = _slots(state, "m", params), _slots(state, "v", params)
+        u_t = beta_1 * (1 - 0.5 * 0.96 ** (t * 0.004))
+        u_next = beta_1 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004))
+        product = state.get("u_product", 1.0) * u_t
+        state["u_product"] = product
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            m[i] = m[i] + (g - m[i]) * (1 - beta_1)
+            v[i] = v[i] + (g * g - v[i]) * (1 - beta_2)
+            m_hat = u_next * m[i] / (1 - product * u_next) + (1 - u_t) * g / (1 - product)
+            v_hat = v[i] / (1 - beta_2 ** t)
+            out.append(p - m_hat * lr / (np.sqrt(v_hat) + epsilon))
+        return out
+    return step
+
+
+def lion_ref(beta_1=0.9, beta_2=0.99, weight_decay=None):
+    def step(params, grads, state, t, lr):
+        params = _decay(params, lr, weight_decay)
+        m = _slots(state, "m", params)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            out.append(p - lr * np.sign(beta_1 * m[i] + (1 - beta_1) * g))
+            m[i] = beta_2 * m[i] + (1 - beta_2) * g
+        return out
+    return step
+
+
+ADAPTIVE_CASES = {
+    "adagrad": (optimizers.Adagrad, adagrad_ref, dict()),
+    "adagrad_acc0": (optimizers.Adagrad, adagrad_ref, dict(initial_accumulator_value=0.0)),
+    "adadelta": (optimizers.Adadelta, adadelta_ref, dict()),
+    "adadelta_rho": (optimizers.Adadelta, adadelta_ref, dict(rho=0.5, epsilon=1e-3)),
+    "adamax": (optimizers.Adamax, adamax_ref, dict()),
+    "adamax_decay": (optimizers.Adamax, adamax_ref, dict(beta_1=0.5, weight_decay=0.1)),
+    "nadam": (optimizers.Nadam, nadam_ref, dict()),
+    "nadam_betas": (optimizers.Nadam, nadam_ref, dict(beta_1=0.5, beta_2=0.9)),
+    "lion": (optimizers.Lion, lion_ref, dict()),
+    "lion_decay": (optimizers.Lion, lion_ref, dict(beta_1=0.5, weight_decay=0.2)),
+}
+
+
+@pytest.mark.parametrize("case", ADAPTIVE_CASES)
+def test_adaptive_optimizers_match_keras_formulas(case):
+    make, ref, kwargs = ADAPTIVE_CASES[case]
+    lr = 1.0 if make is optimizers.Adadelta else 0.05  # Adadelta's steps are tiny
+    _check_against_reference(make(learning_rate=lr, **kwargs), ref(**kwargs), lr, steps=3)
+
+
+def test_nadam_resumes_its_momentum_schedule_after_a_save(tmp_path):
+    batches = _batches(3)
+    expected = _reference_run(nadam_ref(), batches, [0.05] * 3)[-1]
+    model = _model(optimizers.Nadam(learning_rate=0.05))
+    for x, y in batches[:2]:
+        model.train_on_batch(x.astype(np.float32), y.astype(np.float32))
+    model.save(tmp_path / "nadam.pcv")
+    loaded = pyconv.models.load_model(tmp_path / "nadam.pcv")
+    loaded.train_on_batch(batches[2][0].astype(np.float32), batches[2][1].astype(np.float32))
+    w, b = loaded.get_weights()
+    np.testing.assert_allclose(w, expected[0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(b, expected[1], rtol=RTOL, atol=ATOL)
+    assert type(loaded.optimizer).__name__ == "Nadam"
+
+
+@pytest.mark.parametrize("name", ["adagrad", "adadelta", "adamax", "nadam", "lion"])
+def test_adaptive_optimizers_by_name_and_arguments(name):
+    model = _model(name)
+    assert type(model.optimizer).__name__.lower() == name
+    with pytest.raises(ValueError, match="learning_rate"):
+        optimizers.get(name).__class__(learning_rate=-1.0)

@@ -128,7 +128,59 @@ class RMSprop(Optimizer):
                          epsilon=float(epsilon), centered=bool(centered), **kwargs)
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+class Adagrad(Optimizer):
+    """Per-weight rates from the sum of squared gradients (starting at
+    initial_accumulator_value)."""
+
+    core_type = "adagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay,
+                         initial_accumulator_value=float(initial_accumulator_value),
+                         epsilon=float(epsilon), **kwargs)
+
+
+class Adadelta(Optimizer):
+    core_type = "adadelta"
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, rho=float(rho), epsilon=float(epsilon),
+                         **kwargs)
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm of the gradients in place of their second moment."""
+
+    core_type = "adamax"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, beta_1=float(beta_1),
+                         beta_2=float(beta_2), epsilon=float(epsilon), **kwargs)
+
+
+class Nadam(Adamax):
+    """Adam with Nesterov momentum (Keras's momentum schedule)."""
+
+    core_type = "nadam"
+
+
+class Lion(Optimizer):
+    """Steps of the same size for every weight: the sign of an interpolation
+    of momentum and gradient."""
+
+    core_type = "lion"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, beta_1=float(beta_1),
+                         beta_2=float(beta_2), **kwargs)
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam, "lion": Lion}
 
 
 def get(identifier):

@@ -662,7 +662,7 @@ std::vector<Tensor> Graph::node_outputs(const Batch& xs, const std::vector<size_
 }
 
 StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c,
-                           const Tensor* sample_weight) const {
+                           const Tensor* sample_weight, bool keep_outputs) const {
   if (losses_.empty()) throw StateError("the model must be compiled before training or "
                                         "evaluation: call compile(optimizer, loss) first");
   if (ys.size() != outputs_.size())
@@ -729,6 +729,12 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
   }
   r.loss += penalty();
   r.correct = r.output_correct[0];
+  if (keep_outputs) {
+    r.outputs.resize(outputs_.size());
+    std::vector<Tensor*> outs;
+    for (Tensor& t : r.outputs) outs.push_back(&t);
+    finish_outputs(c, outs.data(), run_context(false).threads);
+  }
   return r;
 }
 
@@ -762,11 +768,12 @@ StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
   return test_step(Batch{&x}, Batch{&y});
 }
 
-StepResult Graph::test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight) const {
+StepResult Graph::test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight,
+                            bool keep_outputs) const {
   const FlushDenormals flush;
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  return evaluate(xs, ys, false, *c, sample_weight);
+  return evaluate(xs, ys, false, *c, sample_weight, keep_outputs);
 }
 
 // ----- training ----------------------------------------------------------------------
@@ -818,13 +825,14 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
   return train_step(Batch{&x}, Batch{&y});
 }
 
-StepResult Graph::train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight) {
+StepResult Graph::train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight,
+                             bool keep_outputs) {
   require_training("train_step()");
   const FlushDenormals flush;  // the loss and the weight update too
   TrainingScope scope(*this);
   std::unique_lock<SharedMutex> lock(weights_);
   own_weights();
-  StepResult r = evaluate(xs, ys, true, train_ctx_, sample_weight);
+  StepResult r = evaluate(xs, ys, true, train_ctx_, sample_weight, keep_outputs);
   if (!std::isfinite(r.loss))
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));

@@ -33,6 +33,9 @@ struct StepResult {
   // (the "mae" and "mse" metrics); NaN where the targets are not shaped like
   // the output (class labels).
   std::vector<double> output_abs_error, output_squared_error;
+  // With keep_outputs: each output as the loss saw it (after an activation
+  // fused into the loss), for metrics computed outside the step.
+  std::vector<Tensor> outputs;
 };
 
 // One node of the DAG: a layer and where its inputs come from. A node whose
@@ -142,7 +145,8 @@ class Graph {
   // sample_weight: one weight (>= 0, finite) per sample, for every output's
   // loss (Keras's sample_weight); null: all 1.
   StepResult test_step(const Tensor& x, const Tensor& y) const;
-  StepResult test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr) const;
+  StepResult test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr,
+                       bool keep_outputs = false) const;
   // Builds every layer's pre-packed weights now (model load calls it), so
   // the first predict is as fast as the next. Optional: predict builds what
   // is missing or stale.
@@ -157,7 +161,8 @@ class Graph {
   // naming the layer, with the weights as they were, when the step would
   // leave a gradient or a weight non-finite.
   StepResult train_step(const Tensor& x, const Tensor& y);
-  StepResult train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr);
+  StepResult train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr,
+                        bool keep_outputs = false);
 
   // Replaces the weights of one layer, or of several at once (all checked
   // before any is written); not while another thread trains the model.
@@ -246,7 +251,7 @@ class Graph {
                          std::vector<bool>& dx_ready, std::vector<Tensor>& parts);
   void finish_outputs(const ExecContext& c, Tensor* const* outs, int threads) const;
   StepResult evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c,
-                      const Tensor* sample_weight = nullptr) const;
+                      const Tensor* sample_weight = nullptr, bool keep_outputs = false) const;
   // The optimizer's step, or ValueError naming the layer (and no change)
   // when a gradient or a new weight is not finite.
   void update_weights();

@@ -93,43 +93,4 @@ void Layer::activation_backward(const Tensor& out, Tensor& dout, const RunContex
   ops::activation_backward(act, out.data(), dout.data(), out.numel() / cols, cols, ctx.threads, x);
 }
 
-void initialize(Tensor& t, const std::string& init, int64_t fan_in, int64_t fan_out, Rng* rng,
-                const std::string& who) {
-  float* p = t.data();
-  const int64_t n = t.numel();
-  if (init == "zeros" || init == "ones") {
-    if (rng) t.fill(init == "ones" ? 1.f : 0.f);
-    return;
-  }
-  // Keras's VarianceScaling: scale / fan, uniform or truncated normal.
-  double scale, fan;
-  if (init == "glorot_uniform" || init == "glorot_normal") {
-    scale = 1.0, fan = (fan_in + fan_out) / 2.0;
-  } else if (init == "he_uniform" || init == "he_normal") {
-    scale = 2.0, fan = static_cast<double>(fan_in);
-  } else if (init == "lecun_uniform" || init == "lecun_normal") {
-    scale = 1.0, fan = static_cast<double>(fan_in);
-  } else {
-    throw ValueError(cat(who, ": unknown initializer '", init,
-                         "'; expected one of 'glorot_uniform', 'glorot_normal', 'he_uniform', "
-                         "'he_normal', 'lecun_uniform', 'lecun_normal', 'zeros', 'ones'"));
-  }
-  if (!rng) return;
-  const double variance = scale / std::max(1.0, fan);
-  if (init.find("uniform") != std::string::npos) {
-    const float limit = static_cast<float>(std::sqrt(3.0 * variance));
-    for (int64_t i = 0; i < n; ++i) p[i] = rng->uniform(-limit, limit);
-    return;
-  }
-  // Normal truncated at two standard deviations; 0.8796 is the stddev of a
-  // unit normal so truncated, which Keras divides out.
-  const float stddev = static_cast<float>(std::sqrt(variance) / 0.87962566103423978);
-  for (int64_t i = 0; i < n; ++i) {
-    float v;
-    do v = rng->normal();
-    while (std::fabs(v) > 2.f);
-    p[i] = v * stddev;
-  }
-}
-
 }  // namespace pyconv

@@ -147,11 +147,16 @@ class Layer {
 
 // Builds a layer from its attributes ("type" picks the class).
 std::unique_ptr<Layer> create_layer(const Attrs& attrs);
+// Checks the arguments of every "*_initializer" attribute (before any weight
+// has a shape): ValueError naming the layer.
+void check_initializers(const Attrs& attrs);
 std::vector<std::string> layer_types();
 
-// Fills `t` following a Keras initializer name ("glorot_uniform", "he_normal",
-// "zeros", ...). Throws ValueError naming `who` for an unknown name.
-// A null rng only checks the name.
+// Fills `t` following a Keras initializer: a name ("glorot_uniform",
+// "he_normal", "zeros", ...) or a name with arguments,
+// "random_normal(mean=0,stddev=0.05,seed=3)" (graph/initializers.cpp lists
+// them). Throws ValueError naming `who` for an unknown name or argument. A
+// null rng only checks the spec; a spec's seed, when given, replaces it.
 void initialize(Tensor& t, const std::string& initializer, int64_t fan_in, int64_t fan_out,
                 Rng* rng, const std::string& who);
 

@@ -5,28 +5,11 @@
 #include <limits>
 
 #include "core/error.h"
+#include "graph/optimizer_checks.h"
 
 namespace pyconv {
 
-namespace {
-// 1 for NaN and inf: what a dry run of an update looks for.
-inline int non_finite(float v) { return !(std::fabs(v) <= std::numeric_limits<float>::max()); }
-
-double non_negative(const Attrs& a, const char* key, double fallback) {
-  const double v = a.get_float(key, fallback);
-  if (!(v >= 0.0) || !std::isfinite(v))
-    throw ValueError(cat(a.who(), ": ", key, " must be a non-negative number, received ", v));
-  return v;
-}
-
-// epsilon keeps a division away from zero: it must be positive.
-double positive(const Attrs& a, const char* key, double fallback) {
-  const double v = a.get_float(key, fallback);
-  if (!(v > 0.0) || !std::isfinite(v))
-    throw ValueError(cat(a.who(), ": ", key, " must be a positive number, received ", v));
-  return v;
-}
-}  // namespace
+using namespace optimizer_checks;
 
 void Optimizer::set_learning_rate(double lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr))
@@ -41,7 +24,8 @@ std::vector<std::vector<Tensor>>& Optimizer::slots(const std::vector<Param*>& pa
     for (size_t i = 0; i < params.size(); ++i)
       for (size_t s = 0; s < count; ++s) {
         slots_[i].emplace_back(params[i]->value.shape());
-        slots_[i].back().zero();
+        Tensor& slot = slots_[i].back();
+        std::fill(slot.data(), slot.data() + slot.numel(), slot_initial_value(s));
       }
   }
   return slots_;
@@ -376,7 +360,9 @@ std::unique_ptr<Optimizer> make_optimizer(const Attrs& a) {
   if (type == "sgd") return std::make_unique<SGD>(a);
   if (type == "adam") return std::make_unique<Adam>(a);
   if (type == "rmsprop") return std::make_unique<RMSprop>(a);
-  throw ValueError(cat("unknown optimizer '", type, "'; expected one of 'sgd', 'adam', 'rmsprop'"));
+  if (auto adaptive = make_adaptive_optimizer(a)) return adaptive;
+  throw ValueError(cat("unknown optimizer '", type, "'; expected one of 'sgd', 'adam', 'rmsprop', "
+                       "'adagrad', 'adadelta', 'adamax', 'nadam', 'lion'"));
 }
 
 }  // namespace pyconv

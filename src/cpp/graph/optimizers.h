@@ -33,6 +33,8 @@ class Optimizer {
   const std::vector<std::vector<Tensor>>& existing_slots() const { return slots_; }
   // Names of one parameter's slots, in order ("m", "v", ...).
   virtual std::vector<std::string> slot_names() const = 0;
+  // The value slot s starts from (Adagrad's accumulator: not 0).
+  virtual float slot_initial_value(size_t) const { return 0.f; }
 
  protected:
   // Writes p's new weights into w_out and its new slots into slots_out for
@@ -63,9 +65,13 @@ class Optimizer {
 // {"type": "sgd", "learning_rate", "momentum", "nesterov", "weight_decay"} or
 // {"type": "adam", "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad",
 // "weight_decay"} or {"type": "rmsprop", "learning_rate", "rho", "momentum",
-// "epsilon", "centered", "weight_decay"}; each also takes Keras's gradient
+// "epsilon", "centered", "weight_decay"}, or one of make_adaptive_optimizer's;
+// each also takes Keras's gradient
 // clipping: "clipnorm", "clipvalue", "global_clipnorm". Throws ValueError for
 // unknown types or bad values.
 std::unique_ptr<Optimizer> make_optimizer(const Attrs& attrs);
+// Adagrad, Adadelta, Adamax, Nadam and Lion (optimizers_adaptive.cpp), or
+// null for another type.
+std::unique_ptr<Optimizer> make_adaptive_optimizer(const Attrs& attrs);
 
 }  // namespace pyconv

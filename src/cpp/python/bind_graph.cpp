@@ -135,16 +135,31 @@ const Tensor* weights_view(const py::object& sample_weight, FloatArray& keep, Te
   return &view;
 }
 
-py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training, const py::object& sample_weight) {
+// A step's sums, and with keep_outputs the [outputs] it kept as arrays.
+py::tuple with_outputs(const py::tuple& sums, const StepResult& r, bool outputs) {
+  if (!outputs) return sums;
+  py::list arrays;
+  for (const Tensor& t : r.outputs) arrays.append(to_numpy(t));
+  py::tuple out(sums.size() + 1);
+  for (size_t i = 0; i < sums.size(); ++i) out[i] = sums[i];
+  out[sums.size()] = arrays;
+  return out;
+}
+
+// (loss, correct, |error| sum, error^2 sum), and [outputs] when asked for.
+py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training, const py::object& sample_weight,
+               bool outputs) {
   Tensor xv = view_of(x), yv = view_of(y), wv;
   FloatArray keep_w;
   const Tensor* w = weights_view(sample_weight, keep_w, wv);
   StepResult r;
   {
     py::gil_scoped_release release;
-    r = training ? g.train_step(Batch{&xv}, Batch{&yv}, w) : g.test_step(Batch{&xv}, Batch{&yv}, w);
+    r = training ? g.train_step(Batch{&xv}, Batch{&yv}, w, outputs)
+                 : g.test_step(Batch{&xv}, Batch{&yv}, w, outputs);
   }
-  return py::make_tuple(r.loss, r.correct, r.output_abs_error[0], r.output_squared_error[0]);
+  return with_outputs(py::make_tuple(r.loss, r.correct, r.output_abs_error[0],
+                                    r.output_squared_error[0]), r, outputs);
 }
 
 // Arrays as tensor views, for a model of several inputs or outputs; the
@@ -163,7 +178,7 @@ Batch views_of(const py::list& arrays, std::vector<FloatArray>& keep, std::vecto
 
 // (total loss, [loss per output], [correct per output]).
 py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool training,
-                     const py::object& sample_weight) {
+                     const py::object& sample_weight, bool outputs) {
   std::vector<FloatArray> keep_x, keep_y;
   std::vector<Tensor> vx, vy;
   const Batch bx = views_of(xs, keep_x, vx), by = views_of(ys, keep_y, vy);
@@ -173,10 +188,10 @@ py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool trai
   StepResult r;
   {
     py::gil_scoped_release release;
-    r = training ? g.train_step(bx, by, w) : g.test_step(bx, by, w);
+    r = training ? g.train_step(bx, by, w, outputs) : g.test_step(bx, by, w, outputs);
   }
-  return py::make_tuple(r.loss, r.output_losses, r.output_correct, r.output_abs_error,
-                        r.output_squared_error);
+  return with_outputs(py::make_tuple(r.loss, r.output_losses, r.output_correct,
+                                    r.output_abs_error, r.output_squared_error), r, outputs);
 }
 
 // augment_key: None for plain inference, else Graph::predict_augmented's key.
@@ -250,26 +265,34 @@ void bind_graph(py::module_& m) {
              g.check_targets(view_of(y), output);
            }, py::arg("y"), py::arg("output") = 0)
       .def("train_step",
-           [](Graph& g, FloatArray x, FloatArray y, const py::object& w) { return step(g, x, y, true, w); },
+           [](Graph& g, FloatArray x, FloatArray y, const py::object& w, bool outputs) {
+             return step(g, x, y, true, w, outputs);
+           },
            py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
+           py::arg("outputs") = false,
            "One training step on a batch: returns (mean loss, number correct, sum of absolute "
-           "errors, sum of squared errors).")
+           "errors, sum of squared errors), and with outputs=True the [outputs] the loss saw.")
       .def("test_step",
-           [](Graph& g, FloatArray x, FloatArray y, const py::object& w) { return step(g, x, y, false, w); },
-           py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none())
+           [](Graph& g, FloatArray x, FloatArray y, const py::object& w, bool outputs) {
+             return step(g, x, y, false, w, outputs);
+           },
+           py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
+           py::arg("outputs") = false)
       .def("train_step_multi",
-           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w) {
-             return step_multi(g, xs, ys, true, w);
+           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w, bool outputs) {
+             return step_multi(g, xs, ys, true, w, outputs);
            },
            py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none(),
+           py::arg("outputs") = false,
            "One training step on lists of input and target arrays: returns (total loss, "
            "[loss per output], [correct per output], [absolute error sum per output], "
-           "[squared error sum per output]).")
+           "[squared error sum per output]), and with outputs=True the [outputs].")
       .def("test_step_multi",
-           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w) {
-             return step_multi(g, xs, ys, false, w);
+           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w, bool outputs) {
+             return step_multi(g, xs, ys, false, w, outputs);
            },
-           py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none())
+           py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none(),
+           py::arg("outputs") = false)
       .def("predict_multi", &predict_multi, py::arg("xs"), py::arg("augment_key") = py::none(),
            "Outputs (a list, one array per output) for a list of input arrays; with an "
            "augment_key, the random augmentation layers transform (Keras's model(x)).")
@@ -410,7 +433,12 @@ void bind_graph(py::module_& m) {
         "(output shape, [(param name, shape, is_state)]) of a layer for a per-sample input shape (a "
         "tuple; a list of tuples for several inputs); "
         "checks the arguments and shapes without initialising weights.");
-  m.def("validate_layer", [](const py::dict& config) { create_layer(attrs_from_dict(config)); },
+  m.def("validate_layer",
+        [](const py::dict& config) {
+          const Attrs attrs = attrs_from_dict(config);
+          create_layer(attrs);
+          check_initializers(attrs);
+        },
         py::arg("config"), "Raises if the layer's arguments are invalid.");
   m.def("pack_output_losses",
         [](const py::list& losses, const std::vector<double>& weights) {
