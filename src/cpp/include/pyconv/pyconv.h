@@ -132,7 +132,8 @@ PCV_API void pcv_runner_free(pcv_runner *r);
 PCV_API pcv_status pcv_model_create(const char *const *layers, int count, const int64_t *input_shape,
                                     int rank, uint64_t seed, pcv_model **out);
 
-/* Sets the optimizer ("sgd", "adam", "rmsprop", with their Python arguments,
+/* Sets the optimizer ("sgd", "adam", "rmsprop", "adagrad", "adadelta",
+ * "adamax", "nadam", "lion", with their Python arguments,
  * e.g. "sgd learning_rate=0.1 momentum=0.9") and the loss
  * ("sparse_categorical_crossentropy", "categorical_crossentropy", "mse",
  * "hinge"; "categorical_crossentropy from_logits=true"). The order is
