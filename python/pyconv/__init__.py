@@ -13,14 +13,15 @@ from ._paths import get_cmake_dir, get_include
 from ._random import set_seed
 from .config import get_num_threads, kernel_isa, set_num_threads, show_config
 from .errors import ModelFileError, ShapeError
-from . import (activations, applications, callbacks, data, datasets, initializers, layers, losses,
-               metrics, models, optimizers, quantization, regularizers, saving, utils)
+from . import (activations, applications, callbacks, constraints, data, datasets, initializers,
+               layers, losses, metrics, models, optimizers, quantization, regularizers, saving,
+               utils)
 from .layers import Input
 from .models import Model, Sequential
 from .quantization import QuantizedModel, quantize
 
 __all__ = [
-    "Input", "Model", "ModelFileError", "Sequential", "ShapeError", "__version__", "activations", "applications", "callbacks", "data",
+    "Input", "Model", "ModelFileError", "Sequential", "ShapeError", "__version__", "activations", "applications", "callbacks", "constraints", "data",
     "datasets", "get_cmake_dir", "get_include", "get_num_threads", "initializers", "kernel_isa", "layers",
     "losses", "metrics", "models", "optimizers", "quantization", "quantize", "QuantizedModel",
     "regularizers", "saving", "set_num_threads", "set_seed",

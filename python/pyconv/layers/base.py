@@ -172,26 +172,35 @@ class Layer:
     # The Keras argument whose regularizer applies to the layer's kernel(s).
     _kernel_regularizer_arg = "kernel_regularizer"
 
-    def _set_regularizers(self, kernel=None, bias=None):
+    def _set_regularizers(self, kernel=None, bias=None, kernel_constraint=None,
+                          bias_constraint=None):
         """Puts kernel/bias regularizers into the core config (as the l1 and
-        l2 factors the C++ core reads)."""
-        from .. import regularizers
+        l2 factors the C++ core reads), and their constraints (as specs)."""
+        from .. import constraints, regularizers
 
         for prefix, value in (("kernel_regularizer", kernel), ("bias_regularizer", bias)):
             reg = regularizers.get(value)
             if reg is not None and (reg.l1 or reg.l2):
                 self._args.update(reg.core_attrs(prefix))
+        for key, value in (("kernel_constraint", kernel_constraint),
+                           ("bias_constraint", bias_constraint)):
+            if value is not None:
+                self._args[key] = constraints.spec_of(value)
 
     @classmethod
     def _fold_regularizers(cls, config):
         """Core-config keys kernel_regularizer_l1/_l2 (and bias_) back into
-        Keras's kernel_regularizer={'l1': .., 'l2': ..}."""
+        Keras's kernel_regularizer={'l1': .., 'l2': ..}, and a depthwise
+        layer's kernel_constraint into its depthwise_constraint."""
         config = dict(config)
         for prefix, arg in (("kernel_regularizer", cls._kernel_regularizer_arg),
                             ("bias_regularizer", "bias_regularizer")):
             l1, l2 = config.pop(f"{prefix}_l1", None), config.pop(f"{prefix}_l2", None)
             if l1 is not None or l2 is not None:
                 config[arg] = {"l1": l1 or 0.0, "l2": l2 or 0.0}
+        if "kernel_constraint" in config:
+            config[cls._kernel_regularizer_arg.replace("regularizer", "constraint")] = \
+                config.pop("kernel_constraint")
         return config
 
     def get_config(self):

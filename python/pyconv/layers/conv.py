@@ -43,7 +43,8 @@ class Conv2D(Layer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError("only data_format='channels_last' is supported, "
@@ -53,7 +54,8 @@ class Conv2D(Layer):
         self._args = _conv_args(2, filters, kernel_size, strides, _normalize_padding(padding),
                                 dilation_rate, groups, activation, use_bias, kernel_initializer,
                                 bias_initializer)
-        self._set_regularizers(kernel_regularizer, bias_regularizer)
+        self._set_regularizers(kernel_regularizer, bias_regularizer, kernel_constraint,
+                               bias_constraint)
         self._validate()
 
 
@@ -94,13 +96,15 @@ class DepthwiseConv2D(Layer):
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros",
-                 depthwise_regularizer=None, bias_regularizer=None, **kwargs):
+                 depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         self._args = _depthwise_args(kernel_size, strides, padding, depth_multiplier,
                                      dilation_rate, activation, use_bias, depthwise_initializer,
                                      bias_initializer)
-        self._set_regularizers(depthwise_regularizer, bias_regularizer)
+        self._set_regularizers(depthwise_regularizer, bias_regularizer, depthwise_constraint,
+                               bias_constraint)
         self._validate()
 
 
@@ -113,7 +117,7 @@ class SeparableConv2D(Layer):
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         self._args = {"filters": _positive_int(filters, "filters"),
@@ -122,7 +126,8 @@ class SeparableConv2D(Layer):
                                         depthwise_initializer, bias_initializer),
                       "pointwise_initializer": pointwise_initializer}
         # One regularizer for both kernels (depthwise and pointwise).
-        self._set_regularizers(kernel_regularizer, bias_regularizer)
+        self._set_regularizers(kernel_regularizer, bias_regularizer, kernel_constraint,
+                               bias_constraint)
         self._validate()
 
 
@@ -135,7 +140,8 @@ class Conv1D(Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         if not isinstance(padding, str):
@@ -143,7 +149,8 @@ class Conv1D(Layer):
         self._args = _conv_args(1, _positive_int(filters, "filters"), kernel_size, strides,
                                 padding.lower(), dilation_rate, groups, activation, use_bias,
                                 kernel_initializer, bias_initializer)
-        self._set_regularizers(kernel_regularizer, bias_regularizer)
+        self._set_regularizers(kernel_regularizer, bias_regularizer, kernel_constraint,
+                               bias_constraint)
         self._validate()
 
 
@@ -158,7 +165,8 @@ class Conv2DTranspose(Layer):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         _channels_last(data_format)
         if padding not in ("valid", "same"):
@@ -177,5 +185,6 @@ class Conv2DTranspose(Layer):
         if output_padding is not None:
             self._args["output_padding"] = normalize_tuple(output_padding, 2, "output_padding",
                                                            allow_zero=True)
-        self._set_regularizers(kernel_regularizer, bias_regularizer)
+        self._set_regularizers(kernel_regularizer, bias_regularizer, kernel_constraint,
+                               bias_constraint)
         self._validate()

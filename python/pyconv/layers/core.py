@@ -12,7 +12,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, numbers.Integral):
             raise TypeError(f"units must be an integer, received {units!r}")
@@ -23,7 +24,8 @@ class Dense(Layer):
             "kernel_initializer": kernel_initializer,
             "bias_initializer": bias_initializer,
         }
-        self._set_regularizers(kernel_regularizer, bias_regularizer)
+        self._set_regularizers(kernel_regularizer, bias_regularizer, kernel_constraint,
+                               bias_constraint)
         self._validate()
 
 

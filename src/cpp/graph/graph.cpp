@@ -804,7 +804,11 @@ bool Graph::trained_by_other_thread() const {
 
 void Graph::update_weights() {
   const int bad = optimizer_->step(params_, run_context(true).threads);
-  if (bad < 0) return;
+  if (bad < 0) {
+    for (Param* p : params_)
+      if (p->trainable) apply_constraint(p->constraint, p->value);
+    return;
+  }
   const Param& p = *params_[bad];
   const char* why = first_non_finite(p.grad.data(), p.grad.numel(), num_threads()) >= 0
                         ? "' has a NaN or infinite gradient"

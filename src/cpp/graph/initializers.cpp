@@ -15,86 +15,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/training.h"
 #include "graph/layer.h"
+#include "graph/spec.h"
 
 namespace pyconv {
 
 namespace {
-
-// "name(key=value,...)" as the name and its arguments (values as written).
-struct Spec {
-  std::string name;
-  std::map<std::string, std::string> args;
-};
-
-Spec parse(const std::string& init, const std::string& who) {
-  Spec spec;
-  const size_t open = init.find('(');
-  spec.name = init.substr(0, open);
-  if (open == std::string::npos) return spec;
-  if (init.back() != ')')
-    throw ValueError(cat(who, ": initializer '", init, "' must end with ')'"));
-  const std::string body = init.substr(open + 1, init.size() - open - 2);
-  size_t at = 0;
-  while (at < body.size()) {
-    const size_t comma = std::min(body.find(',', at), body.size());
-    const std::string item = body.substr(at, comma - at);
-    const size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw ValueError(cat(who, ": initializer '", init, "': expected key=value, found '", item,
-                           "'"));
-    spec.args[item.substr(0, eq)] = item.substr(eq + 1);
-    at = comma + 1;
-  }
-  return spec;
-}
-
-// Reads the arguments of one initializer, each checked once and by name.
-class Args {
- public:
-  Args(const std::string& init, const Spec& spec, const std::string& who)
-      : init_(init), spec_(spec), who_(who) {}
-
-  double number(const std::string& key, double fallback) {
-    used_.push_back(key);
-    const auto it = spec_.args.find(key);
-    if (it == spec_.args.end()) return fallback;
-    char* end = nullptr;
-    const double v = std::strtod(it->second.c_str(), &end);
-    if (it->second.empty() || *end != '\0' || !std::isfinite(v))
-      throw ValueError(cat(who_, ": initializer '", init_, "': ", key,
-                           " must be a finite number, received '", it->second, "'"));
-    return v;
-  }
-
-  std::string word(const std::string& key, const std::string& fallback,
-                   const std::vector<std::string>& allowed) {
-    used_.push_back(key);
-    const auto it = spec_.args.find(key);
-    const std::string v = it == spec_.args.end() ? fallback : it->second;
-    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      std::string list;
-      for (const std::string& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
-      throw ValueError(cat(who_, ": initializer '", init_, "': ", key, " must be one of ", list,
-                           ", received '", v, "'"));
-    }
-    return v;
-  }
-
-  // Any argument the initializer does not take is an error (a misspelling).
-  void check_all_used() const {
-    for (const auto& [key, value] : spec_.args)
-      if (std::find(used_.begin(), used_.end(), key) == used_.end())
-        throw ValueError(cat(who_, ": initializer '", spec_.name, "' takes no argument '", key,
-                             "'"));
-  }
-
- private:
-  const std::string& init_;
-  const Spec& spec_;
-  const std::string& who_;
-  std::vector<std::string> used_;
-};
 
 float truncated(Rng& rng) {  // a unit normal redrawn beyond 2
   float v;
@@ -130,12 +57,56 @@ void orthogonal(Tensor& t, double gain, Rng& rng) {
       p[r * cols + c] = static_cast<float>(gain * (tall ? v[c * len + r] : v[r * len + c]));
 }
 
+// Keras's VarianceScaling: scale / fan, as a uniform, a normal, or a normal
+// truncated at two standard deviations (0.8796 is the stddev of a unit normal
+// so truncated, which Keras divides out).
+void variance_scaling(Tensor& t, double scale, double fan, const std::string& distribution,
+                      Rng& r) {
+  float* p = t.data();
+  const int64_t n = t.numel();
+  const double variance = scale / std::max(1.0, fan);
+  if (distribution == "uniform") {
+    const float limit = static_cast<float>(std::sqrt(3.0 * variance));
+    for (int64_t i = 0; i < n; ++i) p[i] = r.uniform(-limit, limit);
+    return;
+  }
+  if (distribution == "untruncated_normal") {
+    const float stddev = static_cast<float>(std::sqrt(variance));
+    for (int64_t i = 0; i < n; ++i) p[i] = r.normal() * stddev;
+    return;
+  }
+  const float stddev = static_cast<float>(std::sqrt(variance) / 0.87962566103423978);
+  for (int64_t i = 0; i < n; ++i) p[i] = truncated(r) * stddev;
+}
+
+// The names without arguments that every build knows (a runtime-only build
+// makes new weights only with these): true when `init` is one of them.
+bool initialize_preset(Tensor& t, const std::string& init, int64_t fan_in, int64_t fan_out,
+                       Rng* rng) {
+  if (init == "zeros" || init == "ones") {
+    if (rng) t.fill(init == "ones" ? 1.f : 0.f);
+    return true;
+  }
+  const bool glorot = init == "glorot_uniform" || init == "glorot_normal";
+  const bool he = init == "he_uniform" || init == "he_normal";
+  if (!glorot && !he && init != "lecun_uniform" && init != "lecun_normal") return false;
+  if (rng)
+    variance_scaling(t, he ? 2.0 : 1.0, glorot ? (fan_in + fan_out) / 2.0 : double(fan_in),
+                     init.find("uniform") != std::string::npos ? "uniform" : "truncated_normal",
+                     *rng);
+  return true;
+}
+
 }  // namespace
 
 void initialize(Tensor& t, const std::string& init, int64_t fan_in, int64_t fan_out, Rng* rng,
                 const std::string& who) {
-  const Spec spec = parse(init, who);
-  Args args(init, spec, who);
+  if (initialize_preset(t, init, fan_in, fan_out, rng)) return;
+  // Arguments, and the other initializers, are for models being made to be
+  // trained: a runtime-only build leaves their parsing out.
+  if constexpr (!kTrainingBuilt) training_not_built("initializers other than the presets");
+  const Spec spec = parse_spec(init, who);
+  SpecArgs args(init, spec, who);
   const std::string& name = spec.name;
   // A seed of its own: the same values whatever else the model draws.
   const bool seeded = spec.args.count("seed") != 0;
@@ -211,32 +182,23 @@ void initialize(Tensor& t, const std::string& init, int64_t fan_in, int64_t fan_
   const double fan = mode == "fan_in" ? static_cast<double>(fan_in)
                      : mode == "fan_out" ? static_cast<double>(fan_out)
                                          : (fan_in + fan_out) / 2.0;
-  const double variance = scale / std::max(1.0, fan);
-  if (distribution == "uniform") {
-    const float limit = static_cast<float>(std::sqrt(3.0 * variance));
-    for (int64_t i = 0; i < n; ++i) p[i] = r->uniform(-limit, limit);
-    return;
-  }
-  if (distribution == "untruncated_normal") {
-    const float stddev = static_cast<float>(std::sqrt(variance));
-    for (int64_t i = 0; i < n; ++i) p[i] = r->normal() * stddev;
-    return;
-  }
-  // Truncated at two standard deviations; 0.8796 is the stddev of a unit
-  // normal so truncated, which Keras divides out.
-  const float stddev = static_cast<float>(std::sqrt(variance) / 0.87962566103423978);
-  for (int64_t i = 0; i < n; ++i) p[i] = truncated(*r) * stddev;
+  variance_scaling(t, scale, fan, distribution, *r);
 }
 
-void check_initializers(const Attrs& attrs) {
-  const std::string suffix = "_initializer";
+void check_weight_specs(const Attrs& attrs) {
+  const auto ends_with = [](const std::string& key, const std::string& suffix) {
+    return key.size() >= suffix.size() &&
+           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
   for (const auto& [key, value] : attrs.values()) {
     const auto* spec = std::get_if<std::string>(&value);
-    if (!spec || key.size() < suffix.size() ||
-        key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    Tensor none({0, 0});  // two axes, no values: the arguments alone are checked
-    initialize(none, *spec, 1, 1, nullptr, attrs.who());
+    if (!spec) continue;
+    if (ends_with(key, "_initializer")) {
+      Tensor none({0, 0});  // two axes, no values: the arguments alone are checked
+      initialize(none, *spec, 1, 1, nullptr, attrs.who());
+    } else if (ends_with(key, "_constraint")) {
+      parse_constraint(*spec, attrs.who());
+    }
   }
 }
 

@@ -9,14 +9,14 @@ namespace pyconv {
 
 std::vector<std::string> with_regularizers(std::vector<std::string> keys) {
   for (const char* k : {"kernel_regularizer_l1", "kernel_regularizer_l2", "bias_regularizer_l1",
-                        "bias_regularizer_l2"})
+                        "bias_regularizer_l2", "kernel_constraint", "bias_constraint"})
     keys.push_back(k);
   return keys;
 }
 
 namespace {
-// A weight's penalty from the layer's attributes: kernels (any *kernel) take
-// the kernel regularizer, "bias" the bias regularizer.
+// A weight's penalty and constraint from the layer's attributes: kernels
+// (any *kernel) take the kernel's, "bias" the bias's.
 void read_regularizer(const Attrs& a, const std::string& who, Param& p) {
   const bool kernel = p.name.size() >= 6 && p.name.compare(p.name.size() - 6, 6, "kernel") == 0;
   const std::string prefix = kernel ? "kernel_regularizer_" : p.name == "bias" ? "bias_regularizer_" : "";
@@ -26,6 +26,8 @@ void read_regularizer(const Attrs& a, const std::string& who, Param& p) {
     throw ValueError(cat(who, ": regularization factors must be non-negative and finite, "
                               "received l1=", l1, ", l2=", l2));
   p.l1 = static_cast<float>(l1), p.l2 = static_cast<float>(l2);
+  const std::string constraint = kernel ? "kernel_constraint" : "bias_constraint";
+  p.constraint = parse_constraint(a.get_string(constraint, ""), who);
 }
 }  // namespace
 
@@ -34,6 +36,10 @@ Param& Layer::add_param(const std::string& name, const Shape& shape) {
   Param p;
   p.name = name;
   read_regularizer(attrs_, who_, p);
+  for (int64_t axis : p.constraint.axes)
+    if (axis < -static_cast<int64_t>(shape.size()) || axis >= static_cast<int64_t>(shape.size()))
+      throw ValueError(cat(who_, ": the constraint's axis ", axis, " is out of range for weight '",
+                           name, "' of shape ", shape_str(shape)));
   // The gradient is allocated by the first backward pass.
   p.value = shape_only_ ? Tensor::view(static_cast<float*>(nullptr), shape) : Tensor(shape);
   params_.push_back(std::move(p));

@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "graph/attrs.h"
+#include "graph/constraints.h"
 #include "ops/activation.h"
 
 namespace pyconv {
@@ -29,11 +30,15 @@ struct Param {
   // Weight penalties added to the loss: l1 * sum |w| + l2 * sum w^2 (Keras's
   // kernel_regularizer / bias_regularizer).
   float l1 = 0.f, l2 = 0.f;
+  // Applied after every optimizer step (Keras's kernel_constraint /
+  // bias_constraint).
+  Constraint constraint;
 };
 
-// The attribute keys of kernel and bias regularizers, for check_known lists
-// of layers that take them: keys plus "kernel_regularizer_l1", "..._l2",
-// "bias_regularizer_l1" and "..._l2".
+// The attribute keys of kernel and bias regularizers and constraints, for
+// check_known lists of layers that take them: keys plus
+// "kernel_regularizer_l1", "..._l2", "bias_regularizer_l1", "..._l2",
+// "kernel_constraint" and "bias_constraint".
 std::vector<std::string> with_regularizers(std::vector<std::string> keys);
 
 // What one run of a layer keeps for itself (argmax indices, dropout masks,
@@ -147,9 +152,9 @@ class Layer {
 
 // Builds a layer from its attributes ("type" picks the class).
 std::unique_ptr<Layer> create_layer(const Attrs& attrs);
-// Checks the arguments of every "*_initializer" attribute (before any weight
-// has a shape): ValueError naming the layer.
-void check_initializers(const Attrs& attrs);
+// Checks the arguments of every "*_initializer" and "*_constraint"
+// attribute (before any weight has a shape): ValueError naming the layer.
+void check_weight_specs(const Attrs& attrs);
 std::vector<std::string> layer_types();
 
 // Fills `t` following a Keras initializer: a name ("glorot_uniform",

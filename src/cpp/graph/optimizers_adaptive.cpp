@@ -105,15 +105,24 @@ class Adadelta : public Optimizer {
   double rho_ = 0.95, epsilon_ = 1e-7;
 };
 
-class Adamax : public Optimizer {
+// Adamax and Nadam: two moment decay rates and an epsilon, Adam's arguments.
+class TwoMoments : public Optimizer {
  public:
-  explicit Adamax(const Attrs& a) {
+  explicit TwoMoments(const Attrs& a) {
     read_common(a, {"beta_1", "beta_2", "epsilon"}, 0.001, learning_rate_, weight_decay_);
     beta1_ = decay_rate(a, "beta_1", 0.9);
     beta2_ = decay_rate(a, "beta_2", 0.999);
     epsilon_ = positive(a, "epsilon", 1e-7);
     read_clipping(a);
   }
+
+ protected:
+  double beta1_ = 0.9, beta2_ = 0.999, epsilon_ = 1e-7;
+};
+
+class Adamax : public TwoMoments {
+ public:
+  using TwoMoments::TwoMoments;
   std::vector<std::string> slot_names() const override { return {"m", "u"}; }
 
  protected:
@@ -134,20 +143,11 @@ class Adamax : public Optimizer {
       return non_finite(mi) | non_finite(ui) | non_finite(wi);
     });
   }
-
- private:
-  double beta1_ = 0.9, beta2_ = 0.999, epsilon_ = 1e-7;
 };
 
-class Nadam : public Optimizer {
+class Nadam : public TwoMoments {
  public:
-  explicit Nadam(const Attrs& a) {
-    read_common(a, {"beta_1", "beta_2", "epsilon"}, 0.001, learning_rate_, weight_decay_);
-    beta1_ = decay_rate(a, "beta_1", 0.9);
-    beta2_ = decay_rate(a, "beta_2", 0.999);
-    epsilon_ = positive(a, "epsilon", 1e-7);
-    read_clipping(a);
-  }
+  using TwoMoments::TwoMoments;
   std::vector<std::string> slot_names() const override { return {"m", "v"}; }
 
  protected:
@@ -193,7 +193,6 @@ class Nadam : public Optimizer {
     return product_;
   }
 
-  double beta1_ = 0.9, beta2_ = 0.999, epsilon_ = 1e-7;
   double product_ = 1.0;
   int64_t product_step_ = 0;
 };

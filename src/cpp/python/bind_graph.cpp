@@ -437,7 +437,7 @@ void bind_graph(py::module_& m) {
         [](const py::dict& config) {
           const Attrs attrs = attrs_from_dict(config);
           create_layer(attrs);
-          check_initializers(attrs);
+          check_weight_specs(attrs);
         },
         py::arg("config"), "Raises if the layer's arguments are invalid.");
   m.def("pack_output_losses",
