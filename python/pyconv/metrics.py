@@ -1,10 +1,10 @@
-"""Metrics. In fit and evaluate the core sums the hot ones in the same pass as
-the loss: "accuracy" (the Keras accuracy that fits the loss: sparse
-categorical, categorical, or thresholded binary), "mae" and "mse". The metric
-objects below work on their own, as Keras's do: update_state(y_true, y_pred,
-sample_weight), result(), reset_state(); given to compile, those the core
-does not sum (top-k, Precision, Recall, AUC, MeanIoU, ...) are updated from
-each step's outputs, which the step then hands back."""
+"""Metrics. In fit and evaluate the core computes the hot ones in the same pass
+as the loss: "accuracy" (the Keras accuracy that fits the loss: sparse
+categorical, categorical, or thresholded binary), "mae", "mse" and the top-k
+accuracies. The metric objects below work on their own, as Keras's do:
+update_state(y_true, y_pred, sample_weight), result(), reset_state(); given
+to compile, the others (Precision, Recall, AUC, MeanIoU, ...) are updated
+from each step's outputs, which the step then hands back."""
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class Metric:
     over everything added since reset_state()."""
 
     core_name = None  # the name the core sums it under in fit, if it does
+    core_top_k = None  # the k of a top-k accuracy, which the core counts in fit
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
@@ -60,6 +61,11 @@ class Metric:
 
     def result(self):
         return self._total / self._count if self._count else 0.0
+
+    def add_counts(self, total, count):
+        """Adds what the core counted for a batch (top-k accuracy in fit)."""
+        self._total += float(total)
+        self._count += float(count)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         raise NotImplementedError
@@ -142,7 +148,10 @@ class SparseTopKCategoricalAccuracy(Metric):
     """How often the label is among the k highest predictions."""
 
     def __init__(self, k=5, name=None, dtype=None):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, received {k!r}")
         self.k = int(k)
+        self.core_top_k = self.k
         super().__init__(name, dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):

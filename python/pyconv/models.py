@@ -167,16 +167,26 @@ class _LogSums:
     metric objects computed from the outputs (`streams`: per output, reset
     here), which the step then returns."""
 
-    def __init__(self, outputs, streams=None):
+    def __init__(self, outputs, metric_objects=None):
         self.loss = 0.0
         self.losses = [0.0] * outputs
         self.correct = [0] * outputs
         self.abs_error = [0.0] * outputs      # sums over every output element
         self.squared_error = [0.0] * outputs
         self.seen = 0
-        self.streams = streams if streams and any(streams) else None
-        for metric in (m for per in self.streams or () for m in per):
+        per_output = metric_objects or [[] for _ in range(outputs)]
+        # Top-k accuracies the step counts; the other objects need the outputs.
+        top_k = [[m for m in per if m.core_top_k] for per in per_output]
+        streams = [[m for m in per if not m.core_top_k] for per in per_output]
+        self.top_k = top_k if any(top_k) else None
+        self.streams = streams if any(streams) else None
+        for metric in (m for per in per_output for m in per):
             metric.reset_state()
+
+    def step_options(self):
+        """What the step must compute for the metric objects: (outputs, top_k)."""
+        top_k = [[m.core_top_k for m in per] for per in self.top_k] if self.top_k else None
+        return self.streams is not None, top_k
 
     def add(self, n, result, ys, sample_weight):
         loss, losses, correct, abs_error, squared_error = result[:5]
@@ -187,10 +197,16 @@ class _LogSums:
             self.correct[j] += correct[j]
             self.abs_error[j] += abs_error[j]
             self.squared_error[j] += squared_error[j]
+        extras = list(result[5:])
         if self.streams:
-            for metrics, y, out in zip(self.streams, ys, result[5]):
+            for metrics, y, out in zip(self.streams, ys, extras.pop(0)):
                 for metric in metrics:
                     metric.update_state(y, out, sample_weight)
+        if self.top_k:
+            weight = n if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
+            for metrics, counts in zip(self.top_k, extras.pop(0)):
+                for metric, count in zip(metrics, counts):
+                    metric.add_counts(count, weight)
 
     def value(self, j, metric, per_sample):
         """A metric's value over what was seen: accuracy, or an error's mean
@@ -511,29 +527,30 @@ class Model:
 
     # ----- training and inference -----------------------------------------------
 
-    def _step(self, xs, ys, sample_weight=None, *, training, outputs=False):
+    def _step(self, xs, ys, sample_weight=None, *, training, outputs=False, top_k=None):
         """One batch through the graph: (loss, [loss per output], [correct per
-        output], [|error| sums], [error^2 sums]), and with outputs=True the
-        [outputs] for the metrics computed from them."""
+        output], [|error| sums], [error^2 sums]); then with outputs=True the
+        [outputs] for the metrics computed from them, and with top_k (per
+        output, a list of k) the top-k counts."""
         if training:
             self.optimizer._before_step()  # a schedule's rate for this step
         if len(xs) == 1 and len(ys) == 1:
             step = self._graph.train_step if training else self._graph.test_step
-            result = step(xs[0], ys[0], sample_weight, outputs)
+            result = step(xs[0], ys[0], sample_weight, outputs, top_k)
             loss, right, abs_error, squared_error = result[:4]
             return (loss, [loss], [right], [abs_error], [squared_error]) + tuple(result[4:])
         step = self._graph.train_step_multi if training else self._graph.test_step_multi
-        return step(xs, ys, sample_weight, outputs)
+        return step(xs, ys, sample_weight, outputs, top_k)
 
     def _pass_sums(self):
-        """The running sums of one pass over the data, with the metric objects
-        that need the outputs."""
-        streams = [[m for m in per if not isinstance(m, str)] for per in self._metric_lists()]
-        return _LogSums(len(self._output_shapes), streams)
+        """The running sums of one pass over the data, with the metric objects."""
+        objects = [[m for m in per if not isinstance(m, str)] for per in self._metric_lists()]
+        return _LogSums(len(self._output_shapes), objects)
 
     def _run_batch(self, sums, xs, ys, sample_weight, *, training):
-        result = self._step(xs, ys, sample_weight, training=training,
-                            outputs=sums.streams is not None)
+        outputs, top_k = sums.step_options()
+        result = self._step(xs, ys, sample_weight, training=training, outputs=outputs,
+                            top_k=top_k)
         sums.add(len(xs[0]), result, ys, sample_weight)
 
     def _prepare_data(self, x, y, sample_weight=None, class_weight=None):

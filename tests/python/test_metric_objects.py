@@ -199,3 +199,40 @@ def test_bad_metric_arguments_and_ids_are_refused():
         M.MeanIoU(3).update_state([0, 5], [0, 1])
     with pytest.raises(ValueError, match="sparse_y_pred=False"):
         M.MeanIoU(3).update_state([0, 1], [[0.2, 0.8, 0.0], [0.1, 0.1, 0.8]])
+
+
+def test_top_k_is_counted_by_the_step_like_the_objects():
+    pyconv.set_seed(6)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((50, 8)).astype(np.float32)
+    labels = rng.integers(0, 6, 50)
+    weights = rng.uniform(0.1, 3.0, 50)
+    model = pyconv.Sequential([pyconv.Input((8,)), L.Dense(6, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy",
+                  metrics=[M.TopKCategoricalAccuracy(k=3), M.TopKCategoricalAccuracy(k=1,
+                                                                                 name="top1")])
+    one_hot = np.eye(6, dtype=np.float32)[labels]
+    logs = model.evaluate(x, one_hot, sample_weight=weights, batch_size=16, return_dict=True,
+                          verbose=0)
+    p = model.predict(x)
+    for name, k in (("top_k_categorical_accuracy", 3), ("top1", 1)):
+        metric = M.TopKCategoricalAccuracy(k=k)
+        metric.update_state(one_hot, p, sample_weight=weights)
+        assert logs[name] == pytest.approx(metric.result(), rel=1e-6)  # float32 weights
+    # Ties rank the lower class first, as a stable sort does.
+    flat = pyconv.Sequential([pyconv.Input((8,)), L.Dense(6, kernel_initializer="zeros",
+                                                         activation="softmax")])
+    flat.compile("sgd", "sparse_categorical_crossentropy",
+                 metrics=[M.SparseTopKCategoricalAccuracy(k=2)])
+    tied = flat.evaluate(x, labels, return_dict=True, verbose=0)
+    assert tied["sparse_top_k_categorical_accuracy"] == pytest.approx(np.mean(labels < 2))
+
+
+def test_top_k_needs_class_scores():
+    model = pyconv.Sequential([pyconv.Input((4, 4, 1)), L.Conv2D(3, 1)])
+    model.compile("sgd", "mse", metrics=[M.TopKCategoricalAccuracy(k=2)])
+    x = np.zeros((2, 4, 4, 1), np.float32)
+    with pytest.raises(ValueError, match=r"outputs of shape \(N, classes\)"):
+        model.evaluate(x, np.zeros((2, 4, 4, 3), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        M.SparseTopKCategoricalAccuracy(k=0)

@@ -9,6 +9,7 @@
 #include "core/denormals.h"
 #include "core/error.h"
 #include "core/finite.h"
+#include "graph/metrics.h"
 #include "core/threads.h"
 #include "core/training.h"
 #include "graph/batchnorm_fold.h"
@@ -662,7 +663,7 @@ std::vector<Tensor> Graph::node_outputs(const Batch& xs, const std::vector<size_
 }
 
 StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c,
-                           const Tensor* sample_weight, bool keep_outputs) const {
+                           const Tensor* sample_weight, const StepOptions& options) const {
   if (losses_.empty()) throw StateError("the model must be compiled before training or "
                                         "evaluation: call compile(optimizer, loss) first");
   if (ys.size() != outputs_.size())
@@ -725,11 +726,16 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
     }
     r.output_abs_error.push_back(abs_sum);
     r.output_squared_error.push_back(sq_sum);
+    if (j < options.top_k.size() && !options.top_k[j].empty())
+      r.output_top_k.push_back(count_top_k(run.out, *ys[j], options.top_k[j],
+                                           sample_weight ? sample_weight->data() : nullptr));
+    else
+      r.output_top_k.emplace_back();
     r.loss += ol.weight * value;
   }
   r.loss += penalty();
   r.correct = r.output_correct[0];
-  if (keep_outputs) {
+  if (options.keep_outputs) {
     r.outputs.resize(outputs_.size());
     std::vector<Tensor*> outs;
     for (Tensor& t : r.outputs) outs.push_back(&t);
@@ -769,11 +775,11 @@ StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {
 }
 
 StepResult Graph::test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight,
-                            bool keep_outputs) const {
+                            const StepOptions& options) const {
   const FlushDenormals flush;
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  return evaluate(xs, ys, false, *c, sample_weight, keep_outputs);
+  return evaluate(xs, ys, false, *c, sample_weight, options);
 }
 
 // ----- training ----------------------------------------------------------------------
@@ -830,13 +836,13 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
 }
 
 StepResult Graph::train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight,
-                             bool keep_outputs) {
+                             const StepOptions& options) {
   require_training("train_step()");
   const FlushDenormals flush;  // the loss and the weight update too
   TrainingScope scope(*this);
   std::unique_lock<SharedMutex> lock(weights_);
   own_weights();
-  StepResult r = evaluate(xs, ys, true, train_ctx_, sample_weight, keep_outputs);
+  StepResult r = evaluate(xs, ys, true, train_ctx_, sample_weight, options);
   if (!std::isfinite(r.loss))
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));

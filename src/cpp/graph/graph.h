@@ -36,6 +36,15 @@ struct StepResult {
   // With keep_outputs: each output as the loss saw it (after an activation
   // fused into the loss), for metrics computed outside the step.
   std::vector<Tensor> outputs;
+  // Per output, for each k asked for (StepOptions::top_k): the weighted
+  // count of samples whose label is among the k highest scores.
+  std::vector<std::vector<double>> output_top_k;
+};
+
+// What a train or test step computes besides the loss.
+struct StepOptions {
+  bool keep_outputs = false;
+  std::vector<std::vector<int>> top_k;  // per output: the k of each top-k accuracy
 };
 
 // One node of the DAG: a layer and where its inputs come from. A node whose
@@ -146,7 +155,7 @@ class Graph {
   // loss (Keras's sample_weight); null: all 1.
   StepResult test_step(const Tensor& x, const Tensor& y) const;
   StepResult test_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr,
-                       bool keep_outputs = false) const;
+                       const StepOptions& options = {}) const;
   // Builds every layer's pre-packed weights now (model load calls it), so
   // the first predict is as fast as the next. Optional: predict builds what
   // is missing or stale.
@@ -162,7 +171,7 @@ class Graph {
   // leave a gradient or a weight non-finite.
   StepResult train_step(const Tensor& x, const Tensor& y);
   StepResult train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight = nullptr,
-                        bool keep_outputs = false);
+                        const StepOptions& options = {});
 
   // Replaces the weights of one layer, or of several at once (all checked
   // before any is written); not while another thread trains the model.
@@ -251,7 +260,8 @@ class Graph {
                          std::vector<bool>& dx_ready, std::vector<Tensor>& parts);
   void finish_outputs(const ExecContext& c, Tensor* const* outs, int threads) const;
   StepResult evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c,
-                      const Tensor* sample_weight = nullptr, bool keep_outputs = false) const;
+                      const Tensor* sample_weight = nullptr,
+                      const StepOptions& options = {}) const;
   // The optimizer's step, or ValueError naming the layer (and no change)
   // when a gradient or a new weight is not finite.
   void update_weights();

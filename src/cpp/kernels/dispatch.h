@@ -10,6 +10,7 @@
 #include "kernels/gemm.h"
 #include "kernels/lrn.h"
 #include "kernels/pool.h"
+#include "kernels/resample.h"
 #include "kernels/winograd.h"
 
 namespace pyconv::kernels {
@@ -38,6 +39,8 @@ struct KernelTable {
   decltype(&ref::activation_backward_f32) activation_backward_f32;
   decltype(&ref::lrn_forward_f32) lrn_forward_f32;
   decltype(&ref::lrn_backward_f32) lrn_backward_f32;
+  decltype(&ref::resample_forward) resample_forward;
+  decltype(&ref::resample_backward) resample_backward;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless

@@ -1,47 +1,22 @@
-// Resampling (N, H, W, C) images through an affine map: each output pixel
-// reads the input at a point that need not be a pixel, interpolated, with a
-// rule for points outside the image. It serves Resizing, RandomCrop and the
-// random spatial augmentations (flip, rotation, translation, zoom).
-//
-// Coordinates are pixel indices (pixel centres at integers): output pixel
-// (r, c) of image n reads the input at
-//   y = yr * r + yc * c + y0,  x = xr * r + xc * c + x0.
+// Resampling (N, H, W, C) images through an affine map (kernels/resample.h):
+// Resizing, RandomCrop and the random spatial augmentations (flip, rotation,
+// translation, zoom) use it.
 #pragma once
 #include <cstdint>
 #include <string>
 
+#include "kernels/resample.h"
+
 namespace pyconv::ops {
 
-// Where an index outside [0, n) reads, as Keras's fill_mode:
-// reflect "d c b a | a b c d | d c b a", wrap "a b c d | a b c d",
-// nearest "a a a a | a b c d | d d d d", constant: the fill value.
-enum class FillMode { Reflect, Wrap, Nearest, Constant };
-enum class Interpolation { Nearest, Bilinear };
+using kernels::AffineMap;
+using kernels::FillMode;
+using kernels::Interpolation;
+using kernels::ResampleGeometry;
 
 // ValueError naming `who` for another name.
 FillMode parse_fill_mode(const std::string& name, const std::string& who);
 Interpolation parse_interpolation(const std::string& name, const std::string& who);
-
-struct AffineMap {
-  float yr = 1.f, yc = 0.f, y0 = 0.f;
-  float xr = 0.f, xc = 1.f, x0 = 0.f;
-  // The point output pixel (r, c) reads.
-  float y(float r, float c) const { return yr * r + yc * c + y0; }
-  float x(float r, float c) const { return xr * r + xc * c + x0; }
-};
-
-struct ResampleGeometry {
-  int64_t H = 0, W = 0, C = 0;  // input image
-  int64_t OH = 0, OW = 0;       // output image
-  Interpolation interpolation = Interpolation::Bilinear;
-  FillMode fill = FillMode::Reflect;
-  float fill_value = 0.f;
-  // Points are first clamped to rows [y_lo, y_hi] and columns [x_lo, x_hi]
-  // when `clamp` is set: a resize of a window reads only that window, as a
-  // crop followed by a resize does.
-  bool clamp = false;
-  float y_lo = 0.f, y_hi = 0.f, x_lo = 0.f, x_hi = 0.f;
-};
 
 // The map that resizes H x W to OH x OW (half-pixel centres, as Keras,
 // TensorFlow and PyTorch's align_corners=False), reading the window of

@@ -135,31 +135,46 @@ const Tensor* weights_view(const py::object& sample_weight, FloatArray& keep, Te
   return &view;
 }
 
-// A step's sums, and with keep_outputs the [outputs] it kept as arrays.
-py::tuple with_outputs(const py::tuple& sums, const StepResult& r, bool outputs) {
-  if (!outputs) return sums;
-  py::list arrays;
-  for (const Tensor& t : r.outputs) arrays.append(to_numpy(t));
-  py::tuple out(sums.size() + 1);
+// The step's options from Python: outputs=True keeps the outputs; top_k is
+// None or, per output, a list of k.
+StepOptions step_options(bool outputs, const py::object& top_k) {
+  StepOptions options;
+  options.keep_outputs = outputs;
+  if (!top_k.is_none()) options.top_k = top_k.cast<std::vector<std::vector<int>>>();
+  return options;
+}
+
+// A step's sums, then what the options asked for: the [outputs] as arrays,
+// the [[top-k counts]] per output.
+py::tuple with_extras(const py::tuple& sums, const StepResult& r, const StepOptions& options) {
+  py::list extras;
+  if (options.keep_outputs) {
+    py::list arrays;
+    for (const Tensor& t : r.outputs) arrays.append(to_numpy(t));
+    extras.append(arrays);
+  }
+  if (!options.top_k.empty()) extras.append(py::cast(r.output_top_k));
+  py::tuple out(sums.size() + extras.size());
   for (size_t i = 0; i < sums.size(); ++i) out[i] = sums[i];
-  out[sums.size()] = arrays;
+  for (size_t i = 0; i < extras.size(); ++i) out[sums.size() + i] = extras[i];
   return out;
 }
 
 // (loss, correct, |error| sum, error^2 sum), and [outputs] when asked for.
 py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training, const py::object& sample_weight,
-               bool outputs) {
+               bool outputs, const py::object& top_k) {
   Tensor xv = view_of(x), yv = view_of(y), wv;
   FloatArray keep_w;
   const Tensor* w = weights_view(sample_weight, keep_w, wv);
+  const StepOptions options = step_options(outputs, top_k);
   StepResult r;
   {
     py::gil_scoped_release release;
-    r = training ? g.train_step(Batch{&xv}, Batch{&yv}, w, outputs)
-                 : g.test_step(Batch{&xv}, Batch{&yv}, w, outputs);
+    r = training ? g.train_step(Batch{&xv}, Batch{&yv}, w, options)
+                 : g.test_step(Batch{&xv}, Batch{&yv}, w, options);
   }
-  return with_outputs(py::make_tuple(r.loss, r.correct, r.output_abs_error[0],
-                                    r.output_squared_error[0]), r, outputs);
+  return with_extras(py::make_tuple(r.loss, r.correct, r.output_abs_error[0],
+                                    r.output_squared_error[0]), r, options);
 }
 
 // Arrays as tensor views, for a model of several inputs or outputs; the
@@ -178,20 +193,21 @@ Batch views_of(const py::list& arrays, std::vector<FloatArray>& keep, std::vecto
 
 // (total loss, [loss per output], [correct per output]).
 py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool training,
-                     const py::object& sample_weight, bool outputs) {
+                     const py::object& sample_weight, bool outputs, const py::object& top_k) {
   std::vector<FloatArray> keep_x, keep_y;
   std::vector<Tensor> vx, vy;
   const Batch bx = views_of(xs, keep_x, vx), by = views_of(ys, keep_y, vy);
   FloatArray keep_w;
   Tensor wv;
   const Tensor* w = weights_view(sample_weight, keep_w, wv);
+  const StepOptions options = step_options(outputs, top_k);
   StepResult r;
   {
     py::gil_scoped_release release;
-    r = training ? g.train_step(bx, by, w, outputs) : g.test_step(bx, by, w, outputs);
+    r = training ? g.train_step(bx, by, w, options) : g.test_step(bx, by, w, options);
   }
-  return with_outputs(py::make_tuple(r.loss, r.output_losses, r.output_correct,
-                                    r.output_abs_error, r.output_squared_error), r, outputs);
+  return with_extras(py::make_tuple(r.loss, r.output_losses, r.output_correct,
+                                    r.output_abs_error, r.output_squared_error), r, options);
 }
 
 // augment_key: None for plain inference, else Graph::predict_augmented's key.
@@ -265,34 +281,31 @@ void bind_graph(py::module_& m) {
              g.check_targets(view_of(y), output);
            }, py::arg("y"), py::arg("output") = 0)
       .def("train_step",
-           [](Graph& g, FloatArray x, FloatArray y, const py::object& w, bool outputs) {
-             return step(g, x, y, true, w, outputs);
-           },
+           [](Graph& g, FloatArray x, FloatArray y, const py::object& w, bool outputs,
+              const py::object& top_k) { return step(g, x, y, true, w, outputs, top_k); },
            py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
-           py::arg("outputs") = false,
+           py::arg("outputs") = false, py::arg("top_k") = py::none(),
            "One training step on a batch: returns (mean loss, number correct, sum of absolute "
-           "errors, sum of squared errors), and with outputs=True the [outputs] the loss saw.")
+           "errors, sum of squared errors); then with outputs=True the [outputs] the loss saw, "
+           "and with top_k=[[k, ...] per output] the weighted top-k counts per output.")
       .def("test_step",
-           [](Graph& g, FloatArray x, FloatArray y, const py::object& w, bool outputs) {
-             return step(g, x, y, false, w, outputs);
-           },
+           [](Graph& g, FloatArray x, FloatArray y, const py::object& w, bool outputs,
+              const py::object& top_k) { return step(g, x, y, false, w, outputs, top_k); },
            py::arg("x"), py::arg("y"), py::arg("sample_weight") = py::none(),
-           py::arg("outputs") = false)
+           py::arg("outputs") = false, py::arg("top_k") = py::none())
       .def("train_step_multi",
-           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w, bool outputs) {
-             return step_multi(g, xs, ys, true, w, outputs);
-           },
+           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w, bool outputs,
+              const py::object& top_k) { return step_multi(g, xs, ys, true, w, outputs, top_k); },
            py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none(),
-           py::arg("outputs") = false,
+           py::arg("outputs") = false, py::arg("top_k") = py::none(),
            "One training step on lists of input and target arrays: returns (total loss, "
            "[loss per output], [correct per output], [absolute error sum per output], "
            "[squared error sum per output]), and with outputs=True the [outputs].")
       .def("test_step_multi",
-           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w, bool outputs) {
-             return step_multi(g, xs, ys, false, w, outputs);
-           },
+           [](Graph& g, const py::list& xs, const py::list& ys, const py::object& w, bool outputs,
+              const py::object& top_k) { return step_multi(g, xs, ys, false, w, outputs, top_k); },
            py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none(),
-           py::arg("outputs") = false)
+           py::arg("outputs") = false, py::arg("top_k") = py::none())
       .def("predict_multi", &predict_multi, py::arg("xs"), py::arg("augment_key") = py::none(),
            "Outputs (a list, one array per output) for a list of input arrays; with an "
            "augment_key, the random augmentation layers transform (Keras's model(x)).")
