@@ -1,7 +1,8 @@
 // The resampling kernels built for the "avx2" ISA (flags: see
 // src/cpp/CMakeLists.txt): eight output pixels of a grey (one-channel) image
-// at once where all eight read inside the image, their pixels gathered;
-// everything else is the scalar code of resample_impl.h.
+// at a time, their pixels gathered after the fill rule; points far outside
+// the image, and images of several channels, take the scalar code of
+// resample_impl.h.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,9 +17,52 @@ namespace pyconv::kernels::avx2 {
 
 namespace {
 
-// Output pixels c .. c + 7 of row r: true when all eight read inside the
-// image and were written; false to leave them to the scalar code.
-bool eight_inside(const Sampler& s, const AffineMap& m, const float* image, float* dst,
+// Indices i (lane by lane) of an axis of n pixels after the fill rule, for
+// i within one period of the image (-n <= i < 2n: the caller checks), and
+// which of them read a pixel (all but the constant fill's outside ones).
+struct Mapped {
+  __m256i at;
+  __m256i valid;
+};
+
+Mapped fill_rule(__m256i i, int n, FillMode mode) {
+  const __m256i zero = _mm256_setzero_si256(), vn = _mm256_set1_epi32(n);
+  const __m256i below = _mm256_cmpgt_epi32(zero, i);  // i < 0
+  const __m256i above = _mm256_cmpgt_epi32(i, _mm256_sub_epi32(vn, _mm256_set1_epi32(1)));
+  const __m256i all = _mm256_set1_epi32(-1);
+  switch (mode) {
+    case FillMode::Nearest:
+      return {_mm256_min_epi32(_mm256_max_epi32(i, zero), _mm256_sub_epi32(vn, _mm256_set1_epi32(1))),
+              all};
+    case FillMode::Wrap:
+      return {_mm256_sub_epi32(_mm256_add_epi32(i, _mm256_and_si256(below, vn)),
+                               _mm256_and_si256(above, vn)),
+              all};
+    case FillMode::Reflect: {
+      // -1 - i below the image, 2n - 1 - i above it.
+      const __m256i low = _mm256_sub_epi32(_mm256_set1_epi32(-1), i);
+      const __m256i high = _mm256_sub_epi32(_mm256_set1_epi32(2 * n - 1), i);
+      return {_mm256_blendv_epi8(_mm256_blendv_epi8(i, low, below), high, above), all};
+    }
+    case FillMode::Constant:
+      break;
+  }
+  const __m256i valid = _mm256_andnot_si256(_mm256_or_si256(below, above), all);
+  return {_mm256_and_si256(i, valid), valid};  // index 0 where the fill value is read
+}
+
+// A gather of the pixels at row * W + col where both are valid, the fill
+// value elsewhere.
+__m256 read(const float* image, const Mapped& row, const Mapped& col, int W, float fill) {
+  const __m256 valid = _mm256_castsi256_ps(_mm256_and_si256(row.valid, col.valid));
+  const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(row.at, _mm256_set1_epi32(W)), col.at);
+  return _mm256_mask_i32gather_ps(_mm256_set1_ps(fill), image, at, valid, 4);
+}
+
+// Output pixels c .. c + 7 of row r, all eight as vectors: the fill rule too
+// is applied lane by lane. False (nothing written) where a point lies more
+// than one image away, which the scalar code's division then handles.
+bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, float* dst,
                   int64_t r, int64_t c) {
   const float fr = static_cast<float>(r);
   const __m256 cols = _mm256_add_ps(_mm256_set1_ps(static_cast<float>(c)),
@@ -31,36 +75,35 @@ bool eight_inside(const Sampler& s, const AffineMap& m, const float* image, floa
                            _mm256_set1_ps(m.x0));
   y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(s.y_lo)), _mm256_set1_ps(s.y_hi));
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(s.x_lo)), _mm256_set1_ps(s.x_hi));
-  const float last_row = static_cast<float>(s.g.H - (s.bilinear ? 2 : 1));
-  const float last_col = static_cast<float>(s.g.W - (s.bilinear ? 2 : 1));
+  const int H = static_cast<int>(s.g.H), W = static_cast<int>(s.g.W);
   const __m256 half = _mm256_set1_ps(s.bilinear ? 0.f : 0.5f);
   const __m256 fy = _mm256_floor_ps(_mm256_add_ps(y, half));
   const __m256 fx = _mm256_floor_ps(_mm256_add_ps(x, half));
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256 inside = _mm256_and_ps(
-      _mm256_and_ps(_mm256_cmp_ps(fy, zero, _CMP_GE_OQ),
-                    _mm256_cmp_ps(fy, _mm256_set1_ps(last_row), _CMP_LE_OQ)),
-      _mm256_and_ps(_mm256_cmp_ps(fx, zero, _CMP_GE_OQ),
-                    _mm256_cmp_ps(fx, _mm256_set1_ps(last_col), _CMP_LE_OQ)));
-  if (_mm256_movemask_ps(inside) != 0xFF) return false;
-  const int W = static_cast<int>(s.g.W);
-  const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvttps_epi32(fy),
-                                                         _mm256_set1_epi32(W)),
-                                      _mm256_cvttps_epi32(fx));
-  const __m256 p00 = _mm256_i32gather_ps(image, at, 4);
+  // Within one period on each side (with the bilinear neighbour): no division.
+  const __m256 near = _mm256_and_ps(
+      _mm256_and_ps(_mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(-H)), _CMP_GE_OQ),
+                    _mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(2 * H - 2)), _CMP_LE_OQ)),
+      _mm256_and_ps(_mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(-W)), _CMP_GE_OQ),
+                    _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(2 * W - 2)), _CMP_LE_OQ)));
+  if (_mm256_movemask_ps(near) != 0xFF) return false;
+  const __m256i iy = _mm256_cvttps_epi32(fy), ix = _mm256_cvttps_epi32(fx);
+  const Mapped r0 = fill_rule(iy, H, s.g.fill), c0 = fill_rule(ix, W, s.g.fill);
+  const float fill = s.g.fill_value;
+  const __m256 p00 = read(image, r0, c0, W, fill);
   if (!s.bilinear) {
     _mm256_storeu_ps(dst + c, p00);
     return true;
   }
-  const __m256 p01 = _mm256_i32gather_ps(image + 1, at, 4);
-  const __m256 p10 = _mm256_i32gather_ps(image + W, at, 4);
-  const __m256 p11 = _mm256_i32gather_ps(image + W + 1, at, 4);
+  const __m256i one = _mm256_set1_epi32(1);
+  const Mapped r1 = fill_rule(_mm256_add_epi32(iy, one), H, s.g.fill);
+  const Mapped c1 = fill_rule(_mm256_add_epi32(ix, one), W, s.g.fill);
+  const __m256 p01 = read(image, r0, c1, W, fill), p10 = read(image, r1, c0, W, fill),
+               p11 = read(image, r1, c1, W, fill);
   const __m256 wy = _mm256_sub_ps(y, fy), wx = _mm256_sub_ps(x, fx);
-  const __m256 one = _mm256_set1_ps(1.f);
-  const __m256 ux = _mm256_sub_ps(one, wx);
+  const __m256 ones = _mm256_set1_ps(1.f), ux = _mm256_sub_ps(ones, wx);
   const __m256 top = _mm256_fmadd_ps(wx, p01, _mm256_mul_ps(ux, p00));
   const __m256 bottom = _mm256_fmadd_ps(wx, p11, _mm256_mul_ps(ux, p10));
-  _mm256_storeu_ps(dst + c, _mm256_fmadd_ps(wy, bottom, _mm256_mul_ps(_mm256_sub_ps(one, wy), top)));
+  _mm256_storeu_ps(dst + c, _mm256_fmadd_ps(wy, bottom, _mm256_mul_ps(_mm256_sub_ps(ones, wy), top)));
   return true;
 }
 
@@ -73,15 +116,11 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
   forward_impl(g, in, out, N, maps, threads,
                [vector](const Sampler& s, const AffineMap& m, const float* image, float* row,
                         int64_t r, int64_t c) -> int64_t {
-                 if (!vector || c + 8 > s.g.OW) return 0;
-                 if (eight_inside(s, m, image, row, r, c)) return 8;
-                 // Near the border: these eight one by one, then try again.
-                 const float fr = static_cast<float>(r);
-                 for (int64_t k = c; k < c + 8; ++k) {
-                   const float fc = static_cast<float>(k);
-                   pixel_forward(s, image, row + k, map_y(m, fr, fc), map_x(m, fr, fc));
-                 }
-                 return 8;
+                 if (!vector) return 0;
+                 // A row's last, partial eight ends at the row's end, redoing
+                 // pixels already written (with the same values).
+                 if (!eight_pixels(s, m, image, row, r, std::min(c, s.g.OW - 8))) return 0;
+                 return std::min<int64_t>(8, s.g.OW - c);
                });
 }
 

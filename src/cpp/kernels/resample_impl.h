@@ -89,23 +89,26 @@ struct Sampler {
         x_hi(g.clamp ? g.x_hi : kCoordLimit) {}
 
   // The common case: a point whose pixels (four for bilinear, one for
-  // nearest) are all in the image. Gives the offset of the first (top left)
-  // and the weights of the lower row and right column, as scalars the
-  // compiler keeps in registers; false for a point near or past the border.
-  [[gnu::always_inline]] bool inside(float& y, float& x, int64_t& at, float& wy,
-                                     float& wx) const {
+  // nearest) are all in the image. Gives the offset of the first (top left),
+  // the steps to its right and lower neighbours (0 on the last column or row,
+  // where a point on the pixel centre reads that pixel alone) and their
+  // weights, as scalars the compiler keeps in registers; false for a point
+  // near or past the border.
+  [[gnu::always_inline]] bool inside(float& y, float& x, int64_t& at, int64_t& right,
+                                     int64_t& below, float& wy, float& wx) const {
     y = std::min(std::max(y, y_lo), y_hi);
     x = std::min(std::max(x, x_lo), x_hi);
-    if (bilinear) {
-      const int64_t iy = floor_int(y), ix = floor_int(x);
-      if (iy < 0 || iy + 1 >= g.H || ix < 0 || ix + 1 >= g.W) return false;
-      wy = y - static_cast<float>(iy), wx = x - static_cast<float>(ix);
-      at = (iy * g.W + ix) * g.C;
-      return true;
-    }
-    const int64_t iy = floor_int(y + 0.5f), ix = floor_int(x + 0.5f);
+    const float half = bilinear ? 0.f : 0.5f;
+    const int64_t iy = floor_int(y + half), ix = floor_int(x + half);
     if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) return false;
     at = (iy * g.W + ix) * g.C;
+    right = below = 0;
+    wy = wx = 0.f;
+    if (!bilinear) return true;
+    wy = y - static_cast<float>(iy), wx = x - static_cast<float>(ix);
+    if ((iy + 1 == g.H && wy > 0.f) || (ix + 1 == g.W && wx > 0.f)) return false;
+    right = ix + 1 < g.W ? g.C : 0;
+    below = iy + 1 < g.H ? g.W * g.C : 0;
     return true;
   }
 
@@ -134,18 +137,18 @@ struct Sampler {
 // One output pixel of the forward pass: dst = the input read at (y, x).
 inline void pixel_forward(const Sampler& sampler, const float* image, float* dst, float y,
                           float x) {
-  const int64_t C = sampler.g.C, down = sampler.g.W * C;
-  float wy = 0.f, wx = 0.f;
-  int64_t at = 0;
-  if (sampler.inside(y, x, at, wy, wx)) {
+  const int64_t C = sampler.g.C;
+  float wy, wx;
+  int64_t at, right, below;
+  if (sampler.inside(y, x, at, right, below, wy, wx)) {
     const float* p = image + at;
     if (!sampler.bilinear) {
       for (int64_t k = 0; k < C; ++k) dst[k] = p[k];  // a loop: C is often 1
       return;
     }
     for (int64_t k = 0; k < C; ++k) {
-      const float top = (1.f - wx) * p[k] + wx * p[k + C];
-      const float bottom = (1.f - wx) * p[k + down] + wx * p[k + down + C];
+      const float top = (1.f - wx) * p[k] + wx * p[k + right];
+      const float bottom = (1.f - wx) * p[k + below] + wx * p[k + below + right];
       dst[k] = (1.f - wy) * top + wy * bottom;
     }
     return;
@@ -201,24 +204,24 @@ void backward_impl(const ResampleGeometry& g, const float* dout, float* din, int
     float* image = din + n * H * W * C;
     std::memset(image, 0, sizeof(float) * static_cast<size_t>(H * W * C));
     const float* src = dout + n * OH * OW * C;
-    const int64_t down = W * C;
     for (int64_t r = 0; r < OH; ++r) {
       const float fr = static_cast<float>(r);
       for (int64_t c = 0; c < OW; ++c, src += C) {
         const float fc = static_cast<float>(c);
-        float y = map_y(m, fr, fc), x = map_x(m, fr, fc), wy = 0.f, wx = 0.f;
-        int64_t at = 0;
-        if (sampler.inside(y, x, at, wy, wx)) {
+        float y = map_y(m, fr, fc), x = map_x(m, fr, fc), wy, wx;
+        int64_t at, right, below;
+        if (sampler.inside(y, x, at, right, below, wy, wx)) {
           float* p = image + at;
           for (int64_t k = 0; k < C; ++k) {
             if (!sampler.bilinear) {
               p[k] += src[k];
               continue;
             }
+            // On the last row or column a step is 0 and its weight is 0 too.
             p[k] += (1.f - wy) * (1.f - wx) * src[k];
-            p[k + C] += (1.f - wy) * wx * src[k];
-            p[k + down] += wy * (1.f - wx) * src[k];
-            p[k + down + C] += wy * wx * src[k];
+            p[k + right] += (1.f - wy) * wx * src[k];
+            p[k + below] += wy * (1.f - wx) * src[k];
+            p[k + below + right] += wy * wx * src[k];
           }
           continue;
         }
