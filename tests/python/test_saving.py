@@ -186,6 +186,16 @@ def test_corrupt_and_truncated_files_raise_model_file_error(tmp_path):
                                   pyconv._core.load_graph_bytes(case))
 
 
+def test_files_the_fuzzer_found_raise_model_file_error():
+    # Found: a "pyconv.quantized" marker that was a float escaped as TypeError.
+    folder = Path(__file__).parents[1] / "fuzz" / "regressions"
+    files = sorted(folder.glob("*.pcv"))
+    assert files
+    for path in files:
+        with pytest.raises(pyconv.ModelFileError):
+            pyconv.models.load_model(path)
+
+
 def test_a_missing_file_is_an_oserror_naming_it(tmp_path):
     with pytest.raises(OSError, match="nothing.pcv"):
         pyconv.models.load_model(tmp_path / "nothing.pcv")

@@ -60,7 +60,8 @@ class Layer:
 
     core_type = None
 
-    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None, input_dim=None):
+    def __init__(self, name=None, input_shape=None, trainable=True, dtype=None, input_dim=None,
+                 activity_regularizer=None):
         if input_dim is not None:  # Keras's older way to give a vector input's size
             if input_shape is not None:
                 raise ValueError("give input_shape or input_dim, not both")
@@ -75,6 +76,12 @@ class Layer:
         self._trainable = trainable
         self._input_shape = tuple(input_shape) if input_shape is not None else None
         self._args = {}
+        # Keras's activity_regularizer, as the l1 and l2 factors the core reads.
+        from .. import regularizers
+
+        reg = regularizers.get(activity_regularizer)
+        self._activity = reg.core_attrs("activity_regularizer") if reg and (reg.l1 or reg.l2) \
+            else {}
         self._model = None  # (model, node index) once the model is built
         self._index = None
         self._calls = []  # the KerasTensor of each call (functional API)
@@ -167,7 +174,7 @@ class Layer:
         _core.validate_layer(self.core_config())
 
     def core_config(self):
-        return {"type": self.core_type, "name": self.name, **self._args}
+        return {"type": self.core_type, "name": self.name, **self._args, **self._activity}
 
     # The Keras argument whose regularizer applies to the layer's kernel(s).
     _kernel_regularizer_arg = "kernel_regularizer"
@@ -194,7 +201,8 @@ class Layer:
         layer's kernel_constraint into its depthwise_constraint."""
         config = dict(config)
         for prefix, arg in (("kernel_regularizer", cls._kernel_regularizer_arg),
-                            ("bias_regularizer", "bias_regularizer")):
+                            ("bias_regularizer", "bias_regularizer"),
+                            ("activity_regularizer", "activity_regularizer")):
             l1, l2 = config.pop(f"{prefix}_l1", None), config.pop(f"{prefix}_l2", None)
             if l1 is not None or l2 is not None:
                 config[arg] = {"l1": l1 or 0.0, "l2": l2 or 0.0}
@@ -205,7 +213,7 @@ class Layer:
 
     def get_config(self):
         config = self._fold_regularizers(
-            {"name": self.name, "trainable": self.trainable, **self._args})
+            {"name": self.name, "trainable": self.trainable, **self._args, **self._activity})
         if self._input_shape is not None:
             config["input_shape"] = self._input_shape
         return config

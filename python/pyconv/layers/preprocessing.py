@@ -74,7 +74,8 @@ class _Preprocessing(Layer):
         return args
 
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, **self._keras_config}
+        config = {"name": self.name, "trainable": self.trainable, **self._keras_config,
+                  **self._fold_regularizers(self._activity)}
         if self._input_shape is not None:
             config["input_shape"] = self._input_shape
         return config

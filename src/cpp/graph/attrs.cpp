@@ -103,7 +103,10 @@ std::vector<int64_t> Attrs::get_ints(const std::string& key, size_t count,
 
 void Attrs::check_known(const std::vector<std::string>& known) const {
   for (const auto& kv : values_) {
-    if (kv.first == "type" || kv.first == "name") continue;
+    // Every layer takes these (graph.cpp applies the activity regularizer).
+    if (kv.first == "type" || kv.first == "name" || kv.first == "activity_regularizer_l1" ||
+        kv.first == "activity_regularizer_l2")
+      continue;
     if (std::find(known.begin(), known.end(), kv.first) == known.end()) {
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "'" : ", '") + k + "'";

@@ -166,7 +166,9 @@ void Graph::plan_training_buffers() {
   for (size_t k = 0; k < n; ++k) {
     values[k] = values[n + k] = shape_numel(nodes_[k].shape);
     const Layer::BackwardReads reads = layer(k).backward_reads();
-    lives[k] = {true, k, reads.output ? backward_step(k) : k};
+    // An activity regularizer's gradient reads the output at the node's backward.
+    const bool keep = reads.output || layer(k).regularizes_activity();
+    lives[k] = {true, k, keep ? backward_step(k) : k};
     for (int i : nodes_[k].inputs)
       if (i >= 0) lives[i].last = std::max(lives[i].last, reads.inputs ? backward_step(k) : k);
   }
@@ -220,12 +222,14 @@ void Graph::find_folds() {
     // calls == 1: the node owns a layer no other node runs.
     if (norm < 0 || nodes_[k].calls != 1 || !can_fold_batchnorm_into(layer(k))) continue;
     if (layer(norm).type() != "BatchNormalization" || nodes_[norm].calls != 1) continue;
+    // An activity regularizer reads its layer's output, which folding removes.
+    if (layer(k).regularizes_activity() || layer(norm).regularizes_activity()) continue;
     auto fold = std::make_unique<Fold>();
     fold->layer_node = k;
     fold->norm_node = fold->last = static_cast<size_t>(norm);
     const int act = sole_consumer(static_cast<size_t>(norm));
     if (act >= 0 && layer(act).type() == "Activation" && nodes_[act].calls == 1 &&
-        !is_output[act]) {
+        !is_output[act] && !layer(act).regularizes_activity()) {
       fold->last = static_cast<size_t>(act);
       fold->activation = layer(act).attrs().get_string("activation", "linear");
       fold_role_[act] = kFoldedAway;
@@ -410,6 +414,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   check_inputs(xs);
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
+  c.activity_penalty_ = 0.0;
   RunContext rc = run_context(training);
   if (augment_key) {
     rc.augment = true;
@@ -449,6 +454,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
       folded_layer(*folds_[role])->forward(run.in, target.out, rc);
     else
       layer(k).forward(run.in, target.out, rc);
+    if (layer(d).regularizes_activity()) c.activity_penalty_ += activity_penalty(d, target.out);
   }
   c.inputs_ = xs;
   c.training_ = training;
@@ -491,6 +497,7 @@ void Graph::run_backward(const std::vector<Tensor*>& dxs_in, ExecContext& c) {
       if (i < 0 ? dxs[-1 - i] != nullptr : wanted[i]) wanted[k] = true;
   }
   for (size_t k = nodes_.size(); k-- > 0;) {
+    if (wanted[k] && layer(k).regularizes_activity()) add_activity_grad(c, k);
     // Nothing an output depends on flows through here, or nothing needs it.
     if (!c.nodes_[k].grad_ready || !wanted[k]) continue;
     const size_t owner = nodes_[k].owner;
@@ -733,7 +740,7 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
       r.output_top_k.emplace_back();
     r.loss += ol.weight * value;
   }
-  r.loss += penalty();
+  r.loss += penalty() + c.activity_penalty_;
   r.correct = r.output_correct[0];
   if (options.keep_outputs) {
     r.outputs.resize(outputs_.size());
@@ -742,6 +749,29 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
     finish_outputs(c, outs.data(), run_context(false).threads);
   }
   return r;
+}
+
+double Graph::activity_penalty(size_t k, const Tensor& out) const {
+  const Layer& l = layer(k);
+  double l1 = 0.0, l2 = 0.0;
+  const float* y = out.data();
+  for (int64_t i = 0; i < out.numel(); ++i) l1 += std::fabs(y[i]), l2 += double{y[i]} * y[i];
+  return l.activity_l1() * l1 + l.activity_l2() * l2;
+}
+
+void Graph::add_activity_grad(ExecContext& c, size_t k) const {
+  ExecContext::NodeRun& run = c.nodes_[k];
+  if (!run.grad_ready) {  // no loss reads this output: the penalty alone
+    gradient_buffer(c, k).zero();
+    run.grad_ready = true;
+  }
+  const float l1 = layer(k).activity_l1(), l2 = layer(k).activity_l2();
+  const float* y = run.out.data();
+  float* g = run.grad.data();
+  for (int64_t i = 0; i < run.out.numel(); ++i) {
+    const float sign = y[i] > 0.f ? 1.f : (y[i] < 0.f ? -1.f : 0.f);
+    g[i] += l1 * sign + 2.f * l2 * y[i];
+  }
 }
 
 double Graph::penalty() const {

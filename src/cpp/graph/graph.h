@@ -88,6 +88,7 @@ class ExecContext {
   std::vector<Tensor> train_slots_;
   Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
   std::vector<bool> grad_wanted_;  // backward: which node outputs need a gradient
+  double activity_penalty_ = 0.0;  // the last forward's activity regularization
   bool training_ = false;
   uint64_t step_ = 0;
 };
@@ -269,6 +270,10 @@ class Graph {
   // adds to the loss, and their gradients, added to the trainable weights'.
   double penalty() const;
   void add_penalty_grads();
+  // Node k's activity regularization of its output `out`, and its gradient
+  // added to the node's output gradient (backward).
+  double activity_penalty(size_t k, const Tensor& out) const;
+  void add_activity_grad(ExecContext& c, size_t k) const;
   bool trained_by_other_thread() const;
   // Weights loaded in place view a read-only mapped file: copied before the
   // first write (training, set_weights).

@@ -31,6 +31,15 @@ void read_regularizer(const Attrs& a, const std::string& who, Param& p) {
 }
 }  // namespace
 
+Layer::Layer(const Attrs& attrs) : attrs_(attrs), who_(attrs.who()) {
+  const double l1 = attrs.get_float("activity_regularizer_l1", 0.0);
+  const double l2 = attrs.get_float("activity_regularizer_l2", 0.0);
+  if (!(l1 >= 0 && l2 >= 0 && std::isfinite(l1) && std::isfinite(l2)))
+    throw ValueError(cat(who_, ": activity regularization factors must be non-negative and "
+                               "finite, received l1=", l1, ", l2=", l2));
+  activity_l1_ = static_cast<float>(l1), activity_l2_ = static_cast<float>(l2);
+}
+
 Param& Layer::add_param(const std::string& name, const Shape& shape) {
   shape_numel(shape, cat(who_, ": weight '", name, "'"));  // overflow names the layer
   Param p;

@@ -67,7 +67,7 @@ struct RunContext {
 
 class Layer {
  public:
-  explicit Layer(const Attrs& attrs) : attrs_(attrs), who_(attrs.who()) {}
+  explicit Layer(const Attrs& attrs);
   virtual ~Layer() = default;
 
   std::string type() const { return attrs_.type(); }
@@ -108,6 +108,13 @@ class Layer {
   };
   virtual BackwardReads backward_reads() const { return {}; }
 
+  // Keras's activity_regularizer: l1 * sum |y| + l2 * sum y^2 of the
+  // layer's output, added to the loss in training and evaluation (any layer
+  // takes the attributes "activity_regularizer_l1" and "..._l2").
+  float activity_l1() const { return activity_l1_; }
+  float activity_l2() const { return activity_l2_; }
+  bool regularizes_activity() const { return activity_l1_ != 0.f || activity_l2_ != 0.f; }
+
   std::vector<Param>& params() { return params_; }
   const std::vector<Param>& params() const { return params_; }
   // Freezes or unfreezes every parameter (not the state).
@@ -147,6 +154,7 @@ class Layer {
   bool defer_activation_ = false;
   bool trainable_ = true;
   bool shape_only_ = false;  // inside infer(): parameters get shapes, no memory
+  float activity_l1_ = 0.f, activity_l2_ = 0.f;
   std::vector<Param> params_;
 };
 

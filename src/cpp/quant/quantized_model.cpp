@@ -190,7 +190,13 @@ pcvm::Op read_op(const io::NodeRecord& n, const int32_t in[3],
 
 }  // namespace
 
-bool QuantizedModel::is_quantized(const io::ModelRecord& r) { return r.meta.get_int(kMarker, 0) == 1; }
+bool QuantizedModel::is_quantized(const io::ModelRecord& r) {
+  try {
+    return r.meta.get_int(kMarker, 0) == 1;
+  } catch (const std::invalid_argument&) {  // a corrupt file: the marker is not an integer
+    throw FormatError(cat("the model's '", kMarker, "' marker must be an integer"));
+  }
+}
 
 QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
   if (!is_quantized(record_)) throw FormatError("the model file is not a quantized model's");
