@@ -454,7 +454,8 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
       folded_layer(*folds_[role])->forward(run.in, target.out, rc);
     else
       layer(k).forward(run.in, target.out, rc);
-    if (layer(d).regularizes_activity()) c.activity_penalty_ += activity_penalty(d, target.out);
+    if (kTrainingBuilt && layer(d).regularizes_activity())  // only a loss reads it
+      c.activity_penalty_ += activity_penalty(d, target.out);
   }
   c.inputs_ = xs;
   c.training_ = training;
@@ -671,6 +672,8 @@ std::vector<Tensor> Graph::node_outputs(const Batch& xs, const std::vector<size_
 
 StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, ExecContext& c,
                            const Tensor* sample_weight, const StepOptions& options) const {
+  // Losses need the training code (a runtime-only build cannot compile a model).
+  if constexpr (!kTrainingBuilt) training_not_built("evaluating a loss");
   if (losses_.empty()) throw StateError("the model must be compiled before training or "
                                         "evaluation: call compile(optimizer, loss) first");
   if (ys.size() != outputs_.size())

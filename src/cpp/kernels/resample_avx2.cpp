@@ -59,6 +59,14 @@ __m256 read(const float* image, const Mapped& row, const Mapped& col, int W, flo
   return _mm256_mask_i32gather_ps(_mm256_set1_ps(fill), image, at, valid, 4);
 }
 
+// The bilinear sum of four pixels with the lower row's and right column's weights.
+__m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m256 wx) {
+  const __m256 ones = _mm256_set1_ps(1.f), ux = _mm256_sub_ps(ones, wx);
+  const __m256 top = _mm256_fmadd_ps(wx, p01, _mm256_mul_ps(ux, p00));
+  const __m256 bottom = _mm256_fmadd_ps(wx, p11, _mm256_mul_ps(ux, p10));
+  return _mm256_fmadd_ps(wy, bottom, _mm256_mul_ps(_mm256_sub_ps(ones, wy), top));
+}
+
 // Output pixels c .. c + 7 of row r, all eight as vectors: the fill rule too
 // is applied lane by lane. False (nothing written) where a point lies more
 // than one image away, which the scalar code's division then handles.
@@ -87,6 +95,25 @@ bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, floa
                     _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(2 * W - 2)), _CMP_LE_OQ)));
   if (_mm256_movemask_ps(near) != 0xFF) return false;
   const __m256i iy = _mm256_cvttps_epi32(fy), ix = _mm256_cvttps_epi32(fx);
+  if (s.bilinear) {
+    // The common case: all four pixels of every lane inside, no fill rule.
+    const __m256 zero_f = _mm256_setzero_ps();
+    const __m256 inside = _mm256_and_ps(
+        _mm256_and_ps(_mm256_cmp_ps(fy, zero_f, _CMP_GE_OQ),
+                      _mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(H - 2)), _CMP_LE_OQ)),
+        _mm256_and_ps(_mm256_cmp_ps(fx, zero_f, _CMP_GE_OQ),
+                      _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(W - 2)), _CMP_LE_OQ)));
+    if (_mm256_movemask_ps(inside) == 0xFF) {
+      const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(W)), ix);
+      const __m256 p00 = _mm256_i32gather_ps(image, at, 4);
+      const __m256 p01 = _mm256_i32gather_ps(image + 1, at, 4);
+      const __m256 p10 = _mm256_i32gather_ps(image + W, at, 4);
+      const __m256 p11 = _mm256_i32gather_ps(image + W + 1, at, 4);
+      _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, _mm256_sub_ps(y, fy),
+                                         _mm256_sub_ps(x, fx)));
+      return true;
+    }
+  }
   const Mapped r0 = fill_rule(iy, H, s.g.fill), c0 = fill_rule(ix, W, s.g.fill);
   const float fill = s.g.fill_value;
   const __m256 p00 = read(image, r0, c0, W, fill);
@@ -99,11 +126,8 @@ bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, floa
   const Mapped c1 = fill_rule(_mm256_add_epi32(ix, one), W, s.g.fill);
   const __m256 p01 = read(image, r0, c1, W, fill), p10 = read(image, r1, c0, W, fill),
                p11 = read(image, r1, c1, W, fill);
-  const __m256 wy = _mm256_sub_ps(y, fy), wx = _mm256_sub_ps(x, fx);
-  const __m256 ones = _mm256_set1_ps(1.f), ux = _mm256_sub_ps(ones, wx);
-  const __m256 top = _mm256_fmadd_ps(wx, p01, _mm256_mul_ps(ux, p00));
-  const __m256 bottom = _mm256_fmadd_ps(wx, p11, _mm256_mul_ps(ux, p10));
-  _mm256_storeu_ps(dst + c, _mm256_fmadd_ps(wy, bottom, _mm256_mul_ps(_mm256_sub_ps(ones, wy), top)));
+  _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, _mm256_sub_ps(y, fy),
+                                     _mm256_sub_ps(x, fx)));
   return true;
 }
 
