@@ -15,6 +15,22 @@ MEAN_SQUARED = ("mse", "mean_squared_error")
 _NAMES = _ACCURACY_NAMES + MEAN_ABSOLUTE + MEAN_SQUARED
 
 
+def to_json(metric):
+    """A compiled metric (a name, or an object) as JSON for the model file."""
+    if isinstance(metric, str):
+        return metric
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def from_json(entry):
+    if isinstance(entry, str):
+        return entry
+    cls = globals().get(entry["class_name"])
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        raise ValueError(f"the model file names an unknown metric {entry['class_name']!r}")
+    return cls.from_config(entry["config"])
+
+
 def resolve(metrics):
     """The metrics to report, validated: the names the core sums in its step
     (for those and for the matching objects), and metric objects computed
@@ -28,7 +44,7 @@ def resolve(metrics):
         if isinstance(m, str) and m.lower() in _BY_NAME:
             m = _BY_NAME[m.lower()]()
         if isinstance(m, Metric):
-            resolved.append(m.core_name or m)
+            resolved.append(m)  # logged under its name; summed by the core if it has a core_name
             continue
         if not isinstance(m, str) or m.lower() not in _NAMES:
             raise ValueError(f"unknown metric {m!r}; expected a pyconv.metrics object or one of "
@@ -74,8 +90,15 @@ class Metric:
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
+    # The constructor arguments get_config reports besides the name.
+    _config_keys = ()
+
     def get_config(self):
-        return {"name": self.name}
+        return {"name": self.name, **{k: getattr(self, k) for k in self._config_keys}}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 def _snake(name):
@@ -117,6 +140,8 @@ class CategoricalAccuracy(Metric):
 
 
 class BinaryAccuracy(Metric):
+    _config_keys = ("threshold",)
+
     def __init__(self, name=None, dtype=None, threshold=0.5):
         self.threshold = float(threshold)
         self.core_name = "binary_accuracy" if self.threshold == 0.5 else None
@@ -147,6 +172,8 @@ class MeanSquaredError(Metric):
 class SparseTopKCategoricalAccuracy(Metric):
     """How often the label is among the k highest predictions."""
 
+    _config_keys = ("k",)
+
     def __init__(self, k=5, name=None, dtype=None):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, received {k!r}")
@@ -167,6 +194,8 @@ class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
 
 class _Counts(Metric):
     """True/false positives of thresholded binary predictions."""
+
+    _config_keys = ("thresholds",)
 
     def __init__(self, thresholds=0.5, name=None, dtype=None):
         self.thresholds = float(thresholds)
@@ -201,6 +230,8 @@ class MeanIoU(Metric):
     sparse_y_pred=False the predictions are per-class scores (a softmax
     output during fit): their argmax is the class; sparse_y_true=False does
     the same for one-hot labels."""
+
+    _config_keys = ("num_classes", "ignore_class", "sparse_y_true", "sparse_y_pred", "axis")
 
     def __init__(self, num_classes, name=None, dtype=None, ignore_class=None,
                  sparse_y_true=True, sparse_y_pred=True, axis=-1):
@@ -270,9 +301,20 @@ class AUC(Metric):
             inner = np.arange(1, n - 1, dtype=np.float64) / (n - 1)
         # Keras's end points just outside [0, 1], so 0 and 1 predictions count.
         self.thresholds = np.concatenate([[-1e-7], inner, [1 + 1e-7]])
+        self._given_thresholds = None if thresholds is None else inner.tolist()
+        self.num_thresholds = len(self.thresholds)
         self.curve, self.summation_method = curve, summation_method
         self.from_logits = bool(from_logits)
         super().__init__(name or "auc", dtype)
+
+    def get_config(self):
+        config = {"name": self.name, "curve": self.curve,
+                  "summation_method": self.summation_method, "from_logits": self.from_logits}
+        if self._given_thresholds is not None:
+            config["thresholds"] = self._given_thresholds
+        else:
+            config["num_thresholds"] = self.num_thresholds
+        return config
 
     def reset_state(self):
         size = len(getattr(self, "thresholds", ()))

@@ -174,7 +174,9 @@ class _LogSums:
         self.abs_error = [0.0] * outputs      # sums over every output element
         self.squared_error = [0.0] * outputs
         self.seen = 0
-        per_output = metric_objects or [[] for _ in range(outputs)]
+        # The objects the core does not sum (those with a core_name it does).
+        per_output = [[m for m in per if not m.core_name]
+                      for per in (metric_objects or [[] for _ in range(outputs)])]
         # Top-k accuracies the step counts; the other objects need the outputs.
         top_k = [[m for m in per if m.core_top_k] for per in per_output]
         streams = [[m for m in per if not m.core_top_k] for per in per_output]
@@ -589,10 +591,11 @@ class Model:
     @staticmethod
     def _metric_value(sums, j, metric, size):
         """(name, value) of a metric: a name the core sums, or a metric object."""
-        if not isinstance(metric, str):
+        if not isinstance(metric, str) and not metric.core_name:
             return metric.name, float(metric.result())
-        name = metric
-        value = sums.value(j, name, size)
+        name, core = (metric, metric) if isinstance(metric, str) else (metric.name,
+                                                                      metric.core_name)
+        value = sums.value(j, core, size)
         if value != value:  # NaN: the core could not pair predictions and targets
             raise ValueError(f"metric {name!r} compares each output value with its target: it "
                              "needs targets shaped like the model's output (not class labels)")

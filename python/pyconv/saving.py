@@ -9,7 +9,7 @@ that training resumed from a file continues exactly as if it had not stopped.
 import json
 import os
 
-from . import _core, layers as layers_module, losses, optimizers
+from . import _core, layers as layers_module, losses, metrics, optimizers
 
 _PYTHON_KEY = "python.model"
 
@@ -20,10 +20,17 @@ def store_python_meta(model):
     info = json.dumps({
         "class_name": type(model).__name__,
         "config": model.get_config(),
-        "metrics": model._metrics,
+        "metrics": _map_metrics(metrics.to_json, model._metrics),
         "shuffle_rng": model._shuffle_rng.bit_generator.state,
     })
     model._graph.meta = {**model._graph.meta, _PYTHON_KEY: info}
+
+
+def _map_metrics(fn, compiled):
+    """fn on each compiled metric: a list, or for several outputs one list per output."""
+    if compiled is None:
+        return None
+    return [[fn(m) for m in per] if isinstance(per, list) else fn(per) for per in compiled]
 
 
 def check_path(filepath, overwrite):
@@ -93,8 +100,8 @@ def restore(model, graph):
         if outputs == 1:
             model.loss = model.loss[0]
         model._loss_weights = [weight for _, weight in per_output]
-        model._metrics = list(info["metrics"]) if info else ([] if outputs == 1
-                                                             else [[] for _ in range(outputs)])
+        model._metrics = _map_metrics(metrics.from_json, info["metrics"]) if info else (
+            [] if outputs == 1 else [[] for _ in range(outputs)])
         model.optimizer._graph = graph
     if info is not None:
         model._shuffle_rng.bit_generator.state = info["shuffle_rng"]

@@ -236,3 +236,22 @@ def test_top_k_needs_class_scores():
         model.evaluate(x, np.zeros((2, 4, 4, 3), np.float32), verbose=0)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         M.SparseTopKCategoricalAccuracy(k=0)
+
+
+def test_metric_names_and_objects_survive_history_and_the_model_file(tmp_path):
+    # Found: BinaryAccuracy(name="acc") was logged as "binary_accuracy", and a
+    # model compiled with metric objects could not be saved.
+    pyconv.set_seed(8)
+    x, y = _binary_problem(64)
+    model = pyconv.Sequential([pyconv.Input((4,)), L.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy",
+                  metrics=[M.BinaryAccuracy(name="acc"), M.AUC(curve="PR", num_thresholds=50),
+                           M.Precision(name="prec"), "mae"])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "acc", "auc", "prec", "mae"}
+    model.save(tmp_path / "m.pcv")
+    loaded = pyconv.models.load_model(tmp_path / "m.pcv")
+    assert loaded.evaluate(x, y, return_dict=True, verbose=0) == \
+        model.evaluate(x, y, return_dict=True, verbose=0)
+    auc = [m for m in loaded._metrics if isinstance(m, M.AUC)][0]
+    assert (auc.curve, auc.num_thresholds) == ("PR", 50)
