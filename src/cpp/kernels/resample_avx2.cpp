@@ -104,13 +104,26 @@ bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, floa
         _mm256_and_ps(_mm256_cmp_ps(fx, zero_f, _CMP_GE_OQ),
                       _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(W - 2)), _CMP_LE_OQ)));
     if (_mm256_movemask_ps(inside) == 0xFF) {
+      const __m256 wy = _mm256_sub_ps(y, fy), wx = _mm256_sub_ps(x, fx);
+      // Eight neighbouring pixels of one row (a translation, a crop): loads.
+      const int iy0 = _mm256_cvtsi256_si32(iy), ix0 = _mm256_cvtsi256_si32(ix);
+      const __m256i run = _mm256_and_si256(
+          _mm256_cmpeq_epi32(iy, _mm256_set1_epi32(iy0)),
+          _mm256_cmpeq_epi32(ix, _mm256_add_epi32(_mm256_set1_epi32(ix0),
+                                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
+      if (_mm256_movemask_epi8(run) == -1) {
+        const float* p = image + static_cast<int64_t>(iy0) * W + ix0;
+        _mm256_storeu_ps(dst + c, bilinear(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 1),
+                                           _mm256_loadu_ps(p + W), _mm256_loadu_ps(p + W + 1),
+                                           wy, wx));
+        return true;
+      }
       const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(W)), ix);
       const __m256 p00 = _mm256_i32gather_ps(image, at, 4);
       const __m256 p01 = _mm256_i32gather_ps(image + 1, at, 4);
       const __m256 p10 = _mm256_i32gather_ps(image + W, at, 4);
       const __m256 p11 = _mm256_i32gather_ps(image + W + 1, at, 4);
-      _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, _mm256_sub_ps(y, fy),
-                                         _mm256_sub_ps(x, fx)));
+      _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, wy, wx));
       return true;
     }
   }
