@@ -50,9 +50,9 @@ class _Preprocessing(Layer):
     """Keeps the Keras arguments for get_config (the core's are spelt
     differently), and runs on arrays when called on them."""
 
-    # Keras arguments given as (lower, upper) ranges: the core's attributes
-    # are <name>_lower and <name>_upper.
-    _range_args = ()
+    # Keras arguments given as (lower, upper) ranges, and the core's name for
+    # each: its attributes are <core name>_lower and <core name>_upper.
+    _range_args = {}
 
     def __init__(self, keras_config, core_args, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -83,9 +83,9 @@ class _Preprocessing(Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for name in cls._range_args:  # a model file written without Python: core attributes
-            if f"{name}_lower" in config:
-                config[name] = (config.pop(f"{name}_lower"), config.pop(f"{name}_upper"))
+        for arg, core in cls._range_args.items():  # a file written without Python: core names
+            if f"{core}_lower" in config:
+                config[arg] = (config.pop(f"{core}_lower"), config.pop(f"{core}_upper"))
         return cls(**config)
 
     def __call__(self, inputs, training=None):
@@ -307,7 +307,7 @@ class RandomRotation(_Preprocessing):
     from that range; positive is counter-clockwise."""
 
     core_type = "RandomRotation"
-    _range_args = ("factor",)
+    _range_args = {"factor": "factor"}
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
@@ -323,7 +323,7 @@ class RandomTranslation(_Preprocessing):
     width (a number f draws from [-f, f]; positive moves down and right)."""
 
     core_type = "RandomTranslation"
-    _range_args = ("height_factor", "width_factor")
+    _range_args = {"height_factor": "height", "width_factor": "width"}
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None, **kwargs):
@@ -335,10 +335,6 @@ class RandomTranslation(_Preprocessing):
         super().__init__({"height_factor": height_factor, "width_factor": width_factor, **fill},
                          {**ranges, **fill}, seed=seed, **kwargs)
 
-    @classmethod
-    def from_config(cls, config):
-        return super().from_config(_core_ranges_to_keras(config, ("height", "width")))
-
 
 class RandomZoom(_Preprocessing):
     """In training, scales each image about its centre by 1 + a random factor
@@ -346,6 +342,7 @@ class RandomZoom(_Preprocessing):
     width_factor, both axes get the same zoom."""
 
     core_type = "RandomZoom"
+    _range_args = {"height_factor": "height", "width_factor": "width"}
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None, **kwargs):
@@ -357,10 +354,6 @@ class RandomZoom(_Preprocessing):
         super().__init__({"height_factor": height_factor, "width_factor": width_factor, **fill},
                          {**self._ranges_to_core(**ranges), **fill}, seed=seed, **kwargs)
 
-    @classmethod
-    def from_config(cls, config):
-        return super().from_config(_core_ranges_to_keras(config, ("height", "width")))
-
 
 class RandomContrast(_Preprocessing):
     """In training, moves each image's channels away from (or toward) their
@@ -368,7 +361,7 @@ class RandomContrast(_Preprocessing):
     = f), then clips to value_range."""
 
     core_type = "RandomContrast"
-    _range_args = ("factor", "value_range")
+    _range_args = {"factor": "factor", "value_range": "value_range"}
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         factor_range = _range(factor, "factor", lambda f: (f, f))
@@ -378,15 +371,6 @@ class RandomContrast(_Preprocessing):
         super().__init__({"factor": factor, "value_range": list(value_range)},
                          self._ranges_to_core(factor=factor_range, value_range=value_range),
                          seed=seed, **kwargs)
-
-
-def _core_ranges_to_keras(config, names):
-    """height_lower/_upper (core attributes) as height_factor=(lower, upper)."""
-    config = dict(config)
-    for name in names:
-        if f"{name}_lower" in config:
-            config[f"{name}_factor"] = (config.pop(f"{name}_lower"), config.pop(f"{name}_upper"))
-    return config
 
 
 # The layers that transform only in training (and in Keras's model(x) on arrays).

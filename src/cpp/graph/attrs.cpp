@@ -1,6 +1,7 @@
 #include "graph/attrs.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -60,6 +61,12 @@ double Attrs::get_float(const std::string& key, double fallback) const {
   if (std::holds_alternative<double>(v)) return std::get<double>(v);
   if (std::holds_alternative<int64_t>(v)) return static_cast<double>(std::get<int64_t>(v));
   throw TypeError(cat(who(), ": '", key, "' must be a number, received ", kind(v)));
+}
+
+double Attrs::get_finite(const std::string& key, double fallback) const {
+  const double v = get_float(key, fallback);
+  if (!std::isfinite(v)) throw ValueError(cat(who(), ": ", key, " must be finite, received ", v));
+  return v;
 }
 
 bool Attrs::get_bool(const std::string& key, bool fallback) const {

@@ -29,6 +29,8 @@ class Attrs {
   int64_t get_int(const std::string& key) const;  // required
   int64_t get_int(const std::string& key, int64_t fallback) const;
   double get_float(const std::string& key, double fallback) const;
+  // get_float, and ValueError for NaN or infinity (factors, fill values).
+  double get_finite(const std::string& key, double fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
   // An int or a list of `count` ints (an int is repeated, as Keras does).

@@ -9,10 +9,10 @@
 #include "core/denormals.h"
 #include "core/error.h"
 #include "core/finite.h"
-#include "graph/metrics.h"
 #include "core/threads.h"
 #include "core/training.h"
 #include "graph/batchnorm_fold.h"
+#include "graph/metrics.h"
 #include "graph/buffer_plan.h"
 
 namespace pyconv {
@@ -754,12 +754,31 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
   return r;
 }
 
+namespace {
+// l1 * sum |v| + l2 * sum v^2: the penalty of a weight (kernel_regularizer)
+// or of an output (activity_regularizer).
+double l1_l2_penalty(const Tensor& v, float l1, float l2) {
+  double abs_sum = 0.0, sq_sum = 0.0;
+  for (int64_t i = 0; i < v.numel(); ++i) {
+    const double x = v.data()[i];
+    abs_sum += std::fabs(x), sq_sum += x * x;
+  }
+  return l1 * abs_sum + l2 * sq_sum;
+}
+
+// grad += d(l1_l2_penalty)/dv.
+void add_l1_l2_grad(const Tensor& v, float l1, float l2, Tensor& grad) {
+  const float* x = v.data();
+  float* g = grad.data();
+  for (int64_t i = 0; i < v.numel(); ++i) {
+    const float sign = x[i] > 0.f ? 1.f : (x[i] < 0.f ? -1.f : 0.f);
+    g[i] += l1 * sign + 2.f * l2 * x[i];
+  }
+}
+}  // namespace
+
 double Graph::activity_penalty(size_t k, const Tensor& out) const {
-  const Layer& l = layer(k);
-  double l1 = 0.0, l2 = 0.0;
-  const float* y = out.data();
-  for (int64_t i = 0; i < out.numel(); ++i) l1 += std::fabs(y[i]), l2 += double{y[i]} * y[i];
-  return l.activity_l1() * l1 + l.activity_l2() * l2;
+  return l1_l2_penalty(out, layer(k).activity_l1(), layer(k).activity_l2());
 }
 
 void Graph::add_activity_grad(ExecContext& c, size_t k) const {
@@ -768,39 +787,20 @@ void Graph::add_activity_grad(ExecContext& c, size_t k) const {
     gradient_buffer(c, k).zero();
     run.grad_ready = true;
   }
-  const float l1 = layer(k).activity_l1(), l2 = layer(k).activity_l2();
-  const float* y = run.out.data();
-  float* g = run.grad.data();
-  for (int64_t i = 0; i < run.out.numel(); ++i) {
-    const float sign = y[i] > 0.f ? 1.f : (y[i] < 0.f ? -1.f : 0.f);
-    g[i] += l1 * sign + 2.f * l2 * y[i];
-  }
+  add_l1_l2_grad(run.out, layer(k).activity_l1(), layer(k).activity_l2(), run.grad);
 }
 
 double Graph::penalty() const {
   double total = 0.0;
-  for (const Param* p : params_) {
-    if (p->l1 == 0.f && p->l2 == 0.f) continue;
-    double l1 = 0.0, l2 = 0.0;
-    for (int64_t i = 0; i < p->value.numel(); ++i) {
-      const double w = p->value.data()[i];
-      l1 += std::fabs(w), l2 += w * w;
-    }
-    total += p->l1 * l1 + p->l2 * l2;
-  }
+  for (const Param* p : params_)
+    if (p->l1 != 0.f || p->l2 != 0.f) total += l1_l2_penalty(p->value, p->l1, p->l2);
   return total;
 }
 
 void Graph::add_penalty_grads() {
-  for (Param* p : params_) {
-    if ((p->l1 == 0.f && p->l2 == 0.f) || !p->trainable) continue;
-    const float* w = p->value.data();
-    float* g = p->grad.data();
-    for (int64_t i = 0; i < p->value.numel(); ++i) {
-      const float sign = w[i] > 0.f ? 1.f : (w[i] < 0.f ? -1.f : 0.f);
-      g[i] += p->l1 * sign + 2.f * p->l2 * w[i];
-    }
-  }
+  for (Param* p : params_)
+    if ((p->l1 != 0.f || p->l2 != 0.f) && p->trainable)
+      add_l1_l2_grad(p->value, p->l1, p->l2, p->grad);
 }
 
 StepResult Graph::test_step(const Tensor& x, const Tensor& y) const {

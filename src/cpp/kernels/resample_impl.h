@@ -46,8 +46,8 @@ inline int64_t floor_int(float v) {
   return i - (static_cast<float>(i) > v);
 }
 
-Taps taps(float v, float lo_limit, float hi_limit, int64_t n, const ResampleGeometry& g) {
-  v = std::min(std::max(v, lo_limit), hi_limit);
+// For a coordinate already clamped (Sampler::inside does it).
+Taps taps(float v, int64_t n, const ResampleGeometry& g) {
   Taps t;
   if (g.interpolation == Interpolation::Nearest) {
     t.at[0] = fill_index(floor_int(v + 0.5f), n, g.fill);
@@ -115,7 +115,7 @@ struct Sampler {
   // Any other point (already clamped by inside()): the fill rule decides
   // what it reads. Out of line: the loops inline only the common case.
   [[gnu::noinline]] Corners border(float y, float x) const {
-    const Taps ty = taps(y, y_lo, y_hi, g.H, g), tx = taps(x, x_lo, x_hi, g.W, g);
+    const Taps ty = taps(y, g.H, g), tx = taps(x, g.W, g);
     Corners s;
     s.count = 0;
     for (int a = 0; a < ty.count; ++a)

@@ -34,13 +34,6 @@ using ops::AffineMap;
 
 constexpr double kTwoPi = 6.283185307179586;
 
-// A float attribute that must be finite (factors, fill values).
-float finite(const Attrs& a, const char* key, double fallback, const std::string& who) {
-  const double v = a.get_float(key, fallback);
-  if (!std::isfinite(v)) throw ValueError(cat(who, ": ", key, " must be finite, received ", v));
-  return static_cast<float>(v);
-}
-
 // A random range [lower, upper] from the attributes `<name>_lower` and `<name>_upper`.
 struct Range {
   float lower = 0.f, upper = 0.f;
@@ -48,8 +41,8 @@ struct Range {
 };
 
 Range range(const Attrs& a, const std::string& name, const std::string& who) {
-  Range r{finite(a, (name + "_lower").c_str(), 0.0, who),
-          finite(a, (name + "_upper").c_str(), 0.0, who)};
+  Range r{static_cast<float>(a.get_finite(name + "_lower", 0.0)),
+          static_cast<float>(a.get_finite(name + "_upper", 0.0))};
   if (r.lower > r.upper)
     throw ValueError(cat(who, ": ", name, " must be (lower, upper) with lower <= upper, received (",
                          r.lower, ", ", r.upper, ")"));
@@ -118,7 +111,7 @@ class ResampleLayer : public Layer {
 
   void read_fill(const Attrs& a, const char* default_mode) {
     geom_.fill = ops::parse_fill_mode(a.get_string("fill_mode", default_mode), who());
-    geom_.fill_value = finite(a, "fill_value", 0.0, who());
+    geom_.fill_value = static_cast<float>(a.get_finite("fill_value", 0.0));
     geom_.interpolation =
         ops::parse_interpolation(a.get_string("interpolation", "bilinear"), who());
   }

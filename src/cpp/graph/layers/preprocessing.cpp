@@ -21,12 +21,6 @@ namespace pyconv {
 
 namespace {
 
-double finite_float(const Attrs& a, const char* key, double fallback, const std::string& who) {
-  const double v = a.get_float(key, fallback);
-  if (!std::isfinite(v)) throw ValueError(cat(who, ": ", key, " must be finite, received ", v));
-  return v;
-}
-
 // y = x * scale[c] + shift[c] along the last axis (one value each when the
 // vectors hold one), for forward; backward passes the same scale.
 void scale_shift(const float* x, float* y, int64_t n, const std::vector<float>& scale,
@@ -45,8 +39,8 @@ class RescalingLayer : public Layer {
  public:
   explicit RescalingLayer(const Attrs& a) : Layer(a) {
     a.check_known({"scale", "offset"});
-    scale_ = static_cast<float>(finite_float(a, "scale", 1.0, who()));
-    offset_ = static_cast<float>(finite_float(a, "offset", 0.0, who()));
+    scale_ = static_cast<float>(a.get_finite("scale", 1.0));
+    offset_ = static_cast<float>(a.get_finite("offset", 0.0));
   }
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
@@ -132,13 +126,13 @@ class RandomContrastLayer : public Layer {
   explicit RandomContrastLayer(const Attrs& a) : Layer(a), seed_(a) {
     a.check_known({"factor_lower", "factor_upper", "value_range_lower", "value_range_upper",
                    "seed"});
-    lower_ = static_cast<float>(finite_float(a, "factor_lower", 0.0, who()));
-    upper_ = static_cast<float>(finite_float(a, "factor_upper", 0.0, who()));
+    lower_ = static_cast<float>(a.get_finite("factor_lower", 0.0));
+    upper_ = static_cast<float>(a.get_finite("factor_upper", 0.0));
     if (!(lower_ >= 0.f && lower_ <= 1.f && upper_ >= 0.f))
       throw ValueError(cat(who(), ": factor must give 0 <= lower <= 1 and upper >= 0, received "
                                   "lower ", lower_, " and upper ", upper_));
-    min_ = static_cast<float>(finite_float(a, "value_range_lower", 0.0, who()));
-    max_ = static_cast<float>(finite_float(a, "value_range_upper", 255.0, who()));
+    min_ = static_cast<float>(a.get_finite("value_range_lower", 0.0));
+    max_ = static_cast<float>(a.get_finite("value_range_upper", 255.0));
     if (!(min_ < max_))
       throw ValueError(cat(who(), ": value_range must be (low, high) with low < high, received (",
                            min_, ", ", max_, ")"));
