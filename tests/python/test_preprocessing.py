@@ -46,9 +46,12 @@ def resample_reference(x, coords_of, out_hw, order, mode, cval=0.0):
 
 # ----- Rescaling and Normalization ----------------------------------------------------
 
-def test_rescaling():
-    x = _images((4, 5, 2))
-    runner = _runner(L.Rescaling(1 / 255, offset=-0.5), (4, 5, 2))
+@pytest.mark.parametrize("shape", [(4, 5, 2), (28, 28, 1), (3, 3, 70)])
+def test_rescaling(shape):
+    # Grey images and many channels: the values are processed in rows of at
+    # least 64, with a tail shorter than that.
+    x = _images(shape)
+    runner = _runner(L.Rescaling(1 / 255, offset=-0.5), shape)
     assert_close_to_reference(runner.forward(x), x / 255.0 - 0.5)
     check_layer_grads(runner, x)
 

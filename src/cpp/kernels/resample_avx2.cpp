@@ -59,6 +59,21 @@ __m256 read(const float* image, const Mapped& row, const Mapped& col, int W, flo
   return _mm256_mask_i32gather_ps(_mm256_set1_ps(fill), image, at, valid, 4);
 }
 
+// The pixels at image[at] and image[at + 1], lane by lane: a pixel and its
+// right neighbour are adjacent in memory, so 64-bit gathers read both at
+// once (half the loads of two 32-bit gathers), then the pairs are split.
+void gather_pairs(const float* image, __m256i at, __m256& left, __m256& right) {
+  const auto* pairs = reinterpret_cast<const double*>(image);
+  // a: l0 r0 l1 r1 | l2 r2 l3 r3, b: l4 r4 l5 r5 | l6 r6 l7 r7
+  const __m256 a = _mm256_castpd_ps(_mm256_i32gather_pd(pairs, _mm256_castsi256_si128(at), 4));
+  const __m256 b = _mm256_castpd_ps(_mm256_i32gather_pd(pairs, _mm256_extracti128_si256(at, 1), 4));
+  // l0 l1 l4 l5 | l2 l3 l6 l7: the middle 64-bit halves change places.
+  const __m256 l = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m256 r = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  left = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(l), _MM_SHUFFLE(3, 1, 2, 0)));
+  right = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(r), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
 // The bilinear sum of four pixels with the lower row's and right column's weights.
 __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m256 wx) {
   const __m256 ones = _mm256_set1_ps(1.f), ux = _mm256_sub_ps(ones, wx);
@@ -119,10 +134,9 @@ bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, floa
         return true;
       }
       const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(W)), ix);
-      const __m256 p00 = _mm256_i32gather_ps(image, at, 4);
-      const __m256 p01 = _mm256_i32gather_ps(image + 1, at, 4);
-      const __m256 p10 = _mm256_i32gather_ps(image + W, at, 4);
-      const __m256 p11 = _mm256_i32gather_ps(image + W + 1, at, 4);
+      __m256 p00, p01, p10, p11;
+      gather_pairs(image, at, p00, p01);
+      gather_pairs(image + W, at, p10, p11);
       _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, wy, wx));
       return true;
     }

@@ -25,14 +25,20 @@ namespace {
 // vectors hold one), for forward; backward passes the same scale.
 void scale_shift(const float* x, float* y, int64_t n, const std::vector<float>& scale,
                  const std::vector<float>& shift, int threads) {
+  // The maps tiled to rows of at least 64 values: few channels (a grey
+  // image has one) still make an inner loop long enough to vectorise.
   const int64_t C = static_cast<int64_t>(scale.size());
-  const float* s = scale.data();
-  const float* t = shift.data();
-  parallel_blocks(threads_for(n, threads), n / C, 4096, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r)
+  const int64_t L = C * std::max<int64_t>(1, 64 / C);
+  std::vector<float> s(static_cast<size_t>(L)), t(static_cast<size_t>(L));
+  for (int64_t c = 0; c < L; ++c) s[c] = scale[c % C], t[c] = shift[c % C];
+  const int64_t rows = n / L;
+  parallel_blocks(threads_for(n, threads), rows, std::max<int64_t>(1, 16384 / L),
+                  [&](int64_t lo, int64_t hi) {
+                    for (int64_t r = lo; r < hi; ++r)
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) y[r * C + c] = x[r * C + c] * s[c] + t[c];
-  });
+                      for (int64_t c = 0; c < L; ++c) y[r * L + c] = x[r * L + c] * s[c] + t[c];
+                  });
+  for (int64_t i = rows * L; i < n; ++i) y[i] = x[i] * s[i % L] + t[i % L];  // n % L values
 }
 
 class RescalingLayer : public Layer {
