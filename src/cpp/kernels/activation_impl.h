@@ -11,13 +11,25 @@ namespace {
 constexpr float kSeluAlpha = 1.6732632423543772f, kSeluScale = 1.0507009873554805f;
 constexpr float kLeakySlope = 0.2f;  // Keras's leaky_relu by name
 
-inline float elu(float v) { return v > 0.f ? v : std::expm1(v); }
-inline float softplus(float v) {  // log(1 + e^v) without overflow
-  return v > 0.f ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+inline float elu(float v) { return v > 0.f ? v : expm1_vec(v); }
+inline float softplus(float v) {  // log(1 + e^v) = max(v, 0) + log(1 + e^-|v|): no overflow
+  const float a = v < 0.f ? -v : v;
+  const float y = (v > 0.f ? v : 0.f) + log1p_vec(exp_vec(-a));
+  return v != v ? v : y;
 }
-inline float gelu(float v) { return 0.5f * v * (1.f + std::erf(v * 0.70710678f)); }
-inline float gelu_grad(float v) {
-  return 0.5f * (1.f + std::erf(v * 0.70710678f)) + v * 0.39894228f * std::exp(-0.5f * v * v);
+// GELU(v) = v Phi(v). On the left tail v multiplies Phi's factors before
+// e^(-v^2/2), where Phi alone would already be subnormal (flushed to 0)
+// while v Phi is not; beyond -20 it is -0 (and v * 0 would be NaN at -inf).
+inline float gelu(float v) {
+  const NormalCdf n = normal_cdf_vec(v);
+  const float y = v < -0.70710678f ? (v * n.left_tail_factor) * n.gauss : v * n.cdf;
+  return v < -20.f ? -0.f : y;
+}
+inline float gelu_grad(float v) {  // Phi(v) + v phi(v)
+  const NormalCdf n = normal_cdf_vec(v);
+  const float g = n.cdf + v * 0.39894228040143268f * n.gauss;
+  const float a = v < 0.f ? -v : v;
+  return a > 20.f ? (v > 0.f ? 1.f : 0.f) : g;
 }
 
 template <Activation A>
@@ -27,7 +39,7 @@ inline float apply(float v) {
     case Activation::Tanh: return tanh_vec(v);
     case Activation::Sigmoid: return sigmoid_vec(v);
     case Activation::Elu: return elu(v);
-    case Activation::Selu: return kSeluScale * (v > 0.f ? v : kSeluAlpha * std::expm1(v));
+    case Activation::Selu: return kSeluScale * (v > 0.f ? v : kSeluAlpha * expm1_vec(v));
     case Activation::Softplus: return softplus(v);
     case Activation::Relu6: return std::min(std::max(v, 0.f), 6.f);
     case Activation::HardSigmoid: return std::min(std::max(v / 6.f + 0.5f, 0.f), 1.f);
@@ -47,7 +59,7 @@ inline float derivative(float y, float x) {
     case Activation::Sigmoid: return y * (1.f - y);
     case Activation::Elu: return y > 0.f ? 1.f : y + 1.f;
     case Activation::Selu: return y > 0.f ? kSeluScale : y + kSeluScale * kSeluAlpha;
-    case Activation::Softplus: return -std::expm1(-y);  // sigmoid(x) = 1 - e^-y
+    case Activation::Softplus: return -expm1_vec(-y);  // sigmoid(x) = 1 - e^-y
     case Activation::Relu6: return y > 0.f && y < 6.f ? 1.f : 0.f;
     case Activation::HardSigmoid: return y > 0.f && y < 1.f ? 1.f / 6.f : 0.f;
     case Activation::LeakyRelu: return y > 0.f ? 1.f : kLeakySlope;

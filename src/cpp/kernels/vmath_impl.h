@@ -1,4 +1,5 @@
-// Branch-free float exp, log, sigmoid and tanh for element loops under
+// Branch-free float exp, expm1, log, log1p, sigmoid, tanh and the normal
+// distribution function (for GELU) for element loops under
 // `#pragma omp simd`, included inside each ISA's namespace (like the other
 // *_impl.h files) so that every ISA's copy is compiled with its own flags and
 // the linker never mixes them. Written so that GCC and Clang vectorise them
@@ -8,8 +9,9 @@
 // ones (expf, tanhf). Errors against float64, measured over the whole float
 // range for every ISA by tests/python/test_vmath.py: exp within 2 ulp where
 // the result is a normal float (results below 2^-126 flush to 0); sigmoid and
-// tanh within 3e-7 absolute and 3 ulp relative. NaN stays NaN; +-inf give the
-// limits. The including file provides <cstdint>, <cstring> and <limits>.
+// tanh within 3e-7 absolute and 3 ulp relative; the activations built on
+// expm1, log1p and normal_cdf (ELU, SELU, softplus, GELU) within the bounds
+// that test states for each. NaN stays NaN; +-inf give the limits. The including file provides <cstdint>, <cstring> and <limits>.
 
 inline float exp_vec(float x) {
   constexpr float kMax = 88.72283935546875f;   // log(FLT_MAX)
@@ -84,4 +86,77 @@ inline float tanh_vec(float x) {
   const float big = 1.f - 2.f / (exp_vec(2.f * a) + 1.f);
   const float large = x < 0.f ? -big : big;
   return a < 0.625f ? small : (x != x ? x : large);
+}
+
+// e^x - 1, accurate near 0 where exp(x) - 1 would cancel: |x| < 0.5 by its
+// Taylor series to x^8 (the next term is below 2^-24 of the result).
+inline float expm1_vec(float x) {
+  float p = 2.48015873e-5f;  // 1/8!
+  p = p * x + 1.98412698e-4f;
+  p = p * x + 1.38888889e-3f;
+  p = p * x + 8.33333333e-3f;
+  p = p * x + 4.16666667e-2f;
+  p = p * x + 1.66666667e-1f;
+  p = p * x + 0.5f;
+  const float small = p * x * x + x;
+  const float a = x < 0.f ? -x : x;
+  return a < 0.5f ? small : exp_vec(x) - 1.f;  // NaN takes the second: NaN
+}
+
+// log(1 + t) for t in [0, 1], accurate for tiny t: log(u) * t / (u - 1)
+// with u = 1 + t rounded cancels u's rounding error.
+inline float log1p_vec(float t) {
+  const float u = 1.f + t;
+  const float d = u - 1.f;
+  return d == 0.f ? t : log_vec(u) * (t / d);
+}
+
+// Phi(v) = (1 + erf(v / sqrt 2)) / 2, the standard normal distribution
+// function, and e^(-v^2 / 2) beside it (GELU's derivative needs both).
+// With z = |v| / sqrt 2: below 0.5, erf(z) = z P(z^2); above, the tail
+// erfc(z) = e^(-z^2) R(1 / (1 + z)), never 1 - erf (no cancellation for
+// negative v). P and R are least-squares fits (relative error 2e-7 and
+// 3e-7 in float).
+struct NormalCdf {
+  float cdf, gauss;
+  float left_tail_factor;  // where v < -0.5 sqrt 2: cdf = left_tail_factor * gauss
+};
+
+inline NormalCdf normal_cdf_vec(float v) {
+  const float z = (v < 0.f ? -v : v) * 0.70710678118654752f;
+  const float s = z * z;
+  float p = 0.004728117f;
+  p = p * s - 0.026762648f;
+  p = p * s + 0.112829186f;
+  p = p * s - 0.37612614f;
+  p = p * s + 1.1283792f;
+  const float half_erf = 0.5f * p * z;
+  const float zc = z < 10.f ? z : 10.f;  // erfc(10) / 2 is below the smallest float
+  const float t = 1.f / (1.f + zc);
+  float r = -1.3087806f;
+  r = r * t + 4.6660314f;
+  r = r * t - 6.4188833f;
+  r = r * t + 3.5018480f;
+  r = r * t + 0.53603983f;
+  r = r * t - 1.2443422f;
+  r = r * t - 0.12379766f;
+  r = r * t + 0.25603002f;
+  r = r * t + 0.56670445f;
+  r = r * t + 0.56405705f;
+  r = r * t + 2.9387120e-06f;
+  // z^2 = v^2 / 2 = hi^2 / 2 + (w - hi)(w + hi) / 2, w being |v| (clamped like
+  // z) and hi its upper 12 mantissa bits: hi^2 is exact, and the rounding of
+  // v / sqrt 2 does not reach the exponent.
+  const float av = v < 0.f ? -v : v;
+  const float w = av < 14.142136f ? av : 14.142136f;
+  uint32_t bits;
+  std::memcpy(&bits, &w, 4);
+  bits &= 0xfffff000u;
+  float hi;
+  std::memcpy(&hi, &bits, 4);
+  const float gauss = exp_vec(-0.5f * hi * hi) * exp_vec(-0.5f * (w - hi) * (w + hi));
+  const float tail = 0.5f * r * gauss;
+  float cdf = v < 0.f ? tail : 1.f - tail;
+  cdf = z < 0.5f ? (v < 0.f ? 0.5f - half_erf : 0.5f + half_erf) : cdf;
+  return {v != v ? v : cdf, gauss, 0.5f * r};
 }
