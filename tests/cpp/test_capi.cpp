@@ -102,6 +102,27 @@ TEST_CASE(test_predict_matches_graph) {
   pcv_model_free(m);
 }
 
+// Outputs are written straight into the caller's buffer unless it shares
+// memory with the input: a buffer that is also the input (a transpose reads
+// values its first outputs overwrite) gives the same result as a separate one.
+TEST_CASE(test_output_may_be_the_input) {
+  const std::vector<pyconv::Attrs> layers = {
+      layer({{"type", std::string("Permute")}, {"dims", std::vector<int64_t>{2, 1, 3}}}),
+  };
+  pcv_model* m = pyconv::capi::wrap_graph(
+      std::make_unique<pyconv::Graph>(layers, pyconv::Shape{8, 8, 1}, 7));
+  const std::vector<float> x = ramp(2 * 64);
+  std::vector<float> apart(x.size()), in_place = x;
+  CHECK(pcv_model_predict(m, x.data(), 2, apart.data()) == PCV_OK);
+  CHECK(pcv_model_predict(m, in_place.data(), 2, in_place.data()) == PCV_OK);
+  CHECK(std::memcmp(apart.data(), in_place.data(), x.size() * sizeof(float)) == 0);
+  std::vector<float> shifted(x.size() + 5);  // overlapping, not equal
+  std::copy(x.begin(), x.end(), shifted.begin() + 5);
+  CHECK(pcv_model_predict(m, shifted.data() + 5, 2, shifted.data()) == PCV_OK);
+  CHECK(std::memcmp(apart.data(), shifted.data(), x.size() * sizeof(float)) == 0);
+  pcv_model_free(m);
+}
+
 TEST_CASE(test_errors) {
   pcv_model* m = pyconv::capi::wrap_graph(small_cnn());
   std::vector<float> x = ramp(64), out(10);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/threads.h"
+#include "kernels/dispatch.h"
 
 namespace pyconv {
 
@@ -13,17 +14,10 @@ int64_t first_non_finite(const float* p, int64_t n, int threads) {
     std::memcpy(&bits, p + i, sizeof bits);
     return (bits & kExponent) == kExponent;
   };
-  // One pass that vectorises (32-bit compares OR-ed together; a search with
-  // an early exit would not); only a batch that has a bad value is searched.
+  // One pass at memory speed (the ISA's scan); only a batch that has a bad
+  // value is searched.
   auto any_in = [p](int64_t begin, int64_t end) {
-    uint32_t any = 0;
-    for (int64_t i = begin; i < end; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, p + i, sizeof bits);
-      // |x| as int32 is above the largest finite float's bits for inf and NaN only.
-      any |= static_cast<int32_t>(bits & 0x7fffffffu) > 0x7f7fffff;
-    }
-    return any;
+    return static_cast<uint32_t>(kernels::active().any_non_finite(p + begin, end - begin));
   };
   const int team = threads_for(n / 4, threads);
   uint32_t found = 0;

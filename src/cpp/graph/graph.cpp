@@ -408,8 +408,15 @@ void Graph::prepare(ExecContext& c) const {
   c.inputs_.clear();
 }
 
+namespace {
+bool overlaps(const Tensor& a, const Tensor& b) {
+  const float *a0 = a.data(), *b0 = b.data();
+  return a0 < b0 + b.numel() && b0 < a0 + a.numel();
+}
+}  // namespace
+
 void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers,
-                        const uint64_t* augment_key) const {
+                        const uint64_t* augment_key, Tensor* const* direct_outs) const {
   const FlushDenormals flush;
   check_inputs(xs);
   prepare(c);
@@ -427,6 +434,19 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   if (buffers == Buffers::Training)
     grow_slots(c.train_slots_, train_slot_values_, batch, "a training buffer");
   if (fold) grow_slots(c.slots_, slot_values_, batch, "an inference buffer");
+  c.direct_out_.assign(nodes_.size(), nullptr);
+  for (size_t j = 0; fold && direct_outs && j < outputs_.size(); ++j) {
+    Tensor& o = *direct_outs[j];
+    float*& to = c.direct_out_[outputs_[j]];
+    const Shape& sample = nodes_[outputs_[j]].shape;  // compared in place: no allocation
+    if (to || o.numel() == 0 || o.ndim() != static_cast<int>(sample.size()) + 1 ||
+        o.dim(0) != batch || !std::equal(sample.begin(), sample.end(), o.shape().begin() + 1))
+      continue;
+    bool apart = true;
+    for (const Tensor* x : xs) apart = apart && !overlaps(o, *x);
+    for (size_t k = 0; k < j; ++k) apart = apart && !overlaps(o, *direct_outs[k]);
+    if (apart) to = o.data();
+  }
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
     const int role = fold ? fold_role_[k] : kNoFold;
@@ -443,7 +463,8 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     ExecContext::NodeRun& target = c.nodes_[d];
     target.out_shape[0] = batch;
     if (fold) {
-      target.out.view_of(c.slots_[infer_slot_[d]].data(), target.out_shape);
+      float* to = c.direct_out_[d] ? c.direct_out_[d] : c.slots_[infer_slot_[d]].data();
+      target.out.view_of(to, target.out_shape);
     } else if (buffers == Buffers::Training) {
       target.out.view_of(c.train_slots_[train_slot_[d]].data(), target.out_shape);
     } else {
@@ -569,8 +590,10 @@ void Graph::finish_outputs(const ExecContext& c, Tensor* const* outs, int thread
   for (size_t j = 0; j < outputs_.size(); ++j) {
     const Tensor& y = c.nodes_[outputs_[j]].out;
     Tensor& out = *outs[j];
-    out.resize(y.shape());
-    copy_floats(out.data(), y.data(), y.numel());
+    if (out.data() != y.data()) {  // not written in place by run_forward
+      out.resize(y.shape());
+      copy_floats(out.data(), y.data(), y.numel());
+    }
     const ops::Activation fused = losses_.empty() ? ops::Activation::Linear : losses_[j].fused;
     if (fused != ops::Activation::Linear) {
       const int64_t cols = out.dim(-1);
@@ -590,8 +613,8 @@ void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
     throw ValueError(cat("the model has ", outputs_.size(), " outputs; predict each of them"));
   std::shared_lock<SharedMutex> lock(weights_);
   ctx.one_input_.assign(1, &x);
-  run_forward(ctx.one_input_, false, ctx, Buffers::Folded);
   Tensor* outs[] = {&out};
+  run_forward(ctx.one_input_, false, ctx, Buffers::Folded, nullptr, outs);
   finish_outputs(ctx, outs, run_context(false).threads);
 }
 
@@ -643,7 +666,7 @@ void Graph::predict(const Batch& xs, const std::vector<Tensor*>& outs) const {
     throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c, Buffers::Folded);
+  run_forward(xs, false, *c, Buffers::Folded, nullptr, outs.data());
   finish_outputs(*c, outs.data(), run_context(false).threads);
 }
 
@@ -653,7 +676,7 @@ void Graph::predict_augmented(const Batch& xs, const std::vector<Tensor*>& outs,
     throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c, Buffers::Folded, &key);
+  run_forward(xs, false, *c, Buffers::Folded, &key, outs.data());
   finish_outputs(*c, outs.data(), run_context(false).threads);
 }
 

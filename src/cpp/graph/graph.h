@@ -88,6 +88,7 @@ class ExecContext {
   std::vector<Tensor> train_slots_;
   Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
   std::vector<bool> grad_wanted_;  // backward: which node outputs need a gradient
+  std::vector<float*> direct_out_;  // per node: the caller's output memory it writes, or null
   double activity_penalty_ = 0.0;  // the last forward's activity regularization
   bool training_ = false;
   uint64_t step_ = 0;
@@ -253,8 +254,12 @@ class Graph {
   enum class Buffers { Folded, Training, Own };
   // augment_key: non-null to run the augmentation layers outside training
   // (predict_augmented), with draws keyed by it.
+  // direct_outs (Folded only): the caller's output tensors, which outputs are
+  // written straight into where they already have the right shape and share
+  // no memory with an input (finish_outputs then copies nothing).
   void run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers,
-                   const uint64_t* augment_key = nullptr) const;
+                   const uint64_t* augment_key = nullptr,
+                   Tensor* const* direct_outs = nullptr) const;
   // Backward from the gradients in the output nodes' grad tensors.
   void run_backward(const std::vector<Tensor*>& dxs, ExecContext& c);
   void run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,

@@ -7,6 +7,7 @@
 #include "kernels/activation.h"
 #include "kernels/conv.h"
 #include "kernels/depthwise.h"
+#include "kernels/finite.h"
 #include "kernels/gemm.h"
 #include "kernels/lrn.h"
 #include "kernels/pool.h"
@@ -41,6 +42,7 @@ struct KernelTable {
   decltype(&ref::lrn_backward_f32) lrn_backward_f32;
   decltype(&ref::resample_forward) resample_forward;
   decltype(&ref::resample_backward) resample_backward;
+  decltype(&ref::any_non_finite) any_non_finite;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless
