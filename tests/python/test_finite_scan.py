@@ -13,12 +13,6 @@ ISAS = _core.available_isas()
 LENGTHS = [1, 31, 32, 33, 64, 100, 1000, 70001]  # the scan takes 32 values at a time
 
 
-@pytest.fixture
-def use_isa():
-    original = _core.kernel_isa()
-    yield _core.set_kernel_isa
-    _core.set_kernel_isa(original)
-
 
 def _model(n):
     model = pyconv.Sequential([pyconv.Input((n,)), layers.Activation("linear")])

@@ -16,13 +16,6 @@ from pyconv import _core
 FAST_ISAS = [isa for isa in _core.available_isas() if isa != "ref"]
 
 
-@pytest.fixture
-def use_isa():
-    """Switch kernels for one test, restoring the original choice afterwards."""
-    original = _core.kernel_isa()
-    yield _core.set_kernel_isa
-    _core.set_kernel_isa(original)
-
 
 def gemm_with(isa, a, b, c, alpha, beta, trans_a, trans_b):
     _core.set_kernel_isa(isa)

@@ -40,12 +40,6 @@ def numpy_lrn(x, radius, bias, alpha, beta):
     return out
 
 
-@pytest.fixture
-def use_isa():
-    original = _core.kernel_isa()
-    yield _core.set_kernel_isa
-    _core.set_kernel_isa(original)
-
 
 def _lrn_cases(section):
     """A section's rows of tests/data/kernel_cases.txt as (input shape, arguments)."""

@@ -39,12 +39,6 @@ ISAS = _core.available_isas()
 FAST_ISAS = [isa for isa in ISAS if isa != "ref"]
 
 
-@pytest.fixture
-def use_isa():
-    original = _core.kernel_isa()
-    yield _core.set_kernel_isa
-    _core.set_kernel_isa(original)
-
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "swish"])
