@@ -5,6 +5,10 @@ pyconv's weights into the PyTorch versions.
                Dropout(0.25) - Flatten - Dense(128, relu) - Dropout(0.5) - Dense(10)
     lenet5:    Conv2D(6, 5, same, relu) - AvgPool(2) - Conv2D(16, 5, relu) - AvgPool(2) -
                Flatten - Dense(120, relu) - Dense(84, relu) - Dense(10)
+    lenet5_classic: the same with tanh, as LeCun et al. wrote it
+    keras_example:  Keras's "Simple MNIST convnet" as its tutorial writes it:
+               Conv2D(32, 3, relu) - MaxPooling2D(2) - Conv2D(64, 3, relu) -
+               MaxPooling2D(2) - Flatten - Dropout(0.5) - Dense(10)
 
 pyconv's last layer is Dense(10, softmax) (fused with the cross-entropy during
 training, as in Keras); the PyTorch modules end in logits, trained with
@@ -16,7 +20,8 @@ import numpy as np
 import pyconv
 from pyconv import layers as L
 
-NAMES = {"keras_cnn": "Keras MNIST CNN", "lenet5": "LeNet-5"}
+NAMES = {"keras_cnn": "Keras MNIST CNN", "lenet5": "LeNet-5", "lenet5_classic": "LeNet-5 tanh",
+         "keras_example": "Keras example"}
 
 
 # ----- pyconv ----------------------------------------------------------------------
@@ -32,14 +37,23 @@ def pyconv_model(name):
                 L.Dense(128, activation="relu"),
                 L.Dropout(0.5),
                 L.Dense(10, activation="softmax")]
-    elif name == "lenet5":
-        body = [L.Conv2D(6, 5, padding="same", activation="relu"),
+    elif name in ("lenet5", "lenet5_classic"):
+        act = "relu" if name == "lenet5" else "tanh"
+        body = [L.Conv2D(6, 5, padding="same", activation=act),
                 L.AveragePooling2D(2),
-                L.Conv2D(16, 5, activation="relu"),
+                L.Conv2D(16, 5, activation=act),
                 L.AveragePooling2D(2),
                 L.Flatten(),
-                L.Dense(120, activation="relu"),
-                L.Dense(84, activation="relu"),
+                L.Dense(120, activation=act),
+                L.Dense(84, activation=act),
+                L.Dense(10, activation="softmax")]
+    elif name == "keras_example":
+        body = [L.Conv2D(32, 3, activation="relu"),
+                L.MaxPooling2D(2),
+                L.Conv2D(64, 3, activation="relu"),
+                L.MaxPooling2D(2),
+                L.Flatten(),
+                L.Dropout(0.5),
                 L.Dense(10, activation="softmax")]
     else:
         raise ValueError(f"unknown model {name!r}")
@@ -63,16 +77,26 @@ def torch_model(torch, name):
             nn.Linear(12 * 12 * 64, 128), nn.ReLU(),
             nn.Dropout(0.5),
             nn.Linear(128, 10))
-    if name == "lenet5":
+    if name in ("lenet5", "lenet5_classic"):
+        act = nn.ReLU if name == "lenet5" else nn.Tanh
         return nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(),
+            nn.Conv2d(1, 6, 5, padding=2), act(),
             nn.AvgPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(),
+            nn.Conv2d(6, 16, 5), act(),
             nn.AvgPool2d(2),
             nn.Flatten(),
-            nn.Linear(5 * 5 * 16, 120), nn.ReLU(),
-            nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(5 * 5 * 16, 120), act(),
+            nn.Linear(120, 84), act(),
             nn.Linear(84, 10))
+    if name == "keras_example":
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.5),
+            nn.Linear(5 * 5 * 64, 10))
     raise ValueError(f"unknown model {name!r}")
 
 

@@ -18,12 +18,13 @@ from . import (activations, applications, callbacks, constraints, data, datasets
                utils)
 from .layers import Input
 from .models import Model, Sequential
+from .profiling import profile
 from .quantization import QuantizedModel, quantize
 
 __all__ = [
     "Input", "Model", "ModelFileError", "Sequential", "ShapeError", "__version__", "activations", "applications", "callbacks", "constraints", "data",
     "datasets", "get_cmake_dir", "get_include", "get_num_threads", "initializers", "kernel_isa", "layers",
-    "losses", "metrics", "models", "optimizers", "quantization", "quantize", "QuantizedModel",
+    "losses", "metrics", "models", "optimizers", "profile", "quantization", "quantize", "QuantizedModel",
     "regularizers", "saving", "set_num_threads", "set_seed",
     "show_config", "utils",
 ]

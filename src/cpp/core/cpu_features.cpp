@@ -32,7 +32,9 @@ void read_x86(CpuFeatures& f) {
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
   f.avx2 = ymm && (b & (1u << 5));
   f.avx512f = zmm && (b & (1u << 16));
-  const bool bw = b & (1u << 30), vl = b & (1u << 31), vnni = c & (1u << 11);
+  const bool dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31),
+             vnni = c & (1u << 11);
+  f.avx512 = f.avx512f && dq && bw && vl;
   f.avx512_vnni = f.avx512f && bw && vl && vnni;
 }
 #endif

@@ -132,6 +132,7 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
           param_layer_.push_back(node.layer.get());
         }
   find_folds();
+  profile_.resize(nodes_.size());
   plan_inference_buffers();
   plan_training_buffers();
 }
@@ -471,10 +472,13 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
       if (target.out.is_view()) target.out = Tensor();  // a slot another run shares
       target.out.resize(target.out_shape);
     }
-    if (role >= 0)
-      folded_layer(*folds_[role])->forward(run.in, target.out, rc);
-    else
-      layer(k).forward(run.in, target.out, rc);
+    {
+      const Profile::Timer time(profile_, k, Profile::Forward);  // a fold's time is its layer's
+      if (role >= 0)
+        folded_layer(*folds_[role])->forward(run.in, target.out, rc);
+      else
+        layer(k).forward(run.in, target.out, rc);
+    }
     if (kTrainingBuilt && layer(d).regularizes_activity())  // only a loss reads it
       c.activity_penalty_ += activity_penalty(d, target.out);
   }
@@ -582,7 +586,10 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
   rc.step = c.step_;  // replay the forward's dropout masks
   rc.call = node.call;
   rc.state = run.state.get();
-  layer(k).backward(in, run.out, run.grad, din, rc);
+  {
+    const Profile::Timer time(profile_, k, Profile::Backward);
+    layer(k).backward(in, run.out, run.grad, din, rc);
+  }
   for (auto& [target, part] : sums) add_floats(*target, parts[part]);
 }
 
@@ -729,6 +736,7 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
     return sample_weight ? weighted_loss(loss, out, y, sample_weight->data(), grad)
                          : loss.compute(out, y, grad);
   };
+  const Profile::Timer time(profile_, 0, Profile::Loss);  // the losses and metrics
   for (size_t j = 0; j < outputs_.size(); ++j) {
     const OutputLoss& ol = losses_[j];
     ExecContext::NodeRun& run = c.nodes_[outputs_[j]];
@@ -894,6 +902,7 @@ StepResult Graph::train_step(const Tensor& x, const Tensor& y) {
 StepResult Graph::train_step(const Batch& xs, const Batch& ys, const Tensor* sample_weight,
                              const StepOptions& options) {
   require_training("train_step()");
+  const Profile::Timer time(profile_, 0, Profile::Step);
   const FlushDenormals flush;  // the loss and the weight update too
   TrainingScope scope(*this);
   std::unique_lock<SharedMutex> lock(weights_);
@@ -903,8 +912,11 @@ StepResult Graph::train_step(const Batch& xs, const Batch& ys, const Tensor* sam
     throw ValueError(cat("the loss is ", r.loss, "; the weights were not updated (lower the "
                          "learning rate or check the data)"));
   run_backward({}, train_ctx_);
-  add_penalty_grads();
-  update_weights();
+  {
+    const Profile::Timer time_update(profile_, 0, Profile::Update);
+    add_penalty_grads();
+    update_weights();
+  }
   ++step_;
   return r;
 }

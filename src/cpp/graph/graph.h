@@ -18,6 +18,7 @@
 #include "core/shared_mutex.h"
 #include "graph/attrs.h"
 #include "graph/layer.h"
+#include "graph/profile.h"
 #include "graph/losses.h"
 #include "graph/optimizers.h"
 
@@ -202,6 +203,10 @@ class Graph {
   // Bytes held by the training context and the pooled inference contexts.
   size_t held_bytes() const;
 
+  // Per-node forward and backward times, and the training steps' loss,
+  // weight update and whole step, while switched on (profile().set(true)).
+  Profile& profile() const { return profile_; }
+
   // ----- saving and loading (io/model_file.h) -------------------------------------
   // Free-form metadata saved with the model (the Python front end keeps its
   // own description of the layers here).
@@ -218,6 +223,7 @@ class Graph {
   }
 
  private:
+  mutable Profile profile_;
   struct Node {
     std::unique_ptr<Layer> layer;  // null for a shared layer's later call
     size_t owner = 0;              // the node whose layer this one runs

@@ -25,6 +25,9 @@ PCV_ACTIVATION_DECLS
 namespace avx2 {
 PCV_ACTIVATION_DECLS
 }
+namespace avx512 {
+PCV_ACTIVATION_DECLS
+}
 #undef PCV_ACTIVATION_DECLS
 
 }  // namespace pyconv::kernels

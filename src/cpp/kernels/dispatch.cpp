@@ -68,6 +68,17 @@ bool isa_table(const std::string& isa, KernelTable& out) {
     return true;
   }
 #endif
+#if defined(PYCONV_HAVE_AVX2) && defined(PYCONV_HAVE_AVX512)
+  if (isa == "avx512") {
+    if (!cpu_features().avx512 || !isa_table("avx2", out)) return false;
+    out.isa = "avx512";
+#define PCV_KERNEL(slot) \
+  if constexpr (slot_used(#slot)) out.slot = avx512::slot;
+#include "kernels/avx512.inc"
+#undef PCV_KERNEL
+    return true;
+  }
+#endif
 #if defined(PYCONV_HAVE_NEON)
   if (isa == "neon") {  // Advanced SIMD: part of every AArch64 CPU
     out.isa = "neon";
@@ -109,7 +120,7 @@ const KernelTable& active() { return table(); }
 std::vector<std::string> available_isas() {
   std::vector<std::string> out{"ref"};
   KernelTable t;
-  for (const char* isa : {"avx2", "neon"})
+  for (const char* isa : {"avx2", "avx512", "neon"})
     if (isa_table(isa, t)) out.push_back(isa);
   return out;
 }

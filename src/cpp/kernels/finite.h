@@ -14,6 +14,9 @@ PCV_FINITE_DECLS
 namespace avx2 {
 PCV_FINITE_DECLS
 }
+namespace avx512 {
+PCV_FINITE_DECLS
+}
 #undef PCV_FINITE_DECLS
 
 }  // namespace pyconv::kernels

@@ -64,9 +64,14 @@ __m256 read(const float* image, const Mapped& row, const Mapped& col, int W, flo
 // once (half the loads of two 32-bit gathers), then the pairs are split.
 void gather_pairs(const float* image, __m256i at, __m256& left, __m256& right) {
   const auto* pairs = reinterpret_cast<const double*>(image);
+  // The masked form with every lane on: GCC 12's plain one warns of its own
+  // uninitialised source operand.
+  const __m256d none = _mm256_setzero_pd(), all = _mm256_castsi256_pd(_mm256_set1_epi32(-1));
   // a: l0 r0 l1 r1 | l2 r2 l3 r3, b: l4 r4 l5 r5 | l6 r6 l7 r7
-  const __m256 a = _mm256_castpd_ps(_mm256_i32gather_pd(pairs, _mm256_castsi256_si128(at), 4));
-  const __m256 b = _mm256_castpd_ps(_mm256_i32gather_pd(pairs, _mm256_extracti128_si256(at, 1), 4));
+  const __m256 a = _mm256_castpd_ps(
+      _mm256_mask_i32gather_pd(none, pairs, _mm256_castsi256_si128(at), all, 4));
+  const __m256 b = _mm256_castpd_ps(
+      _mm256_mask_i32gather_pd(none, pairs, _mm256_extracti128_si256(at, 1), all, 4));
   // l0 l1 l4 l5 | l2 l3 l6 l7: the middle 64-bit halves change places.
   const __m256 l = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
   const __m256 r = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));

@@ -306,6 +306,30 @@ void bind_graph(py::module_& m) {
               const py::object& top_k) { return step_multi(g, xs, ys, false, w, outputs, top_k); },
            py::arg("xs"), py::arg("ys"), py::arg("sample_weight") = py::none(),
            py::arg("outputs") = false, py::arg("top_k") = py::none())
+      .def("set_profiling", [](const Graph& g, bool on) { g.profile().set(on); }, py::arg("on"))
+      .def_property_readonly("profiling", [](const Graph& g) { return g.profile().on(); })
+      .def("reset_profile", [](const Graph& g) { g.profile().reset(); })
+      .def("profile_counts",
+           [](const Graph& g) {
+             // Per node (forward ns, calls, backward ns, calls); then the
+             // training steps' {part: (ns, calls)}.
+             py::list nodes;
+             const Profile& p = g.profile();
+             for (size_t k = 0; k < g.size(); ++k) {
+               const Profile::Counts f = p.get(k, Profile::Forward), b = p.get(k, Profile::Backward);
+               nodes.append(py::make_tuple(f.ns, f.calls, b.ns, b.calls));
+             }
+             py::dict step;
+             for (auto [name, part] : {std::pair{"loss", Profile::Loss},
+                                       std::pair{"update", Profile::Update},
+                                       std::pair{"step", Profile::Step}}) {
+               const Profile::Counts c = p.get(0, part);
+               step[name] = py::make_tuple(c.ns, c.calls);
+             }
+             return py::make_tuple(nodes, step);
+           },
+           "Times counted while profiling: [(forward ns, calls, backward ns, calls)] per "
+           "node, and {'loss' | 'update' | 'step': (ns, calls)} for the training steps.")
       .def("predict_multi", &predict_multi, py::arg("xs"), py::arg("augment_key") = py::none(),
            "Outputs (a list, one array per output) for a list of input arrays; with an "
            "augment_key, the random augmentation layers transform (Keras's model(x)).")

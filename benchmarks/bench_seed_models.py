@@ -1,0 +1,175 @@
+"""The models the seeds describe, against PyTorch and Keras 3 side by side in
+one run: the classic LeNet-5 (tanh, average pooling) beside the ReLU one, and
+Keras's "Simple MNIST convnet" exactly as its tutorial writes it (batch 128),
+with pyconv's per-layer breakdown of each training step (pyconv.profile).
+
+  - Training step: train_on_batch, Adam(1e-3), sparse categorical
+    cross-entropy, median of the timed steps (PyTorch: zero_grad, forward,
+    loss, backward, step, loss.item(); the same weights to start).
+  - Batch-1 inference: predict_on_batch (PyTorch: eval, no_grad, softmax).
+  - Keras 3 on TensorFlow joins when $PYCONV_KERAS_PYTHON names a Python with
+    tensorflow-cpu (see benchmarks/README.md); it runs in that process
+    (benchmarks/keras_side.py), after the others, with the same threads.
+  - Roofline: the Keras example's step counted as direct convolution, forward
+    and backward (3 x its forward multiply-adds x 2 flops), against the best
+    float32 matrix multiply NumPy or PyTorch reaches at 2048^3 in this run.
+
+Goals (issue 14): the tanh LeNet-5 within 1.15x of the ReLU one (training and
+batch 1); the Keras example at most 0.33x Keras's and 0.35x PyTorch's step,
+and at >= 50% of the roofline.
+
+    python benchmarks/bench_seed_models.py [--quick] [--threads 2]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import pyconv
+import models
+from timing import Settings, apply_threads, compare, load_torch
+
+CASES = [("lenet5", 64), ("lenet5_classic", 64), ("keras_example", 128)]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def forward_macs(model):
+    """Multiply-adds of one sample's forward pass through the Conv2D and Dense layers."""
+    total, shape = 0, model.input_shape
+    for layer in model.layers:
+        out = layer.compute_output_shape(shape)
+        if layer.core_type == "Conv2D":
+            kh, kw, cin, _ = layer.get_weights()[0].shape
+            total += int(np.prod(out[1:])) * kh * kw * cin
+        elif layer.core_type == "Dense":
+            total += layer.get_weights()[0].size
+        shape = out
+    return total
+
+
+def torch_step(torch, net, x, y):
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt = torch.from_numpy(x.reshape(-1, 1, 28, 28))  # C == 1: NHWC bytes == NCHW bytes
+    yt = torch.from_numpy(y.astype(np.int64))
+    net.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def torch_batch1(torch, net, x1):
+    infer = models.with_softmax(torch, net).eval()
+    xt = torch.from_numpy(x1.reshape(-1, 1, 28, 28))
+
+    def run():
+        with torch.no_grad():
+            return infer(xt)
+
+    return run
+
+
+def roofline(torch, settings):
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    cases = {"numpy": lambda: a @ a}
+    if torch is not None:
+        at = torch.from_numpy(a)
+        cases["torch"] = lambda: torch.mm(at, at)
+    times = compare(cases, settings)
+    return max(2 * 2048 ** 3 / m.median for m in times.values()) / 1e9
+
+
+def keras_times(threads, steps):
+    python = os.environ.get("PYCONV_KERAS_PYTHON")
+    if not python:
+        return None, "Keras not run: set PYCONV_KERAS_PYTHON to a Python with tensorflow-cpu"
+    specs = [f"{name}:{batch}" for name, batch in CASES]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
+               TF_NUM_INTEROP_THREADS="1")
+    done = subprocess.run([python, os.path.join(HERE, "keras_side.py"), str(threads), str(steps)]
+                          + specs, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        return None, "Keras failed: " + done.stderr.strip().splitlines()[-1]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result, f"Keras {result['keras']} on TensorFlow {result['tensorflow']}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    settings = Settings.make(args.quick, args.threads)
+    torch, torch_note = load_torch()
+    print("threads:", apply_threads(args.threads, torch), "|", torch_note)
+    rng = np.random.default_rng(0)
+    results, profiles = {}, {}
+    for name, batch in CASES:
+        pyconv.set_seed(0)
+        model = models.pyconv_model(name)
+        model.compile(pyconv.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+        x = rng.uniform(0, 1, (batch, 28, 28, 1)).astype(np.float32)
+        y = rng.integers(0, 10, batch)
+        x1 = x[:1]
+        step = {"pyconv": lambda m=model: m.train_on_batch(x, y)}
+        one = {"pyconv": lambda m=model: m.predict_on_batch(x1)}
+        if torch is not None:
+            torch.manual_seed(0)
+            net = models.torch_model(torch, name)
+            models.copy_weights(torch, model, net)
+            step["torch"] = torch_step(torch, net, x, y)
+            one["torch"] = torch_batch1(torch, net, x1)
+        results[name] = {"step": {k: m.median for k, m in compare(step, settings).items()},
+                         "batch1": {k: m.median for k, m in compare(one, settings).items()},
+                         "flops": 6 * forward_macs(model) * batch, "batch": batch}
+        with pyconv.profile(model) as report:
+            for _ in range(20):
+                model.train_on_batch(x, y)
+        profiles[name] = report
+    keras, keras_note = keras_times(args.threads, 10 if args.quick else 40)
+    roof = roofline(torch, settings)
+
+    print(f"\n{keras_note}")
+    print(f"\n{'model':<15} {'batch':>5} {'what':<8} {'pyconv ms':>10} {'PyTorch':>9} "
+          f"{'Keras':>9} {'vs PyTorch':>11} {'vs Keras':>9}")
+    for name, batch in CASES:
+        for what in ("step", "batch1"):
+            mine = results[name][what]["pyconv"]
+            theirs = results[name][what].get("torch")
+            ker = keras[name][what] if keras else None
+            fmt = lambda v: f"{v * 1e3:9.3f}" if v else f"{'-':>9}"
+            rat = lambda v: f"{mine / v:10.2f}x" if v else f"{'-':>11}"
+            print(f"{models.NAMES[name]:<15} {batch if what == 'step' else 1:>5} {what:<8} "
+                  f"{mine * 1e3:10.3f} {fmt(theirs)} {fmt(ker)} {rat(theirs)} {rat(ker)[1:]}")
+    print("\nGoals")
+    for what, goal in (("step", 1.15), ("batch1", 1.15)):
+        r = results["lenet5_classic"][what]["pyconv"] / results["lenet5"][what]["pyconv"]
+        print(f"  tanh LeNet-5 / ReLU LeNet-5, {what}: {r:.2f}x (goal <= {goal:.2f}x)")
+    k = results["keras_example"]
+    if "torch" in k["step"]:
+        print(f"  Keras example step / PyTorch's: {k['step']['pyconv'] / k['step']['torch']:.2f}x "
+              f"(goal <= 0.35x)")
+    if keras:
+        print(f"  Keras example step / Keras's: "
+              f"{k['step']['pyconv'] / keras['keras_example']['step']:.2f}x (goal <= 0.33x)")
+    achieved = k["flops"] / k["step"]["pyconv"] / 1e9
+    print(f"  Keras example step: {k['flops'] / 1e9:.2f} GFLOP at {achieved:.1f} GFLOP/s = "
+          f"{100 * achieved / roof:.0f}% of the {roof:.1f} GFLOP/s matrix-multiply roofline "
+          f"(goal >= 50%)")
+    for name, _ in CASES:
+        print(f"\npyconv's {models.NAMES[name]} training step, per layer (pyconv.profile)")
+        print(profiles[name])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+// The element-wise activation kernels built for the "avx512" ISA (flags: see src/cpp/CMakeLists.txt).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "kernels/activation.h"
+
+namespace pyconv::kernels::avx512 {
+#include "kernels/vmath_impl.h"
+#include "kernels/activation_impl.h"
+}  // namespace pyconv::kernels::avx512
