@@ -128,5 +128,10 @@ def test_classifiers_learn_from_real_digits(name, digits):
                   metrics=["accuracy"])
     # The training loss (batch statistics in batch normalization: 48 steps
     # move the moving averages only part of the way, with momentum 0.99).
-    losses = model.fit(x, y, epochs=3, batch_size=32, verbose=0).history["loss"]
+    # AlexNet's dropout (0.5 after each of its two hidden dense layers) holds
+    # its loss near ln(10) for the first epochs: with 3 of them, passing
+    # depended on the dropout masks (two seeds in six passed, with either of
+    # the two mask hashes pyconv has had); with 5, all six pass by a margin.
+    epochs = 5 if name == "alexnet" else 3
+    losses = model.fit(x, y, epochs=epochs, batch_size=32, verbose=0).history["loss"]
     assert losses[-1] < 0.9 * losses[0], (name, losses)  # from ln(10) = 2.30 down

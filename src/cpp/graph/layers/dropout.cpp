@@ -1,11 +1,13 @@
 // Dropout layer (inverted): in training, zeroes each element with probability
 // `rate` and scales the rest by 1/(1-rate); the identity at inference.
 // The mask is a hash of (seed, step, element index), so it does not depend on
-// the thread count (the rate is rounded to a multiple of 1/65536); forward keeps it (a byte per element) for backward.
+// the thread count (the rate is rounded to a multiple of 2^-32); forward keeps
+// it (a byte per element) for backward.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "core/threads.h"
 #include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
@@ -14,6 +16,38 @@
 namespace pyconv {
 
 namespace {
+
+// murmur3's 32-bit finaliser: every input bit reaches every output bit.
+inline uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  return h ^ (h >> 16);
+}
+
+// 32 random bits for element i of a run keyed (k0, k1): two rounds of the
+// finaliser, the key's halves entering before each, in 32-bit integer steps
+// that vectorise (a 64-bit hash per element would not, on AVX2).
+inline uint32_t element_bits(uint32_t k0, uint32_t k1, uint64_t i) {
+  const uint32_t low = static_cast<uint32_t>(i), high = static_cast<uint32_t>(i >> 32);
+  return fmix32(fmix32((low * 0x9E3779B1u) ^ k0) + high * 0x85EBCA77u + k1);
+}
+
+// Elements [lo, hi): the mask and the scaled or zeroed output. Its own
+// function with everything in arguments: the byte stores of the mask may
+// alias anything, and values read through a lambda's captures would then be
+// read again for every element instead of the loop vectorising.
+void keep_elements(const float* x, float* y, uint8_t* mask, int64_t lo, int64_t hi, uint32_t k0,
+                   uint32_t k1, uint32_t threshold, float scale) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) {
+    const uint32_t keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
+    const float v = x[i] * scale;
+    mask[i] = static_cast<uint8_t>(keep);
+    y[i] = keep ? v : 0.f;
+  }
+}
 
 class DropoutLayer : public Layer {
  public:
@@ -45,20 +79,16 @@ class DropoutLayer : public Layer {
     }
     const uint64_t key = seed_.run_key(ctx);
     const float scale = 1.f / (1.f - rate_);
-    // Each 64-bit hash gives four 16-bit uniforms: a quarter of the hashing.
-    const uint32_t threshold = static_cast<uint32_t>(rate_ * 65536.f + 0.5f);
+    // Kept where the element's 32 hash bits reach rate * 2^32.
+    const auto threshold = static_cast<uint32_t>(
+        std::min(static_cast<double>(rate_) * 4294967296.0 + 0.5, 4294967295.0));
     std::vector<uint8_t>& kept = state_of<MaskState>(ctx).mask;
     kept.resize(static_cast<size_t>(n));
     uint8_t* mask = kept.data();
-    const int64_t groups = (n + 3) / 4;
-#pragma omp parallel for num_threads(ctx.threads) if (n > 65536)
-    for (int64_t q = 0; q < groups; ++q) {
-      const uint64_t bits = random_bits(key, static_cast<uint64_t>(q));
-      for (int64_t i = q * 4, j = 0; i < std::min(n, q * 4 + 4); ++i, ++j) {
-        mask[i] = ((bits >> (16 * j)) & 0xFFFF) >= threshold;
-        y[i] = mask[i] ? x[i] * scale : 0.f;
-      }
-    }
+    const auto k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [=](int64_t lo, int64_t hi) {
+      keep_elements(x, y, mask, lo, hi, k0, k1, threshold, scale);
+    });
   }
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
@@ -74,8 +104,17 @@ class DropoutLayer : public Layer {
     const float scale = 1.f / (1.f - rate_);
     const uint8_t* mask = state_of<MaskState>(ctx).mask.data();
     const float* dy = dout.data();
-#pragma omp parallel for simd num_threads(ctx.threads) if (parallel: n > 65536)
-    for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.f;
+    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [=](int64_t lo, int64_t hi) {
+      const float* g = dy;
+      float* to = dx;
+      const uint8_t* kept = mask;
+      const float s = scale;
+#pragma omp simd
+      for (int64_t i = lo; i < hi; ++i) {
+        const float v = g[i] * s;
+        to[i] = kept[i] ? v : 0.f;
+      }
+    });
   }
 
  private:
