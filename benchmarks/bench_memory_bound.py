@@ -1,0 +1,138 @@
+"""Memory-bound passes against memory bandwidth: each pass's forward and
+backward time inside a training step (pyconv.profile: C++ time, no Python
+boundary), as GB/s of the tensors it reads and writes, beside a copy of a
+buffer as large as the pass's input in the same run.
+
+  - Activation (relu, tanh), MaxPooling2D and AveragePooling2D (2x2),
+    Dropout(0.5), BatchNormalization, Add (a residual merge), Flatten, on a
+    (64, 56, 56, 32) batch (25.7 MB a tensor); the optimizer update (Adam) on
+    a Dense layer's 4.2 M weights.
+  - Bytes counted: forward, input read + output written; backward, output
+    gradient read + input gradient written (masks and indices not counted).
+  - memcpy: numpy.copyto of the input's bytes (one thread) and torch's clone
+    (its own threads), read + write.
+  Goal (issue 14): every pass at >= 70% of the copy's GB/s.
+
+    python benchmarks/bench_memory_bound.py [--quick] [--threads 2]
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+import pyconv
+from pyconv import layers as L
+from timing import Settings, apply_threads, compare, load_torch
+
+SHAPE = (64, 56, 56, 32)
+PASSES = [
+    ("relu", lambda: L.Activation("relu")),
+    ("tanh", lambda: L.Activation("tanh")),
+    ("MaxPooling2D 2x2", lambda: L.MaxPooling2D(2)),
+    ("AveragePooling2D 2x2", lambda: L.AveragePooling2D(2)),
+    ("Dropout(0.5)", lambda: L.Dropout(0.5)),
+    ("BatchNormalization", lambda: L.BatchNormalization()),
+    ("Flatten", lambda: L.Flatten()),
+]
+
+
+def layer_times(make, x, steps):
+    """(forward ms, backward ms, output elements) of the layer under test in
+    a training step: a trainable 1x1 convolution in front (so a gradient
+    flows to it) and a Dense(1) behind."""
+    inp = pyconv.Input(x.shape[1:])
+    front = L.Conv2D(x.shape[-1], 1, name="front")(inp)
+    layer = make()
+    mid = layer(front)
+    out = L.Dense(1, name="back")(L.GlobalAveragePooling2D()(mid) if len(mid.shape) == 4
+                                  else mid)
+    model = pyconv.Model(inp, out)
+    model.compile(pyconv.optimizers.SGD(1e-6), "mse")  # small steps: nothing diverges
+    y = np.zeros((len(x), 1), np.float32)
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    with pyconv.profile(model) as report:
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+    row = next(r for r in report.rows if r["layer"] == layer.name)
+    return (row["forward_ms"] / steps, row["backward_ms"] / steps,
+            int(np.prod(mid.shape[1:])) * len(x))
+
+
+def residual_add_times(x, steps):
+    inp = pyconv.Input(x.shape[1:])
+    a = L.Conv2D(x.shape[-1], 1, name="a")(inp)
+    b = L.Conv2D(x.shape[-1], 1, name="b")(inp)
+    merged = L.Add(name="add")([a, b])
+    model = pyconv.Model(inp, L.Dense(1)(L.GlobalAveragePooling2D()(merged)))
+    model.compile(pyconv.optimizers.SGD(1e-6), "mse")
+    y = np.zeros((len(x), 1), np.float32)
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    with pyconv.profile(model) as report:
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+    row = next(r for r in report.rows if r["layer"] == "add")
+    return row["forward_ms"] / steps, row["backward_ms"] / steps
+
+
+def adam_update_times(steps):
+    model = pyconv.Sequential([pyconv.Input((2048,)), L.Dense(2048)])
+    model.compile(pyconv.optimizers.Adam(1e-3), "mse")
+    x = np.random.default_rng(0).standard_normal((8, 2048)).astype(np.float32)
+    y = np.zeros((8, 2048), np.float32)
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    with pyconv.profile(model) as report:
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+    return report.step["update"]["ms"] / steps, model.count_params()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    settings = Settings.make(args.quick, args.threads)
+    torch, torch_note = load_torch()
+    print("threads:", apply_threads(args.threads, torch), "|", torch_note)
+    steps = 5 if args.quick else 20
+    x = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
+    copies = {"numpy copyto": lambda b=np.empty_like(x): np.copyto(b, x)}
+    if torch is not None:
+        xt = torch.from_numpy(x)
+        copies["torch clone"] = lambda: xt.clone()
+    best_copy = 0.0
+    print(f"\n{'copy of ' + str(x.nbytes // 10**6) + ' MB':<26} {'ms':>8} {'GB/s':>7}")
+    for name, m in compare(copies, settings).items():
+        gbps = 2 * x.nbytes / m.median / 1e9
+        best_copy = max(best_copy, gbps)
+        print(f"{name:<26} {m.median * 1e3:8.3f} {gbps:7.1f}")
+    print(f"\nIn a training step on {SHAPE} (ms; GB/s; % of the best copy)")
+    print(f"{'pass':<26} {'forward':>8} {'GB/s':>7} {'%':>5} {'backward':>9} {'GB/s':>7} {'%':>5}")
+
+    def line(name, fwd, bwd, fwd_bytes, bwd_bytes):
+        cells = []
+        for t, b in ((fwd, fwd_bytes), (bwd, bwd_bytes)):
+            g = b / (t / 1e3) / 1e9 if t else float("nan")
+            cells.append(f"{t:8.3f} {g:7.1f} {100 * g / best_copy:5.0f}")
+        print(f"{name:<26} {cells[0]} {' ' + cells[1]}")
+
+    for name, make in PASSES:
+        fwd, bwd, out_elems = layer_times(make, x, steps)
+        moved = (x.size + out_elems) * 4
+        line(name, fwd, bwd, moved, moved)
+    fwd, bwd = residual_add_times(x, steps)
+    line("Add (two inputs)", fwd, bwd, 3 * x.nbytes, 3 * x.nbytes)
+    update, params = adam_update_times(steps)
+    # Adam reads the weight, gradient and two moments and writes three.
+    moved = 7 * 4 * params
+    g = moved / (update / 1e3) / 1e9
+    print(f"{'Adam update, ' + format(params, ',') + ' weights':<26} {update:8.3f} {g:7.1f} "
+          f"{100 * g / best_copy:5.0f}")
+
+
+if __name__ == "__main__":
+    main()
