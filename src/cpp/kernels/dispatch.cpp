@@ -36,6 +36,7 @@ constexpr bool slot_used(std::string_view slot) {
   if (starts(slot, "maxpool2d_")) return layer_built("MaxPooling2D") || layer_built("MaxUnpooling2D");
   if (starts(slot, "avgpool2d_")) return layer_built("AveragePooling2D");
   if (starts(slot, "lrn_")) return layer_built("LocalResponseNormalization");
+  if (starts(slot, "dropout_")) return layer_built("Dropout");
   if (starts(slot, "resample_"))
     return layer_built("Resizing") || layer_built("RandomCrop") || layer_built("RandomFlip") ||
            layer_built("RandomRotation") || layer_built("RandomTranslation") ||

@@ -7,6 +7,7 @@
 #include "kernels/activation.h"
 #include "kernels/conv.h"
 #include "kernels/depthwise.h"
+#include "kernels/dropout.h"
 #include "kernels/finite.h"
 #include "kernels/gemm.h"
 #include "kernels/lrn.h"
@@ -43,6 +44,8 @@ struct KernelTable {
   decltype(&ref::resample_forward) resample_forward;
   decltype(&ref::resample_backward) resample_backward;
   decltype(&ref::any_non_finite) any_non_finite;
+  decltype(&ref::dropout_forward_f32) dropout_forward_f32;
+  decltype(&ref::dropout_backward_f32) dropout_backward_f32;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless

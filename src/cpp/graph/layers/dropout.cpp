@@ -12,42 +12,11 @@
 #include "core/error.h"
 #include "graph/layer.h"
 #include "graph/layers/random_draws.h"
+#include "kernels/dispatch.h"
 
 namespace pyconv {
 
 namespace {
-
-// murmur3's 32-bit finaliser: every input bit reaches every output bit.
-inline uint32_t fmix32(uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  h *= 0xC2B2AE35u;
-  return h ^ (h >> 16);
-}
-
-// 32 random bits for element i of a run keyed (k0, k1): two rounds of the
-// finaliser, the key's halves entering before each, in 32-bit integer steps
-// that vectorise (a 64-bit hash per element would not, on AVX2).
-inline uint32_t element_bits(uint32_t k0, uint32_t k1, uint64_t i) {
-  const uint32_t low = static_cast<uint32_t>(i), high = static_cast<uint32_t>(i >> 32);
-  return fmix32(fmix32((low * 0x9E3779B1u) ^ k0) + high * 0x85EBCA77u + k1);
-}
-
-// Elements [lo, hi): the mask and the scaled or zeroed output. Its own
-// function with everything in arguments: the byte stores of the mask may
-// alias anything, and values read through a lambda's captures would then be
-// read again for every element instead of the loop vectorising.
-void keep_elements(const float* x, float* y, uint8_t* mask, int64_t lo, int64_t hi, uint32_t k0,
-                   uint32_t k1, uint32_t threshold, float scale) {
-#pragma omp simd
-  for (int64_t i = lo; i < hi; ++i) {
-    const uint32_t keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
-    const float v = x[i] * scale;
-    mask[i] = static_cast<uint8_t>(keep);
-    y[i] = keep ? v : 0.f;
-  }
-}
 
 class DropoutLayer : public Layer {
  public:
@@ -86,8 +55,9 @@ class DropoutLayer : public Layer {
     kept.resize(static_cast<size_t>(n));
     uint8_t* mask = kept.data();
     const auto k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
-    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [=](int64_t lo, int64_t hi) {
-      keep_elements(x, y, mask, lo, hi, k0, k1, threshold, scale);
+    const auto kernel = kernels::active().dropout_forward_f32;
+    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [&](int64_t lo, int64_t hi) {
+      kernel(x, y, mask, lo, hi, k0, k1, threshold, scale);
     });
   }
 
@@ -104,16 +74,9 @@ class DropoutLayer : public Layer {
     const float scale = 1.f / (1.f - rate_);
     const uint8_t* mask = state_of<MaskState>(ctx).mask.data();
     const float* dy = dout.data();
-    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [=](int64_t lo, int64_t hi) {
-      const float* g = dy;
-      float* to = dx;
-      const uint8_t* kept = mask;
-      const float s = scale;
-#pragma omp simd
-      for (int64_t i = lo; i < hi; ++i) {
-        const float v = g[i] * s;
-        to[i] = kept[i] ? v : 0.f;
-      }
+    const auto kernel = kernels::active().dropout_backward_f32;
+    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [&](int64_t lo, int64_t hi) {
+      kernel(dy, mask, dx, lo, hi, scale);
     });
   }
 

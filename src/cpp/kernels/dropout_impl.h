@@ -1,0 +1,46 @@
+// Dropout's element loops, included once per ISA inside that ISA's namespace
+// (dropout_ref.cpp, dropout_avx2.cpp, dropout_avx512.cpp). Everything comes
+// in arguments: the mask's byte stores may alias anything, and values read
+// through memory would then be read again for every element instead of the
+// loop vectorising. The including file provides <cstdint> and
+// kernels/dropout.h.
+
+namespace {
+
+// murmur3's 32-bit finaliser: every input bit reaches every output bit.
+inline uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  return h ^ (h >> 16);
+}
+
+// 32 random bits for element i of a run keyed (k0, k1): two rounds of the
+// finaliser, the key's halves entering before each.
+inline uint32_t element_bits(uint32_t k0, uint32_t k1, uint64_t i) {
+  const uint32_t low = static_cast<uint32_t>(i), high = static_cast<uint32_t>(i >> 32);
+  return fmix32(fmix32((low * 0x9E3779B1u) ^ k0) + high * 0x85EBCA77u + k1);
+}
+
+}  // namespace
+
+void dropout_forward_f32(const float* x, float* y, uint8_t* mask, int64_t lo, int64_t hi,
+                         uint32_t k0, uint32_t k1, uint32_t threshold, float scale) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) {
+    const uint32_t keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
+    const float v = x[i] * scale;
+    mask[i] = static_cast<uint8_t>(keep);
+    y[i] = keep ? v : 0.f;
+  }
+}
+
+void dropout_backward_f32(const float* dy, const uint8_t* mask, float* dx, int64_t lo,
+                          int64_t hi, float scale) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; ++i) {
+    const float v = dy[i] * scale;
+    dx[i] = mask[i] ? v : 0.f;
+  }
+}
