@@ -76,7 +76,7 @@ const Settings kLayerSections[] = {
     {"lrn", {1, 3}, 2e-6, 1e-6, 1e-6},
     {"lrn_fast", {1, 4}, 2e-6, 1e-6, 1e-6, 30.f},
     {"layer", {1, 3}, 1e-4, 1e-4, 1e-4},
-    {"augment", {1, 3}, 1e-4, 1e-4, 1e-4, 1.f, false, false, false, true},
+    {"augment", {1, 3, 9}, 1e-4, 1e-4, 1e-4, 1.f, false, false, false, true},
 };
 const Settings kActivations = {"activations", {1}, 2e-6, 1e-7, 1e-6, 4.f, false, true};
 const char* const kListSections[] = {"gemm", "gemm_threads", "gemm_prepacked", "gemm_sizes",

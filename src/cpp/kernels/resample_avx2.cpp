@@ -7,13 +7,16 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "kernels/resample.h"
 
 namespace pyconv::kernels::avx2 {
 
 #include "kernels/resample_impl.h"
+#include "kernels/scratch.h"
 
 namespace {
 
@@ -79,6 +82,47 @@ void gather_pairs(const float* image, __m256i at, __m256& left, __m256& right) {
   right = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(r), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+// Pixels of fill around each image's padded copy: enough for small
+// rotations, shifts and zooms of digit-sized images, whose points near the
+// border then take the inside path.
+constexpr int kPad = 4;
+
+// Where the padded copy's outer columns read: the column of the image each
+// takes (-1: the fill value), left and right, the same for every row.
+struct PadColumns {
+  int64_t left[kPad], right[kPad];
+  PadColumns(const ResampleGeometry& g) {
+    for (int j = 0; j < kPad; ++j) {
+      left[j] = fill_index(j - kPad, g.W, g.fill);
+      right[j] = fill_index(g.W + j, g.W, g.fill);
+    }
+  }
+};
+
+// An image with kPad pixels on every side, those filled as the fill rule
+// reads them (the fill value where it reads none): (H + 2 kPad) x (W + 2
+// kPad). Grey images only.
+void pad_image(const ResampleGeometry& g, const PadColumns& cols, const float* image,
+               float* padded) {
+  const int64_t H = g.H, W = g.W, PW = W + 2 * kPad;
+  const float value = g.fill_value;
+  for (int64_t row = 0; row < H + 2 * kPad; ++row) {
+    const int64_t source = row >= kPad && row < H + kPad ? row - kPad
+                                                          : fill_index(row - kPad, H, g.fill);
+    float* to = padded + row * PW;
+    if (source < 0) {
+      for (int64_t j = 0; j < PW; ++j) to[j] = value;
+      continue;
+    }
+    const float* from = image + source * W;
+    std::memcpy(to + kPad, from, sizeof(float) * static_cast<size_t>(W));
+    for (int j = 0; j < kPad; ++j) {
+      to[j] = cols.left[j] < 0 ? value : from[cols.left[j]];
+      to[kPad + W + j] = cols.right[j] < 0 ? value : from[cols.right[j]];
+    }
+  }
+}
+
 // The bilinear sum of four pixels with the lower row's and right column's weights.
 __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m256 wx) {
   const __m256 ones = _mm256_set1_ps(1.f), ux = _mm256_sub_ps(ones, wx);
@@ -87,11 +131,13 @@ __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m25
   return _mm256_fmadd_ps(wy, bottom, _mm256_mul_ps(_mm256_sub_ps(ones, wy), top));
 }
 
-// Output pixels c .. c + 7 of row r, all eight as vectors: the fill rule too
-// is applied lane by lane. False (nothing written) where a point lies more
+// Output pixels c .. c + 7 of row r, all eight as vectors, read from the
+// image's padded copy where every lane's pixels lie in it, else with the fill
+// rule applied lane by lane. False (nothing written) where a point lies more
 // than one image away, which the scalar code's division then handles.
-bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, float* dst,
-                  int64_t r, int64_t c) {
+[[gnu::always_inline]] inline bool eight_pixels(const Sampler& s, const AffineMap& m,
+                                                const float* image, const float* padded,
+                  float* dst, int64_t r, int64_t c) {
   const float fr = static_cast<float>(r);
   const __m256 cols = _mm256_add_ps(_mm256_set1_ps(static_cast<float>(c)),
                                     _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7));
@@ -101,12 +147,56 @@ bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, floa
   __m256 x = _mm256_add_ps(_mm256_add_ps(_mm256_set1_ps(m.xr * fr),
                                          _mm256_mul_ps(_mm256_set1_ps(m.xc), cols)),
                            _mm256_set1_ps(m.x0));
-  y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(s.y_lo)), _mm256_set1_ps(s.y_hi));
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(s.x_lo)), _mm256_set1_ps(s.x_hi));
+  if (s.g.clamp) {  // a resize of a window: its points stay in the window
+    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(s.y_lo)), _mm256_set1_ps(s.y_hi));
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(s.x_lo)), _mm256_set1_ps(s.x_hi));
+  }
   const int H = static_cast<int>(s.g.H), W = static_cast<int>(s.g.W);
   const __m256 half = _mm256_set1_ps(s.bilinear ? 0.f : 0.5f);
   const __m256 fy = _mm256_floor_ps(_mm256_add_ps(y, half));
   const __m256 fx = _mm256_floor_ps(_mm256_add_ps(x, half));
+  // The common case: every lane's pixels within the padded copy (the image
+  // and kPad pixels of its fill around it), read there with no fill rule.
+  // (A NaN coordinate fails every comparison, and so takes the paths below.)
+  const __m256 low = _mm256_set1_ps(static_cast<float>(-kPad));
+  const float reach = s.bilinear ? 2.f : 1.f;  // the last row and column read
+  const __m256 in_pad = _mm256_and_ps(
+      _mm256_and_ps(_mm256_cmp_ps(fy, low, _CMP_GE_OQ),
+                    _mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(H) - reach + kPad),
+                                  _CMP_LE_OQ)),
+      _mm256_and_ps(_mm256_cmp_ps(fx, low, _CMP_GE_OQ),
+                    _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(W) - reach + kPad),
+                                  _CMP_LE_OQ)));
+  if (_mm256_movemask_ps(in_pad) == 0xFF) {
+    const int PW = W + 2 * kPad;
+    const __m256i py = _mm256_cvttps_epi32(_mm256_sub_ps(fy, low));
+    const __m256i px = _mm256_cvttps_epi32(_mm256_sub_ps(fx, low));
+    if (!s.bilinear) {
+      _mm256_storeu_ps(dst + c, _mm256_i32gather_ps(
+          padded, _mm256_add_epi32(_mm256_mullo_epi32(py, _mm256_set1_epi32(PW)), px), 4));
+      return true;
+    }
+    const __m256 wy = _mm256_sub_ps(y, fy), wx = _mm256_sub_ps(x, fx);
+    // Eight neighbouring pixels of one row (a translation, a crop): loads.
+    const int py0 = _mm256_cvtsi256_si32(py), px0 = _mm256_cvtsi256_si32(px);
+    const __m256i run = _mm256_and_si256(
+        _mm256_cmpeq_epi32(py, _mm256_set1_epi32(py0)),
+        _mm256_cmpeq_epi32(px, _mm256_add_epi32(_mm256_set1_epi32(px0),
+                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
+    if (_mm256_movemask_epi8(run) == -1) {
+      const float* p = padded + static_cast<int64_t>(py0) * PW + px0;
+      _mm256_storeu_ps(dst + c, bilinear(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 1),
+                                         _mm256_loadu_ps(p + PW), _mm256_loadu_ps(p + PW + 1),
+                                         wy, wx));
+      return true;
+    }
+    const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(py, _mm256_set1_epi32(PW)), px);
+    __m256 p00, p01, p10, p11;
+    gather_pairs(padded, at, p00, p01);
+    gather_pairs(padded + PW, at, p10, p11);
+    _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, wy, wx));
+    return true;
+  }
   // Within one period on each side (with the bilinear neighbour): no division.
   const __m256 near = _mm256_and_ps(
       _mm256_and_ps(_mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(-H)), _CMP_GE_OQ),
@@ -115,37 +205,6 @@ bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, floa
                     _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(2 * W - 2)), _CMP_LE_OQ)));
   if (_mm256_movemask_ps(near) != 0xFF) return false;
   const __m256i iy = _mm256_cvttps_epi32(fy), ix = _mm256_cvttps_epi32(fx);
-  if (s.bilinear) {
-    // The common case: all four pixels of every lane inside, no fill rule.
-    const __m256 zero_f = _mm256_setzero_ps();
-    const __m256 inside = _mm256_and_ps(
-        _mm256_and_ps(_mm256_cmp_ps(fy, zero_f, _CMP_GE_OQ),
-                      _mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(H - 2)), _CMP_LE_OQ)),
-        _mm256_and_ps(_mm256_cmp_ps(fx, zero_f, _CMP_GE_OQ),
-                      _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(W - 2)), _CMP_LE_OQ)));
-    if (_mm256_movemask_ps(inside) == 0xFF) {
-      const __m256 wy = _mm256_sub_ps(y, fy), wx = _mm256_sub_ps(x, fx);
-      // Eight neighbouring pixels of one row (a translation, a crop): loads.
-      const int iy0 = _mm256_cvtsi256_si32(iy), ix0 = _mm256_cvtsi256_si32(ix);
-      const __m256i run = _mm256_and_si256(
-          _mm256_cmpeq_epi32(iy, _mm256_set1_epi32(iy0)),
-          _mm256_cmpeq_epi32(ix, _mm256_add_epi32(_mm256_set1_epi32(ix0),
-                                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
-      if (_mm256_movemask_epi8(run) == -1) {
-        const float* p = image + static_cast<int64_t>(iy0) * W + ix0;
-        _mm256_storeu_ps(dst + c, bilinear(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 1),
-                                           _mm256_loadu_ps(p + W), _mm256_loadu_ps(p + W + 1),
-                                           wy, wx));
-        return true;
-      }
-      const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(W)), ix);
-      __m256 p00, p01, p10, p11;
-      gather_pairs(image, at, p00, p01);
-      gather_pairs(image + W, at, p10, p11);
-      _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, wy, wx));
-      return true;
-    }
-  }
   const Mapped r0 = fill_rule(iy, H, s.g.fill), c0 = fill_rule(ix, W, s.g.fill);
   const float fill = s.g.fill_value;
   const __m256 p00 = read(image, r0, c0, W, fill);
@@ -167,17 +226,49 @@ bool eight_pixels(const Sampler& s, const AffineMap& m, const float* image, floa
 
 void resample_forward(const ResampleGeometry& g, const float* in, float* out, int64_t N,
                       const AffineMap* maps, int threads) {
-  // Grey images whose pixel offsets fit the gathers' 32-bit indices.
-  const bool vector = g.C == 1 && g.H * g.W < (int64_t{1} << 30) && g.OW >= 8;
-  forward_impl(g, in, out, N, maps, threads,
-               [vector](const Sampler& s, const AffineMap& m, const float* image, float* row,
-                        int64_t r, int64_t c) -> int64_t {
-                 if (!vector) return 0;
-                 // A row's last, partial eight ends at the row's end, redoing
-                 // pixels already written (with the same values).
-                 if (!eight_pixels(s, m, image, row, r, std::min(c, s.g.OW - 8))) return 0;
-                 return std::min<int64_t>(8, s.g.OW - c);
-               });
+  // Grey images whose (padded) pixel offsets fit the gathers' 32-bit indices,
+  // at least two per thread: each thread pads the images it takes, whole.
+  const int64_t padded_size = (g.H + 2 * kPad) * (g.W + 2 * kPad);
+  const bool vector = g.C == 1 && padded_size < (int64_t{1} << 30) && g.OW >= 8;
+  const int64_t image_size = g.H * g.W, out_size = g.OH * g.OW;
+  if (!vector) {
+    forward_impl(g, in, out, N, maps, threads,
+                 [](const Sampler&, const AffineMap&, const float*, float*, int64_t,
+                    int64_t) -> int64_t { return 0; });
+    return;
+  }
+  const PadColumns cols(g);
+  if (N < 2 * threads) {  // few images: padded here, their rows shared among threads
+    thread_local Scratch<float> copies;  // the caller's: its workers read it
+    float* padded = copies.get(static_cast<size_t>(N * padded_size));
+    for (int64_t n = 0; n < N; ++n)
+      pad_image(g, cols, in + n * image_size, padded + n * padded_size);
+    forward_impl(g, in, out, N, maps, threads,
+                 [=](const Sampler& s, const AffineMap& m, const float* image, float* row,
+                     int64_t r, int64_t c) -> int64_t {
+                   const float* own = padded + (image - in) / image_size * padded_size;
+                   if (!eight_pixels(s, m, image, own, row, r, std::min(c, s.g.OW - 8))) return 0;
+                   return std::min<int64_t>(8, s.g.OW - c);
+                 });
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic) if (N * out_size > 32768)
+  for (int64_t n = 0; n < N; ++n) {
+    thread_local Scratch<float> copy;
+    float* padded = copy.get(static_cast<size_t>(padded_size));
+    const float* image = in + n * image_size;
+    pad_image(g, cols, image, padded);
+    const Sampler sampler(g);
+    auto fast = [padded](const Sampler& s, const AffineMap& m, const float* pixels, float* row,
+                         int64_t r, int64_t c) -> int64_t {
+      // A row's last, partial eight ends at the row's end, redoing pixels
+      // already written (with the same values).
+      if (!eight_pixels(s, m, pixels, padded, row, r, std::min(c, s.g.OW - 8))) return 0;
+      return std::min<int64_t>(8, s.g.OW - c);
+    };
+    for (int64_t r = 0; r < g.OH; ++r)
+      forward_row(sampler, maps[n], image, out + (n * g.OH + r) * g.OW, r, fast);
+  }
 }
 
 void resample_backward(const ResampleGeometry& g, const float* dout, float* din, int64_t N,

@@ -165,8 +165,27 @@ inline void pixel_forward(const Sampler& sampler, const float* image, float* dst
   }
 }
 
-// fast(sampler, map, image, row_out, r, c) does pixels c, c + 1, ... of output
-// row r if it can, and returns how many (0: none).
+// Output row r of one image: fast(sampler, map, image, row_out, r, c) does
+// pixels c, c + 1, ... if it can, and returns how many (0: none); the scalar
+// code does the rest.
+template <class Fast>
+inline void forward_row(const Sampler& sampler, const AffineMap m, const float* image,
+                        float* dst, int64_t r, Fast& fast) {  // m by value: no store reaches it
+  const int64_t C = sampler.g.C, OW = sampler.g.OW;
+  const float fr = static_cast<float>(r);
+  for (int64_t c = 0; c < OW;) {
+    const int64_t done = fast(sampler, m, image, dst, r, c);
+    if (done > 0) {
+      c += done;
+      continue;
+    }
+    const float fc = static_cast<float>(c);
+    pixel_forward(sampler, image, dst + c * C, map_y(m, fr, fc), map_x(m, fr, fc));
+    ++c;
+  }
+}
+
+// Every output row of every image, the rows shared among threads.
 template <class Fast>
 void forward_impl(const ResampleGeometry& g, const float* in, float* out, int64_t N,
                   const AffineMap* maps, int threads, Fast fast) {
@@ -176,20 +195,7 @@ void forward_impl(const ResampleGeometry& g, const float* in, float* out, int64_
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / OH, r = row % OH;
     const Sampler sampler(g);
-    const AffineMap m = maps[n];
-    const float* image = in + n * H * W * C;
-    float* dst = out + row * OW * C;
-    const float fr = static_cast<float>(r);
-    for (int64_t c = 0; c < OW;) {
-      const int64_t done = fast(sampler, m, image, dst, r, c);
-      if (done > 0) {
-        c += done;
-        continue;
-      }
-      const float fc = static_cast<float>(c);
-      pixel_forward(sampler, image, dst + c * C, map_y(m, fr, fc), map_x(m, fr, fc));
-      ++c;
-    }
+    forward_row(sampler, maps[n], in + n * H * W * C, out + row * OW * C, r, fast);
   }
 }
 
