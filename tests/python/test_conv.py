@@ -6,6 +6,7 @@ import pytest
 
 import reference as ref
 from gradcheck import assert_close_to_reference, check_layer_grads, randomize_params
+import pyconv
 from pyconv import _core
 
 CHANNELS = [1, 2, 3, 4, 7, 8, 15, 16]  # cross SIMD widths 4/8/16 and +-1
@@ -207,6 +208,18 @@ def test_forward_activation(activation, filters):
     runner, x = run_forward_case(cfg, 2, (5, 7, 3), seed=filters)
     if activation == "softmax":
         np.testing.assert_allclose(runner.forward(x).sum(axis=-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "elu", "relu"])
+@pytest.mark.parametrize("groups, channels", [(1, 3), (6, 6)])  # direct, depthwise
+@pytest.mark.parametrize("threads", [1, 2])
+def test_activation_applied_by_each_range_of_outputs(activation, groups, channels, threads):
+    # The direct and depthwise paths apply the activation to each range of
+    # outputs a thread has written: a batch of 9 makes several ranges.
+    pyconv.set_num_threads(threads)
+    cfg = conv_config(6, (3, 3), (1, 1), "same", groups=groups, activation=activation)
+    run_forward_case(cfg, 9, (11, 13, channels), seed=groups + threads)
+    pyconv.set_num_threads(0)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softmax"])

@@ -172,9 +172,11 @@ std::shared_ptr<const Tensor> prepared_kernel(const ConvGeometry& g, const float
 // batch's pixels are split into one contiguous range per thread, so each
 // thread prepares the kernel once (unless `prepared` has it already), and
 // batch-1 inference uses every core.
+// post: an element-wise activation each range applies to the outputs it
+// wrote, while they are in cache (Linear: none; not with Winograd).
 void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const float* kernel,
                         const Tensor* prepared, const float* bias, bool relu, float* y,
-                        int threads) {
+                        int threads, Activation post = Activation::Linear) {
   if (use_winograd(g)) {
     winograd_forward(g, N, x, kernel, prepared, bias, relu, y, threads);
     return;
@@ -203,6 +205,8 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
     const int64_t q0 = cut(part), q1 = cut(part + 1);
     for (int64_t grp = 0; grp < g.groups && q0 < q1; ++grp)
       kt.conv_forward(g, grp, x, kernel, packed, bias, relu, q0, q1, y);
+    if (post != Activation::Linear && q0 < q1)
+      kt.activation_forward_f32(post, y + q0 * g.F, y + q0 * g.F, (q1 - q0) * g.F);
   }, /*dynamic=*/true);
 }
 
@@ -213,16 +217,27 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
                     WeightCache* cache, uint64_t kernel_version) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
-  // The GEMM paths apply bias and ReLU while storing their output.
-  const bool fused = path != ConvPath::Direct && (act == Activation::Relu || act == Activation::Linear);
-  const bool relu = fused && act == Activation::Relu;
+  // The GEMM paths apply bias and ReLU while storing their output; the
+  // direct paths (not Winograd's) any element-wise activation, each thread
+  // on the outputs it has just written; the rest takes a pass of its own.
+  const bool in_stores =
+      path != ConvPath::Direct && (act == Activation::Relu || act == Activation::Linear);
+  const bool relu = in_stores && act == Activation::Relu;
+  const bool elementwise = act != Activation::Linear && act != Activation::Softmax;
+  const Activation post =
+      !in_stores && elementwise &&
+              (path == ConvPath::Direct || (path == ConvPath::General && !use_winograd(g)))
+          ? act
+          : Activation::Linear;
+  const bool fused = in_stores || post != Activation::Linear;
   const float* b = bias ? bias->data() : nullptr;
   const kernels::KernelTable& kt = kernels::active();
   // Held until the kernels are done with it, even if the weights change meanwhile.
   const std::shared_ptr<const Tensor> prepared =
       prepared_kernel(g, kernel.data(), cache, kernel_version);
   if (path == ConvPath::General) {
-    conv_forward_batch(g, N, x.data(), kernel.data(), prepared.get(), b, relu, y.data(), threads);
+    conv_forward_batch(g, N, x.data(), kernel.data(), prepared.get(), b, relu, y.data(), threads,
+                       post);
   } else if (path == ConvPath::Pointwise) {  // one GEMM over every sample's pixels
     kernels::GemmExtras ex;
     ex.packed_b = prepared ? prepared->data() : nullptr;
@@ -234,7 +249,9 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
     const int split = threads_for(N * P * K * g.F, threads);
     const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
     parallel_for(split, N, [&](int64_t n) {  // claimed one by one: a slowed core takes fewer
-      kt.depthwise_forward(g, x.data() + n * in_size, kernel.data(), b, y.data() + n * out_size);
+      float* out = y.data() + n * out_size;
+      kt.depthwise_forward(g, x.data() + n * in_size, kernel.data(), b, out);
+      if (post != Activation::Linear) kt.activation_forward_f32(post, out, out, out_size);
     }, /*dynamic=*/true);
   }
   if (!fused) {
