@@ -156,3 +156,33 @@ def test_fast_kernels_match_the_reference(activation, size, isa, use_isa):
     got_y, got_dx = _forward_backward(activation, x, dy)
     np.testing.assert_allclose(got_y, want_y, rtol=2e-6, atol=1e-7)
     np.testing.assert_allclose(got_dx, want_dx, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("cols", [1, 7, 10, 16, 33, 64, 1000])
+def test_softmax_rows_against_float64(cols, isa, use_isa):
+    # Rows of every length a vector body and tail meet, with values spread
+    # wide (large logits, ties, one dominant entry): each row's sum is 1 and
+    # every entry within (6 + |x - max|) ulp of float64 (absolute 1e-37 where
+    # it underflows): x - max rounded to float moves e^(x - max) by up to
+    # |x - max| 2^-24 of itself, the same for any float32 softmax.
+    use_isa(isa)
+    rng = np.random.default_rng(cols)
+    x = (rng.standard_normal((9, cols)) * [[1], [10], [50], [1e-3], [0], [1], [1], [1], [1]]
+         ).astype(np.float32)
+    x[5, 0] = 80.0   # one entry dominates
+    x[6] = 3e38      # all the same, huge: no overflow
+    x[7] = -3e38
+    x[8, ::2] = -200.0
+    runner = _core.LayerRunner({"type": "Activation", "activation": "softmax"}, (cols,))
+    got = runner.forward(x, training=False).astype(np.float64)
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+    want = e / e.sum(axis=1, keepdims=True)
+    ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
+    err = np.abs(got - want)
+    tolerance = (6 + np.abs(x64 - x64.max(axis=1, keepdims=True))) * ulp + 1e-37
+    worst = np.unravel_index(np.argmax(err / tolerance), err.shape)
+    assert np.all(err <= tolerance), (
+        f"row {worst[0]}, entry {worst[1]}: {got[worst]!r}, float64 says {want[worst]!r}")
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-6)

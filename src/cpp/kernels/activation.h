@@ -14,8 +14,11 @@ enum class Activation {
 // activation_backward_f32: dx[i] = dy[i] * act'(.) from the output y and, for
 //                          gelu and swish, the input x (dx may be dy)
 // Softmax is not element-wise and is refused by the callers before this.
+// softmax_rows_f32:        each of `rows` rows of `cols` values: y = e^(x - max)
+//                          / sum (y may be x)
 #define PCV_ACTIVATION_DECLS                                                                \
   void activation_forward_f32(Activation a, const float* x, float* y, int64_t n);          \
+  void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t cols);             \
   void activation_backward_f32(Activation a, const float* y, const float* dy, float* dx,   \
                                const float* x, int64_t n);
 

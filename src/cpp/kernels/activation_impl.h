@@ -122,3 +122,31 @@ void activation_backward_f32(Activation a, const float* y, const float* dy, floa
                              const float* x, int64_t n) {
   with_elementwise(a, [&](auto act) { backward_loop<decltype(act)::value>(y, dy, dx, x, n); });
 }
+
+void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t cols) {
+  if (cols <= 0) return;
+  // Three passes over the rows: x - max per row; e^ of the whole block at
+  // once (vectorised across rows too: a row may be only 10 classes); each
+  // row divided by its sum.
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = xr[0];
+#pragma omp simd reduction(max : m)
+    for (int64_t i = 0; i < cols; ++i) m = std::max(m, xr[i]);
+#pragma omp simd
+    for (int64_t i = 0; i < cols; ++i) yr[i] = xr[i] - m;
+  }
+  const int64_t n = rows * cols;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = exp_vec(y[i]);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* yr = y + r * cols;
+    double s = 0.0;  // in double: a long row's float sum would drift with the vector width
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < cols; ++i) s += yr[i];
+    const float inv = static_cast<float>(1.0 / s);
+#pragma omp simd
+    for (int64_t i = 0; i < cols; ++i) yr[i] *= inv;
+  }
+}

@@ -45,15 +45,6 @@ bool needs_input(Activation a) { return a == Activation::Gelu || a == Activation
 
 namespace {
 
-void softmax_row(float* y, int64_t n) {
-  float m = y[0];
-  for (int64_t i = 1; i < n; ++i) m = std::max(m, y[i]);
-  float s = 0.f;
-  for (int64_t i = 0; i < n; ++i) s += (y[i] = std::exp(y[i] - m));
-  const float inv = 1.f / s;
-  for (int64_t i = 0; i < n; ++i) y[i] *= inv;
-}
-
 // Softmax's Jacobian-vector product: dx = y * (dy - sum(dy * y)).
 void softmax_row_backward(const float* y, float* dy, int64_t n) {
   float s = 0.f;
@@ -77,12 +68,14 @@ void activation_forward(Activation a, const float* x, float* y, int64_t rows, in
     case Activation::Linear:
       if (x != y) std::copy(x, x + n, y);
       return;
-    case Activation::Softmax:
-      parallel_for(par ? threads : 1, rows, [&](int64_t r) {
-        if (x != y) std::copy(x + r * cols, x + (r + 1) * cols, y + r * cols);
-        softmax_row(y + r * cols, cols);
+    case Activation::Softmax: {
+      const auto kernel = kernels::active().softmax_rows_f32;
+      const int64_t block = std::max<int64_t>(1, kBlock / std::max<int64_t>(cols, 1));
+      parallel_blocks(par ? threads : 1, rows, block, [&](int64_t lo, int64_t hi) {
+        kernel(x + lo * cols, y + lo * cols, hi - lo, cols);
       });
       return;
+    }
     default: {
       const auto kernel = kernels::active().activation_forward_f32;
       parallel_blocks(par ? threads : 1, n, kBlock,
