@@ -103,6 +103,30 @@ def test_merge_gradients_match_finite_differences(name):
     check_model_grads(model._graph, x, y)
 
 
+def test_a_gate_gradient_is_the_same_on_any_thread_count():
+    # The gate's gradient is summed over each sample's pixels in a fixed
+    # number of blocks of rows, whatever the thread count: one step from the
+    # same weights on one thread and on two gives the same bits.
+    weights = None
+    for threads in (1, 2):
+        pyconv.set_num_threads(threads)
+        pyconv.set_seed(5)
+        inp = pyconv.Input((8, 8, 4))
+        a = L.Conv2D(6, 1)(inp)
+        gate = L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(6, 1)(inp))
+        model = pyconv.Model(inp, L.Dense(3)(L.Flatten()(L.Multiply()([a, gate]))))
+        model.compile("sgd", "mse")
+        x = np.random.default_rng(0).standard_normal((16, 8, 8, 4)).astype(np.float32)
+        y = np.random.default_rng(1).standard_normal((16, 3)).astype(np.float32)
+        model.train_on_batch(x, y)
+        got = model.get_weights()
+        if weights is not None:
+            for w, v in zip(weights, got):
+                np.testing.assert_array_equal(w, v)
+        weights = got
+    pyconv.set_num_threads(0)
+
+
 def test_a_residual_model_trains_saves_loads_and_pickles(tmp_path):
     inp = pyconv.Input(shape=(12, 12, 1))
     x = L.Conv2D(4, 3, padding="same", activation="relu")(inp)

@@ -41,6 +41,7 @@ size_t ExecContext::held_bytes() const {
   size_t n = 0;
   for (const Tensor& t : slots_) n += t.held_bytes();
   for (const Tensor& t : train_slots_) n += t.held_bytes();
+  for (const Tensor& t : grad_parts_) n += t.held_bytes();
   for (const NodeRun& r : nodes_) {
     n += r.out.held_bytes() + r.grad.held_bytes();
     if (r.state) n += r.state->bytes() + r.state->pre_activation.held_bytes();
@@ -51,6 +52,7 @@ size_t ExecContext::held_bytes() const {
 void ExecContext::release() {
   slots_.clear();
   train_slots_.clear();
+  grad_parts_.clear();
   for (NodeRun& r : nodes_) {
     r.out = Tensor();
     r.grad = Tensor();
@@ -509,7 +511,11 @@ void Graph::run_backward(const std::vector<Tensor*>& dxs_in, ExecContext& c) {
   dxs.resize(input_shapes_.size(), nullptr);
   std::vector<bool> dx_ready(dxs.size(), false);
   std::vector<bool> written(nodes_.size(), false);  // a layer's param grads hold a call's share
-  std::vector<Tensor> parts, earlier;  // second shares of a gradient; a shared layer's grads
+  // Second shares of a gradient (kept in the context from step to step: a
+  // fresh residual-sized buffer each step costs its page faults), and a
+  // shared layer's gradients.
+  std::vector<Tensor>& parts = c.grad_parts_;
+  std::vector<Tensor> earlier;
   // Which nodes' outputs need a gradient: those downstream of a trainable
   // weight or of an input whose gradient the caller asked for. The rest
   // (augmentation in front of the first layer, a frozen feature extractor)
@@ -557,8 +563,9 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
   std::vector<const Tensor*> in;
   std::vector<Tensor*> din;
   std::vector<std::pair<Tensor*, size_t>> sums;  // (gradient, part) to add after
-  parts.clear();
-  parts.reserve(node.inputs.size());
+  // Pointers to parts are taken below: no growth once they are.
+  if (parts.size() < node.inputs.size()) parts.resize(node.inputs.size());
+  size_t used = 0;
   for (int i : node.inputs) {
     in.push_back(i < 0 ? c.inputs_[-1 - i] : &c.nodes_[i].out);
     Tensor* target = i < 0 ? dxs[-1 - i] : c.grad_wanted_[i] ? &c.nodes_[i].grad : nullptr;
@@ -577,9 +584,11 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
       }
       din.push_back(target);
     } else {  // a tensor that feeds several nodes: gradients are summed
-      parts.emplace_back(in.back()->shape());
-      sums.emplace_back(target, parts.size() - 1);
-      din.push_back(&parts.back());
+      Tensor& part = parts[used];
+      part.resize(in.back()->shape());
+      part.zero();  // as a new tensor would be
+      sums.emplace_back(target, used++);
+      din.push_back(&part);
     }
   }
   RunContext rc = run_context(c.training_);

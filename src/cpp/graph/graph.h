@@ -90,6 +90,7 @@ class ExecContext {
   Batch one_input_;  // predict(x)'s batch of one tensor, kept so it allocates nothing
   std::vector<bool> grad_wanted_;  // backward: which node outputs need a gradient
   std::vector<float*> direct_out_;  // per node: the caller's output memory it writes, or null
+  std::vector<Tensor> grad_parts_;  // backward: second shares of a gradient, reused
   double activity_penalty_ = 0.0;  // the last forward's activity regularization
   bool training_ = false;
   uint64_t step_ = 0;

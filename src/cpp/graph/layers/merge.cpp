@@ -97,14 +97,19 @@ class ElementwiseMerge : public Layer {
         continue;
       }
       // A broadcast input takes the sum over the rows and columns it was
-      // repeated along: its rows are shared, so those run on one thread.
-      if (!to.same()) din[k]->zero();
-      const int threads = to.same() ? ctx.threads : 1;
-      in_row_blocks(rows, cols, threads, [&](int64_t r0, int64_t r1) {
+      // repeated along. Its rows are shared: a small one (a squeeze-and-
+      // excitation gate) is summed in a fixed number of blocks of rows, each
+      // into its own copy, added in block order (the same sums for any
+      // thread count); a large one on one thread.
+      const int64_t size = din[k]->numel();
+      const int64_t blocks =
+          to.same() ? 1 : std::max<int64_t>(1, std::min<int64_t>({16, rows, out.numel() / (4 * size)}));
+      std::vector<float> copies(to.same() ? 0 : static_cast<size_t>(blocks * size), 0.f);
+      auto rows_into = [&](int64_t r0, int64_t r1, float* target) {
         std::vector<float> g(static_cast<size_t>(cols));
         for (int64_t r = r0; r < r1; ++r) {
           row_gradient(k, r, in, views, out, dout, g.data());
-          float* d = dx + to.row_start(r);
+          float* d = target + to.row_start(r);
           if (to.same()) {
             std::memcpy(d, g.data(), sizeof(float) * cols);
           } else if (to.col_step() == 1) {
@@ -116,7 +121,21 @@ class ElementwiseMerge : public Layer {
             d[0] += sum;
           }
         }
-      });
+      };
+      if (to.same()) {
+        in_row_blocks(rows, cols, ctx.threads,
+                      [&](int64_t r0, int64_t r1) { rows_into(r0, r1, dx); });
+        continue;
+      }
+      parallel_for(threads_for(rows * cols, ctx.threads), blocks, [&](int64_t b) {
+        rows_into(rows * b / blocks, rows * (b + 1) / blocks, copies.data() + b * size);
+      }, /*dynamic=*/true);
+      std::memcpy(dx, copies.data(), sizeof(float) * static_cast<size_t>(size));
+      for (int64_t b = 1; b < blocks; ++b) {
+        const float* part = copies.data() + b * size;
+#pragma omp simd
+        for (int64_t i = 0; i < size; ++i) dx[i] += part[i];
+      }
     }
   }
 
