@@ -15,11 +15,12 @@ both against a copy of the same bytes, in one run.
     python benchmarks/bench_activations.py [--quick] [--threads 2]
 """
 
-import argparse
 
 import numpy as np
 
-from timing import Settings, apply_threads, compare, load_torch
+import pyconv
+
+from timing import compare, standalone
 
 SHAPE = (64, 28, 28, 32)
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "swish", "gelu", "elu", "selu", "softplus",
@@ -35,14 +36,7 @@ def torch_function(torch, name):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    settings = Settings.make(args.quick, args.threads)
-    import pyconv
-    torch, torch_note = load_torch()
-    print("threads:", apply_threads(args.threads, torch), "|", torch_note)
+    args, settings, torch = standalone(__doc__)
     x = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
     moved = 2 * x.nbytes  # read and written
     gbps = lambda seconds: f"{moved / seconds / 1e9:6.1f}"

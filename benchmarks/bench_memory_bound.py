@@ -16,14 +16,11 @@ buffer as large as the pass's input in the same run.
     python benchmarks/bench_memory_bound.py [--quick] [--threads 2]
 """
 
-import argparse
-import time
-
 import numpy as np
 
 import pyconv
 from pyconv import layers as L
-from timing import Settings, apply_threads, compare, load_torch
+from timing import compare, standalone
 
 SHAPE = (64, 56, 56, 32)
 PASSES = [
@@ -35,6 +32,16 @@ PASSES = [
     ("BatchNormalization", lambda: L.BatchNormalization()),
     ("Flatten", lambda: L.Flatten()),
 ]
+
+
+def profiled_steps(model, x, y, steps):
+    """pyconv.profile's report over `steps` training steps (after 3 untimed)."""
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    with pyconv.profile(model) as report:
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+    return report
 
 
 def layer_times(make, x, steps):
@@ -49,12 +56,7 @@ def layer_times(make, x, steps):
                                   else mid)
     model = pyconv.Model(inp, out)
     model.compile(pyconv.optimizers.SGD(1e-6), "mse")  # small steps: nothing diverges
-    y = np.zeros((len(x), 1), np.float32)
-    for _ in range(3):
-        model.train_on_batch(x, y)
-    with pyconv.profile(model) as report:
-        for _ in range(steps):
-            model.train_on_batch(x, y)
+    report = profiled_steps(model, x, np.zeros((len(x), 1), np.float32), steps)
     row = next(r for r in report.rows if r["layer"] == layer.name)
     return (row["forward_ms"] / steps, row["backward_ms"] / steps,
             int(np.prod(mid.shape[1:])) * len(x))
@@ -67,12 +69,7 @@ def residual_add_times(x, steps):
     merged = L.Add(name="add")([a, b])
     model = pyconv.Model(inp, L.Dense(1)(L.GlobalAveragePooling2D()(merged)))
     model.compile(pyconv.optimizers.SGD(1e-6), "mse")
-    y = np.zeros((len(x), 1), np.float32)
-    for _ in range(3):
-        model.train_on_batch(x, y)
-    with pyconv.profile(model) as report:
-        for _ in range(steps):
-            model.train_on_batch(x, y)
+    report = profiled_steps(model, x, np.zeros((len(x), 1), np.float32), steps)
     row = next(r for r in report.rows if r["layer"] == "add")
     return row["forward_ms"] / steps, row["backward_ms"] / steps
 
@@ -81,23 +78,12 @@ def adam_update_times(steps):
     model = pyconv.Sequential([pyconv.Input((2048,)), L.Dense(2048)])
     model.compile(pyconv.optimizers.Adam(1e-3), "mse")
     x = np.random.default_rng(0).standard_normal((8, 2048)).astype(np.float32)
-    y = np.zeros((8, 2048), np.float32)
-    for _ in range(3):
-        model.train_on_batch(x, y)
-    with pyconv.profile(model) as report:
-        for _ in range(steps):
-            model.train_on_batch(x, y)
+    report = profiled_steps(model, x, np.zeros((8, 2048), np.float32), steps)
     return report.step["update"]["ms"] / steps, model.count_params()
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    settings = Settings.make(args.quick, args.threads)
-    torch, torch_note = load_torch()
-    print("threads:", apply_threads(args.threads, torch), "|", torch_note)
+    args, settings, torch = standalone(__doc__)
     steps = 5 if args.quick else 20
     x = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
     copies = {"numpy copyto": lambda b=np.empty_like(x): np.copyto(b, x)}

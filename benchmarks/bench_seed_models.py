@@ -21,7 +21,6 @@ and at >= 50% of the roofline.
     python benchmarks/bench_seed_models.py [--quick] [--threads 2]
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -31,7 +30,7 @@ import numpy as np
 
 import pyconv
 import models
-from timing import Settings, apply_threads, compare, load_torch
+from timing import compare, standalone
 
 CASES = [("lenet5", 64), ("lenet5_classic", 64), ("keras_example", 128)]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,13 +104,7 @@ def keras_times(threads, steps):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    settings = Settings.make(args.quick, args.threads)
-    torch, torch_note = load_torch()
-    print("threads:", apply_threads(args.threads, torch), "|", torch_note)
+    args, settings, torch = standalone(__doc__)
     rng = np.random.default_rng(0)
     results, profiles = {}, {}
     for name, batch in CASES:

@@ -49,6 +49,24 @@ def apply_threads(n, torch=None):
     return info
 
 
+def standalone(doc, add_arguments=None):
+    """The command line of a benchmark script run on its own: --quick and
+    --threads (and whatever add_arguments(parser) adds). Applies the threads,
+    prints them and PyTorch's version, and returns (args, Settings, torch
+    module or None)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args()
+    torch, torch_note = load_torch()
+    print("threads:", apply_threads(args.threads, torch), "|", torch_note)
+    return args, Settings.make(args.quick, args.threads), torch
+
+
 # ----- optional frameworks ---------------------------------------------------------
 
 def load_torch():
