@@ -103,8 +103,9 @@ def keras_times(threads, steps):
     return result, f"Keras {result['keras']} on TensorFlow {result['tensorflow']}"
 
 
-def main():
-    args, settings, torch = standalone(__doc__)
+def measure(settings, torch):
+    """Times, per model: {"step"/"batch1": {impl: s}, "flops", "batch"}; the
+    profiles; Keras's times (or None) and a line about them; the roofline."""
     rng = np.random.default_rng(0)
     results, profiles = {}, {}
     for name, batch in CASES:
@@ -129,36 +130,74 @@ def main():
             for _ in range(20):
                 model.train_on_batch(x, y)
         profiles[name] = report
-    keras, keras_note = keras_times(args.threads, 10 if args.quick else 40)
-    roof = roofline(torch, settings)
+    keras, keras_note = keras_times(settings.threads, settings.train_steps)
+    return results, profiles, keras, keras_note, roofline(torch, settings)
 
-    print(f"\n{keras_note}")
-    print(f"\n{'model':<15} {'batch':>5} {'what':<8} {'pyconv ms':>10} {'PyTorch':>9} "
-          f"{'Keras':>9} {'vs PyTorch':>11} {'vs Keras':>9}")
+
+def tables(results, keras, keras_note, roof):
+    """run.py's tables and targets: the side-by-side times and the goals."""
+    rows, targets = [], []
+    fmt = lambda v: f"{v * 1e3:.3f}" if v else "-"
     for name, batch in CASES:
         for what in ("step", "batch1"):
             mine = results[name][what]["pyconv"]
             theirs = results[name][what].get("torch")
             ker = keras[name][what] if keras else None
-            fmt = lambda v: f"{v * 1e3:9.3f}" if v else f"{'-':>9}"
-            rat = lambda v: f"{mine / v:10.2f}x" if v else f"{'-':>11}"
-            print(f"{models.NAMES[name]:<15} {batch if what == 'step' else 1:>5} {what:<8} "
-                  f"{mine * 1e3:10.3f} {fmt(theirs)} {fmt(ker)} {rat(theirs)} {rat(ker)[1:]}")
-    print("\nGoals")
-    for what, goal in (("step", 1.15), ("batch1", 1.15)):
+            rows.append([models.NAMES[name], str(batch if what == "step" else 1), what,
+                         fmt(mine), fmt(theirs), fmt(ker),
+                         f"{mine / theirs:.2f}x" if theirs else "-",
+                         f"{mine / ker:.2f}x" if ker else "-"])
+    for what in ("step", "batch1"):
         r = results["lenet5_classic"][what]["pyconv"] / results["lenet5"][what]["pyconv"]
-        print(f"  tanh LeNet-5 / ReLU LeNet-5, {what}: {r:.2f}x (goal <= {goal:.2f}x)")
+        targets.append({"name": f"tanh LeNet-5 / ReLU LeNet-5, {what}", "goal": "<= 1.15x",
+                        "measured": f"{r:.2f}x", "ok": r <= 1.15})
     k = results["keras_example"]
     if "torch" in k["step"]:
-        print(f"  Keras example step / PyTorch's: {k['step']['pyconv'] / k['step']['torch']:.2f}x "
-              f"(goal <= 0.35x)")
+        r = k["step"]["pyconv"] / k["step"]["torch"]
+        targets.append({"name": "Keras example step", "goal": "<= 0.35x PyTorch",
+                        "measured": f"{r:.2f}x", "ok": r <= 0.35})
     if keras:
-        print(f"  Keras example step / Keras's: "
-              f"{k['step']['pyconv'] / keras['keras_example']['step']:.2f}x (goal <= 0.33x)")
+        r = k["step"]["pyconv"] / keras["keras_example"]["step"]
+        targets.append({"name": "Keras example step", "goal": "<= 0.33x Keras",
+                        "measured": f"{r:.2f}x", "ok": r <= 0.33})
     achieved = k["flops"] / k["step"]["pyconv"] / 1e9
-    print(f"  Keras example step: {k['flops'] / 1e9:.2f} GFLOP at {achieved:.1f} GFLOP/s = "
-          f"{100 * achieved / roof:.0f}% of the {roof:.1f} GFLOP/s matrix-multiply roofline "
-          f"(goal >= 50%)")
+    targets.append({"name": "Keras example step", "goal": ">= 50% of the roofline",
+                    "measured": f"{100 * achieved / roof:.0f}% ({achieved:.1f} of {roof:.1f} "
+                                f"GFLOP/s)", "ok": achieved >= 0.5 * roof})
+    if keras:
+        keras_note += (" (in its own process, after the others: a load warning below counts "
+                       "it as other work)")
+    notes = [keras_note, f"Keras example: {k['flops'] / 1e9:.2f} GFLOP a step counted as direct "
+             "convolution (3 x the forward multiply-adds x 2); roofline: the best of NumPy and "
+             "PyTorch at a 2048^3 float32 matrix multiply in this run."]
+    return {"tables": [{"title": "The seeds' models: training step and batch-1 predict (ms)",
+                        "columns": ["model", "batch", "what", "pyconv", "PyTorch", "Keras",
+                                    "vs PyTorch", "vs Keras"],
+                        "rows": rows, "notes": notes}],
+            "targets": targets}
+
+
+def run(settings, fw):
+    """For benchmarks/run.py (--only seed)."""
+    results, _, keras, keras_note, roof = measure(settings, fw.torch)
+    return tables(results, keras, keras_note, roof)
+
+
+def main():
+    _, settings, torch = standalone(__doc__)
+    results, profiles, keras, keras_note, roof = measure(settings, torch)
+    out = tables(results, keras, keras_note, roof)
+    table = out["tables"][0]
+    print()
+    for note in table["notes"]:
+        print(note)
+    widths = [15, 5, 7, 9, 9, 9, 11, 9]
+    print("\n" + " ".join(f"{c:>{w}}" for c, w in zip(table["columns"], widths)))
+    for row in table["rows"]:
+        print(" ".join(f"{c:>{w}}" for c, w in zip(row, widths)))
+    print("\nGoals")
+    for t in out["targets"]:
+        print(f"  {t['name']}: {t['measured']} (goal {t['goal']})")
     for name, _ in CASES:
         print(f"\npyconv's {models.NAMES[name]} training step, per layer (pyconv.profile)")
         print(profiles[name])

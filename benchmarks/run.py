@@ -3,7 +3,8 @@ inference) on the same shapes and data, with the same thread count everywhere.
 
     python benchmarks/run.py                      # everything (several minutes)
     python benchmarks/run.py --quick              # fewer repeats
-    python benchmarks/run.py --only conv,gemm     # a subset: conv, gemm, train, infer, zoo
+    python benchmarks/run.py --only conv,gemm     # a subset: conv, gemm, train, infer, zoo,
+                                                  # seed_models
     python benchmarks/run.py --threads 2          # threads for every framework (default 2)
     python benchmarks/run.py --markdown           # tables as Markdown, for the README
 
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import timing  # noqa: E402  (no numpy inside: safe before thread_env)
 
-BENCHES = ("conv", "gemm", "train", "infer", "zoo")
+BENCHES = ("conv", "gemm", "train", "infer", "zoo", "seed_models")
 BUSY_WARNING = 0.25  # cores kept busy by other processes above which a section is flagged
 
 
