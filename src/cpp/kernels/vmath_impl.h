@@ -13,13 +13,13 @@
 // expm1, log1p and normal_cdf (ELU, SELU, softplus, GELU) within the bounds
 // that test states for each. NaN stays NaN; +-inf give the limits. The including file provides <cstdint>, <cstring> and <limits>.
 
-inline float exp_vec(float x) {
-  constexpr float kMax = 88.72283935546875f;   // log(FLT_MAX)
-  constexpr float kMin = -87.33654022216797f;  // log(FLT_MIN): below, 0
-  constexpr float kRound = 12582912.f;         // 1.5 * 2^23: adding it rounds to an integer
-  float c = x < kMin ? kMin : x;
-  c = c > kMax ? kMax : c;
-  // x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness).
+constexpr float kExpMax = 88.72283935546875f;   // log(FLT_MAX)
+constexpr float kExpMin = -87.33654022216797f;  // log(FLT_MIN): below, 0
+
+// e^c for c already in [kExpMin, kExpMax]: no special values to sort out.
+inline float exp_in_range(float c) {
+  constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer
+  // c = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness).
   const float n = (c * 1.44269504088896341f + kRound) - kRound;
   const float r = (c - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -36,9 +36,20 @@ inline float exp_vec(float x) {
   float s1, s2;
   std::memcpy(&s1, &e1, 4);
   std::memcpy(&s2, &e2, 4);
-  float y = p * s1 * s2;
-  y = x < kMin ? 0.f : y;
-  y = x > kMax ? std::numeric_limits<float>::infinity() : y;
+  return p * s1 * s2;
+}
+
+// The argument clamped to exp_in_range's range; NaN comes out as kExpMin,
+// a number (callers that care return their own NaN).
+inline float exp_clamp(float x) {
+  const float c = x > kExpMin ? x : kExpMin;
+  return c < kExpMax ? c : kExpMax;
+}
+
+inline float exp_vec(float x) {
+  float y = exp_in_range(exp_clamp(x));
+  y = x < kExpMin ? 0.f : y;
+  y = x > kExpMax ? std::numeric_limits<float>::infinity() : y;
   return x != x ? x : y;
 }
 
@@ -71,7 +82,12 @@ inline float log_vec(float x) {
   return (m + y) + fe * 0.693359375f;
 }
 
-inline float sigmoid_vec(float x) { return 1.f / (1.f + exp_vec(-x)); }
+// 1 / (1 + e^-x): at the clamp's ends e^-x is 0 or 1.6e38, giving 1 and the
+// smallest normal floats, as the limits do.
+inline float sigmoid_vec(float x) {
+  const float y = 1.f / (1.f + exp_in_range(exp_clamp(-x)));
+  return x != x ? x : y;
+}
 
 inline float tanh_vec(float x) {
   const float a = x < 0.f ? -x : x;
@@ -83,7 +99,7 @@ inline float tanh_vec(float x) {
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
   const float small = p * z * x + x;
-  const float big = 1.f - 2.f / (exp_vec(2.f * a) + 1.f);
+  const float big = 1.f - 2.f / (exp_in_range(exp_clamp(2.f * a)) + 1.f);  // NaN: below
   const float large = x < 0.f ? -big : big;
   return a < 0.625f ? small : (x != x ? x : large);
 }
