@@ -137,7 +137,7 @@ __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m25
 // than one image away, which the scalar code's division then handles.
 [[gnu::always_inline]] inline bool eight_pixels(const Sampler& s, const AffineMap& m,
                                                 const float* image, const float* padded,
-                  float* dst, int64_t r, int64_t c) {
+                                                float* dst, int64_t r, int64_t c) {
   const float fr = static_cast<float>(r);
   const __m256 cols = _mm256_add_ps(_mm256_set1_ps(static_cast<float>(c)),
                                     _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7));
@@ -222,6 +222,16 @@ __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m25
   return true;
 }
 
+// forward_row's fast step: pixels c, c + 1, ... of output row r, eight at a
+// time, and how many (0: none). A row's last, partial eight ends at the
+// row's end, redoing pixels already written (with the same values).
+[[gnu::always_inline]] inline int64_t eight_from(const Sampler& s, const AffineMap& m,
+                                                 const float* image, const float* padded,
+                                                 float* row, int64_t r, int64_t c) {
+  if (!eight_pixels(s, m, image, padded, row, r, std::min(c, s.g.OW - 8))) return 0;
+  return std::min<int64_t>(8, s.g.OW - c);
+}
+
 }  // namespace
 
 void resample_forward(const ResampleGeometry& g, const float* in, float* out, int64_t N,
@@ -245,10 +255,9 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
       pad_image(g, cols, in + n * image_size, padded + n * padded_size);
     forward_impl(g, in, out, N, maps, threads,
                  [=](const Sampler& s, const AffineMap& m, const float* image, float* row,
-                     int64_t r, int64_t c) -> int64_t {
+                     int64_t r, int64_t c) {
                    const float* own = padded + (image - in) / image_size * padded_size;
-                   if (!eight_pixels(s, m, image, own, row, r, std::min(c, s.g.OW - 8))) return 0;
-                   return std::min<int64_t>(8, s.g.OW - c);
+                   return eight_from(s, m, image, own, row, r, c);
                  });
     return;
   }
@@ -260,12 +269,7 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
     pad_image(g, cols, image, padded);
     const Sampler sampler(g);
     auto fast = [padded](const Sampler& s, const AffineMap& m, const float* pixels, float* row,
-                         int64_t r, int64_t c) -> int64_t {
-      // A row's last, partial eight ends at the row's end, redoing pixels
-      // already written (with the same values).
-      if (!eight_pixels(s, m, pixels, padded, row, r, std::min(c, s.g.OW - 8))) return 0;
-      return std::min<int64_t>(8, s.g.OW - c);
-    };
+                         int64_t r, int64_t c) { return eight_from(s, m, pixels, padded, row, r, c); };
     for (int64_t r = 0; r < g.OH; ++r)
       forward_row(sampler, maps[n], image, out + (n * g.OH + r) * g.OW, r, fast);
   }
