@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI: the C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer, then
+# CI: the C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer, the
+# thread pool's under ThreadSanitizer, then
 # the .pcv decoder fuzzer for a bounded time on its seed corpus. Any test
 # failure, sanitizer report or fuzzer crash fails the script.
 # Usage: .ci/sanitizers.sh [fuzz seconds, default 60]
@@ -19,6 +20,13 @@ CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithD
   -DPYCONV_SANITIZE=ON -DPYCONV_FUZZ=ON -DPYCONV_BUILD_TESTS=ON
 cmake --build "$BUILD" -j "$(nproc)"
 (cd "$BUILD" && ctest --output-on-failure)
+
+# The thread pool's test under ThreadSanitizer (a separate runtime, so its
+# own small build): jobs, errors, nesting and concurrent callers, race-free.
+clang++ -std=c++17 -O1 -g -fsanitize=thread -Isrc/cpp -Itests/cpp \
+  tests/cpp/test_thread_pool.cpp tests/cpp/check_main.cpp src/cpp/core/thread_pool.cpp \
+  -o "$BUILD/test_thread_pool_tsan" -lpthread
+TSAN_OPTIONS=halt_on_error=1 "$BUILD/test_thread_pool_tsan"
 
 # The fuzzer adds what it finds to a scratch copy of the seeds; a crash stops
 # it with a non-zero status and leaves the input as $BUILD/fuzz-crash-*.

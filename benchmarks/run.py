@@ -125,8 +125,8 @@ def environment(args, settings, fw, threads_info):
     rows = [
         ["machine", f"{_cpu_name()}, {os.cpu_count()} logical cores, {platform.system()}"],
         ["python", platform.python_version()],
-        ["pyconv", f"{pyconv.__version__} (kernels: {isa}, OpenMP: "
-                   f"{pyconv._core.have_openmp()}, matmul: {hasattr(pyconv._core, 'matmul')})"],
+        ["pyconv", f"{pyconv.__version__} (kernels: {isa}, default threads from: "
+                   f"{pyconv._core.default_threads_source()})"],
         ["numpy", f"{np.__version__} ({_numpy_blas()})"],
         ["torch", fw.torch_msg], ["onnxruntime", fw.ort_msg],
         ["threads", ", ".join(f"{k} {v}" for k, v in threads_info.items())

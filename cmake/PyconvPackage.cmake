@@ -50,13 +50,9 @@ foreach(lib pyconv_shared pyconv_static)
 endforeach()
 target_compile_definitions(pyconv_static INTERFACE PCV_STATIC)
 
-# The objects need the OpenMP runtime and threads at link time. The shared
-# library resolves them itself; a static library hands them to its consumer
-# (link-only: a consumer's own code is not compiled with -fopenmp).
+# The objects need the threads library at link time. The shared library
+# resolves it itself; a static library hands it to its consumer.
 set(pyconv_link_deps "")
-if(OpenMP_CXX_FOUND)
-  list(APPEND pyconv_link_deps OpenMP::OpenMP_CXX)
-endif()
 if(Threads_FOUND)
   list(APPEND pyconv_link_deps Threads::Threads)
 endif()
@@ -111,11 +107,7 @@ install(EXPORT pyconvStaticTargets NAMESPACE pyconv:: FILE pyconvStaticTargets.c
   DESTINATION ${PYCONV_INSTALL_CMAKEDIR} COMPONENT static)
 
 # What the config file needs to know about this build.
-set(PYCONV_WITH_OPENMP FALSE)
 set(PYCONV_WITH_THREADS FALSE)
-if(OpenMP_CXX_FOUND)
-  set(PYCONV_WITH_OPENMP TRUE)
-endif()
 if(Threads_FOUND)
   set(PYCONV_WITH_THREADS TRUE)
 endif()

@@ -29,7 +29,7 @@ def kernel_isa():
 
 
 def show_config(print_fn=print):
-    """Print (and return) the version, kernel ISA, thread count and OpenMP availability.
+    """Print (and return) the version, kernel ISA, thread count and where it came from.
 
     The ISA is picked once from the CPU; set PYCONV_ISA=ref (or another
     available ISA) before importing to override it."""
@@ -39,7 +39,7 @@ def show_config(print_fn=print):
         "available_isas": _core.available_isas(),
         "int8_kernels": _core.int8_kernel_isa(),
         "threads": _core.get_num_threads(),
-        "openmp": _core.have_openmp(),
+        "threads_default_from": _core.default_threads_source(),
         "cuda": False,
     }
     if _core.isa_override_note():

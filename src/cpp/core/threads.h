@@ -4,68 +4,66 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <exception>
+#include <type_traits>
 
-#include "core/denormals.h"
+#include "core/thread_pool.h"
 
 namespace pyconv {
 
 // Threads worth using for `work` units (about one multiply-add each): small
-// work stays on one thread. Starting a parallel region costs about 1 us while
-// the workers still spin from the last one (as within a training step) and
-// up to ~100 us once they sleep, so the cut-off is ~10 us of work per thread.
+// work stays on one thread. Starting a parallel job costs well under a
+// microsecond while the pool's helpers poll, and tens of microseconds once
+// they sleep (which the caller does not wait for: it starts alone), so the
+// cut-off is ~10 us of work per thread.
 inline int threads_for(int64_t work, int threads) {
   constexpr int64_t kMinWorkPerThread = int64_t{1} << 15;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work / kMinWorkPerThread)));
 }
 
-// Calls f(i) for i in [0, n): split among `threads` OpenMP threads (static
-// or dynamic schedule), or inline on one. Entering a parallel region costs
-// about 0.3 us even under if(false), which is a fifth of a small layer in a
-// batch-1 inference, so one thread never enters one.
+// Calls body(slice, lo, hi) for `slices` consecutive slices [lo, hi) that
+// cover [0, n), one task each: the slice number names a partial result that
+// is the same whichever thread ran it (results stay deterministic).
 template <class F>
-void parallel_for(int threads, int64_t n, F&& f, bool dynamic = false) {
-  if (threads > 1 && n > 1) {
-    if (dynamic) {
-      // Claimed from a shared counter: cheaper to enter than an OpenMP
-      // dynamic loop (~0.1 us of a batch-1 layer's ~1 us region).
-      std::atomic<int64_t> next{0};
-#pragma omp parallel num_threads(static_cast<int>(std::min<int64_t>(threads, n)))
-      {
-        const FlushDenormals flush;
-        for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
-             i = next.fetch_add(1, std::memory_order_relaxed))
-          f(i);
-      }
-    } else {
-#pragma omp parallel num_threads(threads)
-      {
-        const FlushDenormals flush;
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < n; ++i) f(i);
-      }
-    }
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) f(i);
+void parallel_slices(int slices, int64_t n, F&& body) {
+  auto task = [&](int64_t s) { body(s, n * s / slices, n * (s + 1) / slices); };
+  using Task = decltype(task);
+  if (slices <= 1) return body(int64_t{0}, int64_t{0}, n);
+  pool_run(slices, slices, [](void* t, int64_t s) { (*static_cast<Task*>(t))(s); }, &task);
 }
 
-// parallel_for for a body that may throw (out of memory): an exception must
-// not leave an OpenMP region, so the first is kept, the other items are
-// skipped, and it is thrown again once the threads are done.
+// Calls f(i) for i in [0, n): on the calling thread and up to threads - 1
+// pool threads (core/thread_pool.h), or inline on one. Static: one
+// contiguous block of indices per thread; dynamic: indices claimed one at a
+// time, so a core slowed by other work takes fewer. Either way a block no
+// helper has claimed is run by the caller, so f must not depend on which
+// thread runs it (per-thread partial sums go by block, see parallel_slices).
+// An exception from f is rethrown here once the calls under way are done;
+// the calls not yet started are skipped.
 template <class F>
-void parallel_for_throwing(int threads, int64_t n, F&& f, bool dynamic = false) {
-  std::exception_ptr error;
-  std::atomic<bool> failed{false};
-  parallel_for(threads, n, [&](int64_t i) {
-    if (failed.load(std::memory_order_relaxed)) return;
-    try {
-      f(i);
-    } catch (...) {
-      if (!failed.exchange(true)) error = std::current_exception();
-    }
-  }, dynamic);
-  if (error) std::rethrow_exception(error);
+void parallel_for(int threads, int64_t n, F&& f, bool dynamic = false) {
+  if (threads <= 1 || n <= 1) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  using Fn = std::remove_reference_t<F>;
+  if (dynamic || n <= threads) {
+    pool_run(threads, n, [](void* fn, int64_t i) { (*static_cast<Fn*>(fn))(i); },
+             const_cast<void*>(static_cast<const void*>(&f)));
+    return;
+  }
+  parallel_slices(threads, n, [&](int64_t, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) f(i);
+  });
+}
+
+// Whether body(lo, hi) is true for any of `threads` consecutive slices of [0, n).
+template <class F>
+bool parallel_any(int threads, int64_t n, F&& body) {
+  std::atomic<bool> any{false};
+  parallel_slices(std::max(1, threads), n, [&](int64_t, int64_t lo, int64_t hi) {
+    if (body(lo, hi)) any.store(true, std::memory_order_relaxed);
+  });
+  return any.load();
 }
 
 // Calls body(lo, hi) for the consecutive blocks of `block` items that cover
@@ -82,7 +80,6 @@ int num_threads();
 void set_num_threads(int64_t n);
 // 4x the cores this process may run on.
 int max_threads();
-bool have_openmp();
 // True in a process forked from one that had loaded pyconv: it then runs on
 // one thread (see threads.cpp).
 bool in_forked_child();

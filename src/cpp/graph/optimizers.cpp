@@ -156,18 +156,18 @@ class SGD : public Optimizer {
     int64_t n;
   };
 
-  // One loop per variant, with no branch inside, so that it vectorises.
+  // Values [lo, hi): one loop per variant, with no branch inside, so that
+  // it vectorises. True when all it wrote is finite.
   template <bool kMomentum, bool kNesterov = false>
-  static bool apply(const Rates& r, const Io& io, int threads) {
+  static bool apply_range(const Rates& r, const Io& io, int64_t lo, int64_t hi) {
     // Locals, not r's or io's fields: the stores below could alias those for
     // all the compiler knows.
     const float lr = r.lr, mu = r.mu, keep = r.keep;
     const float *w = io.w, *g = io.g, *m = io.m;
     float *w_out = io.w_out, *m_out = io.m_out;
-    const int64_t n = io.n;
     int bad = 0;
-#pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536) reduction(| : bad)
-    for (int64_t i = 0; i < n; ++i) {
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = lo; i < hi; ++i) {
       float wi = w[i] * keep;
       if constexpr (kMomentum) {
         const float mi = mu * m[i] - lr * g[i];
@@ -181,6 +181,13 @@ class SGD : public Optimizer {
       bad |= non_finite(wi);
     }
     return bad == 0;
+  }
+
+  template <bool kMomentum, bool kNesterov = false>
+  static bool apply(const Rates& r, const Io& io, int threads) {
+    return update_in_slices(io.n, threads, [&](int64_t lo, int64_t hi) {
+      return apply_range<kMomentum, kNesterov>(r, io, lo, hi);
+    });
   }
 
   double momentum_ = 0.0;
@@ -234,18 +241,18 @@ class Adam : public Optimizer {
     int64_t n;
   };
 
-  // One loop per variant, with no branch inside, so that it vectorises.
+  // Values [lo, hi): one loop per variant, with no branch inside, so that
+  // it vectorises. True when all it wrote is finite.
   template <bool kAmsgrad>
-  static bool apply(const Rates& r, const Io& io, int threads) {
+  static bool apply_range(const Rates& r, const Io& io, int64_t lo, int64_t hi) {
     // Locals, not r's or io's fields: the stores below could alias those for
     // all the compiler knows.
     const float keep1 = 1.f - r.b1, keep2 = 1.f - r.b2, lr_t = r.lr_t, eps = r.eps, keep = r.keep;
     const float *w = io.w, *g = io.g, *m = io.m, *v = io.v, *vmax = io.vmax;
     float *w_out = io.w_out, *m_out = io.m_out, *v_out = io.v_out, *vmax_out = io.vmax_out;
-    const int64_t n = io.n;
     int bad = 0;
-#pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536) reduction(| : bad)
-    for (int64_t i = 0; i < n; ++i) {
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = lo; i < hi; ++i) {
       const float mi = m[i] + (g[i] - m[i]) * keep1;
       const float vi = v[i] + (g[i] * g[i] - v[i]) * keep2;
       float vhat = vi;
@@ -255,6 +262,13 @@ class Adam : public Optimizer {
       bad |= non_finite(mi) | non_finite(vi) | non_finite(wi);
     }
     return bad == 0;
+  }
+
+  template <bool kAmsgrad>
+  static bool apply(const Rates& r, const Io& io, int threads) {
+    return update_in_slices(io.n, threads, [&](int64_t lo, int64_t hi) {
+      return apply_range<kAmsgrad>(r, io, lo, hi);
+    });
   }
 
   double beta1_ = 0.9, beta2_ = 0.999, epsilon_ = 1e-7;
@@ -314,18 +328,18 @@ class RMSprop : public Optimizer {
     int64_t n;
   };
 
-  // One loop per variant, with no branch inside, so that it vectorises.
+  // Values [lo, hi): one loop per variant, with no branch inside, so that
+  // it vectorises. True when all it wrote is finite.
   template <bool kCentered, bool kMomentum>
-  static bool apply(const Rates& r, const Io& io, int threads) {
+  static bool apply_range(const Rates& r, const Io& io, int64_t lo, int64_t hi) {
     // Locals, not r's or io's fields: the stores below could alias those for
     // all the compiler knows.
     const float lr = r.lr, rho = r.rho, mu = r.mu, eps = r.eps, keep = r.keep;
     const float *w = io.w, *g = io.g, *v = io.v, *m = io.m, *mg = io.mg;
     float *w_out = io.w_out, *v_out = io.v_out, *m_out = io.m_out, *mg_out = io.mg_out;
-    const int64_t n = io.n;
     int bad = 0;
-#pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536) reduction(| : bad)
-    for (int64_t i = 0; i < n; ++i) {
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = lo; i < hi; ++i) {
       const float vi = rho * v[i] + (1.f - rho) * g[i] * g[i];
       float denom = vi;
       if constexpr (kCentered) {
@@ -347,6 +361,13 @@ class RMSprop : public Optimizer {
       bad |= non_finite(vi) | non_finite(wi);  // an infinite m makes w infinite too
     }
     return bad == 0;
+  }
+
+  template <bool kCentered, bool kMomentum>
+  static bool apply(const Rates& r, const Io& io, int threads) {
+    return update_in_slices(io.n, threads, [&](int64_t lo, int64_t hi) {
+      return apply_range<kCentered, kMomentum>(r, io, lo, hi);
+    });
   }
 
   double rho_ = 0.9, momentum_ = 0.0, epsilon_ = 1e-7;

@@ -35,10 +35,12 @@ void read_common(const Attrs& a, std::vector<std::string> own, double default_lr
 // body returns the non_finite bits of what it wrote. True when all finite.
 template <class Body>
 bool for_each_value(int64_t n, int threads, Body body) {
-  int bad = 0;
-#pragma omp parallel for simd num_threads(threads) if (parallel: n > 65536) reduction(| : bad)
-  for (int64_t i = 0; i < n; ++i) bad |= body(i);
-  return bad == 0;
+  return update_in_slices(n, threads, [&body](int64_t lo, int64_t hi) {
+    int bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = lo; i < hi; ++i) bad |= body(i);
+    return bad == 0;
+  });
 }
 
 class Adagrad : public Optimizer {

@@ -9,16 +9,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <new>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/threads.h"
 #include "kernels/gemm.h"
@@ -292,20 +287,18 @@ Range share(int64_t count, int64_t unit, int t, int nt) {
   return {std::min(count, units * t / nt * unit), std::min(count, units * (t + 1) / nt * unit)};
 }
 
-// The work of thread `t` of `nt`. With many row blocks (at least 4 per
-// thread), threads claim MC-row blocks one at a time from `next_block`, so
-// a core slowed by other work on the machine takes fewer. With fewer, they
-// split the rows of C into equal runs of whole micro-tiles, cut into blocks
-// of at most MC rows (M = 256 as 3 blocks of 120 would leave one thread 136
-// rows, the other 120). With fewer blocks than threads (skinny M) they split
-// the column panels and each packs the A block itself.
-void run(const Problem& p, float* packed_b, int t, int nt, std::atomic<int64_t>& next_block) {
+// The product, (jc, pc) block by block, on `nt` threads. For each block the
+// column panels of op(B) are packed (one parallel job), then multiplied (a
+// second one). With many row blocks (at least 4 per thread) each task is
+// one MC-row block, claimed one at a time, so a core slowed by other work
+// on the machine takes fewer. With fewer, task t of nt takes an equal run of
+// whole micro-tiles of rows, cut into blocks of at most MC rows (M = 256 as 3
+// blocks of 120 would leave one task 136 rows, the other 120). With fewer
+// blocks than threads (skinny M) the tasks split the column panels instead,
+// and each packs the A block itself.
+void run(const Problem& p, float* packed_b, int nt) {
   const int64_t m_blocks = (p.M + MC - 1) / MC;
   const bool split_rows = m_blocks >= nt, claim_rows = nt > 1 && m_blocks >= 4 * nt;
-  const Range rows = split_rows ? share(p.M, MR, t, nt) : Range{0, p.M};
-  const int64_t run_rows = rows.end - rows.begin, blocks = (run_rows + MC - 1) / MC;
-  const int64_t mc_max = blocks ? ((run_rows + blocks - 1) / blocks + MR - 1) / MR * MR : 0;
-  float* packed_a = t_pack_a.get(static_cast<size_t>(MC * KC + kPackSlack));
   for (int64_t jc = 0; jc < p.N; jc += NC) {
     const int64_t nc = std::min(NC, p.N - jc);
     const int64_t panels = (nc + NR - 1) / NR;
@@ -313,42 +306,40 @@ void run(const Problem& p, float* packed_b, int t, int nt, std::atomic<int64_t>&
       const int64_t kc = std::min(p.kc, p.K - pc);
       const float beta = pc == 0 ? p.beta : 1.f;
       const bool last = pc + kc >= p.K;
-      if (t == 0) next_block = 0;  // no thread claims again before the barrier below
       const float* block_b =
           p.extras.packed_b ? p.extras.packed_b + prepacked_offset(p.N, pc, kc, jc) : packed_b;
-      for (int64_t jp = t; jp < panels && !p.extras.packed_b; jp += nt) {
-        const int64_t j = jc + jp * NR;
-        const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp * NR));
-        if (p.extras.pack_b)
-          p.extras.pack_b(p.extras.pack_b_ctx, pc, kc, j, nr, NR, packed_b + jp * NR * kc);
-        else
-          pack_b_panel(p.trans_b, p.B, p.ldb, pc, kc, j, nr, packed_b + jp * NR * kc);
-      }
-#ifdef _OPENMP
-      if (nt > 1) {
-#pragma omp barrier
-      }
-#endif
+      if (!p.extras.packed_b)
+        parallel_for(nt, panels, [&](int64_t jp) {
+          const int64_t j = jc + jp * NR;
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jp * NR));
+          if (p.extras.pack_b)
+            p.extras.pack_b(p.extras.pack_b_ctx, pc, kc, j, nr, NR, packed_b + jp * NR * kc);
+          else
+            pack_b_panel(p.trans_b, p.B, p.ldb, pc, kc, j, nr, packed_b + jp * NR * kc);
+        });
       if (claim_rows) {
-        for (int64_t mb; (mb = next_block.fetch_add(1)) < m_blocks;) {
+        parallel_for(nt, m_blocks, [&](int64_t mb) {
+          float* packed_a = t_pack_a.get(static_cast<size_t>(MC * KC + kPackSlack));
           const int64_t ic = mb * MC, mc = std::min(MC, p.M - ic);
           fill_a(p, ic, mc, pc, kc, packed_a);
           multiply_block(p, packed_a, block_b, ic, mc, jc, nc, kc, 0, panels, beta, last);
-        }
-      } else {
+        }, /*dynamic=*/true);
+        continue;
+      }
+      parallel_for(nt, nt, [&](int64_t task) {
+        const int t = static_cast<int>(task);
+        float* packed_a = t_pack_a.get(static_cast<size_t>(MC * KC + kPackSlack));
+        const Range rows = split_rows ? share(p.M, MR, t, nt) : Range{0, p.M};
         const Range cols = split_rows ? Range{0, panels} : share(panels, 1, t, nt);
+        const int64_t run_rows = rows.end - rows.begin, blocks = (run_rows + MC - 1) / MC;
+        const int64_t mc_max = blocks ? ((run_rows + blocks - 1) / blocks + MR - 1) / MR * MR : 0;
         for (int64_t ic = rows.begin; ic < rows.end && cols.begin < cols.end; ic += mc_max) {
           const int64_t mc = std::min(mc_max, rows.end - ic);
           fill_a(p, ic, mc, pc, kc, packed_a);
           multiply_block(p, packed_a, block_b, ic, mc, jc, nc, kc, cols.begin, cols.end, beta,
                          last);
         }
-      }
-#ifdef _OPENMP
-      if (nt > 1) {
-#pragma omp barrier
-      }
-#endif
+      });
     }
   }
 }
@@ -365,10 +356,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   }
   const Problem p{trans_a, trans_b, M, N, K, depth_block(K), alpha, A, lda, B, ldb, beta, C, ldc,
                   extras ? *extras : GemmExtras{}};
-  // Threads only pay off with enough work per thread (about 2^20 FMAs, ~10 us):
-  // waking a sleeping OpenMP worker costs tens of microseconds here.
+  // Threads only pay off with enough work per thread (about 2^20 FMAs, ~10
+  // us). Called from a parallel task, it runs on that task's thread alone.
   const int64_t work = M * N * K;
-  int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work >> 20)));
+  if (pool_in_task()) threads = 1;
+  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work >> 20)));
   if (M <= kSmallM && !trans_b && !p.extras.pack_a && !p.extras.pack_b) {
     // Streaming B is memory-bound: worth a second thread at a quarter of the
     // usual work.
@@ -387,18 +379,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   }
   float* packed_b =
       p.extras.packed_b ? nullptr : t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, N) + NR)));
-  std::atomic<int64_t> next_block{0};
-#ifdef _OPENMP
-  if (nt > 1 && !omp_in_parallel()) {
-#pragma omp parallel num_threads(nt)
-    {
-      const FlushDenormals flush;
-      run(p, packed_b, omp_get_thread_num(), omp_get_num_threads(), next_block);
-    }
-    return;
-  }
-#endif
-  run(p, packed_b, 0, 1, next_block);
+  run(p, packed_b, nt);
 }
 
 int64_t sgemm_packed_b_size(int64_t K, int64_t N) { return K * panels_of(N) * NR; }

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/denormals.h"
+#include "core/threads.h"
 #include "kernels/gemm.h"
 
 namespace pyconv::kernels::ref {
@@ -64,29 +64,24 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     x.pack_b(x.pack_b_ctx, 0, K, 0, N, static_cast<int>(N), packed_b.data());
     B = packed_b.data(), ldb = N, trans_b = false;
   }
-  [[maybe_unused]] const bool parallel = threads > 1 && M > 1 && M * N * K > 32768;
-#pragma omp parallel num_threads(threads) if (parallel)
-  {
-    const FlushDenormals flush;
+  const bool parallel = threads > 1 && M > 1 && M * N * K > 32768;
+  parallel_for(parallel ? threads : 1, M, [&](int64_t i) {
     thread_local std::vector<float> row;  // op(A)'s row from the packer: a panel of one row
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < M; ++i) {
-      const float* a = nullptr;
-      if (x.pack_a) {
-        row.resize(static_cast<size_t>(K));
-        x.pack_a(x.pack_a_ctx, i, 1, 0, K, 1, row.data());
-        a = row.data();
-      } else if (!trans_a) {
-        a = A + i * lda;
-      }
-      float* c = C + i * ldc;
-      gemm_row(trans_a, trans_b, i, N, K, alpha, A, lda, a, B, ldb, beta, c);
-      if (x.bias)
-        for (int64_t j = 0; j < N; ++j) c[j] += x.bias[j];
-      if (x.relu)
-        for (int64_t j = 0; j < N; ++j) c[j] = std::max(c[j], 0.f);
+    const float* a = nullptr;
+    if (x.pack_a) {
+      row.resize(static_cast<size_t>(K));
+      x.pack_a(x.pack_a_ctx, i, 1, 0, K, 1, row.data());
+      a = row.data();
+    } else if (!trans_a) {
+      a = A + i * lda;
     }
-  }
+    float* c = C + i * ldc;
+    gemm_row(trans_a, trans_b, i, N, K, alpha, A, lda, a, B, ldb, beta, c);
+    if (x.bias)
+      for (int64_t j = 0; j < N; ++j) c[j] += x.bias[j];
+    if (x.relu)
+      for (int64_t j = 0; j < N; ++j) c[j] = std::max(c[j], 0.f);
+  });
 }
 
 // The oracle reads B as it is: nothing to pack.

@@ -111,15 +111,13 @@ void maxpool2d_backward_f32(const PoolGeometry& g, const float* dy, const int32_
                             float* dx, int threads) {
   threads = threads_for(g.N * g.H * g.W * g.C, threads);
   const int64_t in_size = g.H * g.W * g.C, out_size = g.OH * g.OW * g.C;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n) {
-    const FlushDenormals flush;
+  parallel_for(threads, g.N, [=](int64_t n) {
     float* dxs = dx + n * in_size;
     std::memset(dxs, 0, sizeof(float) * in_size);
     const float* dys = dy + n * out_size;
     const int32_t* as = argmax + n * out_size;
     for (int64_t i = 0; i < out_size; ++i) dxs[as[i]] += dys[i];
-  }
+  });
 }
 
 namespace {
@@ -221,9 +219,7 @@ void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, i
     // copied to the KH input rows; rows and columns past the windows get 0.
     const int64_t row = g.W * g.C, span = g.OW * g.KW * g.C;
     const float inv = 1.f / static_cast<float>(g.KH * g.KW);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t n = 0; n < g.N; ++n) {
-      const FlushDenormals flush;
+    parallel_for(threads, g.N, [=](int64_t n) {
       float* dxs = dx + n * in_size;
       if (span < row || g.OH * g.KH < g.H) std::memset(dxs, 0, sizeof(float) * in_size);
       for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -236,12 +232,10 @@ void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, i
         for (int64_t i = 1; i < g.KH; ++i)
           std::memcpy(first + i * row, first, sizeof(float) * span);
       }
-    }
+    });
     return;
   }
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t n = 0; n < g.N; ++n) {
-    const FlushDenormals flush;
+  parallel_for(threads, g.N, [=](int64_t n) {
     float* dxs = dx + n * in_size;
     std::memset(dxs, 0, sizeof(float) * in_size);
     for (int64_t oh = 0; oh < g.OH; ++oh)
@@ -256,6 +250,6 @@ void avgpool2d_backward_f32(const PoolGeometry& g, const float* dy, float* dx, i
             for (int64_t c = 0; c < g.C; ++c) dxi[c] += dyo[c] * inv;
           }
       }
-  }
+  });
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/threads.h"
 #include "kernels/resample.h"
 
 namespace pyconv::kernels::avx2 {
@@ -261,8 +262,7 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
                  });
     return;
   }
-#pragma omp parallel for num_threads(threads) schedule(dynamic) if (N * out_size > 32768)
-  for (int64_t n = 0; n < N; ++n) {
+  parallel_for(N * out_size > 32768 ? threads : 1, N, [&](int64_t n) {
     thread_local Scratch<float> copy;
     float* padded = copy.get(static_cast<size_t>(padded_size));
     const float* image = in + n * image_size;
@@ -272,7 +272,7 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
                          int64_t r, int64_t c) { return eight_from(s, m, pixels, padded, row, r, c); };
     for (int64_t r = 0; r < g.OH; ++r)
       forward_row(sampler, maps[n], image, out + (n * g.OH + r) * g.OW, r, fast);
-  }
+  }, /*dynamic=*/true);
 }
 
 void resample_backward(const ResampleGeometry& g, const float* dout, float* din, int64_t N,

@@ -191,20 +191,18 @@ void forward_impl(const ResampleGeometry& g, const float* in, float* out, int64_
                   const AffineMap* maps, int threads, Fast fast) {
   const int64_t H = g.H, W = g.W, C = g.C, OH = g.OH, OW = g.OW;
   const int64_t rows = N * OH;
-#pragma omp parallel for num_threads(threads) if (rows * OW * C > 32768)
-  for (int64_t row = 0; row < rows; ++row) {
+  parallel_for(rows * OW * C > 32768 ? threads : 1, rows, [&](int64_t row) {
     const int64_t n = row / OH, r = row % OH;
     const Sampler sampler(g);
     forward_row(sampler, maps[n], in + n * H * W * C, out + row * OW * C, r, fast);
-  }
+  });
 }
 
 void backward_impl(const ResampleGeometry& g, const float* dout, float* din, int64_t N,
                    const AffineMap* maps, int threads) {
   const int64_t H = g.H, W = g.W, C = g.C, OH = g.OH, OW = g.OW;
   // One image per iteration: the pixels an image's outputs read are its own.
-#pragma omp parallel for num_threads(threads) if (N * OH * OW * C > 32768)
-  for (int64_t n = 0; n < N; ++n) {
+  parallel_for(N * OH * OW * C > 32768 ? threads : 1, N, [&](int64_t n) {
     const Sampler sampler(g);
     const AffineMap m = maps[n];
     float* image = din + n * H * W * C;
@@ -239,7 +237,7 @@ void backward_impl(const ResampleGeometry& g, const float* dout, float* din, int
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace

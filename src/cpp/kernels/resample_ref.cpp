@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/threads.h"
 #include "kernels/resample.h"
 
 namespace pyconv::kernels::ref {

@@ -304,13 +304,12 @@ void input_grad_by_columns(const ConvGeometry& g, int64_t N, const float* dy, co
       kt.sgemm(false, true, q1 - q0, K, Fg, 1.f, dy + q0 * g.F + grp * Fg, g.F, kernel + grp * Fg,
                g.F, 0.f, dcol.data(), K, threads, nullptr);
       const int split = static_cast<int>(std::min<int64_t>(threads, n1 - n0));
-#pragma omp parallel for num_threads(split) schedule(static) if (split > 1)
-      for (int64_t n = n0; n < n1; ++n) {
-        const FlushDenormals flush;
+      parallel_for(split, n1 - n0, [&](int64_t n_index) {
+        const int64_t n = n0 + n_index;
         const int64_t p0 = std::max(q0, n * P) - n * P, p1 = std::min(q1, (n + 1) * P) - n * P;
         kernels::col2im_nhwc(g, grp, dcol.data() + (n * P + p0 - q0) * K, p0, p1,
                              dx + n * in_size);
-      }
+      });
     }
 }
 
@@ -368,9 +367,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
   const int64_t chunks = std::min<int64_t>(N, 4 * team);
   ensure_partials(g, ws, static_cast<int>(chunks));
   const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
-#pragma omp parallel for num_threads(team) schedule(dynamic) if (team > 1)
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    const FlushDenormals flush;
+  parallel_for(team, chunks, [&](int64_t chunk) {
     float* dk = ws.dkernel[chunk].data();
     std::fill(dk, dk + ws.dkernel[chunk].numel(), 0.f);
     for (int64_t n = N * chunk / chunks; n < N * (chunk + 1) / chunks; ++n) {
@@ -383,7 +380,7 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kerne
         kt.conv_backward_filter(g, xn, dyn, dk);
       }
     }
-  }
+  }, /*dynamic=*/true);
   float* dk = dkernel.data();
   std::fill(dk, dk + dkernel.numel(), 0.f);
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {

@@ -7,9 +7,6 @@
 #include "kernels/dispatch.h"
 #include "kernels/winograd.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace pyconv::ops {
 
@@ -45,36 +42,27 @@ TilePlan plan_tiles(const ConvGeometry& g, int64_t N, int threads) {
   return p;
 }
 
-// Calls body(thread, n, t0, t1, v, m) for every block [t0, t1) of sample n's
-// tiles, in parallel, with the thread's transform buffers v (36 x block x C)
-// and m (36 x block x F). kClaim: threads claim blocks one at a time, so a
-// core slowed by other work on the machine takes fewer; only for bodies
-// whose result does not depend on which thread ran a block (sums into
-// per-thread partials would then change with the timing).
+// Calls body(slot, n, t0, t1, v, m) for every block [t0, t1) of sample n's
+// tiles, in parallel, with the running thread's transform buffers v (36 x
+// block x C) and m (36 x block x F). kClaim: blocks claimed one at a time,
+// so a core slowed by other work on the machine takes fewer (slot is 0);
+// else plan.threads slices of consecutive blocks, slot being the slice: for
+// bodies that sum into per-slot partials, which must not depend on timing.
 template <bool kClaim, class Body>
 void for_each_tile_block(const ConvGeometry& g, const TilePlan& plan, Body body) {
   const int64_t T = kernels::winograd_tiles(g);
-#pragma omp parallel num_threads(plan.threads) if (plan.threads > 1)
-  {
-    const FlushDenormals flush;
-#ifdef _OPENMP
-    const int thread = omp_get_thread_num();
-#else
-    const int thread = 0;
-#endif
+  auto run = [&](int64_t slot, int64_t task) {
     t_v.resize({kWinogradPoints, plan.block, g.C});
     t_m.resize({kWinogradPoints, plan.block, g.F});
-    auto run = [&](int64_t task) {
-      const int64_t n = task / plan.blocks, t0 = (task % plan.blocks) * plan.block;
-      body(thread, n, t0, std::min(T, t0 + plan.block), t_v.data(), t_m.data());
-    };
-    if (kClaim) {
-#pragma omp for schedule(dynamic)
-      for (int64_t task = 0; task < plan.tasks; ++task) run(task);
-    } else {
-#pragma omp for schedule(static)
-      for (int64_t task = 0; task < plan.tasks; ++task) run(task);
-    }
+    const int64_t n = task / plan.blocks, t0 = (task % plan.blocks) * plan.block;
+    body(slot, n, t0, std::min(T, t0 + plan.block), t_v.data(), t_m.data());
+  };
+  if (kClaim) {
+    parallel_for(plan.threads, plan.tasks, [&](int64_t task) { run(0, task); }, /*dynamic=*/true);
+  } else {
+    parallel_slices(plan.threads, plan.tasks, [&](int64_t slot, int64_t lo, int64_t hi) {
+      for (int64_t task = lo; task < hi; ++task) run(slot, task);
+    });
   }
 }
 
@@ -104,7 +92,7 @@ void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const fl
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
   for_each_tile_block<true>(g, plan_tiles(g, N, threads),
-                      [&](int, int64_t n, int64_t t0, int64_t t1, float* v, float* m) {
+                      [&](int64_t, int64_t n, int64_t t0, int64_t t1, float* v, float* m) {
     const int64_t count = t1 - t0;
     kt.winograd_input(g, x + n * in_size, zero_c, t0, t1, v);
     for (int64_t xi = 0; xi < kWinogradPoints; ++xi)
@@ -119,15 +107,15 @@ void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, 
   const int64_t C = g.C, F = g.F, point = F * C;
   const float* zero = zeros(std::max(C, F));
   const TilePlan plan = plan_tiles(g, N, threads);
-  // Each thread sums its tiles' products into its own p[xi][f][c].
+  // Each slice of tiles sums its products into its own p[xi][f][c].
   t_partials.resize({plan.threads, kWinogradPoints, F, C});
   t_partials.zero();
   float* partials = t_partials.data();
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
-  auto body = [&](int thread, int64_t n, int64_t t0, int64_t t1, float* v, float* w) {
+  auto body = [&](int64_t slot, int64_t n, int64_t t0, int64_t t1, float* v, float* w) {
     const int64_t count = t1 - t0;
-    float* p = partials + thread * kWinogradPoints * point;
+    float* p = partials + slot * kWinogradPoints * point;
     kt.winograd_input(g, x + n * in_size, zero, t0, t1, v);
     kt.winograd_grad_output(g, dy + n * out_size, zero, t0, t1, w);
     // p[xi] += w[xi]^T v[xi]: (F x tiles) (tiles x C)

@@ -6,26 +6,14 @@
 
 #include "core/threads.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace pyconv::ops {
 
 void column_sums(const float* m, int64_t rows, int64_t cols, float* out, int threads) {
   const int nt = threads_for(rows * cols, threads);
-  // Each thread sums a slice of the rows into its own partial.
+  // Each slice of the rows is summed into its own partial.
   std::vector<float> partials(static_cast<size_t>(nt * cols), 0.f);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const FlushDenormals flush;
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-#else
-    const int t = 0;
-#endif
+  parallel_slices(nt, rows, [&](int64_t t, int64_t r0, int64_t r1) {
     float* acc = partials.data() + t * cols;
-    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
     // Few columns: sum `span` (a multiple of 8) floats at a time, so the
     // inner loop vectorises whatever the width, then fold the span.
     const int64_t span = cols % 8 == 0 ? cols : cols * (8 / std::gcd<int64_t>(cols, 8));
@@ -36,7 +24,7 @@ void column_sums(const float* m, int64_t rows, int64_t cols, float* out, int thr
       for (int64_t j = 0; j < span; ++j) wide[j] += src[i + j];
     for (int64_t j = 0; j < span; ++j) acc[j % cols] += wide[j];
     for (int64_t i = full; i < n; ++i) acc[i % cols] += src[i];
-  }
+  });
   std::copy(partials.begin(), partials.begin() + cols, out);
   for (int t = 1; t < nt; ++t)
     for (int64_t c = 0; c < cols; ++c) out[c] += partials[t * cols + c];

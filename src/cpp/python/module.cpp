@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "core/cpu_count.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/threads.h"
@@ -46,7 +47,10 @@ PYBIND11_MODULE(_core, m) {
         "max_threads() are capped there.");
   m.def("get_num_threads", &num_threads);
   m.def("max_threads", &max_threads);
-  m.def("have_openmp", &have_openmp);
+  m.def("default_threads_source", [] { return usable_cores().source; },
+        "Where the default thread count comes from (affinity mask, cgroup CPU quota).");
+  m.def("usable_cores", [] { return usable_cores().cores; });
+  m.def("pool_threads", &pool_size, "Helper threads pyconv's pool has started so far.");
   m.def("set_seed",
         [](const py::int_& seed) { set_global_seed(python::uint64_from(seed, "seed")); },
         py::arg("seed"), "Seed for weight initialisation and dropout: 0 <= seed < 2**64.");

@@ -4,10 +4,6 @@
 #include <cstring>
 #include <string>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "core/cpu_features.h"
 #include "core/threads.h"
 #include "kernels/dispatch.h"
@@ -114,9 +110,7 @@ kernels::Int8Gemm gemm_args(const pcvm::Op& op, const PackedInt8& p, int64_t g) 
 // Threads for `work` multiply-adds of one sample's op: all of them for a
 // large op, one when the samples are already shared among threads.
 int op_threads(int64_t work) {
-#ifdef _OPENMP
-  if (omp_in_parallel()) return 1;
-#endif
+  if (pool_in_task()) return 1;
   return threads_for(work, num_threads());
 }
 
@@ -133,7 +127,7 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
     // padded input (and up to 3 bytes past them, under zero weights), a row
     // of output pixels at a time: no im2col copy.
     const PaddedInput in = pad_input(op, x, p.seg - int64_t{op.kw} * op.in_c);
-    parallel_for_throwing(op_threads(pixels * kp * op.out_c), op.out_h, [&](int64_t oh) {
+    parallel_for(op_threads(pixels * kp * op.out_c), op.out_h, [&](int64_t oh) {
       kernels::Int8Gemm a = gemm_args(op, p, 0);
       a.a = in.data + oh * op.sh * in.width * op.in_c, a.lda = int64_t{op.sw} * op.in_c, a.M = op.out_w;
       a.seg = p.seg, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
@@ -148,7 +142,7 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   constexpr int64_t kRows = 48;
   const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
   const int64_t chunks = (pixels + kRows - 1) / kRows;
-  parallel_for_throwing(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
+  parallel_for(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
     const int64_t g = i / chunks, p0 = i % chunks * kRows;
     kernels::Int8Gemm a = gemm_args(op, p, g);
     a.M = std::min(kRows, pixels - p0);
@@ -200,7 +194,7 @@ void qdense_rows(const pcvm::Op& op, const int8_t* x, int64_t ldx, int64_t rows,
   // for all its rows.
   constexpr int64_t kRows = 48, kBlocks = 4;
   const int64_t chunks = (rows + kRows - 1) / kRows, slices = (p.group_channels + 16 * kBlocks - 1) / (16 * kBlocks);
-  parallel_for_throwing(op_threads(rows * p.padded_depth * op.out_c), chunks * slices, [&](int64_t i) {
+  parallel_for(op_threads(rows * p.padded_depth * op.out_c), chunks * slices, [&](int64_t i) {
     const int64_t r0 = i / slices * kRows, c0 = i % slices * 16 * kBlocks;
     kernels::Int8Gemm g = gemm_args(op, p, 0);
     g.a = x + r0 * ldx, g.lda = ldx, g.M = std::min(kRows, rows - r0);

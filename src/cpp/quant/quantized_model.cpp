@@ -250,7 +250,7 @@ namespace {
 // run_one cannot fail: the model passed pcvm::check and the arena has its size.
 template <class F>
 void for_each_sample(int64_t rows, int64_t work_per_sample, int threads, size_t bytes, F&& run_one) {
-  parallel_for_throwing(threads_for(rows * work_per_sample, threads), rows, [&](int64_t i) {
+  parallel_for(threads_for(rows * work_per_sample, threads), rows, [&](int64_t i) {
     thread_local std::vector<unsigned char> t_arena;
     if (t_arena.size() < bytes + 16) t_arena.resize(bytes + 16);
     run_one(i, t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16);

@@ -1,0 +1,148 @@
+"""The thread runtime: pyconv's own pool (no OpenMP), a default thread count
+that follows the CPU affinity mask and a container's CPU quota (and says so
+in show_config), and forked children that get a working pool of their own."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import numpy as np
+import pytest
+
+import pyconv
+
+
+def python_in_child(code, preexec_fn=None, timeout=60):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=preexec_fn)
+
+
+REPORT = """
+    import pyconv
+    info = pyconv.show_config(print_fn=lambda line: None)
+    print(pyconv.get_num_threads())
+    print(info["threads_default_from"])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
+def test_default_threads_follow_the_affinity_mask():
+    one_cpu = {min(os.sched_getaffinity(0))}
+    result = python_in_child(REPORT, preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))
+    assert result.returncode == 0, result.stderr
+    threads, source = result.stdout.splitlines()
+    assert threads == "1"
+    assert source == "CPU affinity mask (1 CPUs)"
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _writable_cpu_cgroup():
+    """(a cgroup directory to create children in, "v1" or "v2") where this
+    process may give a new cgroup a CPU quota (as root), else (None, None)."""
+    for parent in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+        if os.path.exists(os.path.join(parent, "cpu.cfs_quota_us")) and os.access(parent, os.W_OK):
+            return parent, "v1"
+    parent = "/sys/fs/cgroup"
+    if "cpu" in _read(os.path.join(parent, "cgroup.subtree_control")).split() \
+            and os.access(parent, os.W_OK):
+        return parent, "v2"
+    return None, None
+
+
+def test_default_threads_follow_a_cgroup_cpu_quota():
+    # A container limited to one core (docker --cpus=1) must not start a
+    # thread per host core: a real cgroup with a one-core quota.
+    parent, kind = _writable_cpu_cgroup()
+    if parent is None or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2+ cores and a cgroup this process may create (root)")
+    group = os.path.join(parent, f"pyconv-test-{uuid.uuid4().hex[:8]}")
+    try:
+        os.mkdir(group)
+    except OSError as exc:
+        pytest.skip(f"cannot create a cgroup here: {exc}")
+    try:
+        if kind == "v1":
+            with open(os.path.join(group, "cpu.cfs_period_us"), "w") as f:
+                f.write("100000")
+            with open(os.path.join(group, "cpu.cfs_quota_us"), "w") as f:
+                f.write("100000")
+        else:
+            with open(os.path.join(group, "cpu.max"), "w") as f:
+                f.write("100000 100000")
+
+        def enter():
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+        result = python_in_child(REPORT, preexec_fn=enter)
+        assert result.returncode == 0, result.stderr
+        threads, source = result.stdout.splitlines()
+        assert threads == "1"
+        assert source.startswith("cgroup CPU quota in ") and group in source
+    finally:
+        os.rmdir(group)
+
+
+def test_show_config_says_where_the_thread_count_came_from():
+    info = pyconv.show_config(print_fn=lambda line: None)
+    assert info["threads_default_from"] == pyconv._core.default_threads_source()
+    assert pyconv._core.usable_cores() >= 1
+
+
+def _model():
+    from pyconv import layers
+    pyconv.set_seed(5)
+    return pyconv.Sequential([pyconv.Input((28, 28, 1)), layers.Conv2D(16, 3, activation="relu"),
+                              layers.MaxPooling2D(2), layers.Flatten(),
+                              layers.Dense(10, activation="softmax")])
+
+
+def test_two_threads_use_the_pool_and_match_one_thread():
+    model = _model()
+    x = np.random.default_rng(1).random((64, 28, 28, 1), dtype=np.float32)
+    old = pyconv.get_num_threads()
+    try:
+        pyconv.set_num_threads(1)
+        one = model.predict(x, verbose=0)
+        pyconv.set_num_threads(2)
+        two = model.predict(x, verbose=0)
+    finally:
+        pyconv.set_num_threads(old)
+    np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
+    assert pyconv._core.pool_threads() >= 1
+
+
+def test_a_forked_child_may_use_threads_again():
+    # The child starts on one thread (as PyTorch's do); set_num_threads there
+    # counts, and the child's fresh pool runs its jobs (no hang, same results).
+    result = python_in_child("""
+        import os, numpy as np, pyconv
+        from pyconv import layers
+        pyconv.set_num_threads(2)
+        model = pyconv.Sequential([pyconv.Input((28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
+            layers.Flatten(), layers.Dense(10, activation="softmax")])
+        x = np.random.default_rng(0).random((128, 28, 28, 1), dtype=np.float32)
+        expected = model.predict(x, verbose=0)
+        assert pyconv._core.pool_threads() >= 1
+        pid = os.fork()
+        if pid == 0:
+            code = 4 if pyconv.get_num_threads() != 1 else 0
+            pyconv.set_num_threads(2)
+            out = model.predict(x, verbose=0)
+            code = code or (0 if np.allclose(out, expected, atol=1e-5) else 3)
+            code = code or (0 if pyconv._core.pool_threads() >= 1 else 5)
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "child 0"
