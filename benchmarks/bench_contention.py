@@ -12,6 +12,8 @@ any case). The issue's goals, for two busy processes on a 2-core machine:
 each figure at most 3x its quiet one (a fair share of the cores is 2x), and
 never worse than pyconv on one thread under the same load; and two pyconv
 processes training side by side at least as fast together as one alone.
+Last, batch-1 requests per second from 1, 2 and 4 Python threads sharing
+one loaded model (a web server's thread pool), quiet.
 """
 
 import argparse
@@ -83,6 +85,8 @@ def child(args):
         call = lambda: sess.run(None, {"x": xo})  # noqa: E731
     for _ in range(3):
         call()
+    if args.callers:  # requests per second from that many Python threads
+        return print(json.dumps(requests_per_second(call, args.callers, args.seconds)))
     times, end = [], time.perf_counter() + args.seconds
     while time.perf_counter() < end or len(times) < 5:
         start = time.perf_counter()
@@ -91,9 +95,31 @@ def child(args):
     print(json.dumps([statistics.median(times), len(times)]))
 
 
-def measure(framework, task, threads, seconds, onnx=None):
+def requests_per_second(call, callers, seconds):
+    """Calls per second of `callers` Python threads calling call() on one
+    model at once (predict releases the GIL for its work)."""
+    import threading
+    counts, start = [0] * callers, threading.Barrier(callers + 1)
+
+    def caller(i):
+        start.wait()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            call()
+            counts[i] += 1
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+    for t in threads:
+        t.start()
+    start.wait()
+    for t in threads:
+        t.join()
+    return [sum(counts) / seconds, callers]
+
+
+def measure(framework, task, threads, seconds, onnx=None, callers=0):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", framework, task,
-           "--threads", str(threads), "--seconds", str(seconds)]
+           "--threads", str(threads), "--seconds", str(seconds), "--callers", str(callers)]
     if onnx:
         cmd += ["--onnx", onnx]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -166,7 +192,11 @@ def run(args):
                       file=sys.stderr, flush=True)
         # Two pyconv processes training side by side against one alone.
         pair = two_processes(args)
-    report(results, pair, loads, args)
+        callers = {(f, n): max(measure(f, "latency", args.threads, args.seconds,
+                                       onnx if f == "onnxruntime" else None, callers=n)[0]
+                               for _ in range(args.rounds))
+                   for f in dict.fromkeys(f for f, _ in cases) for n in (1, 2, 4)}
+    report(results, pair, callers, loads, args)
 
 
 def two_processes(args):
@@ -185,7 +215,7 @@ def two_processes(args):
     return min(single), max(single), min(pair)
 
 
-def report(results, pair, loads, args):
+def report(results, pair, callers, loads, args):
     def fmt(seconds):
         return f"{seconds * 1e3:.3f}" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
 
@@ -214,6 +244,11 @@ def report(results, pair, loads, args):
           f"against {single_lo:.0f}-{single_hi:.0f} alone")
     goals.append(("two pyconv processes >= one alone", f"{pair_lo / single_hi:.2f}x",
                   pair_lo >= single_hi))
+    print("\nBatch-1 requests per second from Python threads sharing one loaded model (quiet, "
+          "best round)")
+    for f in dict.fromkeys(f for f, _ in callers):
+        print(f"  {f:14s} " + "  ".join(f"{n} thread{'s' if n > 1 else ''}: "
+                                          f"{callers[(f, n)]:8,.0f}/s" for n in (1, 2, 4)))
     print("\nGoals")
     for name, measured, ok in goals:
         print(f"  {'PASS' if ok else 'MISS'}  {name}: {measured}")
@@ -226,6 +261,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=1.0, help="timed seconds per measurement")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--callers", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         args.framework, args.task = args.child

@@ -6,9 +6,14 @@ from . import _core
 
 
 def set_num_threads(n):
-    """Use `n` threads in every kernel; 0 restores the default (all cores).
+    """Use `n` threads in every kernel; 0 restores the default.
 
-    More than 4x the cores this process may use are capped there (thousands of
+    The default: PYCONV_NUM_THREADS or OMP_NUM_THREADS when set (Dask's and
+    Ray's workers set the latter), else the cores this process may use (its
+    CPU affinity mask, capped by a container's cgroup CPU quota);
+    show_config() says which. A process forked from one that used pyconv
+    starts with 1 (several forked workers each taking every core would only
+    fight over them). More than 4x the cores this process may use are capped there (thousands of
     OS threads only thrash); get_num_threads() returns the value in effect."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an integer, received {type(n).__name__}")

@@ -71,3 +71,23 @@ def test_the_fashion_example_trains_saves_and_reloads():
     accuracy = float(out.split("test accuracy")[1].split()[0])
     assert accuracy > 0.6, out
     assert "the loaded model predicts the same" in out
+
+
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+def test_distributed_inference_on_a_local_two_worker_cluster_matches_a_local_run(backend):
+    pytest.importorskip({"dask": "distributed", "ray": "ray"}[backend])
+    out = _run("distributed_inference.py", "--backend", backend, "--workers", "2", "--copies", "2")
+    assert "2 local workers" in out
+    assert "same class as a local run for 100.00% of the images" in out, out
+    assert float(out.split("largest probability difference")[1].split()[0]) <= 1e-5, out
+
+
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+def test_distributed_sweep_saves_the_best_model_and_matches_a_local_run(backend, tmp_path):
+    pytest.importorskip({"dask": "distributed", "ray": "ray"}[backend])
+    best = tmp_path / "best.pcv"
+    out = _run("distributed_sweep.py", "--backend", backend, "--workers", "2",
+               "--learning-rates", "0.001,0.003", "--filters", "4", "--out", str(best))
+    assert out.count("val accuracy") == 3, out  # two runs and the local rerun
+    assert "identical weights" in out, out
+    assert pyconv.models.load_model(str(best)).count_params() > 0

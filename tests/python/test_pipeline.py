@@ -1,6 +1,8 @@
 """Cython batch pipeline: gather against numpy, bounds checks that leave `out`
 untouched, argument errors, normalisation and BatchIterator epochs."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -61,6 +63,23 @@ def test_gather_rejects_wrong_dtypes(images):
         _pipeline.gather(images.astype(">f4"), idx, out)
     with pytest.raises(TypeError, match="buffer protocol"):
         _pipeline.gather([[1, 2]], idx, out)
+
+
+def test_gather_accepts_formats_that_restate_native_order():
+    # Found: arrays that reached a Dask worker export buffer format '=f', and
+    # ctypes arrays '<f': predict on them raised "src must be uint8 or float32".
+    import ctypes
+    src = (ctypes.c_float * 4 * 3)()
+    for i in range(3):
+        for j in range(4):
+            src[i][j] = i * 10 + j
+    assert memoryview(src).format == ("<f" if sys.byteorder == "little" else ">f")
+    out = np.empty((2, 4), np.float32)
+    _pipeline.gather(src, np.array([2, 0], np.int64), out)
+    np.testing.assert_array_equal(out, [[20, 21, 22, 23], [0, 1, 2, 3]])
+    big_endian = np.zeros((3, 4), np.dtype(">f4" if sys.byteorder == "little" else "<f4"))
+    with pytest.raises(TypeError, match="uint8 or float32"):
+        _pipeline.gather(big_endian, np.array([0], np.int64), out[:1])
 
 
 def test_gather_rejects_bad_layouts(images):

@@ -146,3 +146,23 @@ def test_a_forked_child_may_use_threads_again():
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "child 0"
+
+
+@pytest.mark.parametrize("env, threads, source", [
+    ({"PYCONV_NUM_THREADS": "3"}, "3", "PYCONV_NUM_THREADS=3"),
+    ({"OMP_NUM_THREADS": "1"}, "1", "OMP_NUM_THREADS=1"),
+    ({"PYCONV_NUM_THREADS": "1", "OMP_NUM_THREADS": "2"}, "1", "PYCONV_NUM_THREADS=1"),
+    ({"OMP_NUM_THREADS": "not a number"}, None, "CPU affinity mask"),
+    ({"OMP_NUM_THREADS": "100000"}, str(4 * pyconv._core.usable_cores()), "OMP_NUM_THREADS"),
+])
+def test_environment_variables_set_the_default(env, threads, source):
+    # Dask's and Ray's workers set OMP_NUM_THREADS for the libraries they host.
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("PYCONV_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(REPORT)], capture_output=True,
+                            text=True, timeout=60, env={**clean, **env})
+    assert result.returncode == 0, result.stderr
+    got_threads, got_source = result.stdout.splitlines()
+    if threads is not None:
+        assert got_threads == threads
+    assert got_source.startswith(source)

@@ -8,6 +8,7 @@ is checked, and every index bounds-checked, before anything is written; the
 loops themselves run without the GIL and without checks.
 """
 
+import sys
 from libc.stdint cimport int64_t, uint8_t
 
 ctypedef fused pixel_t:
@@ -67,7 +68,15 @@ def _flat(array, name, writable):
         raise ValueError(f"{name} must be C-contiguous")
     if writable and view.readonly:
         raise ValueError(f"{name} must be writable")
-    return view.cast("B"), view.format, tuple(view.shape)
+    return view.cast("B"), _native_format(view.format), tuple(view.shape)
+
+
+def _native_format(fmt):
+    """The struct format without a prefix that only restates native order:
+    arrays that came through Dask's serialization report '=f', not 'f'."""
+    if len(fmt) == 2 and fmt[0] in "@=" + ("<" if sys.byteorder == "little" else ">"):
+        return fmt[1]
+    return fmt
 
 
 def gather(src, indices, out, double scale=1.0, double offset=0.0):

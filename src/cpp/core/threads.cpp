@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <string>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
@@ -13,11 +15,6 @@
 namespace pyconv {
 
 namespace {
-// Cores this process may use (affinity mask and cgroup quota; read once: it
-// reads files, and num_threads() runs on every inference).
-int available_cores() { return usable_cores().cores; }
-
-int default_threads() { return available_cores(); }
 
 std::atomic<int> g_threads{0};
 
@@ -35,17 +32,38 @@ const bool g_fork_handler = [] {
   return true;
 }();
 #endif
+
 }  // namespace
+
+// PYCONV_NUM_THREADS, else OMP_NUM_THREADS (which Dask's and Ray's workers
+// and batch schedulers set for the libraries they host), else the cores this
+// process may use (affinity mask, cgroup quota). Read once: it reads the
+// environment and files, and num_threads() runs on every inference.
+const DefaultThreads& default_threads() {
+  static const DefaultThreads info = [] {
+    for (const char* var : {"PYCONV_NUM_THREADS", "OMP_NUM_THREADS"}) {
+      const char* text = std::getenv(var);
+      if (!text || !*text) continue;
+      char* end = nullptr;
+      const long n = std::strtol(text, &end, 10);
+      if (*end == '\0' && n > 0)
+        return DefaultThreads{static_cast<int>(std::min<long>(n, max_threads())),
+                              std::string(var) + "=" + text};
+    }
+    return DefaultThreads{usable_cores().cores, usable_cores().source};
+  }();
+  return info;
+}
 
 int num_threads() {
   const int n = g_threads.load();
   if (n > 0) return n;
-  return g_forked_child.load() ? 1 : default_threads();
+  return g_forked_child.load() ? 1 : default_threads().threads;
 }
 
 bool in_forked_child() { return g_forked_child.load(); }
 
-int max_threads() { return 4 * available_cores(); }
+int max_threads() { return 4 * usable_cores().cores; }
 
 void set_num_threads(int64_t n) {
   if (n < 0)

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 #include "core/thread_pool.h"
@@ -75,11 +76,18 @@ void parallel_blocks(int threads, int64_t n, int64_t block, F&& body) {
 }
 
 int num_threads();
-// n == 0 restores the default (all cores); a negative n throws ValueError; n
-// above max_threads() is capped there (thousands of OS threads only thrash).
+// n == 0 restores the default; a negative n throws ValueError; n above
+// max_threads() is capped there (thousands of OS threads only thrash).
 void set_num_threads(int64_t n);
 // 4x the cores this process may run on.
 int max_threads();
+// The default thread count, and where it came from (an environment
+// variable, the CPU affinity mask, a cgroup CPU quota).
+struct DefaultThreads {
+  int threads;
+  std::string source;
+};
+const DefaultThreads& default_threads();
 // True in a process forked from one that had loaded pyconv: it then runs on
 // one thread (see threads.cpp).
 bool in_forked_child();

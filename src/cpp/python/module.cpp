@@ -47,8 +47,9 @@ PYBIND11_MODULE(_core, m) {
         "max_threads() are capped there.");
   m.def("get_num_threads", &num_threads);
   m.def("max_threads", &max_threads);
-  m.def("default_threads_source", [] { return usable_cores().source; },
-        "Where the default thread count comes from (affinity mask, cgroup CPU quota).");
+  m.def("default_threads_source", [] { return default_threads().source; },
+        "Where the default thread count comes from: PYCONV_NUM_THREADS or OMP_NUM_THREADS, "
+        "else the CPU affinity mask or a cgroup CPU quota.");
   m.def("usable_cores", [] { return usable_cores().cores; });
   m.def("pool_threads", &pool_size, "Helper threads pyconv's pool has started so far.");
   m.def("set_seed",
