@@ -24,6 +24,12 @@ namespace {
 // microsecond, while a pool left alone stops taking CPU time from the rest
 // of the machine within 0.1 ms.
 constexpr auto kPollTime = std::chrono::microseconds(100);
+// A polling helper offers its core to other threads this often (in spins,
+// about 2 us): alone on the machine that costs a system call, and where other
+// processes want the cores, they get them instead of a helper that has
+// nothing to do (two pyconv trainers on two cores: 0.96 -> 1.05x the
+// throughput of one alone).
+constexpr int kSpinsBetweenYields = 64;
 // How long a caller spins on a helper's last task before it yields its core.
 constexpr int kSpinsBeforeYield = 2048;
 
@@ -153,6 +159,7 @@ class Pool {
     const auto poll_until = std::chrono::steady_clock::now() + kPollTime;
     for (int spins = 1; job_.load(std::memory_order_acquire) == seen; ++spins) {
       cpu_relax();
+      if (spins % kSpinsBetweenYields == 0) std::this_thread::yield();
       if (spins % 256 == 0 && std::chrono::steady_clock::now() > poll_until) {
         std::unique_lock<std::mutex> lock(sleep_m_);
         sleeping_.fetch_add(1);  // before the check: run() reads it after publishing
