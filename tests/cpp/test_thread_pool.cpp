@@ -144,3 +144,37 @@ TEST_CASE(test_back_to_back_jobs_of_different_sizes_never_mix) {
   }
   CHECK(wrong == 0);
 }
+
+TEST_CASE(test_after_a_helper_stalls_jobs_run_on_the_caller_for_a_while) {
+  // A helper that holds a task far longer than the caller works (as when it
+  // loses its core to another process) puts the pool in serial mode: the
+  // next jobs run on the calling thread alone; later, helpers join again.
+  const std::thread::id me = std::this_thread::get_id();
+  bool stalled = false;
+  for (int attempt = 0; attempt < 200 && !stalled; ++attempt) {
+    std::atomic<bool> helper_ran{false};
+    parallel_for(2, 2, [&](int64_t) {
+      if (std::this_thread::get_id() != me) {
+        helper_ran = true;
+        std::this_thread::sleep_for(3ms);
+      }
+    }, /*dynamic=*/true);
+    stalled = helper_ran;
+  }
+  CHECK(stalled);
+  std::atomic<int> on_helpers{0};
+  parallel_for(2, 64, [&](int64_t) {
+    on_helpers += std::this_thread::get_id() != me;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }, true);
+  CHECK(on_helpers.load() == 0);
+  // Serial mode lasts at most 160 ms: helpers take part again after it.
+  std::this_thread::sleep_for(200ms);
+  bool helped = false;
+  for (int attempt = 0; attempt < 200 && !helped; ++attempt)
+    parallel_for(2, 2, [&](int64_t) {
+      if (std::this_thread::get_id() != me) helped = true;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }, true);
+  CHECK(helped);
+}

@@ -65,6 +65,13 @@ inline int64_t count_of(uint64_t w) { return static_cast<int64_t>(w & kTaskMask)
 class Pool {
  public:
   std::mutex& owner() { return owner_; }
+
+  // Whether jobs should run on their caller alone for now: a helper was
+  // descheduled while holding a task not long ago (see note_wait).
+  bool serial_for_now() const {
+    const int64_t until = serial_until_.load(std::memory_order_relaxed);
+    return until != 0 && Clock::now().time_since_epoch().count() < until;
+  }
   int size() const { return started_.load(std::memory_order_relaxed); }
 
   // Runs tasks [0, n) (n <= kMaxTasks) with up to `helpers` pool threads;
@@ -83,14 +90,23 @@ class Pool {
       { std::lock_guard<std::mutex> lock(sleep_m_); }  // a sleeper is now inside wait()
       wake_.notify_all();
     }
+    const auto start = Clock::now();
     work(job);
     // Every task is claimed; wait for those still running on helpers.
+    const auto worked = Clock::now();
+    bool yielded = false;
     for (int spins = 0; done_.load(std::memory_order_acquire) != n; ++spins) {
-      if (spins < kSpinsBeforeYield)
+      if (spins < kSpinsBeforeYield) {
         cpu_relax();
-      else
+      } else {
         std::this_thread::yield();
+        yielded = true;
+      }
     }
+    if (yielded)
+      note_wait(worked - start, Clock::now() - worked);
+    else
+      stalls_ = 0;
     if (failed_.load(std::memory_order_relaxed)) {
       std::exception_ptr e = error_;
       error_ = nullptr;
@@ -99,6 +115,25 @@ class Pool {
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  // After a job whose caller waited for a helper's task much longer than it
+  // worked itself (a helper lost its core mid-task: other processes want
+  // the cores), jobs run on their callers alone for a while, 10 ms doubling
+  // up to 160 ms while it keeps happening; then helpers are tried again. On
+  // a busy machine that keeps a step from waiting out time slices, so it is
+  // never much slower than on one thread.
+  void note_wait(Clock::duration worked, Clock::duration waited) {
+    if (waited < kStall || waited < 2 * worked) {
+      stalls_ = 0;
+      return;
+    }
+    const auto pause = std::chrono::milliseconds(10) * (1 << std::min(stalls_, 4));
+    stalls_ = std::min(stalls_ + 1, 8);
+    serial_until_.store((Clock::now() + pause).time_since_epoch().count(),
+                        std::memory_order_relaxed);
+  }
+
   // Claims and runs tasks of `job` until none is left (or a later job began).
   void work(uint32_t job) {
     uint64_t w = claim_.load(std::memory_order_acquire);
@@ -186,6 +221,10 @@ class Pool {
   std::atomic<int> started_{0};
   std::mutex sleep_m_;
   std::condition_variable wake_;
+  // Serial mode after stalls (note_wait); stalls_ is the owner's only.
+  static constexpr Clock::duration kStall = std::chrono::microseconds(200);
+  int stalls_ = 0;
+  std::atomic<int64_t> serial_until_{0};  // steady_clock ticks; 0: never
 };
 
 // Never destroyed: its threads may still be polling while the process exits.
@@ -219,8 +258,8 @@ void pool_run(int threads, int64_t n, void (*body)(void*, int64_t), void* ctx) {
     return;
   }
   Pool& p = pool();
-  std::unique_lock<std::mutex> lock(p.owner(), std::try_to_lock);
-  if (!lock.owns_lock()) {  // another thread's job has the helpers
+  std::unique_lock<std::mutex> lock(p.owner(), std::defer_lock);
+  if (p.serial_for_now() || !lock.try_lock()) {  // cores taken, or helpers busy with another job
     for (int64_t i = 0; i < n; ++i) body(ctx, i);
     return;
   }
