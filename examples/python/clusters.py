@@ -24,10 +24,14 @@ def worker_threads(n):
     return pyconv.get_num_threads()
 
 
-class DaskCluster:
+class Cluster:
+    """A local cluster of `workers` processes, or the one at `address`."""
+
     def __init__(self, workers=2, threads=1, address=None):
         self.workers, self.threads, self.address = workers, threads, address
 
+
+class DaskCluster(Cluster):
     def __enter__(self):
         from dask.distributed import Client, LocalCluster
         self.cluster = None
@@ -54,10 +58,7 @@ class DaskCluster:
             self.cluster.close()
 
 
-class RayCluster:
-    def __init__(self, workers=2, threads=1, address=None):
-        self.workers, self.threads, self.address = workers, threads, address
-
+class RayCluster(Cluster):
     def __enter__(self):
         import ray
         self.ray = ray
