@@ -23,9 +23,15 @@ TEST_CASE(test_every_index_runs_once_static_and_dynamic) {
     }
 }
 
+// Out of the serial mode an earlier test's slow helper may have started
+// (it lasts at most 160 ms; a new thread's first task, or a sanitizer, can
+// be that slow).
+void wait_out_serial_mode() { std::this_thread::sleep_for(200ms); }
+
 TEST_CASE(test_helpers_take_part) {
   // Two long indices: a second thread runs one of them while the caller runs
   // the other (the helper has a full second to wake up and claim it).
+  wait_out_serial_mode();
   std::atomic<int> inside{0}, most{0};
   std::vector<std::thread::id> ran(2);
   parallel_for(2, 2, [&](int64_t i) {
@@ -150,6 +156,7 @@ TEST_CASE(test_after_a_helper_stalls_jobs_run_on_the_caller_for_a_while) {
   // loses its core to another process) puts the pool in serial mode: the
   // next jobs run on the calling thread alone; later, helpers join again.
   const std::thread::id me = std::this_thread::get_id();
+  wait_out_serial_mode();
   bool stalled = false;
   for (int attempt = 0; attempt < 200 && !stalled; ++attempt) {
     std::atomic<bool> helper_ran{false};
@@ -169,7 +176,7 @@ TEST_CASE(test_after_a_helper_stalls_jobs_run_on_the_caller_for_a_while) {
   }, true);
   CHECK(on_helpers.load() == 0);
   // Serial mode lasts at most 160 ms: helpers take part again after it.
-  std::this_thread::sleep_for(200ms);
+  wait_out_serial_mode();
   bool helped = false;
   for (int attempt = 0; attempt < 200 && !helped; ++attempt)
     parallel_for(2, 2, [&](int64_t) {
