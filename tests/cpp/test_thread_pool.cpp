@@ -155,18 +155,24 @@ TEST_CASE(test_after_a_helper_stalls_jobs_run_on_the_caller_for_a_while) {
   // A helper that holds a task far longer than the caller works (as when it
   // loses its core to another process) puts the pool in serial mode: the
   // next jobs run on the calling thread alone; later, helpers join again.
+  // Bounded by time, not attempts: on a loaded machine helpers wake late.
   const std::thread::id me = std::this_thread::get_id();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
   wait_out_serial_mode();
   bool stalled = false;
-  for (int attempt = 0; attempt < 200 && !stalled; ++attempt) {
-    std::atomic<bool> helper_ran{false};
+  while (!stalled && std::chrono::steady_clock::now() < deadline) {
+    std::atomic<bool> helper_started{false};
     parallel_for(2, 2, [&](int64_t) {
-      if (std::this_thread::get_id() != me) {
-        helper_ran = true;
-        std::this_thread::sleep_for(3ms);
+      if (std::this_thread::get_id() != me) {  // the helper: holds its task 30 ms
+        helper_started = true;
+        std::this_thread::sleep_for(30ms);
+        return;
+      }
+      const auto until = std::chrono::steady_clock::now() + 10ms;  // the caller: up to 10 ms
+      while (!helper_started && std::chrono::steady_clock::now() < until) {
       }
     }, /*dynamic=*/true);
-    stalled = helper_ran;
+    stalled = helper_started;
   }
   CHECK(stalled);
   std::atomic<int> on_helpers{0};
@@ -177,11 +183,13 @@ TEST_CASE(test_after_a_helper_stalls_jobs_run_on_the_caller_for_a_while) {
   CHECK(on_helpers.load() == 0);
   // Serial mode lasts at most 160 ms: helpers take part again after it.
   wait_out_serial_mode();
-  bool helped = false;
-  for (int attempt = 0; attempt < 200 && !helped; ++attempt)
+  std::atomic<bool> helped{false};
+  while (!helped && std::chrono::steady_clock::now() < deadline)
     parallel_for(2, 2, [&](int64_t) {
       if (std::this_thread::get_id() != me) helped = true;
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      const auto until = std::chrono::steady_clock::now() + 1ms;
+      while (!helped && std::chrono::steady_clock::now() < until) {
+      }
     }, true);
-  CHECK(helped);
+  CHECK(helped.load());
 }
