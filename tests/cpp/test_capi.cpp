@@ -4,6 +4,7 @@
 #include <pyconv/pyconv.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -239,10 +240,14 @@ void check_runner_allocates_nothing(std::unique_ptr<pyconv::Graph> g, int thread
   CHECK(pcv_runner_new(m, &r) == PCV_OK);
   const std::vector<float> x = ramp(in);
   std::vector<float> out(static_cast<size_t>(outs)), first(out.size());
-  // Warm up until 20 calls in a row allocate nothing: kernels keep per-thread
-  // scratch, and with threads claiming work dynamically a busy machine can
-  // keep a worker out of the first few calls (its scratch then grows once).
-  for (int quiet = 0, i = 0; quiet < 20 && i < 2000; ++i) {
+  // Warm up until 20 calls in a row allocate nothing, for at least 0.3 s:
+  // kernels keep per-thread scratch, and with threads claiming work
+  // dynamically a busy machine can keep a helper out of the first calls (its
+  // scratch then grows once), or put the pool in its serial mode for up to
+  // 160 ms (core/thread_pool.cpp).
+  const auto warm_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  for (int quiet = 0, i = 0;
+       (quiet < 20 || std::chrono::steady_clock::now() < warm_until) && i < 200000; ++i) {
     const int64_t before = g_allocations;
     CHECK(pcv_runner_predict(r, x.data(), 1, first.data()) == PCV_OK);
     quiet = g_allocations == before ? quiet + 1 : 0;

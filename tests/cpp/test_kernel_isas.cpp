@@ -6,6 +6,7 @@
 // (training, and inference with the weights packed once) and backward at
 // several batch sizes, LRN and the element-wise activations.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -256,12 +257,35 @@ struct GemmOperands {
   std::vector<float> A, B, C, bias;
 };
 
+// The finish callback under test: v -> 2v + 1 on its block, counting how
+// often each element of C is finished (exactly once is the contract).
+struct Finished {
+  float* C;
+  int64_t ldc;
+  std::vector<std::atomic<int>>* counts;
+};
+
+void finish_for_test(const void* ctx, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  const Finished& f = *static_cast<const Finished*>(ctx);
+  const int64_t at = c - f.C, row0 = at / f.ldc, col0 = at % f.ldc;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) {
+      c[r * ldc + j] = 2.f * c[r * ldc + j] + 1.f;
+      (*f.counts)[static_cast<size_t>((row0 + r) * f.ldc + col0 + j)].fetch_add(1);
+    }
+}
+
 // C with the active table, B packed beforehand when `prepack` (and the table packs).
 std::vector<float> run_gemm(const Gemm& g, const GemmOperands& o, bool prepack) {
   const kernels::KernelTable& kt = kernels::active();
   std::vector<float> C = o.C;
   kernels::GemmExtras ex;
-  if (g.extras) ex.bias = o.bias.data(), ex.relu = true;
+  std::vector<std::atomic<int>> counts(C.size());
+  const Finished finished{C.data(), g.N, &counts};
+  if (g.extras) {
+    ex.bias = o.bias.data(), ex.relu = true;
+    ex.finish = finish_for_test, ex.finish_ctx = &finished;
+  }
   const int64_t ldb = g.tb ? g.K : g.N;
   Tensor packed;  // aligned, as the packed layouts need
   if (prepack && kt.sgemm_packed_b_size(g.K, g.N) > 0) {
@@ -271,6 +295,10 @@ std::vector<float> run_gemm(const Gemm& g, const GemmOperands& o, bool prepack) 
   }
   kernels::sgemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, o.A.data(), g.ta ? g.M : g.K, o.B.data(),
                  ldb, g.beta, C.data(), g.N, kThreads, &ex);
+  if (g.extras && !std::all_of(counts.begin(), counts.end(), [](const std::atomic<int>& n) {
+        return n.load() == 1;
+      }))
+    fail(std::string(kt.isa) + ": GemmExtras::finish did not see every element of C exactly once");
   return C;
 }
 
@@ -285,7 +313,7 @@ void compare_gemm(Tally& t, const std::string& isa, const Gemm& g, uint32_t seed
   std::ostringstream s;
   s << "sgemm M=" << g.M << " N=" << g.N << " K=" << g.K << " trans_a=" << g.ta
     << " trans_b=" << g.tb << " alpha=" << g.alpha << " beta=" << g.beta
-    << " bias+relu=" << g.extras << " (" << g.from << ")";
+    << " bias+relu+finish=" << g.extras << " (" << g.from << ")";
   const std::string what = s.str();
   kernels::select_isa("ref");
   const std::vector<float> want = run_gemm(g, o, false);

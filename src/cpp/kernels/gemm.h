@@ -24,7 +24,18 @@ struct GemmExtras {
   const float* packed_b = nullptr;
   const float* bias = nullptr;  // added to every row of C (N values) in the final pass
   bool relu = false;            // C = max(C, 0) in the final pass
+  // Called once for every element of C after bias and ReLU, block by block
+  // (rows x cols from c, rows ldc apart), by the thread that stored the
+  // block, while it is in cache: an element-wise activation, for one.
+  void (*finish)(const void* ctx, float* c, int64_t ldc, int64_t rows, int64_t cols) = nullptr;
+  const void* finish_ctx = nullptr;
 };
+
+// extras.finish on rows [i0, i0 + rows) and columns [j0, j1) of C, if any.
+inline void finish_block(const GemmExtras& x, float* C, int64_t ldc, int64_t i0, int64_t rows,
+                         int64_t j0, int64_t j1) {
+  if (x.finish && rows > 0 && j1 > j0) x.finish(x.finish_ctx, C + i0 * ldc + j0, ldc, rows, j1 - j0);
+}
 
 // C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C (+ extras), where
 // op(A) = A^T when trans_a (A stored K x M) and op(B) = B^T when trans_b

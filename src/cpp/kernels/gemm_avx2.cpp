@@ -148,6 +148,7 @@ void multiply_block(const Problem& p, const float* packed_a, const float* packed
       store_tile(acc, c, p.ldc, mr, nr, p.alpha, beta, ep);
     }
   }
+  if (last) finish_block(p.extras, p.C, p.ldc, ic, mc, jc + jp0 * NR, jc + std::min(jp1 * NR, nc));
 }
 
 // Few rows of C (batch-1 inference): packing B would cost as much as using
@@ -268,6 +269,7 @@ void unpacked(const Problem& p) {
       store_tile(acc, p.C + i * p.ldc + j, p.ldc, mr, nr, p.alpha, p.beta, ep);
     }
   }
+  finish_block(p.extras, p.C, p.ldc, 0, p.M, 0, p.N);
 }
 
 // Packs a block of op(A), from A or through the caller's packer.
@@ -369,7 +371,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     int64_t* ks = t_depth.get(static_cast<size_t>(p.K));
     const int64_t nk = small_m_depth(p, ks);
     parallel_for(static_cast<int>(slices), slices, [&](int64_t s) {
-      small_m(p, ks, nk, N * s / slices / 8 * 8, s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8);
+      const int64_t j0 = N * s / slices / 8 * 8, j1 = s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8;
+      small_m(p, ks, nk, j0, j1);
+      finish_block(p.extras, C, ldc, 0, M, j0, j1);
     });
     return;
   }

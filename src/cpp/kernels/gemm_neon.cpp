@@ -178,6 +178,7 @@ void multiply_block(const Problem& p, const float* packed_b, int64_t ic, int64_t
                  static_cast<int>(std::min<int64_t>(MR, mc - ir)), nr, p.alpha, beta, ep);
     }
   }
+  if (last) finish_block(p.extras, p.C, p.ldc, ic, mc, jc + jp0 * NR, jc + std::min(jp1 * NR, nc));
 }
 
 }  // namespace

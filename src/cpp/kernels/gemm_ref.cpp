@@ -81,6 +81,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
       for (int64_t j = 0; j < N; ++j) c[j] += x.bias[j];
     if (x.relu)
       for (int64_t j = 0; j < N; ++j) c[j] = std::max(c[j], 0.f);
+    finish_block(x, C, ldc, i, 1, 0, N);
   });
 }
 

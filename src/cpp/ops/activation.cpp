@@ -56,6 +56,37 @@ constexpr int64_t kBlock = 8192;  // elements per block of an element-wise pass
 
 }  // namespace
 
+namespace {
+
+// Every activation, so that a GEMM's finish callback can point at one.
+constexpr Activation kEvery[] = {
+    Activation::Linear,  Activation::Relu,        Activation::Tanh,      Activation::Sigmoid,
+    Activation::Softmax, Activation::Elu,         Activation::Selu,      Activation::Softplus,
+    Activation::Relu6,   Activation::HardSigmoid, Activation::LeakyRelu, Activation::Gelu,
+    Activation::Swish};
+static_assert(kEvery[static_cast<int>(Activation::Swish)] == Activation::Swish,
+              "kEvery lists the activations in their enum's order");
+
+// GemmExtras::finish: the activation ctx points at, on each row of the block.
+void activate_block(const void* ctx, float* c, int64_t ldc, int64_t rows, int64_t cols) {
+  const Activation a = *static_cast<const Activation*>(ctx);
+  const auto kernel = kernels::active().activation_forward_f32;
+  for (int64_t r = 0; r < rows; ++r) kernel(a, c + r * ldc, c + r * ldc, cols);
+}
+
+}  // namespace
+
+bool fuse_into_gemm(Activation a, kernels::GemmExtras& ex) {
+  if (a == Activation::Softmax) return false;
+  if (a == Activation::Relu) {
+    ex.relu = true;
+  } else if (a != Activation::Linear) {
+    ex.finish = activate_block;
+    ex.finish_ctx = &kEvery[static_cast<int>(a)];
+  }
+  return true;
+}
+
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads) {
   activation_forward(a, y, y, rows, cols, threads);
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/activation.h"
+#include "kernels/gemm.h"
 
 namespace pyconv::ops {
 
@@ -17,6 +18,11 @@ bool needs_input(Activation a);
 // Throws ValueError naming `who` for an unknown name.
 Activation parse_activation(const std::string& name, const std::string& who);
 const char* activation_name(Activation a);
+
+// Has a GEMM apply `a` as it stores its output (ReLU in its stores, other
+// element-wise activations on each block it finishes, while in cache).
+// False for softmax, which needs whole rows: it takes a pass of its own.
+bool fuse_into_gemm(Activation a, kernels::GemmExtras& ex);
 
 // y = act(y) in place; softmax normalises each of `rows` rows of `cols`.
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads);

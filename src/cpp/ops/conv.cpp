@@ -217,13 +217,15 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
                     WeightCache* cache, uint64_t kernel_version) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
-  // The GEMM paths apply bias and ReLU while storing their output; the
-  // direct paths (not Winograd's) any element-wise activation, each thread
-  // on the outputs it has just written; the rest takes a pass of its own.
-  const bool in_stores =
-      path != ConvPath::Direct && (act == Activation::Relu || act == Activation::Linear);
-  const bool relu = in_stores && act == Activation::Relu;
+  // The GEMM paths apply bias and ReLU while storing their output (the
+  // pointwise GEMM any element-wise activation, on each block it finishes);
+  // the direct paths (not Winograd's) any element-wise activation, each
+  // thread on the outputs it has just written; the rest takes a pass of its own.
   const bool elementwise = act != Activation::Linear && act != Activation::Softmax;
+  const bool in_stores = path != ConvPath::Direct &&
+                         (act == Activation::Relu || act == Activation::Linear ||
+                          (path == ConvPath::Pointwise && elementwise));
+  const bool relu = in_stores && act == Activation::Relu;
   const Activation post =
       !in_stores && elementwise &&
               (path == ConvPath::Direct || (path == ConvPath::General && !use_winograd(g)))
@@ -242,7 +244,7 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
     kernels::GemmExtras ex;
     ex.packed_b = prepared ? prepared->data() : nullptr;
     ex.bias = b;
-    ex.relu = relu;
+    fuse_into_gemm(act, ex);  // in_stores: act is element-wise or linear
     kt.sgemm(false, false, N * P, g.F, K, 1.f, x.data(), K, kernel.data(), g.F, 0.f, y.data(),
              g.F, threads, &ex);
   } else {

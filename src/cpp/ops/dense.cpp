@@ -32,13 +32,13 @@ void dense_forward(const Tensor& x, const Tensor& kernel, const Tensor* bias, Ac
   const kernels::KernelTable& kt = kernels::active();
   // Held until the GEMM is done, even if the weights change meanwhile.
   const std::shared_ptr<const Tensor> packed = packed_kernel(kernel, cache, kernel_version);
-  kernels::GemmExtras ex;  // bias and ReLU ride along with the GEMM's stores
+  kernels::GemmExtras ex;  // bias and the activation ride along with the GEMM's stores
   ex.packed_b = packed ? packed->data() : nullptr;
   ex.bias = bias ? bias->data() : nullptr;
-  ex.relu = act == Activation::Relu;
+  const bool fused = fuse_into_gemm(act, ex);
   kt.sgemm(false, false, N, U, I, 1.f, x.data(), I, kernel.data(), U, 0.f, y.data(), U, threads,
            &ex);
-  if (act != Activation::Relu) activation_forward(act, y.data(), N, U, threads);
+  if (!fused) activation_forward(act, y.data(), N, U, threads);
 }
 
 void dense_backward(const Tensor& x, const Tensor& kernel, const Tensor& dy, Tensor* dx,
