@@ -117,11 +117,15 @@ def requests_per_second(call, callers, seconds):
     return [sum(counts) / seconds, callers]
 
 
-def measure(framework, task, threads, seconds, onnx=None, callers=0):
+def child_command(framework, task, threads, seconds, onnx=None, callers=0):
+    """The command line of one measurement in a fresh process (see child)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--child", framework, task,
            "--threads", str(threads), "--seconds", str(seconds), "--callers", str(callers)]
-    if onnx:
-        cmd += ["--onnx", onnx]
+    return cmd + (["--onnx", onnx] if onnx else [])
+
+
+def measure(framework, task, threads, seconds, onnx=None, callers=0):
+    cmd = child_command(framework, task, threads, seconds, onnx, callers)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"{framework} {task}: {out.stderr.strip()[-500:]}")
@@ -201,14 +205,13 @@ def run(args):
 
 def two_processes(args):
     """Steps per second of one pyconv trainer alone, and of two side by side
-    (each with the default thread count), over the rounds: worst pair round
-    against the best single round."""
+    (each with --threads), over the rounds: worst pair round against the
+    best single round."""
     single, pair = [], []
     for _ in range(args.rounds):
         med, _ = measure("pyconv", "step", args.threads, args.seconds)
         single.append(1.0 / med)
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", "pyconv", "step",
-               "--threads", str(args.threads), "--seconds", str(args.seconds)]
+        cmd = child_command("pyconv", "step", args.threads, args.seconds)
         procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
         outs = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
         pair.append(sum(1.0 / o[0] for o in outs))

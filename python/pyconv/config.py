@@ -13,8 +13,9 @@ def set_num_threads(n):
     CPU affinity mask, capped by a container's cgroup CPU quota);
     show_config() says which. A process forked from one that used pyconv
     starts with 1 (several forked workers each taking every core would only
-    fight over them). More than 4x the cores this process may use are capped there (thousands of
-    OS threads only thrash); get_num_threads() returns the value in effect."""
+    fight over them). More than 4x the cores this process may use are capped
+    there (thousands of OS threads only thrash); get_num_threads() returns
+    the value in effect."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an integer, received {type(n).__name__}")
     n = int(n)

@@ -14,9 +14,16 @@ import pytest
 import pyconv
 
 
-def python_in_child(code, preexec_fn=None, timeout=60):
+THREAD_VARIABLES = ("PYCONV_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def python_in_child(code, preexec_fn=None, env=None, timeout=60):
+    """Runs code in a fresh interpreter, with PYCONV_NUM_THREADS and
+    OMP_NUM_THREADS only as `env` sets them (they would decide the default)."""
+    clean = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=preexec_fn)
+                          text=True, timeout=timeout, preexec_fn=preexec_fn,
+                          env={**clean, **(env or {})})
 
 
 REPORT = """
@@ -157,10 +164,7 @@ def test_a_forked_child_may_use_threads_again():
 ])
 def test_environment_variables_set_the_default(env, threads, source):
     # Dask's and Ray's workers set OMP_NUM_THREADS for the libraries they host.
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("PYCONV_NUM_THREADS", "OMP_NUM_THREADS")}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(REPORT)], capture_output=True,
-                            text=True, timeout=60, env={**clean, **env})
+    result = python_in_child(REPORT, env=env)
     assert result.returncode == 0, result.stderr
     got_threads, got_source = result.stdout.splitlines()
     if threads is not None:

@@ -10,7 +10,7 @@ namespace pyconv {
 
 struct CoreCount {
   int cores;           // at least 1
-  std::string source;  // e.g. "affinity mask (2 of 2 CPUs)", "cgroup v2 cpu.max at /sys/..."
+  std::string source;  // e.g. "CPU affinity mask (2 CPUs)", "cgroup CPU quota in /sys/.../cpu.max (...)"
 };
 
 // Read once per process (it reads files): the result is cached.

@@ -191,11 +191,11 @@ class Pool {
 
   // Polls for a job other than `seen` for kPollTime, then sleeps until one.
   void wait_for_job(uint32_t seen) {
-    const auto poll_until = std::chrono::steady_clock::now() + kPollTime;
+    const auto poll_until = Clock::now() + kPollTime;
     for (int spins = 1; job_.load(std::memory_order_acquire) == seen; ++spins) {
       cpu_relax();
       if (spins % kSpinsBetweenYields == 0) std::this_thread::yield();
-      if (spins % 256 == 0 && std::chrono::steady_clock::now() > poll_until) {
+      if (spins % 256 == 0 && Clock::now() > poll_until) {
         std::unique_lock<std::mutex> lock(sleep_m_);
         sleeping_.fetch_add(1);  // before the check: run() reads it after publishing
         wake_.wait(lock, [&] { return job_.load() != seen; });
@@ -253,16 +253,14 @@ struct TaskScope {
 }  // namespace
 
 void pool_run(int threads, int64_t n, void (*body)(void*, int64_t), void* ctx) {
-  if (threads <= 1 || n <= 1 || t_in_task) {
+  auto on_this_thread = [&] {
     for (int64_t i = 0; i < n; ++i) body(ctx, i);
-    return;
-  }
+  };
+  if (threads <= 1 || n <= 1 || t_in_task) return on_this_thread();
   Pool& p = pool();
   std::unique_lock<std::mutex> lock(p.owner(), std::defer_lock);
-  if (p.serial_for_now() || !lock.try_lock()) {  // cores taken, or helpers busy with another job
-    for (int64_t i = 0; i < n; ++i) body(ctx, i);
-    return;
-  }
+  // Cores taken by other processes, or the helpers busy with another thread's job.
+  if (p.serial_for_now() || !lock.try_lock()) return on_this_thread();
   const TaskScope scope;
   const int helpers = static_cast<int>(std::min<int64_t>(threads, n)) - 1;
   if (n <= kMaxTasks) return p.run(helpers, n, body, ctx);

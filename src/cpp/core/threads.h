@@ -88,8 +88,8 @@ struct DefaultThreads {
   std::string source;
 };
 const DefaultThreads& default_threads();
-// True in a process forked from one that had loaded pyconv: it then runs on
-// one thread (see threads.cpp).
+// True in a process forked from one that had loaded pyconv: its default is
+// then one thread (set_num_threads there counts; see threads.cpp).
 bool in_forked_child();
 
 }  // namespace pyconv

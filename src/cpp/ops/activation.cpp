@@ -54,10 +54,6 @@ void softmax_row_backward(const float* y, float* dy, int64_t n) {
 
 constexpr int64_t kBlock = 8192;  // elements per block of an element-wise pass
 
-}  // namespace
-
-namespace {
-
 // Every activation, so that a GEMM's finish callback can point at one.
 constexpr Activation kEvery[] = {
     Activation::Linear,  Activation::Relu,        Activation::Tanh,      Activation::Sigmoid,

@@ -7,7 +7,6 @@
 #include "kernels/dispatch.h"
 #include "kernels/winograd.h"
 
-
 namespace pyconv::ops {
 
 using kernels::ConvGeometry;
