@@ -92,14 +92,20 @@ const pyconv::Graph& graph_of(const pcv_model* m) {
   return *m->graph;
 }
 
+// The model's quantized form; never there when the build has no int8, which
+// lets the linker leave the int8 code out.
+const pyconv::QuantizedModel* quantized_of(const pcv_model* m) {
+  return pyconv::kInt8Built ? m->quantized.get() : nullptr;
+}
+
 const pyconv::Shape& input_shape_of(const pcv_model* m) {
   require(m, "model");
-  return m->quantized ? m->quantized->input_shape() : m->graph->input_shape();
+  return quantized_of(m) ? quantized_of(m)->input_shape() : m->graph->input_shape();
 }
 
 const pyconv::Shape& output_shape_of(const pcv_model* m) {
   require(m, "model");
-  return m->quantized ? m->quantized->output_shape() : m->graph->output_shape();
+  return quantized_of(m) ? quantized_of(m)->output_shape() : m->graph->output_shape();
 }
 
 // shape = (batch,) + sample, checking that batch * numel(sample) fits.
@@ -133,8 +139,8 @@ void run(const pcv_model* m, const float* input, int64_t batch, float* output,
   require(output, "output");
   set_batch_shape(x_shape, batch, input_shape_of(m));
   set_batch_shape(out_shape, batch, output_shape_of(m));
-  if (m->quantized) {
-    m->quantized->predict(input, batch, output, pyconv::num_threads());
+  if (const pyconv::QuantizedModel* q = quantized_of(m)) {
+    q->predict(input, batch, output, pyconv::num_threads());
     return;
   }
   const pyconv::Graph& g = *m->graph;
@@ -352,8 +358,8 @@ pcv_status pcv_model_save(const pcv_model* m, const char* path) {
   return guarded([&] {
     require(m, "model");
     require(path, "path");
-    if (m->quantized)
-      pyconv::io::write_file(path, pyconv::io::encode(m->quantized->record()));
+    if (const pyconv::QuantizedModel* q = quantized_of(m))
+      pyconv::io::write_file(path, pyconv::io::encode(q->record()));
     else
       pyconv::save_model_file(*m->graph, path);
   });

@@ -12,6 +12,7 @@
 #include "core/threads.h"
 #include "core/training.h"
 #include "graph/batchnorm_fold.h"
+#include "graph/layers/built.h"
 #include "graph/metrics.h"
 #include "graph/buffer_plan.h"
 
@@ -220,6 +221,7 @@ void Graph::find_folds() {
     return -1;
   };
   fold_role_.assign(nodes_.size(), kNoFold);
+  if (!kBatchNormBuilt) return;  // a runtime without the layer leaves the folding code out
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const int norm = sole_consumer(k);
     // calls == 1: the node owns a layer no other node runs.
@@ -476,7 +478,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     }
     {
       const Profile::Timer time(profile_, k, Profile::Forward);  // a fold's time is its layer's
-      if (role >= 0)
+      if (kBatchNormBuilt && role >= 0)  // (constant: no fold without the layer)
         folded_layer(*folds_[role])->forward(run.in, target.out, rc);
       else
         layer(k).forward(run.in, target.out, rc);
@@ -638,7 +640,8 @@ void Graph::prepare_inference() const {
   std::shared_lock<SharedMutex> lock(weights_);
   for (const Node& node : nodes_)
     if (node.layer) node.layer->prepare_inference();
-  for (const auto& f : folds_) folded_layer(*f);
+  if (kBatchNormBuilt)
+    for (const auto& f : folds_) folded_layer(*f);
 }
 
 // A context borrowed from the model's pool for one call, returned (its

@@ -234,6 +234,9 @@ AnyModel any_model(io::ModelRecord r, const std::string& where) {
     m.graph->prepare_inference();
     return m;
   }
+  if (!kInt8Built)
+    throw FormatError(cat(where, "the file holds a quantized model (pyconv.quantize), and this "
+                                 "runtime was built for float models only (PYCONV_INT8=OFF)"));
   try {
     m.quantized = std::make_unique<QuantizedModel>(std::move(r));
   } catch (const FormatError& e) {

@@ -16,7 +16,15 @@
 #include "micro/pcvm.h"
 #include "quant/int8_kernels.h"
 
+#ifndef PYCONV_INT8
+#define PYCONV_INT8 1  // -DPYCONV_INT8=OFF: a runtime for float models only
+#endif
+
 namespace pyconv {
+
+// False in a runtime built with PYCONV_INT8=OFF: quantized model files are
+// refused when loaded, so the int8 code is never reached and not linked.
+inline constexpr bool kInt8Built = PYCONV_INT8;
 
 class QuantizedModel {
  public:

@@ -30,5 +30,7 @@ inline constexpr bool kConvBuilt = layer_built("Conv2D") || layer_built("Depthwi
                                    layer_built("SeparableConv2D") || layer_built("Conv1D") ||
                                    layer_built("Conv2DTranspose");
 inline constexpr bool kWinogradBuilt = PYCONV_WINOGRAD && kConvBuilt;
+// Inference folds BatchNormalization into the layer before it.
+inline constexpr bool kBatchNormBuilt = layer_built("BatchNormalization");
 
 }  // namespace pyconv
