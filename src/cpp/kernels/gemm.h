@@ -60,6 +60,9 @@ PCV_SGEMM_DECL
 namespace avx2 {
 PCV_SGEMM_DECL
 }
+namespace avx512 {
+PCV_SGEMM_DECL
+}
 namespace neon {
 PCV_SGEMM_DECL
 }
