@@ -63,6 +63,9 @@ PCV_WINOGRAD_DECLS
 namespace avx2 {
 PCV_WINOGRAD_DECLS
 }
+namespace avx512 {
+PCV_WINOGRAD_DECLS
+}
 #undef PCV_WINOGRAD_DECLS
 
 // u[xi][c][f] = (G g G^T)[xi] for the (3, 3, C, F) kernel (ISA-neutral: done
