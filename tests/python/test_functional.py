@@ -83,6 +83,18 @@ def test_concatenate_joins_along_its_axis(axis):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_concatenate_of_many_rows_is_split_among_threads(axis):
+    # Joining channels makes one short row a pixel: threads take runs of
+    # rows, so a large batch crosses many runs and both threads.
+    inp, conv_a, conv_b, a, b = _branches(shape=(48, 40, 3))
+    model = pyconv.Model(inp, L.Concatenate(axis=axis)([a, b]))
+    x = RNG.standard_normal((16, 48, 40, 3)).astype(np.float32)
+    expected = np.concatenate([_numpy_conv1x1(conv_a, x), _numpy_conv1x1(conv_b, x)], axis=axis)
+    out = model.predict_on_batch(x)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", sorted(MERGES) + ["Concatenate", "gate"])
 def test_merge_gradients_match_finite_differences(name):
     inp, _, conv_b, a, b = _branches(shape=(3, 3, 2), channels=2)

@@ -3,7 +3,7 @@
 // 6x32 register tile, two zmm per row, so each FMA does twice the work. On a
 // CPU with two 512-bit FMA units that doubles the multiply's peak; on one
 // that splits them in halves (AMD Zen 4) it changes little. Few rows of C
-// (B streamed, memory-bound) take the AVX2 kernel's path.
+// (B streamed, memory-bound) and narrow products take the AVX2 kernel.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -131,6 +131,11 @@ inline void store_tile(TileRegs acc, float* C, int64_t ldc, int mr, int nr, floa
 #include "kernels/gemm_pack_impl.h"
 #include "kernels/gemm_driver_impl.h"
 
+// At most 16 columns: the AVX2 kernel's 16-wide tile fits them with less
+// waste (a 12-filter layer would fill 12 of this tile's 32 lanes), so it
+// takes the product, B packed its way.
+bool narrow(int64_t N) { return N <= NR / 2; }
+
 }  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -138,12 +143,13 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            int64_t ldc, int threads, const GemmExtras* extras) {
   if (M <= 0 || N <= 0) return;
   const Problem p = problem(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, extras);
-  if (K <= 0 || streams_b(p)) {
-    // The AVX2 kernel's paths, which read B as given (a B packed for this
-    // kernel's panels is not theirs): no product, or few rows streaming B,
-    // which is memory-bound.
+  if (K <= 0 || streams_b(p) || narrow(N)) {
+    // The AVX2 kernel: no product; few rows streaming B, which is
+    // memory-bound; or a narrow product. It reads B as given, unless B came
+    // packed for it (narrow products are packed by the AVX2 kernel's
+    // packing, see below), not for this kernel's panels.
     GemmExtras own = p.extras;
-    own.packed_b = nullptr;
+    if (!narrow(N)) own.packed_b = nullptr;
     avx2::sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, &own);
     return;
   }
@@ -155,10 +161,15 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   run_packed(p, nt);
 }
 
-int64_t sgemm_packed_b_size(int64_t K, int64_t N) { return K * panels_of(N) * NR; }
+int64_t sgemm_packed_b_size(int64_t K, int64_t N) {
+  return narrow(N) ? avx2::sgemm_packed_b_size(K, N) : K * panels_of(N) * NR;
+}
 
 void sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, float* dst) {
-  pack_all_of_b(trans_b, K, N, B, ldb, dst);
+  if (narrow(N))
+    avx2::sgemm_pack_b(trans_b, K, N, B, ldb, dst);
+  else
+    pack_all_of_b(trans_b, K, N, B, ldb, dst);
 }
 
 }  // namespace pyconv::kernels::avx512

@@ -250,16 +250,16 @@ class ConcatenateLayer : public Layer {
 
   BackwardReads backward_reads() const override { return {false, false}; }
 
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
-    for_each_block(in, out, [&](size_t k, float* joined, int64_t at, int64_t n) {
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& rc) const override {
+    for_each_block(in, out, rc.threads, [&](size_t k, float* joined, int64_t at, int64_t n) {
       std::memcpy(joined, in[k]->data() + at, sizeof(float) * n);
     });
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor&, Tensor& dout,
-                const std::vector<Tensor*>& din, const RunContext&) override {
+                const std::vector<Tensor*>& din, const RunContext& rc) override {
     require_training("backward");
-    for_each_block(in, dout, [&](size_t k, float* joined, int64_t at, int64_t n) {
+    for_each_block(in, dout, rc.threads, [&](size_t k, float* joined, int64_t at, int64_t n) {
       if (din[k]) std::memcpy(din[k]->data() + at, joined, sizeof(float) * n);
     });
   }
@@ -267,18 +267,29 @@ class ConcatenateLayer : public Layer {
  private:
   // The joined tensor's rows (everything before the axis) are the inputs'
   // blocks side by side: calls fn(k, where input k's block lies in a row of
-  // `joined`, where that block starts in input k, its length) for every row.
+  // `joined`, where that block starts in input k, its length) for every
+  // block of every row. Joining channels makes many short rows (one a
+  // pixel): threads take runs of rows, each row written whole in turn.
   template <class Fn>
-  void for_each_block(const std::vector<const Tensor*>& parts, Tensor& joined, Fn fn) const {
+  void for_each_block(const std::vector<const Tensor*>& parts, Tensor& joined, int threads,
+                      Fn fn) const {
     int64_t outer = 1;
     for (size_t d = 0; d <= axis0_; ++d) outer *= joined.dim(static_cast<int64_t>(d));
     const int64_t row = joined.numel() / outer;
-    int64_t start = 0;
+    std::vector<int64_t> block(parts.size()), start(parts.size());
+    int64_t at = 0;
     for (size_t k = 0; k < parts.size(); ++k) {
-      const int64_t block = parts[k]->numel() / outer;
-      for (int64_t o = 0; o < outer; ++o) fn(k, joined.data() + o * row + start, o * block, block);
-      start += block;
+      block[k] = parts[k]->numel() / outer;
+      start[k] = at;
+      at += block[k];
     }
+    const int64_t rows_per_run = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(row, 1));
+    parallel_blocks(threads_for(joined.numel(), threads), outer, rows_per_run,
+                    [&](int64_t lo, int64_t hi) {
+      for (int64_t o = lo; o < hi; ++o)
+        for (size_t k = 0; k < parts.size(); ++k)
+          fn(k, joined.data() + o * row + start[k], o * block[k], block[k]);
+    });
   }
 
   static int64_t checked_add(int64_t a, int64_t b, const std::string& who) {
