@@ -11,6 +11,8 @@ namespace pyconv {
 
 // dst[0, n) = src[0, n); a large copy is shared among the threads.
 void copy_floats(float* dst, const float* src, int64_t n);
+// dst[0, n) += src[0, n), shared among the threads alike.
+void add_floats(float* dst, const float* src, int64_t n);
 
 class Tensor {
  public:
