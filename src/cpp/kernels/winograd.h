@@ -45,17 +45,18 @@ inline WinogradTileOrigin winograd_tile_origin(const ConvGeometry& g, int64_t t)
 }
 
 #define PCV_WINOGRAD_DECLS                                                                  \
-  /* v[xi][t - t0][c] = (B^T d B)[xi] of the 6x6 input tile t, for t in [t0, t1); */     \
+  /* v[xi][t - t0][c] = (B^T d B)[xi] of the 6x6 input tile t, for t in [t0, t1), */     \
+  /* each point's plane `rows` tiles long (a block may hold several samples' tiles); */  \
   /* zeros: C zeros, read where the tile leaves the image */                                 \
   void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, int64_t t0, \
-                      int64_t t1, float* v);                                                 \
+                      int64_t t1, float* v, int64_t rows);                                   \
   /* y tiles from m[xi][t - t0][f] = (A^T m A), plus bias, then ReLU if relu */              \
   void winograd_output(const ConvGeometry& g, const float* m, const float* bias, bool relu, \
-                       int64_t t0, int64_t t1, float* y);                                      \
+                       int64_t t0, int64_t t1, float* y, int64_t rows);                        \
   /* For the kernel gradient: w[xi][t - t0][f] = (A dy A^T)[xi] of the 4x4 dy tile t; */     \
   /* zeros: F zeros, read where the tile leaves dy */                                        \
   void winograd_grad_output(const ConvGeometry& g, const float* dy, const float* zeros,      \
-                            int64_t t0, int64_t t1, float* w);
+                            int64_t t0, int64_t t1, float* w, int64_t rows);
 
 namespace ref {
 PCV_WINOGRAD_DECLS

@@ -55,8 +55,8 @@
   dst[(6 * k + 4) * st + c] = p##k##4, dst[(6 * k + 5) * st + c] = p##k##5;
 
 void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, int64_t t0,
-                    int64_t t1, float* v) {
-  const int64_t C = g.C, count = t1 - t0, st = count * C;  // v[xi] starts every st floats
+                    int64_t t1, float* v, int64_t rows) {
+  const int64_t C = g.C, st = rows * C;  // v[xi] starts every st floats
   for (int64_t t = t0; t < t1; ++t) {
     const WinogradTileOrigin o = winograd_tile_origin(g, t);
     const int64_t h0 = o.oh - g.PT, w0 = o.ow - g.PL;
@@ -79,8 +79,8 @@ void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, i
 }
 
 void winograd_grad_output(const ConvGeometry& g, const float* dy, const float* zeros, int64_t t0,
-                          int64_t t1, float* w) {
-  const int64_t F = g.F, count = t1 - t0, st = count * F;
+                          int64_t t1, float* w, int64_t rows) {
+  const int64_t F = g.F, st = rows * F;
   for (int64_t t = t0; t < t1; ++t) {
     const WinogradTileOrigin o = winograd_tile_origin(g, t);
     const float* d[4][4];
@@ -144,8 +144,8 @@ thread_local Scratch<float> t_edge_tile;  // a tile cut by the image's edge
 }  // namespace
 
 void winograd_output(const ConvGeometry& g, const float* m, const float* bias, bool relu,
-                     int64_t t0, int64_t t1, float* y) {
-  const int64_t F = g.F, count = t1 - t0, st = count * F;
+                     int64_t t0, int64_t t1, float* y, int64_t rows) {
+  const int64_t F = g.F, st = rows * F;
   const int64_t right = g.DW * F, down = g.DH * g.OW * F;  // to the tile's other outputs
   const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
   const auto tile = bias ? output_tile<true> : output_tile<false>;
