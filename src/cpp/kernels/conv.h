@@ -84,6 +84,9 @@ PCV_CONV_FORWARD_DECL
 namespace avx2 {
 PCV_CONV_FORWARD_DECL
 }
+namespace avx512 {
+PCV_CONV_FORWARD_DECL
+}
 namespace neon {
 PCV_CONV_FORWARD_DECL
 }
@@ -96,6 +99,10 @@ PCV_CONV_FORWARD_DECL
 inline bool planar_forward_applies(const ConvGeometry& g) {
   return g.SH == 1 && g.SW == 1 && g.groups == 1 && g.F <= 8;
 }
+// Fewer than 4 input channels per group: the x86 kernels convolve through
+// the packed GEMM, columns packed from x, where per-tap addressing would cost
+// more than the arithmetic it feeds (see conv_avx2.cpp).
+inline bool packed_columns_applies(const ConvGeometry& g) { return g.cin_group() < 4; }
 namespace avx2 {
 void conv_forward_planar(const ConvGeometry& g, const float* x, const float* kernel,
                          const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y);

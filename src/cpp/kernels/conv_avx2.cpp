@@ -25,8 +25,7 @@ namespace {
 
 thread_local Scratch<float> t_panels, t_zeros;
 
-// Few channels per group: the packed GEMM, columns packed from x (see the top).
-bool packed_columns(const ConvGeometry& g) { return g.cin_group() < 4; }
+bool packed_columns(const ConvGeometry& g) { return packed_columns_applies(g); }
 
 // One group's share of conv_pack's output, in floats.
 int64_t group_packed_size(const ConvGeometry& g) {
