@@ -103,10 +103,7 @@ class Pool {
         yielded = true;
       }
     }
-    if (yielded)
-      note_wait(worked - start, Clock::now() - worked);
-    else
-      stalls_ = 0;
+    if (yielded) note_wait(worked - start, Clock::now() - worked);
     if (failed_.load(std::memory_order_relaxed)) {
       std::exception_ptr e = error_;
       error_ = nullptr;
@@ -119,19 +116,19 @@ class Pool {
 
   // After a job whose caller waited for a helper's task much longer than it
   // worked itself (a helper lost its core mid-task: other processes want
-  // the cores), jobs run on their callers alone for a while, 10 ms doubling
-  // up to 160 ms while it keeps happening; then helpers are tried again. On
-  // a busy machine that keeps a step from waiting out time slices, so it is
-  // never much slower than on one thread.
+  // the cores), jobs run on their callers alone for a while: 10 ms, doubling
+  // up to 160 ms for each stall that comes within a second of the one
+  // before (the machine stays busy; jobs that went well in between do not
+  // reset it, as one stall costs more than many jobs gain), back to 10 ms
+  // after a second without one. On a busy machine that keeps a step from
+  // waiting out time slices, so it is never much slower than on one thread.
   void note_wait(Clock::duration worked, Clock::duration waited) {
-    if (waited < kStall || waited < 2 * worked) {
-      stalls_ = 0;
-      return;
-    }
-    const auto pause = std::chrono::milliseconds(10) * (1 << std::min(stalls_, 4));
-    stalls_ = std::min(stalls_ + 1, 8);
-    serial_until_.store((Clock::now() + pause).time_since_epoch().count(),
-                        std::memory_order_relaxed);
+    if (waited < kStall || waited < 2 * worked) return;
+    const auto now = Clock::now();
+    stalls_ = now - last_stall_ < std::chrono::seconds(1) ? std::min(stalls_ + 1, 4) : 0;
+    last_stall_ = now;
+    const auto pause = std::chrono::milliseconds(10) * (1 << stalls_);
+    serial_until_.store((now + pause).time_since_epoch().count(), std::memory_order_relaxed);
   }
 
   // Claims and runs tasks of `job` until none is left (or a later job began).
@@ -223,7 +220,8 @@ class Pool {
   std::condition_variable wake_;
   // Serial mode after stalls (note_wait); stalls_ is the owner's only.
   static constexpr Clock::duration kStall = std::chrono::microseconds(200);
-  int stalls_ = 0;
+  int stalls_ = 0;                // stalls in a row, each within a second of the last
+  Clock::time_point last_stall_{};
   std::atomic<int64_t> serial_until_{0};  // steady_clock ticks; 0: never
 };
 
