@@ -27,16 +27,6 @@ namespace {
 constexpr int64_t KC = 320; // most depth per packed block: a B panel (20 KB) stays in L1
 constexpr int64_t MC = 120; // rows of one packed A block (120 KB): stays in L2
 constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
-thread_local Scratch<float> t_pack_a, t_pack_b;
-
-constexpr int64_t kPackSlack = 8;
-
-// Depth per packed block: K split evenly (a multiple of 4), so no thin
-// remainder block.
-int64_t depth_block(int64_t K) {
-  const int64_t k_blocks = (K + KC - 1) / KC;
-  return ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
-}
 
 #include "kernels/gemm_pack_a_impl.h"
 #include "kernels/gemm_pack_impl.h"

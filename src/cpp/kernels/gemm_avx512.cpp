@@ -28,14 +28,6 @@ using TileRegs = __m512[MR][2];
 constexpr int64_t KC = 288;   // most depth per block (3x3x32 in one): a B panel (36 KB) in L1
 constexpr int64_t MC = 120;   // rows of one packed A block (120 KB): stays in L2
 constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
-thread_local Scratch<float> t_pack_a, t_pack_b;
-
-constexpr int64_t kPackSlack = 8;
-
-int64_t depth_block(int64_t K) {
-  const int64_t k_blocks = (K + KC - 1) / KC;
-  return ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
-}
 
 // Lanes [0, n) of a 16-lane vector (n may be <= 0 or >= 16).
 inline __mmask16 lanes16(int64_t n) {

@@ -2,8 +2,10 @@
 // problem, the split of blocks among threads and the path choice. Included
 // in their anonymous namespaces after the tile (MR, NR, TileRegs,
 // micro_kernel, tile_rows, store_tile, Epilogue), the block sizes (KC, MC, NC), the
-// packing (pack_a, kernels/gemm_pack_impl.h), depth_block and t_pack_a,
-// t_pack_b. The including file provides <algorithm>.
+// packing (pack_a, depth_block, kPackSlack, kernels/gemm_pack_impl.h). The
+// including file provides <algorithm> and kernels/scratch.h.
+
+thread_local Scratch<float> t_pack_a, t_pack_b;  // each thread's packed blocks
 
 struct Problem {
   bool trans_a, trans_b;

@@ -1,8 +1,18 @@
 // op(A) packed into MR-row panels with 8-float vectors, shared by the AVX2
 // and AVX-512 GEMMs (both use 6-row tiles): included in their anonymous
-// namespaces after MR, kPackSlack and kernels/avx2_lanes.h. The including
-// file provides <immintrin.h> and <algorithm>.
+// namespaces after MR, KC and kernels/avx2_lanes.h. The including file
+// provides <immintrin.h> and <algorithm>.
 static_assert(MR == 6, "pack_a_rows8 fills 6 of 8 lanes");
+
+// Depth per packed block: K split evenly (a multiple of 4, as pack_a_rows8
+// takes 8 steps at a time), so no thin remainder block.
+int64_t depth_block(int64_t K) {
+  const int64_t k_blocks = (K + KC - 1) / KC;
+  return ((K + k_blocks - 1) / k_blocks + 3) / 4 * 4;
+}
+
+// Floats past a packed A block that pack_a_rows8's last column may write.
+constexpr int64_t kPackSlack = 8;
 
 // Transposes 8 depth steps of MR full rows (rows[r][k0..k0+7]) into packed
 // columns dst[k * MR + r]. Each column is stored as 8 lanes, the 2 extra
