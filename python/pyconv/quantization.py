@@ -6,7 +6,8 @@
 
 Weights are quantized per output channel and symmetric; activations per
 tensor, with a scale and zero point calibrated on the representative data
-(the range of the values seen, or a percentile of them); accumulation is in
+(the range of the values seen, a percentile of them, or the range that
+minimises the KL divergence of the quantized values); accumulation is in
 int32 and outputs are brought back to int8 with an integer multiplier and
 shift, as TFLite does. Batch normalization after a convolution is folded into
 it, ReLU and ReLU6 become the output's clamp, other activations a 256-entry
@@ -64,7 +65,7 @@ def _activation_fn(name):
 
 class _Range:
     """The values a tensor took on the representative data: min/max, and a
-    sample of them for the percentile method."""
+    sample of them for the percentile and entropy methods."""
 
     def __init__(self):
         self.lo, self.hi, self.samples = math.inf, -math.inf, []
@@ -83,7 +84,48 @@ class _Range:
         if method == "minmax":
             return self.lo, self.hi
         v = np.concatenate(self.samples)
+        if method == "entropy":
+            # Each sign's share of the 256 levels: all of them for a tensor of
+            # one sign (a ReLU output), half each otherwise.
+            levels = 128 if self.lo < 0 < self.hi else 256
+            hi = _entropy_threshold(v[v > 0], levels) if self.hi > 0 else self.hi
+            lo = -_entropy_threshold(-v[v < 0], levels) if self.lo < 0 else self.lo
+            return lo, hi
         return float(np.percentile(v, 100 - percentile)), float(np.percentile(v, percentile))
+
+
+def _entropy_threshold(a, levels, bins=2048):
+    """The clipping point t of positive values `a` whose `levels`-level
+    quantization of [0, t] loses the least information: the smallest
+    KL divergence between the values' histogram clipped at t (what lies
+    beyond folded into the last bin) and the clipped histogram merged into
+    `levels` groups, each spread back over its nonzero bins (TensorRT's
+    entropy calibration). Never beyond the largest value."""
+    top = float(a.max())
+    hist, _ = np.histogram(a, bins=bins, range=(0.0, top))
+    hist = hist.astype(np.float64)
+    if len(a) < 2 or top <= 0 or bins <= levels:
+        return top
+    best, best_kl = bins, math.inf
+    for i in range(levels, bins + 1, 16):
+        clipped = hist[:i]
+        p = clipped.copy()
+        p[-1] += hist[i:].sum()
+        nonzero = p > 0
+        q = np.zeros(i)
+        for g in np.array_split(np.arange(i), levels):  # Q: from the clipped values alone
+            kept = g[clipped[g] > 0]
+            if len(kept):
+                q[kept] = clipped[g].sum() / len(kept)
+        # Where P has mass and Q none (the folded tail's bin, past every
+        # clipped value), a small mass instead of an infinite divergence.
+        q_sum = q.sum()
+        q[nonzero & (q == 0)] = 1e-4 * q_sum / i
+        p_sum, q_sum = p.sum(), q.sum()
+        kl = float(np.sum(p[nonzero] / p_sum * np.log((p[nonzero] / p_sum) / (q[nonzero] / q_sum))))
+        if kl < best_kl:
+            best, best_kl = i, kl
+    return top * best / bins
 
 
 def _params_for(lo, hi):
@@ -323,11 +365,13 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
     calibrated on `representative_data` (inputs like those it will see; a few
     hundred are usually enough).
 
-    method: "minmax" (the full range seen) or "percentile" (the range holding
-    `percentile` percent of the values, clipping outliers). float_layers: names
-    of layers to keep in float."""
-    if method not in ("minmax", "percentile"):
-        raise ValueError(f"method must be 'minmax' or 'percentile', received {method!r}")
+    method: "minmax" (the full range seen), "percentile" (the range holding
+    `percentile` percent of the values, clipping outliers) or "entropy" (each
+    sign's clipping point that keeps the quantized values' distribution
+    closest to the values', in KL divergence, as TensorRT and ONNX Runtime
+    calibrate). float_layers: names of layers to keep in float."""
+    if method not in ("minmax", "percentile", "entropy"):
+        raise ValueError(f"method must be 'minmax', 'percentile' or 'entropy', received {method!r}")
     if not 50 < percentile <= 100:
         raise ValueError(f"percentile must be in (50, 100], received {percentile}")
     if model._graph is None and hasattr(model, "build"):

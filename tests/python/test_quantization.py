@@ -136,6 +136,34 @@ def test_percentile_calibration_and_float_layers():
     np.testing.assert_allclose(q.predict(xt[:10]), _oracle(q, xt[:10]), atol=2e-5)
 
 
+def test_entropy_calibration_clips_a_rare_outlier_but_not_a_smooth_range():
+    from pyconv.quantization import _Range
+    rng = np.random.default_rng(0)
+    bulk = np.abs(rng.standard_normal(100_000)).astype(np.float32)
+    with_outlier = _Range()
+    with_outlier.add(np.concatenate([bulk, np.full(5, 500.0, np.float32)]), rng)
+    lo, hi = with_outlier.limits("entropy", 99.99)
+    assert lo == bulk.min() and bulk.max() < hi < 100   # min/max would keep all of [0, 500]
+    assert with_outlier.limits("minmax", 99.99)[1] == 500
+    uniform = _Range()
+    uniform.add(rng.uniform(-1, 1, 100_000).astype(np.float32), rng)
+    lo, hi = uniform.limits("entropy", 99.99)
+    assert lo < -0.99 and hi > 0.99   # nothing to gain by clipping an even spread
+
+
+def test_entropy_calibration_quantizes_as_accurately():
+    pyconv.set_seed(1)
+    x, y, xt, yt = _digits(1500, 300)
+    model = _trained(pyconv.Sequential([
+        pyconv.Input((28, 28, 1)), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(),
+        L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(),
+        L.Dense(10, activation="softmax")]), x, y)
+    float_acc = np.mean(model.predict(xt, verbose=0).argmax(1) == yt)
+    q = pyconv.quantize(model, x[:200], method="entropy")
+    assert np.mean(q.predict(xt).argmax(1) == yt) >= float_acc - 0.02
+    np.testing.assert_allclose(q.predict(xt[:10]), _oracle(q, xt[:10]), atol=2e-5)
+
+
 def test_save_load_pickle_c_library_and_pyconv_run(tmp_path):
     pyconv.set_seed(3)
     x, y, xt, _ = _digits(600, 64)
