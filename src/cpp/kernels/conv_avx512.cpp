@@ -1,16 +1,18 @@
 // Convolution forward for the "avx512" table (flags: see src/cpp/CMakeLists.txt):
-// layers with few input channels and more than 16 filters a group go through
-// the AVX-512 GEMM (its 32-wide tile), columns packed from x and the kernel's
-// columns packed into that GEMM's panels once per model (conv_pack); every
-// other layer takes the AVX2 kernel, whose packing it then uses too.
+// layers with few input channels go through the AVX-512 GEMM, columns packed
+// from x and the kernel's columns packed into that GEMM's panels once per
+// model (conv_pack); every other layer takes the AVX2 kernel, whose packing
+// it then uses too.
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 
 namespace pyconv::kernels::avx512 {
 
 namespace {
+// (A group of at most 16 filters then goes on to the AVX2 GEMM, packed its
+// way: see gemm_avx512.cpp.)
 bool through_gemm(const ConvGeometry& g) {
-  return !planar_forward_applies(g) && packed_columns_applies(g) && g.cout_group() > 16;
+  return !planar_forward_applies(g) && packed_columns_applies(g);
 }
 
 int64_t group_packed_size(const ConvGeometry& g) {

@@ -143,11 +143,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     return;
   }
   const Problem p = problem(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, extras);
-  const int nt = gemm_threads(p, threads);
   if (streams_b(p)) {
     // Streaming B is memory-bound: worth a second thread at a quarter of the
     // usual work.
-    const int64_t stream_threads = std::max<int64_t>(1, std::min<int64_t>(nt_streaming(threads), (M * N * K) >> 18));
+    const int64_t stream_threads = std::max<int64_t>(1, std::min<int64_t>(usable_threads(threads), (M * N * K) >> 18));
     const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(stream_threads, N / 64));
     int64_t* ks = t_depth.get(static_cast<size_t>(p.K));
     const int64_t nk = small_m_depth(p, ks);
@@ -158,11 +157,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     });
     return;
   }
-  if (nt == 1 && fits_unpacked(p)) {
-    unpacked(p);
-    return;
-  }
-  run_packed(p, nt);
+  blocked(p, threads);
 }
 
 int64_t sgemm_packed_b_size(int64_t K, int64_t N) { return K * panels_of(N) * NR; }

@@ -145,12 +145,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     avx2::sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, &own);
     return;
   }
-  const int nt = gemm_threads(p, threads);
-  if (nt == 1 && fits_unpacked(p)) {
-    unpacked(p);
-    return;
-  }
-  run_packed(p, nt);
+  blocked(p, threads);
 }
 
 int64_t sgemm_packed_b_size(int64_t K, int64_t N) {

@@ -162,17 +162,18 @@ Problem problem(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
 }
 
 // The threads a caller may use: none but its own inside a parallel task.
-int nt_streaming(int threads) { return pool_in_task() ? 1 : threads; }
+int usable_threads(int threads) { return pool_in_task() ? 1 : threads; }
 
-// Threads for a product: only with enough work per thread (about 2^20 FMAs,
-// ~10 us).
-int gemm_threads(const Problem& p, int threads) {
-  return static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>(nt_streaming(threads), p.M * p.N * p.K >> 20)));
-}
-
-// The product through packed blocks, B packed here unless it comes packed.
-void run_packed(const Problem& p, int nt) {
+// The product through the tile: operands that fit in cache read where they
+// lie on one thread, else packed blocks (B packed here unless it comes
+// packed) on as many threads as have about 2^20 FMAs (~10 us) each.
+void blocked(const Problem& p, int threads) {
+  const int nt = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(usable_threads(threads), p.M * p.N * p.K >> 20)));
+  if (nt == 1 && fits_unpacked(p)) {
+    unpacked(p);
+    return;
+  }
   float* packed_b = p.extras.packed_b
                         ? nullptr
                         : t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, p.N) + NR)));

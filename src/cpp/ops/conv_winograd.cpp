@@ -26,7 +26,7 @@ thread_local Tensor t_u, t_zeros, t_partials;  // used by the calling thread onl
 // that small images (9 tiles for 11x11 outputs) still make GEMMs of many rows.
 struct TilePlan {
   int threads;
-  int64_t tiles, block, tasks;  // tiles per sample; tasks = ceil(N * tiles / block)
+  int64_t tiles, total, block, tasks;  // per sample, in all (N x tiles); tasks = ceil(total / block)
 };
 
 // Tiles per block: the block's transforms (36 x tiles x (C + F) floats)
@@ -37,6 +37,7 @@ TilePlan plan_tiles(const ConvGeometry& g, int64_t N, int threads) {
   TilePlan p;
   p.threads = threads_for(total * kWinogradPoints * C * F, threads);
   p.tiles = T;
+  p.total = total;
   const int64_t fits = std::max<int64_t>(6, (int64_t{1} << 18) / (kWinogradPoints * (C + F)));
   p.block = std::min(fits, (total + p.threads - 1) / p.threads);
   p.tasks = (total + p.block - 1) / p.block;
@@ -50,12 +51,12 @@ TilePlan plan_tiles(const ConvGeometry& g, int64_t N, int threads) {
 // else plan.threads slices of consecutive blocks, slot being the slice: for
 // bodies that sum into per-slot partials, which must not depend on timing.
 template <bool kClaim, class Body>
-void for_each_tile_block(const ConvGeometry& g, int64_t N, const TilePlan& plan, Body body) {
+void for_each_tile_block(const ConvGeometry& g, const TilePlan& plan, Body body) {
   auto run = [&](int64_t slot, int64_t task) {
     t_v.resize({kWinogradPoints, plan.block, g.C});
     t_m.resize({kWinogradPoints, plan.block, g.F});
     const int64_t q0 = task * plan.block;
-    body(slot, q0, std::min(N * plan.tiles, q0 + plan.block), t_v.data(), t_m.data());
+    body(slot, q0, std::min(plan.total, q0 + plan.block), t_v.data(), t_m.data());
   };
   if (kClaim) {
     parallel_for(plan.threads, plan.tasks, [&](int64_t task) { run(0, task); }, /*dynamic=*/true);
@@ -104,7 +105,7 @@ void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const fl
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
   const TilePlan plan = plan_tiles(g, N, threads);
-  for_each_tile_block<true>(g, N, plan, [&](int64_t, int64_t q0, int64_t q1, float* v, float* m) {
+  for_each_tile_block<true>(g, plan, [&](int64_t, int64_t q0, int64_t q1, float* v, float* m) {
     const int64_t count = q1 - q0;
     for_each_sample_run(plan, q0, q1, [&](int64_t n, int64_t t0, int64_t t1, int64_t row) {
       kt.winograd_input(g, x + n * in_size, zero_c, t0, t1, v + row * C, count);
@@ -141,7 +142,7 @@ void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, 
       kt.sgemm(true, false, F, C, count, 1.f, w + xi * count * F, F, v + xi * count * C, C,
                1.f, p + xi * point, C, 1, nullptr);
   };
-  for_each_tile_block<false>(g, N, plan, body);
+  for_each_tile_block<false>(g, plan, body);
   for (int t = 1; t < plan.threads; ++t) {
     const float* part = partials + t * kWinogradPoints * point;
     for (int64_t i = 0; i < kWinogradPoints * point; ++i) partials[i] += part[i];
