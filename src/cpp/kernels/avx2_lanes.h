@@ -1,6 +1,6 @@
-// Lane masks and an 8x8 transpose for 8-float vectors: included inside an
-// ISA's namespace by files compiled with at least -mavx2 (the AVX2 tile, the
-// AVX-512 GEMM's A packing). Everything is in an anonymous namespace, so each
+// Lane masks and an 8x8 transpose for 8-float vectors (and the 16-lane mask
+// where AVX-512 is on): included inside an ISA's namespace by files compiled
+// with at least -mavx2 (the AVX2 tile, the AVX-512 GEMM and convolution). Everything is in an anonymous namespace, so each
 // file has its own copy. The including file provides <immintrin.h> and
 // <algorithm>.
 
@@ -12,6 +12,13 @@ inline __m256i first_lanes(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(n, 8))),
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+
+#ifdef __AVX512F__
+// Lanes [0, n) of a 16-lane vector (n may be <= 0 or >= 16).
+inline __mmask16 lanes16(int64_t n) {
+  return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1);
+}
+#endif
 
 // out[j] lane i = in[i] lane j: an 8x8 transpose in registers.
 inline void transpose8(const __m256 in[8], __m256 out[8]) {

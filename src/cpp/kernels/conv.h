@@ -2,6 +2,7 @@
 // output pixel and one column per (kh, kw, c) tap of one group, so that
 // convolution becomes col[P, K] x kernel[K, F].
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/gemm.h"
@@ -104,8 +105,27 @@ inline bool planar_forward_applies(const ConvGeometry& g) {
 // more than the arithmetic it feeds (see conv_avx2.cpp).
 inline bool packed_columns_applies(const ConvGeometry& g) { return g.cin_group() < 4; }
 namespace avx2 {
+// The direct kernels' weights: one group's kernel columns as 16-filter panels
+// (kernels/conv_direct_impl.h), which the AVX-512 kernel reads too.
+void pack_filter_panels(const ConvGeometry& g, int64_t group, const float* kernel, float* out);
 void conv_forward_planar(const ConvGeometry& g, const float* x, const float* kernel,
                          const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y);
+}
+namespace avx512 {
+void conv_forward_planar(const ConvGeometry& g, const float* x, const float* kernel,
+                         const float* bias, bool relu, int64_t p_begin, int64_t p_end, float* y);
+}
+// conv_forward's range [q_begin, q_end) through a planar kernel, sample by sample.
+template <class Planar>
+inline void planar_forward_range(Planar planar, const ConvGeometry& g, const float* x,
+                                 const float* kernel, const float* bias, bool relu,
+                                 int64_t q_begin, int64_t q_end, float* y) {
+  const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C;
+  for (int64_t q = q_begin; q < q_end;) {
+    const int64_t n = q / P, p0 = q - n * P, p1 = std::min(P, p0 + q_end - q);
+    planar(g, x + n * in_size, kernel, bias, relu, p0, p1, y + n * P * g.F);
+    q += p1 - p0;
+  }
 }
 
 // Kernel gradient of one sample of a stride-1 ungrouped convolution with few

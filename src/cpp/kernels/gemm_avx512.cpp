@@ -29,11 +29,6 @@ constexpr int64_t KC = 288;   // most depth per block (3x3x32 in one): a B panel
 constexpr int64_t MC = 120;   // rows of one packed A block (120 KB): stays in L2
 constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in L3
 
-// Lanes [0, n) of a 16-lane vector (n may be <= 0 or >= 16).
-inline __mmask16 lanes16(int64_t n) {
-  return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1);
-}
-
 // acc[MR x NR] = sum over k of A(r, k) * B(k, c), where A(r, k) = rows[r][k * ks]
 // and B(k, c) = b[k * ldb + c]. Packed panels are rows = a + r, ks = MR,
 // ldb = NR; an operand small enough to stay in cache is read where it lies.
