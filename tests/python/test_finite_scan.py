@@ -10,7 +10,8 @@ import pyconv
 from pyconv import _core, layers
 
 ISAS = _core.available_isas()
-LENGTHS = [1, 31, 32, 33, 64, 100, 1000, 70001]  # the scan takes 32 values at a time
+LENGTHS = [1, 31, 32, 33, 64, 100, 1000, 70001,
+           1_048_593]  # the scan takes 32 values at a time; the last splits among 2 threads
 
 
 
