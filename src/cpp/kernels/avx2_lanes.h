@@ -1,8 +1,8 @@
 // Lane masks and an 8x8 transpose for 8-float vectors (and the 16-lane mask
 // where AVX-512 is on): included inside an ISA's namespace by files compiled
-// with at least -mavx2 (the AVX2 tile, the AVX-512 GEMM and convolution). Everything is in an anonymous namespace, so each
-// file has its own copy. The including file provides <immintrin.h> and
-// <algorithm>.
+// with at least -mavx2 (the AVX2 tile, the AVX-512 GEMM and convolution).
+// Everything is in an anonymous namespace, so each file has its own copy.
+// The including file provides <immintrin.h> and <algorithm>.
 
 namespace {
 

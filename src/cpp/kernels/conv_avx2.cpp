@@ -24,8 +24,6 @@ namespace pyconv::kernels::avx2 {
 
 namespace {
 
-thread_local Scratch<float> t_panels, t_zeros;
-
 bool packed_columns(const ConvGeometry& g) { return packed_columns_applies(g); }
 
 // One group's share of conv_pack's output, in floats.
@@ -92,20 +90,14 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
   const int64_t Cg = g.cin_group(), Fg = g.cout_group(), K = g.col_width();
   if (planar_forward_applies(g))  // few filters: vectorised across pixels instead
     return planar_forward_range(conv_forward_planar, g, x, kernel, bias, relu, q_begin, q_end, y);
-  const float* group_packed = packed ? packed + group * group_packed_size(g) : nullptr;
   if (packed_columns(g)) {
-    conv_forward_packed(avx2::sgemm, g, group, x, kernel, group_packed, bias, relu, q_begin,
-                        q_end, y);
+    conv_forward_packed(avx2::sgemm, g, group, x, kernel,
+                        packed ? packed + group * group_packed_size(g) : nullptr, bias, relu,
+                        q_begin, q_end, y);
     return;
   }
-  const float* panels = group_packed;
-  if (!panels) {  // packed once for every sample in the range
-    float* own = t_panels.get(static_cast<size_t>(group_packed_size(g)));
-    pack_filter_panels(g, group, kernel, own);
-    panels = own;
-  }
-  float* zero = t_zeros.get(static_cast<size_t>(Cg));
-  std::fill(zero, zero + Cg, 0.f);
+  const float* panels = group_panels(g, group, kernel, packed);
+  const float* zero = zero_row(g);
   const float* xg = x + group * Cg;
   const int64_t n_panels = (Fg + NR - 1) / NR;
   __m256 acc[MR][2];

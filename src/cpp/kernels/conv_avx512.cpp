@@ -17,14 +17,12 @@
 namespace pyconv::kernels::avx512 {
 
 #include "kernels/avx2_lanes.h"
-#include "kernels/conv_direct_impl.h"
 #include "kernels/scratch.h"
+#include "kernels/conv_direct_impl.h"
 
 namespace {
 
 constexpr int kTileRows = 8;  // output pixels per register tile
-
-thread_local Scratch<float> t_panels, t_zeros;
 
 // (A group of at most 16 filters then goes on to the AVX2 GEMM, packed its
 // way: see gemm_avx512.cpp.)
@@ -63,7 +61,7 @@ void direct_tile(const ConvGeometry& g, const PixelOrigin px[kTileRows], const f
     const __mmask16 m = lanes16(cols - v * kPanelWidth);
     const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + v * kPanelWidth) : zero_v;
     for (int r = 0; r < kTileRows; ++r) {
-      if (r >= rows) break;
+      if (r >= rows) break;  // (constant indices: acc stays in registers)
       __m512 out = _mm512_add_ps(acc[r][v], b);
       if (relu) out = _mm512_mask_max_ps(out, m, out, zero_v);
       _mm512_mask_storeu_ps(y + r * g.F + v * kPanelWidth, m, out);
@@ -75,14 +73,8 @@ void direct_forward(const ConvGeometry& g, int64_t group, const float* x, const 
                     const float* packed, const float* bias, bool relu, int64_t q_begin,
                     int64_t q_end, float* y) {
   const int64_t Cg = g.cin_group(), Fg = g.cout_group(), K = g.col_width();
-  const float* panels = packed ? packed + group * filter_panels_size(g) : nullptr;
-  if (!panels) {  // packed once for every sample in the range
-    float* own = t_panels.get(static_cast<size_t>(filter_panels_size(g)));
-    avx2::pack_filter_panels(g, group, kernel, own);
-    panels = own;
-  }
-  float* zero = t_zeros.get(static_cast<size_t>(Cg));
-  std::fill(zero, zero + Cg, 0.f);
+  const float* panels = group_panels(g, group, kernel, packed);
+  const float* zero = zero_row(g);
   const float* xg = x + group * Cg;
   const int64_t n_panels = (Fg + kPanelWidth - 1) / kPanelWidth, stride = K * kPanelWidth;
   // Panel pairs outer: their weights stay in L1 while the pixel tiles stream

@@ -3,7 +3,8 @@
 // where each output pixel of a register tile reads, and the runs of
 // (tap, channel) values that one broadcast loop covers. The kernel matrix
 // comes packed in 16-filter panels: panel j holds, for each of the K rows,
-// filters [16j, 16j + 16) (zero past the group's filters).
+// filters [16j, 16j + 16) (zero past the group's filters). The including file
+// provides <algorithm>, <cstdlib>, <new> and kernels/scratch.h.
 
 namespace {
 
@@ -12,6 +13,25 @@ constexpr int kPanelWidth = 16;
 // One group's panels, in floats.
 inline int64_t filter_panels_size(const ConvGeometry& g) {
   return (g.cout_group() + kPanelWidth - 1) / kPanelWidth * kPanelWidth * g.col_width();
+}
+
+thread_local Scratch<float> t_panels, t_zeros;
+
+// The group's panels: from the model's packed weights (`packed`, may be
+// null), else packed here, once for every sample of the call's range.
+inline const float* group_panels(const ConvGeometry& g, int64_t group, const float* kernel,
+                                 const float* packed) {
+  if (packed) return packed + group * filter_panels_size(g);
+  float* own = t_panels.get(static_cast<size_t>(filter_panels_size(g)));
+  avx2::pack_filter_panels(g, group, kernel, own);
+  return own;
+}
+
+// cin_group() zeros: the row a pixel reads where its tap falls on padding.
+inline const float* zero_row(const ConvGeometry& g) {
+  float* zero = t_zeros.get(static_cast<size_t>(g.cin_group()));
+  std::fill(zero, zero + g.cin_group(), 0.f);
+  return zero;
 }
 
 // Where an output pixel reads: its sample's input (at the group's first
