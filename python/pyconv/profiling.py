@@ -9,7 +9,9 @@ backward passes, and of the training steps' loss and weight update:
 The C++ core times each node of the graph while profiling is on (one clock
 read before and after each layer; off, nothing). Layers folded into the one
 before them at inference (BatchNormalization after a convolution) show no
-forward time of their own there: it counts with that layer's.
+forward time of their own there: it counts with that layer's. So do the
+MaxPooling2D layers that training runs inside the convolution before them
+(their row says "in" that layer).
 """
 
 __all__ = ["Profile", "profile"]
@@ -37,10 +39,12 @@ class Profile:
         graph.set_profiling(False)
         nodes, step = graph.profile_counts()
         layers = self._model._node_layers or self._model.layers
+        fused_into = {pool: layers[conv].name for conv, pool in graph.pool_fusions}
         self.rows = [{"layer": layer.name, "type": type(layer).__name__,
                       "forward_ms": f_ns / 1e6, "forward_calls": f_calls,
-                      "backward_ms": b_ns / 1e6, "backward_calls": b_calls}
-                     for layer, (f_ns, f_calls, b_ns, b_calls) in zip(layers, nodes)]
+                      "backward_ms": b_ns / 1e6, "backward_calls": b_calls,
+                      "in": fused_into.get(k)}
+                     for k, (layer, (f_ns, f_calls, b_ns, b_calls)) in enumerate(zip(layers, nodes))]
         self.step = {part: {"ms": ns / 1e6, "calls": calls}
                      for part, (ns, calls) in step.items()}
         return False
@@ -55,8 +59,9 @@ class Profile:
     def __str__(self):
         steps = self.step.get("step", {}).get("calls", 0)
         # (name, forward ms, backward ms, total ms): None where a part has no passes.
-        parts = [(f"{r['layer']} ({r['type']})", r["forward_ms"], r["backward_ms"],
-                  r["forward_ms"] + r["backward_ms"]) for r in self.rows]
+        parts = [(f"{r['layer']} ({r['type']}{', in ' + r['in'] if r.get('in') else ''})",
+                  r["forward_ms"], r["backward_ms"], r["forward_ms"] + r["backward_ms"])
+                 for r in self.rows]
         if steps:
             parts.append(("loss and metrics", None, None, self.step["loss"]["ms"]))
             parts.append(("weight update", None, None, self.step["update"]["ms"]))

@@ -13,6 +13,7 @@
 #include "core/training.h"
 #include "graph/batchnorm_fold.h"
 #include "graph/layers/built.h"
+#include "graph/layers/pool_args.h"
 #include "graph/metrics.h"
 #include "graph/buffer_plan.h"
 
@@ -135,6 +136,7 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
           param_layer_.push_back(node.layer.get());
         }
   find_folds();
+  find_pool_fusions();
   profile_.resize(nodes_.size());
   plan_inference_buffers();
   plan_training_buffers();
@@ -161,14 +163,28 @@ void Graph::plan_inference_buffers() {
 }
 
 void Graph::plan_training_buffers() {
+  if (!kTrainingBuilt) return;  // a runtime has no training step to plan
   // Forward step k runs node k; backward step n + t runs node n - 1 - t.
   // Buffer k is node k's output, buffer n + k its output gradient.
   const size_t n = nodes_.size();
   auto backward_step = [n](size_t k) { return 2 * n - 1 - k; };
   std::vector<Lifetime> lives(2 * n);
   std::vector<int64_t> values(2 * n);
+  // A pool fusion's layer (step k) writes its pooling's output (node k + 1),
+  // whose backward step runs the layer's backward: the layer's own output
+  // and gradient are never written, and its inputs' gradients are written a
+  // step sooner.
   for (size_t k = 0; k < n; ++k) {
     values[k] = values[n + k] = shape_numel(nodes_[k].shape);
+    if (pool_role_[k] >= 0) {
+      for (int i : nodes_[k].inputs)
+        if (i >= 0) lives[i].last = std::max(lives[i].last, backward_step(k));
+      continue;
+    }
+    if (pool_role_[k] == kFoldedAway) {  // read by the fused backward
+      lives[k] = {true, k - 1, backward_step(k)};
+      continue;
+    }
     const Layer::BackwardReads reads = layer(k).backward_reads();
     // An activity regularizer's gradient reads the output at the node's backward.
     const bool keep = reads.output || layer(k).regularizes_activity();
@@ -178,9 +194,12 @@ void Graph::plan_training_buffers() {
   }
   // A gradient is first written by the backward of its node's last reader
   // (the first met going back), last read by its node's own backward.
-  for (size_t k = n; k-- > 0;)
+  for (size_t k = n; k-- > 0;) {
+    if (pool_role_[k] == kFoldedAway) continue;
+    const size_t step = backward_step(pool_role_[k] >= 0 ? k + 1 : k);
     for (int i : nodes_[k].inputs)
-      if (i >= 0 && !lives[n + i].used) lives[n + i] = {true, backward_step(k), backward_step(i)};
+      if (i >= 0 && !lives[n + i].used) lives[n + i] = {true, step, backward_step(i)};
+  }
   for (int o : outputs_) {
     lives[o].last = SIZE_MAX;                        // the loss and the caller read it
     lives[n + o] = {true, n - 1, backward_step(o)};  // the loss writes it after step n - 1
@@ -209,17 +228,43 @@ void grow_slots(std::vector<Tensor>& slots, const std::vector<int64_t>& values, 
 }
 }  // namespace
 
+int Graph::sole_consumer(size_t k) const {
+  if (nodes_[k].readers != 1) return -1;
+  for (int o : outputs_)
+    if (o == static_cast<int>(k)) return -1;
+  for (size_t j = k + 1; j < nodes_.size(); ++j)
+    for (int i : nodes_[j].inputs)
+      if (i == static_cast<int>(k)) return static_cast<int>(j);
+  return -1;
+}
+
+void Graph::find_pool_fusions() {
+  pool_role_.assign(nodes_.size(), kNoFold);
+  if (!kTrainingBuilt) return;  // training-only: a runtime leaves the fused code out
+  for (size_t k = 0; k + 1 < nodes_.size(); ++k) {
+    const size_t p = k + 1;  // next in the step order: plan_training_buffers relies on it
+    if (sole_consumer(k) != static_cast<int>(p) || nodes_[k].calls != 1 ||
+        nodes_[p].calls != 1 || layer(p).type() != "MaxPooling2D")
+      continue;
+    MaxPoolFusable* fusable = layer(k).max_pool_fusable();
+    if (!fusable) continue;
+    // An activity regularizer reads the output that fusing removes.
+    if (layer(k).regularizes_activity() || layer(p).regularizes_activity()) continue;
+    PoolFusion f;
+    f.layer = fusable;
+    f.layer_node = k;
+    f.pool_node = p;
+    f.geom = ops::pool2d_geometry(nodes_[k].shape, parse_pool_args(layer(p).attrs()),
+                                  layer(p).who());
+    pool_role_[k] = static_cast<int>(pool_fusions_.size());
+    pool_role_[p] = kFoldedAway;
+    pool_fusions_.push_back(f);
+  }
+}
+
 void Graph::find_folds() {
   std::vector<bool> is_output(nodes_.size(), false);
   for (int o : outputs_) is_output[o] = true;
-  // The one node that reads node k's output (-1: none, several, or k is an output).
-  auto sole_consumer = [&](size_t k) -> int {
-    if (nodes_[k].readers != 1 || is_output[k]) return -1;
-    for (size_t j = k + 1; j < nodes_.size(); ++j)
-      for (int i : nodes_[j].inputs)
-        if (i == static_cast<int>(k)) return static_cast<int>(j);
-    return -1;
-  };
   fold_role_.assign(nodes_.size(), kNoFold);
   if (!kBatchNormBuilt) return;  // a runtime without the layer leaves the folding code out
   for (size_t k = 0; k < nodes_.size(); ++k) {
@@ -248,6 +293,12 @@ void Graph::find_folds() {
 std::vector<std::array<size_t, 3>> Graph::inference_folds() const {
   std::vector<std::array<size_t, 3>> out;
   for (const auto& f : folds_) out.push_back({f->layer_node, f->norm_node, f->last});
+  return out;
+}
+
+std::vector<std::array<size_t, 2>> Graph::pool_fusions() const {
+  std::vector<std::array<size_t, 2>> out;
+  for (const PoolFusion& f : pool_fusions_) out.push_back({f.layer_node, f.pool_node});
   return out;
 }
 
@@ -452,10 +503,12 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     for (size_t k = 0; k < j; ++k) apart = apart && !overlaps(o, *direct_outs[k]);
     if (apart) to = o.data();
   }
+  const bool pool_fused = buffers == Buffers::Training;  // as its buffers are planned
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
     const int role = fold ? fold_role_[k] : kNoFold;
-    if (role == kFoldedAway) continue;
+    const int pool_role = pool_fused ? pool_role_[k] : kNoFold;
+    if (role == kFoldedAway || pool_role == kFoldedAway) continue;
     ExecContext::NodeRun& run = c.nodes_[k];
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int i = node.inputs[j];
@@ -463,8 +516,11 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     }
     rc.state = run.state.get();
     rc.call = node.call;
-    // The node whose output this writes: a fold's layer writes its chain's last.
-    const size_t d = role >= 0 ? folds_[role]->last : k;
+    // The node whose output this writes: a fold's layer writes its chain's
+    // last, a pool fusion's its pooling's.
+    const size_t d = role >= 0        ? folds_[role]->last
+                     : pool_role >= 0 ? pool_fusions_[pool_role].pool_node
+                                      : k;
     ExecContext::NodeRun& target = c.nodes_[d];
     target.out_shape[0] = batch;
     if (fold) {
@@ -480,6 +536,9 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
       const Profile::Timer time(profile_, k, Profile::Forward);  // a fold's time is its layer's
       if (kBatchNormBuilt && role >= 0)  // (constant: no fold without the layer)
         folded_layer(*folds_[role])->forward(run.in, target.out, rc);
+      else if (pool_role >= 0)
+        pool_fusions_[pool_role].layer->forward_max_pooled(
+            *run.in[0], pool_fusions_[pool_role].geom, target.out, rc);
       else
         layer(k).forward(run.in, target.out, rc);
     }
@@ -526,10 +585,12 @@ void Graph::run_backward(const std::vector<Tensor*>& dxs_in, ExecContext& c) {
     for (int i : nodes_[k].inputs)
       if (i < 0 ? dxs[-1 - i] != nullptr : wanted[i]) wanted[k] = true;
   }
-  for (size_t k = nodes_.size(); k-- > 0;) {
-    if (wanted[k] && layer(k).regularizes_activity()) add_activity_grad(c, k);
+  for (size_t node = nodes_.size(); node-- > 0;) {
+    if (wanted[node] && layer(node).regularizes_activity()) add_activity_grad(c, node);
     // Nothing an output depends on flows through here, or nothing needs it.
-    if (!c.nodes_[k].grad_ready || !wanted[k]) continue;
+    if (!c.nodes_[node].grad_ready || !wanted[node]) continue;
+    // A fused pooling's backward is its layer's (which never has a gradient of its own).
+    const size_t k = pool_role_[node] == kFoldedAway ? node - 1 : node;
     const size_t owner = nodes_[k].owner;
     if (!written[owner]) {
       run_node_backward(k, c, dxs, dx_ready, parts);
@@ -595,7 +656,13 @@ void Graph::run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dx
   rc.state = run.state.get();
   {
     const Profile::Timer time(profile_, k, Profile::Backward);
-    layer(k).backward(in, run.out, run.grad, din, rc);
+    if (const int pool = pool_role_[k]; pool >= 0) {
+      const PoolFusion& f = pool_fusions_[pool];
+      ExecContext::NodeRun& pooled = c.nodes_[f.pool_node];
+      f.layer->backward_max_pooled(*in[0], f.geom, pooled.out, pooled.grad, din[0], rc);
+    } else {
+      layer(k).backward(in, run.out, run.grad, din, rc);
+    }
   }
   for (auto& [target, part] : sums) add_floats(*target, parts[part]);
 }
@@ -978,6 +1045,7 @@ void Graph::set_trainable(size_t layer_index, bool trainable) {
 }
 
 const Tensor& Graph::forward(const Tensor& x, bool training) {
+  require_training("forward()");  // a training step's first half (predict runs inference)
   if (trained_by_other_thread())
     throw StateError("cannot run forward() while another thread trains the model");
   std::unique_lock<SharedMutex> lock(weights_);

@@ -189,7 +189,7 @@ class Graph {
   // context (they hold the model like training does). forward keeps a
   // pointer to x, which must stay alive until backward. backward takes
   // d(loss)/d(output) (may be overwritten) and fills every param grad and,
-  // if non-null, dx.
+  // if non-null, dx. Training code: a runtime-only build throws StateError.
   const Tensor& forward(const Tensor& x, bool training);
   const Tensor& output() const;
   void backward(Tensor& dout, Tensor* dx);
@@ -200,6 +200,9 @@ class Graph {
   // The Conv -> BatchNormalization (-> Activation) chains inference runs as
   // one folded layer: (layer node, normalization node, last node) each.
   std::vector<std::array<size_t, 3>> inference_folds() const;
+  // The MaxPooling2D nodes a training step runs inside the layer before
+  // them: (layer node, pooling node) each.
+  std::vector<std::array<size_t, 2>> pool_fusions() const;
 
   // Bytes held by the training context and the pooled inference contexts.
   size_t held_bytes() const;
@@ -302,7 +305,18 @@ class Graph {
     mutable uint64_t versions = 0;
   };
   static constexpr int kNoFold = -1, kFoldedAway = -2;
+  // The one node that reads node k's output (-1: none, several, or k is an output).
+  int sole_consumer(size_t k) const;
   void find_folds();
+  // A MaxPooling2D that a training step runs inside the layer before it
+  // (Layer::max_pool_fusable): the pooling node right after the layer, the
+  // only reader of its output.
+  struct PoolFusion {
+    MaxPoolFusable* layer = nullptr;  // layer_node's
+    size_t layer_node = 0, pool_node = 0;
+    kernels::PoolGeometry geom{};
+  };
+  void find_pool_fusions();
   // Which node outputs of a folded inference run may share a buffer: a
   // node's output goes to a slot freed when every reader of an earlier
   // output in it has run (model outputs keep theirs).
@@ -321,6 +335,8 @@ class Graph {
   std::vector<Node> nodes_;
   std::vector<std::unique_ptr<Fold>> folds_;
   std::vector<int> fold_role_;  // per node: the fold it starts, kFoldedAway or kNoFold
+  std::vector<PoolFusion> pool_fusions_;
+  std::vector<int> pool_role_;  // per node: the pool fusion it starts, kFoldedAway or kNoFold
   std::vector<int> infer_slot_;       // per node: its inference slot (-1: not written)
   std::vector<int64_t> slot_values_;  // per slot: the most values per sample it holds
   // Per node k: train_slot_[k] its output's training slot, train_slot_[n + k]

@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "graph/attrs.h"
 #include "graph/constraints.h"
+#include "kernels/pool.h"
 #include "ops/activation.h"
 
 namespace pyconv {
@@ -100,6 +101,10 @@ class Layer {
   virtual void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                         const std::vector<Tensor*>& din, const RunContext& ctx) = 0;
 
+  // The layer as one that can run the MaxPooling2D after it inside its own
+  // training step (Graph's pool fusions), or null.
+  virtual class MaxPoolFusable* max_pool_fusable() { return nullptr; }
+
   // What backward reads of the forward pass: the inputs' values, the
   // output's. A training step reuses the buffers of values no later step
   // reads, so a layer must not declare less than its backward reads.
@@ -156,6 +161,23 @@ class Layer {
   bool shape_only_ = false;  // inside infer(): parameters get shapes, no memory
   float activity_l1_ = 0.f, activity_l2_ = 0.f;
   std::vector<Param> params_;
+};
+
+// Training with the MaxPooling2D that alone reads a layer's output fused
+// in: the layer pools inside its own forward, a few samples at a time, so
+// its full-size output and that output's gradient never leave the cache.
+class MaxPoolFusable {
+ public:
+  // pooled: (N,) + the pooling's output shape.
+  virtual void forward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool,
+                                  Tensor& pooled, const RunContext& ctx) const = 0;
+  // Param grads from the pooled output's gradient (used as scratch); dx when non-null.
+  virtual void backward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool,
+                                   const Tensor& pooled, Tensor& dpooled, Tensor* dx,
+                                   const RunContext& ctx) = 0;
+
+ protected:
+  ~MaxPoolFusable() = default;
 };
 
 // Builds a layer from its attributes ("type" picks the class).

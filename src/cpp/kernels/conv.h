@@ -136,12 +136,23 @@ inline void planar_forward_range(Planar planar, const ConvGeometry& g, const flo
 inline bool filter_grad_applies(const ConvGeometry& g) {
   return g.SH == 1 && g.SW == 1 && g.groups == 1 && (g.C <= 8 || g.F <= 64);
 }
+// The kernel gradient vectorised across filters runs on a GEMM register tile
+// of `rows` taps by `cols` filters: the share of the tiles' lanes that hold
+// real taps and filters.
+inline double filter_tile_use(const ConvGeometry& g, int rows, int cols) {
+  const int64_t taps = g.col_width(), F = g.F;
+  return static_cast<double>(taps) / static_cast<double>((taps + rows - 1) / rows * rows) *
+         static_cast<double>(F) / static_cast<double>((F + cols - 1) / cols * cols);
+}
 #define PCV_CONV_BACKWARD_FILTER_DECL \
   void conv_backward_filter(const ConvGeometry& g, const float* x, const float* dy, float* dkernel);
 namespace ref {
 PCV_CONV_BACKWARD_FILTER_DECL
 }
 namespace avx2 {
+PCV_CONV_BACKWARD_FILTER_DECL
+}
+namespace avx512 {
 PCV_CONV_BACKWARD_FILTER_DECL
 }
 #undef PCV_CONV_BACKWARD_FILTER_DECL

@@ -106,10 +106,7 @@ void filter_grad_block(const ConvGeometry& g, const Planes& x, const int64_t* of
 // (NHWC rows of F). Better than the wide-pixel form when the wide columns
 // would waste more lanes than partial tiles do.
 bool filter_grad_across_filters(const ConvGeometry& g, int64_t width) {
-  const int64_t taps = g.col_width(), F = g.F;
-  const double tile_use = static_cast<double>(taps) / ((taps + MR - 1) / MR * MR) *
-                          static_cast<double>(F) / ((F + NR - 1) / NR * NR);
-  return tile_use > static_cast<double>(g.OW) / static_cast<double>(width);
+  return filter_tile_use(g, MR, NR) > static_cast<double>(g.OW) / static_cast<double>(width);
 }
 
 void filter_grad_tiles(const ConvGeometry& g, const Planes& x, const int64_t* offsets,

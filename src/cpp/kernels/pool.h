@@ -32,6 +32,9 @@ PCV_POOL_DECLS
 namespace avx2 {
 PCV_POOL_DECLS
 }
+namespace avx512 {
+PCV_POOL_DECLS
+}
 #undef PCV_POOL_DECLS
 
 }  // namespace pyconv::kernels

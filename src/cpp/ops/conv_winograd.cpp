@@ -19,7 +19,7 @@ bool winograd_applies(const ConvGeometry& g) {
 namespace {
 // Per-thread transform buffers, reused across calls.
 thread_local Tensor t_v, t_m;
-thread_local Tensor t_u, t_zeros, t_partials;  // used by the calling thread only
+thread_local Tensor t_u, t_zeros, t_partials, t_sums;  // used by the calling thread only
 
 // How the N x T tiles (sample 0's, then sample 1's, ...) are cut into tasks
 // of `block` consecutive tiles: a block may hold several samples' tiles, so
@@ -119,20 +119,26 @@ void winograd_forward(const ConvGeometry& g, int64_t N, const float* x, const fl
   });
 }
 
-void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
-                              float* dkernel, int threads) {
+void winograd_add_filter_grad(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
+                              float* sums, int threads) {
   const int64_t C = g.C, F = g.F, point = F * C;
   const float* zero = zeros(std::max(C, F));
   const TilePlan plan = plan_tiles(g, N, threads);
-  // Each slice of tiles sums its products into its own p[xi][f][c].
-  t_partials.resize({plan.threads, kWinogradPoints, F, C});
-  t_partials.zero();
-  float* partials = t_partials.data();
+  // Slice 0 of the tiles sums its products into `sums`, each other slice
+  // into its own p[xi][f][c], added after in slice order.
+  if (plan.threads > 1) {
+    t_partials.resize({plan.threads - 1, kWinogradPoints, F, C});
+    t_partials.zero();
+  }
+  float* const others = t_partials.data();  // (the calling thread's: the slices run on others)
+  auto partial = [&](int64_t slot) {
+    return slot == 0 ? sums : others + (slot - 1) * kWinogradPoints * point;
+  };
   const kernels::KernelTable& kt = kernels::active();
   const int64_t in_size = g.H * g.W * C, out_size = g.OH * g.OW * F;
   auto body = [&](int64_t slot, int64_t q0, int64_t q1, float* v, float* w) {
     const int64_t count = q1 - q0;
-    float* p = partials + slot * kWinogradPoints * point;
+    float* p = partial(slot);
     for_each_sample_run(plan, q0, q1, [&](int64_t n, int64_t t0, int64_t t1, int64_t row) {
       kt.winograd_input(g, x + n * in_size, zero, t0, t1, v + row * C, count);
       kt.winograd_grad_output(g, dy + n * out_size, zero, t0, t1, w + row * F, count);
@@ -143,11 +149,19 @@ void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, 
                1.f, p + xi * point, C, 1, nullptr);
   };
   for_each_tile_block<false>(g, plan, body);
-  for (int t = 1; t < plan.threads; ++t) {
-    const float* part = partials + t * kWinogradPoints * point;
-    for (int64_t i = 0; i < kWinogradPoints * point; ++i) partials[i] += part[i];
-  }
-  kernels::winograd_kernel_grad(g, partials, dkernel);
+  for (int t = 1; t < plan.threads; ++t) add_floats(sums, partial(t), kWinogradPoints * point);
+}
+
+void winograd_finish_filter_grad(const ConvGeometry& g, const float* sums, float* dkernel) {
+  kernels::winograd_kernel_grad(g, sums, dkernel);
+}
+
+void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
+                              float* dkernel, int threads) {
+  t_sums.resize({kWinogradPoints, g.F, g.C});
+  t_sums.zero();
+  winograd_add_filter_grad(g, N, x, dy, t_sums.data(), threads);
+  winograd_finish_filter_grad(g, t_sums.data(), dkernel);
 }
 
 }  // namespace pyconv::ops

@@ -4,12 +4,13 @@
 #include "graph/layer.h"
 #include "graph/layers/conv_args.h"
 #include "ops/conv.h"
+#include "ops/conv_pool.h"
 
 namespace pyconv {
 
 namespace {
 
-class Conv2DLayer : public Layer {
+class Conv2DLayer : public Layer, public MaxPoolFusable {
  public:
   explicit Conv2DLayer(const Attrs& a) : Layer(a) {
     read_conv_args(a, 2, args_);
@@ -49,6 +50,31 @@ class Conv2DLayer : public Layer {
     if (!fuse) apply_activation(out, ctx);
   }
 
+  // With any activation whose derivative follows from its output (the
+  // pooled value is the winner's output), element-wise (not softmax).
+  MaxPoolFusable* max_pool_fusable() override {
+    const ops::Activation act = output_activation();
+    return ops::needs_input(act) || act == ops::Activation::Softmax ? nullptr : this;
+  }
+
+  void forward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool, Tensor& pooled,
+                          const RunContext& ctx) const override {
+    require_training("a training forward with a max pooling fused in");
+    ops::conv2d_maxpool_forward(geom_, pool, x, params_[0].value, params_[0].version,
+                                use_bias_ ? &params_[1].value : nullptr, output_activation(),
+                                pooled, state_of<State>(ctx).pooled, ctx.threads);
+  }
+
+  void backward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool,
+                           const Tensor& pooled, Tensor& dpooled, Tensor* dx,
+                           const RunContext& ctx) override {
+    require_training("backward");
+    ops::conv2d_maxpool_backward(geom_, pool, x, params_[0].value, output_activation(), pooled,
+                                 dpooled, dx, params_[0].grad,
+                                 use_bias_ ? &params_[1].grad : nullptr,
+                                 state_of<State>(ctx).pooled, ctx.threads);
+  }
+
   void prepare_inference() const override {
     ops::conv2d_prepare(geom_, params_[0].value, kernel_cache_, params_[0].version);
   }
@@ -65,8 +91,12 @@ class Conv2DLayer : public Layer {
  private:
   struct State : LayerState {
     ops::ConvWorkspace ws;
-    size_t bytes() const override { return ws.bytes(); }
-    void release() override { ws = ops::ConvWorkspace(); }
+    ops::ConvPoolWorkspace pooled;  // training with a max pooling fused in
+    size_t bytes() const override { return ws.bytes() + pooled.bytes(); }
+    void release() override {
+      ws = ops::ConvWorkspace();
+      pooled.release();
+    }
   };
 
   ops::Conv2DArgs args_;

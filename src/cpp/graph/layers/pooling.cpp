@@ -5,25 +5,12 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "graph/layer.h"
+#include "graph/layers/pool_args.h"
 #include "ops/pool.h"
 
 namespace pyconv {
 
 namespace {
-
-ops::Pool2DArgs parse_pool_args(const Attrs& a) {
-  a.check_known({"pool_size", "strides", "padding"});
-  ops::Pool2DArgs p;
-  const auto k = a.get_ints("pool_size", 2, {2, 2});
-  const auto s = a.get_ints("strides", 2, k);  // Keras: strides default to pool_size
-  p.kh = k[0], p.kw = k[1], p.sh = s[0], p.sw = s[1];
-  const std::string pad = a.get_string("padding", "valid");
-  if (pad == "same")
-    p.padding = ops::PadMode::Same;
-  else if (pad != "valid")
-    throw ValueError(cat(a.who(), ": padding must be 'valid' or 'same', received '", pad, "'"));
-  return p;
-}
 
 class Pool2DLayer : public Layer {
  public:

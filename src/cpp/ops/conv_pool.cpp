@@ -1,0 +1,174 @@
+#include "ops/conv_pool.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/error.h"
+#include "core/threads.h"
+#include "graph/layers/built.h"
+#include "kernels/dispatch.h"
+#include "kernels/winograd.h"
+#include "ops/reduce.h"
+
+namespace pyconv::ops {
+
+using kernels::ConvGeometry;
+using kernels::PoolGeometry;
+
+size_t ConvPoolWorkspace::bytes() const {
+  size_t n = argmax.capacity() * sizeof(int32_t);
+  for (const Worker& w : workers)
+    n += w.out.held_bytes() + w.dkernel.held_bytes() + w.conv.bytes();
+  for (const Tensor& t : dkernel) n += t.held_bytes();
+  return n;
+}
+
+void ConvPoolWorkspace::release() {
+  workers.clear();
+  idle.clear();
+  std::vector<int32_t>().swap(argmax);
+  dkernel.clear();
+}
+
+namespace {
+
+// A chunk's convolution output: about this many bytes (half the L2 cache of
+// the machines measured), and at least one sample.
+constexpr int64_t kChunkBytes = int64_t{256} << 10;
+
+int64_t chunk_samples(const ConvGeometry& g) {
+  return std::max<int64_t>(1, kChunkBytes / (g.out_pixels() * g.F * int64_t{sizeof(float)}));
+}
+
+// Samples [n0, n1) of a batch, as a tensor viewing its memory.
+Tensor samples(const Tensor& t, int64_t n0, int64_t n1) {
+  Shape shape = t.shape();
+  const int64_t per_sample = t.numel() / shape[0];
+  shape[0] = n1 - n0;
+  Tensor view;
+  view.view_of(const_cast<float*>(t.data()) + n0 * per_sample, shape);
+  return view;
+}
+
+// Enough workers for `team` tasks at once, all idle.
+void prepare_workers(ConvPoolWorkspace& ws, int team) {
+  if (ws.workers.size() < static_cast<size_t>(team)) ws.workers.resize(team);
+  ws.idle.clear();
+  for (int i = 0; i < team; ++i) ws.idle.push_back(i);
+}
+
+// A worker of its own for one task, for as long as the task runs (a pool
+// runs at most `team` tasks at once, so one is always idle).
+class WorkerLease {
+ public:
+  explicit WorkerLease(ConvPoolWorkspace& ws) : ws_(ws) {
+    std::lock_guard<std::mutex> lock(ws_.mutex);
+    index_ = ws_.idle.back();
+    ws_.idle.pop_back();
+  }
+  ~WorkerLease() {
+    std::lock_guard<std::mutex> lock(ws_.mutex);
+    ws_.idle.push_back(index_);
+  }
+  WorkerLease(const WorkerLease&) = delete;
+  WorkerLease& operator=(const WorkerLease&) = delete;
+  ConvPoolWorkspace::Worker* operator->() { return &ws_.workers[index_]; }
+
+ private:
+  ConvPoolWorkspace& ws_;
+  int index_ = 0;
+};
+
+}  // namespace
+
+void conv2d_maxpool_forward(const ConvGeometry& g, PoolGeometry pool, const Tensor& x,
+                            const Tensor& kernel, uint64_t kernel_version, const Tensor* bias,
+                            Activation act, Tensor& pooled, ConvPoolWorkspace& ws, int threads) {
+  // The winners' indices within a sample are int32.
+  if (g.out_pixels() * g.F > INT32_MAX)
+    throw ValueError(cat("max pooling with a backward pass takes samples of at most 2**31 - 1 "
+                         "values, received (", g.OH, ", ", g.OW, ", ", g.F, ")"));
+  const int64_t N = x.dim(0), per_chunk = chunk_samples(g);
+  const int64_t chunks = (N + per_chunk - 1) / per_chunk;
+  const int64_t pooled_size = pooled.numel() / std::max<int64_t>(1, N);
+  const int team = static_cast<int>(std::min<int64_t>(
+      chunks, threads_for(N * g.out_pixels() * g.col_width() * g.F, threads)));
+  ws.argmax.resize(static_cast<size_t>(pooled.numel()));
+  prepare_workers(ws, team);
+  const kernels::KernelTable& kt = kernels::active();
+  parallel_for(team, chunks, [&](int64_t j) {
+    const int64_t n0 = j * per_chunk, n1 = std::min(N, n0 + per_chunk);
+    WorkerLease w(ws);
+    w->out.resize({n1 - n0, g.OH, g.OW, g.F});
+    conv2d_forward(g, samples(x, n0, n1), kernel, bias, act, w->out, 1, &ws.packed,
+                   kernel_version);
+    PoolGeometry chunk = pool;
+    chunk.N = n1 - n0;
+    kt.maxpool2d_f32(chunk, w->out.data(), pooled.data() + n0 * pooled_size,
+                     ws.argmax.data() + n0 * pooled_size, 1);
+  }, /*dynamic=*/true);
+}
+
+void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Tensor& x,
+                             const Tensor& kernel, Activation act, const Tensor& pooled,
+                             Tensor& dpooled, Tensor* dx, Tensor& dkernel, Tensor* dbias,
+                             ConvPoolWorkspace& ws, int threads) {
+  const int64_t N = x.dim(0), per_chunk = chunk_samples(g);
+  const int64_t chunks = (N + per_chunk - 1) / per_chunk;
+  const int64_t pooled_size = pooled.numel() / std::max<int64_t>(1, N);
+  // The activation's derivative at each window's winner is its derivative
+  // at the pooled value: taken on the pooled gradient, a quarter the size.
+  if (act != Activation::Linear)
+    activation_backward(act, pooled.data(), dpooled.data(), pooled.numel() / g.F, g.F, threads);
+  // Each pooled value's gradient goes to one convolution output: the bias
+  // gradient is the pooled gradient's column sums, a quarter of the reads.
+  if (dbias) column_sums(dpooled.data(), pooled.numel() / g.F, g.F, dbias->data(), threads);
+  // Chunks are summed in fixed groups, each into its own partial gradient,
+  // and the groups in order: the result does not depend on which thread ran
+  // which group (as in conv2d_backward). Through Winograd the partials stay
+  // in its transformed form, transformed back once at the end, not per chunk.
+  const bool winograd = kWinogradBuilt && winograd_applies(g);
+  const int64_t sums_size = winograd ? kernels::kWinogradPoints * g.F * g.C : dkernel.numel();
+  const int team = static_cast<int>(std::min<int64_t>(
+      chunks, threads_for(2 * N * g.out_pixels() * g.col_width() * g.F, threads)));
+  const int64_t groups = std::min<int64_t>(chunks, 4 * team);
+  prepare_workers(ws, team);
+  if (static_cast<int64_t>(ws.dkernel.size()) < groups) ws.dkernel.resize(groups);
+  const kernels::KernelTable& kt = kernels::active();
+  parallel_for(team, groups, [&](int64_t grp) {
+    WorkerLease w(ws);
+    Tensor& sums = ws.dkernel[grp];
+    sums.resize({sums_size});
+    if (winograd) sums.zero();
+    const int64_t first = chunks * grp / groups, end = chunks * (grp + 1) / groups;
+    for (int64_t j = first; j < end; ++j) {
+      const int64_t n0 = j * per_chunk, n1 = std::min(N, n0 + per_chunk);
+      Tensor& dy = w->out;
+      dy.resize({n1 - n0, g.OH, g.OW, g.F});
+      PoolGeometry chunk = pool;
+      chunk.N = n1 - n0;
+      kt.maxpool2d_backward_f32(chunk, dpooled.data() + n0 * pooled_size,
+                                ws.argmax.data() + n0 * pooled_size, dy.data(), 1);
+      const Tensor x_chunk = samples(x, n0, n1);
+      Tensor dx_chunk = dx ? samples(*dx, n0, n1) : Tensor();
+      if (winograd) {
+        if (dx) conv2d_input_grad(g, n1 - n0, dy.data(), kernel.data(), dx_chunk.data(), w->conv, 1);
+        winograd_add_filter_grad(g, n1 - n0, x_chunk.data(), dy.data(), sums.data(), 1);
+        continue;
+      }
+      // The group's first chunk writes the group's sum; the rest add theirs.
+      Tensor& dk = j == first ? sums : w->dkernel;
+      dk.resize(dkernel.shape());
+      conv2d_backward(g, x_chunk, kernel, dy, dx ? &dx_chunk : nullptr, dk, nullptr, w->conv, 1);
+      if (j != first) add_floats(sums.data(), dk.data(), dk.numel());
+    }
+  }, /*dynamic=*/true);
+  for (int64_t grp = 1; grp < groups; ++grp)
+    add_floats(ws.dkernel[0].data(), ws.dkernel[grp].data(), sums_size);
+  if (winograd)
+    winograd_finish_filter_grad(g, ws.dkernel[0].data(), dkernel.data());
+  else
+    copy_floats(dkernel.data(), ws.dkernel[0].data(), dkernel.numel());
+}
+
+}  // namespace pyconv::ops
