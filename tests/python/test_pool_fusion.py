@@ -64,6 +64,16 @@ def test_first_layer_steps_match_unfused(activation, batch):
     _assert_same_steps(fused, apart, x, y)
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_few_large_images_steps_match_unfused(batch):
+    # 68x68x16 outputs (296 KB a sample): one sample a chunk, and with fewer
+    # chunks than threads each chunk's kernels take every thread.
+    body = [_conv(16, 3, activation="relu"), _pool(2)] + _head()
+    fused, apart = _pair((70, 70, 1), body, 0)
+    x, y = _data(fused, batch)
+    _assert_same_steps(fused, apart, x, y)
+
+
 @pytest.mark.parametrize(
     "conv, pool",
     [

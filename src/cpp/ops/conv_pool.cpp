@@ -79,6 +79,23 @@ class WorkerLease {
   int index_ = 0;
 };
 
+// How the threads share the chunks: one chunk a thread, each chunk's kernels
+// on one; or, with fewer chunks than threads (a few large images), one chunk
+// at a time, its kernels on every thread.
+struct Split {
+  int outer, inner;
+};
+
+Split split_chunks(int64_t chunks, int64_t work, int threads) {
+  const int team = threads_for(work, threads);
+  return chunks >= team ? Split{team, 1} : Split{1, team};
+}
+
+// The backward pass's partial sums take at most this much memory (a
+// Winograd-form gradient of a 512-to-512 3x3 layer is 38 MB), but every
+// thread gets a group.
+constexpr int64_t kPartialBytes = int64_t{64} << 20;
+
 }  // namespace
 
 void conv2d_maxpool_forward(const ConvGeometry& g, PoolGeometry pool, const Tensor& x,
@@ -91,21 +108,20 @@ void conv2d_maxpool_forward(const ConvGeometry& g, PoolGeometry pool, const Tens
   const int64_t N = x.dim(0), per_chunk = chunk_samples(g);
   const int64_t chunks = (N + per_chunk - 1) / per_chunk;
   const int64_t pooled_size = pooled.numel() / std::max<int64_t>(1, N);
-  const int team = static_cast<int>(std::min<int64_t>(
-      chunks, threads_for(N * g.out_pixels() * g.col_width() * g.F, threads)));
+  const Split split = split_chunks(chunks, N * g.out_pixels() * g.col_width() * g.F, threads);
   ws.argmax.resize(static_cast<size_t>(pooled.numel()));
-  prepare_workers(ws, team);
+  prepare_workers(ws, split.outer);
   const kernels::KernelTable& kt = kernels::active();
-  parallel_for(team, chunks, [&](int64_t j) {
+  parallel_for(split.outer, chunks, [&](int64_t j) {
     const int64_t n0 = j * per_chunk, n1 = std::min(N, n0 + per_chunk);
     WorkerLease w(ws);
     w->out.resize({n1 - n0, g.OH, g.OW, g.F});
-    conv2d_forward(g, samples(x, n0, n1), kernel, bias, act, w->out, 1, &ws.packed,
+    conv2d_forward(g, samples(x, n0, n1), kernel, bias, act, w->out, split.inner, &ws.packed,
                    kernel_version);
     PoolGeometry chunk = pool;
     chunk.N = n1 - n0;
     kt.maxpool2d_f32(chunk, w->out.data(), pooled.data() + n0 * pooled_size,
-                     ws.argmax.data() + n0 * pooled_size, 1);
+                     ws.argmax.data() + n0 * pooled_size, split.inner);
   }, /*dynamic=*/true);
 }
 
@@ -116,6 +132,11 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
   const int64_t N = x.dim(0), per_chunk = chunk_samples(g);
   const int64_t chunks = (N + per_chunk - 1) / per_chunk;
   const int64_t pooled_size = pooled.numel() / std::max<int64_t>(1, N);
+  if (chunks == 0) {  // no samples (the graph refuses them before): no gradient
+    dkernel.zero();
+    if (dbias) dbias->zero();
+    return;
+  }
   // The activation's derivative at each window's winner is its derivative
   // at the pooled value: taken on the pooled gradient, a quarter the size.
   if (act != Activation::Linear)
@@ -129,13 +150,15 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
   // in its transformed form, transformed back once at the end, not per chunk.
   const bool winograd = kWinogradBuilt && winograd_applies(g);
   const int64_t sums_size = winograd ? kernels::kWinogradPoints * g.F * g.C : dkernel.numel();
-  const int team = static_cast<int>(std::min<int64_t>(
-      chunks, threads_for(2 * N * g.out_pixels() * g.col_width() * g.F, threads)));
-  const int64_t groups = std::min<int64_t>(chunks, 4 * team);
-  prepare_workers(ws, team);
+  const Split split =
+      split_chunks(chunks, 2 * N * g.out_pixels() * g.col_width() * g.F, threads);
+  // Four groups a thread where memory allows, one at least.
+  const int64_t by_memory = kPartialBytes / (sums_size * int64_t{sizeof(float)}) / split.outer;
+  const int64_t groups = std::min(chunks, std::clamp<int64_t>(by_memory, 1, 4) * split.outer);
+  prepare_workers(ws, split.outer);
   if (static_cast<int64_t>(ws.dkernel.size()) < groups) ws.dkernel.resize(groups);
   const kernels::KernelTable& kt = kernels::active();
-  parallel_for(team, groups, [&](int64_t grp) {
+  parallel_for(split.outer, groups, [&](int64_t grp) {
     WorkerLease w(ws);
     Tensor& sums = ws.dkernel[grp];
     sums.resize({sums_size});
@@ -148,18 +171,21 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
       PoolGeometry chunk = pool;
       chunk.N = n1 - n0;
       kt.maxpool2d_backward_f32(chunk, dpooled.data() + n0 * pooled_size,
-                                ws.argmax.data() + n0 * pooled_size, dy.data(), 1);
+                                ws.argmax.data() + n0 * pooled_size, dy.data(), split.inner);
       const Tensor x_chunk = samples(x, n0, n1);
       Tensor dx_chunk = dx ? samples(*dx, n0, n1) : Tensor();
       if (winograd) {
-        if (dx) conv2d_input_grad(g, n1 - n0, dy.data(), kernel.data(), dx_chunk.data(), w->conv, 1);
-        winograd_add_filter_grad(g, n1 - n0, x_chunk.data(), dy.data(), sums.data(), 1);
+        if (dx)
+          conv2d_input_grad(g, n1 - n0, dy.data(), kernel.data(), dx_chunk.data(), w->conv,
+                            split.inner);
+        winograd_add_filter_grad(g, n1 - n0, x_chunk.data(), dy.data(), sums.data(), split.inner);
         continue;
       }
       // The group's first chunk writes the group's sum; the rest add theirs.
       Tensor& dk = j == first ? sums : w->dkernel;
       dk.resize(dkernel.shape());
-      conv2d_backward(g, x_chunk, kernel, dy, dx ? &dx_chunk : nullptr, dk, nullptr, w->conv, 1);
+      conv2d_backward(g, x_chunk, kernel, dy, dx ? &dx_chunk : nullptr, dk, nullptr, w->conv,
+                      split.inner);
       if (j != first) add_floats(sums.data(), dk.data(), dk.numel());
     }
   }, /*dynamic=*/true);
