@@ -317,8 +317,19 @@ void input_grad_by_columns(const ConvGeometry& g, int64_t N, const float* dy, co
 
 }  // namespace
 
+void conv2d_prepare_input_grad(const ConvGeometry& g, const float* kernel, InputGradKernel& k) {
+  if (choose_path(g) != ConvPath::General || !input_grad_is_conv(g)) {
+    k.flipped = Tensor();
+    k.prepared = nullptr;
+    return;
+  }
+  flip_kernel(g, kernel, k.flipped);
+  k.prepared = nullptr;  // so the cache can rebuild in the buffer it holds
+  k.prepared = prepared_kernel(input_grad_geometry(g), k.flipped.data(), &k.cache, ++k.version);
+}
+
 void conv2d_input_grad(const ConvGeometry& g, int64_t N, const float* dy, const float* kernel,
-                       float* dx, ConvWorkspace& ws, int threads) {
+                       float* dx, ConvWorkspace& ws, int threads, const InputGradKernel* prepared) {
   const ConvPath path = choose_path(g);
   if (path == ConvPath::Direct)
     throw StateError("conv2d_input_grad: depthwise convolutions take theirs in conv2d_backward");
@@ -327,9 +338,11 @@ void conv2d_input_grad(const ConvGeometry& g, int64_t N, const float* dy, const 
   if (path == ConvPath::Pointwise) {  // dx = dy kernel^T, over every pixel
     kt.sgemm(false, true, N * P, K, g.F, 1.f, dy, g.F, kernel, g.F, 0.f, dx, K, threads, nullptr);
   } else if (input_grad_is_conv(g)) {  // dx = conv(dy, flipped kernel), all samples at once
-    flip_kernel(g, kernel, ws.flipped);
-    conv_forward_batch(input_grad_geometry(g), N, dy, ws.flipped.data(), nullptr, nullptr, false,
-                       dx, threads);
+    const bool ready = prepared && !prepared->flipped.empty();
+    if (!ready) flip_kernel(g, kernel, ws.flipped);
+    conv_forward_batch(input_grad_geometry(g), N, dy,
+                       ready ? prepared->flipped.data() : ws.flipped.data(),
+                       ready ? prepared->prepared.get() : nullptr, nullptr, false, dx, threads);
   } else {
     input_grad_by_columns(g, N, dy, kernel, dx, ws.col, threads);
   }
@@ -337,13 +350,13 @@ void conv2d_input_grad(const ConvGeometry& g, int64_t N, const float* dy, const 
 
 void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
-                     ConvWorkspace& ws, int threads) {
+                     ConvWorkspace& ws, int threads, const InputGradKernel* prepared) {
   const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
   const kernels::KernelTable& kt = kernels::active();
   if (dbias) column_sums(dy.data(), N * P, g.F, dbias->data(), threads);
   if (dx && path != ConvPath::Direct)
-    conv2d_input_grad(g, N, dy.data(), kernel.data(), dx->data(), ws, threads);
+    conv2d_input_grad(g, N, dy.data(), kernel.data(), dx->data(), ws, threads, prepared);
   if (path == ConvPath::Pointwise) {  // dkernel = x^T dy, over every pixel
     kt.sgemm(true, false, K, g.F, N * P, 1.f, x.data(), K, dy.data(), g.F, 0.f, dkernel.data(),
              g.F, threads, nullptr);

@@ -2,6 +2,7 @@
 // with a (KH, KW, C/groups, F) kernel: argument checks, shapes, forward and
 // backward, and the choice of kernel (see ConvPath in conv.cpp).
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,13 +54,28 @@ void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tenso
 // model load is not slower than the next.
 void conv2d_prepare(const kernels::ConvGeometry& g, const Tensor& kernel, WeightCache& cache,
                     uint64_t kernel_version);
+// The input gradient's kernel for stride-1 convolutions (the kernel flipped
+// in space, its channels swapped) in the form its convolution reads (a
+// Winograd transform, packed panels), made once for callers that take the
+// input gradient of a batch in many pieces (ops/conv_pool.h).
+struct InputGradKernel {
+  Tensor flipped;  // empty where the input gradient is not such a convolution
+  std::shared_ptr<const Tensor> prepared;
+  WeightCache cache;
+  uint64_t version = 0;
+};
+void conv2d_prepare_input_grad(const kernels::ConvGeometry& g, const float* kernel,
+                               InputGradKernel& k);
 // dx = the gradient of sum(y * dy) with respect to x, for N samples (not for
 // depthwise convolutions): also a transposed convolution's forward pass.
+// `prepared` (may be null) is the kernel's conv2d_prepare_input_grad.
 void conv2d_input_grad(const kernels::ConvGeometry& g, int64_t N, const float* dy,
-                       const float* kernel, float* dx, ConvWorkspace& ws, int threads);
+                       const float* kernel, float* dx, ConvWorkspace& ws, int threads,
+                       const InputGradKernel* prepared = nullptr);
 // Gradients of sum(y * dy). dx and dbias may be null (not wanted).
 void conv2d_backward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                      const Tensor& dy, Tensor* dx, Tensor& dkernel, Tensor* dbias,
-                     ConvWorkspace& ws, int threads);
+                     ConvWorkspace& ws, int threads,
+                     const InputGradKernel* prepared = nullptr);
 
 }  // namespace pyconv::ops

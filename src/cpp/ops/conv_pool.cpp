@@ -16,7 +16,7 @@ using kernels::ConvGeometry;
 using kernels::PoolGeometry;
 
 size_t ConvPoolWorkspace::bytes() const {
-  size_t n = argmax.capacity() * sizeof(int32_t);
+  size_t n = argmax.capacity() * sizeof(int32_t) + input_grad.flipped.held_bytes();
   for (const Worker& w : workers)
     n += w.out.held_bytes() + w.dkernel.held_bytes() + w.conv.bytes();
   for (const Tensor& t : dkernel) n += t.held_bytes();
@@ -28,6 +28,8 @@ void ConvPoolWorkspace::release() {
   idle.clear();
   std::vector<int32_t>().swap(argmax);
   dkernel.clear();
+  input_grad.flipped = Tensor();
+  input_grad.prepared = nullptr;
 }
 
 namespace {
@@ -157,6 +159,7 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
   const int64_t groups = std::min(chunks, std::clamp<int64_t>(by_memory, 1, 4) * split.outer);
   prepare_workers(ws, split.outer);
   if (static_cast<int64_t>(ws.dkernel.size()) < groups) ws.dkernel.resize(groups);
+  if (dx) conv2d_prepare_input_grad(g, kernel.data(), ws.input_grad);
   const kernels::KernelTable& kt = kernels::active();
   parallel_for(split.outer, groups, [&](int64_t grp) {
     WorkerLease w(ws);
@@ -177,7 +180,7 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
       if (winograd) {
         if (dx)
           conv2d_input_grad(g, n1 - n0, dy.data(), kernel.data(), dx_chunk.data(), w->conv,
-                            split.inner);
+                            split.inner, &ws.input_grad);
         winograd_add_filter_grad(g, n1 - n0, x_chunk.data(), dy.data(), sums.data(), split.inner);
         continue;
       }
@@ -185,7 +188,7 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
       Tensor& dk = j == first ? sums : w->dkernel;
       dk.resize(dkernel.shape());
       conv2d_backward(g, x_chunk, kernel, dy, dx ? &dx_chunk : nullptr, dk, nullptr, w->conv,
-                      split.inner);
+                      split.inner, &ws.input_grad);
       if (j != first) add_floats(sums.data(), dk.data(), dk.numel());
     }
   }, /*dynamic=*/true);

@@ -29,6 +29,7 @@ struct ConvPoolWorkspace {
   std::vector<int32_t> argmax;  // per pooled value: its winner's index within its sample
   std::vector<Tensor> dkernel;  // backward: per group of chunks, their kernel gradient
   WeightCache packed;  // the kernel as the forward reads it: prepared once per step
+  InputGradKernel input_grad;  // the input gradient's: once per backward pass
   size_t bytes() const;
   void release();  // gives the buffers back (the cache stays)
 };
