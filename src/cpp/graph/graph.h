@@ -259,7 +259,8 @@ class Graph {
   // Where node outputs go: Folded runs Conv -> BatchNormalization (->
   // Activation) chains as one folded layer and shares buffers between
   // outputs (inference only); Training shares them between outputs and
-  // gradients that no later step reads; Own keeps every output
+  // gradients that no later step reads, and runs the pool fusions (a fused
+  // layer's own output is never written); Own keeps every output
   // (node_outputs).
   enum class Buffers { Folded, Training, Own };
   // augment_key: non-null to run the augmentation layers outside training
