@@ -10,8 +10,8 @@ The C++ core times each node of the graph while profiling is on (one clock
 read before and after each layer; off, nothing). Layers folded into the one
 before them at inference (BatchNormalization after a convolution) show no
 forward time of their own there: it counts with that layer's. So do the
-MaxPooling2D layers that training runs inside the convolution before them
-(their row says "in" that layer).
+MaxPooling2D layers that run inside the convolution before them (their row
+says "in" that layer).
 """
 
 __all__ = ["Profile", "profile"]

@@ -1,7 +1,8 @@
-"""A training step runs a MaxPooling2D inside the Conv2D before it (the pool
-fusion: graph.h, ops/conv_pool.h), a few samples at a time. Every step must
-match the same network run apart: here, the same weights with a linear
-Activation between the two layers, which the fusion does not cross."""
+"""Training and inference run a MaxPooling2D inside the Conv2D before it (the
+pool fusion: graph.h, ops/conv_pool.h), a few samples at a time. Every step
+and prediction must match the same network run apart: here, the same weights
+with a linear Activation between the two layers, which the fusion does not
+cross."""
 
 import numpy as np
 import pytest
@@ -64,6 +65,27 @@ def test_first_layer_steps_match_unfused(activation, batch):
     _assert_same_steps(fused, apart, x, y)
 
 
+@pytest.mark.parametrize("batch", [1, 7, 23])
+def test_inference_matches_unfused(batch):
+    # Two fusions, the second through Winograd; predict, evaluate and model(x).
+    body = [_conv(16, 3, activation="relu"), _pool(2), _conv(16, 3, activation="tanh"), _pool(2)]
+    body += _head()
+    fused = pyconv.Sequential([pyconv.Input((26, 26, 1))] + [b() for b in body])
+    linear = lambda: L.Activation("linear")  # noqa: E731
+    apart = pyconv.Sequential([pyconv.Input((26, 26, 1))] +
+                              [b() for b in body[:1] + [linear] + body[1:3] + [linear] + body[3:]])
+    apart.set_weights(fused.get_weights())
+    assert fused._graph.pool_fusions == [[0, 1], [2, 3]]
+    x, y = _data(fused, batch)
+    np.testing.assert_allclose(fused.predict(x, verbose=0), apart.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(fused(x)), np.asarray(apart(x)), rtol=1e-6, atol=1e-7)
+    for m in (fused, apart):
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    np.testing.assert_allclose(fused.evaluate(x, y, verbose=0), apart.evaluate(x, y, verbose=0),
+                               rtol=1e-6)
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 def test_few_large_images_steps_match_unfused(batch):
     # 68x68x16 outputs (296 KB a sample): one sample a chunk, and with fewer
@@ -115,7 +137,7 @@ def test_two_fusions_in_the_keras_example():
 
 def test_fused_gradient_matches_finite_differences():
     # SGD with learning rate 1 moves each weight by minus its gradient; the
-    # loss at nearby weights comes from evaluation, which does not fuse. (A
+    # loss at nearby weights comes from evaluation. (A
     # step of 1e-4: tanh's curvature at these pre-activations makes 1e-2 too
     # coarse, and a smaller step moves fewer windows' winners; the seed fixes
     # the weights, so the check is the same every run.)

@@ -144,14 +144,17 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
 
 void Graph::plan_inference_buffers() {
   const size_t n = nodes_.size();
-  // Step k runs node k, which writes node dest(k)'s output (a fold writes its last).
+  // Step k runs node k, which writes node dest(k)'s output (a fold writes
+  // its last, a pool fusion its pooling's).
   std::vector<Lifetime> lives(n);
   std::vector<int64_t> values(n);
   for (size_t k = 0; k < n; ++k) {
     values[k] = shape_numel(nodes_[k].shape);
-    const int role = fold_role_[k];
-    if (role == kFoldedAway) continue;
-    const size_t d = role >= 0 ? folds_[role]->last : k;
+    const int role = fold_role_[k], pool_role = pool_role_[k];
+    if (role == kFoldedAway || pool_role == kFoldedAway) continue;
+    const size_t d = role >= 0        ? folds_[role]->last
+                     : pool_role >= 0 ? pool_fusions_[pool_role].pool_node
+                                      : k;
     lives[d] = {true, k, std::max(lives[d].last, k)};  // written, read by nobody yet
     for (int i : nodes_[k].inputs)
       if (i >= 0) lives[i].last = std::max(lives[i].last, k);
@@ -503,7 +506,9 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     for (size_t k = 0; k < j; ++k) apart = apart && !overlaps(o, *direct_outs[k]);
     if (apart) to = o.data();
   }
-  const bool pool_fused = buffers == Buffers::Training;  // as its buffers are planned
+  // The pool fusions run in training and in (folded) inference, as their
+  // buffers are planned; Own keeps every output.
+  const bool pool_fused = buffers != Buffers::Own;
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
     const int role = fold ? fold_role_[k] : kNoFold;
@@ -536,9 +541,10 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
       const Profile::Timer time(profile_, k, Profile::Forward);  // a fold's time is its layer's
       if (kBatchNormBuilt && role >= 0)  // (constant: no fold without the layer)
         folded_layer(*folds_[role])->forward(run.in, target.out, rc);
-      else if (pool_role >= 0)
+      else if (kTrainingBuilt && pool_role >= 0)  // (constant: none in a runtime-only build)
         pool_fusions_[pool_role].layer->forward_max_pooled(
-            *run.in[0], pool_fusions_[pool_role].geom, target.out, rc);
+            *run.in[0], pool_fusions_[pool_role].geom, target.out,
+            buffers == Buffers::Training, rc);
       else
         layer(k).forward(run.in, target.out, rc);
     }

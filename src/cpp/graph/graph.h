@@ -200,8 +200,8 @@ class Graph {
   // The Conv -> BatchNormalization (-> Activation) chains inference runs as
   // one folded layer: (layer node, normalization node, last node) each.
   std::vector<std::array<size_t, 3>> inference_folds() const;
-  // The MaxPooling2D nodes a training step runs inside the layer before
-  // them: (layer node, pooling node) each.
+  // The MaxPooling2D nodes training and inference run inside the layer
+  // before them: (layer node, pooling node) each.
   std::vector<std::array<size_t, 2>> pool_fusions() const;
 
   // Bytes held by the training context and the pooled inference contexts.
@@ -259,7 +259,7 @@ class Graph {
   // Where node outputs go: Folded runs Conv -> BatchNormalization (->
   // Activation) chains as one folded layer and shares buffers between
   // outputs (inference only); Training shares them between outputs and
-  // gradients that no later step reads, and runs the pool fusions (a fused
+  // gradients that no later step reads; both run the pool fusions (a fused
   // layer's own output is never written); Own keeps every output
   // (node_outputs).
   enum class Buffers { Folded, Training, Own };
@@ -309,7 +309,7 @@ class Graph {
   // The one node that reads node k's output (-1: none, several, or k is an output).
   int sole_consumer(size_t k) const;
   void find_folds();
-  // A MaxPooling2D that a training step runs inside the layer before it
+  // A MaxPooling2D that training and inference run inside the layer before it
   // (Layer::max_pool_fusable): the pooling node right after the layer, the
   // only reader of its output.
   struct PoolFusion {

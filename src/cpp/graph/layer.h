@@ -163,14 +163,17 @@ class Layer {
   std::vector<Param> params_;
 };
 
-// Training with the MaxPooling2D that alone reads a layer's output fused
-// in: the layer pools inside its own forward, a few samples at a time, so
-// its full-size output and that output's gradient never leave the cache.
+// The MaxPooling2D that alone reads a layer's output fused in (training and
+// inference): the layer pools inside its own forward, a few samples at a
+// time, so its full-size output and that output's gradient never leave the
+// cache.
 class MaxPoolFusable {
  public:
-  // pooled: (N,) + the pooling's output shape.
+  // pooled: (N,) + the pooling's output shape. keep_winners: for a
+  // backward pass to come (not inference).
   virtual void forward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool,
-                                  Tensor& pooled, const RunContext& ctx) const = 0;
+                                  Tensor& pooled, bool keep_winners,
+                                  const RunContext& ctx) const = 0;
   // Param grads from the pooled output's gradient (used as scratch); dx when non-null.
   virtual void backward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool,
                                    const Tensor& pooled, Tensor& dpooled, Tensor* dx,

@@ -101,8 +101,9 @@ constexpr int64_t kPartialBytes = int64_t{64} << 20;
 }  // namespace
 
 void conv2d_maxpool_forward(const ConvGeometry& g, PoolGeometry pool, const Tensor& x,
-                            const Tensor& kernel, uint64_t kernel_version, const Tensor* bias,
-                            Activation act, Tensor& pooled, ConvPoolWorkspace& ws, int threads) {
+                            const Tensor& kernel, WeightCache& cache, uint64_t kernel_version,
+                            const Tensor* bias, Activation act, Tensor& pooled,
+                            bool keep_winners, ConvPoolWorkspace& ws, int threads) {
   // The winners' indices within a sample are int32.
   if (g.out_pixels() * g.F > INT32_MAX)
     throw ValueError(cat("max pooling with a backward pass takes samples of at most 2**31 - 1 "
@@ -111,19 +112,19 @@ void conv2d_maxpool_forward(const ConvGeometry& g, PoolGeometry pool, const Tens
   const int64_t chunks = (N + per_chunk - 1) / per_chunk;
   const int64_t pooled_size = pooled.numel() / std::max<int64_t>(1, N);
   const Split split = split_chunks(chunks, N * g.out_pixels() * g.col_width() * g.F, threads);
-  ws.argmax.resize(static_cast<size_t>(pooled.numel()));
+  if (keep_winners) ws.argmax.resize(static_cast<size_t>(pooled.numel()));
   prepare_workers(ws, split.outer);
   const kernels::KernelTable& kt = kernels::active();
   parallel_for(split.outer, chunks, [&](int64_t j) {
     const int64_t n0 = j * per_chunk, n1 = std::min(N, n0 + per_chunk);
     WorkerLease w(ws);
     w->out.resize({n1 - n0, g.OH, g.OW, g.F});
-    conv2d_forward(g, samples(x, n0, n1), kernel, bias, act, w->out, split.inner, &ws.packed,
+    conv2d_forward(g, samples(x, n0, n1), kernel, bias, act, w->out, split.inner, &cache,
                    kernel_version);
     PoolGeometry chunk = pool;
     chunk.N = n1 - n0;
     kt.maxpool2d_f32(chunk, w->out.data(), pooled.data() + n0 * pooled_size,
-                     ws.argmax.data() + n0 * pooled_size, split.inner);
+                     keep_winners ? ws.argmax.data() + n0 * pooled_size : nullptr, split.inner);
   }, /*dynamic=*/true);
 }
 

@@ -1,5 +1,5 @@
-// A convolution and the max pooling that alone reads its output, in a
-// training step, run a few samples at a time: each chunk's convolution
+// A convolution and the max pooling that alone reads its output, run a few
+// samples at a time (in training, and in inference): each chunk's convolution
 // output, and its gradient in the backward pass, stay in the cache. Run
 // apart, the step writes the full-size output, reads it back to pool it,
 // writes its gradient and reads that twice more (the activation's derivative
@@ -35,12 +35,15 @@ struct ConvPoolWorkspace {
 };
 
 // pooled = maxpool(act(conv(x, kernel) + bias)), keeping the winners in ws
-// for the backward pass. act must not need its input to differentiate (not
-// gelu or swish) and must be element-wise (not softmax).
+// for the backward pass if keep_winners (inference need not). act must not
+// need its input to differentiate (not gelu or swish) and must be
+// element-wise (not softmax). cache: the kernel as the convolution reads it,
+// for kernel_version (inference passes the layer's; training, ws.packed).
 void conv2d_maxpool_forward(const kernels::ConvGeometry& g, kernels::PoolGeometry pool,
-                            const Tensor& x, const Tensor& kernel, uint64_t kernel_version,
-                            const Tensor* bias, Activation act, Tensor& pooled,
-                            ConvPoolWorkspace& ws, int threads);
+                            const Tensor& x, const Tensor& kernel, WeightCache& cache,
+                            uint64_t kernel_version, const Tensor* bias, Activation act,
+                            Tensor& pooled, bool keep_winners, ConvPoolWorkspace& ws,
+                            int threads);
 
 // Gradients of sum(pooled * dpooled) through the last forward: dkernel, and
 // dx and dbias where not null. dpooled is used as scratch.

@@ -57,12 +57,15 @@ class Conv2DLayer : public Layer, public MaxPoolFusable {
     return ops::needs_input(act) || act == ops::Activation::Softmax ? nullptr : this;
   }
 
+  // (A runtime-only build finds no fusions: the graph never calls it there.)
   void forward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool, Tensor& pooled,
-                          const RunContext& ctx) const override {
-    require_training("a training forward with a max pooling fused in");
-    ops::conv2d_maxpool_forward(geom_, pool, x, params_[0].value, params_[0].version,
-                                use_bias_ ? &params_[1].value : nullptr, output_activation(),
-                                pooled, state_of<State>(ctx).pooled, ctx.threads);
+                          bool keep_winners, const RunContext& ctx) const override {
+    require_training("a forward with a max pooling fused in");
+    State& s = state_of<State>(ctx);
+    ops::conv2d_maxpool_forward(geom_, pool, x, params_[0].value,
+                                keep_winners ? s.pooled.packed : kernel_cache_,
+                                params_[0].version, use_bias_ ? &params_[1].value : nullptr,
+                                output_activation(), pooled, keep_winners, s.pooled, ctx.threads);
   }
 
   void backward_max_pooled(const Tensor& x, const kernels::PoolGeometry& pool,
