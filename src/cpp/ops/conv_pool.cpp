@@ -42,14 +42,21 @@ int64_t chunk_samples(const ConvGeometry& g) {
   return std::max<int64_t>(1, kChunkBytes / (g.out_pixels() * g.F * int64_t{sizeof(float)}));
 }
 
-// Samples [n0, n1) of a batch, as a tensor viewing its memory.
-Tensor samples(const Tensor& t, int64_t n0, int64_t n1) {
-  Shape shape = t.shape();
+// `view` becomes samples [n0, n1) of a batch, viewing its memory (`shape`
+// is where its shape is built: reused, nothing is allocated once warm).
+Tensor& view_samples(Tensor& view, Shape& shape, const Tensor& t, int64_t n0, int64_t n1) {
+  shape = t.shape();
   const int64_t per_sample = t.numel() / shape[0];
   shape[0] = n1 - n0;
-  Tensor view;
   view.view_of(const_cast<float*>(t.data()) + n0 * per_sample, shape);
   return view;
+}
+
+// `out` resized to n samples of the convolution's output.
+Tensor& resize_output(Tensor& out, Shape& shape, const ConvGeometry& g, int64_t n) {
+  shape.assign({n, g.OH, g.OW, g.F});
+  out.resize(shape);
+  return out;
 }
 
 // Enough workers for `team` tasks at once, all idle.
@@ -118,9 +125,9 @@ void conv2d_maxpool_forward(const ConvGeometry& g, PoolGeometry pool, const Tens
   parallel_for(split.outer, chunks, [&](int64_t j) {
     const int64_t n0 = j * per_chunk, n1 = std::min(N, n0 + per_chunk);
     WorkerLease w(ws);
-    w->out.resize({n1 - n0, g.OH, g.OW, g.F});
-    conv2d_forward(g, samples(x, n0, n1), kernel, bias, act, w->out, split.inner, &cache,
-                   kernel_version);
+    resize_output(w->out, w->shape, g, n1 - n0);
+    conv2d_forward(g, view_samples(w->x, w->shape, x, n0, n1), kernel, bias, act, w->out,
+                   split.inner, &cache, kernel_version);
     PoolGeometry chunk = pool;
     chunk.N = n1 - n0;
     kt.maxpool2d_f32(chunk, w->out.data(), pooled.data() + n0 * pooled_size,
@@ -170,17 +177,16 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
     const int64_t first = chunks * grp / groups, end = chunks * (grp + 1) / groups;
     for (int64_t j = first; j < end; ++j) {
       const int64_t n0 = j * per_chunk, n1 = std::min(N, n0 + per_chunk);
-      Tensor& dy = w->out;
-      dy.resize({n1 - n0, g.OH, g.OW, g.F});
+      Tensor& dy = resize_output(w->out, w->shape, g, n1 - n0);
       PoolGeometry chunk = pool;
       chunk.N = n1 - n0;
       kt.maxpool2d_backward_f32(chunk, dpooled.data() + n0 * pooled_size,
                                 ws.argmax.data() + n0 * pooled_size, dy.data(), split.inner);
-      const Tensor x_chunk = samples(x, n0, n1);
-      Tensor dx_chunk = dx ? samples(*dx, n0, n1) : Tensor();
+      const Tensor& x_chunk = view_samples(w->x, w->shape, x, n0, n1);
+      Tensor* dx_chunk = dx ? &view_samples(w->dx, w->shape, *dx, n0, n1) : nullptr;
       if (winograd) {
         if (dx)
-          conv2d_input_grad(g, n1 - n0, dy.data(), kernel.data(), dx_chunk.data(), w->conv,
+          conv2d_input_grad(g, n1 - n0, dy.data(), kernel.data(), dx_chunk->data(), w->conv,
                             split.inner, &ws.input_grad);
         winograd_add_filter_grad(g, n1 - n0, x_chunk.data(), dy.data(), sums.data(), split.inner);
         continue;
@@ -188,8 +194,8 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
       // The group's first chunk writes the group's sum; the rest add theirs.
       Tensor& dk = j == first ? sums : w->dkernel;
       dk.resize(dkernel.shape());
-      conv2d_backward(g, x_chunk, kernel, dy, dx ? &dx_chunk : nullptr, dk, nullptr, w->conv,
-                      split.inner, &ws.input_grad);
+      conv2d_backward(g, x_chunk, kernel, dy, dx_chunk, dk, nullptr, w->conv, split.inner,
+                      &ws.input_grad);
       if (j != first) add_floats(sums.data(), dk.data(), dk.numel());
     }
   }, /*dynamic=*/true);

@@ -17,10 +17,12 @@ namespace pyconv::ops {
 
 struct ConvPoolWorkspace {
   // One per task running at once: a chunk's convolution output (forward) or
-  // its gradient (backward), its kernel gradient, and what the convolution's
-  // backward keeps.
+  // its gradient (backward), its kernel gradient, what the convolution's
+  // backward keeps, and views of the chunk's input and input gradient (kept,
+  // with a shape to build them in, so a warm call allocates nothing).
   struct Worker {
-    Tensor out, dkernel;
+    Tensor out, dkernel, x, dx;
+    Shape shape;
     ConvWorkspace conv;
   };
   std::vector<Worker> workers;
