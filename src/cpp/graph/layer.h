@@ -102,7 +102,7 @@ class Layer {
                         const std::vector<Tensor*>& din, const RunContext& ctx) = 0;
 
   // The layer as one that can run the MaxPooling2D after it inside its own
-  // training step (Graph's pool fusions), or null.
+  // forward and backward (Graph's pool fusions), or null.
   virtual class MaxPoolFusable* max_pool_fusable() { return nullptr; }
 
   // What backward reads of the forward pass: the inputs' values, the

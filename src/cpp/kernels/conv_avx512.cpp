@@ -29,20 +29,17 @@ constexpr int kTileRows = 8;  // output pixels per register tile
 
 // Measured on this table's machine (Intel, two 512-bit FMA units), batch 1
 // and 64, "same" 3x3: 1 channel to 16 or 32 filters and 3 channels to 32
-// run 1.2-1.5x faster direct; 3 channels to 64 filters 1.0-1.1x slower.
+// run 1.2-1.5x faster direct; 3 channels to 64 filters 1.03-1.13x slower.
 bool through_gemm(const ConvGeometry& g) {
   return !planar_forward_applies(g) && packed_columns_applies(g) &&
          g.cout_group() > 2 * kPanelWidth;
 }
 
-// The direct kernel's packed weights: the AVX2 kernel's 16-filter panels,
-// which that kernel packs for its own GEMM where a group has few channels.
-bool own_panels(const ConvGeometry& g) {
-  return !through_gemm(g) && !planar_forward_applies(g) && packed_columns_applies(g);
-}
-
+// One group's packed kernel: the GEMM's panels, or the direct kernel's
+// 16-filter panels (the planar kernel reads the kernel as it lies).
 int64_t group_packed_size(const ConvGeometry& g) {
-  return sgemm_packed_b_size(g.col_width(), g.cout_group());
+  return through_gemm(g) ? sgemm_packed_b_size(g.col_width(), g.cout_group())
+                         : filter_panels_size(g);
 }
 
 // Output pixels px (the first `rows` stored) by kVecs panels from `panel`
@@ -110,8 +107,7 @@ void direct_forward(const ConvGeometry& g, int64_t group, const float* x, const 
 }  // namespace
 
 int64_t conv_packed_size(const ConvGeometry& g) {
-  if (through_gemm(g)) return g.groups * group_packed_size(g);
-  return own_panels(g) ? g.groups * filter_panels_size(g) : avx2::conv_packed_size(g);
+  return planar_forward_applies(g) ? 0 : g.groups * group_packed_size(g);
 }
 
 int64_t conv_forward_step(const ConvGeometry& g) {
@@ -120,16 +116,14 @@ int64_t conv_forward_step(const ConvGeometry& g) {
 }
 
 void conv_pack(const ConvGeometry& g, const float* kernel, float* packed) {
-  if (own_panels(g)) {
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      avx2::pack_filter_panels(g, grp, kernel, packed + grp * filter_panels_size(g));
-    return;
-  }
-  if (!through_gemm(g)) return avx2::conv_pack(g, kernel, packed);
   const int64_t Fg = g.cout_group();
-  for (int64_t grp = 0; grp < g.groups; ++grp)
-    sgemm_pack_b(false, g.col_width(), Fg, kernel + grp * Fg, g.F,
-                 packed + grp * group_packed_size(g));
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    float* out = packed + grp * group_packed_size(g);
+    if (through_gemm(g))
+      sgemm_pack_b(false, g.col_width(), Fg, kernel + grp * Fg, g.F, out);
+    else
+      avx2::pack_filter_panels(g, grp, kernel, out);
+  }
 }
 
 void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const float* kernel,

@@ -202,7 +202,7 @@ void conv2d_maxpool_backward(const ConvGeometry& g, PoolGeometry pool, const Ten
   for (int64_t grp = 1; grp < groups; ++grp)
     add_floats(ws.dkernel[0].data(), ws.dkernel[grp].data(), sums_size);
   if (winograd)
-    winograd_finish_filter_grad(g, ws.dkernel[0].data(), dkernel.data());
+    kernels::winograd_kernel_grad(g, ws.dkernel[0].data(), dkernel.data());
   else
     copy_floats(dkernel.data(), ws.dkernel[0].data(), dkernel.numel());
 }

@@ -152,16 +152,12 @@ void winograd_add_filter_grad(const ConvGeometry& g, int64_t N, const float* x, 
   for (int t = 1; t < plan.threads; ++t) add_floats(sums, partial(t), kWinogradPoints * point);
 }
 
-void winograd_finish_filter_grad(const ConvGeometry& g, const float* sums, float* dkernel) {
-  kernels::winograd_kernel_grad(g, sums, dkernel);
-}
-
 void winograd_backward_filter(const ConvGeometry& g, int64_t N, const float* x, const float* dy,
                               float* dkernel, int threads) {
   t_sums.resize({kWinogradPoints, g.F, g.C});
   t_sums.zero();
   winograd_add_filter_grad(g, N, x, dy, t_sums.data(), threads);
-  winograd_finish_filter_grad(g, t_sums.data(), dkernel);
+  kernels::winograd_kernel_grad(g, t_sums.data(), dkernel);
 }
 
 }  // namespace pyconv::ops

@@ -21,12 +21,11 @@ void winograd_forward(const kernels::ConvGeometry& g, int64_t N, const float* x,
 // same tiles and input transform as the forward pass.
 void winograd_backward_filter(const kernels::ConvGeometry& g, int64_t N, const float* x,
                               const float* dy, float* dkernel, int threads);
-// The same in two parts, for a gradient summed over several calls: each
-// call adds N samples' share to `sums` (kWinogradPoints x F x C, the
-// gradient before its inverse transform), and the finish transforms once.
+// Its first part, for a gradient summed over several calls: adds N
+// samples' share to `sums` (kWinogradPoints x F x C, the gradient before its
+// inverse transform, kernels::winograd_kernel_grad, which the caller runs
+// once at the end).
 void winograd_add_filter_grad(const kernels::ConvGeometry& g, int64_t N, const float* x,
                               const float* dy, float* sums, int threads);
-void winograd_finish_filter_grad(const kernels::ConvGeometry& g, const float* sums,
-                                 float* dkernel);
 
 }  // namespace pyconv::ops

@@ -382,8 +382,8 @@ void bind_graph(py::module_& m) {
                              "(layer node, BatchNormalization node, last node) of each chain "
                              "that inference runs as one layer with the normalization folded in.")
       .def_property_readonly("pool_fusions", &Graph::pool_fusions,
-                             "(layer node, MaxPooling2D node) of each pooling that a training "
-                             "step runs inside the layer before it.")
+                             "(layer node, MaxPooling2D node) of each pooling that training "
+                             "and inference run inside the layer before it.")
       .def("layer_owner", &Graph::layer_owner,
            "The node holding node i's layer: i, or a shared layer's first call.")
       .def("layer_config", [](const Graph& g, size_t i) { return attrs_to_dict(g.layer(i).attrs()); })

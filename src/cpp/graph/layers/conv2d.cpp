@@ -94,7 +94,7 @@ class Conv2DLayer : public Layer, public MaxPoolFusable {
  private:
   struct State : LayerState {
     ops::ConvWorkspace ws;
-    ops::ConvPoolWorkspace pooled;  // training with a max pooling fused in
+    ops::ConvPoolWorkspace pooled;  // with a max pooling fused in
     size_t bytes() const override { return ws.bytes() + pooled.bytes(); }
     void release() override {
       ws = ops::ConvWorkspace();
