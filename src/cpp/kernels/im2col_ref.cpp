@@ -37,59 +37,59 @@ const float* sample_input(const Im2colSource& s, int64_t& q) {
   return s.x + n * s.sample_size + s.group * s.g->cin_group();
 }
 
-// One panel whose rows are pixels that need not share an output row: each
-// row walks its taps on its own.
-void pack_rows_one_by_one(const Im2colSource& s, int64_t first, int rows, int64_t p0,
-                          int64_t kc, int mr, float* dst) {
-  const ConvGeometry& g = *s.g;
-  const int64_t cg = g.cin_group();
-  for (int r = 0; r < mr; ++r) {
-    float* d = dst + r;  // this row's values sit mr apart
-    if (r >= rows) {
-      for (int64_t k = 0; k < kc; ++k) d[k * mr] = 0.f;
-      continue;
-    }
-    int64_t pixel = first + r;
-    const float* xg = sample_input(s, pixel);
-    const int64_t h0 = (pixel / g.OW) * g.SH - g.PT, w0 = (pixel % g.OW) * g.SW - g.PL;
-    int64_t kh = (p0 / cg) / g.KW, kw = (p0 / cg) % g.KW, c = p0 % cg;
-    for (int64_t k = 0; k < kc;) {  // tap by tap: each is a run of channels
-      const int64_t run = std::min(cg - c, kc - k);
-      const int64_t ih = h0 + kh * g.DH, iw = w0 + kw * g.DW;
-      float* out = d + k * mr;
-      if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
-        for (int64_t j = 0; j < run; ++j) out[j * mr] = 0.f;
-      } else {
-        const float* src = xg + (ih * g.W + iw) * g.C + c;
-        for (int64_t j = 0; j < run; ++j) out[j * mr] = src[j];
-      }
-      k += run;
-      c = 0;
-      if (++kw == g.KW) kw = 0, ++kh;
-    }
-  }
+// One kernel row's KW taps for `count` pixels (kCount, when not 0) whose
+// reads all fall inside the image: src is the first pixel's first tap.
+template <int kCount>
+void copy_kernel_row(const ConvGeometry& g, const float* src, int mr, int count, float* out) {
+  const int64_t cg = g.cin_group(), step = g.SW * g.C, n = kCount ? kCount : count;
+  for (int64_t t = 0; t < g.KW; ++t, src += g.DW * g.C)
+    for (int64_t j = 0; j < cg; ++j, out += mr)
+      for (int64_t r = 0; r < n; ++r) out[r] = src[r * step + j];
 }
 
-// One full panel of mr pixels in the same output row: each tap is handled
-// once for all of them, and interior taps are plain strided copies.
-void pack_row_segment(const ConvGeometry& g, const float* xg, int64_t first, int64_t p0,
-                      int64_t kc, int mr, float* dst) {
-  const int64_t cg = g.cin_group(), step = g.SW * g.C;
-  const int64_t h0 = (first / g.OW) * g.SH - g.PT, w0 = (first % g.OW) * g.SW - g.PL;
-  int64_t kh = (p0 / cg) / g.KW, kw = (p0 / cg) % g.KW, c = p0 % cg;
+// Where a panel's depth starts: tap (kh, kw), channel c.
+struct DepthStart {
+  int64_t kh, kw, c;
+};
+
+// Rows [r0, r0 + count) of an mr-row panel: `count` pixels of one output row
+// of one sample, the first at (oh, ow) (xg: that sample's group channels).
+// Each tap is handled once for all of them. Where a whole kernel row falls
+// inside the image for every pixel, its KW taps are copied in one loop
+// without checks: with few channels a tap is one or three values, and per-
+// tap bookkeeping would cost more than the copies.
+void pack_segment(const ConvGeometry& g, const float* xg, int64_t oh, int64_t ow,
+                  DepthStart start, int64_t kc, int mr, int r0, int count, float* dst) {
+  const int64_t cg = g.cin_group(), step = g.SW * g.C, last_dw = (count - 1) * g.SW;
+  const int64_t h0 = oh * g.SH - g.PT, w0 = ow * g.SW - g.PL;
+  const bool row_inside = w0 >= 0 && w0 + (g.KW - 1) * g.DW + last_dw < g.W;
+  int64_t kh = start.kh, kw = start.kw, c = start.c;
+  dst += r0;
   for (int64_t k = 0; k < kc;) {
-    const int64_t run = std::min(cg - c, kc - k);
-    const int64_t ih = h0 + kh * g.DH, iw = w0 + kw * g.DW;  // the first pixel's tap
+    const int64_t ih = h0 + kh * g.DH;
     float* out = dst + k * mr;
+    if (kw == 0 && c == 0 && row_inside && ih >= 0 && ih < g.H && kc - k >= g.KW * cg) {
+      const float* src = xg + (ih * g.W + w0) * g.C;
+      if (count == 6)  // a whole panel of the x86 tiles: unrolled
+        copy_kernel_row<6>(g, src, mr, count, out);
+      else
+        copy_kernel_row<0>(g, src, mr, count, out);
+      k += g.KW * cg;
+      ++kh;
+      continue;
+    }
+    const int64_t run = std::min(cg - c, kc - k);
+    const int64_t iw = w0 + kw * g.DW;  // the first pixel's tap
     const float* src = xg + (ih * g.W + iw) * g.C + c;
     if (ih < 0 || ih >= g.H) {
-      for (int64_t j = 0; j < run * mr; ++j) out[j] = 0.f;
-    } else if (iw >= 0 && iw + (mr - 1) * g.SW < g.W) {
       for (int64_t j = 0; j < run; ++j)
-        for (int r = 0; r < mr; ++r) out[j * mr + r] = src[r * step + j];
+        for (int r = 0; r < count; ++r) out[j * mr + r] = 0.f;
+    } else if (iw >= 0 && iw + last_dw < g.W) {
+      for (int64_t j = 0; j < run; ++j)
+        for (int r = 0; r < count; ++r) out[j * mr + r] = src[r * step + j];
     } else {
       for (int64_t j = 0; j < run; ++j)
-        for (int r = 0; r < mr; ++r) {
+        for (int r = 0; r < count; ++r) {
           const int64_t w = iw + r * g.SW;
           out[j * mr + r] = (w < 0 || w >= g.W) ? 0.f : src[r * step + j];
         }
@@ -157,16 +157,27 @@ void pack_im2col(const void* source, int64_t i0, int64_t mc, int64_t p0, int64_t
                  float* dst) {
   const Im2colSource& s = *static_cast<const Im2colSource*>(source);
   const ConvGeometry& g = *s.g;
+  const int64_t cg = g.cin_group();
+  const DepthStart start{(p0 / cg) / g.KW, (p0 / cg) % g.KW, p0 % cg};
+  // The pixel walks sample, output row and column by steps: divisions per
+  // segment would cost as much as the copies.
+  int64_t pixel = s.first_pixel + i0;
+  const float* xg = sample_input(s, pixel);
+  int64_t oh = pixel / g.OW, ow = pixel % g.OW;
   for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
     const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-    const int64_t first = s.first_pixel + i0 + ir;
-    if (rows == mr && first % g.OW + mr <= g.OW) {  // one output row of one sample
-      int64_t pixel = first;
-      const float* xg = sample_input(s, pixel);
-      pack_row_segment(g, xg, pixel, p0, kc, mr, dst);
-    } else {
-      pack_rows_one_by_one(s, first, rows, p0, kc, mr, dst);
+    // The panel's pixels, one output row's segment at a time.
+    for (int r = 0; r < rows;) {
+      const int count = static_cast<int>(std::min<int64_t>(rows - r, g.OW - ow));
+      pack_segment(g, xg, oh, ow, start, kc, mr, r, count, dst);
+      r += count;
+      if ((ow += count) == g.OW) {
+        ow = 0;
+        if (++oh == g.OH) oh = 0, xg += s.sample_size;
+      }
     }
+    for (int64_t k = 0; k < kc; ++k)  // rows past the range are zero
+      for (int r = rows; r < mr; ++r) dst[k * mr + r] = 0.f;
   }
 }
 
