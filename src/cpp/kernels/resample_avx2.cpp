@@ -102,7 +102,7 @@ struct PadColumns {
 
 // An image with kPad pixels on every side, those filled as the fill rule
 // reads them (the fill value where it reads none): (H + 2 kPad) x (W + 2
-// kPad). Grey images only.
+// kPad). Grey images at least 8 pixels wide.
 void pad_image(const ResampleGeometry& g, const PadColumns& cols, const float* image,
                float* padded) {
   const int64_t H = g.H, W = g.W, PW = W + 2 * kPad;
@@ -116,7 +116,13 @@ void pad_image(const ResampleGeometry& g, const PadColumns& cols, const float* i
       continue;
     }
     const float* from = image + source * W;
-    std::memcpy(to + kPad, from, sizeof(float) * static_cast<size_t>(W));
+    // Eight at a time, the last eight ending at the row's end (W >= 8): a
+    // digit's row is too short for memcpy's call to pay.
+    for (int64_t j = 0;; j += 8) {
+      const int64_t at = std::min(j, W - 8);
+      _mm256_storeu_ps(to + kPad + at, _mm256_loadu_ps(from + at));
+      if (at == W - 8) break;
+    }
     for (int j = 0; j < kPad; ++j) {
       to[j] = cols.left[j] < 0 ? value : from[cols.left[j]];
       to[kPad + W + j] = cols.right[j] < 0 ? value : from[cols.right[j]];
@@ -132,6 +138,79 @@ __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m25
   return _mm256_fmadd_ps(wy, bottom, _mm256_mul_ps(_mm256_sub_ps(ones, wy), top));
 }
 
+// The points output pixels c .. c + 7 of a row read (row_y, row_x: the
+// row's own terms, m.yr * r and m.xr * r), clamped to the window of a
+// resize of one: y = yr r + yc c + y0 as the scalar code computes it.
+struct Points {
+  __m256 y, x;
+};
+[[gnu::always_inline]] inline Points points(const Sampler& s, const AffineMap& m, __m256 row_y,
+                                            __m256 row_x, int64_t c) {
+  const __m256 cols = _mm256_add_ps(_mm256_set1_ps(static_cast<float>(c)),
+                                    _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 y = _mm256_add_ps(_mm256_add_ps(row_y, _mm256_mul_ps(_mm256_set1_ps(m.yc), cols)),
+                           _mm256_set1_ps(m.y0));
+  __m256 x = _mm256_add_ps(_mm256_add_ps(row_x, _mm256_mul_ps(_mm256_set1_ps(m.xc), cols)),
+                           _mm256_set1_ps(m.x0));
+  if (s.g.clamp) {  // a resize of a window: its points stay in the window
+    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(s.y_lo)), _mm256_set1_ps(s.y_hi));
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(s.x_lo)), _mm256_set1_ps(s.x_hi));
+  }
+  return {y, x};
+}
+
+// The first pixel each point reads (its top-left one for bilinear).
+[[gnu::always_inline]] inline __m256 first_pixel(const Sampler& s, __m256 v) {
+  return _mm256_floor_ps(_mm256_add_ps(v, _mm256_set1_ps(s.bilinear ? 0.f : 0.5f)));
+}
+
+// Whether every lane's pixels lie within the padded copy (the image and kPad
+// pixels of its fill around it). A NaN coordinate fails every comparison.
+[[gnu::always_inline]] inline bool in_pad(const Sampler& s, __m256 fy, __m256 fx) {
+  const __m256 low = _mm256_set1_ps(static_cast<float>(-kPad));
+  const float reach = s.bilinear ? 2.f : 1.f;  // the last row and column read
+  const __m256 inside = _mm256_and_ps(
+      _mm256_and_ps(_mm256_cmp_ps(fy, low, _CMP_GE_OQ),
+                    _mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(s.g.H) - reach + kPad),
+                                  _CMP_LE_OQ)),
+      _mm256_and_ps(_mm256_cmp_ps(fx, low, _CMP_GE_OQ),
+                    _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(s.g.W) - reach + kPad),
+                                  _CMP_LE_OQ)));
+  return _mm256_movemask_ps(inside) == 0xFF;
+}
+
+// Eight outputs from the padded copy, every lane's pixels in it (in_pad).
+[[gnu::always_inline]] inline void eight_in_pad(const Sampler& s, const float* padded, Points p,
+                                                __m256 fy, __m256 fx, float* dst) {
+  const int PW = static_cast<int>(s.g.W) + 2 * kPad;
+  const __m256 low = _mm256_set1_ps(static_cast<float>(-kPad));
+  const __m256i py = _mm256_cvttps_epi32(_mm256_sub_ps(fy, low));
+  const __m256i px = _mm256_cvttps_epi32(_mm256_sub_ps(fx, low));
+  if (!s.bilinear) {
+    _mm256_storeu_ps(dst, _mm256_i32gather_ps(
+        padded, _mm256_add_epi32(_mm256_mullo_epi32(py, _mm256_set1_epi32(PW)), px), 4));
+    return;
+  }
+  const __m256 wy = _mm256_sub_ps(p.y, fy), wx = _mm256_sub_ps(p.x, fx);
+  // Eight neighbouring pixels of one row (a translation, a crop): loads.
+  const int py0 = _mm256_cvtsi256_si32(py), px0 = _mm256_cvtsi256_si32(px);
+  const __m256i run = _mm256_and_si256(
+      _mm256_cmpeq_epi32(py, _mm256_set1_epi32(py0)),
+      _mm256_cmpeq_epi32(px, _mm256_add_epi32(_mm256_set1_epi32(px0),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
+  if (_mm256_movemask_epi8(run) == -1) {
+    const float* q = padded + static_cast<int64_t>(py0) * PW + px0;
+    _mm256_storeu_ps(dst, bilinear(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 1),
+                                   _mm256_loadu_ps(q + PW), _mm256_loadu_ps(q + PW + 1), wy, wx));
+    return;
+  }
+  const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(py, _mm256_set1_epi32(PW)), px);
+  __m256 p00, p01, p10, p11;
+  gather_pairs(padded, at, p00, p01);
+  gather_pairs(padded + PW, at, p10, p11);
+  _mm256_storeu_ps(dst, bilinear(p00, p01, p10, p11, wy, wx));
+}
+
 // Output pixels c .. c + 7 of row r, all eight as vectors, read from the
 // image's padded copy where every lane's pixels lie in it, else with the fill
 // rule applied lane by lane. False (nothing written) where a point lies more
@@ -140,64 +219,13 @@ __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m25
                                                 const float* image, const float* padded,
                                                 float* dst, int64_t r, int64_t c) {
   const float fr = static_cast<float>(r);
-  const __m256 cols = _mm256_add_ps(_mm256_set1_ps(static_cast<float>(c)),
-                                    _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7));
-  __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_set1_ps(m.yr * fr),
-                                         _mm256_mul_ps(_mm256_set1_ps(m.yc), cols)),
-                           _mm256_set1_ps(m.y0));
-  __m256 x = _mm256_add_ps(_mm256_add_ps(_mm256_set1_ps(m.xr * fr),
-                                         _mm256_mul_ps(_mm256_set1_ps(m.xc), cols)),
-                           _mm256_set1_ps(m.x0));
-  if (s.g.clamp) {  // a resize of a window: its points stay in the window
-    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(s.y_lo)), _mm256_set1_ps(s.y_hi));
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(s.x_lo)), _mm256_set1_ps(s.x_hi));
-  }
-  const int H = static_cast<int>(s.g.H), W = static_cast<int>(s.g.W);
-  const __m256 half = _mm256_set1_ps(s.bilinear ? 0.f : 0.5f);
-  const __m256 fy = _mm256_floor_ps(_mm256_add_ps(y, half));
-  const __m256 fx = _mm256_floor_ps(_mm256_add_ps(x, half));
-  // The common case: every lane's pixels within the padded copy (the image
-  // and kPad pixels of its fill around it), read there with no fill rule.
-  // (A NaN coordinate fails every comparison, and so takes the paths below.)
-  const __m256 low = _mm256_set1_ps(static_cast<float>(-kPad));
-  const float reach = s.bilinear ? 2.f : 1.f;  // the last row and column read
-  const __m256 in_pad = _mm256_and_ps(
-      _mm256_and_ps(_mm256_cmp_ps(fy, low, _CMP_GE_OQ),
-                    _mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(H) - reach + kPad),
-                                  _CMP_LE_OQ)),
-      _mm256_and_ps(_mm256_cmp_ps(fx, low, _CMP_GE_OQ),
-                    _mm256_cmp_ps(fx, _mm256_set1_ps(static_cast<float>(W) - reach + kPad),
-                                  _CMP_LE_OQ)));
-  if (_mm256_movemask_ps(in_pad) == 0xFF) {
-    const int PW = W + 2 * kPad;
-    const __m256i py = _mm256_cvttps_epi32(_mm256_sub_ps(fy, low));
-    const __m256i px = _mm256_cvttps_epi32(_mm256_sub_ps(fx, low));
-    if (!s.bilinear) {
-      _mm256_storeu_ps(dst + c, _mm256_i32gather_ps(
-          padded, _mm256_add_epi32(_mm256_mullo_epi32(py, _mm256_set1_epi32(PW)), px), 4));
-      return true;
-    }
-    const __m256 wy = _mm256_sub_ps(y, fy), wx = _mm256_sub_ps(x, fx);
-    // Eight neighbouring pixels of one row (a translation, a crop): loads.
-    const int py0 = _mm256_cvtsi256_si32(py), px0 = _mm256_cvtsi256_si32(px);
-    const __m256i run = _mm256_and_si256(
-        _mm256_cmpeq_epi32(py, _mm256_set1_epi32(py0)),
-        _mm256_cmpeq_epi32(px, _mm256_add_epi32(_mm256_set1_epi32(px0),
-                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
-    if (_mm256_movemask_epi8(run) == -1) {
-      const float* p = padded + static_cast<int64_t>(py0) * PW + px0;
-      _mm256_storeu_ps(dst + c, bilinear(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 1),
-                                         _mm256_loadu_ps(p + PW), _mm256_loadu_ps(p + PW + 1),
-                                         wy, wx));
-      return true;
-    }
-    const __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(py, _mm256_set1_epi32(PW)), px);
-    __m256 p00, p01, p10, p11;
-    gather_pairs(padded, at, p00, p01);
-    gather_pairs(padded + PW, at, p10, p11);
-    _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, wy, wx));
+  const Points p = points(s, m, _mm256_set1_ps(m.yr * fr), _mm256_set1_ps(m.xr * fr), c);
+  const __m256 fy = first_pixel(s, p.y), fx = first_pixel(s, p.x);
+  if (in_pad(s, fy, fx)) {
+    eight_in_pad(s, padded, p, fy, fx, dst + c);
     return true;
   }
+  const int H = static_cast<int>(s.g.H), W = static_cast<int>(s.g.W);
   // Within one period on each side (with the bilinear neighbour): no division.
   const __m256 near = _mm256_and_ps(
       _mm256_and_ps(_mm256_cmp_ps(fy, _mm256_set1_ps(static_cast<float>(-H)), _CMP_GE_OQ),
@@ -218,8 +246,8 @@ __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m25
   const Mapped c1 = fill_rule(_mm256_add_epi32(ix, one), W, s.g.fill);
   const __m256 p01 = read(image, r0, c1, W, fill), p10 = read(image, r1, c0, W, fill),
                p11 = read(image, r1, c1, W, fill);
-  _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, _mm256_sub_ps(y, fy),
-                                     _mm256_sub_ps(x, fx)));
+  _mm256_storeu_ps(dst + c, bilinear(p00, p01, p10, p11, _mm256_sub_ps(p.y, fy),
+                                     _mm256_sub_ps(p.x, fx)));
   return true;
 }
 
@@ -233,14 +261,41 @@ __m256 bilinear(__m256 p00, __m256 p01, __m256 p10, __m256 p11, __m256 wy, __m25
   return std::min<int64_t>(8, s.g.OW - c);
 }
 
+// Output row r (OW >= 8). A row's points lie on a line, and each lane's
+// coordinate is monotonic along it (a product, sums and the clamp all
+// are), so where the row's first and last eight read inside the padded
+// copy, every eight between does too: the row then runs without the
+// per-eight checks. Other rows go eight by eight (eight_from).
+[[gnu::always_inline]] inline void row_forward(const Sampler& s, const AffineMap& m,
+                                               const float* image, const float* padded,
+                                               float* dst, int64_t r) {
+  const float fr = static_cast<float>(r);
+  const __m256 row_y = _mm256_set1_ps(m.yr * fr), row_x = _mm256_set1_ps(m.xr * fr);
+  const int64_t last = s.g.OW - 8;
+  const Points first = points(s, m, row_y, row_x, 0), end = points(s, m, row_y, row_x, last);
+  if (in_pad(s, first_pixel(s, first.y), first_pixel(s, first.x)) &&
+      in_pad(s, first_pixel(s, end.y), first_pixel(s, end.x))) {
+    for (int64_t c = 0;; c += 8) {  // the last eight ends at the row's end
+      const int64_t at = std::min(c, last);
+      const Points p = points(s, m, row_y, row_x, at);
+      eight_in_pad(s, padded, p, first_pixel(s, p.y), first_pixel(s, p.x), dst + at);
+      if (at == last) return;
+    }
+  }
+  auto fast = [padded](const Sampler& s2, const AffineMap& m2, const float* pixels, float* row,
+                       int64_t r2, int64_t c) { return eight_from(s2, m2, pixels, padded, row, r2, c); };
+  forward_row(s, m, image, dst, r, fast);
+}
+
 }  // namespace
 
 void resample_forward(const ResampleGeometry& g, const float* in, float* out, int64_t N,
                       const AffineMap* maps, int threads) {
-  // Grey images whose (padded) pixel offsets fit the gathers' 32-bit indices,
-  // at least two per thread: each thread pads the images it takes, whole.
+  // Grey images at least 8 pixels wide whose (padded) pixel offsets fit the
+  // gathers' 32-bit indices, at least two per thread: each thread pads the
+  // images it takes, whole.
   const int64_t padded_size = (g.H + 2 * kPad) * (g.W + 2 * kPad);
-  const bool vector = g.C == 1 && padded_size < (int64_t{1} << 30) && g.OW >= 8;
+  const bool vector = g.C == 1 && padded_size < (int64_t{1} << 30) && g.OW >= 8 && g.W >= 8;
   const int64_t image_size = g.H * g.W, out_size = g.OH * g.OW;
   if (!vector) {
     forward_impl(g, in, out, N, maps, threads,
@@ -268,10 +323,9 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
     const float* image = in + n * image_size;
     pad_image(g, cols, image, padded);
     const Sampler sampler(g);
-    auto fast = [padded](const Sampler& s, const AffineMap& m, const float* pixels, float* row,
-                         int64_t r, int64_t c) { return eight_from(s, m, pixels, padded, row, r, c); };
+    const AffineMap m = maps[n];
     for (int64_t r = 0; r < g.OH; ++r)
-      forward_row(sampler, maps[n], image, out + (n * g.OH + r) * g.OW, r, fast);
+      row_forward(sampler, m, image, padded, out + (n * g.OH + r) * g.OW, r);
   }, /*dynamic=*/true);
 }
 
