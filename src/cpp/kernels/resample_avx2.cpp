@@ -261,30 +261,43 @@ struct Points {
   return std::min<int64_t>(8, s.g.OW - c);
 }
 
-// Output row r (OW >= 8). A row's points lie on a line, and each lane's
-// coordinate is monotonic along it (a product, sums and the clamp all
-// are), so where the row's first and last eight read inside the padded
-// copy, every eight between does too: the row then runs without the
-// per-eight checks. Other rows go eight by eight (eight_from).
+// Whether output row r's first and last eight points read inside the padded
+// copy (OW >= 8).
+[[gnu::always_inline]] inline bool row_in_pad(const Sampler& s, const AffineMap& m, int64_t r) {
+  const float fr = static_cast<float>(r);
+  const __m256 row_y = _mm256_set1_ps(m.yr * fr), row_x = _mm256_set1_ps(m.xr * fr);
+  const Points first = points(s, m, row_y, row_x, 0);
+  const Points end = points(s, m, row_y, row_x, s.g.OW - 8);
+  return in_pad(s, first_pixel(s, first.y), first_pixel(s, first.x)) &&
+         in_pad(s, first_pixel(s, end.y), first_pixel(s, end.x));
+}
+
+// Output row r of an image (OW >= 8). Each lane's coordinate is monotonic
+// along a row and down a column (a product, sums and the clamp all are), so
+// where a row's first and last eight read inside the padded copy, every
+// eight between does too, and where the first and last rows do, every row
+// does: `inside` says so for this row (row_in_pad), and the row then runs
+// without the per-eight checks. Other rows go eight by eight (eight_from).
 [[gnu::always_inline]] inline void row_forward(const Sampler& s, const AffineMap& m,
                                                const float* image, const float* padded,
-                                               float* dst, int64_t r) {
+                                               float* dst, int64_t r, bool inside) {
+  if (!inside) {
+    auto fast = [padded](const Sampler& s2, const AffineMap& m2, const float* pixels,
+                         float* row, int64_t r2, int64_t c) {
+      return eight_from(s2, m2, pixels, padded, row, r2, c);
+    };
+    forward_row(s, m, image, dst, r, fast);
+    return;
+  }
   const float fr = static_cast<float>(r);
   const __m256 row_y = _mm256_set1_ps(m.yr * fr), row_x = _mm256_set1_ps(m.xr * fr);
   const int64_t last = s.g.OW - 8;
-  const Points first = points(s, m, row_y, row_x, 0), end = points(s, m, row_y, row_x, last);
-  if (in_pad(s, first_pixel(s, first.y), first_pixel(s, first.x)) &&
-      in_pad(s, first_pixel(s, end.y), first_pixel(s, end.x))) {
-    for (int64_t c = 0;; c += 8) {  // the last eight ends at the row's end
-      const int64_t at = std::min(c, last);
-      const Points p = points(s, m, row_y, row_x, at);
-      eight_in_pad(s, padded, p, first_pixel(s, p.y), first_pixel(s, p.x), dst + at);
-      if (at == last) return;
-    }
+  for (int64_t c = 0;; c += 8) {  // the last eight ends at the row's end
+    const int64_t at = std::min(c, last);
+    const Points p = points(s, m, row_y, row_x, at);
+    eight_in_pad(s, padded, p, first_pixel(s, p.y), first_pixel(s, p.x), dst + at);
+    if (at == last) return;
   }
-  auto fast = [padded](const Sampler& s2, const AffineMap& m2, const float* pixels, float* row,
-                       int64_t r2, int64_t c) { return eight_from(s2, m2, pixels, padded, row, r2, c); };
-  forward_row(s, m, image, dst, r, fast);
 }
 
 }  // namespace
@@ -324,8 +337,10 @@ void resample_forward(const ResampleGeometry& g, const float* in, float* out, in
     pad_image(g, cols, image, padded);
     const Sampler sampler(g);
     const AffineMap m = maps[n];
+    const bool all_inside = row_in_pad(sampler, m, 0) && row_in_pad(sampler, m, g.OH - 1);
     for (int64_t r = 0; r < g.OH; ++r)
-      row_forward(sampler, m, image, padded, out + (n * g.OH + r) * g.OW, r);
+      row_forward(sampler, m, image, padded, out + (n * g.OH + r) * g.OW, r,
+                  all_inside || row_in_pad(sampler, m, r));
   }, /*dynamic=*/true);
 }
 
