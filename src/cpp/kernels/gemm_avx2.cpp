@@ -51,6 +51,7 @@ void tile_rows(int64_t K, const float* const rows[MR], int64_t ks, const float* 
 // of B are never read. Threads take slices of the columns.
 
 thread_local Scratch<int64_t> t_depth;  // the depth steps to visit
+constexpr int64_t kPrefetchAhead = 8;    // rows of B
 
 inline float a_at(const Problem& p, int64_t i, int64_t k) {
   return p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k];
@@ -67,6 +68,14 @@ void small_m_panel(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, i
   for (int64_t q = 0; q < nk; ++q) {
     const int64_t k = ks[q];
     const float* b = p.B + k * p.ldb + j;
+    if constexpr (R == 1) {
+      // The rows to visit are known: the one kPrefetchAhead steps on is
+      // requested now (skipped rows leave gaps the hardware prefetcher does
+      // not cross).
+      const float* ahead = p.B + ks[std::min(q + kPrefetchAhead, nk - 1)] * p.ldb + j;
+      for (int v = 0; v < V; v += 2)
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + 8 * v), _MM_HINT_T0);
+    }
     __m256 bv[V];
     for (int v = 0; v < V; ++v)
       bv[v] = kMasked ? _mm256_maskload_ps(b + 8 * v, mask[v]) : _mm256_loadu_ps(b + 8 * v);
