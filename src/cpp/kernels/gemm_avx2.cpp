@@ -32,8 +32,11 @@ constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in 
 #include "kernels/gemm_pack_impl.h"
 
 // The tile of rows[r][k * ks] times B's first nr <= NR columns, read where
-// they lie (b[k * ldb + c]): the unpacked path's micro-kernel.
-void tile_rows(int64_t K, const float* const rows[MR], int64_t ks, const float* b, int64_t ldb,
+// they lie (b[k * ldb + c]): the unpacked path's micro-kernel. Not inlined:
+// inside the driver's loops GCC kept one of the twelve accumulators on the
+// stack, a store and reload every depth step (Winograd's small products ran
+// 1.5x slower).
+[[gnu::noinline]] void tile_rows(int64_t K, const float* const rows[MR], int64_t ks, const float* b, int64_t ldb,
                int nr, TileRegs acc) {
   const __m256i mask[2] = {first_lanes(nr), first_lanes(nr - 8)};
   if (nr == NR)
