@@ -80,19 +80,24 @@ void pack_segment(const ConvGeometry& g, const float* xg, int64_t oh, int64_t ow
     }
     const int64_t run = std::min(cg - c, kc - k);
     const int64_t iw = w0 + kw * g.DW;  // the first pixel's tap
-    const float* src = xg + (ih * g.W + iw) * g.C + c;
     if (ih < 0 || ih >= g.H) {
       for (int64_t j = 0; j < run; ++j)
         for (int r = 0; r < count; ++r) out[j * mr + r] = 0.f;
-    } else if (iw >= 0 && iw + last_dw < g.W) {
-      for (int64_t j = 0; j < run; ++j)
-        for (int r = 0; r < count; ++r) out[j * mr + r] = src[r * step + j];
     } else {
-      for (int64_t j = 0; j < run; ++j)
-        for (int r = 0; r < count; ++r) {
-          const int64_t w = iw + r * g.SW;
-          out[j * mr + r] = (w < 0 || w >= g.W) ? 0.f : src[r * step + j];
-        }
+      // Pointers are formed only inside the image: one outside the sample
+      // would be undefined behaviour even unread.
+      const float* row = xg + ih * g.W * g.C + c;
+      if (iw >= 0 && iw + last_dw < g.W) {
+        const float* src = row + iw * g.C;
+        for (int64_t j = 0; j < run; ++j)
+          for (int r = 0; r < count; ++r) out[j * mr + r] = src[r * step + j];
+      } else {
+        for (int64_t j = 0; j < run; ++j)
+          for (int r = 0; r < count; ++r) {
+            const int64_t w = iw + r * g.SW;
+            out[j * mr + r] = (w < 0 || w >= g.W) ? 0.f : row[w * g.C + j];
+          }
+      }
     }
     k += run;
     c = 0;
