@@ -67,6 +67,9 @@ static_assert(kEvery[static_cast<int>(Activation::Swish)] == Activation::Swish,
 void activate_block(const void* ctx, float* c, int64_t ldc, int64_t rows, int64_t cols) {
   const Activation a = *static_cast<const Activation*>(ctx);
   const auto kernel = kernels::active().activation_forward_f32;
+  // Whole rows (a convolution's few filters a pixel) are one run: row by
+  // row, six or sixteen values would each leave the vector loop for its tail.
+  if (ldc == cols) return kernel(a, c, c, rows * cols);
   for (int64_t r = 0; r < rows; ++r) kernel(a, c + r * ldc, c + r * ldc, cols);
 }
 
