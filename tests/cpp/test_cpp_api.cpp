@@ -284,4 +284,42 @@ TEST_CASE(test_c_functions_take_null_without_crashing) {
   pcv_model_free(m);
 }
 
+TEST_CASE(test_a_first_activation_that_checks_its_input_keeps_outputs_and_weights) {
+  // An Activation that reads the model input checks it in its own loop
+  // (Layer::checks_input_while_reading); through the C API, whose output is
+  // the caller's, the graph scans first instead: a bad input writes nothing.
+  const char* lines[] = {"Activation activation=relu", "Dense units=2"};
+  const int64_t shape[] = {5};
+  pcv_model* act = nullptr;  // the activation writes the model's output
+  CHECK(pcv_model_create(lines, 1, shape, 1, 3, &act) == PCV_OK);
+  std::vector<float> x(3 * 5, 1.0f), y(3 * 2, 0.0f), out(3 * 5, -7.0f);
+  x[14] = NAN;
+  CHECK(pcv_model_predict(act, x.data(), 3, out.data()) == PCV_ERR_ARGUMENT);
+  CHECK(std::string(pcv_last_error()) == "expected finite input values, found nan at flat index 14");
+  for (float v : out) CHECK(v == -7.0f);
+  pcv_runner* r = nullptr;
+  CHECK(pcv_runner_new(act, &r) == PCV_OK);
+  CHECK(pcv_runner_predict(r, x.data(), 3, out.data()) == PCV_ERR_ARGUMENT);
+  for (float v : out) CHECK(v == -7.0f);
+  pcv_runner_free(r);
+  pcv_model_free(act);
+  // Training and evaluation: the layer's check, the same message, no step taken.
+  pcv_model* m = nullptr;
+  CHECK(pcv_model_create(lines, 2, shape, 1, 3, &m) == PCV_OK);
+  CHECK(pcv_model_compile(m, "sgd", "mse") == PCV_OK);
+  double before = 0.0, after = 0.0;
+  x[14] = 1.0f;
+  CHECK(pcv_model_evaluate(m, x.data(), y.data(), 3, &before, nullptr) == PCV_OK);
+  x[14] = INFINITY;
+  CHECK(pcv_model_train_step(m, x.data(), y.data(), 3, nullptr, nullptr) == PCV_ERR_ARGUMENT);
+  CHECK(std::string(pcv_last_error()) == "expected finite input values, found inf at flat index 14");
+  CHECK(pcv_model_evaluate(m, x.data(), y.data(), 3, nullptr, nullptr) == PCV_ERR_ARGUMENT);
+  x[14] = 1.0f;
+  CHECK(pcv_model_evaluate(m, x.data(), y.data(), 3, &after, nullptr) == PCV_OK);
+  CHECK(after == before);
+  CHECK(pcv_model_predict(m, x.data(), 3, out.data()) == PCV_OK);
+  for (size_t i = 0; i < y.size(); ++i) CHECK(out[i] != -7.0f);
+  pcv_model_free(m);
+}
+
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/error.h"
 #include "core/threads.h"
 #include "kernels/dispatch.h"
 
@@ -23,6 +24,12 @@ int64_t first_non_finite(const float* p, int64_t n, int threads) {
   for (int64_t i = 0; i < n; ++i)
     if (non_finite(i)) return i;
   return -1;
+}
+
+void require_finite_input(const float* p, int64_t n, int threads, const std::string& suffix) {
+  if (const int64_t i = first_non_finite(p, n, threads); i >= 0)
+    throw ValueError(cat("expected finite input values, found ", p[i], " at flat index ", i,
+                         suffix));
 }
 
 }  // namespace pyconv

@@ -137,6 +137,7 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
         }
   find_folds();
   find_pool_fusions();
+  find_input_checker();
   profile_.resize(nodes_.size());
   plan_inference_buffers();
   plan_training_buffers();
@@ -263,6 +264,14 @@ void Graph::find_pool_fusions() {
     pool_role_[p] = kFoldedAway;
     pool_fusions_.push_back(f);
   }
+}
+
+void Graph::find_input_checker() {
+  input_checker_ = -1;
+  if (input_shapes_.size() != 1 || nodes_.empty() || nodes_[0].inputs != std::vector<int>{-1})
+    return;
+  if (fold_role_[0] == kNoFold && pool_role_[0] == kNoFold && layer(0).checks_input_while_reading())
+    input_checker_ = 0;
 }
 
 void Graph::find_folds() {
@@ -429,7 +438,7 @@ RunContext Graph::run_context(bool training) const {
 
 // ----- running ---------------------------------------------------------------------
 
-void Graph::check_inputs(const Batch& xs) const {
+void Graph::check_inputs(const Batch& xs, bool finiteness) const {
   if (xs.size() != input_shapes_.size())
     throw ValueError(cat("expected ", input_shapes_.size(), " input array(s), received ",
                          xs.size()));
@@ -446,9 +455,9 @@ void Graph::check_inputs(const Batch& xs) const {
     if (x.dim(0) != xs[0]->dim(0))
       throw ShapeError(cat("every input must hold the same number of samples; input 0 has ",
                            xs[0]->dim(0), ", input ", j, " has ", x.dim(0)));
-    if (const int64_t i = first_non_finite(x.data(), x.numel(), num_threads()); i >= 0)
-      throw ValueError(cat("expected finite input values, found ", x.data()[i],
-                           " at flat index ", i, xs.size() == 1 ? "" : cat(" of input", which)));
+    if (finiteness)
+      require_finite_input(x.data(), x.numel(), num_threads(),
+                           xs.size() == 1 ? "" : cat(" of input", which));
   }
 }
 
@@ -475,9 +484,13 @@ bool overlaps(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers,
-                        const uint64_t* augment_key, Tensor* const* direct_outs) const {
+                        const uint64_t* augment_key, Tensor* const* direct_outs,
+                        Outputs outputs) const {
   const FlushDenormals flush;
-  check_inputs(xs);
+  // A layer that checks the input as it reads it may write a caller's
+  // output before it fails: only where that output is scratch.
+  const int checker = direct_outs && outputs == Outputs::Kept ? -1 : input_checker_;
+  check_inputs(xs, checker < 0);
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
   c.activity_penalty_ = 0.0;
@@ -521,6 +534,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     }
     rc.state = run.state.get();
     rc.call = node.call;
+    rc.check_input = static_cast<int>(k) == checker;
     // The node whose output this writes: a fold's layer writes its chain's
     // last, a pool fusion's its pooling's.
     const size_t d = role >= 0        ? folds_[role]->last
@@ -695,13 +709,13 @@ std::unique_ptr<ExecContext> Graph::new_context() const {
   return c;
 }
 
-void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx) const {
+void Graph::predict(const Tensor& x, Tensor& out, ExecContext& ctx, Outputs outputs) const {
   if (outputs_.size() != 1)
     throw ValueError(cat("the model has ", outputs_.size(), " outputs; predict each of them"));
   std::shared_lock<SharedMutex> lock(weights_);
   ctx.one_input_.assign(1, &x);
   Tensor* outs[] = {&out};
-  run_forward(ctx.one_input_, false, ctx, Buffers::Folded, nullptr, outs);
+  run_forward(ctx.one_input_, false, ctx, Buffers::Folded, nullptr, outs, outputs);
   finish_outputs(ctx, outs, run_context(false).threads);
 }
 
@@ -744,27 +758,27 @@ class Graph::PooledContext {
   std::unique_ptr<ExecContext> c_;
 };
 
-void Graph::predict(const Tensor& x, Tensor& out) const {
+void Graph::predict(const Tensor& x, Tensor& out, Outputs outputs) const {
   PooledContext c(*this);
-  predict(x, out, *c);
+  predict(x, out, *c, outputs);
 }
 
-void Graph::predict(const Batch& xs, const std::vector<Tensor*>& outs) const {
+void Graph::predict(const Batch& xs, const std::vector<Tensor*>& outs, Outputs outputs) const {
   if (outs.size() != outputs_.size())
     throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c, Buffers::Folded, nullptr, outs.data());
+  run_forward(xs, false, *c, Buffers::Folded, nullptr, outs.data(), outputs);
   finish_outputs(*c, outs.data(), run_context(false).threads);
 }
 
-void Graph::predict_augmented(const Batch& xs, const std::vector<Tensor*>& outs,
-                              uint64_t key) const {
+void Graph::predict_augmented(const Batch& xs, const std::vector<Tensor*>& outs, uint64_t key,
+                              Outputs outputs) const {
   if (outs.size() != outputs_.size())
     throw ValueError(cat("expected ", outputs_.size(), " output tensor(s), received ", outs.size()));
   PooledContext c(*this);
   std::shared_lock<SharedMutex> lock(weights_);
-  run_forward(xs, false, *c, Buffers::Folded, &key, outs.data());
+  run_forward(xs, false, *c, Buffers::Folded, &key, outs.data(), outputs);
   finish_outputs(*c, outs.data(), run_context(false).threads);
 }
 

@@ -142,16 +142,25 @@ class Graph {
 
   // ----- inference: thread-safe, many callers at once -----------------------
   std::unique_ptr<ExecContext> new_context() const;
+  // What a failed predict may leave in the caller's output tensors. Kept:
+  // nothing is written unless the call succeeds (the C API promises it).
+  // Scratch: they are the call's own (new arrays), so a first layer may
+  // check the input's finiteness while it reads it, writing before it fails
+  // (Layer::checks_input_while_reading): one pass over the input fewer.
+  enum class Outputs { Kept, Scratch };
   // out is resized to (N,) + output shape (a view must already have that size).
-  void predict(const Tensor& x, Tensor& out, ExecContext& ctx) const;
+  void predict(const Tensor& x, Tensor& out, ExecContext& ctx,
+               Outputs outputs = Outputs::Kept) const;
   // The same with a context borrowed from the model's pool.
-  void predict(const Tensor& x, Tensor& out) const;
+  void predict(const Tensor& x, Tensor& out, Outputs outputs = Outputs::Kept) const;
   // Several inputs and outputs: one tensor per model input and output.
-  void predict(const Batch& xs, const std::vector<Tensor*>& outs) const;
+  void predict(const Batch& xs, const std::vector<Tensor*>& outs,
+               Outputs outputs = Outputs::Kept) const;
   // Keras's model(x) and layer(x) on arrays: inference, but with the random
   // augmentation layers transforming (their Keras call defaults to
   // training=True), their draws keyed by `key` (vary it from call to call).
-  void predict_augmented(const Batch& xs, const std::vector<Tensor*>& outs, uint64_t key) const;
+  void predict_augmented(const Batch& xs, const std::vector<Tensor*>& outs, uint64_t key,
+                         Outputs outputs = Outputs::Kept) const;
   // Inference on x, keeping copies of the outputs of the nodes `which`
   // (intermediate feature maps).
   std::vector<Tensor> node_outputs(const Batch& xs, const std::vector<size_t>& which) const;
@@ -253,7 +262,8 @@ class Graph {
 
   void build(const std::vector<NodeSpec>& specs, const std::vector<int>& outputs, uint64_t seed);
   void add_node(const NodeSpec& spec, Rng& rng);
-  void check_inputs(const Batch& xs) const;
+  // Shapes, and unless a layer checks it (input_checker_), finiteness.
+  void check_inputs(const Batch& xs, bool finiteness = true) const;
   void prepare(ExecContext& c) const;
   RunContext run_context(bool training) const;
   // Where node outputs go: Folded runs Conv -> BatchNormalization (->
@@ -267,10 +277,11 @@ class Graph {
   // (predict_augmented), with draws keyed by it.
   // direct_outs (Folded only): the caller's output tensors, which outputs are
   // written straight into where they already have the right shape and share
-  // no memory with an input (finish_outputs then copies nothing).
+  // no memory with an input (finish_outputs then copies nothing); `outputs`
+  // says whether they may change when the run fails.
   void run_forward(const Batch& xs, bool training, ExecContext& c, Buffers buffers,
-                   const uint64_t* augment_key = nullptr,
-                   Tensor* const* direct_outs = nullptr) const;
+                   const uint64_t* augment_key = nullptr, Tensor* const* direct_outs = nullptr,
+                   Outputs outputs = Outputs::Kept) const;
   // Backward from the gradients in the output nodes' grad tensors.
   void run_backward(const std::vector<Tensor*>& dxs, ExecContext& c);
   void run_node_backward(size_t k, ExecContext& c, std::vector<Tensor*>& dxs,
@@ -318,6 +329,10 @@ class Graph {
     kernels::PoolGeometry geom{};
   };
   void find_pool_fusions();
+  // The node that checks the model input's finiteness as it reads it: the
+  // first node, if it reads the only input and its layer can
+  // (Layer::checks_input_while_reading); else -1, and check_inputs scans.
+  void find_input_checker();
   // Which node outputs of a folded inference run may share a buffer: a
   // node's output goes to a slot freed when every reader of an earlier
   // output in it has run (model outputs keep theirs).
@@ -338,6 +353,7 @@ class Graph {
   std::vector<int> fold_role_;  // per node: the fold it starts, kFoldedAway or kNoFold
   std::vector<PoolFusion> pool_fusions_;
   std::vector<int> pool_role_;  // per node: the pool fusion it starts, kFoldedAway or kNoFold
+  int input_checker_ = -1;
   std::vector<int> infer_slot_;       // per node: its inference slot (-1: not written)
   std::vector<int64_t> slot_values_;  // per slot: the most values per sample it holds
   // Per node k: train_slot_[k] its output's training slot, train_slot_[n + k]

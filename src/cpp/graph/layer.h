@@ -64,6 +64,10 @@ struct RunContext {
   uint64_t step = 0;             // training steps taken so far (or a call's key): keys random draws
   int call = 0;                  // which call of a shared layer runs (0: the first): too
   LayerState* state = nullptr;   // this layer's state in the running context
+  // Set for a layer that checks_input_while_reading(), in place of the
+  // graph's own scan of the model input: forward throws ValueError
+  // (require_finite_input) if in[0] holds a NaN or an infinity.
+  bool check_input = false;
 };
 
 class Layer {
@@ -104,6 +108,11 @@ class Layer {
   // The layer as one that can run the MaxPooling2D after it inside its own
   // forward and backward (Graph's pool fusions), or null.
   virtual class MaxPoolFusable* max_pool_fusable() { return nullptr; }
+
+  // Whether forward honours RunContext::check_input at no extra pass over
+  // memory: the graph then leaves a model input's finiteness to the layer
+  // that reads it first (an activation-only model reads it once, not twice).
+  virtual bool checks_input_while_reading() const { return false; }
 
   // What backward reads of the forward pass: the inputs' values, the
   // output's. A training step reuses the buffers of values no later step

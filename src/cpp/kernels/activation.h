@@ -11,6 +11,10 @@ enum class Activation {
 };
 
 // activation_forward_f32:  y[i] = act(x[i]) for i in [0, n) (y may be x)
+// activation_forward_checked_f32: the same (y must not overlap x), and
+//                          whether x holds a NaN or an infinity, tested in
+//                          the same loop for the activations that cost
+//                          less than a read (y is then unspecified)
 // activation_backward_f32: dx[i] = dy[i] * act'(.) from the output y and, for
 //                          gelu and swish, the input x (dx may be dy)
 // Softmax is not element-wise and is refused by the callers before this.
@@ -18,6 +22,7 @@ enum class Activation {
 //                          / sum (y may be x)
 #define PCV_ACTIVATION_DECLS                                                                \
   void activation_forward_f32(Activation a, const float* x, float* y, int64_t n);          \
+  bool activation_forward_checked_f32(Activation a, const float* x, float* y, int64_t n);  \
   void softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t cols);             \
   void activation_backward_f32(Activation a, const float* y, const float* dy, float* dx,   \
                                const float* x, int64_t n);

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "kernels/activation.h"
+#include "kernels/finite.h"
 
 namespace pyconv::kernels::avx2 {
 #include "kernels/vmath_impl.h"

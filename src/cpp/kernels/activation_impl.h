@@ -3,8 +3,8 @@
 // vmath_impl.h before it. Each activation gets its own loop (the activation a
 // compile-time constant), so that no loop has a switch per element and those
 // built from vmath's functions vectorise. The including file provides
-// <algorithm>, <cmath>, <cstdint>, <cstring>, <limits>, <type_traits> and
-// kernels/activation.h.
+// <algorithm>, <cmath>, <cstdint>, <cstring>, <limits>, <type_traits>,
+// kernels/activation.h and kernels/finite.h.
 
 namespace {
 
@@ -78,6 +78,21 @@ void forward_loop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = apply<A>(x[i]);
 }
 
+// The forward loop that also ORs together whether each x is NaN or
+// infinite (|x|'s bits above the largest finite float's).
+template <Activation A>
+bool forward_checked_loop(const float* x, float* y, int64_t n) {
+  uint32_t bad = 0;
+#pragma omp simd reduction(| : bad)
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    bad |= static_cast<int32_t>(bits & 0x7fffffffu) > 0x7f7fffff;
+    y[i] = apply<A>(x[i]);
+  }
+  return bad != 0;
+}
+
 template <Activation A>
 void backward_loop(const float* y, const float* dy, float* dx, const float* x, int64_t n) {
   if (A == Activation::Relu) {  // a select, not dy * 0: a NaN gradient stays where it is cut
@@ -116,6 +131,22 @@ void with_elementwise(Activation a, Fn fn) {
 
 void activation_forward_f32(Activation a, const float* x, float* y, int64_t n) {
   with_elementwise(a, [&](auto act) { forward_loop<decltype(act)::value>(x, y, n); });
+}
+
+bool activation_forward_checked_f32(Activation a, const float* x, float* y, int64_t n) {
+  using A = Activation;
+  switch (a) {  // memory-bound: one read of x instead of two
+    case A::Linear: return forward_checked_loop<A::Linear>(x, y, n);
+    case A::Relu: return forward_checked_loop<A::Relu>(x, y, n);
+    case A::Relu6: return forward_checked_loop<A::Relu6>(x, y, n);
+    case A::LeakyRelu: return forward_checked_loop<A::LeakyRelu>(x, y, n);
+    case A::HardSigmoid: return forward_checked_loop<A::HardSigmoid>(x, y, n);
+    default: {  // the computed ones: a scan of x is small beside them
+      const bool bad = any_non_finite(x, n);
+      activation_forward_f32(a, x, y, n);
+      return bad;
+    }
+  }
 }
 
 void activation_backward_f32(Activation a, const float* y, const float* dy, float* dx,

@@ -38,6 +38,7 @@ struct KernelTable {
   decltype(&ref::avgpool2d_f32) avgpool2d_f32;
   decltype(&ref::avgpool2d_backward_f32) avgpool2d_backward_f32;
   decltype(&ref::activation_forward_f32) activation_forward_f32;
+  decltype(&ref::activation_forward_checked_f32) activation_forward_checked_f32;
   decltype(&ref::activation_backward_f32) activation_backward_f32;
   decltype(&ref::softmax_rows_f32) softmax_rows_f32;
   decltype(&ref::lrn_forward_f32) lrn_forward_f32;

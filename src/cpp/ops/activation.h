@@ -27,8 +27,12 @@ bool fuse_into_gemm(Activation a, kernels::GemmExtras& ex);
 // y = act(y) in place; softmax normalises each of `rows` rows of `cols`.
 void activation_forward(Activation a, float* y, int64_t rows, int64_t cols, int threads);
 // y = act(x): one pass where a copy and an in-place pass would take two.
+// With non_finite_input, also sets it to whether x holds a NaN or an
+// infinity, tested as x is read (the cheap activations in the same loop, the
+// others a block at a time from cache): no pass of its own over memory. y
+// is then unspecified.
 void activation_forward(Activation a, const float* x, float* y, int64_t rows, int64_t cols,
-                        int threads);
+                        int threads, bool* non_finite_input = nullptr);
 // dy = dy * act'(.) in place, from the activated output y, and for an
 // activation that needs_input() from its input x (else x may be null).
 void activation_backward(Activation a, const float* y, float* dy, int64_t rows, int64_t cols,

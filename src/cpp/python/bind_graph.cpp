@@ -230,10 +230,11 @@ py::list predict_multi(const Graph& g, const py::list& xs, const py::object& aug
     const bool augment = !augment_key.is_none();
     const uint64_t key = augment ? augment_key.cast<uint64_t>() : 0;
     py::gil_scoped_release release;
+    // The outputs are this call's new arrays: a failed call drops them.
     if (augment)
-      g.predict_augmented(bx, out_ptrs, key);
+      g.predict_augmented(bx, out_ptrs, key, Graph::Outputs::Scratch);
     else
-      g.predict(bx, out_ptrs);
+      g.predict(bx, out_ptrs, Graph::Outputs::Scratch);
   }
   return result;
 }
@@ -343,7 +344,7 @@ void bind_graph(py::module_& m) {
              Tensor out = Tensor::view(result.mutable_data(), shape);
              {
                py::gil_scoped_release release;
-               static_cast<const Graph&>(g).predict(xv, out);
+               static_cast<const Graph&>(g).predict(xv, out, Graph::Outputs::Scratch);
              }
              return result;
            })

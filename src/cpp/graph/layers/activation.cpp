@@ -6,6 +6,7 @@
 
 #include "core/training.h"
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/threads.h"
 #include "graph/layer.h"
 #include "graph/layers/broadcast.h"
@@ -30,10 +31,15 @@ class ActivationLayer : public Layer {
     return {ops::needs_input(activation_), activation_reads_output()};
   }
 
+  // (Its kernel is left out of a runtime-only build, which never needs it.)
+  bool checks_input_while_reading() const override { return kTrainingBuilt; }
+
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t cols = out.dim(-1);
+    bool bad = false;
     ops::activation_forward(output_activation(), in[0]->data(), out.data(), out.numel() / cols,
-                            cols, ctx.threads);
+                            cols, ctx.threads, ctx.check_input ? &bad : nullptr);
+    if (bad) require_finite_input(in[0]->data(), in[0]->numel(), ctx.threads);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
