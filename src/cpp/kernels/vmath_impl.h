@@ -16,12 +16,9 @@
 constexpr float kExpMax = 88.72283935546875f;   // log(FLT_MAX)
 constexpr float kExpMin = -87.33654022216797f;  // log(FLT_MIN): below, 0
 
-// e^c for c already in [kExpMin, kExpMax]: no special values to sort out.
-inline float exp_in_range(float c) {
-  constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer
-  // c = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness).
-  const float n = (c * 1.44269504088896341f + kRound) - kRound;
-  const float r = (c - n * 0.693359375f) + n * 2.12194440e-4f;
+// p(r) 2^n: e^r for |r| <= ln2 / 2 + 0.1 by the Cephes polynomial, times
+// 2^n built in two halves so that n = 128 (or -150) does not overflow early.
+inline float exp_reduced(float n, float r) {
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -29,7 +26,6 @@ inline float exp_in_range(float c) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
-  // p * 2^n, with 2^n built in two halves so that n = 128 does not overflow early.
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t half = ni >> 1;
   const int32_t e1 = (half + 127) << 23, e2 = (ni - half + 127) << 23;
@@ -37,6 +33,24 @@ inline float exp_in_range(float c) {
   std::memcpy(&s1, &e1, 4);
   std::memcpy(&s2, &e2, 4);
   return p * s1 * s2;
+}
+
+constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = 2.12194440e-4f;  // ln2 = hi - lo, hi exact in 9 bits
+
+// e^c for c already in [kExpMin, kExpMax]: no special values to sort out.
+inline float exp_in_range(float c) {
+  // c = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness).
+  const float n = (c * 1.44269504088896341f + kRound) - kRound;
+  return exp_reduced(n, (c - n * kLn2Hi) + n * kLn2Lo);
+}
+
+// e^(a + b) for |a| <= 104 and |b| < 0.1, where the rounded sum a + b
+// would lose b's low bits: a - n ln2hi is exact (both are multiples of a's
+// ulp, the difference below 1), so b joins the small remainder instead.
+inline float exp_split(float a, float b) {
+  const float n = ((a + b) * 1.44269504088896341f + kRound) - kRound;
+  return exp_reduced(n, ((a - n * kLn2Hi) + b) + n * kLn2Lo);
 }
 
 // The argument clamped to exp_in_range's range; NaN comes out as kExpMin,
@@ -178,11 +192,10 @@ inline NormalCdf normal_cdf_vec(float v) {
   bits &= 0xfffff000u;
   float hi;
   std::memcpy(&hi, &bits, 4);
-  // The small part, |b| < w^2 2^-11 < 0.1, by its Taylor series to b^4 (the
-  // rest is below 1e-7 of it).
+  // -hi^2 / 2 has 24 significant bits at most and the small part
+  // |b| < w^2 2^-11 < 0.1: exp_split takes them apart.
   const float b = -0.5f * (w - hi) * (w + hi);
-  const float eb = (((b * (1.f / 24.f) + (1.f / 6.f)) * b + 0.5f) * b + 1.f) * b + 1.f;
-  const float gauss = exp_vec(-0.5f * hi * hi) * eb;
+  const float gauss = exp_split(-0.5f * hi * hi, b);
   const float tail = 0.5f * r * gauss;
   float cdf = v < 0.f ? tail : 1.f - tail;
   cdf = z < 0.5f ? (v < 0.f ? 0.5f - half_erf : 0.5f + half_erf) : cdf;
