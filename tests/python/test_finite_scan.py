@@ -18,15 +18,18 @@ LENGTHS = [1, 31, 32, 33, 64, 100, 1000, 70001,
 
 
 # The graph's own scan (Reshape reads the input as it is), and the checking
-# activations: those tested in their loop, and a computed one (tanh: a scan
-# of each block beside it).
-FIRST_LAYERS = ["reshape", "linear", "relu", "relu6", "leaky_relu", "hard_sigmoid", "tanh"]
+# activations: those tested in their loop, a computed one (tanh: a scan of
+# each block beside it) and softmax (rows: a scan first).
+FIRST_LAYERS = ["reshape", "linear", "relu", "relu6", "leaky_relu", "hard_sigmoid", "tanh",
+                "softmax"]
 
 
 # What each first layer computes, in NumPy (the checking loops must still compute it).
 EXPECTED = {"reshape": lambda x: x, "linear": lambda x: x, "relu": lambda x: np.maximum(x, 0),
             "relu6": lambda x: np.clip(x, 0, 6), "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
-            "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1), "tanh": np.tanh}
+            "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1), "tanh": np.tanh,
+            "softmax": lambda x: np.exp(x - x.max(-1, keepdims=True))
+            / np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)}
 
 
 def _model(n, first="linear"):
