@@ -74,14 +74,18 @@ void report(const std::string& isa, const char* what, const Worst& w, double bou
 TEST_CASE(test_tanh_over_the_floats) {
   for (const std::string& isa : kernels::available_isas()) {
     kernels::select_isa(isa);
-    Worst ulps, absolute;
-    walk(Activation::Tanh, 10.f, [&](float x, float y, float) {
+    Worst ulps, absolute, beyond_one, negative_slope;
+    walk(Activation::Tanh, 10.f, [&](float x, float y, float dx) {
       const double want = std::tanh(static_cast<double>(x)), err = std::fabs(y - want);
       absolute.see(err, x);
       if (std::fabs(want) < 0.96) ulps.see(err / ulp_of(want), x);
+      beyond_one.see(std::fabs(y) - 1.0, x);  // roundings must not carry |y| past 1...
+      negative_slope.see(-dx, x);             // ...where 1 - y^2 would turn negative
     });
     report(isa, "tanh ulps where |tanh| < 0.96", ulps, 4.5);
     report(isa, "tanh absolute error", absolute, 4.5e-7);
+    report(isa, "tanh |y| - 1", beyond_one, 0.0);
+    report(isa, "tanh -derivative", negative_slope, 0.0);
   }
 }
 

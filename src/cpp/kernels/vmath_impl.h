@@ -113,7 +113,7 @@ inline float sigmoid_vec(float x) {
 // float64); in float their roundings dominate. Over every float below 10
 // (tests/cpp/test_vmath_floats.cpp with PCV_VMATH_STRIDE=1), on the reference
 // ISA, the worse: within 4.2 ulp where |tanh| < 0.96, 4.1e-7 towards 1.
-// NaN fails both comparisons and stays NaN.
+// NaN fails every comparison and stays NaN.
 inline float tanh_vec(float x) {
   const float s = x * x;
   float p = 1.3357572020700204e-08f;
@@ -126,8 +126,11 @@ inline float tanh_vec(float x) {
   q = q * s + 2.5877481011914196e-02f;
   q = q * s + 4.6714451802556872e-01f;
   q = q * s + 1.f;
-  const float y = x > 9.f ? 1.f : x * p / q;
-  return x < -9.f ? -1.f : y;
+  // Near +-1 the roundings can overshoot by an ulp or two: clamped, so that
+  // |tanh| <= 1 and its derivative 1 - y^2 is never negative.
+  const float t = x * p / q;
+  const float y = x > 9.f || t > 1.f ? 1.f : t;
+  return x < -9.f || t < -1.f ? -1.f : y;
 }
 
 // e^x - 1, accurate near 0 where exp(x) - 1 would cancel: |x| < 0.5 by its
