@@ -1,20 +1,13 @@
 #include "core/finite.h"
 
-#include <cstring>
-
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/dispatch.h"
+#include "kernels/finite.h"
 
 namespace pyconv {
 
 int64_t first_non_finite(const float* p, int64_t n, int threads) {
-  auto non_finite = [p](int64_t i) {
-    constexpr uint32_t kExponent = 0x7f800000u;
-    uint32_t bits;
-    std::memcpy(&bits, p + i, sizeof bits);
-    return (bits & kExponent) == kExponent;
-  };
   // One pass at memory speed (the ISA's scan); only a batch that has a bad
   // value is searched.
   const bool found = parallel_any(threads_for(n / 4, threads), n, [p](int64_t lo, int64_t hi) {
@@ -22,7 +15,7 @@ int64_t first_non_finite(const float* p, int64_t n, int threads) {
   });
   if (!found) return -1;
   for (int64_t i = 0; i < n; ++i)
-    if (non_finite(i)) return i;
+    if (kernels::non_finite_bit(p[i])) return i;
   return -1;
 }
 

@@ -78,16 +78,13 @@ void forward_loop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = apply<A>(x[i]);
 }
 
-// The forward loop that also ORs together whether each x is NaN or
-// infinite (|x|'s bits above the largest finite float's).
+// The forward loop that also ORs together whether each x is NaN or infinite.
 template <Activation A>
 bool forward_checked_loop(const float* x, float* y, int64_t n) {
   uint32_t bad = 0;
 #pragma omp simd reduction(| : bad)
   for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, x + i, sizeof bits);
-    bad |= static_cast<int32_t>(bits & 0x7fffffffu) > 0x7f7fffff;
+    bad |= non_finite_bit(x[i]);
     y[i] = apply<A>(x[i]);
   }
   return bad != 0;

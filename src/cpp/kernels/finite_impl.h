@@ -3,26 +3,17 @@
 // <cstdint>, <cstring> and kernels/finite.h.
 
 bool any_non_finite(const float* p, int64_t n) {
-  // |x| as int32 is above the largest finite float's bits for inf and NaN
-  // only. Thirty-two lanes are OR-ed apart, so that the loop is not one
+  // Thirty-two lanes are OR-ed apart, so that the loop is not one
   // dependency chain (one OR per vector), and folded at the end.
   constexpr int kLanes = 32;
   uint32_t lanes[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
 #pragma omp simd
-    for (int k = 0; k < kLanes; ++k) {
-      uint32_t bits;
-      std::memcpy(&bits, p + i + k, sizeof bits);
-      lanes[k] |= static_cast<int32_t>(bits & 0x7fffffffu) > 0x7f7fffff;
-    }
+    for (int k = 0; k < kLanes; ++k) lanes[k] |= non_finite_bit(p[i + k]);
   }
   uint32_t any = 0;
-  for (; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, p + i, sizeof bits);
-    any |= static_cast<int32_t>(bits & 0x7fffffffu) > 0x7f7fffff;
-  }
+  for (; i < n; ++i) any |= non_finite_bit(p[i]);
   for (int k = 0; k < kLanes; ++k) any |= lanes[k];
   return any != 0;
 }

@@ -98,13 +98,13 @@ void activation_forward(Activation a, const float* x, float* y, int64_t rows, in
   const int64_t n = rows * cols;
   const bool par = threads > 1 && n > 65536;
   if (kTrainingBuilt && non_finite_input) {  // (a runtime-only build has no checking layer)
-    std::atomic<bool> bad{false};
     if (a == Activation::Softmax) {  // rows, not blocks: the scan goes first
       *non_finite_input = first_non_finite(x, n, par ? threads : 1) >= 0;
       if (!*non_finite_input) activation_forward(a, x, y, rows, cols, threads);
       return;
     }
     const auto kernel = kernels::active().activation_forward_checked_f32;
+    std::atomic<bool> bad{false};
     parallel_blocks(par ? threads : 1, n, kBlock, [&](int64_t lo, int64_t hi) {
       if (kernel(a, x + lo, y + lo, hi - lo)) bad.store(true, std::memory_order_relaxed);
     });
