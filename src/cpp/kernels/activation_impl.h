@@ -17,20 +17,6 @@ inline float softplus(float v) {  // log(1 + e^v) = max(v, 0) + log(1 + e^-|v|):
   const float y = (v > 0.f ? v : 0.f) + log1p_vec(exp_vec(-a));
   return v != v ? v : y;
 }
-// GELU(v) = v Phi(v). On the left tail v multiplies Phi's factors before
-// e^(-v^2/2), where Phi alone would already be subnormal (flushed to 0)
-// while v Phi is not; beyond -20 it is -0 (and v * 0 would be NaN at -inf).
-inline float gelu(float v) {
-  const NormalCdf n = normal_cdf_vec(v);
-  const float y = v < -0.70710678f ? (v * n.left_tail_factor) * n.gauss : v * n.cdf;
-  return v < -20.f ? -0.f : y;
-}
-inline float gelu_grad(float v) {  // Phi(v) + v phi(v)
-  const NormalCdf n = normal_cdf_vec(v);
-  const float g = n.cdf + v * 0.39894228040143268f * n.gauss;
-  const float a = v < 0.f ? -v : v;
-  return a > 20.f ? (v > 0.f ? 1.f : 0.f) : g;
-}
 
 template <Activation A>
 inline float apply(float v) {
@@ -44,7 +30,7 @@ inline float apply(float v) {
     case Activation::Relu6: return std::min(std::max(v, 0.f), 6.f);
     case Activation::HardSigmoid: return std::min(std::max(v / 6.f + 0.5f, 0.f), 1.f);
     case Activation::LeakyRelu: return v > 0.f ? v : kLeakySlope * v;
-    case Activation::Gelu: return gelu(v);
+    case Activation::Gelu: return gelu_vec(v);
     case Activation::Swish: return v * sigmoid_vec(v);
     default: return v;
   }
@@ -63,7 +49,7 @@ inline float derivative(float y, float x) {
     case Activation::Relu6: return y > 0.f && y < 6.f ? 1.f : 0.f;
     case Activation::HardSigmoid: return y > 0.f && y < 1.f ? 1.f / 6.f : 0.f;
     case Activation::LeakyRelu: return y > 0.f ? 1.f : kLeakySlope;
-    case Activation::Gelu: return gelu_grad(x);
+    case Activation::Gelu: return gelu_grad_vec(x);
     case Activation::Swish: {
       const float s = sigmoid_vec(x);
       return s * (1.f + x * (1.f - s));

@@ -10,11 +10,12 @@
 // range for every ISA by tests/python/test_vmath.py: exp within 2 ulp where
 // the result is a normal float (results below 2^-126 flush to 0); sigmoid
 // within 3e-7 absolute and 3 ulp relative; tanh as its comment says; the
-// activations built on expm1, log1p and normal_cdf (ELU, SELU, softplus,
-// GELU) within the bounds that test states for each (GELU's 6 ulp held over
-// every float too: 5.9 on the reference ISA, 5.3 on AVX2, by
-// tests/cpp/test_vmath_floats.cpp). NaN stays NaN; +-inf give the limits.
-// The including file provides <cstdint>, <cstring> and <limits>.
+// activations built on expm1, log1p and the normal distribution (ELU,
+// SELU, softplus, GELU) within the bounds that test states for each (GELU's
+// 6 ulp held over every float too, by tests/cpp/test_vmath_floats.cpp).
+// NaN stays NaN; +-inf give the limits.
+// The including file provides <algorithm>, <cmath>, <cstdint>, <cstring>
+// and <limits>.
 
 constexpr float kExpMax = 88.72283935546875f;   // log(FLT_MAX)
 constexpr float kExpMin = -87.33654022216797f;  // log(FLT_MIN): below, 0
@@ -156,55 +157,115 @@ inline float log1p_vec(float t) {
   return d == 0.f ? t : log_vec(u) * (t / d);
 }
 
-// Phi(v) = (1 + erf(v / sqrt 2)) / 2, the standard normal distribution
-// function, and e^(-v^2 / 2) beside it (GELU's derivative needs both).
-// With z = |v| / sqrt 2: below 0.5, erf(z) = z P(z^2); above, the tail
-// erfc(z) = e^(-z^2) R(1 / (1 + z)), never 1 - erf (no cancellation for
-// negative v). P and R are least-squares fits (relative error 2e-7 and
-// 3e-7 in float).
-struct NormalCdf {
-  float cdf, gauss;
-  float left_tail_factor;  // where v < -0.5 sqrt 2: cdf = left_tail_factor * gauss
+// e^(a + b) for a + b in [kExpMin, 0] (a normal result) and |b| < 0.1,
+// where the rounded sum a + b would lose b's low bits: a - n ln2hi is exact
+// (both are multiples of a's ulp, the difference below 1), so b joins the
+// small remainder instead. One scale 2^n, its exponent read from the bits
+// of the rounding sum (n + 1.5 * 2^23, exact); e^r by a degree-6 minimax
+// polynomial on |r| <= ln2 / 2 (3e-9 relative in float64), fitted here.
+inline float exp_split_normal(float a, float b) {
+  const float k = (a + b) * 1.44269504088896341f + kRound;
+  const float n = k - kRound;
+  const float r = ((a - n * kLn2Hi) + b) + n * kLn2Lo;
+  float p = 1.38145383e-3f;
+  p = p * r + 8.36874545e-3f;
+  p = p * r + 4.16683890e-2f;
+  p = p * r + 1.66665211e-1f;
+  p = p * r + 4.99999940e-1f;
+  p = p * r * r + r + 1.f;
+  int32_t e;
+  std::memcpy(&e, &k, 4);
+  e = (e + (127 - 0x4B400000)) << 23;  // (n + 127) << 23
+  float scale;
+  std::memcpy(&scale, &e, 4);
+  return p * scale;
+}
+
+// The standard normal distribution function Phi (for GELU) in two parts.
+// Near 0, |v| < 0.5 sqrt 2: Phi(v) = 1/2 + v P(v^2). Beyond, the tail
+// Phi(-|v|) = G(t) e^(-v^2 / 2) with t = sqrt 2 / (sqrt 2 + |v|), never
+// 1 - Phi (no cancellation for negative v). P is a least-squares fit of
+// erf (2e-7 relative); G, degree 10, a weighted least-squares fit of
+// e^(v^2 / 2) Phi(-v) on [0.5 sqrt 2, kNormalTailEnd] (9e-9 relative in
+// float64; 2.5e-7 with FMA and 3e-7 without in float, t's roundings
+// included). Over every float (tests/cpp/test_vmath_floats.cpp,
+// PCV_VMATH_STRIDE=1) GELU is then within 5.3 ulp on the reference ISA and
+// 4.9 on AVX2.
+constexpr float kNormalNear = 0.70710678f;
+// |v| beyond which v Phi(v) for negative v is below the smallest normal
+// float (5.8e-39 at -13.2) while e^(-v^2 / 2) is still normal (1.5e-38).
+constexpr float kNormalTailEnd = 13.2f;
+
+inline float normal_near_slope(float v) {  // P(v^2): Phi(v) = 1/2 + v P(v^2)
+  const float s = v * v;
+  float p = 1.04477615e-4f;
+  p = p * s - 1.18275313e-3f;
+  p = p * s + 9.97278560e-3f;
+  p = p * s - 6.64903373e-2f;
+  p = p * s + 3.98942292e-1f;
+  return p;
+}
+
+struct NormalTail {
+  float factor, gauss;  // Phi(-w) = factor * gauss, gauss = e^(-w^2 / 2)
 };
 
-inline NormalCdf normal_cdf_vec(float v) {
-  const float z = (v < 0.f ? -v : v) * 0.70710678118654752f;
-  const float s = z * z;
-  float p = 0.004728117f;
-  p = p * s - 0.026762648f;
-  p = p * s + 0.112829186f;
-  p = p * s - 0.37612614f;
-  p = p * s + 1.1283792f;
-  const float half_erf = 0.5f * p * z;
-  const float zc = z < 10.f ? z : 10.f;  // erfc(10) / 2 is below the smallest float
-  const float t = 1.f / (1.f + zc);
-  float r = -1.3087806f;
-  r = r * t + 4.6660314f;
-  r = r * t - 6.4188833f;
-  r = r * t + 3.5018480f;
-  r = r * t + 0.53603983f;
-  r = r * t - 1.2443422f;
-  r = r * t - 0.12379766f;
-  r = r * t + 0.25603002f;
-  r = r * t + 0.56670445f;
-  r = r * t + 0.56405705f;
-  r = r * t + 2.9387120e-06f;
-  // z^2 = v^2 / 2 = hi^2 / 2 + (w - hi)(w + hi) / 2, w being |v| (clamped like
-  // z) and hi its upper 12 mantissa bits: hi^2 is exact, and the rounding of
-  // v / sqrt 2 does not reach the exponent.
-  const float av = v < 0.f ? -v : v;
-  const float w = av < 14.142136f ? av : 14.142136f;
+// For w = min(|v|, kNormalTailEnd), NaN excluded by the caller's selects.
+inline NormalTail normal_tail(float w) {
+  // sqrt 2 rounded to float, so that t costs two roundings on every ISA.
+  const float t = 1.41421354f / (1.41421354f + w);
+  float g = -0.622912169f;
+  g = g * t + 2.21252322f;
+  g = g * t - 3.00819755f;
+  g = g * t + 1.55836773f;
+  g = g * t + 0.384534448f;
+  g = g * t - 0.668598711f;
+  g = g * t - 0.0496045649f;
+  g = g * t + 0.125886112f;
+  g = g * t + 0.283582211f;
+  g = g * t + 0.282014579f;
+  g = g * t + 1.83032307e-06f;
+  // e^(-w^2 / 2) needs w^2 to more than float's precision (for w = 13,
+  // a relative 2^-24 of w^2 is 5e-6 of the result).
+#ifdef __FP_FAST_FMAF  // w^2 = s + e exactly, in two instructions
+  const float s = w * w, e = std::fma(w, w, -s);
+  return {g, exp_split_normal(-0.5f * s, -0.5f * e)};
+#else
+  // Without FMA, w^2 / 2 = hi^2 / 2 + (w - hi)(w + hi) / 2, hi being w's
+  // upper 12 mantissa bits: hi^2 is exact, and -hi^2 / 2 has 24 significant
+  // bits at most; the small part |b| < w^2 2^-11 < 0.1 rides beside it.
   uint32_t bits;
   std::memcpy(&bits, &w, 4);
   bits &= 0xfffff000u;
   float hi;
   std::memcpy(&hi, &bits, 4);
-  // -hi^2 / 2 has 24 significant bits at most and the small part
-  // |b| < w^2 2^-11 < 0.1: exp_split takes them apart.
   const float b = -0.5f * (w - hi) * (w + hi);
-  const float gauss = exp_split(-0.5f * hi * hi, b);
-  const float tail = 0.5f * r * gauss;
-  float cdf = v < 0.f ? tail : 1.f - tail;
-  cdf = z < 0.5f ? (v < 0.f ? 0.5f - half_erf : 0.5f + half_erf) : cdf;
-  return {v != v ? v : cdf, gauss, 0.5f * r};
+  return {g, exp_split_normal(-0.5f * hi * hi, b)};
+#endif
+}
+
+// GELU(v) = v Phi(v). In the tail, q = v Phi(-|v|) is v times the tail's
+// factors before e^(-v^2 / 2), where Phi alone would already be subnormal
+// while v Phi is not; for positive v, v Phi(v) = v - q. Beyond
+// -kNormalTailEnd the result is below the smallest normal float: -0. NaN
+// fails every comparison and comes out of v - q as NaN; +inf as v - q with q
+// taken at kNormalTailEnd.
+inline float gelu_vec(float v) {
+  const float near = v * (0.5f + v * normal_near_slope(v));
+  const NormalTail tail = normal_tail(std::min(std::fabs(v), kNormalTailEnd));
+  const float q = (std::min(v, kNormalTailEnd) * tail.factor) * tail.gauss;
+  const float far = v < 0.f ? q : v - q;
+  const float y = std::fabs(v) < kNormalNear ? near : far;
+  return v < -kNormalTailEnd ? -0.f : y;
+}
+
+// GELU's derivative Phi(v) + v phi(v): 0 and 1 beyond the tail's end.
+inline float gelu_grad_vec(float v) {
+  const NormalTail tail = normal_tail(std::min(std::fabs(v), kNormalTailEnd));
+  const float left = tail.factor * tail.gauss;
+  float cdf = v < 0.f ? left : 1.f - left;
+  cdf = std::fabs(v) < kNormalNear ? 0.5f + v * normal_near_slope(v) : cdf;
+  const float g = cdf + v * 0.39894228040143268f * tail.gauss;
+  const float ends = v > 0.f ? 1.f : 0.f;
+  return std::fabs(v) > kNormalTailEnd ? ends : (v != v ? v : g);
 }
