@@ -2,7 +2,9 @@
 // weights are widened to int16 when packed and the inputs as they are used,
 // and vpmaddwd adds pairs of int16 products into int32: exact, where
 // vpmaddubsw's int16 sums of two u8 x s8 products can saturate (255 x 127 x 2
-// > 32767) and change the result. A tile is 2 rows by 16 channels.
+// > 32767) and change the result. A tile is 2 rows by 16 channels, or 3 or
+// 4 rows where the block has at most 12 or 8 channels (the packed groups of
+// 4 channels past them are zeros, and are skipped).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,8 +18,6 @@ namespace pyconv::kernels::avx2 {
 #include "kernels/int8_requantize.h"
 
 namespace {
-
-constexpr int MR = 2;
 
 // round(a * b / 2^31) for 8 lanes, b >= 0 (see int8_vnni.cpp).
 inline __m256i doubling_high_mul(__m256i a, __m256i b) {
@@ -51,6 +51,20 @@ inline void channel_sums(const __m256i acc[4], __m256i out[2]) {
   out[1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[2], acc[3]), 0xD8);
 }
 
+// The first n <= 16 bytes of `from`, in fixed-size pieces (no memcpy call
+// per output row).
+inline void store_bytes(int8_t* to, const int8_t* from, int64_t n) {
+  if (n == 16) return std::memcpy(to, from, 16), void();
+  int64_t at = 0;
+  for (int64_t piece : {8, 4, 2, 1})
+    if (n & piece) {
+      std::memcpy(to + at, from + at, static_cast<size_t>(piece));
+      at += piece;
+    }
+}
+
+// MR rows by the block's first 4 * JN channels.
+template <int MR, int JN>
 void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
   const int64_t cols = std::min<int64_t>(16, g.n - c0);
   const bool vector_store = !any_left_shift(g, c0, cols);
@@ -70,7 +84,7 @@ void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
         x[r] = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(four)));
       }
       const int16_t* wk = w + k * 16;
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < JN; ++j) {
         const __m256i wj = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16 * j));
         for (int r = 0; r < MR; ++r) acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(wj, x[r]));
       }
@@ -86,7 +100,9 @@ void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
         store_block_scalar(g, tile, m0 + r, 1, c0, cols);
         continue;
       }
-      for (int h = 0; h < 2; ++h) {
+      constexpr int halves = JN <= 2 ? 1 : 2;  // 8 channels each
+      if (halves == 1) sums[1] = _mm256_setzero_si256();
+      for (int h = 0; h < halves; ++h) {
         auto p = [&](const int32_t* v) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(v + 8 * h)); };
         __m256i v = rounding_divide(doubling_high_mul(_mm256_add_epi32(sums[h], p(params.bias)),
                                                       p(params.multiplier)), p(params.right));
@@ -99,7 +115,7 @@ void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
       const __m256i bytes = _mm256_permute4x64_epi64(_mm256_packs_epi16(words, words), 0x08);
       alignas(16) int8_t out[32];
       _mm256_store_si256(reinterpret_cast<__m256i*>(out), bytes);
-      std::memcpy(y, out, static_cast<size_t>(cols));
+      store_bytes(y, out, cols);
     }
   }
 }
@@ -108,7 +124,15 @@ void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
 
 void int8_gemm(const Int8Gemm& g) {
   const auto* w = static_cast<const int16_t*>(g.w);
-  for (int64_t c0 = 0; c0 < g.n; c0 += 16) block(g, w + c0 / 16 * g.kp * 16, c0);
+  for (int64_t c0 = 0; c0 < g.n; c0 += 16) {
+    const int16_t* wb = w + c0 / 16 * g.kp * 16;
+    switch ((std::min<int64_t>(16, g.n - c0) + 3) / 4) {  // groups of 4 channels in use
+      case 1: block<4, 1>(g, wb, c0); break;
+      case 2: block<4, 2>(g, wb, c0); break;
+      case 3: block<3, 3>(g, wb, c0); break;
+      default: block<2, 4>(g, wb, c0);
+    }
+  }
 }
 
 #include "kernels/int8_pool_impl.h"
