@@ -75,18 +75,22 @@ void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
     __m256i acc[MR][4];
     for (auto& row : acc)
       for (__m256i& v : row) v = _mm256_setzero_si256();
-    const int8_t* a = g.a + m0 * g.lda;
-    for (int64_t k = 0; k < g.kp; k += 4) {
-      __m256i x[MR];
-      for (int r = 0; r < MR; ++r) {  // 4 inputs as int16, in every 64-bit lane
-        int32_t four = 0;
-        if (r < rows) std::memcpy(&four, a + r * g.lda + k, 4);
-        x[r] = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(four)));
-      }
-      const int16_t* wk = w + k * 16;
-      for (int j = 0; j < JN; ++j) {
-        const __m256i wj = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16 * j));
-        for (int r = 0; r < MR; ++r) acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(wj, x[r]));
+    // The depth in segments (see Int8Gemm): one, seg == kp, but for a
+    // convolution read straight from its padded input.
+    for (int64_t k0 = 0, s = 0; k0 < g.kp; k0 += g.seg, ++s) {
+      const int8_t* a = g.a + m0 * g.lda + s * g.seg_stride;
+      for (int64_t k = 0; k < g.seg; k += 4) {
+        __m256i x[MR];
+        for (int r = 0; r < MR; ++r) {  // 4 inputs as int16, in every 64-bit lane
+          int32_t four = 0;
+          if (r < rows) std::memcpy(&four, a + r * g.lda + k, 4);
+          x[r] = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(four)));
+        }
+        const int16_t* wk = w + (k0 + k) * 16;
+        for (int j = 0; j < JN; ++j) {
+          const __m256i wj = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16 * j));
+          for (int r = 0; r < MR; ++r) acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(wj, x[r]));
+        }
       }
     }
     for (int r = 0; r < rows; ++r) {

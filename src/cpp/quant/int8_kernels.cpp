@@ -214,7 +214,7 @@ const Int8Isa kIsas[] = {
      kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_AVX2)
-    {"avx2", 2, 0, kernels::avx2::int8_gemm, false, kernels::avx2::int8_quantize, kernels::avx2::int8_maxpool,
+    {"avx2", 2, 0, kernels::avx2::int8_gemm, true, kernels::avx2::int8_quantize, kernels::avx2::int8_maxpool,
      kernels::avx2::int8_avgpool},
 #endif
 #if defined(PYCONV_HAVE_DOTPROD)
