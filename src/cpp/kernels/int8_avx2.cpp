@@ -4,7 +4,7 @@
 // vpmaddubsw's int16 sums of two u8 x s8 products can saturate (255 x 127 x 2
 // > 32767) and change the result. A tile is 2 rows by 16 channels, or 3 or
 // 4 rows where the block has at most 12 or 8 channels (the packed groups of
-// 4 channels past them are zeros, and are skipped).
+// 4 channels past 12 or 8 are zeros, and are skipped).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -131,7 +131,7 @@ void int8_gemm(const Int8Gemm& g) {
   for (int64_t c0 = 0; c0 < g.n; c0 += 16) {
     const int16_t* wb = w + c0 / 16 * g.kp * 16;
     switch ((std::min<int64_t>(16, g.n - c0) + 3) / 4) {  // groups of 4 channels in use
-      case 1: block<4, 1>(g, wb, c0); break;
+      case 1:  // one group of zeros multiplied: a fourth copy would cost 800 bytes
       case 2: block<4, 2>(g, wb, c0); break;
       case 3: block<3, 3>(g, wb, c0); break;
       default: block<2, 4>(g, wb, c0);
