@@ -47,9 +47,12 @@ inline V lanes_at(const int8_t* x, int64_t at, int64_t size) {
   return v;
 }
 
+// The first n lanes of v at y, where `room` bytes from y on are the op's
+// output: lanes past n may be written when they land inside it, since the
+// windows are visited in order and the next one writes its own values there.
 template <class V>
-inline void store(int8_t* y, V v, int32_t n) {
-  if (n >= static_cast<int32_t>(sizeof(V))) {
+inline void store(int8_t* y, V v, int32_t n, int64_t room) {
+  if (n >= static_cast<int32_t>(sizeof(V)) || room >= static_cast<int64_t>(sizeof(V))) {
     std::memcpy(y, &v, sizeof(V));
   } else {
     for (int32_t i = 0; i < n; ++i) y[i] = v[i];
@@ -94,6 +97,7 @@ inline I8x8 narrow(I32x8 v) {
 }
 
 int64_t input_size(const pcvm::Op& op) { return int64_t{op.in_h} * op.in_w * op.in_c; }
+int64_t output_size(const pcvm::Op& op) { return int64_t{op.out_h} * op.out_w * op.out_c; }
 
 }  // namespace
 
@@ -107,7 +111,7 @@ void int8_maxpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
           const auto v = lanes_at<I8x16>(x, (int64_t{h} * op.in_w + w) * op.in_c + c0, size);
           m = v > m ? v : m;
         }
-      store(y + out + c0, m, op.out_c - c0);
+      store(y + out + c0, m, op.out_c - c0, output_size(op) - out - c0);
     }
   });
 }
@@ -123,7 +127,7 @@ void int8_avgpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
       for (int32_t h = h0; h < h1; ++h)
         for (int32_t w = w0; w < w1; ++w)
           sum += widen(lanes_at<I8x8>(x, (int64_t{h} * op.in_w + w) * op.in_c + c0, size));
-      store(y + out + c0, narrow(rounded_means(sum, count)), op.out_c - c0);
+      store(y + out + c0, narrow(rounded_means(sum, count)), op.out_c - c0, output_size(op) - out - c0);
     }
   });
 }
