@@ -63,9 +63,12 @@ inline void store(int8_t* y, V v, int32_t n, int64_t room) {
 // float: |sum| + count / 2 < 2^20 is exact, and its quotient by count is
 // within 2^-16 of the true one (it is below 2^8), closer than any fraction
 // k / count comes to an integer, so truncating it gives the integer division.
+// A power-of-two count (2x2 windows) divides by a shift instead.
 inline I32x8 rounded_means(I32x8 sum, int32_t count) {
   const I32x8 t = (sum < 0 ? -sum : sum) + count / 2;
-  const I32x8 q = __builtin_convertvector(__builtin_convertvector(t, F32x8) / static_cast<float>(count), I32x8);
+  const I32x8 q = (count & (count - 1)) == 0
+                      ? t >> __builtin_ctz(static_cast<unsigned>(count))
+                      : __builtin_convertvector(__builtin_convertvector(t, F32x8) / static_cast<float>(count), I32x8);
   I32x8 v = sum < 0 ? -q : q;
   v = v < -128 ? -128 : v;
   return v > 127 ? 127 : v;
