@@ -105,7 +105,7 @@ int64_t output_size(const pcvm::Op& op) { return int64_t{op.out_h} * op.out_w * 
 }  // namespace
 
 void int8_maxpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
-  const int64_t size = input_size(op);
+  const int64_t size = input_size(op), out_size = output_size(op);
   pcvm::for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
     for (int32_t c0 = 0; c0 < op.out_c; c0 += 16) {
       I8x16 m = I8x16{} + static_cast<int8_t>(-128);
@@ -114,13 +114,13 @@ void int8_maxpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
           const auto v = lanes_at<I8x16>(x, (int64_t{h} * op.in_w + w) * op.in_c + c0, size);
           m = v > m ? v : m;
         }
-      store(y + out + c0, m, op.out_c - c0, output_size(op) - out - c0);
+      store(y + out + c0, m, op.out_c - c0, out_size - out - c0);
     }
   });
 }
 
 void int8_avgpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
-  const int64_t size = input_size(op);
+  const int64_t size = input_size(op), out_size = output_size(op);
   pcvm::Divider d = pcvm::divider(1);  // for the windows the reference takes
   pcvm::for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
     const int32_t count = (h1 - h0) * (w1 - w0);
@@ -130,7 +130,7 @@ void int8_avgpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
       for (int32_t h = h0; h < h1; ++h)
         for (int32_t w = w0; w < w1; ++w)
           sum += widen(lanes_at<I8x8>(x, (int64_t{h} * op.in_w + w) * op.in_c + c0, size));
-      store(y + out + c0, narrow(rounded_means(sum, count)), op.out_c - c0, output_size(op) - out - c0);
+      store(y + out + c0, narrow(rounded_means(sum, count)), op.out_c - c0, out_size - out - c0);
     }
   });
 }

@@ -49,14 +49,6 @@ inline float exp_in_range(float c) {
   return exp_reduced(n, (c - n * kLn2Hi) + n * kLn2Lo);
 }
 
-// e^(a + b) for |a| <= 104 and |b| < 0.1, where the rounded sum a + b
-// would lose b's low bits: a - n ln2hi is exact (both are multiples of a's
-// ulp, the difference below 1), so b joins the small remainder instead.
-inline float exp_split(float a, float b) {
-  const float n = ((a + b) * 1.44269504088896341f + kRound) - kRound;
-  return exp_reduced(n, ((a - n * kLn2Hi) + b) + n * kLn2Lo);
-}
-
 // The argument clamped to exp_in_range's range; NaN comes out as kExpMin,
 // a number (callers that care return their own NaN).
 inline float exp_clamp(float x) {
@@ -219,8 +211,9 @@ struct NormalTail {
 #define PCV_SIZE_NOINLINE
 #endif
 
-// For w = min(|v|, kNormalTailEnd), NaN excluded by the caller's selects.
-PCV_SIZE_NOINLINE inline NormalTail normal_tail(float w) {
+// At w = min(|v|, kNormalTailEnd); NaN is left to the caller's selects.
+PCV_SIZE_NOINLINE inline NormalTail normal_tail(float v) {
+  const float w = std::min(std::fabs(v), kNormalTailEnd);
   // sqrt 2 rounded to float, so that t costs two roundings on every ISA.
   const float t = 1.41421354f / (1.41421354f + w);
   float g = -0.622912169f;
@@ -261,7 +254,7 @@ PCV_SIZE_NOINLINE inline NormalTail normal_tail(float w) {
 // taken at kNormalTailEnd.
 inline float gelu_vec(float v) {
   const float near = v * (0.5f + v * normal_near_slope(v));
-  const NormalTail tail = normal_tail(std::min(std::fabs(v), kNormalTailEnd));
+  const NormalTail tail = normal_tail(v);
   const float q = (std::min(v, kNormalTailEnd) * tail.factor) * tail.gauss;
   const float far = v < 0.f ? q : v - q;
   const float y = std::fabs(v) < kNormalNear ? near : far;
@@ -270,7 +263,7 @@ inline float gelu_vec(float v) {
 
 // GELU's derivative Phi(v) + v phi(v): 0 and 1 beyond the tail's end.
 inline float gelu_grad_vec(float v) {
-  const NormalTail tail = normal_tail(std::min(std::fabs(v), kNormalTailEnd));
+  const NormalTail tail = normal_tail(v);
   const float left = tail.factor * tail.gauss;
   float cdf = v < 0.f ? left : 1.f - left;
   cdf = std::fabs(v) < kNormalNear ? 0.5f + v * normal_near_slope(v) : cdf;
