@@ -15,6 +15,8 @@ SHAPES = [  # (M, K, N, where a CNN meets it)
     (64, 128, 10, "MNIST CNN Dense(10), batch 64"),
     (576, 288, 64, "Conv 32->64 3x3 on 26x26, one image (im2col)"),
     (4096, 64, 576, "im2col-sized product, 4096 rows"),
+    (1, 400, 120, "LeNet-5 Dense(120), batch 1"),
+    (1, 1600, 10, "Keras example Dense(10), batch 1"),
 ]
 TARGET = 0.80  # of the roofline, at 2048^3
 

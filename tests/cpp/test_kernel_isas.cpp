@@ -350,12 +350,12 @@ std::vector<Gemm> gemm_cases() {
     out.push_back({m, n, k, bool(i & 1), bool(i & 8), ab[i % 4][0], ab[i % 4][1], bool(i & 2), 0.f,
                    false, "gemm_in_cache"});
   }
-  int i = 0;  // one to four rows of A, half of it zeros
+  int i = 0;  // one to four rows of A, half of them half zeros (one row skips their depths)
   for (int64_t m = 1; m <= 4; ++m)
     for (int64_t n : one_list("gemm_few_rows_n"))
       for (int64_t k : one_list("gemm_few_rows_k")) {
-        out.push_back({m, n, k, bool(i & 1), false, ab[i % 3][0], ab[i % 3][1], bool(i & 2), 0.5f,
-                       false, "gemm_few_rows"});
+        out.push_back({m, n, k, bool(i & 1), false, ab[i % 3][0], ab[i % 3][1], bool(i & 2),
+                       i & 4 ? 0.f : 0.5f, false, "gemm_few_rows"});
         ++i;
       }
   // Each M N K row with both transposes and three alpha, beta pairs.

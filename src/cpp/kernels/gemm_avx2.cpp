@@ -60,39 +60,77 @@ inline float a_at(const Problem& p, int64_t i, int64_t k) {
   return p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k];
 }
 
-// C[0, R) x [j, j + cols) from depth steps ks[0, nk); cols <= 8V.
-template <int R, int V, bool kMasked>
-void small_m_panel(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, int64_t cols) {
+// The depth steps ks[0, full) whose whole-vector loads of columns
+// [j, j + 8V) stay inside B (its last row ends at column N): lanes past the
+// panel's columns then read the next columns or row, summed but never stored.
+int64_t steps_with_room(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, int V) {
+  const int64_t over = j + 8 * V - p.N;  // columns read past the last row's end
+  if (over <= 0) return nk;
+  const int64_t last_k = p.K - 1 - (over + p.ldb - 1) / p.ldb;
+  int64_t full = nk;
+  while (full > 0 && ks[full - 1] > last_k) --full;
+  return full;
+}
+
+// C[0, R) x [j, j + cols) from depth steps ks[0, nk); cols <= 8V. Not
+// inlined: inside the slice loop GCC kept an accumulator on the stack, a
+// store and reload every depth step. With one row and few vectors, U sets of
+// accumulators take turns over the steps (summed at the end), so that eight
+// FMA chains keep both FMA ports busy instead of waiting on each other.
+// Loads are masked only where a whole vector would read past B's end.
+template <int R, int V>
+[[gnu::noinline]] void small_m_panel(const Problem& p, const int64_t* ks, int64_t nk, int64_t j,
+                                     int64_t cols) {
+  constexpr int U = R == 1 && V < 8 ? 8 / V : 1;
+  const float* const B = p.B + j;
+  const int64_t ldb = p.ldb;
+  // A(r, k) = A[r * a_row + k * a_k]
+  const int64_t a_row = p.trans_a ? 1 : p.lda, a_k = p.trans_a ? p.lda : 1;
+  const float* const A = p.A;
   __m256i mask[V];
-  __m256 acc[R][V];
   for (int v = 0; v < V; ++v) mask[v] = first_lanes(cols - 8 * v);
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
-  for (int64_t q = 0; q < nk; ++q) {
-    const int64_t k = ks[q];
-    const float* b = p.B + k * p.ldb + j;
-    if constexpr (R == 1) {
-      // The rows to visit are known: the one kPrefetchAhead steps on is
-      // requested now (skipped rows leave gaps the hardware prefetcher does
-      // not cross).
-      const float* ahead = p.B + ks[std::min(q + kPrefetchAhead, nk - 1)] * p.ldb + j;
+  __m256 acc[U][R][V];
+  for (int u = 0; u < U; ++u)
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < V; ++v) acc[u][r][v] = _mm256_setzero_ps();
+  auto step = [&](__m256(&sum)[R][V], int64_t k, bool whole) {
+    const float* b = B + k * ldb;
+    __m256 bv[V];
+    for (int v = 0; v < V; ++v)
+      bv[v] = whole ? _mm256_loadu_ps(b + 8 * v) : _mm256_maskload_ps(b + 8 * v, mask[v]);
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_set1_ps(A[r * a_row + k * a_k]);
+      for (int v = 0; v < V; ++v) sum[r][v] = _mm256_fmadd_ps(a, bv[v], sum[r][v]);
+    }
+  };
+  // Step q's depth: k = q where every step is visited (rows in order, which
+  // the hardware prefetcher follows), else ks[q], with the row kPrefetchAhead
+  // steps on requested now (skipped rows leave gaps the prefetcher does not
+  // cross).
+  const bool every = nk == p.K;
+  auto visit = [&](__m256(&sum)[R][V], int64_t q, bool whole) {
+    if (!every) {
+      const float* ahead = B + ks[std::min(q + kPrefetchAhead, nk - 1)] * ldb;
       for (int v = 0; v < V; v += 2)
         _mm_prefetch(reinterpret_cast<const char*>(ahead + 8 * v), _MM_HINT_T0);
     }
-    __m256 bv[V];
-    for (int v = 0; v < V; ++v)
-      bv[v] = kMasked ? _mm256_maskload_ps(b + 8 * v, mask[v]) : _mm256_loadu_ps(b + 8 * v);
-    for (int r = 0; r < R; ++r) {
-      const __m256 a = _mm256_set1_ps(a_at(p, r, k));
-      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(a, bv[v], acc[r][v]);
-    }
-  }
+    step(sum, every ? q : ks[q], whole);
+  };
+  const int64_t full = steps_with_room(p, ks, nk, j, V);
+  int64_t q = 0;
+  for (; q + U <= full; q += U)
+    for (int u = 0; u < U; ++u) visit(acc[u], q + u, true);
+  for (; q < full; ++q) visit(acc[0], q, true);
+  for (; q < nk; ++q) visit(acc[0], q, false);
+  for (int u = 1; u < U; ++u)
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < V; ++v) acc[0][r][v] = _mm256_add_ps(acc[0][r][v], acc[u][r][v]);
   const __m256 alpha = _mm256_set1_ps(p.alpha), beta = _mm256_set1_ps(p.beta);
   const __m256 floor = _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity());
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) {
       float* c = p.C + r * p.ldc + j + 8 * v;
-      __m256 out = _mm256_mul_ps(alpha, acc[r][v]);
+      __m256 out = _mm256_mul_ps(alpha, acc[0][r][v]);
       if (p.beta != 0.f) out = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c, mask[v]), out);
       if (p.extras.bias)
         out = _mm256_add_ps(out, _mm256_maskload_ps(p.extras.bias + j + 8 * v, mask[v]));
@@ -107,28 +145,30 @@ void small_m_tail(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, in
   if constexpr (V > 1) {
     if (cols <= 8 * (V - 1)) return small_m_tail<R, V - 1>(p, ks, nk, j, cols);
   }
-  if (cols == 8 * V)  // whole vectors (a thread's slice): plain loads are faster
-    small_m_panel<R, V, false>(p, ks, nk, j, cols);
-  else
-    small_m_panel<R, V, true>(p, ks, nk, j, cols);
+  small_m_panel<R, V>(p, ks, nk, j, cols);
 }
 
 template <int R, int V>
 void small_m_rows(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, int64_t j1) {
   int64_t j = j0;
-  for (; j + 8 * V <= j1; j += 8 * V) small_m_panel<R, V, false>(p, ks, nk, j, 8 * V);
+  for (; j + 8 * V <= j1; j += 8 * V) small_m_panel<R, V>(p, ks, nk, j, 8 * V);
   if (j < j1) small_m_tail<R, V>(p, ks, nk, j, j1 - j);
 }
 
-// The depth steps to visit: all of them, or with one row those where A is
-// nonzero. Found once per product, before the threads take their slices.
+// The depth steps to visit: all of them (returns K, ks unused: step q is
+// depth q), or with one row those where A is nonzero (NaN included), in
+// ks. Found once per product, before the threads take their slices.
 int64_t small_m_depth(const Problem& p, int64_t* ks) {
-  if (p.M > 1) {
-    for (int64_t k = 0; k < p.K; ++k) ks[k] = k;
-    return p.K;
-  }
+  if (p.M > 1) return p.K;
+  int64_t nonzero = 0, k = 0;
+  if (!p.trans_a)  // eight at a time: a dense row costs one pass of compares
+    for (; k + 8 <= p.K; k += 8)
+      nonzero += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(
+          _mm256_cmp_ps(_mm256_loadu_ps(p.A + k), _mm256_setzero_ps(), _CMP_NEQ_UQ))));
+  for (; k < p.K; ++k) nonzero += a_at(p, 0, k) != 0.f;
+  if (nonzero == p.K) return p.K;
   int64_t nk = 0;
-  for (int64_t k = 0; k < p.K; ++k) {  // branch-free: k is kept when it counts
+  for (k = 0; k < p.K; ++k) {  // branch-free: k is kept when it counts
     ks[nk] = k;
     nk += a_at(p, 0, k) != 0.f;
   }
