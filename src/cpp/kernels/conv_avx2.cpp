@@ -106,10 +106,11 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
   for (int64_t j = 0; j < n_panels; ++j) {
     const int cols = static_cast<int>(std::min<int64_t>(NR, Fg - j * NR));
     const Epilogue ep{bias ? bias + group * Fg + j * NR : nullptr, relu};
+    PixelCursor at(g, q_begin);
     for (int64_t q0 = q_begin; q0 < q_end; q0 += MR) {
       const int rows = static_cast<int>(std::min<int64_t>(MR, q_end - q0));
       PixelOrigin px[MR];
-      pixel_origins<MR>(g, xg, q0, rows, px);
+      pixel_origins<MR>(g, xg, at, rows, px);
       tile(g, px, zero, panels + j * K * NR, acc);
       store_tile(acc, y + q0 * g.F + group * Fg + j * NR, g.F, rows, cols, 1.f, 0.f, ep);
     }

@@ -92,10 +92,11 @@ void direct_forward(const ConvGeometry& g, int64_t group, const float* x, const 
     const float* pair = panels + j * stride;
     const float* pair_bias = bias ? bias + group * Fg + j * kPanelWidth : nullptr;
     float* y_pair = y + group * Fg + j * kPanelWidth;
+    PixelCursor at(g, q_begin);
     for (int64_t q0 = q_begin; q0 < q_end; q0 += kTileRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kTileRows, q_end - q0));
       PixelOrigin px[kTileRows];
-      pixel_origins<kTileRows>(g, xg, q0, rows, px);
+      pixel_origins<kTileRows>(g, xg, at, rows, px);
       if (j + 1 < n_panels)
         direct_tile<2>(g, px, zero, pair, stride, pair_bias, relu, rows, cols, y_pair + q0 * g.F);
       else

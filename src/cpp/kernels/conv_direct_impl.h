@@ -41,23 +41,38 @@ struct PixelOrigin {
   int64_t h0, w0;
 };
 
-// The origins of pixels [q0, q0 + rows) of the range (pixel q is pixel q % P
-// of sample q / P); slots past `rows` repeat the last pixel, so a partial
-// tile computes valid values that are not stored.
-template <int kRows>
-inline void pixel_origins(const ConvGeometry& g, const float* xg, int64_t q0, int rows,
-                          PixelOrigin px[kRows]) {
-  // One division for the first pixel, then steps: divisions would cost as
-  // much as a small layer's arithmetic.
-  const int64_t P = g.out_pixels(), in_size = g.H * g.W * g.C;
-  int64_t n = q0 / P, p = q0 - n * P, oh = p / g.OW, ow = p - oh * g.OW;
-  for (int r = 0; r < kRows; ++r) {
-    px[r] = {xg + n * in_size, oh * g.SH - g.PT, ow * g.SW - g.PL};
-    if (r + 1 >= rows) continue;  // slots past the range repeat the last pixel
+// The output pixel the next tile starts at: sample n, row oh, column ow.
+// One division where a walk starts, then steps: a division per tile would
+// cost as much as a small layer's arithmetic.
+struct PixelCursor {
+  int64_t n, oh, ow;
+  PixelCursor(const ConvGeometry& g, int64_t q) {
+    const int64_t P = g.out_pixels();
+    n = q / P;
+    oh = (q - n * P) / g.OW;
+    ow = q - n * P - oh * g.OW;
+  }
+  void next(const ConvGeometry& g) {
     if (++ow == g.OW) {
       ow = 0;
       if (++oh == g.OH) oh = 0, ++n;
     }
+  }
+};
+
+// The origins of the `rows` pixels from `at` (which moves past them); slots
+// past `rows` repeat the last pixel, so a partial tile computes valid values
+// that are not stored.
+template <int kRows>
+inline void pixel_origins(const ConvGeometry& g, const float* xg, PixelCursor& at, int rows,
+                          PixelOrigin px[kRows]) {
+  const int64_t in_size = g.H * g.W * g.C;
+  for (int r = 0; r < kRows; ++r) {
+    px[r] = {xg + at.n * in_size, at.oh * g.SH - g.PT, at.ow * g.SW - g.PL};
+    if (r < rows) at.next(g);
+    if (r + 1 < rows) continue;
+    for (int s = r + 1; s < kRows; ++s) px[s] = px[r];  // past the range: the last pixel
+    return;
   }
 }
 
