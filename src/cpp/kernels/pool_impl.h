@@ -57,6 +57,41 @@ inline int64_t window_argmax_by_sixteen(const float* xs, float* yo, int32_t* ao,
 #endif
 
 #if defined(__AVX2__)
+// Inference's window maximum for channels [0, 8k) of one window, 8V at a
+// time: V running maxima in registers, each tap adding one to each of V
+// independent chains (one chain would wait out vmaxps's latency at every
+// tap; the loop over all channels keeps them in memory). Returns 8k.
+template <int V>
+inline int64_t window_max_by(const float* xs, float* yo, const Window& w, int64_t W, int64_t C,
+                             int64_t c) {
+  for (; c + 8 * V <= C; c += 8 * V) {
+    __m256 best[V];
+    for (int v = 0; v < V; ++v) best[v] = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int64_t ih = w.h0; ih < w.h1; ++ih)
+      for (int64_t iw = w.w0; iw < w.w1; ++iw) {
+        const float* xi = xs + (ih * W + iw) * C + c;
+        for (int v = 0; v < V; ++v)  // max(v, best): std::max(best, v), NaN lost
+          best[v] = _mm256_max_ps(_mm256_loadu_ps(xi + 8 * v), best[v]);
+      }
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(yo + c + 8 * v, best[v]);
+  }
+  return c;
+}
+
+// The last C - c < 8 channels of one window, through masked loads and stores
+// (lanes past C hold maxima of zeros, never stored).
+inline void window_max_tail(const float* xs, float* yo, const Window& w, int64_t W, int64_t C,
+                            int64_t c) {
+  if (c >= C) return;
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(C - c)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t ih = w.h0; ih < w.h1; ++ih)
+    for (int64_t iw = w.w0; iw < w.w1; ++iw)
+      best = _mm256_max_ps(_mm256_maskload_ps(xs + (ih * W + iw) * C + c, mask), best);
+  _mm256_maskstore_ps(yo + c, mask, best);
+}
+
 // Training's window maximum with its index, for channels [c0, c0 + 8k) of
 // one window, eight at a time: the running maximum and index stay in
 // registers and are stored once (the loop over all channels keeps both in
@@ -92,6 +127,10 @@ void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* arg
     for_each_window(g, threads, [&](int64_t in, int64_t out, const Window& w) {
       const float* xs = x + in;
       float* yo = y + out;
+#if defined(__AVX2__)
+      const int64_t c0 = window_max_by<4>(xs, yo, w, g.W, g.C, 0);
+      window_max_tail(xs, yo, w, g.W, g.C, window_max_by<1>(xs, yo, w, g.W, g.C, c0));
+#else
 #pragma omp simd
       for (int64_t c = 0; c < g.C; ++c) yo[c] = -std::numeric_limits<float>::infinity();
       for (int64_t ih = w.h0; ih < w.h1; ++ih)
@@ -100,6 +139,7 @@ void maxpool2d_f32(const PoolGeometry& g, const float* x, float* y, int32_t* arg
 #pragma omp simd
           for (int64_t c = 0; c < g.C; ++c) yo[c] = std::max(yo[c], xi[c]);
         }
+#endif
     });
     return;
   }
