@@ -24,7 +24,18 @@ namespace pyconv::kernels::avx2 {
 
 namespace {
 
-bool packed_columns(const ConvGeometry& g) { return packed_columns_applies(g); }
+// One input channel read with unit steps along rows (stride and dilation 1
+// across, one group): most image models' first layer. The pixels of a tile in
+// one output row read adjacent values of each input row, so a tap is six
+// broadcasts at fixed offsets from one pointer: no per-pixel addressing, which
+// with one channel costs more than the arithmetic (and packed columns too).
+bool one_channel_rows(const ConvGeometry& g) {
+  return g.C == 1 && g.groups == 1 && g.SW == 1 && g.DW == 1;
+}
+
+bool packed_columns(const ConvGeometry& g) {
+  return packed_columns_applies(g) && !one_channel_rows(g);
+}
 
 // One group's share of conv_pack's output, in floats.
 int64_t group_packed_size(const ConvGeometry& g) {
@@ -45,6 +56,82 @@ void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, co
     }
   });
   tile_to_acc(t, acc);
+}
+
+// Stores `rows` pixels of a tile whose taps all fall inside the image
+// (one_channel_rows): pixel r's first tap is origin[at[r]], with at[r] = r
+// where kRun (six pixels of one output row). Not inlined: inside the range
+// loop GCC kept the tap pointers and accumulators on the stack.
+template <bool kRun>
+[[gnu::noinline]] void one_channel_tile(const ConvGeometry& g, const float* origin,
+                                        const int64_t at[MR], const float* panel, float* out,
+                                        int rows, int cols, Epilogue ep) {
+  int64_t offset[MR];
+  for (int r = 0; r < MR; ++r) offset[r] = kRun ? r : at[r];
+  TileAcc t = zero_tile();
+  for (int64_t kh = 0; kh < g.KH; ++kh, origin += g.DH * g.W)
+    for (int64_t kw = 0; kw < g.KW; ++kw, panel += NR) {
+      const float* a = origin + kw;
+      tile_step(t, _mm256_load_ps(panel), _mm256_load_ps(panel + 8), a + offset[0],
+                a + offset[1], a + offset[2], a + offset[3], a + offset[4], a + offset[5]);
+    }
+  __m256 acc[MR][2];
+  tile_to_acc(t, acc);
+  store_tile(acc, out, g.F, rows, cols, 1.f, 0.f, ep);
+}
+
+// conv_forward for one_channel_rows. A tile may run on into the next output
+// row of its sample, one row's stride further into the input; a tile with a
+// tap on padding takes the general tile.
+void one_channel_forward(const ConvGeometry& g, const float* x, const float* panels,
+                         const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y) {
+  const int64_t K = g.col_width(), n_panels = (g.F + NR - 1) / NR;
+  const float* zero = zero_row(g);
+  // Output row oh's taps all fall inside the image rows, for columns [0, OW)
+  // from column w_lo (where the left padding ends) to w_hi (the right).
+  auto rows_inside = [&](int64_t oh) {
+    const int64_t h0 = oh * g.SH - g.PT;
+    return h0 >= 0 && h0 + (g.KH - 1) * g.DH < g.H;
+  };
+  const int64_t w_lo = g.PL, w_hi = g.W + g.PL - g.KW;  // ow in [w_lo, w_hi]: inside
+  for (int64_t j = 0; j < n_panels; ++j) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, g.F - j * NR));
+    const Epilogue ep{bias ? bias + j * NR : nullptr, relu};
+    const float* panel = panels + j * K * NR;
+    PixelCursor at(g, q_begin);
+    for (int64_t q = q_begin; q < q_end;) {
+      // `first` pixels in this output row, the rest (if any) in the next.
+      const int64_t in_row = g.OW - at.ow, next_rows = at.oh + 1 < g.OH ? g.OW : 0;
+      const int rows = static_cast<int>(std::min({int64_t{MR}, q_end - q, in_row + next_rows}));
+      const int first = static_cast<int>(std::min<int64_t>(rows, in_row));
+      const bool inside = rows_inside(at.oh) && at.ow >= w_lo && at.ow + first - 1 <= w_hi &&
+                          (rows == first || (rows_inside(at.oh + 1) && w_lo == 0 &&
+                                             rows - first - 1 <= w_hi));
+      float* out = y + q * g.F + j * NR;
+      if (inside) {
+        const float* origin =
+            x + at.n * g.H * g.W + (at.oh * g.SH - g.PT) * g.W + at.ow - g.PL;
+        if (rows == MR && first == MR) {
+          one_channel_tile<true>(g, origin, nullptr, panel, out, rows, cols, ep);
+        } else {
+          int64_t offsets[MR];  // the next row's pixels: one row's stride on, from column 0
+          for (int r = 0; r < MR; ++r) {
+            const int p = std::min(r, rows - 1);
+            offsets[r] = p < first ? p : g.SH * g.W + (p - first) - at.ow;
+          }
+          one_channel_tile<false>(g, origin, offsets, panel, out, rows, cols, ep);
+        }
+        at.advance(g, rows);
+      } else {
+        PixelOrigin px[MR];
+        pixel_origins<MR>(g, x, at, rows, px);
+        __m256 acc[MR][2];
+        tile(g, px, zero, panel, acc);
+        store_tile(acc, out, g.F, rows, cols, 1.f, 0.f, ep);
+      }
+      q += rows;
+    }
+  }
 }
 
 }  // namespace
@@ -97,6 +184,8 @@ void conv_forward(const ConvGeometry& g, int64_t group, const float* x, const fl
     return;
   }
   const float* panels = group_panels(g, group, kernel, packed);
+  if (one_channel_rows(g))
+    return one_channel_forward(g, x, panels, bias, relu, q_begin, q_end, y);
   const float* zero = zero_row(g);
   const float* xg = x + group * Cg;
   const int64_t n_panels = (Fg + NR - 1) / NR;

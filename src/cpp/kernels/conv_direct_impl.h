@@ -58,6 +58,10 @@ struct PixelCursor {
       if (++oh == g.OH) oh = 0, ++n;
     }
   }
+  void advance(const ConvGeometry& g, int64_t count) {
+    for (ow += count; ow >= g.OW; ow -= g.OW)
+      if (++oh == g.OH) oh = 0, ++n;
+  }
 };
 
 // The origins of the `rows` pixels from `at` (which moves past them); slots

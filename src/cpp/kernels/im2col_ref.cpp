@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/conv.h"
 
@@ -42,6 +43,11 @@ const float* sample_input(const Im2colSource& s, int64_t& q) {
 template <int kCount>
 void copy_kernel_row(const ConvGeometry& g, const float* src, int mr, int count, float* out) {
   const int64_t cg = g.cin_group(), step = g.SW * g.C, n = kCount ? kCount : count;
+  if (step == 1) {  // one channel, stride 1: each tap's pixels are a run of the input row
+    for (int64_t t = 0; t < g.KW; ++t, src += g.DW, out += mr)
+      std::memcpy(out, src, sizeof(float) * n);
+    return;
+  }
   for (int64_t t = 0; t < g.KW; ++t, src += g.DW * g.C)
     for (int64_t j = 0; j < cg; ++j, out += mr)
       for (int64_t r = 0; r < n; ++r) out[r] = src[r * step + j];
