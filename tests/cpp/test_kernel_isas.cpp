@@ -329,6 +329,14 @@ void compare_gemm(Tally& t, const std::string& isa, const Gemm& g, uint32_t seed
   expect_close(t, isa, what, "C with B packed beforehand", prepacked, want, 1e-4, atol);
   if (g.same_bits)
     expect_same(isa, what, "C with B packed beforehand is not the per-call C", prepacked, per_call);
+  if (g.from == "gemm_few_rows" && g.M > 1 && !g.ta) {  // batch-1 dense layers
+    Gemm one = g;
+    one.M = 1;
+    const GemmOperands first{{o.A.begin(), o.A.begin() + g.K}, o.B,
+                             {o.C.begin(), o.C.begin() + g.N}, o.bias};
+    expect_same(isa, what, "row 0 of C alone (M = 1) is not row 0 of C", run_gemm(one, first, false),
+                {per_call.begin(), per_call.begin() + g.N});
+  }
   ++t.cases;
 }
 

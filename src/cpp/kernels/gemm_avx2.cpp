@@ -47,6 +47,84 @@ constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in 
 
 #include "kernels/gemm_driver_impl.h"
 
+// acc[r][v] = sum over k of rows[r][k * ks] * b[k * ldb + 8v ..], 32
+// columns (masked past nr where kMasked).
+template <bool kMasked>
+void wide_tile_sums(int64_t K, const float* const rows[3], int64_t ks, const float* b,
+                    int64_t ldb, const __m256i mask[4], __m256 acc[3][4]) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00,
+         c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+  const float *a0 = rows[0], *a1 = rows[1], *a2 = rows[2];
+  for (int64_t k = 0, o = 0; k < K; ++k, o += ks, b += ldb) {
+    const __m256 b0 = kMasked ? _mm256_maskload_ps(b, mask[0]) : _mm256_loadu_ps(b);
+    const __m256 b1 = kMasked ? _mm256_maskload_ps(b + 8, mask[1]) : _mm256_loadu_ps(b + 8);
+    const __m256 b2 = kMasked ? _mm256_maskload_ps(b + 16, mask[2]) : _mm256_loadu_ps(b + 16);
+    const __m256 b3 = kMasked ? _mm256_maskload_ps(b + 24, mask[3]) : _mm256_loadu_ps(b + 24);
+    __m256 a = _mm256_broadcast_ss(a0 + o);
+    c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
+    c02 = _mm256_fmadd_ps(a, b2, c02), c03 = _mm256_fmadd_ps(a, b3, c03);
+    a = _mm256_broadcast_ss(a1 + o);
+    c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
+    c12 = _mm256_fmadd_ps(a, b2, c12), c13 = _mm256_fmadd_ps(a, b3, c13);
+    a = _mm256_broadcast_ss(a2 + o);
+    c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
+    c22 = _mm256_fmadd_ps(a, b2, c22), c23 = _mm256_fmadd_ps(a, b3, c23);
+  }
+  acc[0][0] = c00, acc[0][1] = c01, acc[0][2] = c02, acc[0][3] = c03;
+  acc[1][0] = c10, acc[1][1] = c11, acc[1][2] = c12, acc[1][3] = c13;
+  acc[2][0] = c20, acc[2][1] = c21, acc[2][2] = c22, acc[2][3] = c23;
+}
+
+// Rows [i0, i0 + mr) of an unpacked product (mr <= 3), 32 columns (two
+// panels) from j: 3 x 4 vectors, as many accumulators as the 6x16 tile.
+// Not inlined, as tile_rows.
+[[gnu::noinline]] void wide_tile_rows(const Problem& p, int64_t i0, int mr, int64_t j,
+                                      int64_t row_step, int64_t k_step) {
+  const int nr = static_cast<int>(std::min<int64_t>(2 * NR, p.N - j));
+  __m256i mask[4];
+  for (int v = 0; v < 4; ++v) mask[v] = first_lanes(nr - 8 * v);
+  const float* rows[3];  // rows past mr repeat the last one: read, never stored
+  for (int r = 0; r < 3; ++r) rows[r] = p.A + (i0 + std::min(r, mr - 1)) * row_step;
+  __m256 acc[3][4];
+  if (nr == 2 * NR)
+    wide_tile_sums<false>(p.K, rows, k_step, p.B + j, p.ldb, mask, acc);
+  else
+    wide_tile_sums<true>(p.K, rows, k_step, p.B + j, p.ldb, mask, acc);
+  const __m256 alpha = _mm256_set1_ps(p.alpha), beta = _mm256_set1_ps(p.beta);
+  const __m256 floor = _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity());
+  // Plain loads and stores where all 32 columns are C's (masked stores are
+  // slow on some CPUs: AMD Zen 3).
+  const bool whole = nr == 2 * NR;
+  for (int r = 0; r < mr; ++r)
+    for (int v = 0; v < 4; ++v) {
+      if (8 * v >= nr) continue;
+      float* c = p.C + (i0 + r) * p.ldc + j + 8 * v;
+      const float* bias = p.extras.bias ? p.extras.bias + j + 8 * v : nullptr;
+      __m256 out = _mm256_mul_ps(alpha, acc[r][v]);
+      if (p.beta != 0.f)
+        out = _mm256_fmadd_ps(beta, whole ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, mask[v]),
+                              out);
+      if (bias)
+        out = _mm256_add_ps(out, whole ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mask[v]));
+      out = _mm256_max_ps(out, floor);
+      if (whole)
+        _mm256_storeu_ps(c, out);
+      else
+        _mm256_maskstore_ps(c, mask[v], out);
+    }
+}
+
+// A last tile of at most 3 rows (Winograd's batch-1 products on 11x11
+// outputs have 9: 6 + 3) takes wide_tile_rows, where the 6x16 tile would
+// compute twice the rows it stores. Returns the rows left to the main tile.
+int64_t last_rows(const Problem& p, int64_t row_step, int64_t k_step) {
+  const int64_t rest = p.M % MR;
+  if (rest == 0 || rest > 3) return p.M;
+  for (int64_t j = 0; j < p.N; j += 2 * NR)
+    wide_tile_rows(p, p.M - rest, static_cast<int>(rest), j, row_step, k_step);
+  return p.M - rest;
+}
+
 // Few rows of C (batch-1 inference): packing B would cost as much as using
 // it, so B is streamed once, row by row. A panel of C (R rows x V vectors)
 // is summed in registers over the whole depth, then stored once. With one
@@ -74,14 +152,13 @@ int64_t steps_with_room(const Problem& p, const int64_t* ks, int64_t nk, int64_t
 
 // C[0, R) x [j, j + cols) from depth steps ks[0, nk); cols <= 8V. Not
 // inlined: inside the slice loop GCC kept an accumulator on the stack, a
-// store and reload every depth step. With one row and few vectors, U sets of
-// accumulators take turns over the steps (summed at the end), so that eight
-// FMA chains keep both FMA ports busy instead of waiting on each other.
-// Loads are masked only where a whole vector would read past B's end.
+// store and reload every depth step. Each element sums its depth steps in
+// order, one chain, as every other path does: a batch-1 row has the bits of
+// the same sample's row in any batch. Loads are masked only where a whole
+// vector would read past B's end.
 template <int R, int V>
 [[gnu::noinline]] void small_m_panel(const Problem& p, const int64_t* ks, int64_t nk, int64_t j,
                                      int64_t cols) {
-  constexpr int U = R == 1 && V < 8 ? 8 / V : 1;
   const float* const B = p.B + j;
   const int64_t ldb = p.ldb;
   // A(r, k) = A[r * a_row + k * a_k]
@@ -89,18 +166,17 @@ template <int R, int V>
   const float* const A = p.A;
   __m256i mask[V];
   for (int v = 0; v < V; ++v) mask[v] = first_lanes(cols - 8 * v);
-  __m256 acc[U][R][V];
-  for (int u = 0; u < U; ++u)
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < V; ++v) acc[u][r][v] = _mm256_setzero_ps();
-  auto step = [&](__m256(&sum)[R][V], int64_t k, bool whole) {
+  __m256 acc[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+  auto step = [&](int64_t k, bool whole) {
     const float* b = B + k * ldb;
     __m256 bv[V];
     for (int v = 0; v < V; ++v)
       bv[v] = whole ? _mm256_loadu_ps(b + 8 * v) : _mm256_maskload_ps(b + 8 * v, mask[v]);
     for (int r = 0; r < R; ++r) {
       const __m256 a = _mm256_set1_ps(A[r * a_row + k * a_k]);
-      for (int v = 0; v < V; ++v) sum[r][v] = _mm256_fmadd_ps(a, bv[v], sum[r][v]);
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(a, bv[v], acc[r][v]);
     }
   };
   // Step q's depth: k = q where every step is visited (rows in order, which
@@ -108,29 +184,24 @@ template <int R, int V>
   // steps on requested now (skipped rows leave gaps the prefetcher does not
   // cross).
   const bool every = nk == p.K;
-  auto visit = [&](__m256(&sum)[R][V], int64_t q, bool whole) {
+  auto visit = [&](int64_t q, bool whole) {
     if (!every) {
       const float* ahead = B + ks[std::min(q + kPrefetchAhead, nk - 1)] * ldb;
       for (int v = 0; v < V; v += 2)
         _mm_prefetch(reinterpret_cast<const char*>(ahead + 8 * v), _MM_HINT_T0);
     }
-    step(sum, every ? q : ks[q], whole);
+    step(every ? q : ks[q], whole);
   };
   const int64_t full = steps_with_room(p, ks, nk, j, V);
   int64_t q = 0;
-  for (; q + U <= full; q += U)
-    for (int u = 0; u < U; ++u) visit(acc[u], q + u, true);
-  for (; q < full; ++q) visit(acc[0], q, true);
-  for (; q < nk; ++q) visit(acc[0], q, false);
-  for (int u = 1; u < U; ++u)
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < V; ++v) acc[0][r][v] = _mm256_add_ps(acc[0][r][v], acc[u][r][v]);
+  for (; q < full; ++q) visit(q, true);
+  for (; q < nk; ++q) visit(q, false);
   const __m256 alpha = _mm256_set1_ps(p.alpha), beta = _mm256_set1_ps(p.beta);
   const __m256 floor = _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity());
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) {
       float* c = p.C + r * p.ldc + j + 8 * v;
-      __m256 out = _mm256_mul_ps(alpha, acc[0][r][v]);
+      __m256 out = _mm256_mul_ps(alpha, acc[r][v]);
       if (p.beta != 0.f) out = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c, mask[v]), out);
       if (p.extras.bias)
         out = _mm256_add_ps(out, _mm256_maskload_ps(p.extras.bias + j + 8 * v, mask[v]));

@@ -32,6 +32,9 @@ constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in 
 #include "kernels/gemm_pack_impl.h"
 #include "kernels/gemm_driver_impl.h"
 
+// The unpacked product's rows are all the main tile's here.
+int64_t last_rows(const Problem& p, int64_t, int64_t) { return p.M; }
+
 // At most 16 columns: the AVX2 kernel's 16-wide tile fits them with less
 // waste (a 12-filter layer would fill 12 of this tile's 32 lanes), so it
 // takes the product, B packed its way.

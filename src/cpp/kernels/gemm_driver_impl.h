@@ -22,6 +22,11 @@ struct Problem {
   GemmExtras extras;
 };
 
+// The includer's: an unpacked product's rows past its last whole main tile
+// may go through a tile of the includer's for them; returns the rows left
+// to the main tile.
+int64_t last_rows(const Problem& p, int64_t row_step, int64_t k_step);
+
 // C[ic.., j panels] for one packed B block: panels [jp0, jp1) of the block.
 void multiply_block(const Problem& p, const float* packed_a, const float* packed_b, int64_t ic,
                     int64_t mc, int64_t jc, int64_t nc, int64_t kc, int64_t jp0, int64_t jp1,
@@ -61,16 +66,18 @@ bool fits_unpacked(const Problem& p) {
 }
 
 // The product with both operands read where they lie (fits_unpacked): each
-// B column panel is used for all rows.
+// B column panel is used for all rows; last_rows may take the last few,
+// so the main tile does not compute rows it never stores.
 void unpacked(const Problem& p) {
   // A(r, k) = A[r * row_step + k * k_step]
   const int64_t row_step = p.trans_a ? 1 : p.lda, k_step = p.trans_a ? p.lda : 1;
+  const int64_t M = last_rows(p, row_step, k_step);
   TileRegs acc;
   for (int64_t j = 0; j < p.N; j += NR) {
     const int nr = static_cast<int>(std::min<int64_t>(NR, p.N - j));
     const Epilogue ep{p.extras.bias ? p.extras.bias + j : nullptr, p.extras.relu};
-    for (int64_t i = 0; i < p.M; i += MR) {
-      const int mr = static_cast<int>(std::min<int64_t>(MR, p.M - i));
+    for (int64_t i = 0; i < M; i += MR) {
+      const int mr = static_cast<int>(std::min<int64_t>(MR, M - i));
       const float* rows[MR];  // rows past mr repeat the last one: read, never stored
       for (int r = 0; r < MR; ++r) rows[r] = p.A + (i + std::min(r, mr - 1)) * row_step;
       tile_rows(p.K, rows, k_step, p.B + j, p.ldb, nr, acc);
