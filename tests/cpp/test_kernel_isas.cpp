@@ -389,6 +389,36 @@ TEST_CASE(test_gemm_matches_reference) {
   }
 }
 
+// A dense row of A after a sparse one (the few-rows GEMM keeps its depth
+// list between calls): the last row of a 10-column B, read as two vectors,
+// must be read masked, never past B's end (AddressSanitizer watches in CI),
+// and every value must be the reference's.
+TEST_CASE(test_gemm_one_row_stays_inside_b) {
+  IsaScope scope;
+  const int64_t K = 400;
+  for (const std::string& isa : fast_isas()) {
+    Tally t;
+    for (int64_t N : {10, 7, 33}) {
+      std::mt19937 rng(static_cast<uint32_t>(N));
+      GemmOperands o{normal(rng, K), normal(rng, K * N), std::vector<float>(N), normal(rng, N)};
+      std::vector<float> sparse = o.A;
+      std::fill(sparse.begin() + 3, sparse.end(), 0.f);
+      for (const std::vector<float>* a : {&sparse, &o.A}) {
+        const GemmOperands one{*a, o.B, o.C, o.bias};
+        const Gemm g{1, N, K, false, false, 1.f, 0.f, true, 0.f, false, "one row"};
+        kernels::select_isa("ref");
+        const std::vector<float> want = run_gemm(g, one, false);
+        kernels::select_isa(isa);
+        expect_close(t, isa, "sgemm M=1 N=" + std::to_string(N) + " K=400, " +
+                                 (a == &sparse ? "3 nonzero depths" : "every depth"),
+                     "C", run_gemm(g, one, false), want, 1e-4, 1e-4 * std::sqrt(double(K)));
+        ++t.cases;
+      }
+    }
+    report(isa, "one-row GEMMs", t);
+  }
+}
+
 // ----- layers ---------------------------------------------------------------
 
 struct LayerCase {

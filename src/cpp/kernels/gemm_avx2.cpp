@@ -138,13 +138,15 @@ inline float a_at(const Problem& p, int64_t i, int64_t k) {
   return p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k];
 }
 
-// The depth steps ks[0, full) whose whole-vector loads of columns
-// [j, j + 8V) stay inside B (its last row ends at column N): lanes past the
-// panel's columns then read the next columns or row, summed but never stored.
+// The depth steps [0, full) whose whole-vector loads of columns [j, j + 8V)
+// stay inside B (its last row ends at column N): lanes past the panel's
+// columns then read the next columns or row, summed but never stored. Step
+// q is depth ks[q], or q where every depth is visited (nk == K).
 int64_t steps_with_room(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, int V) {
   const int64_t over = j + 8 * V - p.N;  // columns read past the last row's end
   if (over <= 0) return nk;
   const int64_t last_k = p.K - 1 - (over + p.ldb - 1) / p.ldb;
+  if (nk == p.K) return std::max<int64_t>(0, last_k + 1);
   int64_t full = nk;
   while (full > 0 && ks[full - 1] > last_k) --full;
   return full;

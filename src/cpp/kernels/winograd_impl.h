@@ -54,9 +54,18 @@
   dst[(6 * k + 2) * st + c] = p##k##2, dst[(6 * k + 3) * st + c] = p##k##3;                \
   dst[(6 * k + 4) * st + c] = p##k##4, dst[(6 * k + 5) * st + c] = p##k##5;
 
+namespace {
+thread_local Scratch<float> t_columns;  // winograd_input's first pass, 36 x C
+}  // namespace
+
+// Two passes of six 1-D transforms, the first pass's 36 x C values through
+// a buffer in L1: one pass over all 36 kept about as many values live as
+// there are vector registers, and the compiler spilled them at every step.
+// Each value is the same expression as in one pass: the same bits.
 void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, int64_t t0,
                     int64_t t1, float* v, int64_t rows) {
   const int64_t C = g.C, st = rows * C;  // v[xi] starts every st floats
+  float* r = t_columns.get(static_cast<size_t>(36 * C));  // r[(6j + k) C + c]
   for (int64_t t = t0; t < t1; ++t) {
     const WinogradTileOrigin o = winograd_tile_origin(g, t);
     const int64_t h0 = o.oh - g.PT, w0 = o.ow - g.PL;
@@ -66,14 +75,28 @@ void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, i
         const int64_t ih = h0 + i * g.DH, iw = w0 + j * g.DW;
         d[i][j] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x + (ih * g.W + iw) * C : zeros;
       }
-    float* out = v + (t - t0) * C;
+    for (int j = 0; j < 6; ++j) {  // down each column j: r{j}{k}
+      const float *x0 = d[0][j], *x1 = d[1][j], *x2 = d[2][j], *x3 = d[3][j], *x4 = d[4][j],
+                  *x5 = d[5][j];
+      float* rj = r + 6 * j * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) {
-      PCV_WG_LOAD36(e, d, c)
-      PCV_WG_COLUMNS6(PCV_WG_IN, r, e)  // down each column j: r{j}{k}
-      PCV_WG_COLUMNS6(PCV_WG_IN, u, r)  // along each row k: u{k}{l}
-      PCV_WG_STORE6(out, st, u, 0) PCV_WG_STORE6(out, st, u, 1) PCV_WG_STORE6(out, st, u, 2)
-      PCV_WG_STORE6(out, st, u, 3) PCV_WG_STORE6(out, st, u, 4) PCV_WG_STORE6(out, st, u, 5)
+      for (int64_t c = 0; c < C; ++c) {
+        PCV_WG_IN(q, x0[c], x1[c], x2[c], x3[c], x4[c], x5[c])
+        rj[c] = q0, rj[C + c] = q1, rj[2 * C + c] = q2;
+        rj[3 * C + c] = q3, rj[4 * C + c] = q4, rj[5 * C + c] = q5;
+      }
+    }
+    float* out = v + (t - t0) * C;
+    for (int k = 0; k < 6; ++k) {  // along each row k: u{k}{l}, point 6k + l
+      const float *r0 = r + k * C, *r1 = r + (6 + k) * C, *r2 = r + (12 + k) * C,
+                  *r3 = r + (18 + k) * C, *r4 = r + (24 + k) * C, *r5 = r + (30 + k) * C;
+      float* uk = out + 6 * k * st;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        PCV_WG_IN(q, r0[c], r1[c], r2[c], r3[c], r4[c], r5[c])
+        uk[c] = q0, uk[st + c] = q1, uk[2 * st + c] = q2;
+        uk[3 * st + c] = q3, uk[4 * st + c] = q4, uk[5 * st + c] = q5;
+      }
     }
   }
 }
