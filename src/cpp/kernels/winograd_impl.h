@@ -1,9 +1,11 @@
 // The Winograd F(4x4, 3x3) transforms' source, included once per ISA inside
-// that ISA's namespace (winograd_ref.cpp, winograd_avx2.cpp). Each tile is
-// one loop over channels, innermost, with the 2-D transform written out as
-// two passes of 1-D transforms on named scalars (no inner loops or arrays),
-// so the loop vectorises. The including file provides <algorithm>, <limits>
-// and kernels/scratch.h.
+// that ISA's namespace (winograd_ref.cpp, winograd_avx2.cpp). A 2-D
+// transform is two passes of 1-D transforms on named scalars, each a loop
+// over channels (innermost, so it vectorises): the input and output
+// transforms run their passes as separate loops, the first pass's values
+// through a small buffer in L1; the output gradient's (16 values in) runs
+// both in one loop. The including file provides <algorithm>, <limits> and
+// kernels/scratch.h.
 
 // The 1-D transforms. Each declares p0, p1, ... (p is a name prefix).
 // B^T x, 6 -> 6 (the input transform):
@@ -29,25 +31,10 @@
   const float p##4 = (e0 + 4.f * e2) - 2.f * (e1 + 4.f * e3); \
   const float p##5 = e3;
 
-// p{i}{0..5} = src[i][0..5][c] for row i of a tile's pointers.
-#define PCV_WG_LOAD6(p, i, src, c)                                                         \
-  const float p##i##0 = src[i][0][c], p##i##1 = src[i][1][c], p##i##2 = src[i][2][c];      \
-  const float p##i##3 = src[i][3][c], p##i##4 = src[i][4][c], p##i##5 = src[i][5][c];
+// p{i}{0..3} = src[i][0..3][c] for row i of a tile's pointers.
 #define PCV_WG_LOAD4(p, i, src, c)                                                         \
   const float p##i##0 = src[i][0][c], p##i##1 = src[i][1][c], p##i##2 = src[i][2][c];      \
   const float p##i##3 = src[i][3][c];
-// All 36 of a 6x6 tile: p{i}{j} = src[i][j][c].
-#define PCV_WG_LOAD36(p, src, c)                                                           \
-  PCV_WG_LOAD6(p, 0, src, c) PCV_WG_LOAD6(p, 1, src, c) PCV_WG_LOAD6(p, 2, src, c)         \
-  PCV_WG_LOAD6(p, 3, src, c) PCV_WG_LOAD6(p, 4, src, c) PCV_WG_LOAD6(p, 5, src, c)
-// The 1-D transform T down each of the six columns j of q{i}{j}: p{j}{k}.
-#define PCV_WG_COLUMNS6(T, p, q)                                                           \
-  T(p##0, q##00, q##10, q##20, q##30, q##40, q##50)                                        \
-  T(p##1, q##01, q##11, q##21, q##31, q##41, q##51)                                        \
-  T(p##2, q##02, q##12, q##22, q##32, q##42, q##52)                                        \
-  T(p##3, q##03, q##13, q##23, q##33, q##43, q##53)                                        \
-  T(p##4, q##04, q##14, q##24, q##34, q##44, q##54)                                        \
-  T(p##5, q##05, q##15, q##25, q##35, q##45, q##55)
 // Row k of the 6x6 transform, points 6k .. 6k + 5, each st floats apart.
 #define PCV_WG_STORE6(dst, st, p, k)                                                       \
   dst[(6 * k + 0) * st + c] = p##k##0, dst[(6 * k + 1) * st + c] = p##k##1;                \
@@ -132,36 +119,40 @@ void winograd_grad_output(const ConvGeometry& g, const float* dy, const float* z
 
 namespace {
 
-// Output row a of a tile: y[a * down + b * right + f] for b = 0..3.
-#define PCV_WG_PUT4(p, a)                                                                 \
-  y[a * down + f] = std::max(p##a##0 + b, floor);                                        \
-  y[a * down + right + f] = std::max(p##a##1 + b, floor);                                \
-  y[a * down + 2 * right + f] = std::max(p##a##2 + b, floor);                            \
-  y[a * down + 3 * right + f] = std::max(p##a##3 + b, floor);
-
 // One tile's 4x4 outputs, all channels: (A^T m A) + bias, at most floor.
 // Output (a, b) goes to y + a * down + b * right. kBias is a template
-// argument so the loop has no conditional load.
+// argument so the loop has no conditional load. Two passes, as
+// winograd_input's, the first pass's 24 x F values through `s`.
 template <bool kBias>
 void output_tile(const float* in, int64_t st, const float* bias, float floor, int64_t F,
-                 int64_t right, int64_t down, float* y) {
-  const float* m[6][6];
-  for (int k = 0; k < 6; ++k)
-    for (int l = 0; l < 6; ++l) m[k][l] = in + (6 * k + l) * st;
+                 int64_t right, int64_t down, float* s, float* y) {
+  for (int l = 0; l < 6; ++l) {  // down each column l: s{l}{a}, at s[(4l + a) F]
+    const float *m0 = in + l * st, *m1 = in + (6 + l) * st, *m2 = in + (12 + l) * st,
+                *m3 = in + (18 + l) * st, *m4 = in + (24 + l) * st, *m5 = in + (30 + l) * st;
+    float* sl = s + 4 * l * F;
 #pragma omp simd
-  for (int64_t f = 0; f < F; ++f) {
-    const float b = kBias ? bias[f] : 0.f;
-    PCV_WG_LOAD36(e, m, f)
-    PCV_WG_COLUMNS6(PCV_WG_OUT, s, e)  // down each column l: s{l}{a}
-    // along each output row a: o{a}{b}
-    PCV_WG_OUT(o0, s00, s10, s20, s30, s40, s50) PCV_WG_OUT(o1, s01, s11, s21, s31, s41, s51)
-    PCV_WG_OUT(o2, s02, s12, s22, s32, s42, s52) PCV_WG_OUT(o3, s03, s13, s23, s33, s43, s53)
-    PCV_WG_PUT4(o, 0) PCV_WG_PUT4(o, 1) PCV_WG_PUT4(o, 2) PCV_WG_PUT4(o, 3)
+    for (int64_t f = 0; f < F; ++f) {
+      PCV_WG_OUT(q, m0[f], m1[f], m2[f], m3[f], m4[f], m5[f])
+      sl[f] = q0, sl[F + f] = q1, sl[2 * F + f] = q2, sl[3 * F + f] = q3;
+    }
+  }
+  for (int a = 0; a < 4; ++a) {  // along each output row a: o{a}{b}
+    const float *s0 = s + a * F, *s1 = s + (4 + a) * F, *s2 = s + (8 + a) * F,
+                *s3 = s + (12 + a) * F, *s4 = s + (16 + a) * F, *s5 = s + (20 + a) * F;
+    float* ya = y + a * down;
+#pragma omp simd
+    for (int64_t f = 0; f < F; ++f) {
+      const float b = kBias ? bias[f] : 0.f;
+      PCV_WG_OUT(q, s0[f], s1[f], s2[f], s3[f], s4[f], s5[f])
+      ya[f] = std::max(q0 + b, floor);
+      ya[right + f] = std::max(q1 + b, floor);
+      ya[2 * right + f] = std::max(q2 + b, floor);
+      ya[3 * right + f] = std::max(q3 + b, floor);
+    }
   }
 }
 
-#undef PCV_WG_PUT4
-
+thread_local Scratch<float> t_output_rows;  // output_tile's first pass, 24 x F
 thread_local Scratch<float> t_edge_tile;  // a tile cut by the image's edge
 
 }  // namespace
@@ -172,6 +163,7 @@ void winograd_output(const ConvGeometry& g, const float* m, const float* bias, b
   const int64_t right = g.DW * F, down = g.DH * g.OW * F;  // to the tile's other outputs
   const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
   const auto tile = bias ? output_tile<true> : output_tile<false>;
+  float* s = t_output_rows.get(static_cast<size_t>(24 * F));
   for (int64_t t = t0; t < t1; ++t) {
     const WinogradTileOrigin o = winograd_tile_origin(g, t);
     if (o.oh >= g.OH || o.ow >= g.OW) continue;  // a phase's spare tile, all outside
@@ -180,13 +172,13 @@ void winograd_output(const ConvGeometry& g, const float* m, const float* bias, b
     const int64_t rows = std::min<int64_t>(4, (g.OH - o.oh + g.DH - 1) / g.DH);
     const int64_t cols = std::min<int64_t>(4, (g.OW - o.ow + g.DW - 1) / g.DW);
     if (rows == 4 && cols == 4) {
-      tile(in, st, bias, floor, F, right, down, y00);
+      tile(in, st, bias, floor, F, right, down, s, y00);
       continue;
     }
     // Cut by the bottom or right edge: the whole tile into scratch, then the
     // outputs inside the image.
     float* scratch = t_edge_tile.get(16 * F);
-    tile(in, st, bias, floor, F, F, 4 * F, scratch);
+    tile(in, st, bias, floor, F, F, 4 * F, s, scratch);
     for (int64_t a = 0; a < rows; ++a)
       for (int64_t b = 0; b < cols; ++b)
         std::copy(scratch + (4 * a + b) * F, scratch + (4 * a + b + 1) * F,
@@ -197,8 +189,5 @@ void winograd_output(const ConvGeometry& g, const float* m, const float* bias, b
 #undef PCV_WG_IN
 #undef PCV_WG_OUT
 #undef PCV_WG_GRAD
-#undef PCV_WG_LOAD6
 #undef PCV_WG_LOAD4
-#undef PCV_WG_LOAD36
-#undef PCV_WG_COLUMNS6
 #undef PCV_WG_STORE6
