@@ -43,6 +43,19 @@
 
 namespace {
 thread_local Scratch<float> t_columns;  // winograd_input's first pass, 36 x C
+
+// One pass of the input transform over channels [0, C): B^T applied to the
+// six values src[0..5][c], result i at dst[i * step + c].
+inline void input_pass(const float* const src[6], int64_t C, float* dst, int64_t step) {
+  const float *x0 = src[0], *x1 = src[1], *x2 = src[2], *x3 = src[3], *x4 = src[4],
+              *x5 = src[5];
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) {
+    PCV_WG_IN(q, x0[c], x1[c], x2[c], x3[c], x4[c], x5[c])
+    dst[c] = q0, dst[step + c] = q1, dst[2 * step + c] = q2;
+    dst[3 * step + c] = q3, dst[4 * step + c] = q4, dst[5 * step + c] = q5;
+  }
+}
 }  // namespace
 
 // Two passes of six 1-D transforms, the first pass's 36 x C values through
@@ -52,38 +65,23 @@ thread_local Scratch<float> t_columns;  // winograd_input's first pass, 36 x C
 void winograd_input(const ConvGeometry& g, const float* x, const float* zeros, int64_t t0,
                     int64_t t1, float* v, int64_t rows) {
   const int64_t C = g.C, st = rows * C;  // v[xi] starts every st floats
-  float* r = t_columns.get(static_cast<size_t>(36 * C));  // r[(6j + k) C + c]
+  float* r = t_columns.get(static_cast<size_t>(36 * C));  // r{j}{k} at r[(6j + k) C]
   for (int64_t t = t0; t < t1; ++t) {
     const WinogradTileOrigin o = winograd_tile_origin(g, t);
     const int64_t h0 = o.oh - g.PT, w0 = o.ow - g.PL;
-    const float* d[6][6];
+    const float* column[6][6];  // column[j][i]: the tile's input (i, j)
     for (int i = 0; i < 6; ++i)
       for (int j = 0; j < 6; ++j) {
         const int64_t ih = h0 + i * g.DH, iw = w0 + j * g.DW;
-        d[i][j] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x + (ih * g.W + iw) * C : zeros;
+        column[j][i] =
+            ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x + (ih * g.W + iw) * C : zeros;
       }
-    for (int j = 0; j < 6; ++j) {  // down each column j: r{j}{k}
-      const float *x0 = d[0][j], *x1 = d[1][j], *x2 = d[2][j], *x3 = d[3][j], *x4 = d[4][j],
-                  *x5 = d[5][j];
-      float* rj = r + 6 * j * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) {
-        PCV_WG_IN(q, x0[c], x1[c], x2[c], x3[c], x4[c], x5[c])
-        rj[c] = q0, rj[C + c] = q1, rj[2 * C + c] = q2;
-        rj[3 * C + c] = q3, rj[4 * C + c] = q4, rj[5 * C + c] = q5;
-      }
-    }
+    for (int j = 0; j < 6; ++j) input_pass(column[j], C, r + 6 * j * C, C);  // down column j
     float* out = v + (t - t0) * C;
-    for (int k = 0; k < 6; ++k) {  // along each row k: u{k}{l}, point 6k + l
-      const float *r0 = r + k * C, *r1 = r + (6 + k) * C, *r2 = r + (12 + k) * C,
-                  *r3 = r + (18 + k) * C, *r4 = r + (24 + k) * C, *r5 = r + (30 + k) * C;
-      float* uk = out + 6 * k * st;
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) {
-        PCV_WG_IN(q, r0[c], r1[c], r2[c], r3[c], r4[c], r5[c])
-        uk[c] = q0, uk[st + c] = q1, uk[2 * st + c] = q2;
-        uk[3 * st + c] = q3, uk[4 * st + c] = q4, uk[5 * st + c] = q5;
-      }
+    for (int k = 0; k < 6; ++k) {  // along row k: points 6k + l
+      const float* row[6] = {r + k * C,        r + (6 + k) * C,  r + (12 + k) * C,
+                             r + (18 + k) * C, r + (24 + k) * C, r + (30 + k) * C};
+      input_pass(row, C, out + 6 * k * st, st);
     }
   }
 }
