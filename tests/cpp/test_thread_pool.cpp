@@ -153,34 +153,44 @@ TEST_CASE(test_back_to_back_jobs_of_different_sizes_never_mix) {
 
 TEST_CASE(test_after_a_helper_stalls_jobs_run_on_the_caller_for_a_while) {
   // A helper that holds a task far longer than the caller works (as when it
-  // loses its core to another process) puts the pool in serial mode: the
-  // next jobs run on the calling thread alone; later, helpers join again.
-  // Bounded by time, not attempts: on a loaded machine helpers wake late.
+  // loses its core to another process) puts the pool in serial mode for at
+  // least 10 ms: the next jobs run on the calling thread alone; later,
+  // helpers join again. Bounded by time, not attempts: on a loaded machine
+  // helpers wake late, and a next job that starts more than 10 ms after the
+  // stall (this thread descheduled in between) tells nothing: tried again.
   const std::thread::id me = std::this_thread::get_id();
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  wait_out_serial_mode();
-  bool stalled = false;
-  while (!stalled && std::chrono::steady_clock::now() < deadline) {
+  bool measured = false;
+  using Clock = std::chrono::steady_clock;
+  while (!measured && Clock::now() < deadline) {
+    wait_out_serial_mode();
     std::atomic<bool> helper_started{false};
+    std::atomic<Clock::rep> helper_done{0};  // serial mode starts after this
     parallel_for(2, 2, [&](int64_t) {
       if (std::this_thread::get_id() != me) {  // the helper: holds its task 30 ms
         helper_started = true;
         std::this_thread::sleep_for(30ms);
+        helper_done = Clock::now().time_since_epoch().count();
         return;
       }
-      const auto until = std::chrono::steady_clock::now() + 10ms;  // the caller: up to 10 ms
-      while (!helper_started && std::chrono::steady_clock::now() < until) {
+      const auto until = Clock::now() + 10ms;  // the caller: up to 10 ms
+      while (!helper_started && Clock::now() < until) {
       }
     }, /*dynamic=*/true);
-    stalled = helper_started;
+    if (!helper_started) continue;  // the helper never came: no stall
+    std::atomic<int> on_helpers{0};
+    std::atomic<bool> in_time{false};
+    parallel_for(2, 64, [&](int64_t i) {
+      if (i == 0)
+        in_time = Clock::now() < Clock::time_point(Clock::duration(helper_done.load())) + 10ms;
+      on_helpers += std::this_thread::get_id() != me;
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }, true);
+    if (!in_time) continue;
+    CHECK(on_helpers.load() == 0);
+    measured = true;
   }
-  CHECK(stalled);
-  std::atomic<int> on_helpers{0};
-  parallel_for(2, 64, [&](int64_t) {
-    on_helpers += std::this_thread::get_id() != me;
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
-  }, true);
-  CHECK(on_helpers.load() == 0);
+  CHECK(measured);
   // Serial mode lasts at most 160 ms: helpers take part again after it.
   wait_out_serial_mode();
   std::atomic<bool> helped{false};

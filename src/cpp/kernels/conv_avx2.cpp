@@ -59,7 +59,7 @@ void tile(const ConvGeometry& g, const PixelOrigin px[MR], const float* zero, co
 }
 
 // Stores `rows` pixels of a tile whose taps all fall inside the image
-// (one_channel_rows): pixel r's first tap is origin[at[r]], with at[r] = r
+// (one_channel_rows): pixel r's first tap is at origin + at[r], or origin + r
 // where kRun (six pixels of one output row). Not inlined: inside the range
 // loop GCC kept the tap pointers and accumulators on the stack.
 template <bool kRun>
@@ -87,13 +87,13 @@ void one_channel_forward(const ConvGeometry& g, const float* x, const float* pan
                          const float* bias, bool relu, int64_t q_begin, int64_t q_end, float* y) {
   const int64_t K = g.col_width(), n_panels = (g.F + NR - 1) / NR;
   const float* zero = zero_row(g);
-  // Output row oh's taps all fall inside the image rows, for columns [0, OW)
-  // from column w_lo (where the left padding ends) to w_hi (the right).
+  // Output row oh's taps fall inside the image's rows; output columns
+  // [w_lo, w_hi] have theirs inside its columns.
   auto rows_inside = [&](int64_t oh) {
     const int64_t h0 = oh * g.SH - g.PT;
     return h0 >= 0 && h0 + (g.KH - 1) * g.DH < g.H;
   };
-  const int64_t w_lo = g.PL, w_hi = g.W + g.PL - g.KW;  // ow in [w_lo, w_hi]: inside
+  const int64_t w_lo = g.PL, w_hi = g.W + g.PL - g.KW;
   for (int64_t j = 0; j < n_panels; ++j) {
     const int cols = static_cast<int>(std::min<int64_t>(NR, g.F - j * NR));
     const Epilogue ep{bias ? bias + j * NR : nullptr, relu};

@@ -73,7 +73,7 @@ inline void pixel_origins(const ConvGeometry& g, const float* xg, PixelCursor& a
   const int64_t in_size = g.H * g.W * g.C;
   for (int r = 0; r < kRows; ++r) {
     px[r] = {xg + at.n * in_size, at.oh * g.SH - g.PT, at.ow * g.SW - g.PL};
-    if (r < rows) at.next(g);
+    at.next(g);
     if (r + 1 < rows) continue;
     for (int s = r + 1; s < kRows; ++s) px[s] = px[r];  // past the range: the last pixel
     return;
