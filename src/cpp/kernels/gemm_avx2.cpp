@@ -47,6 +47,23 @@ constexpr int64_t NC = 2048;  // columns of one packed B block (2 MB): stays in 
 
 #include "kernels/gemm_driver_impl.h"
 
+// Stores one vector of C's row: alpha acc + beta C (+ bias), at least 0 with
+// ReLU; c and bias are that vector's first column. Masked where not whole
+// (masked stores are slow on some CPUs: AMD Zen 3).
+inline void store_c_vector(const Problem& p, __m256 acc, float* c, const float* bias,
+                           __m256i mask, bool whole) {
+  __m256 out = _mm256_mul_ps(_mm256_set1_ps(p.alpha), acc);
+  if (p.beta != 0.f)
+    out = _mm256_fmadd_ps(_mm256_set1_ps(p.beta),
+                          whole ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, mask), out);
+  if (bias) out = _mm256_add_ps(out, whole ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mask));
+  out = _mm256_max_ps(out, _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity()));
+  if (whole)
+    _mm256_storeu_ps(c, out);
+  else
+    _mm256_maskstore_ps(c, mask, out);
+}
+
 // acc[r][v] = sum over k of rows[r][k * ks] * b[k * ldb + 8v ..], 32
 // columns (masked past nr where kMasked).
 template <bool kMasked>
@@ -90,27 +107,11 @@ void wide_tile_sums(int64_t K, const float* const rows[3], int64_t ks, const flo
     wide_tile_sums<false>(p.K, rows, k_step, p.B + j, p.ldb, mask, acc);
   else
     wide_tile_sums<true>(p.K, rows, k_step, p.B + j, p.ldb, mask, acc);
-  const __m256 alpha = _mm256_set1_ps(p.alpha), beta = _mm256_set1_ps(p.beta);
-  const __m256 floor = _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity());
-  // Plain loads and stores where all 32 columns are C's (masked stores are
-  // slow on some CPUs: AMD Zen 3).
-  const bool whole = nr == 2 * NR;
   for (int r = 0; r < mr; ++r)
     for (int v = 0; v < 4; ++v) {
       if (8 * v >= nr) continue;
-      float* c = p.C + (i0 + r) * p.ldc + j + 8 * v;
-      const float* bias = p.extras.bias ? p.extras.bias + j + 8 * v : nullptr;
-      __m256 out = _mm256_mul_ps(alpha, acc[r][v]);
-      if (p.beta != 0.f)
-        out = _mm256_fmadd_ps(beta, whole ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, mask[v]),
-                              out);
-      if (bias)
-        out = _mm256_add_ps(out, whole ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mask[v]));
-      out = _mm256_max_ps(out, floor);
-      if (whole)
-        _mm256_storeu_ps(c, out);
-      else
-        _mm256_maskstore_ps(c, mask[v], out);
+      store_c_vector(p, acc[r][v], p.C + (i0 + r) * p.ldc + j + 8 * v,
+                     p.extras.bias ? p.extras.bias + j + 8 * v : nullptr, mask[v], nr == 2 * NR);
     }
 }
 
@@ -198,17 +199,10 @@ template <int R, int V>
   int64_t q = 0;
   for (; q < full; ++q) visit(q, true);
   for (; q < nk; ++q) visit(q, false);
-  const __m256 alpha = _mm256_set1_ps(p.alpha), beta = _mm256_set1_ps(p.beta);
-  const __m256 floor = _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity());
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) {
-      float* c = p.C + r * p.ldc + j + 8 * v;
-      __m256 out = _mm256_mul_ps(alpha, acc[r][v]);
-      if (p.beta != 0.f) out = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c, mask[v]), out);
-      if (p.extras.bias)
-        out = _mm256_add_ps(out, _mm256_maskload_ps(p.extras.bias + j + 8 * v, mask[v]));
-      _mm256_maskstore_ps(c, mask[v], _mm256_max_ps(out, floor));
-    }
+    for (int v = 0; v < V; ++v)
+      store_c_vector(p, acc[r][v], p.C + r * p.ldc + j + 8 * v,
+                     p.extras.bias ? p.extras.bias + j + 8 * v : nullptr, mask[v], false);
 }
 
 // The last cols < 8V columns with as few vectors as cover them: a 10-wide

@@ -10,5 +10,6 @@
 #include "kernels/pool.h"
 
 namespace pyconv::kernels::avx2 {
+#include "kernels/avx2_lanes.h"
 #include "kernels/pool_impl.h"
 }  // namespace pyconv::kernels::avx2

@@ -12,5 +12,6 @@
 #include "kernels/pool.h"
 
 namespace pyconv::kernels::avx512 {
+#include "kernels/avx2_lanes.h"
 #include "kernels/pool_impl.h"
 }  // namespace pyconv::kernels::avx512

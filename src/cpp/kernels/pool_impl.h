@@ -2,7 +2,8 @@
 // namespace (pool_ref.cpp, pool_avx2.cpp). Parallel over samples and output
 // rows; channels are innermost, so each window step is a contiguous run of C
 // floats. The including file provides <algorithm>, <cstring>, <limits>,
-// <vector> and core/threads.h (and <immintrin.h> where __AVX2__ is defined).
+// <vector> and core/threads.h (and <immintrin.h> and kernels/avx2_lanes.h
+// where __AVX2__ is defined).
 
 namespace {
 struct Window {
@@ -83,8 +84,7 @@ inline int64_t window_max_by(const float* xs, float* yo, const Window& w, int64_
 inline void window_max_tail(const float* xs, float* yo, const Window& w, int64_t W, int64_t C,
                             int64_t c) {
   if (c >= C) return;
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(C - c)),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i mask = first_lanes(C - c);
   __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t ih = w.h0; ih < w.h1; ++ih)
     for (int64_t iw = w.w0; iw < w.w1; ++iw)
