@@ -279,7 +279,8 @@ void finish_for_test(const void* ctx, float* c, int64_t ldc, int64_t rows, int64
 }
 
 // C with the active table, B packed beforehand when `prepack` (and the table packs).
-std::vector<float> run_gemm(const Gemm& g, const GemmOperands& o, bool prepack) {
+std::vector<float> run_gemm(const Gemm& g, const GemmOperands& o, bool prepack,
+                            int threads = kThreads) {
   const kernels::KernelTable& kt = kernels::active();
   std::vector<float> C = o.C;
   kernels::GemmExtras ex;
@@ -297,7 +298,7 @@ std::vector<float> run_gemm(const Gemm& g, const GemmOperands& o, bool prepack) 
     ex.packed_b = packed.data();
   }
   kernels::sgemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, o.A.data(), g.ta ? g.M : g.K, o.B.data(),
-                 ldb, g.beta, C.data(), g.N, kThreads, &ex);
+                 ldb, g.beta, C.data(), g.N, threads, &ex);
   if (g.extras && !std::all_of(counts.begin(), counts.end(), [](const std::atomic<int>& n) {
         return n.load() == 1;
       }))
@@ -337,6 +338,10 @@ void compare_gemm(Tally& t, const std::string& isa, const Gemm& g, uint32_t seed
     expect_same(isa, what, "row 0 of C alone (M = 1) is not row 0 of C", run_gemm(one, first, false),
                 {per_call.begin(), per_call.begin() + g.N});
   }
+  if (g.from == "gemm_few_rows")  // depth chunks and column slices must not change a bit
+    for (int threads : {1, 3})
+      expect_same(isa, what, "C on " + std::to_string(threads) + " thread(s) is not C on " +
+                                 std::to_string(kThreads), run_gemm(g, o, false, threads), per_call);
   ++t.cases;
 }
 

@@ -128,40 +128,61 @@ int64_t last_rows(const Problem& p, int64_t row_step, int64_t k_step) {
 
 // Few rows of C (batch-1 inference): packing B would cost as much as using
 // it, so B is streamed once, row by row. A panel of C (R rows x V vectors)
-// is summed in registers over the whole depth, then stored once. With one
-// row, depth steps where A is zero (ReLU outputs) are skipped: their rows
-// of B are never read. Threads take slices of the columns.
+// is summed in registers over the depth, then stored once. With one row,
+// depth steps where A is zero (ReLU outputs) are skipped: their rows of B
+// are never read. Threads take slices of the columns and, where B is large
+// (depth_chunks), chunks of the depth.
 
 thread_local Scratch<int64_t> t_depth;  // the depth steps to visit
-constexpr int64_t kPrefetchAhead = 8;    // rows of B
+thread_local Scratch<float> t_sums;     // each depth chunk's sums
+constexpr int64_t kPrefetchAhead = 8;   // rows of B
 
 inline float a_at(const Problem& p, int64_t i, int64_t k) {
   return p.trans_a ? p.A[k * p.lda + i] : p.A[i * p.lda + k];
 }
 
-// The depth steps [0, full) whose whole-vector loads of columns [j, j + 8V)
-// stay inside B (its last row ends at column N): lanes past the panel's
-// columns then read the next columns or row, summed but never stored. Step
-// q is depth ks[q], or q where every depth is visited (nk == K).
-int64_t steps_with_room(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, int V) {
+// The depth steps q in [begin, end) of a panel: depth ks[q], or depth q
+// where every depth is visited (ks null).
+struct Depth {
+  const int64_t* ks;
+  int64_t begin, end;
+  int64_t at(int64_t q) const { return ks ? ks[q] : q; }
+};
+
+// Where the steps [d.begin, d.end) stop having whole-vector loads of
+// columns [j, j + 8V) inside B (its last row ends at column N): lanes past
+// the panel's columns then read the next columns or row, summed but never
+// stored.
+int64_t steps_with_room(const Problem& p, const Depth& d, int64_t j, int V) {
   const int64_t over = j + 8 * V - p.N;  // columns read past the last row's end
-  if (over <= 0) return nk;
+  if (over <= 0) return d.end;
   const int64_t last_k = p.K - 1 - (over + p.ldb - 1) / p.ldb;
-  if (nk == p.K) return std::max<int64_t>(0, last_k + 1);
-  int64_t full = nk;
-  while (full > 0 && ks[full - 1] > last_k) --full;
+  if (!d.ks) return std::clamp<int64_t>(last_k + 1, d.begin, d.end);
+  int64_t full = d.end;
+  while (full > d.begin && d.ks[full - 1] > last_k) --full;
   return full;
 }
 
-// C[0, R) x [j, j + cols) from depth steps ks[0, nk); cols <= 8V. Not
-// inlined: inside the slice loop GCC kept an accumulator on the stack, a
-// store and reload every depth step. Each element sums its depth steps in
-// order, one chain, as every other path does: a batch-1 row has the bits of
-// the same sample's row in any batch. Loads are masked only where a whole
-// vector would read past B's end.
+// Where a panel's sums go: rows of C, or the plain sums at sums + r * lds
+// (whole vectors: lds is a multiple of 8), which also carry them from one
+// block of depth steps to the next.
+struct PanelOut {
+  float* sums;
+  int64_t lds;
+  bool to_c;  // the last block stores C (alpha, beta, bias, ReLU) instead
+};
+
+// C[0, R) x [j, j + cols) from the depth steps d, one block of them: the
+// first block starts from zero, later ones from the sums the block before
+// stored; cols <= 8V. Not inlined: inside the slice loop GCC kept an
+// accumulator on the stack, a store and reload every depth step. Each
+// element sums its depth steps in order, one chain however the steps are
+// blocked: a batch-1 row has the bits of the same sample's row in a batch
+// of up to 4. Loads are masked only where a whole vector would read past
+// B's end.
 template <int R, int V>
-[[gnu::noinline]] void small_m_panel(const Problem& p, const int64_t* ks, int64_t nk, int64_t j,
-                                     int64_t cols) {
+[[gnu::noinline]] void small_m_panel(const Problem& p, const Depth& d, int64_t j, int64_t cols,
+                                     const PanelOut& out, bool first, bool last) {
   const float* const B = p.B + j;
   const int64_t ldb = p.ldb;
   // A(r, k) = A[r * a_row + k * a_k]
@@ -169,9 +190,12 @@ template <int R, int V>
   const float* const A = p.A;
   __m256i mask[V];
   for (int v = 0; v < V; ++v) mask[v] = first_lanes(cols - 8 * v);
+  float* const sums = out.sums + j;
   __m256 acc[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+    for (int v = 0; v < V; ++v)
+      acc[r][v] = first || 8 * v >= cols ? _mm256_setzero_ps()
+                                         : _mm256_loadu_ps(sums + r * out.lds + 8 * v);
   auto step = [&](int64_t k, bool whole) {
     const float* b = B + k * ldb;
     __m256 bv[V];
@@ -182,73 +206,139 @@ template <int R, int V>
       for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(a, bv[v], acc[r][v]);
     }
   };
-  // Step q's depth: k = q where every step is visited (rows in order, which
-  // the hardware prefetcher follows), else ks[q], with the row kPrefetchAhead
-  // steps on requested now (skipped rows leave gaps the prefetcher does not
-  // cross).
-  const bool every = nk == p.K;
+  // Where every depth is visited, rows of B come in order, which the
+  // hardware prefetcher follows; skipped rows leave gaps it does not cross,
+  // so the row kPrefetchAhead steps on is requested now.
   auto visit = [&](int64_t q, bool whole) {
-    if (!every) {
-      const float* ahead = B + ks[std::min(q + kPrefetchAhead, nk - 1)] * ldb;
+    if (d.ks) {
+      const float* ahead = B + d.ks[std::min(q + kPrefetchAhead, d.end - 1)] * ldb;
       for (int v = 0; v < V; v += 2)
         _mm_prefetch(reinterpret_cast<const char*>(ahead + 8 * v), _MM_HINT_T0);
     }
-    step(every ? q : ks[q], whole);
+    step(d.at(q), whole);
   };
-  const int64_t full = steps_with_room(p, ks, nk, j, V);
-  int64_t q = 0;
+  const int64_t full = steps_with_room(p, d, j, V);
+  int64_t q = d.begin;
   for (; q < full; ++q) visit(q, true);
-  for (; q < nk; ++q) visit(q, false);
+  for (; q < d.end; ++q) visit(q, false);
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v)
-      store_c_vector(p, acc[r][v], p.C + r * p.ldc + j + 8 * v,
-                     p.extras.bias ? p.extras.bias + j + 8 * v : nullptr, mask[v], false);
+    for (int v = 0; v < V; ++v) {
+      if (last && out.to_c)
+        store_c_vector(p, acc[r][v], p.C + r * p.ldc + j + 8 * v,
+                       p.extras.bias ? p.extras.bias + j + 8 * v : nullptr, mask[v], false);
+      else if (8 * v < cols)
+        _mm256_storeu_ps(sums + r * out.lds + 8 * v, acc[r][v]);
+    }
 }
 
 // The last cols < 8V columns with as few vectors as cover them: a 10-wide
 // output layer then loads 2 vectors of B per depth step, not V.
 template <int R, int V>
-void small_m_tail(const Problem& p, const int64_t* ks, int64_t nk, int64_t j, int64_t cols) {
+void small_m_tail(const Problem& p, const Depth& d, int64_t j, int64_t cols, const PanelOut& out,
+                  bool first, bool last) {
   if constexpr (V > 1) {
-    if (cols <= 8 * (V - 1)) return small_m_tail<R, V - 1>(p, ks, nk, j, cols);
+    if (cols <= 8 * (V - 1)) return small_m_tail<R, V - 1>(p, d, j, cols, out, first, last);
   }
-  small_m_panel<R, V>(p, ks, nk, j, cols);
+  small_m_panel<R, V>(p, d, j, cols, out, first, last);
 }
 
+// Columns [j0, j1) panel by panel. Where they take more than one panel,
+// the depth goes in blocks of rows of B that stay in L1 (32 KB) while each
+// panel reads its columns of them: panels that each walked the whole depth
+// read every row once per panel, from L3 (Dense(9216 -> 128) at batch 1:
+// 66-70 us a product instead of 85-95, one thread).
+constexpr int64_t kBlockBytes = 32 * 1024;
 template <int R, int V>
-void small_m_rows(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, int64_t j1) {
-  int64_t j = j0;
-  for (; j + 8 * V <= j1; j += 8 * V) small_m_panel<R, V>(p, ks, nk, j, 8 * V);
-  if (j < j1) small_m_tail<R, V>(p, ks, nk, j, j1 - j);
+void small_m_rows(const Problem& p, const Depth& d, int64_t j0, int64_t j1, const PanelOut& out) {
+  const int64_t steps = j1 - j0 <= 8 * V
+                            ? std::max<int64_t>(1, d.end - d.begin)
+                            : std::max<int64_t>(16, kBlockBytes / (int64_t{sizeof(float)} * (j1 - j0)));
+  int64_t q = d.begin;
+  do {  // once at least: a depth with no step still stores C
+    const Depth block{d.ks, q, std::min(d.end, q + steps)};
+    const bool first = q == d.begin, last = block.end == d.end;
+    int64_t j = j0;
+    for (; j + 8 * V <= j1; j += 8 * V) small_m_panel<R, V>(p, block, j, 8 * V, out, first, last);
+    if (j < j1) small_m_tail<R, V>(p, block, j, j1 - j, out, first, last);
+    q = block.end;
+  } while (q < d.end);
 }
 
-// The depth steps to visit: all of them (returns K, ks unused: step q is
-// depth q), or with one row those where A is nonzero (NaN included), in
-// ks. Found once per product, before the threads take their slices.
-int64_t small_m_depth(const Problem& p, int64_t* ks) {
-  if (p.M > 1) return p.K;
-  int64_t nonzero = 0, k = 0;
+// The depth steps of [k0, k1) to visit: all of them, or with one row those
+// where A is nonzero (NaN included), listed in ks[0, count).
+Depth depth_steps(const Problem& p, int64_t k0, int64_t k1, int64_t* ks) {
+  if (p.M > 1) return {nullptr, k0, k1};
+  int64_t nonzero = 0, k = k0;
   if (!p.trans_a)  // eight at a time: a dense row costs one pass of compares
-    for (; k + 8 <= p.K; k += 8)
+    for (; k + 8 <= k1; k += 8)
       nonzero += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(
           _mm256_cmp_ps(_mm256_loadu_ps(p.A + k), _mm256_setzero_ps(), _CMP_NEQ_UQ))));
-  for (; k < p.K; ++k) nonzero += a_at(p, 0, k) != 0.f;
-  if (nonzero == p.K) return p.K;
-  int64_t nk = 0;
-  for (k = 0; k < p.K; ++k) {  // branch-free: k is kept when it counts
-    ks[nk] = k;
-    nk += a_at(p, 0, k) != 0.f;
+  for (; k < k1; ++k) nonzero += a_at(p, 0, k) != 0.f;
+  if (nonzero == k1 - k0) return {nullptr, k0, k1};
+  int64_t count = 0;
+  for (k = k0; k < k1; ++k) {  // branch-free: k is kept when it counts
+    ks[count] = k;
+    count += a_at(p, 0, k) != 0.f;
   }
-  return nk;
+  return {ks, 0, count};
 }
 
-void small_m(const Problem& p, const int64_t* ks, int64_t nk, int64_t j0, int64_t j1) {
+void small_m(const Problem& p, const Depth& d, int64_t j0, int64_t j1, const PanelOut& out) {
   switch (p.M) {
-    case 1: return small_m_rows<1, 8>(p, ks, nk, j0, j1);
-    case 2: return small_m_rows<2, 4>(p, ks, nk, j0, j1);
-    case 3: return small_m_rows<3, 3>(p, ks, nk, j0, j1);
-    default: return small_m_rows<4, 2>(p, ks, nk, j0, j1);
+    case 1: return small_m_rows<1, 8>(p, d, j0, j1, out);
+    case 2: return small_m_rows<2, 4>(p, d, j0, j1, out);
+    case 3: return small_m_rows<3, 3>(p, d, j0, j1, out);
+    default: return small_m_rows<4, 2>(p, d, j0, j1, out);
   }
+}
+
+// A B of more than 1 MiB (beyond a core's L2) is summed in depth chunks of
+// at least that size, added in order at the end: two threads each stream
+// their own rows of B, where slices of every row's columns ran 1.4x slower
+// (Dense(9216 -> 128) at batch 1). The chunks follow from B's size alone,
+// never the thread count, so results do not depend on it.
+constexpr int64_t kChunkFloats = int64_t{1} << 18;
+constexpr int64_t kMaxChunks = 8;
+int64_t depth_chunks(const Problem& p) {
+  return std::clamp<int64_t>(p.K * p.N / kChunkFloats, 1, std::min(kMaxChunks, p.K));
+}
+
+// [j0, j1) of slice s of N columns in n slices, on whole vectors.
+int64_t slice_start(int64_t N, int64_t s, int64_t n) { return s == n ? N : N * s / n / 8 * 8; }
+
+// Few rows of C streaming B (streams_b) on up to `threads` threads, which
+// take chunks of the depth (each listing its own steps) and slices of the
+// columns. Where there is more than one chunk, C is their sums added in order.
+void streamed(const Problem& p, int threads) {
+  // Memory-bound: worth a second thread at a quarter of the usual work.
+  const int64_t nt = std::max<int64_t>(
+      1, std::min<int64_t>(usable_threads(threads), (p.M * p.N * p.K) >> 18));
+  const int64_t chunks = depth_chunks(p);
+  const int64_t slices =
+      std::max<int64_t>(1, std::min<int64_t>((nt + chunks - 1) / chunks, p.N / 64));
+  const int64_t lds = (p.N + 7) / 8 * 8, chunk_size = p.M * lds;
+  float* const sums = t_sums.get(static_cast<size_t>(chunks * chunk_size));
+  int64_t* const lists = p.M == 1 ? t_depth.get(static_cast<size_t>(slices * p.K)) : nullptr;
+  const bool direct = chunks == 1;  // the panels store C
+  const int64_t items = chunks * slices;
+  parallel_for(static_cast<int>(std::min(nt, items)), items, [&](int64_t item) {
+    const int64_t c = item / slices, s = item % slices;
+    const int64_t j0 = slice_start(p.N, s, slices), j1 = slice_start(p.N, s + 1, slices);
+    const Depth d = depth_steps(p, p.K * c / chunks, p.K * (c + 1) / chunks,
+                                lists ? lists + s * p.K : nullptr);
+    small_m(p, d, j0, j1, {sums + c * chunk_size, lds, direct});
+    if (direct) finish_block(p.extras, p.C, p.ldc, 0, p.M, j0, j1);
+  });
+  if (direct) return;
+  for (int64_t r = 0; r < p.M; ++r)
+    for (int64_t j = 0; j < p.N; j += 8) {
+      const float* part = sums + r * lds + j;
+      __m256 acc = _mm256_loadu_ps(part);
+      for (int64_t c = 1; c < chunks; ++c) acc = _mm256_add_ps(acc, _mm256_loadu_ps(part + c * chunk_size));
+      const float* bias = p.extras.bias ? p.extras.bias + j : nullptr;
+      store_c_vector(p, acc, p.C + r * p.ldc + j, bias, first_lanes(p.N - j), j + 8 <= p.N);
+    }
+  finish_block(p.extras, p.C, p.ldc, 0, p.M, 0, p.N);
 }
 
 }  // namespace
@@ -263,17 +353,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   }
   const Problem p = problem(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, extras);
   if (streams_b(p)) {
-    // Streaming B is memory-bound: worth a second thread at a quarter of the
-    // usual work.
-    const int64_t stream_threads = std::max<int64_t>(1, std::min<int64_t>(usable_threads(threads), (M * N * K) >> 18));
-    const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(stream_threads, N / 64));
-    int64_t* ks = t_depth.get(static_cast<size_t>(p.K));
-    const int64_t nk = small_m_depth(p, ks);
-    parallel_for(static_cast<int>(slices), slices, [&](int64_t s) {
-      const int64_t j0 = N * s / slices / 8 * 8, j1 = s + 1 == slices ? N : N * (s + 1) / slices / 8 * 8;
-      small_m(p, ks, nk, j0, j1);
-      finish_block(p.extras, C, ldc, 0, M, j0, j1);
-    });
+    streamed(p, threads);
     return;
   }
   blocked(p, threads);
