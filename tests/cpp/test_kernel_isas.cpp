@@ -394,6 +394,28 @@ TEST_CASE(test_gemm_matches_reference) {
   }
 }
 
+// A batch-1 dense layer whose B passes 1 MiB (the Keras MNIST CNN's
+// Dense(9216 -> 128) after ReLU): its depth chunks run on two threads at
+// once, each listing its nonzero steps. Called back to back so that the
+// helper is awake and the chunks overlap; every call must have the bits of
+// the one-thread call (a list shared by two chunks gave wrong sums).
+TEST_CASE(test_gemm_few_rows_chunks_share_nothing) {
+  IsaScope scope;
+  const int64_t K = 9216, N = 128;
+  std::mt19937 rng(7);
+  GemmOperands o{normal(rng, K), normal(rng, K * N), std::vector<float>(N), normal(rng, N)};
+  for (float& a : o.A)
+    if (std::uniform_real_distribution<float>()(rng) < 0.4f) a = 0.f;
+  const Gemm g{1, N, K, false, false, 1.f, 0.f, true, 0.4f, false, "Dense(9216 -> 128)"};
+  for (const std::string& isa : fast_isas()) {
+    kernels::select_isa(isa);
+    const std::vector<float> one_thread = run_gemm(g, o, false, 1);
+    for (int call = 0; call < 50; ++call)
+      expect_same(isa, "sgemm M=1 N=128 K=9216, call " + std::to_string(call),
+                  "C on two threads is not C on one", run_gemm(g, o, false, 2), one_thread);
+  }
+}
+
 // A dense row of A after a sparse one (the few-rows GEMM keeps its depth
 // list between calls): the last row of a 10-column B, read as two vectors,
 // must be read masked, never past B's end (AddressSanitizer watches in CI),

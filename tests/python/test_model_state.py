@@ -242,6 +242,18 @@ def test_non_finite_weights_are_refused(batch):
     assert np.isfinite(model.predict(x, verbose=0)).all()
 
 
+def test_dense_layer_passes_nan_on_at_every_batch_size():
+    # Found: finite inputs whose first layer overflows to +inf in two units,
+    # which the next layer subtracts (inf - inf = NaN): batches of 1-4 gave
+    # -inf there, larger batches NaN.
+    model = pyconv.Sequential([pyconv.Input((1,)), layers.Dense(2), layers.Dense(1)])
+    model.set_weights([np.array([[4, 4]], np.float32), np.zeros(2, np.float32),
+                       np.array([[1], [-1]], np.float32), np.zeros(1, np.float32)])
+    for batch in (1, 2, 3, 4, 8):
+        out = model.predict_on_batch(np.full((batch, 1), 3e38, np.float32))
+        assert np.isnan(out).all(), (batch, out)
+
+
 def test_frozen_layer_keeps_its_weights_and_summary_counts_it():
     # Found: trainable = False was ignored and summary() always said 0 non-trainable.
     model = small_cnn()

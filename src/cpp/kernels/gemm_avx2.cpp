@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <memory>
 #include <new>
 
@@ -57,7 +56,7 @@ inline void store_c_vector(const Problem& p, __m256 acc, float* c, const float* 
     out = _mm256_fmadd_ps(_mm256_set1_ps(p.beta),
                           whole ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, mask), out);
   if (bias) out = _mm256_add_ps(out, whole ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mask));
-  out = _mm256_max_ps(out, _mm256_set1_ps(p.extras.relu ? 0.f : -std::numeric_limits<float>::infinity()));
+  if (p.extras.relu) out = _mm256_max_ps(out, _mm256_setzero_ps());  // as the 6x16 tile does
   if (whole)
     _mm256_storeu_ps(c, out);
   else
@@ -265,7 +264,7 @@ void small_m_rows(const Problem& p, const Depth& d, int64_t j0, int64_t j1, cons
 }
 
 // The depth steps of [k0, k1) to visit: all of them, or with one row those
-// where A is nonzero (NaN included), listed in ks[0, count).
+// where A is nonzero (NaN included), listed in ks[0, count) (k1 - k0 room).
 Depth depth_steps(const Problem& p, int64_t k0, int64_t k1, int64_t* ks) {
   if (p.M > 1) return {nullptr, k0, k1};
   int64_t nonzero = 0, k = k0;
@@ -324,8 +323,9 @@ void streamed(const Problem& p, int threads) {
   parallel_for(static_cast<int>(std::min(nt, items)), items, [&](int64_t item) {
     const int64_t c = item / slices, s = item % slices;
     const int64_t j0 = slice_start(p.N, s, slices), j1 = slice_start(p.N, s + 1, slices);
-    const Depth d = depth_steps(p, p.K * c / chunks, p.K * (c + 1) / chunks,
-                                lists ? lists + s * p.K : nullptr);
+    // Each chunk lists its steps in its own part of its slice's list.
+    const int64_t k0 = p.K * c / chunks, k1 = p.K * (c + 1) / chunks;
+    const Depth d = depth_steps(p, k0, k1, lists ? lists + s * p.K + k0 : nullptr);
     small_m(p, d, j0, j1, {sums + c * chunk_size, lds, direct});
     if (direct) finish_block(p.extras, p.C, p.ldc, 0, p.M, j0, j1);
   });
