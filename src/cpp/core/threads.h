@@ -16,12 +16,13 @@ namespace pyconv {
 // microsecond while the pool's helpers poll, and tens of microseconds once
 // they sleep (which the caller does not wait for: it starts alone); a helper
 // then pulls the job's inputs and weights from the other core's cache, and
-// the caller waits for the slower half. With a cut-off of 32k units, batch-1
-// LeNet-5 (layers of 50-240k multiply-adds) took 13.4 us on two threads
-// against 11.1 us on one; at 128k units the two are equal.
-inline int threads_for(int64_t work, int threads) {
-  constexpr int64_t kMinWorkPerThread = int64_t{1} << 17;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work / kMinWorkPerThread)));
+// the caller waits for the slower half. With a cut-off of 32k units for
+// every op, batch-1 LeNet-5 (layers of 50-240k multiply-adds) took 13.4 us on
+// two threads against 11.1 us on one; at 128k units the two are equal. Work
+// whose parts share no set-up may pass a lower cut-off (min_work).
+constexpr int64_t kMinWorkPerThread = int64_t{1} << 17;
+inline int threads_for(int64_t work, int threads, int64_t min_work = kMinWorkPerThread) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, work / min_work)));
 }
 
 // Calls body(slice, lo, hi) for `slices` consecutive slices [lo, hi) that
