@@ -871,11 +871,14 @@ class Model:
         return self._results(self._evaluate(_ArrayBatches(data, len(data))), return_dict)
 
     def predict_on_batch(self, x):
-        if type(x) is np.ndarray and x.ndim and self._fits_graph(x, len(x)):
-            return self._graph.predict(x)
+        if self._graph is not None:
+            out = self._graph.predict_as_is(x)  # None unless x needs no conversion
+            if out is not None:
+                return out
         xs = functional.flatten_data(x, self.input_names, "x") if self._graph is not None \
             else [x]
-        return self.predict(x, batch_size=len(np.asarray(xs[0])) or 1)
+        first = np.asarray(xs[0])
+        return self.predict(x, batch_size=(first.ndim and len(first)) or 1)  # predict explains a 0-d x
 
     # ----- saving ---------------------------------------------------------------------
 

@@ -249,6 +249,32 @@ def test_predict_accepts_other_numeric_dtypes():
                                    rtol=1e-6)
 
 
+def test_predict_on_batch_takes_every_array_form():
+    # Its fast path (the graph's own checks, one call) takes only a C-contiguous
+    # float32 ndarray of the input shape; every other form is converted first.
+    model = small_cnn()
+    x = np.random.default_rng(1).random((3, 6, 6, 1), dtype=np.float32)
+    want = model.predict_on_batch(x)
+
+    class Sub(np.ndarray):
+        pass
+
+    readonly = x.copy()
+    readonly.flags.writeable = False
+    wide = np.zeros((3, 6, 6, 2), np.float32)
+    wide[..., :1] = x
+    for form in (x.astype(np.float64), np.asfortranarray(x), wide[..., :1], x.view(Sub),
+                 readonly, x.astype(">f4"), x.tolist()):
+        out = model.predict_on_batch(form)
+        assert type(out) is np.ndarray and out.dtype == np.float32
+        np.testing.assert_array_equal(out, want)
+    for bad in (np.zeros((0, 6, 6, 1), np.float32), np.float32(1.0)):
+        with pytest.raises(ValueError, match="at least one sample"):
+            model.predict_on_batch(bad)
+    with pytest.raises(ValueError, match=r"expected input of shape \(None, 6, 6, 1\)"):
+        model.predict_on_batch(np.zeros((2, 6, 6, 2), np.float32))
+
+
 def test_predict_before_compile():
     model = pyconv.Sequential([pyconv.Input((3,)), L.Dense(2)])
     assert model.predict(np.ones((4, 3), np.float32), verbose=0).shape == (4, 2)

@@ -14,6 +14,39 @@ namespace pyconv::python {
 
 namespace {
 
+// The outputs of one batch, computed straight into the new array.
+py::array_t<float> predict_one(const Graph& g, const FloatArray& x) {
+  const Tensor xv = view_of(x);
+  Shape shape = g.output_shape();
+  shape.insert(shape.begin(), xv.ndim() ? xv.dim(0) : 0);
+  py::array_t<float> result = new_array(shape);
+  Tensor out = Tensor::view(result.mutable_data(), shape);
+  {
+    py::gil_scoped_release release;
+    g.predict(xv, out, Graph::Outputs::Scratch);
+  }
+  return result;
+}
+
+// Whether x goes to predict as it is: an ndarray (not a subclass) of
+// C-contiguous native float32 holding a non-empty batch of the input shape,
+// for a model of one input and output.
+bool fits_as_is(const Graph& g, py::handle x) {
+  namespace d = py::detail;
+  const d::npy_api& api = d::npy_api::get();
+  if (Py_TYPE(x.ptr()) != api.PyArray_Type_ || g.input_shapes().size() != 1 ||
+      g.outputs().size() != 1 || !d::check_flags(x.ptr(), d::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
+    return false;
+  const d::PyArray_Proxy* a = d::array_proxy(x.ptr());
+  static PyObject* const float32 = py::dtype::of<float>().release().ptr();  // kept for good
+  if (!api.PyArray_EquivTypes_(a->descr, float32)) return false;
+  const Shape& in = g.input_shape();
+  if (a->nd != static_cast<int>(in.size()) + 1 || a->dimensions[0] < 1) return false;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (a->dimensions[i + 1] != in[i]) return false;
+  return true;
+}
+
 std::vector<Attrs> attrs_list(const py::list& layers) {
   std::vector<Attrs> out;
   for (py::handle h : layers) {
@@ -334,20 +367,17 @@ void bind_graph(py::module_& m) {
       .def("predict_multi", &predict_multi, py::arg("xs"), py::arg("augment_key") = py::none(),
            "Outputs (a list, one array per output) for a list of input arrays; with an "
            "augment_key, the random augmentation layers transform (Keras's model(x)).")
-      .def("predict",
-           [](Graph& g, FloatArray x) {
-             Tensor xv = view_of(x);
-             // Written in place: the result array is the output buffer.
-             Shape shape = g.output_shape();
-             shape.insert(shape.begin(), xv.ndim() ? xv.dim(0) : 0);
-             py::array_t<float> result = new_array(shape);
-             Tensor out = Tensor::view(result.mutable_data(), shape);
-             {
-               py::gil_scoped_release release;
-               static_cast<const Graph&>(g).predict(xv, out, Graph::Outputs::Scratch);
-             }
-             return result;
-           })
+      .def("predict", &predict_one)
+      .def("predict_as_is",
+           [](const Graph& g, py::handle x) -> py::object {
+             if (!fits_as_is(g, x)) return py::none();
+             return predict_one(g, py::reinterpret_borrow<FloatArray>(x));
+           },
+           py::arg("x"),
+           "predict(x) where x needs no conversion (an ndarray, not a subclass, of "
+           "C-contiguous float32 holding a non-empty batch of the input shape, for a model "
+           "of one input and output), else None: Model.predict_on_batch's fast path, "
+           "its checks made here in one call.")
       .def("node_outputs",
            [](const Graph& g, const py::list& xs, const std::vector<size_t>& which) {
              std::vector<FloatArray> keep;
