@@ -320,6 +320,8 @@ void streamed(const Problem& p, int threads) {
   int64_t* const lists = p.M == 1 ? t_depth.get(static_cast<size_t>(slices * p.K)) : nullptr;
   const bool direct = chunks == 1;  // the panels store C
   const int64_t items = chunks * slices;
+  // Items are claimed one at a time, so a helper slowed by other work on the
+  // machine takes fewer; each has its own sums, whoever runs it.
   parallel_for(static_cast<int>(std::min(nt, items)), items, [&](int64_t item) {
     const int64_t c = item / slices, s = item % slices;
     const int64_t j0 = slice_start(p.N, s, slices), j1 = slice_start(p.N, s + 1, slices);
@@ -328,7 +330,7 @@ void streamed(const Problem& p, int threads) {
     const Depth d = depth_steps(p, k0, k1, lists ? lists + s * p.K + k0 : nullptr);
     small_m(p, d, j0, j1, {sums + c * chunk_size, lds, direct});
     if (direct) finish_block(p.extras, p.C, p.ldc, 0, p.M, j0, j1);
-  });
+  }, /*dynamic=*/true);
   if (direct) return;
   for (int64_t r = 0; r < p.M; ++r)
     for (int64_t j = 0; j < p.N; j += 8) {
