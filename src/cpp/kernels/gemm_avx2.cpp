@@ -127,13 +127,14 @@ int64_t last_rows(const Problem& p, int64_t row_step, int64_t k_step) {
 
 // Few rows of C (batch-1 inference): packing B would cost as much as using
 // it, so B is streamed once, row by row. A panel of C (R rows x V vectors)
-// is summed in registers over the depth, then stored once. With one row,
-// depth steps where A is zero (ReLU outputs) are skipped: their rows of B
-// are never read. Threads take slices of the columns and, where B is large
-// (depth_chunks), chunks of the depth.
+// is summed in registers, a block of the depth at a time (the sums wait in
+// memory between blocks), then stored once. With one row, depth steps where
+// A is zero (ReLU outputs) are skipped: their rows of B are never read.
+// Threads take slices of the columns and, where B is large (depth_chunks),
+// chunks of the depth.
 
 thread_local Scratch<int64_t> t_depth;  // the depth steps to visit
-thread_local Scratch<float> t_sums;     // each depth chunk's sums
+thread_local Scratch<float> t_sums;     // the panels' sums, per depth chunk
 constexpr int64_t kPrefetchAhead = 8;   // rows of B
 
 inline float a_at(const Problem& p, int64_t i, int64_t k) {

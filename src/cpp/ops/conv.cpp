@@ -186,7 +186,7 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
   // With the kernel prepared, or small (up to 256 KB, packed again for every
   // range), ranges share no set-up: a second thread pays from a quarter of
   // the usual work (batch-1 LeNet-5's layers of 118k and 240k multiply-adds
-  // then take two: 14.0-14.5 -> 12.0-12.3 us a digit through the C API,
+  // then take two: 14.0-14.5 -> 11.4-12.3 us a digit through the C API,
   // 14.0-14.3 on one thread).
   const bool cheap_ranges = packed || g.col_width() * g.F <= (int64_t{1} << 16);
   const int team = threads_for(total * g.col_width() * g.F, threads,
