@@ -20,7 +20,7 @@ from .layers.core import BatchNormalization, Dropout, Input, KerasTensor
 from .layers.preprocessing import RANDOM_LAYERS as _AUGMENTATIONS
 from .progress import ProgressBar, format_logs
 
-_FLOAT32 = np.dtype(np.float32)
+_MAX_INT64 = 2 ** 63 - 1  # the graph takes batch sizes as int64
 # Layers that act differently in training: model(x, training=True) cannot run them.
 _TRAINING_MODAL = (BatchNormalization, Dropout)
 _SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
@@ -775,16 +775,6 @@ class Model:
             print(f"{total} steps{format_logs(logs)}", flush=True)
         return self._results(logs, return_dict)
 
-    def _fits_graph(self, x, batch_size):
-        """True when x can go to the C++ graph as it is: a non-empty C-contiguous
-        float32 ndarray of the model's input shape, in one batch, for a model
-        of one input and output. The graph still checks its shape and that
-        every value is finite (in C++, where that is one cheap pass); every
-        other input takes _prepare_x."""
-        return (type(x) is np.ndarray and x.dtype == _FLOAT32 and x.flags.c_contiguous
-                and self._graph is not None and 0 < len(x) <= batch_size
-                and x.shape[1:] == self._input_shape and self._single_io)
-
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for x (its first `steps` batches), computed batch by
         batch: one float32 array, or for several outputs a list (a dict if the
@@ -797,8 +787,10 @@ class Model:
             return self._predict_stream(x, steps, verbose, callbacks)
         batch_size = _check_batch_size(batch_size)
         plain = callbacks is None and steps is None and verbose != 1
-        if plain and self._fits_graph(x, batch_size):
-            return self._graph.predict(x)  # one batch, nothing to convert
+        if plain and self._graph is not None:  # one batch, nothing to convert: no copy
+            out = self._graph.predict_as_is(x, min(batch_size, _MAX_INT64))
+            if out is not None:
+                return out
         xs = self._prepare_x(x, check_finite=False)
         self._require_built()
         n = len(xs[0])

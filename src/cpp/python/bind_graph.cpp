@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -29,9 +30,9 @@ py::array_t<float> predict_one(const Graph& g, const FloatArray& x) {
 }
 
 // Whether x goes to predict as it is: an ndarray (not a subclass) of
-// C-contiguous native float32 holding a non-empty batch of the input shape,
-// for a model of one input and output.
-bool fits_as_is(const Graph& g, py::handle x) {
+// C-contiguous native float32 holding a batch of 1 to max_batch samples of
+// the input shape, for a model of one input and output.
+bool fits_as_is(const Graph& g, py::handle x, int64_t max_batch) {
   namespace d = py::detail;
   const d::npy_api& api = d::npy_api::get();
   if (Py_TYPE(x.ptr()) != api.PyArray_Type_ || g.input_shapes().size() != 1 ||
@@ -41,7 +42,9 @@ bool fits_as_is(const Graph& g, py::handle x) {
   static PyObject* const float32 = py::dtype::of<float>().release().ptr();  // kept for good
   if (!api.PyArray_EquivTypes_(a->descr, float32)) return false;
   const Shape& in = g.input_shape();
-  if (a->nd != static_cast<int>(in.size()) + 1 || a->dimensions[0] < 1) return false;
+  if (a->nd != static_cast<int>(in.size()) + 1 || a->dimensions[0] < 1 ||
+      a->dimensions[0] > max_batch)
+    return false;
   for (size_t i = 0; i < in.size(); ++i)
     if (a->dimensions[i + 1] != in[i]) return false;
   return true;
@@ -369,15 +372,15 @@ void bind_graph(py::module_& m) {
            "augment_key, the random augmentation layers transform (Keras's model(x)).")
       .def("predict", &predict_one)
       .def("predict_as_is",
-           [](const Graph& g, py::handle x) -> py::object {
-             if (!fits_as_is(g, x)) return py::none();
+           [](const Graph& g, py::handle x, int64_t max_batch) -> py::object {
+             if (!fits_as_is(g, x, max_batch)) return py::none();
              return predict_one(g, py::reinterpret_borrow<FloatArray>(x));
            },
-           py::arg("x"),
+           py::arg("x"), py::arg("max_batch") = std::numeric_limits<int64_t>::max(),
            "predict(x) where x needs no conversion (an ndarray, not a subclass, of "
-           "C-contiguous float32 holding a non-empty batch of the input shape, for a model "
-           "of one input and output), else None: Model.predict_on_batch's fast path, "
-           "its checks made here in one call.")
+           "C-contiguous float32 holding 1 to max_batch samples of the input shape, for a "
+           "model of one input and output), else None: the fast path of Model.predict and "
+           "predict_on_batch, its checks made here in one call.")
       .def("node_outputs",
            [](const Graph& g, const py::list& xs, const std::vector<size_t>& which) {
              std::vector<FloatArray> keep;
