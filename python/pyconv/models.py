@@ -3,6 +3,7 @@ epoch loop; each batch is one call into the C++ graph, which runs forward,
 loss, backward and the optimizer update with the GIL released."""
 
 import copy
+import itertools
 import json
 import os
 import sys
@@ -122,13 +123,22 @@ class _ArrayBatches:
     def __init__(self, data, batch_size):
         self.data, self.batch_size = data, batch_size
         self.steps = -(-len(data) // batch_size)
+        self._pass = None  # carry_on: (order, next batch) of the pass over the data under way
 
-    def epoch(self, steps=None, rng=None):
+    def epoch(self, steps=None, rng=None, carry_on=False):
+        """This epoch's batches: the first `steps` of a new pass over the data;
+        with carry_on (fit's steps_per_epoch, as Keras 3 does), the next
+        `steps` of the pass under way, ending the epoch early where that pass
+        ends, and starting a new (reshuffled) pass the epoch after."""
         n = len(self.data)
-        order = rng.permutation(n) if rng is not None else None
-        for step, idx in enumerate(_index_batches(n, self.batch_size, order)):
-            if step == steps:
-                return
+        if self._pass is None or not carry_on:
+            self._pass = (rng.permutation(n) if rng is not None else None, 0)
+        order, first = self._pass
+        last = self.steps if steps is None else min(self.steps, first + steps)
+        if carry_on and steps is not None and first + steps > self.steps:
+            py_dataset.warn_ran_out(4)
+        self._pass = (order, last) if carry_on and last < self.steps else None
+        for idx in itertools.islice(_index_batches(n, self.batch_size, order), first, last):
             yield self.data.take(idx)
 
     def close(self):
@@ -142,8 +152,8 @@ class _StreamBatches:
         self.stream, self.prepare = stream, prepare
         self.steps = stream.steps
 
-    def epoch(self, steps=None, rng=None):
-        for raw in self.stream.epoch(steps):
+    def epoch(self, steps=None, rng=None, carry_on=False):
+        for raw in self.stream.epoch(steps, carry_on):
             data = self.prepare(*py_dataset.unpack_batch(raw))
             yield data.take(np.arange(len(data)))
 
@@ -155,9 +165,10 @@ class _FitPlan:
     """fit's settings for its epoch loop."""
 
     def __init__(self, epochs, initial_epoch, verbose, shuffle, steps, validation_steps,
-                 validation_freq):
+                 validation_freq, carry_on):
         self.epochs, self.initial_epoch = epochs, initial_epoch
         self.verbose, self.shuffle, self.steps = verbose, shuffle, steps
+        self.carry_on = carry_on  # steps_per_epoch given: epochs go on through the data
         self.validation_steps, self.validation_freq = validation_steps, validation_freq
 
 
@@ -686,7 +697,7 @@ class Model:
         if self._initial_epoch is not None:
             initial_epoch = self._initial_epoch
         plan = _FitPlan(epochs, initial_epoch, verbose, shuffle and isinstance(train, _ArrayBatches),
-                        steps, validation_steps, validation_freq)
+                        steps, validation_steps, validation_freq, steps_per_epoch is not None)
         # This thread is the model's trainer until fit returns: another
         # thread's fit or set_weights gets a RuntimeError meanwhile.
         self._graph.begin_training()
@@ -706,7 +717,8 @@ class Model:
                 print(f"Epoch {epoch + 1}/{plan.epochs}", flush=True)
             bar = ProgressBar(plan.steps) if plan.verbose == 1 and plan.steps else None
             sums = self._pass_sums()
-            batches = train.epoch(plan.steps, self._shuffle_rng if plan.shuffle else None)
+            batches = train.epoch(plan.steps, self._shuffle_rng if plan.shuffle else None,
+                                  carry_on=plan.carry_on)
             step = -1
             for step, batch in enumerate(batches):
                 cbs.on_train_batch_begin(step, None)
@@ -721,7 +733,8 @@ class Model:
                 break
             if val is not None and (epoch + 1) % plan.validation_freq == 0:
                 logs.update(self._evaluate(val, prefix="val_", callbacks=cbs,
-                                           steps=plan.validation_steps))
+                                           steps=plan.validation_steps,
+                                           carry_on=plan.validation_steps is not None))
             if bar:
                 bar.finish(logs)
             elif plan.verbose == 2:
@@ -731,13 +744,13 @@ class Model:
                 break
         return logs
 
-    def _evaluate(self, batches, prefix="", callbacks=None, steps=None):
+    def _evaluate(self, batches, prefix="", callbacks=None, steps=None, carry_on=False):
         """The logs over the batches (the first `steps`); with callbacks, their
         on_test_* hooks run (as during fit's validation and in evaluate)."""
         sums = self._pass_sums()
         if callbacks:
             callbacks.on_test_begin(None)
-        for step, batch in enumerate(batches.epoch(steps)):
+        for step, batch in enumerate(batches.epoch(steps, carry_on=carry_on)):
             if callbacks:
                 callbacks.on_test_batch_begin(step, None)
             self._run_batch(sums, *batch, training=False)

@@ -8,6 +8,7 @@ that training resumed from a file continues exactly as if it had not stopped.
 
 import json
 import os
+import warnings
 
 from . import _core, layers as layers_module, losses, metrics, optimizers
 
@@ -22,8 +23,21 @@ def store_python_meta(model):
         "config": model.get_config(),
         "metrics": _map_metrics(metrics.to_json, model._metrics),
         "shuffle_rng": model._shuffle_rng.bit_generator.state,
+        "schedule": _schedule_of(model),
     })
     model._graph.meta = {**model._graph.meta, _PYTHON_KEY: info}
+
+
+def _schedule_of(model):
+    """The optimizer's learning-rate schedule as Keras serializes it, or None
+    (the file's optimizer config keeps only the current rate)."""
+    schedule = getattr(getattr(model, "optimizer", None), "_schedule", None)
+    if schedule is None:
+        return None
+    try:
+        return optimizers.schedules.serialize(schedule)
+    except NotImplementedError:  # a user's class without get_config: named, not rebuilt
+        return {"class_name": type(schedule).__name__, "config": None}
 
 
 def _map_metrics(fn, compiled):
@@ -105,7 +119,19 @@ def restore(model, graph):
         model.optimizer._graph = graph
     if info is not None:
         model._shuffle_rng.bit_generator.state = info["shuffle_rng"]
+        if graph.compiled and info.get("schedule"):
+            _restore_schedule(model.optimizer, info["schedule"])
     return model
+
+
+def _restore_schedule(optimizer, config):
+    """The saved schedule back on the loaded optimizer; one pyconv cannot
+    rebuild (a user's own class) leaves the saved constant rate, with a warning."""
+    try:
+        optimizer._schedule = optimizers.schedules.deserialize(config)
+    except ValueError as e:
+        warnings.warn(f"{e}; the model continues at the saved rate {optimizer.learning_rate}",
+                      stacklevel=3)
 
 
 def load_model(filepath):

@@ -143,3 +143,58 @@ def test_tuples_as_x_and_what_is_refused():
         a.fit(failing(), steps_per_epoch=3, verbose=0)
     time.sleep(0.3)
     assert threading.active_count() <= threads_before
+
+
+class NumBatches(Batches):
+    """Keras 3 lets a PyDataset give num_batches instead of __len__ (None: no end)."""
+
+    __len__ = PyDataset.__len__
+
+    def __init__(self, *args, endless=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.endless = endless
+
+    @property
+    def num_batches(self):
+        return None if self.endless else -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, i):
+        return super().__getitem__(i % -(-len(self.x) // self.batch_size))
+
+
+def test_steps_per_epoch_goes_on_through_the_data_as_keras_does():
+    """Keras 3 carries on from where the last epoch stopped; a pass that ends
+    mid-epoch ends that epoch, and the next epoch starts the data again."""
+    x, y = data(24)
+    arrays = _batches_seen(model(), x, y=y, batch_size=6)
+    dataset = _batches_seen(model(), Batches(x, y, 6))
+    by_property = _batches_seen(model(), NumBatches(x, y, 6))
+    assert arrays == dataset == by_property == [[0, 1, 2], [3], [0, 1, 2], [3]]
+    endless = _batches_seen(model(), NumBatches(x, y, 6, endless=True), warn=False)
+    assert endless == [[0, 1, 2], [3, 0, 1], [2, 3, 0], [1, 2, 3]]  # indices 0-11, 4 batches
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        model().fit(NumBatches(x, y, 6, endless=True), epochs=1, verbose=0)
+
+
+def _batches_seen(m, fit_x, y=None, batch_size=None, warn=True):
+    """The batches each epoch trained on (by the first x value of each)."""
+    x0 = data(24)[0][:, 0]
+    seen = []
+
+    class Record(pyconv.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append([])
+    original = m._run_batch
+
+    def run_batch(sums, xs, *rest, **kw):
+        seen[-1].append(int(np.flatnonzero(x0 == xs[0][0, 0])[0]) // 6)
+        return original(sums, xs, *rest, **kw)
+    m._run_batch = run_batch
+    fit = lambda: m.fit(fit_x, y, batch_size=batch_size, epochs=4, steps_per_epoch=3,
+                        shuffle=False, callbacks=[Record()], verbose=0)
+    if warn:
+        with pytest.warns(UserWarning, match="ran out of data"):
+            fit()
+    else:
+        fit()
+    return seen

@@ -76,6 +76,27 @@ def test_evaluate_and_predict_call_their_hooks():
     np.testing.assert_array_equal(got, m.predict(x))
 
 
+def test_every_hook_gets_a_logs_dict():
+    """Keras 3 passes logs={} where it has nothing to log (the guide's
+    callbacks call logs.keys() in every hook)."""
+    class Keys(C.Callback):
+        calls = []
+
+        def __getattribute__(self, name):
+            if name.startswith("on_"):
+                return lambda *args: Keys.calls.append((name, sorted(args[-1].keys())))
+            return super().__getattribute__(name)
+    x, y = data(8)
+    m = model()
+    m.fit(x, y, batch_size=4, epochs=1, validation_split=0.5, callbacks=[Keys()], verbose=0)
+    m.evaluate(x, y, batch_size=4, callbacks=[Keys()], verbose=0)
+    m.predict(x, batch_size=4, callbacks=[Keys()], verbose=0)
+    hooks = {name for name, _ in Keys.calls}
+    assert len(hooks) == 14  # every hook of fit, evaluate and predict ran, each with a dict
+    assert ("on_train_begin", []) in Keys.calls and ("on_predict_end", []) in Keys.calls
+    assert ("on_epoch_end", ["accuracy", "loss", "val_accuracy", "val_loss"]) in Keys.calls
+
+
 def test_batch_hooks_of_older_code_still_run():
     class Old(C.Callback):
         seen = 0
@@ -138,27 +159,47 @@ def test_model_checkpoint_keeps_the_best(tmp_path):
         C.ModelCheckpoint(tmp_path / "model.keras")
 
 
-def _fit_interrupted(tmp_path, stop_after):
+def _fit_interrupted(tmp_path, stop_after, optimizer):
     class Crash(C.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if epoch == stop_after:
                 raise KeyboardInterrupt
     x, y = data(40)
-    m = model(dropout=0.3)
+    m = model(dropout=0.3, optimizer=optimizer())
     backup = C.BackupAndRestore(tmp_path / "backup")
     with pytest.raises(KeyboardInterrupt):
         m.fit(x, y, batch_size=8, epochs=5, callbacks=[backup, Crash()], verbose=0)
     assert os.path.exists(tmp_path / "backup" / "latest.pcv")
-    m = model(dropout=0.3)  # a fresh process would start from scratch like this
+    # a fresh process would start from scratch like this
+    m = model(dropout=0.3, optimizer=optimizer())
     history = m.fit(x, y, batch_size=8, epochs=5, callbacks=[backup], verbose=0)
     return m, history
+
+
+@pytest.mark.parametrize("schedule", [None, "decay", "own"])
+def test_backup_and_restore_resumes_a_learning_rate_schedule(tmp_path, schedule):
+    class Halving(pyconv.optimizers.schedules.LearningRateSchedule):  # a user's own class
+        def __call__(self, step):
+            return 0.01 * 0.5 ** (step // 5)
+
+    def optimizer():
+        rate = {None: 0.01, "own": Halving(),
+                "decay": pyconv.optimizers.schedules.ExponentialDecay(0.01, 5, 0.5)}[schedule]
+        return pyconv.optimizers.Adam(rate)
+    x, y = data(40)
+    whole = model(dropout=0.3, optimizer=optimizer())
+    whole.fit(x, y, batch_size=8, epochs=5, verbose=0)
+    resumed, _ = _fit_interrupted(tmp_path, 1, optimizer)
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert float(resumed.optimizer.learning_rate) == float(whole.optimizer.learning_rate)
 
 
 def test_backup_and_restore_resumes_an_interrupted_fit_exactly(tmp_path):
     x, y = data(40)
     whole = model(dropout=0.3)
     whole.fit(x, y, batch_size=8, epochs=5, verbose=0)
-    resumed, history = _fit_interrupted(tmp_path, stop_after=1)
+    resumed, history = _fit_interrupted(tmp_path, stop_after=1, optimizer=lambda: "adam")
     assert history.epoch == [2, 3, 4]
     for a, b in zip(resumed.get_weights(), whole.get_weights()):
         np.testing.assert_array_equal(a, b)

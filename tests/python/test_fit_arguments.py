@@ -74,12 +74,15 @@ def test_validation_arguments():
     count = C.LambdaCallback(on_test_batch_end=lambda batch, logs: seen.append(batch),
                              on_train_batch_end=lambda batch, logs: trained.append(batch))
     seen, trained = [], []
-    history = m.fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=[count],
-                    validation_data=(x[:6], y[:6], np.ones(6)), validation_freq=2,
-                    validation_batch_size=2, validation_steps=2, steps_per_epoch=3)
+    with pytest.warns(UserWarning, match="ran out of data"):
+        history = m.fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=[count],
+                        validation_data=(x[:6], y[:6], np.ones(6)), validation_freq=2,
+                        validation_batch_size=2, validation_steps=2, steps_per_epoch=3)
     assert len(history.history["loss"]) == 4 and len(history.history["val_loss"]) == 2
-    assert trained == [0, 1, 2] * 4
-    assert seen == [0, 1] * 2  # 2 validations, 2 batches of 2 each
+    # As Keras 3: with steps_per_epoch an epoch goes on from where the last
+    # one stopped in the data (5 batches: 3, then the last 2, then again).
+    assert trained == [0, 1, 2, 0, 1] * 2
+    assert seen == [0, 1, 0]  # 2 validations of the 3 batches: 2, then the one left
     with pytest.warns(UserWarning, match="steps_per_epoch"):
         m.fit(x, y, batch_size=10, epochs=1, steps_per_epoch=5, verbose=0)
     with pytest.raises(ValueError, match="validation_freq"):

@@ -47,12 +47,16 @@ def test_clipping_bounds_each_step():
 def test_schedules_set_the_rate_before_each_step():
     schedule = schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
     opt = pyconv.optimizers.SGD(learning_rate=schedule)
-    m, x, y = one_weight(opt, w=0.0)
+    m, x, y = one_weight(opt, w=1e-3)
     rates = []
     for _ in range(3):
+        rates.append(float(opt.learning_rate))  # as in Keras: the coming step's rate
+        w = float(m.get_weights()[0][0, 0])
         m.train_on_batch(x, y)
-        rates.append(float(opt.learning_rate))
-    assert rates == pytest.approx([0.1, 0.05, 0.025])  # the rate of each step: 0.1 * 0.5^step
+        # SGD: w -= rate * 200 w, so the step really ran at that rate.
+        assert float(m.get_weights()[0][0, 0]) == pytest.approx(w - rates[-1] * 200 * w, rel=1e-5)
+    assert rates == pytest.approx([0.1, 0.05, 0.025])  # 0.1 * 0.5^step
+    assert float(opt.learning_rate) == pytest.approx(0.0125)
     assert opt.get_config()["learning_rate"]["class_name"] == "ExponentialDecay"
     assert schedules.PiecewiseConstantDecay([2, 5], [1.0, 0.5, 0.1])(3) == 0.5
     assert schedules.InverseTimeDecay(1.0, 1, 1.0)(3) == pytest.approx(0.25)
@@ -75,3 +79,33 @@ def test_learning_rate_assign_and_adamw():
     decayed = step(pyconv.optimizers.AdamW(learning_rate=0.1))
     assert decayed == pytest.approx(plain - 0.1 * 0.004 * 1.0, abs=1e-6)
     assert isinstance(pyconv.optimizers.get("adamw"), pyconv.optimizers.AdamW)
+
+
+def test_a_saved_model_keeps_its_schedule(tmp_path):
+    opt = pyconv.optimizers.SGD(learning_rate=schedules.PiecewiseConstantDecay([1], [0.1, 0.01]))
+    m, x, y = one_weight(opt)
+    m.train_on_batch(x, y)
+    m.save(tmp_path / "m.pcv")
+    loaded = pyconv.models.load_model(tmp_path / "m.pcv")
+    assert type(loaded.optimizer._schedule) is schedules.PiecewiseConstantDecay
+    for _ in range(2):  # both go on with the schedule's rates, step for step
+        assert float(loaded.optimizer.learning_rate) == float(opt.learning_rate)
+        m.train_on_batch(x, y)
+        loaded.train_on_batch(x, y)
+        np.testing.assert_array_equal(loaded.get_weights()[0], m.get_weights()[0])
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_keras_optimizer_surface():
+    adamw = pyconv.optimizers.AdamW(learning_rate=schedules.ExponentialDecay(0.1, 10, 0.5),
+                                    weight_decay=0.01, name="mine")
+    assert adamw.weight_decay == 0.01 and adamw.name == "mine"
+    again = pyconv.optimizers.AdamW.from_config(adamw.get_config())
+    assert again.get_config() == adamw.get_config()
+    assert isinstance(again._schedule, schedules.ExponentialDecay)
+    assert pyconv.optimizers.Adam().name == "adam" and pyconv.optimizers.SGD().name == "SGD"
+    # Keras's base arguments: their defaults pass, anything else says why not.
+    pyconv.optimizers.Adam(use_ema=False, gradient_accumulation_steps=None, loss_scale_factor=None)
+    for name, value in (("use_ema", True), ("gradient_accumulation_steps", 4)):
+        with pytest.raises(ValueError, match=f"do not support {name}"):
+            pyconv.optimizers.Adam(**{name: value})

@@ -201,13 +201,13 @@ def test_rmsprop_epsilon_inside_square_root(kwargs):
 
 
 def test_default_hyperparameters_match_keras():
-    assert optimizers.SGD().get_config() == {"learning_rate": 0.01, "momentum": 0.0,
-                                             "nesterov": False}
-    assert optimizers.Adam().get_config() == {"learning_rate": 0.001, "beta_1": 0.9,
-                                              "beta_2": 0.999, "epsilon": 1e-7,
+    assert optimizers.SGD().get_config() == {"name": "SGD", "learning_rate": 0.01,
+                                             "momentum": 0.0, "nesterov": False}
+    assert optimizers.Adam().get_config() == {"name": "adam", "learning_rate": 0.001,
+                                              "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
                                               "amsgrad": False}
-    assert optimizers.RMSprop().get_config() == {"learning_rate": 0.001, "rho": 0.9,
-                                                 "momentum": 0.0, "epsilon": 1e-7,
+    assert optimizers.RMSprop().get_config() == {"name": "rmsprop", "learning_rate": 0.001,
+                                                 "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7,
                                                  "centered": False}
 
 

@@ -63,6 +63,8 @@ class History(Callback):
 
 
 _HOOKS = frozenset(name for name in vars(Callback) if name.startswith("on_"))
+# The hooks whose first argument is an epoch or batch number.
+_INDEXED_HOOKS = frozenset(name for name in _HOOKS if "epoch" in name or "batch" in name)
 
 
 class CallbackList:
@@ -82,7 +84,15 @@ class CallbackList:
         if hook not in _HOOKS:
             raise AttributeError(hook)
 
-        def call(*args):  # (logs) or (epoch or batch, logs), passed on as Keras does
+        indexed = hook in _INDEXED_HOOKS
+
+        def call(*args):
+            # As Keras 3: logs is always a dict, even where the caller has none.
+            index, logs = (args[0], args[1:]) if indexed else (None, args)
+            logs = (logs[0] if logs else None) or {}
             for cb in self.callbacks:
-                getattr(cb, hook)(*args)
+                if indexed:
+                    getattr(cb, hook)(index, logs)
+                else:
+                    getattr(cb, hook)(logs)
         return call

@@ -115,7 +115,15 @@ class BackupAndRestore(Callback):
         meta = graph.meta
         epoch = meta.pop(self._EPOCH_KEY)
         graph.meta = meta
-        saving.restore(self.model, graph)
+        # The compiled optimizer's own schedule object (a user's class too)
+        # goes on driving the rate from the restored step count.
+        schedule = getattr(self.model.optimizer, "_schedule", None)
+        with warnings.catch_warnings():
+            if schedule is not None:  # (the file's copy of it is not needed)
+                warnings.simplefilter("ignore")
+            saving.restore(self.model, graph)
+        if schedule is not None:
+            self.model.optimizer._schedule = schedule
         self.model._initial_epoch = epoch + 1  # the next epoch after the one backed up
 
     def on_epoch_end(self, epoch, logs=None):

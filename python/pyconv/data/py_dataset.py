@@ -41,10 +41,21 @@ class PyDataset:
 
     @property
     def num_batches(self):
+        """Batches per epoch (None: no end). As in Keras 3, a subclass
+        overrides this property or __len__."""
+        if type(self).__len__ is PyDataset.__len__:
+            raise NotImplementedError(f"{type(self).__name__} must define __len__ or num_batches "
+                                      "(batches per epoch)")
         return len(self)
 
     def __len__(self):
-        raise NotImplementedError(f"{type(self).__name__} must define __len__ (batches per epoch)")
+        if type(self).num_batches is PyDataset.num_batches:
+            raise NotImplementedError(f"{type(self).__name__} must define __len__ or num_batches "
+                                      "(batches per epoch)")
+        n = self.num_batches
+        if n is None:
+            raise TypeError(f"{type(self).__name__} has no end (num_batches is None)")
+        return n
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) -> batch")
@@ -63,6 +74,13 @@ def is_batch_stream(x):
     """True for what this module reads: a PyDataset, a Sequence-like object
     (__len__ and __getitem__ returning batches) or a generator/iterator."""
     return isinstance(x, PyDataset) or (hasattr(x, "__next__") and hasattr(x, "__iter__"))
+
+
+def warn_ran_out(stacklevel):
+    """Keras's warning when an epoch wants more batches than the data has left."""
+    warnings.warn("Your input ran out of data; interrupting training. Make sure that your "
+                  "dataset or generator can generate at least `steps_per_epoch * epochs` "
+                  "batches.", stacklevel=stacklevel)
 
 
 _worker_dataset = None  # a worker process's dataset, set once when it starts
@@ -86,9 +104,10 @@ class DatasetBatches:
 
     def __init__(self, dataset):
         self.dataset = dataset
-        self.steps = len(dataset)
-        if self.steps < 1:
+        self.steps = dataset.num_batches  # None: endless, fit's steps_per_epoch says how far
+        if self.steps is not None and self.steps < 1:
             raise ValueError(f"{type(dataset).__name__} has no batches (len() is {self.steps})")
+        self._next = 0  # carry_on: the batch the next epoch starts from
         workers = dataset.workers
         if dataset.use_multiprocessing:  # each process gets the dataset once, not per batch
             self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -98,12 +117,24 @@ class DatasetBatches:
             self._pool = concurrent.futures.ThreadPoolExecutor(workers)
             self._submit = lambda i: self._pool.submit(_fetch, dataset, i)
 
-    def epoch(self, steps=None):
-        """This epoch's batches (the first `steps`), in order."""
-        n = self.steps if steps is None else min(steps, self.steps)
+    def epoch(self, steps=None, carry_on=False):
+        """This epoch's batches (the first `steps`), in order; with carry_on
+        (fit's steps_per_epoch, as Keras 3 does), the next `steps` after the
+        last epoch's, the epoch ending early where the dataset ends."""
+        first = self._next if carry_on else 0
+        if self.steps is None:
+            if steps is None:
+                raise ValueError(f"{type(self.dataset).__name__} has no end (num_batches is "
+                                 "None): give steps_per_epoch (or steps)")
+            n = first + steps
+        else:
+            n = self.steps if steps is None else min(first + steps, self.steps)
+            if carry_on and steps is not None and first + steps > self.steps:
+                warn_ran_out(4)
+        self._next = n if carry_on and (self.steps is None or n < self.steps) else 0
         self.dataset.on_epoch_begin()
         ahead = collections.deque()
-        submitted = 0
+        submitted = first
         try:
             while submitted < n or ahead:
                 while submitted < n and len(ahead) < self.dataset.max_queue_size:
@@ -152,13 +183,11 @@ class GeneratorBatches:
             if item is _END or isinstance(item, BaseException):
                 return
 
-    def epoch(self, steps=None):
+    def epoch(self, steps=None, carry_on=True):  # a generator always carries on
         taken = 0
         while steps is None or taken < steps:
             if self.exhausted:
-                warnings.warn("Your input ran out of data; interrupting training. Make sure that "
-                              "your dataset or generator can generate at least `steps_per_epoch * "
-                              "epochs` batches.", stacklevel=3)
+                warn_ran_out(4)
                 return
             item = self._queue.get()
             if item is _END:

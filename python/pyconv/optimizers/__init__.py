@@ -35,11 +35,29 @@ def _clip(value, name):
     return value
 
 
+# Keras's base-optimizer arguments that pyconv's C++ step has no counterpart
+# for: accepted at their defaults (scripts pass them), refused otherwise.
+_UNSUPPORTED_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                         "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+
+def _check_unsupported(config):
+    for name, default in _UNSUPPORTED_DEFAULTS.items():
+        value = config.pop(name, default)
+        if value != default:
+            raise ValueError(f"pyconv's optimizers do not support {name}={value!r} (only its "
+                             f"default, {default!r}): the C++ step keeps no averaged weights "
+                             "and no accumulated gradients; for larger effective batches, "
+                             "raise batch_size")
+
+
 class Optimizer:
     core_type = None
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, **config):
+                 global_clipnorm=None, name=None, **config):
+        _check_unsupported(config)
+        self.name = name or ("SGD" if type(self) is SGD else type(self).__name__.lower())  # Keras's
         self._schedule = learning_rate if isinstance(learning_rate, LearningRateSchedule) else None
         first = self._schedule(0) if self._schedule is not None else learning_rate
         self._config = {"learning_rate": float(first), **config}
@@ -56,16 +74,33 @@ class Optimizer:
         return {"type": self.core_type, **self._config}
 
     def get_config(self):
-        config = dict(self._config)
+        config = {"name": self.name, **self._config}
         if self._schedule is not None:
-            config["learning_rate"] = {"class_name": type(self._schedule).__name__,
-                                       "config": self._schedule.get_config()}
+            config["learning_rate"] = schedules.serialize(self._schedule)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        rate = config.get("learning_rate")
+        if isinstance(rate, dict):
+            config["learning_rate"] = schedules.deserialize(rate)
+        return cls(**config)
 
     @property
     def learning_rate(self):
-        value = self._graph.learning_rate if self._graph is not None else self._config["learning_rate"]
+        """The rate of the coming step (a schedule's value at `iterations`, as in Keras)."""
+        if self._schedule is not None:
+            value = float(self._schedule(self.iterations))
+        elif self._graph is not None:
+            value = self._graph.learning_rate
+        else:
+            value = self._config["learning_rate"]
         return LearningRate(value, self)
+
+    @property
+    def weight_decay(self):
+        return self._config.get("weight_decay")
 
     @learning_rate.setter
     def learning_rate(self, value):

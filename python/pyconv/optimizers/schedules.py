@@ -120,3 +120,20 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
                 "warmup_steps": self.warmup_steps}
+
+
+def serialize(schedule):
+    """{"class_name", "config"}, as Keras writes a schedule into an optimizer's config."""
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(config):
+    """The schedule serialize() described; a class pyconv does not have
+    (a user's own schedule) is a ValueError naming it."""
+    cls = globals().get(config.get("class_name"))
+    if not (isinstance(cls, type) and issubclass(cls, LearningRateSchedule)) \
+            or cls is LearningRateSchedule or config.get("config") is None:
+        raise ValueError(f"unknown learning-rate schedule {config.get('class_name')!r}: pyconv "
+                         "rebuilds only its own (pyconv.optimizers.schedules); give your own "
+                         "schedule to the optimizer again")
+    return cls.from_config(config["config"])
