@@ -6,6 +6,8 @@ update_state(y_true, y_pred, sample_weight), result(), reset_state(); given
 to compile, the others (Precision, Recall, AUC, MeanIoU, ...) are updated
 from each step's outputs, which the step then hands back."""
 
+import re
+
 import numpy as np
 
 _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
@@ -42,7 +44,7 @@ def resolve(metrics):
     resolved = []
     for m in metrics:
         if isinstance(m, str) and m.lower() in _BY_NAME:
-            m = _BY_NAME[m.lower()]()
+            m = _BY_NAME[m.lower()](name=m)  # as Keras: logged under the name given
         if isinstance(m, Metric):
             resolved.append(m)  # logged under its name; summed by the core if it has a core_name
             continue
@@ -51,6 +53,19 @@ def resolve(metrics):
                              + ", ".join(f"'{n}'" for n in _NAMES + tuple(_BY_NAME)))
         resolved.append(m.lower())
     return resolved
+
+
+def as_object(metric):
+    """A resolved metric as an object computed from the outputs (the names
+    the core sums become their metric objects, named as given)."""
+    if not isinstance(metric, str):
+        return metric
+    if metric in ("accuracy", "acc"):
+        return _AutoAccuracy(name=metric)
+    cls = {"sparse_categorical_accuracy": SparseCategoricalAccuracy,
+           "categorical_accuracy": CategoricalAccuracy, "binary_accuracy": BinaryAccuracy}.get(
+        metric, MeanAbsoluteError if metric in MEAN_ABSOLUTE else MeanSquaredError)
+    return cls(name=metric)
 
 
 class Metric:
@@ -102,7 +117,9 @@ class Metric:
 
 
 def _snake(name):
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    """Keras's default metric name for a class: MeanIoU -> mean_io_u, AUC -> auc."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _labels(y):
@@ -151,6 +168,23 @@ class BinaryAccuracy(Metric):
         p = np.asarray(y_pred).reshape(len(y_pred), -1) > self.threshold
         t = np.asarray(y_true).reshape(len(y_pred), -1) > 0.5
         self._add((p == t).mean(axis=1), sample_weight)
+
+
+class _AutoAccuracy(Metric):
+    """"accuracy" as Keras picks it from the shapes: binary for one output
+    value, sparse categorical for class labels, else categorical."""
+
+    threshold = 0.5  # (BinaryAccuracy's)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        if p.shape[-1] == 1:
+            cls = BinaryAccuracy
+        elif t.ndim < p.ndim or t.shape[-1] == 1:
+            cls = SparseCategoricalAccuracy
+        else:
+            cls = CategoricalAccuracy
+        cls.update_state(self, y_true, y_pred, sample_weight)
 
 
 class MeanAbsoluteError(Metric):
@@ -238,7 +272,7 @@ class MeanIoU(Metric):
         self.num_classes = int(num_classes)
         self.ignore_class = ignore_class
         self.sparse_y_true, self.sparse_y_pred, self.axis = sparse_y_true, sparse_y_pred, axis
-        super().__init__(name or "mean_iou", dtype)
+        super().__init__(name, dtype)  # Keras's name: mean_io_u
 
     def reset_state(self):
         self.confusion = np.zeros((self.num_classes, self.num_classes), np.float64)
@@ -266,9 +300,13 @@ class MeanIoU(Metric):
                                  f"found {ids.min()}..{ids.max()}")
         np.add.at(self.confusion, (t, p), w)
 
+    def _classes(self):
+        return np.arange(self.num_classes)
+
     def result(self):
         inter = np.diag(self.confusion)
         union = self.confusion.sum(0) + self.confusion.sum(1) - inter
+        inter, union = inter[self._classes()], union[self._classes()]
         present = union > 0
         return float((inter[present] / union[present]).mean()) if present.any() else 0.0
 
@@ -374,7 +412,40 @@ class AUC(Metric):
                                      0.0)))
 
 
-# Keras's metric names that stand for objects computed from the outputs.
-_BY_NAME = {"auc": AUC, "precision": Precision, "recall": Recall,
-            "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-            "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy}
+from .metrics_more import (  # noqa: E402 (they build on the classes above)
+    BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity, F1Score,
+    FalseNegatives, FalsePositives, FBetaScore, Hinge, IoU, KLDivergence, LogCoshError,
+    MeanAbsolutePercentageError, MeanSquaredLogarithmicError, OneHotIoU, OneHotMeanIoU, Poisson,
+    R2Score, RootMeanSquaredError, SparseCategoricalCrossentropy, SquaredHinge, Sum,
+    TrueNegatives, TruePositives)
+
+
+def _default_name(cls):
+    """The name of cls() (None where it needs arguments, or takes values, not targets)."""
+    if cls in (Metric, Mean, Sum):
+        return None
+    try:
+        return cls().name
+    except TypeError:
+        return None
+
+
+# Keras's metric names that stand for objects computed from the outputs: each
+# class's own name (those that need no arguments), and Keras's aliases.
+_BY_NAME = {_default_name(cls): cls for name, cls in list(globals().items())
+            if isinstance(cls, type) and issubclass(cls, Metric) and not name.startswith("_")}
+_BY_NAME.pop(None, None)
+_BY_NAME.update({"mape": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError,
+                 "kld": KLDivergence, "kl_divergence": KLDivergence, "log_cosh": LogCoshError,
+                 "rmse": RootMeanSquaredError,
+                 "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+                 "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy})
+for _name in _NAMES:  # the core sums these itself
+    _BY_NAME.pop(_name, None)
+
+
+def __getattr__(name):
+    """A Keras metric pyconv lacks: say so, and what there is."""
+    raise AttributeError(f"pyconv.metrics has no {name!r}; its metrics: " + ", ".join(
+        sorted(n for n, c in globals().items() if isinstance(c, type) and issubclass(c, Metric)
+               and not n.startswith("_"))))

@@ -175,10 +175,12 @@ class _FitPlan:
 class _LogSums:
     """Running sums of one pass over the data: the total loss, and each
     output's loss and correct count, weighted by the batch sizes; and the
-    metric objects computed from the outputs (`streams`: per output, reset
-    here), which the step then returns."""
+    metric objects computed from the outputs (per output, reset here), which
+    the step then hands back. As in Keras 3, `metric_objects` (compile's
+    metrics) are unweighted and `weighted` (its weighted_metrics) take the
+    sample weights."""
 
-    def __init__(self, outputs, metric_objects=None):
+    def __init__(self, outputs, metric_objects=None, weighted=None):
         self.loss = 0.0
         self.losses = [0.0] * outputs
         self.correct = [0] * outputs
@@ -188,18 +190,21 @@ class _LogSums:
         # The objects the core does not sum (those with a core_name it does).
         per_output = [[m for m in per if not m.core_name]
                       for per in (metric_objects or [[] for _ in range(outputs)])]
-        # Top-k accuracies the step counts; the other objects need the outputs.
-        top_k = [[m for m in per if m.core_top_k] for per in per_output]
-        streams = [[m for m in per if not m.core_top_k] for per in per_output]
-        self.top_k = top_k if any(top_k) else None
-        self.streams = streams if any(streams) else None
-        for metric in (m for per in per_output for m in per):
+        self.weighted = [list(per or []) for per in (weighted or [[] for _ in range(outputs)])]
+        # Top-k accuracies the step counts (from unweighted batches); the
+        # other objects need the outputs.
+        self.top_k = [[m for m in per if m.core_top_k] for per in per_output]
+        self.streams = [[m for m in per if not m.core_top_k] for per in per_output]
+        for metric in (m for per in per_output + self.weighted for m in per):
             metric.reset_state()
 
-    def step_options(self):
-        """What the step must compute for the metric objects: (outputs, top_k)."""
-        top_k = [[m.core_top_k for m in per] for per in self.top_k] if self.top_k else None
-        return self.streams is not None, top_k
+    def step_options(self, weighted):
+        """What the step must compute for the metric objects: (outputs, top_k).
+        The step's top-k counts follow the sample weights: for a weighted
+        batch the top-k objects use the outputs instead."""
+        counted = any(self.top_k) and not weighted
+        outputs = any(self.streams) or any(self.weighted) or (any(self.top_k) and weighted)
+        return outputs, [[m.core_top_k for m in per] for per in self.top_k] if counted else None
 
     def add(self, n, result, ys, sample_weight):
         loss, losses, correct, abs_error, squared_error = result[:5]
@@ -211,15 +216,19 @@ class _LogSums:
             self.abs_error[j] += abs_error[j]
             self.squared_error[j] += squared_error[j]
         extras = list(result[5:])
-        if self.streams:
-            for metrics, y, out in zip(self.streams, ys, extras.pop(0)):
-                for metric in metrics:
+        outs = extras.pop(0) if extras and (any(self.streams) or any(self.weighted) or (
+            any(self.top_k) and sample_weight is not None)) else None
+        if outs is not None:
+            for j, (y, out) in enumerate(zip(ys, outs)):
+                unweighted = self.streams[j] + (self.top_k[j] if sample_weight is not None else [])
+                for metric in unweighted:
+                    metric.update_state(y, out)
+                for metric in self.weighted[j]:
                     metric.update_state(y, out, sample_weight)
-        if self.top_k:
-            weight = n if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
+        if extras:  # the step's top-k counts (an unweighted batch)
             for metrics, counts in zip(self.top_k, extras.pop(0)):
                 for metric, count in zip(metrics, counts):
-                    metric.add_counts(count, weight)
+                    metric.add_counts(count, n)
 
     def value(self, j, metric, per_sample):
         """A metric's value over what was seen: accuracy, or an error's mean
@@ -279,6 +288,7 @@ class Model:
         self.optimizer = None
         self.loss = None
         self._metrics = None      # None until compile(); a list per output if several
+        self._weighted_metrics = None  # the same, for compile's weighted_metrics
         self._loss_weights = None
         self._single_io = True    # until a graph of several inputs or outputs is adopted
         self.stop_training = False
@@ -408,7 +418,14 @@ class Model:
         shapes = [(None,) + s for s in self._output_shapes]
         return shapes[0] if len(shapes) == 1 else shapes
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Keras's compile. `metrics` are computed unweighted and
+        `weighted_metrics` with the sample weights (and class weights), as in
+        Keras 3. run_eagerly, jit_compile and auto_scale_loss change nothing
+        here (the C++ step always runs as it is, in float32); they are kept
+        as attributes for scripts that read them."""
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'")
         # Resolve everything before changing anything, so a bad argument leaves
@@ -424,8 +441,15 @@ class Model:
                 raise ValueError(f"loss_weights must be finite numbers >= 0, received {w!r}")
         weights = [float(w) for w in weights]
         metric_names = self._resolve_metrics(metrics, names)
+        weighted = self._resolve_metrics(weighted_metrics, names, objects=True)
+        if isinstance(steps_per_execution, bool) or steps_per_execution != 1:
+            raise ValueError("pyconv runs and reports every step on its own "
+                             f"(steps_per_execution=1), received {steps_per_execution!r}")
         self.optimizer, self.loss, self._metrics = optimizer, loss_list, metric_names
+        self._weighted_metrics = weighted
         self._loss_weights = weights
+        self.run_eagerly, self.jit_compile = bool(run_eagerly), jit_compile
+        self.steps_per_execution = 1
         if len(names) == 1:
             self.loss = loss_list[0]
         if self._graph is not None:
@@ -434,20 +458,25 @@ class Model:
             self.build()
 
     @staticmethod
-    def _resolve_metrics(metrics, names):
+    def _resolve_metrics(metrics, names, objects=False):
         """A list of metric names, or for several outputs one list per output:
         a flat list applies to every output, a list of lists or a dict gives
-        each output its own."""
+        each output its own. objects=True: metric objects only (the names the
+        core sums become their objects, computed from the outputs)."""
+        if objects:
+            resolve = lambda m: [metrics_module.as_object(n) for n in metrics_module.resolve(m)]
+        else:
+            resolve = metrics_module.resolve
         if len(names) == 1:
             if isinstance(metrics, dict):
                 metrics = functional.per_output(metrics, names, "metrics", None)[0]
-            return metrics_module.resolve(metrics)
+            return resolve(metrics)
         if isinstance(metrics, dict) or (isinstance(metrics, (list, tuple)) and metrics and all(
                 m is None or isinstance(m, (list, tuple)) for m in metrics)):
             per = functional.per_output(metrics, names, "metrics", None)
         else:  # every output its own copy of the metric objects, as Keras does
             per = [copy.deepcopy(metrics) for _ in names]
-        return [metrics_module.resolve(m) for m in per]
+        return [resolve(m) for m in per]
 
     def _compile_graph(self, optimizer, loss_list, weights):
         """Gives the C++ graph these losses and optimizer (raises before changing anything)."""
@@ -461,10 +490,13 @@ class Model:
     def _loss_list(self):
         return self.loss if isinstance(self.loss, list) else [self.loss]
 
-    def _metric_lists(self):
-        """The metric names of each output."""
+    def _metric_lists(self, weighted=False):
+        """The metric names of each output (weighted: the weighted metrics)."""
+        metrics = self._weighted_metrics if weighted else self._metrics
         multi = self._graph is not None and len(self._graph.outputs) > 1
-        return self._metrics if multi else [self._metrics]
+        if metrics is None and weighted:
+            return [[] for _ in self._graph.outputs] if multi else [[]]
+        return metrics if multi else [metrics]
 
     # ----- data checks ----------------------------------------------------------
 
@@ -558,10 +590,10 @@ class Model:
     def _pass_sums(self):
         """The running sums of one pass over the data, with the metric objects."""
         objects = [[m for m in per if not isinstance(m, str)] for per in self._metric_lists()]
-        return _LogSums(len(self._output_shapes), objects)
+        return _LogSums(len(self._output_shapes), objects, self._metric_lists(weighted=True))
 
     def _run_batch(self, sums, xs, ys, sample_weight, *, training):
-        outputs, top_k = sums.step_options()
+        outputs, top_k = sums.step_options(weighted=sample_weight is not None)
         result = self._step(xs, ys, sample_weight, training=training, outputs=outputs,
                             top_k=top_k)
         sums.add(len(xs[0]), result, ys, sample_weight)
@@ -585,18 +617,20 @@ class Model:
         logs = {prefix + "loss": sums.loss / sums.seen}
         lists = self._metric_lists()
         sizes = [int(np.prod(s)) for s in self._output_shapes]
-        if len(lists) == 1:
-            for metric in lists[0]:
-                name, value = self._metric_value(sums, 0, metric, sizes[0])
-                logs[prefix + name] = value
-            return logs
+        single = len(lists) == 1
         names = self.output_names
-        for j, out in enumerate(names):
-            logs[f"{prefix}{out}_loss"] = sums.losses[j] / sums.seen
-        for j, out in enumerate(names):
-            for metric in lists[j]:
+        if not single:
+            for j, out in enumerate(names):
+                logs[f"{prefix}{out}_loss"] = sums.losses[j] / sums.seen
+        key = lambda j, name: prefix + (name if single else f"{names[j]}_{name}")
+        for j, per in enumerate(lists):
+            for metric in per:
                 name, value = self._metric_value(sums, j, metric, sizes[j])
-                logs[f"{prefix}{out}_{name}"] = value
+                logs[key(j, name)] = value
+        for j, per in enumerate(self._metric_lists(weighted=True)):
+            for metric in per or []:  # Keras: "weighted_" where a plain metric has the name
+                name = metric.name if key(j, metric.name) not in logs else "weighted_" + metric.name
+                logs[key(j, name)] = float(metric.result())
         return logs
 
     @staticmethod

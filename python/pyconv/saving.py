@@ -22,6 +22,7 @@ def store_python_meta(model):
         "class_name": type(model).__name__,
         "config": model.get_config(),
         "metrics": _map_metrics(metrics.to_json, model._metrics),
+        "weighted_metrics": _map_metrics(metrics.to_json, model._weighted_metrics),
         "shuffle_rng": model._shuffle_rng.bit_generator.state,
         "schedule": _schedule_of(model),
     })
@@ -114,6 +115,8 @@ def restore(model, graph):
         if outputs == 1:
             model.loss = model.loss[0]
         model._loss_weights = [weight for _, weight in per_output]
+        model._weighted_metrics = _map_metrics(metrics.from_json,
+                                               info.get("weighted_metrics")) if info else None
         model._metrics = _map_metrics(metrics.from_json, info["metrics"]) if info else (
             [] if outputs == 1 else [[] for _ in range(outputs)])
         model.optimizer._graph = graph

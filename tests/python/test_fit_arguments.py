@@ -101,3 +101,30 @@ def test_evaluate_and_predict_steps_and_progress(capsys):
     assert "3/3" in capsys.readouterr().out
     with pytest.raises(ValueError, match="steps"):
         m.predict(x, steps=0)
+
+
+def test_compile_takes_keras_3_arguments_and_weighted_metrics(tmp_path):
+    pyconv.set_seed(3)
+    rng = np.random.default_rng(4)
+    x, labels = rng.random((30, 4), dtype=np.float32), rng.integers(0, 3, 30)
+    m = pyconv.Sequential([pyconv.Input((4,)), L.Dense(3, activation="softmax")])
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"],
+              weighted_metrics=["accuracy", "sparse_top_k_categorical_accuracy"],
+              run_eagerly=False, jit_compile=False,
+              steps_per_execution=1, auto_scale_loss=True)
+    w = np.where(labels == 0, 5.0, 0.5)
+    history = m.fit(x, labels, class_weight={0: 5.0, 1: 0.5, 2: 0.5}, epochs=1, verbose=0,
+                    validation_data=(x, labels, w))
+    top_k = "sparse_top_k_categorical_accuracy"
+    assert list(history.history) == ["loss", "accuracy", "weighted_accuracy", top_k, "val_loss",
+                                      "val_accuracy", "val_weighted_accuracy", "val_" + top_k]
+    right = (m.predict(x, verbose=0).argmax(1) == labels).astype(float)
+    logs = m.evaluate(x, labels, sample_weight=w, return_dict=True, verbose=0)
+    assert logs["accuracy"] == pytest.approx(right.mean())
+    assert logs["weighted_accuracy"] == pytest.approx((w * right).sum() / w.sum())
+    m.save(tmp_path / "m.pcv")  # the weighted metrics travel with the model
+    loaded = pyconv.models.load_model(tmp_path / "m.pcv")
+    assert loaded.evaluate(x, labels, sample_weight=w, return_dict=True, verbose=0) == \
+        pytest.approx(logs)
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        m.compile("adam", "sparse_categorical_crossentropy", steps_per_execution=8)

@@ -61,7 +61,7 @@ def test_metric_objects_on_their_own():
     assert iou.result() == pytest.approx((0.5 + 0.5 + 1.0) / 3)
     mean = M.Mean()
     mean.update_state([1.0, 3.0])
-    assert mean.result() == pytest.approx(2.0) and M.MeanIoU(2).name == "mean_iou"
+    assert mean.result() == pytest.approx(2.0) and M.MeanIoU(2).name == "mean_io_u"
 
 
 def _binary_problem(n=300):
@@ -90,12 +90,23 @@ def test_output_metrics_during_fit_and_evaluate_match_the_objects_on_predictions
                          ("pr_auc", M.AUC(curve="PR"))):
         metric.update_state(y, p)
         assert logs[name] == pytest.approx(metric.result(), rel=1e-9, abs=1e-12), name
-    # Weighted: the objects see the sample weights too.
+    # As in Keras 3, compile's metrics ignore the sample weights ...
     w = np.where(y[:, 0] > 0, 3.0, 1.0)
     weighted = model.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0)
-    precision = M.Precision()
+    assert weighted["precision"] == pytest.approx(logs["precision"])
+    assert weighted["accuracy"] == pytest.approx(logs["accuracy"])
+    # ... and its weighted_metrics take them.
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy", "auc"],
+                  weighted_metrics=["accuracy", M.Precision()])
+    weighted = model.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0)
+    precision, accuracy = M.Precision(), M.BinaryAccuracy()
     precision.update_state(y, p, sample_weight=w)
+    accuracy.update_state(y, p, sample_weight=w)
+    assert list(weighted) == ["loss", "accuracy", "auc", "weighted_accuracy", "precision"]
+    assert weighted["accuracy"] == pytest.approx(logs["accuracy"])
+    assert weighted["weighted_accuracy"] == pytest.approx(accuracy.result())
     assert weighted["precision"] == pytest.approx(precision.result())
+    assert weighted["weighted_accuracy"] != pytest.approx(weighted["accuracy"])
 
 
 def test_top_k_and_mean_iou_during_fit():
@@ -116,17 +127,17 @@ def test_top_k_and_mean_iou_during_fit():
         M.SparseTopKCategoricalAccuracy(k=5)(labels, p))
     iou = M.MeanIoU(5)
     iou.update_state(labels, p.argmax(-1))
-    assert logs["mean_iou"] == pytest.approx(iou.result())
+    assert logs["mean_io_u"] == pytest.approx(iou.result())
     # Per pixel: a segmentation output.
     seg = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Conv2D(3, 1, activation="softmax")])
     seg.compile("adam", "mse", metrics=[M.MeanIoU(3, sparse_y_true=False, sparse_y_pred=False)])
     masks = np.eye(3, dtype=np.float32)[rng.integers(0, 3, (64, 6, 6))]
     history = seg.fit(x, masks, epochs=2, verbose=0)
-    assert 0 <= history.history["mean_iou"][-1] <= 1
+    assert 0 <= history.history["mean_io_u"][-1] <= 1
     logs = seg.evaluate(x, masks, return_dict=True, verbose=0)
     iou = M.MeanIoU(3)
     iou.update_state(masks.argmax(-1), seg.predict(x).argmax(-1))
-    assert logs["mean_iou"] == pytest.approx(iou.result())
+    assert logs["mean_io_u"] == pytest.approx(iou.result())
 
 
 def test_every_output_gets_its_own_metric_objects():
@@ -212,13 +223,25 @@ def test_top_k_is_counted_by_the_step_like_the_objects():
                   metrics=[M.TopKCategoricalAccuracy(k=3), M.TopKCategoricalAccuracy(k=1,
                                                                                  name="top1")])
     one_hot = np.eye(6, dtype=np.float32)[labels]
-    logs = model.evaluate(x, one_hot, sample_weight=weights, batch_size=16, return_dict=True,
-                          verbose=0)
+    logs = model.evaluate(x, one_hot, batch_size=16, return_dict=True, verbose=0)
+    # compile's metrics ignore sample weights (Keras 3): the same figures with them
+    with_weights = model.evaluate(x, one_hot, sample_weight=weights, batch_size=16,
+                                  return_dict=True, verbose=0)
+    assert with_weights["loss"] != pytest.approx(logs["loss"])
+    assert with_weights["top1"] == logs["top1"]
+    assert with_weights["top_k_categorical_accuracy"] == logs["top_k_categorical_accuracy"]
     p = model.predict(x)
     for name, k in (("top_k_categorical_accuracy", 3), ("top1", 1)):
         metric = M.TopKCategoricalAccuracy(k=k)
-        metric.update_state(one_hot, p, sample_weight=weights)
-        assert logs[name] == pytest.approx(metric.result(), rel=1e-6)  # float32 weights
+        metric.update_state(one_hot, p)
+        assert logs[name] == pytest.approx(metric.result(), rel=1e-6)
+    model.compile("sgd", "categorical_crossentropy",
+                  weighted_metrics=[M.TopKCategoricalAccuracy(k=3)])
+    weighted = model.evaluate(x, one_hot, sample_weight=weights, batch_size=16,
+                              return_dict=True, verbose=0)
+    metric = M.TopKCategoricalAccuracy(k=3)
+    metric.update_state(one_hot, p, sample_weight=weights)
+    assert weighted["top_k_categorical_accuracy"] == pytest.approx(metric.result(), rel=1e-6)
     # Ties rank the lower class first, as a stable sort does.
     flat = pyconv.Sequential([pyconv.Input((8,)), L.Dense(6, kernel_initializer="zeros",
                                                          activation="softmax")])
@@ -255,3 +278,51 @@ def test_metric_names_and_objects_survive_history_and_the_model_file(tmp_path):
         model.evaluate(x, y, return_dict=True, verbose=0)
     auc = [m for m in loaded._metrics if isinstance(m, M.AUC)][0]
     assert (auc.curve, auc.num_thresholds) == ("PR", 50)
+
+
+def test_the_other_keras_metric_objects():
+    t = np.array([[0.0, 1.0], [0.0, 0.0]])
+    p = np.array([[0.6, 0.4], [0.4, 0.6]])
+    # Keras's docstring figures for the same inputs.
+    assert M.BinaryCrossentropy()(t, p) == pytest.approx(0.81492424, rel=1e-5)
+    assert M.CategoricalCrossentropy()([[0, 1, 0], [0, 0, 1]],
+                                       [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]) == pytest.approx(
+        (-np.log(0.95) - np.log(0.1)) / 2, rel=1e-5)
+    assert M.SparseCategoricalCrossentropy()([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]) \
+        == pytest.approx((-np.log(0.95) - np.log(0.1)) / 2, rel=1e-5)
+    logits = np.array([[2.0, -1.0, 0.5]])
+    assert M.SparseCategoricalCrossentropy(from_logits=True)([0], logits) == pytest.approx(
+        -np.log(np.exp(2.0) / np.exp(logits).sum()))
+    assert M.RootMeanSquaredError()(t, p) == pytest.approx(np.sqrt(((t - p) ** 2).mean()))
+    assert M.MeanAbsolutePercentageError()([[1.0, 2.0]], [[1.5, 1.0]]) == pytest.approx(50.0)
+    assert M.Hinge()(t, p) == pytest.approx(np.maximum(1 - (2 * t - 1) * p, 0).mean())
+    assert M.KLDivergence()([[0.5, 0.5]], [[0.25, 0.75]]) == pytest.approx(
+        0.5 * np.log(2) + 0.5 * np.log(0.5 / 0.75))
+    assert M.CosineSimilarity()([[1.0, 0.0]], [[1.0, 1.0]]) == pytest.approx(np.sqrt(0.5))
+    total = M.Sum()
+    total.update_state([1.0, 2.0], sample_weight=[1.0, 3.0])
+    assert total.result() == 7.0
+    y, q = np.array([1, 0, 1, 1, 0]), np.array([0.9, 0.8, 0.4, 0.7, 0.1])
+    assert [M.TruePositives()(y, q), M.FalsePositives()(y, q), M.TrueNegatives()(y, q),
+            M.FalseNegatives()(y, q)] == [2.0, 1.0, 1.0, 1.0]
+    labels, guess = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2])
+    assert M.IoU(3, target_class_ids=[0])(labels, guess) == pytest.approx(0.5)
+    assert M.OneHotMeanIoU(3)(np.eye(3)[labels], np.eye(3)[guess]) == pytest.approx(
+        M.MeanIoU(3)(labels, guess))
+    one_hot = np.eye(3)[[0, 1, 2, 2]]
+    scores = np.eye(3)[[0, 2, 2, 1]]
+    f1 = M.F1Score()(one_hot, scores)  # per class: tp 1/0/1, fp 0/1/1, fn 0/1/1
+    np.testing.assert_allclose(f1, [1.0, 0.0, 0.5])
+    assert M.F1Score(average="macro")(one_hot, scores) == pytest.approx(0.5)
+    r2 = M.R2Score()
+    r2.update_state([[1.0], [2.0], [3.0]], [[1.0], [2.0], [4.0]])
+    assert r2.result() == pytest.approx(1 - 1 / 2)
+    # Keras's names, and its strings for them in compile.
+    assert M.MeanIoU(2).name == "mean_io_u" and M.FBetaScore().name == "fbeta_score"
+    assert [m.name for m in M.resolve(["rmse", "binary_crossentropy", "mape"])] == [
+        "rmse", "binary_crossentropy", "mape"]
+    with pytest.raises(AttributeError, match="pyconv.metrics has no 'Nonexistent'; its metrics"):
+        M.Nonexistent
+    for cls in (M.F1Score, M.IoU, M.OneHotIoU, M.BinaryCrossentropy):
+        metric = cls(2, [0]) if cls in (M.IoU, M.OneHotIoU) else cls()
+        assert type(metric).from_config(metric.get_config()).get_config() == metric.get_config()
