@@ -6,7 +6,6 @@ import copy
 import itertools
 import json
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -159,6 +158,17 @@ class _StreamBatches:
 
     def close(self):
         self.stream.close()
+
+
+def _verbosity(verbose):
+    """Keras's verbose: "auto" is 1 (a progress bar), else 0, 1 or 2."""
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def _one_batch_done(out, bar):
+    if bar:
+        bar.finish({})
+    return out
 
 
 class _FitPlan:
@@ -713,7 +723,7 @@ class Model:
 
     def _fit(self, train, val, epochs, verbose, callbacks, shuffle, initial_epoch, steps_per_epoch,
              validation_steps, validation_freq):
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _verbosity(verbose)
         steps = train.steps
         if steps_per_epoch is not None:
             if steps is not None and steps_per_epoch > steps:
@@ -778,7 +788,8 @@ class Model:
                 break
         return logs
 
-    def _evaluate(self, batches, prefix="", callbacks=None, steps=None, carry_on=False):
+    def _evaluate(self, batches, prefix="", callbacks=None, steps=None, carry_on=False,
+                  bar=None):
         """The logs over the batches (the first `steps`); with callbacks, their
         on_test_* hooks run (as during fit's validation and in evaluate)."""
         sums = self._pass_sums()
@@ -790,6 +801,8 @@ class Model:
             self._run_batch(sums, *batch, training=False)
             if callbacks:
                 callbacks.on_test_batch_end(step, self._logs(sums))
+            if bar:
+                bar.update(step + 1, self._logs(sums))
         if not sums.seen:
             raise ValueError("there were no batches to evaluate")
         logs = self._logs(sums)
@@ -809,40 +822,45 @@ class Model:
         scalar, a list, or a dict. x as fit takes it."""
         self._require_compiled()
         steps = _check_steps(steps, "steps")
+        verbose = _verbosity(verbose)
         batches = self._batches_of(x, y, sample_weight, None, batch_size)
         try:
             total = batches.steps if steps is None else min(steps, batches.steps or steps)
-            cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total,
-                                                 "verbose": 0 if verbose == "auto" else int(verbose)}) \
-                if callbacks else None
-            logs = self._evaluate(batches, callbacks=cbs, steps=steps)
+            bar = ProgressBar(total) if verbose == 1 and total else None
+            cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total, "verbose": verbose})
+            logs = self._evaluate(batches, callbacks=cbs, steps=steps, bar=bar)
         finally:
             batches.close()
-        if verbose not in (0, "auto") or (verbose == "auto" and sys.stdout.isatty()):
-            print(f"{total} steps{format_logs(logs)}", flush=True)
+        if bar:
+            bar.finish(logs)
+        elif verbose:
+            print((f"{total}/{total}" if total else "") + format_logs(logs), flush=True)
         return self._results(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for x (its first `steps` batches), computed batch by
         batch: one float32 array, or for several outputs a list (a dict if the
-        outputs were given as one). verbose=1 shows a progress bar. Callbacks'
+        outputs were given as one). As in Keras, verbose="auto" (1) shows a
+        progress bar; verbose=0 prints nothing. Callbacks'
         on_predict_* hooks run, the batch hooks with the batch's outputs as
         logs["outputs"]."""
         steps = _check_steps(steps, "steps")
-        verbose = 0 if verbose == "auto" else int(verbose)
+        verbose = _verbosity(verbose)
         if py_dataset.is_batch_stream(x):
             return self._predict_stream(x, steps, verbose, callbacks)
         batch_size = _check_batch_size(batch_size)
-        plain = callbacks is None and steps is None and verbose != 1
+        plain = callbacks is None and steps is None
         if plain and self._graph is not None:  # one batch, nothing to convert: no copy
+            bar = ProgressBar(1) if verbose == 1 else None
             out = self._graph.predict_as_is(x, min(batch_size, _MAX_INT64))
             if out is not None:
-                return out
+                return _one_batch_done(out, bar)
         xs = self._prepare_x(x, check_finite=False)
         self._require_built()
         n = len(xs[0])
         if plain and self._single_io and n <= batch_size and xs[0].dtype == np.float32:
-            return self._graph.predict(xs[0])  # one batch: no gather, no extra copy
+            bar = ProgressBar(1) if verbose == 1 else None
+            return _one_batch_done(self._graph.predict(xs[0]), bar)  # no gather, no extra copy
         if steps is not None:
             n = min(n, steps * batch_size)
         steps = -(-n // batch_size)

@@ -159,6 +159,17 @@ def test_model_checkpoint_keeps_the_best(tmp_path):
         C.ModelCheckpoint(tmp_path / "model.keras")
 
 
+def test_model_checkpoint_says_what_it_improved_from(tmp_path, capsys):
+    x, y = data(16)
+    m = model()
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[C.ModelCheckpoint(
+        tmp_path / "a.pcv", monitor="accuracy", save_best_only=True, verbose=1)])
+    assert "accuracy improved from -inf to" in capsys.readouterr().out  # as Keras prints it
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[C.ModelCheckpoint(
+        tmp_path / "b.pcv", monitor="loss", save_best_only=True, verbose=1)])
+    assert "loss improved from inf to" in capsys.readouterr().out
+
+
 def _fit_interrupted(tmp_path, stop_after, optimizer):
     class Crash(C.Callback):
         def on_epoch_end(self, epoch, logs=None):

@@ -656,11 +656,20 @@ def test_verbose_0_prints_nothing(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_evaluate_verbose_prints_a_summary(capsys):
+def test_evaluate_and_predict_show_keras_progress_by_default(capsys):
     model, x, y = _fit_small(0)
-    model.evaluate(x, y, batch_size=4, verbose=1)
-    assert re.match(r"3 steps - loss: \d+\.\d{4} - accuracy: \d+\.\d{4}$",
+    model.evaluate(x, y, batch_size=4)  # verbose="auto": a bar, as Keras 3 shows
+    assert re.match(r"3/3 \[=+\] - \S+ \d+ms/step - loss: \d+\.\d{4} - accuracy: \d+\.\d{4}$",
                     capsys.readouterr().out.strip())
+    model.evaluate(x, y, batch_size=4, verbose=2)
+    assert re.match(r"3/3 - loss: \d+\.\d{4} - accuracy: \d+\.\d{4}$",
+                    capsys.readouterr().out.strip())
+    model.predict(x)  # one batch, the fast path: its bar too
+    assert re.match(r"1/1 \[=+\] - \S+ \d+ms/step$", capsys.readouterr().out.strip())
+    model.predict(x, batch_size=4)
+    assert re.match(r"3/3 \[=+\] - \S+ \d+ms/step$", capsys.readouterr().out.strip())
+    model.predict_on_batch(x)  # as in Keras, never a bar
+    assert capsys.readouterr().out == ""
 
 
 class FakeTerminal(io.StringIO):

@@ -73,6 +73,11 @@ def test_normalization_adapts_to_the_data(axis):
     assert_close_to_reference(y, (x - mean) / std)
     np.testing.assert_allclose(y.mean(axis=reduce), 0, atol=1e-5)
     np.testing.assert_allclose(y.std(axis=reduce), 1, atol=1e-4)
+    # Its statistics, as Keras's standalone layer shows them.
+    np.testing.assert_allclose(norm.mean, np.atleast_1d(mean), rtol=1e-6)
+    np.testing.assert_allclose(norm.variance, np.atleast_1d(std ** 2), rtol=1e-6)
+    assert [w.shape for w in norm.get_weights()] == [norm.mean.shape, norm.variance.shape]
+    assert L.Normalization().mean is None and L.Normalization().get_weights() == []
 
 
 def test_normalization_adapts_to_a_py_dataset_and_a_generator():

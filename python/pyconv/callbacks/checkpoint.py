@@ -75,7 +75,8 @@ class ModelCheckpoint(Callback):
                     print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
                 return
             if self.verbose > 0:
-                before = "inf" if self.best is None else f"{self.best:.5f}"
+                start = "-inf" if self._direction == "max" else "inf"  # Keras's words
+                before = start if self.best is None else f"{self.best:.5f}"
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {before} to {value:.5f}, "
                       f"saving model to {path}")
             self.best = value

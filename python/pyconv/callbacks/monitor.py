@@ -5,8 +5,10 @@ margin, and a warning (as Keras gives) when it is not logged."""
 import warnings
 
 # Logged values that are better when larger; the rest (losses, errors) when smaller.
-_MAXIMIZED = ("acc", "auc", "precision", "recall", "iou", "top_k")
-_MINIMIZED = ("loss", "error", "mae", "mse", "mape", "msle", "hinge", "crossentropy")
+_MAXIMIZED = ("acc", "auc", "precision", "recall", "iou", "io_u", "top_k", "f1_score",
+              "fbeta_score", "r2_score", "cosine_similarity", "true_positives", "true_negatives")
+_MINIMIZED = ("loss", "error", "mae", "mse", "mape", "msle", "rmse", "hinge", "crossentropy",
+              "kl_divergence", "kld", "poisson", "log_cosh", "false_positives", "false_negatives")
 
 
 def check_mode(mode, owner):

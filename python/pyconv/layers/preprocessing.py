@@ -226,6 +226,21 @@ class Normalization(_Preprocessing):
         if self._stats is not None:
             self._push_stats()
 
+    @property
+    def mean(self):
+        """The mean it subtracts (float32, one per channel), once known; as in Keras."""
+        return None if self._stats is None else self._stats[0].astype(np.float32)
+
+    @property
+    def variance(self):
+        return None if self._stats is None else self._stats[1].astype(np.float32)
+
+    def get_weights(self):
+        """[mean, variance]: from the model once in one, else what adapt() found."""
+        if self._model is None:
+            return [] if self._stats is None else [self.mean, self.variance]
+        return super().get_weights()
+
     def _push_stats(self):
         shapes = [w.shape for w in super().get_weights()]
         mean, variance = (np.broadcast_to(v, shapes[0]).astype(np.float32) for v in self._stats)
