@@ -160,6 +160,27 @@ class _StreamBatches:
         self.stream.close()
 
 
+def _copies_of_nested(model, layers):
+    """The layers of a new functional model; those that already hold their
+    weights in another model (a feature extractor made from a model's
+    tensors) come as copies holding those weights: one model's weights live
+    in one C++ graph, where Keras would share them."""
+    copies, owners = {}, []
+    for layer in layers:
+        if layer._model is not None and layer._model is not model and id(layer) not in copies:
+            copy = type(layer).from_config(layer.get_config())
+            copy.trainable = layer.trainable
+            copy._moved_weights = layer.get_weights()
+            copies[id(layer)] = copy
+            owners.append(layer._model.name)
+    if owners:
+        warnings.warn(f"the new model copies {len(owners)} layer(s) of model "
+                      f"'{owners[0]}' with their current weights: pyconv does not share "
+                      "weights between models, so training one leaves the other as it is",
+                      stacklevel=3)
+    return [copies.get(id(layer), layer) for layer in layers]
+
+
 def _verbosity(verbose):
     """Keras's verbose: "auto" is 1 (a progress bar), else 0, 1 or 2."""
     return 1 if verbose == "auto" else int(verbose)
@@ -274,7 +295,7 @@ class Model:
         ins, in_keys = functional.tensor_list(inputs, "inputs")
         outs, out_keys = functional.tensor_list(outputs, "outputs")
         calls, inbound, output_nodes = functional.graph_nodes(ins, outs)
-        node_layers = [t._layer for t in calls]
+        node_layers = _copies_of_nested(self, [t._layer for t in calls])
         seen = {}
         for layer in node_layers:
             if seen.setdefault(layer.name, layer) is not layer:
@@ -1030,8 +1051,7 @@ class Model:
         if isinstance(inputs, KerasTensor) or (isinstance(inputs, (list, tuple, dict)) and any(
                 isinstance(t, KerasTensor) for t in (inputs.values() if isinstance(inputs, dict)
                                                      else inputs))):
-            raise TypeError("calling a model on symbolic tensors (a model inside another) is not "
-                            "supported; build the outer model from the inner one's layers")
+            return self._call_symbolic(inputs)
         self._require_built()
         augments = training is not False and any(
             isinstance(layer, _AUGMENTATIONS) for layer in self.layers)
@@ -1074,7 +1094,49 @@ class Model:
         model._output_keys = config.get("output_keys", model._output_keys)
         return model
 
+    def _call_symbolic(self, inputs):
+        """model(tensor) while building another model: a Sequential's layers
+        applied in turn (they move into the model being built)."""
+        if not isinstance(self, Sequential) or not isinstance(inputs, KerasTensor):
+            raise TypeError("only a Sequential model can be called on a symbolic tensor (a "
+                            "model inside another); build the outer model from the inner "
+                            "functional model's layers")
+        x = inputs
+        for layer in self._move_layers_out("the functional model built from its output"):
+            x = layer(x)
+        return x
+
+    def _move_layers_out(self, destination):
+        """A model used inside another, as Keras nests one: its layers move
+        there (flattened), each with its weights and trainable flag, and this
+        model is left empty, saying where they went."""
+        self._check_not_moved()
+        layers = list(self.layers)
+        for layer in layers:
+            if layer._model is self:
+                layer._moved_weights = layer.get_weights()
+            layer._model = layer._index = None
+        self.layers, self._graph, self._shapes = [], None, []
+        self._moved_to = destination
+        return layers
+
+    def _check_not_moved(self):
+        if getattr(self, "_moved_to", None):
+            raise RuntimeError(f"model '{self.name}' was nested in another model, and its layers "
+                               f"and weights moved there ({self._moved_to}); use that model")
+
+    @property
+    def trainable(self):
+        """False freezes every layer (Keras's base_model.trainable = False)."""
+        return any(layer.trainable for layer in self.layers) if self.layers else True
+
+    @trainable.setter
+    def trainable(self, value):
+        for layer in self.layers:
+            layer.trainable = value
+
     def _require_built(self):
+        self._check_not_moved()
         if self._graph is None:
             if self._input_shape is None:
                 raise ValueError("the model is not built yet: give it an input shape "
@@ -1179,6 +1241,18 @@ class Sequential(Model):
             layer.set_weights(weights)
 
     def _append(self, layer):
+        self._check_not_moved()
+        if isinstance(layer, Sequential):  # nested: its layers join this model's
+            shape = layer._input_shape
+            inner = layer._move_layers_out(f"model '{self.name}'")
+            if shape is not None and not self.layers and self._input_shape is None:
+                self._input_shape = tuple(shape)
+            for each in inner:
+                self._append(each)
+            return
+        if isinstance(layer, Model):
+            raise TypeError(f"a functional model ('{layer.name}') cannot be nested in another "
+                            "model (a Sequential can); build the outer model from its layers")
         if isinstance(layer, Input):
             if self.layers or self._input_shape is not None:
                 raise ValueError("Input must be the first entry of a Sequential model")
@@ -1202,6 +1276,7 @@ class Sequential(Model):
     def build(self, input_shape=None):
         """Creates the C++ graph and initial weights. input_shape includes the
         batch axis, as in Keras: build((None, 28, 28, 1))."""
+        self._check_not_moved()
         if self._graph is not None:
             return
         if input_shape is not None:

@@ -119,3 +119,54 @@ def test_mnist_reads_keras_own_download(tmp_path, monkeypatch):
              x_test=xt, y_test=yt)
     with pytest.raises(Exception, match="uint8"):
         pyconv.datasets.mnist.load_data(download=False)
+
+
+def test_a_sequential_nests_in_another_model_as_keras_guides_write_it():
+    """The data-augmentation idiom (a Sequential called on a tensor or listed
+    as a layer) and transfer learning (a trained model, frozen, inside a new one)."""
+    rng = np.random.default_rng(1)
+    x, y = rng.random((16, 8, 8, 1), dtype=np.float32), rng.integers(0, 3, 16)
+    augment = pyconv.Sequential([L.RandomFlip("horizontal"), L.RandomRotation(0.1)])
+    inputs = pyconv.Input((8, 8, 1))
+    h = augment(inputs)
+    h = L.Flatten()(L.Conv2D(4, 3, activation="relu")(L.Rescaling(1 / 255)(h)))
+    model = pyconv.Model(inputs, L.Dense(3, activation="softmax")(h))
+    assert [type(l).__name__ for l in model.layers[:2]] == ["RandomFlip", "RandomRotation"]
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    listed = pyconv.Sequential([pyconv.Input((8, 8, 1)), pyconv.Sequential(
+        [L.RandomFlip("horizontal")]), L.Flatten(), L.Dense(3)])
+    assert [type(l).__name__ for l in listed.layers] == ["RandomFlip", "Flatten", "Dense"]
+    with pytest.raises(RuntimeError, match="nested in another model"):
+        augment.predict(x)
+
+    base = pyconv.Sequential([pyconv.Input((8, 8, 1)), L.Conv2D(4, 3, name="features"),
+                              L.Flatten()])
+    trained = base.get_weights()
+    base.trainable = False
+    head = pyconv.Sequential([base, L.Dense(3, activation="softmax")])
+    for a, b in zip(head.get_weights()[:2], trained):  # the weights came along
+        np.testing.assert_array_equal(a, b)
+    head.compile("adam", "sparse_categorical_crossentropy")
+    head.fit(x, y, epochs=2, verbose=0)
+    np.testing.assert_array_equal(head.get_layer("features").get_weights()[0], trained[0])
+    assert not head.get_layer("features").trainable and head.layers[-1].trainable
+    with pytest.raises(TypeError, match="functional model"):
+        pyconv.Sequential([model])
+    with pytest.raises(TypeError, match=r"called on a ndarray of shape \(2, 8\)"):
+        L.Dense(2)(np.zeros((2, 8)))
+
+
+def test_a_feature_extractor_from_a_models_tensors():
+    """keras.Model(model.inputs, model.layers[k].output): pyconv copies the
+    layers with their weights (it does not share weights between models)."""
+    inputs = pyconv.Input((6,))
+    hidden = L.Dense(4, activation="relu", name="hidden")(inputs)
+    model = pyconv.Model(inputs, L.Dense(2, name="out")(hidden))
+    x = np.random.default_rng(2).random((3, 6), dtype=np.float32)
+    with pytest.warns(UserWarning, match="copies 1 layer"):
+        features = pyconv.Model(model.inputs, model.get_layer("hidden").output)
+    kernel, bias = model.get_layer("hidden").get_weights()
+    np.testing.assert_allclose(features.predict(x, verbose=0), np.maximum(x @ kernel + bias, 0),
+                               rtol=1e-6, atol=1e-7)
+    assert features.get_layer("hidden") is not model.get_layer("hidden")

@@ -54,6 +54,16 @@ def normalize_activation(activation):
     return name_of(activation)
 
 
+def _describe(value):
+    """A short description of what a layer was called on (never a whole array)."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"a {type(value).__name__} of shape {tuple(shape)}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
 class Layer:
     """Base class. Subclasses set `core_type` and fill `_args` with their Keras
     arguments; `core_config()` is what the C++ core builds from."""
@@ -93,9 +103,10 @@ class Layer:
 
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if not tensors or not all(isinstance(t, KerasTensor) for t in tensors):
-            raise TypeError(f"layer '{self.name}' was called on {inputs!r}; layers are called on "
-                            "symbolic tensors (pyconv.Input(...) or another layer's output) to "
-                            "build a model; to compute on arrays, use model.predict")
+            raise TypeError(f"layer '{self.name}' was called on {_describe(inputs)}; layers are "
+                            "called on symbolic tensors (pyconv.Input(...) or another layer's "
+                            "output) to build a model; to compute on arrays, put the layer in "
+                            "a model: pyconv.Sequential([pyconv.Input(shape), layer])(x)")
         if any(hasattr(t, "pool") and hasattr(t, "source") for t in tensors):
             raise TypeError(f"layer '{self.name}' was called on pooling indices; only "
                             "MaxUnpooling2D takes them")
@@ -162,6 +173,10 @@ class Layer:
         self._check_owner(model)
         self._model, self._index = model, index
         model._graph.set_trainable(index, self._trainable)
+        moved = getattr(self, "_moved_weights", None)
+        if moved:  # weights it brought from the model it was nested in
+            self._moved_weights = None
+            self.set_weights(moved)
 
     def _validate(self):
         """Checks the arguments in the C++ core (one set of rules for every front end),
