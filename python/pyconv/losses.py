@@ -8,6 +8,11 @@ class Loss:
     core_type = None
 
     def __init__(self, **config):
+        if self.core_type is None and not type(self).__name__.startswith("_"):
+            raise TypeError(f"{type(self).__name__}: pyconv computes losses in its C++ step, so "
+                            "a Loss subclass with its own call() is not supported; use one of "
+                            "pyconv.losses (with loss_weights, or class_weight/sample_weight, "
+                            "to weigh them)")
         self._config = config
         _core.validate_loss(self.core_config())
 
@@ -105,6 +110,9 @@ def get(identifier):
     if isinstance(identifier, str):
         raise ValueError(f"unknown loss '{identifier}'; expected one of "
                          + ", ".join(f"'{k}'" for k in _BY_NAME))
+    if identifier is None:
+        raise TypeError("every output needs a loss (None is not one); to leave an output "
+                        "out of training, give it a loss with loss_weights 0")
     raise TypeError(f"loss must be a name or a pyconv.losses.Loss, received {identifier!r}")
 
 

@@ -77,11 +77,34 @@ class Metric:
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
-        self.reset_state()
+        self._variables = []
+        # pyconv's metrics start their state here; a subclass of your own
+        # makes its state after this (add_variable), as in Keras.
+        if type(self).reset_state.__module__.startswith("pyconv."):
+            self.reset_state()
+        else:
+            Metric.reset_state(self)
 
     def reset_state(self):
         self._total = 0.0
         self._count = 0.0
+        for variable, initial in getattr(self, "_variables", ()):
+            variable.assign(initial)
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, name=None):
+        """A state variable for a metric of your own (Keras's add_variable):
+        update it with assign / assign_add, read it as a number or array;
+        reset_state() puts it back to its initial value."""
+        if initializer not in ("zeros", "ones") and not isinstance(initializer, (int, float)):
+            raise ValueError("a metric variable starts at 'zeros', 'ones' or a number, received "
+                             f"{initializer!r}")
+        start = {"zeros": 0.0, "ones": 1.0}.get(initializer, initializer)
+        initial = np.full(shape, start, np.float64)
+        variable = MetricVariable(initial, name)
+        self._variables.append((variable, initial))
+        return variable
+
+    add_weight = add_variable
 
     def _add(self, values, sample_weight=None, per_sample=None):
         values = np.asarray(values, dtype=np.float64)
@@ -114,6 +137,33 @@ class Metric:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class MetricVariable:
+    """A metric's state: an array with Keras's assign, assign_add and numpy()."""
+
+    def __init__(self, value, name=None):
+        self.name, self.value = name, np.array(value, np.float64)
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    def assign(self, value):
+        self.value = np.broadcast_to(np.asarray(value, np.float64), self.value.shape).copy()
+        return self
+
+    def assign_add(self, value):
+        return self.assign(self.value + np.asarray(value, np.float64))
+
+    def numpy(self):
+        return self.value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value.astype(dtype) if dtype else self.value
+
+    def __float__(self):
+        return float(self.value)
 
 
 def _snake(name):

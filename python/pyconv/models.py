@@ -642,26 +642,37 @@ class Model:
             sample_weight = _class_weights_to_samples(ys[0], class_weight)
         return _Data(xs, ys, _sample_weights(sample_weight, len(xs[0])))
 
+    @property
+    def metrics_names(self):
+        """The names evaluate gives its values under, in order (Keras 2's
+        list, which scripts zip with evaluate's results)."""
+        self._require_compiled()
+        return list(self._logs(None))
+
     def _logs(self, sums, prefix=""):
         """Keras's log keys: loss and the metrics; with several outputs also
-        each output's loss and metrics under its name."""
-        logs = {prefix + "loss": sums.loss / sums.seen}
+        each output's loss and metrics under its name (sums None: the keys,
+        each with None)."""
+        logs = {prefix + "loss": sums.loss / sums.seen if sums else None}
         lists = self._metric_lists()
         sizes = [int(np.prod(s)) for s in self._output_shapes]
         single = len(lists) == 1
         names = self.output_names
         if not single:
             for j, out in enumerate(names):
-                logs[f"{prefix}{out}_loss"] = sums.losses[j] / sums.seen
+                logs[f"{prefix}{out}_loss"] = sums.losses[j] / sums.seen if sums else None
         key = lambda j, name: prefix + (name if single else f"{names[j]}_{name}")
         for j, per in enumerate(lists):
             for metric in per:
+                if sums is None:
+                    logs[key(j, metric if isinstance(metric, str) else metric.name)] = None
+                    continue
                 name, value = self._metric_value(sums, j, metric, sizes[j])
                 logs[key(j, name)] = value
         for j, per in enumerate(self._metric_lists(weighted=True)):
             for metric in per or []:  # Keras: "weighted_" where a plain metric has the name
                 name = metric.name if key(j, metric.name) not in logs else "weighted_" + metric.name
-                logs[key(j, name)] = float(metric.result())
+                logs[key(j, name)] = float(metric.result()) if sums else None
         return logs
 
     @staticmethod
@@ -678,11 +689,12 @@ class Model:
         return name, value
 
     def _batches_of(self, x, y, sample_weight, class_weight, batch_size, what="x"):
-        """Batches of arrays, of a PyDataset or of a generator (then y,
-        sample_weight and batch_size must not be given: the batches hold them).
-        x may also be the tuple (x, y) or (x, y, sample_weight), as Keras takes."""
+        """Batches of arrays, of a PyDataset or of a generator (then y and
+        sample_weight must not be given: the batches hold them; batch_size is
+        ignored, as Keras 3 ignores it). x may also be the tuple (x, y) or
+        (x, y, sample_weight), as Keras takes."""
         if py_dataset.is_batch_stream(x):
-            for name, value in (("y", y), ("sample_weight", sample_weight), ("batch_size", batch_size)):
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
                 if value is not None:
                     raise ValueError(f"`{name}` should not be given when {what} is a PyDataset or a "
                                      "generator: its batches hold the targets and weights")
@@ -822,7 +834,7 @@ class Model:
             self._run_batch(sums, *batch, training=False)
             if callbacks:
                 callbacks.on_test_batch_end(step, self._logs(sums))
-            if bar:
+            if bar and bar.live:  # (a pipe gets the finished line only)
                 bar.update(step + 1, self._logs(sums))
         if not sums.seen:
             raise ValueError("there were no batches to evaluate")
@@ -995,7 +1007,8 @@ class Model:
 
     def get_weights(self):
         """All weights, layer by layer, in Keras layouts."""
-        self._require_built()
+        if not getattr(self, "_moved_to", None):  # (a nested model's layers read their own)
+            self._require_built()
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
@@ -1051,7 +1064,10 @@ class Model:
         if isinstance(inputs, KerasTensor) or (isinstance(inputs, (list, tuple, dict)) and any(
                 isinstance(t, KerasTensor) for t in (inputs.values() if isinstance(inputs, dict)
                                                      else inputs))):
-            return self._call_symbolic(inputs)
+            return self._call_symbolic(inputs, training)
+        if self._graph is None and self._input_shape is None and isinstance(self, Sequential) \
+                and np.ndim(inputs) >= 1:  # Keras builds on the first call
+            self.build((None,) + np.shape(inputs)[1:])
         self._require_built()
         augments = training is not False and any(
             isinstance(layer, _AUGMENTATIONS) for layer in self.layers)
@@ -1094,29 +1110,34 @@ class Model:
         model._output_keys = config.get("output_keys", model._output_keys)
         return model
 
-    def _call_symbolic(self, inputs):
+    def _call_symbolic(self, inputs, training=None):
         """model(tensor) while building another model: a Sequential's layers
-        applied in turn (they move into the model being built)."""
+        applied in turn (they move into the model being built). With
+        training=False its dropout and batch normalization stay in inference
+        mode there, even once unfrozen (as Keras's base_model(x, training=False))."""
         if not isinstance(self, Sequential) or not isinstance(inputs, KerasTensor):
             raise TypeError("only a Sequential model can be called on a symbolic tensor (a "
                             "model inside another); build the outer model from the inner "
                             "functional model's layers")
         x = inputs
         for layer in self._move_layers_out("the functional model built from its output"):
+            if training is False and isinstance(layer, _TRAINING_MODAL):
+                layer._set_inference_mode()
             x = layer(x)
         return x
 
     def _move_layers_out(self, destination):
         """A model used inside another, as Keras nests one: its layers move
-        there (flattened), each with its weights and trainable flag, and this
-        model is left empty, saying where they went."""
+        there (flattened), each with its weights and trainable flag. This
+        model keeps the same layer objects (their weights, trainable flags
+        and config read and set as before), but runs no more on its own."""
         self._check_not_moved()
         layers = list(self.layers)
         for layer in layers:
             if layer._model is self:
                 layer._moved_weights = layer.get_weights()
             layer._model = layer._index = None
-        self.layers, self._graph, self._shapes = [], None, []
+        self._graph, self._shapes = None, []
         self._moved_to = destination
         return layers
 
@@ -1127,13 +1148,15 @@ class Model:
 
     @property
     def trainable(self):
-        """False freezes every layer (Keras's base_model.trainable = False)."""
-        return any(layer.trainable for layer in self.layers) if self.layers else True
+        """Keras's model.trainable: setting it sets every layer's (also once
+        the model is nested in another: base_model.trainable = False)."""
+        return getattr(self, "_trainable", True)
 
     @trainable.setter
     def trainable(self, value):
         for layer in self.layers:
             layer.trainable = value
+        self._trainable = bool(value)
 
     def _require_built(self):
         self._check_not_moved()
@@ -1143,13 +1166,18 @@ class Model:
                                  "(pyconv.Input(shape=...)) or call build() or fit() first")
             self.build()
 
-    def summary(self, print_fn=None):
-        """Prints each layer's output shape and parameter count, and the totals."""
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Prints each layer's output shape and parameter count, and the
+        totals (show_trainable: a column saying which layers train). Keras's
+        line_length, positions and expand_nested only change its layout here."""
+        if layer_range is not None:
+            raise ValueError("summary() lists every layer (layer_range=None)")
         print_fn = print_fn or print
         if self._input_shape is None:
             raise ValueError("the model is not built yet: give it an input shape "
                              "(pyconv.Input(shape=...)) or call build() first")
-        functional_model = self._inputs is not None
+        functional_model = not isinstance(self, Sequential)
         input_names = self.input_names
         rows, total, frozen = [], 0, 0
         shapes = self._shapes
@@ -1169,16 +1197,23 @@ class Model:
             if functional_model:
                 row += (", ".join(input_names[-1 - j] if j < 0 else self._node_layers[j].name
                                   for src in sources for j in src),)
+            if show_trainable:
+                row += ("Y" if layer.trainable else "N",)
             rows.append(row)
-        headers = ("Layer (type)", "Output Shape", "Param #", "Connected to")
-        widths = (33, 26, 12, 30)[:4 if functional_model else 3]
-        line = "".join(f"{h:<{w}}" for h, w in zip(headers, widths))
+        headers = ("Layer (type)", "Output Shape", "Param #") + (
+            ("Connected to",) if functional_model else ()) + (
+            ("Trainable",) if show_trainable else ())
+        widths = (33, 26, 12) + ((30,) if functional_model else ()) + (
+            (10,) if show_trainable else ())
+        # A cell as wide as its column still gets a space after it.
+        cell = lambda c, w: f"{c:<{w}}" if len(c) < w else c + " "
+        line = "".join(cell(h, w) for h, w in zip(headers, widths))
         print_fn(f'Model: "{self.name}"')
         print_fn("_" * sum(widths))
         print_fn(line)
         print_fn("=" * sum(widths))
         for row in rows:
-            print_fn("".join(f"{c:<{w}}" for c, w in zip(row, widths)))
+            print_fn("".join(cell(c, w) for c, w in zip(row, widths)))
         print_fn("=" * sum(widths))
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {total - frozen:,}")
@@ -1236,7 +1271,14 @@ class Sequential(Model):
             layer._model = layer._index = None
         if not self.layers:
             return
-        self.build()
+        try:
+            self.build()
+        except ValueError:
+            if self._graph is None:
+                raise
+            # The compiled loss no longer fits the new output (a classifier's
+            # head popped): as in Keras, compile again before training.
+            self._metrics = self._weighted_metrics = None
         for layer, weights in kept:
             layer.set_weights(weights)
 
@@ -1272,6 +1314,17 @@ class Sequential(Model):
             out, _ = _core.layer_info(layer.core_config(), previous)
             self._shapes.append(tuple(out))
         self.layers.append(layer)
+
+    def _adopt_graph(self, graph, node_layers):
+        super()._adopt_graph(graph, node_layers)
+        # Symbolic tensors through the stack, so that model.inputs, model.outputs
+        # and layer.output work as in Keras (a feature extractor from them).
+        x = Input(self._input_shape, name="input")
+        inputs = [x]
+        for layer, shape in zip(self.layers, self._shapes):
+            layer._calls = [KerasTensor((None,) + tuple(shape), layer=layer, inputs=[x])]
+            x = layer._calls[0]
+        self._set_tensors(inputs, None, [x], None)
 
     def build(self, input_shape=None):
         """Creates the C++ graph and initial weights. input_shape includes the

@@ -118,10 +118,21 @@ def _graph_lines(model):
     return nodes
 
 
-def plot_model(model, path):
+# Keras's plot_model options: pyconv always draws each layer's name and
+# output shape, top to bottom; these only change how Keras draws.
+_DRAWING_OPTIONS = ("show_shapes", "show_dtype", "show_layer_names", "rankdir", "expand_nested",
+                    "dpi", "show_layer_activations", "show_trainable")
+
+
+def plot_model(model, to_file="model.png", **options):
     """The layer graph with each layer's output shape: drawn by Graphviz's
     `dot` when it is installed, else by matplotlib (layers top to bottom,
-    branches side by side)."""
+    branches side by side). Keras's drawing options are accepted (see above)."""
+    unknown = sorted(set(options) - set(_DRAWING_OPTIONS))
+    if unknown:
+        raise TypeError(f"plot_model() got unexpected arguments {unknown}; it takes to_file and "
+                        f"Keras's {', '.join(_DRAWING_OPTIONS)}")
+    path = to_file
     model._require_built()
     nodes = _graph_lines(model)
     if shutil.which("dot"):

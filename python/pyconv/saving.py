@@ -50,6 +50,10 @@ def _map_metrics(fn, compiled):
 
 def check_path(filepath, overwrite):
     path = os.fspath(filepath)
+    if path.lower().endswith((".keras", ".h5", ".hdf5")):
+        raise ValueError(f"pyconv writes its own model file (.pcv, docs/pcv-format.md), not "
+                         f"Keras's .keras or HDF5 formats: name it e.g. "
+                         f"{os.path.splitext(path)[0].removesuffix('.weights')}.pcv")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     return path

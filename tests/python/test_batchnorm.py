@@ -79,6 +79,30 @@ def test_gradients_match_finite_differences(center, scale):
     check_layer_grads(runner, x, training=True, eps=1e-2)
 
 
+@pytest.mark.parametrize("center, scale", [(True, True), (False, True), (True, False)])
+def test_inference_mode_trains_gamma_and_beta_against_the_moving_statistics(center, scale):
+    """inference_mode (a model called with training=False inside another):
+    training uses the moving statistics, which stay as they are, and the
+    gradients are those of that fixed normalisation."""
+    rng = np.random.default_rng(4)
+    runner = _runner((3, 2, 4), center=center, scale=scale, inference_mode=True)
+    params = runner.get_params()
+    k = int(scale) + int(center)
+    params[k] = rng.standard_normal(4).astype(np.float32)         # moving mean
+    params[k + 1] = rng.uniform(0.5, 2, 4).astype(np.float32)     # moving variance
+    if scale:
+        params[0] = rng.uniform(0.5, 2, 4).astype(np.float32)
+    runner.set_params(params)
+    x = (rng.standard_normal((5, 3, 2, 4)) * 2 + 1).astype(np.float32)
+    gamma = params[0] if scale else 1.0
+    beta = params[1 if scale else 0] if center else 0.0
+    expected = numpy_batchnorm(x.astype(np.float64), gamma, beta, params[k], params[k + 1], 1e-3)
+    np.testing.assert_allclose(runner.forward(x, training=True), expected, rtol=1e-5, atol=1e-5)
+    check_layer_grads(runner, x, training=True, eps=1e-2)
+    for a, b in zip(runner.get_params()[k:], params[k:]):
+        np.testing.assert_array_equal(a, b)  # no step moved the statistics
+
+
 def test_arguments_are_checked():
     with pytest.raises(ValueError, match="momentum must be in"):
         L.BatchNormalization(momentum=1.5)

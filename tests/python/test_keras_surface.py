@@ -170,3 +170,113 @@ def test_a_feature_extractor_from_a_models_tensors():
     np.testing.assert_allclose(features.predict(x, verbose=0), np.maximum(x @ kernel + bias, 0),
                                rtol=1e-6, atol=1e-7)
     assert features.get_layer("hidden") is not model.get_layer("hidden")
+
+
+def test_fine_tuning_a_nested_base_as_the_transfer_learning_guide_does():
+    """base(inputs, training=False) keeps its batch normalization in inference
+    mode, also once unfrozen; base.trainable acts on its layers in the outer model."""
+    rng = np.random.default_rng(3)
+    x, y = rng.random((32, 6), dtype=np.float32), rng.integers(0, 2, 32)
+    base = pyconv.Sequential([pyconv.Input((6,)), L.Dense(8, name="d"),
+                              L.BatchNormalization(name="bn"), L.Dropout(0.5, name="drop")])
+    base.trainable = False
+    inputs = pyconv.Input((6,))
+    outputs = L.Dense(2, activation="softmax")(base(inputs, training=False))
+    model = pyconv.Model(inputs, outputs)
+    assert not model.get_layer("d").trainable and base.trainable is False
+    base.trainable = True  # unfreeze: the layers in the outer model follow
+    assert model.get_layer("d").trainable and model.get_layer("bn").trainable
+    model.compile(pyconv.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    gamma, beta, mean, variance = model.get_layer("bn").get_weights()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    new_gamma, new_beta, new_mean, new_variance = model.get_layer("bn").get_weights()
+    np.testing.assert_array_equal(new_mean, mean)  # inference mode: statistics kept
+    np.testing.assert_array_equal(new_variance, variance)
+    assert not np.array_equal(new_gamma, gamma) and not np.array_equal(new_beta, beta)
+    # ... and dropout does nothing: a training step's loss is the evaluated one
+    loss = model.evaluate(x, y, verbose=0)
+    assert model.test_on_batch(x, y) == pytest.approx(loss)
+    assert model.get_layer("bn").get_config()["inference_mode"] is True
+    assert len(base.get_weights()) == 6  # read from the outer model
+
+
+def test_more_of_the_keras_guides_surface(tmp_path, capsys):
+    x = np.ones((3, 3), np.float32)
+    unbuilt = pyconv.Sequential([L.Dense(2), L.Dense(4)])
+    assert unbuilt(x).shape == (3, 4)  # built by its first call, as in Keras
+    seq = pyconv.Sequential([pyconv.Input((3,)), L.Dense(2, name="a"), L.Dense(4, name="b")])
+    with pytest.warns(UserWarning, match="copies"):
+        extractor = pyconv.Model(seq.inputs, [layer.output for layer in seq.layers])
+    features = extractor.predict(x, verbose=0)
+    np.testing.assert_allclose(features[1], seq.predict(x, verbose=0), rtol=1e-6)
+    assert pyconv.Input((3,)).dtype == "float32"
+    seq.compile("adam", "mse", metrics=["mae"])
+    assert seq.metrics_names == ["loss", "mae"]
+    assert dict(zip(seq.metrics_names, seq.evaluate(x, np.ones((3, 4)), verbose=0))).keys() == {
+        "loss", "mae"}
+    seq.summary(show_trainable=True)
+    assert "Trainable" in capsys.readouterr().out
+    classifier = pyconv.Sequential([pyconv.Input((6, 6, 3)), L.Conv2D(4, 3),
+                                    L.GlobalAveragePooling2D(), L.Dense(3, activation="softmax")])
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    classifier.pop()
+    classifier.pop()  # feature maps: the loss no longer fits, so compile again, as in Keras
+    images = np.ones((2, 6, 6, 3), np.float32)
+    with pytest.raises(RuntimeError, match="compiled"):
+        classifier.fit(images, np.ones((2, 4, 4, 4)), verbose=0)
+    classifier.compile("adam", "mse")
+    classifier.fit(images, np.ones((2, 4, 4, 4)), verbose=0)
+    with pytest.raises(ValueError, match=".pcv"):
+        seq.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="unknown size"):
+        pyconv.Input((None, 10))
+    with pytest.raises(AttributeError, match="pyconv.layers has no 'CenterCrop'; its layers"):
+        L.CenterCrop
+    with pytest.raises(ValueError, match="made with its model"):
+        L.Dense(2).build((None, 4))
+    with pytest.raises(TypeError, match="every output needs a loss"):
+        seq.compile("adam", [None])
+
+    class Own(L.Layer):
+        def call(self, inputs):
+            return inputs
+    with pytest.raises(TypeError, match="Layer subclass with its own call"):
+        Own()
+
+    class OwnLoss(pyconv.losses.Loss):
+        def call(self, y_true, y_pred):
+            return 0
+    with pytest.raises(TypeError, match="Loss subclass with its own call"):
+        OwnLoss()
+    pyconv.callbacks.TensorBoard(log_dir=tmp_path, histogram_freq=0, embeddings_freq=0,
+                                 update_freq="epoch")
+    with pytest.raises(TypeError, match="histogram_freq=1"):
+        pyconv.callbacks.TensorBoard(log_dir=tmp_path, histogram_freq=1)
+
+
+def test_a_metric_of_your_own_as_the_keras_guide_writes_it():
+    class CategoricalTruePositives(pyconv.metrics.Metric):
+        def __init__(self, name="categorical_true_positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.true_positives = self.add_variable(shape=(), name="ctp", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            values = (np.argmax(y_pred, axis=1) == np.asarray(y_true).reshape(-1)).astype(float)
+            if sample_weight is not None:
+                values = values * np.asarray(sample_weight).reshape(-1)
+            self.true_positives.assign_add(values.sum())
+
+        def result(self):
+            return self.true_positives
+
+        def reset_state(self):
+            self.true_positives.assign(0.0)
+    rng = np.random.default_rng(5)
+    x, y = rng.random((20, 4), dtype=np.float32), rng.integers(0, 3, 20)
+    model = pyconv.Sequential([pyconv.Input((4,)), L.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=[CategoricalTruePositives()])
+    history = model.fit(x, y, batch_size=5, epochs=1, verbose=0)
+    logs = model.evaluate(x, y, return_dict=True, verbose=0)
+    assert logs["categorical_true_positives"] == float(
+        (model.predict(x, verbose=0).argmax(1) == y).sum())
+    assert "categorical_true_positives" in history.history

@@ -10,12 +10,20 @@ from .base import Callback
 from .event_file import EventFileWriter
 
 
+# Keras's arguments for what pyconv does not write: each accepted at the value
+# that turns it off (scripts spell out the defaults); any other is refused.
+_OFF = {"histogram_freq": 0, "write_graph": False, "write_images": False,
+        "write_steps_per_second": False, "profile_batch": 0, "embeddings_freq": 0,
+        "embeddings_metadata": None}
+
+
 class TensorBoard(Callback):
-    def __init__(self, log_dir="logs", update_freq="epoch", **unsupported):
+    def __init__(self, log_dir="logs", update_freq="epoch", **others):
         super().__init__()
+        unsupported = sorted(k for k, v in others.items() if k not in _OFF or v != _OFF[k])
         if unsupported:
             raise TypeError(f"pyconv's TensorBoard writes the logged scalars only; it does not "
-                            f"take {', '.join(sorted(unsupported))}")
+                            f"take {', '.join(f'{k}={others[k]!r}' for k in unsupported)}")
         if update_freq not in ("epoch", "batch") and not (isinstance(update_freq, int)
                                                           and update_freq > 0):
             raise ValueError(f"update_freq must be 'epoch', 'batch' or a positive integer, "

@@ -31,3 +31,9 @@ __all__ = [
     "Subtract", "UpSampling2D", "ZeroPadding2D", "add", "average", "concatenate", "maximum",
     "multiply", "subtract",
 ]
+
+
+def __getattr__(name):
+    """A Keras layer pyconv lacks: say so, and what there is."""
+    raise AttributeError(f"pyconv.layers has no {name!r}; its layers: " + ", ".join(
+        n for n in __all__ if n[0].isupper()))

@@ -72,6 +72,10 @@ class Layer:
 
     def __init__(self, name=None, input_shape=None, trainable=True, dtype=None, input_dim=None,
                  activity_regularizer=None):
+        if self.core_type is None and not type(self).__name__.startswith("_"):
+            raise TypeError(f"{type(self).__name__}: pyconv's layers run in its C++ core, so a "
+                            "Layer subclass with its own call() is not supported; build it "
+                            "from pyconv's layers (a Sequential, or the functional API)")
         if input_dim is not None:  # Keras's older way to give a vector input's size
             if input_shape is not None:
                 raise ValueError("give input_shape or input_dim, not both")
@@ -164,9 +168,21 @@ class Layer:
         """A layer belongs to one model: its weights live in that model's graph."""
         if self._model is not None and self._model is not model:
             raise ValueError(f"layer '{self.name}' already belongs to model "
-                             f"'{self._model.name}' and holds its weights there; create a new "
-                             "layer (e.g. type(layer).from_config(layer.get_config())) for "
-                             "another model")
+                             f"'{self._model.name}' and holds its weights there; for a model "
+                             "of its first layers with their weights, make one from its tensors "
+                             "(pyconv.Model(model.inputs, layer.output) copies them), or create "
+                             "a new layer (type(layer).from_config(layer.get_config()))")
+
+    def build(self, input_shape=None):
+        """Keras builds a lone layer's weights here; pyconv makes them with the model."""
+        raise ValueError(f"layer '{self.name}': a layer's weights are made with its model; put "
+                         "it in one (pyconv.Sequential([pyconv.Input(shape), layer]))")
+
+    def _set_inference_mode(self):
+        """Runs as at inference in training too (dropout, batch normalization
+        called with training=False); only before the layer is in a model."""
+        self._args["inference_mode"] = True
+        self._validate()
 
     def _attach(self, model, index):
         """Binds the layer to the built model that holds its weights."""

@@ -47,7 +47,7 @@ class Dropout(Layer):
 
     core_type = "Dropout"
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+    def __init__(self, rate, noise_shape=None, seed=None, inference_mode=False, **kwargs):
         super().__init__(**kwargs)
         if noise_shape is not None:
             raise ValueError("noise_shape is not supported; expected None")
@@ -56,7 +56,18 @@ class Dropout(Layer):
         self._args = {"rate": float(rate)}
         if seed is not None:
             self._args["seed"] = int(seed)
+        _inference_mode_arg(self._args, inference_mode)
         self._validate()
+
+
+def _inference_mode_arg(args, inference_mode):
+    """inference_mode=True (set by a Sequential called with training=False
+    inside another model, as Keras's base_model(x, training=False)): the
+    layer runs as at inference in training too. Kept in the config only when set."""
+    if not isinstance(inference_mode, bool):
+        raise TypeError(f"inference_mode must be True or False, received {inference_mode!r}")
+    if inference_mode:
+        args["inference_mode"] = True
 
 
 class KerasTensor:
@@ -64,6 +75,8 @@ class KerasTensor:
     layer's output will have, and which layer makes it from which tensors.
     Calling a layer on KerasTensors gives another; pyconv.Model(inputs,
     outputs) turns the graph they describe into a model."""
+
+    dtype = "float32"  # every tensor pyconv computes
 
     def __init__(self, shape, layer=None, inputs=(), name=None):
         self.shape = tuple(shape)
@@ -83,6 +96,10 @@ class Input(KerasTensor):
     def __init__(self, shape, batch_size=None, dtype=None, name=None):
         if dtype not in (None, "float32"):
             raise ValueError(f"only dtype='float32' is supported, received {dtype!r}")
+        if isinstance(shape, (tuple, list)) and any(d is None for d in shape):
+            raise ValueError(f"shape {tuple(shape)!r} has a dimension of unknown size (None): "
+                             "pyconv builds every layer for one fixed input shape; give the "
+                             "size (pad or crop the data to it)")
         try:
             shape = tuple(int(d) for d in shape)
         except TypeError:
@@ -109,7 +126,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
-                 moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs):
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 inference_mode=False, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("momentum", momentum), ("epsilon", epsilon)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -121,6 +139,7 @@ class BatchNormalization(Layer):
                       "beta_initializer": beta_initializer, "gamma_initializer": gamma_initializer,
                       "moving_mean_initializer": moving_mean_initializer,
                       "moving_variance_initializer": moving_variance_initializer}
+        _inference_mode_arg(self._args, inference_mode)
         self._validate()
 
 

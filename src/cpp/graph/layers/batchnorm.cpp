@@ -5,7 +5,9 @@
 //              moving = momentum * moving + (1 - momentum) * batch.
 //   inference: the same with the moving statistics; also in training when
 //              the layer is frozen (trainable = False), as in Keras, so that
-//              fine-tuning leaves a pretrained network's statistics alone.
+//              fine-tuning leaves a pretrained network's statistics alone,
+//              and with inference_mode (a model called with training=False
+//              inside another, in Keras), where gamma and beta still train.
 // Weights in Keras's order: gamma (scale=True), beta (center=True),
 // moving_mean, moving_variance (state: never trained).
 #include <algorithm>
@@ -76,7 +78,8 @@ class BatchNormLayer : public Layer {
   explicit BatchNormLayer(const Attrs& a) : Layer(a) {
     a.check_known({"axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
                    "gamma_initializer", "moving_mean_initializer",
-                   "moving_variance_initializer"});
+                   "moving_variance_initializer", "inference_mode"});
+    inference_mode_ = a.get_bool("inference_mode", false);
     if (a.get_int("axis", -1) != -1)
       throw ValueError(cat(who(), ": only axis=-1 (the channels of channels-last data) is "
                                   "supported, received ", a.get_int("axis", -1)));
@@ -143,8 +146,8 @@ class BatchNormLayer : public Layer {
                 const std::vector<Tensor*>& din, const RunContext& ctx) override {
     require_training("backward");
     const int64_t C = dout.dim(-1), rows = dout.numel() / C;
-    if (!batch_statistics(ctx)) {  // frozen: a fixed affine map per channel
-      frozen_backward(dout, din[0], C, rows, ctx);
+    if (!batch_statistics(ctx)) {  // frozen or in inference mode: a fixed map per channel
+      fixed_backward(*in[0], dout, din[0], C, rows, ctx);
       return;
     }
     State& s = state_of<State>(ctx);
@@ -198,14 +201,45 @@ class BatchNormLayer : public Layer {
     std::vector<float> shift, mult, offset;  // the forward pass's per-channel map
   };
 
-  bool batch_statistics(const RunContext& ctx) const { return ctx.training && trainable(); }
+  bool batch_statistics(const RunContext& ctx) const {
+    return ctx.training && trainable() && !inference_mode_;
+  }
 
-  void frozen_backward(const Tensor& dout, Tensor* dx, int64_t C, int64_t rows,
-                       const RunContext& ctx) {
+  // y = gamma * (x - moving_mean) * inv_std + beta with the moving statistics
+  // fixed: dx = gamma * inv_std * dy; a trainable layer (inference mode) also
+  // gets dgamma = sum(dy * x_hat) and dbeta = sum(dy), a frozen one none.
+  void fixed_backward(const Tensor& x_in, const Tensor& dout, Tensor* dx, int64_t C,
+                      int64_t rows, const RunContext& ctx) {
     for (Param& p : params_)
       if (!p.is_state) p.grad.zero();
-    if (!dx) return;
     const float* var = moving(1);
+    std::vector<float> inv_std(C);
+    for (int64_t c = 0; c < C; ++c)
+      inv_std[c] = 1.f / std::sqrt(var[c] + static_cast<float>(epsilon_));
+    if (trainable() && (scale_ || center_)) {
+      const float* x = x_in.data();
+      const float* dy = dout.data();
+      const float* mean = moving(0);
+      const std::vector<double> sums = channel_sums(rows, C, 2, ctx.threads, [&](int64_t r, float* acc) {
+        const float* xr = x + r * C;
+        const float* dyr = dy + r * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+          acc[c] += dyr[c];
+          acc[C + c] += dyr[c] * ((xr[c] - mean[c]) * inv_std[c]);
+        }
+      });
+      size_t k = 0;
+      if (scale_) {
+        float* dgamma = params_[k++].grad.data();
+        for (int64_t c = 0; c < C; ++c) dgamma[c] = static_cast<float>(sums[C + c]);
+      }
+      if (center_) {
+        float* dbeta = params_[k++].grad.data();
+        for (int64_t c = 0; c < C; ++c) dbeta[c] = static_cast<float>(sums[c]);
+      }
+    }
+    if (!dx) return;
     std::vector<float> mult(C);
     for (int64_t c = 0; c < C; ++c)
       mult[c] = gamma(c) / std::sqrt(var[c] + static_cast<float>(epsilon_));
@@ -267,6 +301,7 @@ class BatchNormLayer : public Layer {
 
   double momentum_ = 0.99, epsilon_ = 1e-3;
   bool center_ = true, scale_ = true;
+  bool inference_mode_ = false;  // moving statistics in training too (see the top)
 };
 
 }  // namespace
