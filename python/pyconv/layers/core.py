@@ -59,6 +59,13 @@ class Dropout(Layer):
         _inference_mode_arg(self._args, inference_mode)
         self._validate()
 
+    def core_config(self):
+        # In inference mode the core gets rate 0: the identity in training too.
+        config = super().core_config()
+        if config.pop("inference_mode", False):
+            config["rate"] = 0.0
+        return config
+
 
 def _inference_mode_arg(args, inference_mode):
     """inference_mode=True (set by a Sequential called with training=False

@@ -21,12 +21,10 @@ namespace {
 class DropoutLayer : public Layer {
  public:
   explicit DropoutLayer(const Attrs& a) : Layer(a), seed_(a) {
-    a.check_known({"rate", "seed", "noise_shape", "inference_mode"});
+    a.check_known({"rate", "seed", "noise_shape"});
     rate_ = static_cast<float>(a.get_float("rate", -1.0));
     if (!(rate_ >= 0.f && rate_ < 1.f))
       throw ValueError(cat(who(), ": rate must be in [0, 1), received ", a.get_float("rate", -1.0)));
-    // Called with training=False inside another model (Keras): the identity in training too.
-    if (a.get_bool("inference_mode", false)) rate_ = 0.f;
     if (a.has("noise_shape"))
       throw ValueError(cat(who(), ": noise_shape is not supported; expected it to be omitted"));
   }
