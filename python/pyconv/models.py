@@ -647,12 +647,14 @@ class Model:
         """The names evaluate gives its values under, in order (Keras 2's
         list, which scripts zip with evaluate's results)."""
         self._require_compiled()
-        return list(self._logs(None))
+        return list(self._logs(None, in_order=True))
 
-    def _logs(self, sums, prefix=""):
+    def _logs(self, sums, prefix="", in_order=False):
         """Keras's log keys: loss and the metrics; with several outputs also
         each output's loss and metrics under its name (sums None: the keys,
-        each with None)."""
+        each with None). Sorted by name, as Keras 3 hands logs to callbacks,
+        History and return_dict; in_order: loss first, then the metrics in
+        compile's order (evaluate's list)."""
         logs = {prefix + "loss": sums.loss / sums.seen if sums else None}
         lists = self._metric_lists()
         sizes = [int(np.prod(s)) for s in self._output_shapes]
@@ -673,7 +675,7 @@ class Model:
             for metric in per or []:  # Keras: "weighted_" where a plain metric has the name
                 name = metric.name if key(j, metric.name) not in logs else "weighted_" + metric.name
                 logs[key(j, name)] = float(metric.result()) if sums else None
-        return logs
+        return logs if in_order else dict(sorted(logs.items()))
 
     @staticmethod
     def _metric_value(sums, j, metric, size):
@@ -792,7 +794,8 @@ class Model:
             cbs.on_epoch_begin(epoch, None)
             if plan.verbose:
                 print(f"Epoch {epoch + 1}/{plan.epochs}", flush=True)
-            bar = ProgressBar(plan.steps) if plan.verbose == 1 and plan.steps else None
+            bar = ProgressBar(plan.steps, verbose=plan.verbose) if plan.verbose and plan.steps \
+                else None
             sums = self._pass_sums()
             batches = train.epoch(plan.steps, self._shuffle_rng if plan.shuffle else None,
                                   carry_on=plan.carry_on)
@@ -813,8 +816,8 @@ class Model:
                                            steps=plan.validation_steps,
                                            carry_on=plan.validation_steps is not None))
             if bar:
-                bar.finish(logs)
-            elif plan.verbose == 2:
+                bar.finish(logs, step + 1)
+            elif plan.verbose:  # (a generator's epoch: its length known only now)
                 print(f"{step + 1}/{step + 1}{format_logs(logs)}", flush=True)
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -844,9 +847,11 @@ class Model:
         return {prefix + k: v for k, v in logs.items()}
 
     def _results(self, logs, return_dict):
+        """evaluate's result: the logs, or (Keras's list) the loss and then
+        the metrics in compile's order."""
         if return_dict:
             return logs
-        values = list(logs.values())
+        values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -859,7 +864,7 @@ class Model:
         batches = self._batches_of(x, y, sample_weight, None, batch_size)
         try:
             total = batches.steps if steps is None else min(steps, batches.steps or steps)
-            bar = ProgressBar(total) if verbose == 1 and total else None
+            bar = ProgressBar(total, verbose=verbose) if verbose and total else None
             cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total, "verbose": verbose})
             logs = self._evaluate(batches, callbacks=cbs, steps=steps, bar=bar)
         finally:

@@ -1,5 +1,6 @@
-"""A Keras-like progress bar: live (step i/n, ETA, running metrics) on a
-terminal, one line per epoch otherwise (logs, CI)."""
+"""A progress bar as Keras 3 draws it: live (step i/n, ETA, running metrics)
+on a terminal, one line when done otherwise (logs, CI); verbose=2 writes only
+that line, without the bar."""
 
 import sys
 import time
@@ -13,22 +14,31 @@ def _format_time(seconds):
     return f"{seconds:.0f}s"
 
 
+def _per_step(seconds):
+    """Keras's time per step: 2s/step, 35ms/step or 410us/step."""
+    if seconds >= 1 or seconds == 0:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
+
+
 def format_logs(logs):
-    return "".join(f" - {k}: {v:.4f}" for k, v in logs.items())
+    return "".join(f" - {k}: {v:.4f}" if abs(v) > 1e-3 else f" - {k}: {v:.4e}"
+                   for k, v in logs.items())
 
 
 class ProgressBar:
-    def __init__(self, steps, stream=None, width=30, interval=0.1):
-        self.steps, self.width, self.interval = steps, width, interval
+    def __init__(self, steps, stream=None, width=20, interval=0.1, verbose=1):
+        self.steps, self.width, self.interval, self.verbose = steps, width, interval, verbose
         self.stream = stream if stream is not None else sys.stdout
-        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.live = verbose == 1 and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
         self._last_draw = 0.0
 
     def _bar(self, step):
         done = self.width * step // self.steps
-        arrow = ">" if step < self.steps and done < self.width else ""
-        return "[" + "=" * done + arrow + "." * (self.width - done - len(arrow)) + "]"
+        return "\u2501" * done + ("\u2500" * (self.width - done))
 
     def update(self, step, logs):
         """Redraw after `step` of `steps` (live mode only, at most every `interval` s)."""
@@ -39,14 +49,19 @@ class ProgressBar:
         elapsed = now - self.start
         eta = elapsed / step * (self.steps - step) if step else 0.0
         digits = len(str(self.steps))
-        self.stream.write(f"\r{step:{digits}d}/{self.steps} {self._bar(step)} - ETA: "
+        self.stream.write(f"\r{step:{digits}d}/{self.steps} {self._bar(step)} "
                           f"{_format_time(eta)}{format_logs(logs)}\033[K")
         self.stream.flush()
 
-    def finish(self, logs):
+    def finish(self, logs, done=None):
+        """The last line: `done` steps of `steps` (all by default)."""
+        done = self.steps if done is None else done
         elapsed = time.perf_counter() - self.start
-        per_step = elapsed / max(self.steps, 1) * 1000
-        line = (f"{self.steps}/{self.steps} {self._bar(self.steps)} - {_format_time(elapsed)} "
-                f"{per_step:.0f}ms/step{format_logs(logs)}")
+        per_step = _per_step(elapsed / max(done, 1))
+        count = f"{done}/{self.steps}"
+        if self.verbose == 2:
+            line = f"{count} - {elapsed:.0f}s - {per_step}{format_logs(logs)}"
+        else:
+            line = f"{count} {self._bar(done)} {elapsed:.0f}s {per_step}{format_logs(logs)}"
         self.stream.write(("\r" if self.live else "") + line + ("\033[K" if self.live else "") + "\n")
         self.stream.flush()

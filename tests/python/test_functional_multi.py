@@ -42,7 +42,10 @@ def test_two_inputs_two_outputs_losses_are_weighted_and_logged_per_output():
     assert probs.shape == (24, 3) and pred.shape == (24, 2)
     ce, mse = _cross_entropy(probs, labels), float(np.mean((pred - values) ** 2))
     logs = model.evaluate([image, side], [labels, values], return_dict=True, verbose=0)
-    assert list(logs) == ["loss", "label_loss", "value_loss", "label_accuracy"]
+    assert list(logs) == ["label_accuracy", "label_loss", "loss", "value_loss"]  # Keras 3's order
+    assert model.metrics_names == ["loss", "label_loss", "value_loss", "label_accuracy"]
+    assert model.evaluate([image, side], [labels, values], verbose=0) == pytest.approx(
+        [logs[k] for k in model.metrics_names])  # the list: loss first, as Keras
     np.testing.assert_allclose(logs["label_loss"], ce, rtol=1e-5)
     np.testing.assert_allclose(logs["value_loss"], mse, rtol=1e-5)
     np.testing.assert_allclose(logs["loss"], 0.5 * ce + 2.0 * mse, rtol=1e-5)

@@ -102,7 +102,8 @@ def test_output_metrics_during_fit_and_evaluate_match_the_objects_on_predictions
     precision, accuracy = M.Precision(), M.BinaryAccuracy()
     precision.update_state(y, p, sample_weight=w)
     accuracy.update_state(y, p, sample_weight=w)
-    assert list(weighted) == ["loss", "accuracy", "auc", "weighted_accuracy", "precision"]
+    assert list(weighted) == ["accuracy", "auc", "loss", "precision", "weighted_accuracy"]
+    assert model.metrics_names == ["loss", "accuracy", "auc", "weighted_accuracy", "precision"]
     assert weighted["accuracy"] == pytest.approx(logs["accuracy"])
     assert weighted["weighted_accuracy"] == pytest.approx(accuracy.result())
     assert weighted["precision"] == pytest.approx(precision.result())
