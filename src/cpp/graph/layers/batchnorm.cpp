@@ -153,29 +153,12 @@ class BatchNormLayer : public Layer {
     State& s = state_of<State>(ctx);
     const float* x = in[0]->data();
     const float* dy = dout.data();
-    // Sums per channel of dy and of dy * x_hat, in double: rows may be many.
     const float* mean = s.mean.data();
     const float* inv_std = s.inv_std.data();
-    const std::vector<double> sums = channel_sums(rows, C, 2, ctx.threads, [&](int64_t r, float* acc) {
-      const float* xr = x + r * C;
-      const float* dyr = dy + r * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) {
-        acc[c] += dyr[c];
-        acc[C + c] += dyr[c] * ((xr[c] - mean[c]) * inv_std[c]);
-      }
-    });
+    const std::vector<double> sums = grad_sums(x, dy, mean, inv_std, rows, C, ctx.threads);
     const double* sum_dy = sums.data();
     const double* sum_dy_xhat = sums.data() + C;
-    size_t k = 0;
-    if (scale_) {
-      float* dgamma = params_[k++].grad.data();
-      for (int64_t c = 0; c < C; ++c) dgamma[c] = static_cast<float>(sum_dy_xhat[c]);
-    }
-    if (center_) {
-      float* dbeta = params_[k++].grad.data();
-      for (int64_t c = 0; c < C; ++c) dbeta[c] = static_cast<float>(sum_dy[c]);
-    }
+    store_affine_grads(sums, C);
     if (din[0]) {
       // dx = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
       float* dx = din[0]->data();
@@ -216,29 +199,9 @@ class BatchNormLayer : public Layer {
     std::vector<float> inv_std(C);
     for (int64_t c = 0; c < C; ++c)
       inv_std[c] = 1.f / std::sqrt(var[c] + static_cast<float>(epsilon_));
-    if (trainable() && (scale_ || center_)) {
-      const float* x = x_in.data();
-      const float* dy = dout.data();
-      const float* mean = moving(0);
-      const std::vector<double> sums = channel_sums(rows, C, 2, ctx.threads, [&](int64_t r, float* acc) {
-        const float* xr = x + r * C;
-        const float* dyr = dy + r * C;
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) {
-          acc[c] += dyr[c];
-          acc[C + c] += dyr[c] * ((xr[c] - mean[c]) * inv_std[c]);
-        }
-      });
-      size_t k = 0;
-      if (scale_) {
-        float* dgamma = params_[k++].grad.data();
-        for (int64_t c = 0; c < C; ++c) dgamma[c] = static_cast<float>(sums[C + c]);
-      }
-      if (center_) {
-        float* dbeta = params_[k++].grad.data();
-        for (int64_t c = 0; c < C; ++c) dbeta[c] = static_cast<float>(sums[c]);
-      }
-    }
+    if (trainable() && (scale_ || center_))
+      store_affine_grads(grad_sums(x_in.data(), dout.data(), moving(0), inv_std.data(), rows, C,
+                                   ctx.threads), C);
     if (!dx) return;
     std::vector<float> mult(C);
     for (int64_t c = 0; c < C; ++c)
@@ -246,6 +209,35 @@ class BatchNormLayer : public Layer {
     const std::vector<float> none(C, 0.f);
     channel_map(dout.data(), none.data(), mult.data(), none.data(), nullptr, nullptr, dx->data(),
                 rows, C, ctx.threads);
+  }
+
+  // Per channel, in double (rows may be many): sum(dy), then sum(dy * x_hat)
+  // with x_hat = (x - mean) * inv_std.
+  static std::vector<double> grad_sums(const float* x, const float* dy, const float* mean,
+                                       const float* inv_std, int64_t rows, int64_t C,
+                                       int threads) {
+    return channel_sums(rows, C, 2, threads, [&](int64_t r, float* acc) {
+      const float* xr = x + r * C;
+      const float* dyr = dy + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        acc[c] += dyr[c];
+        acc[C + c] += dyr[c] * ((xr[c] - mean[c]) * inv_std[c]);
+      }
+    });
+  }
+
+  // gamma's gradient sum(dy * x_hat) and beta's sum(dy), from grad_sums.
+  void store_affine_grads(const std::vector<double>& sums, int64_t C) {
+    size_t k = 0;
+    if (scale_) {
+      float* dgamma = params_[k++].grad.data();
+      for (int64_t c = 0; c < C; ++c) dgamma[c] = static_cast<float>(sums[C + c]);
+    }
+    if (center_) {
+      float* dbeta = params_[k++].grad.data();
+      for (int64_t c = 0; c < C; ++c) dbeta[c] = static_cast<float>(sums[c]);
+    }
   }
 
   float gamma(int64_t c) const { return scale_ ? params_[0].value.data()[c] : 1.f; }
