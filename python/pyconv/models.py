@@ -1142,6 +1142,7 @@ class Model:
             if layer._model is self:
                 layer._moved_weights = layer.get_weights()
             layer._model = layer._index = None
+            layer._calls = []  # its output is now the one in the outer model
         self._graph, self._shapes = None, []
         self._moved_to = destination
         return layers

@@ -197,6 +197,8 @@ def test_fine_tuning_a_nested_base_as_the_transfer_learning_guide_does():
     loss = model.evaluate(x, y, verbose=0)
     assert model.test_on_batch(x, y) == pytest.approx(loss)
     assert model.get_layer("bn").get_config()["inference_mode"] is True
+    assert model.get_layer("d").output.shape == (None, 8)
+    assert model.get_layer("d").input is inputs  # its call in the outer model
     assert len(base.get_weights()) == 6  # read from the outer model
 
 
