@@ -277,7 +277,7 @@ class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
 
 
 class _Counts(Metric):
-    """True/false positives of thresholded binary predictions."""
+    """The confusion counts (tp, fp, tn, fn) of thresholded binary predictions."""
 
     _config_keys = ("thresholds",)
 
@@ -286,7 +286,7 @@ class _Counts(Metric):
         super().__init__(name, dtype)
 
     def reset_state(self):
-        self.tp = self.fp = self.fn = 0.0
+        self.tp = self.fp = self.tn = self.fn = 0.0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         p = (np.asarray(y_pred) > self.thresholds).reshape(len(y_pred), -1)
@@ -295,6 +295,7 @@ class _Counts(Metric):
         w = w.reshape(len(p), 1)
         self.tp += float((w * (p & t)).sum())
         self.fp += float((w * (p & ~t)).sum())
+        self.tn += float((w * (~p & ~t)).sum())
         self.fn += float((w * (~p & t)).sum())
 
 

@@ -160,17 +160,6 @@ class SparseCategoricalCrossentropy(_Crossentropy):
 class _Count(_Counts):
     """One confusion count of thresholded binary predictions, summed."""
 
-    def reset_state(self):
-        super().reset_state()
-        self.tn = 0.0
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(y_true, y_pred, sample_weight)
-        w = np.ones(len(y_pred)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-        p = (np.asarray(y_pred) > self.thresholds).reshape(len(y_pred), -1)
-        t = (np.asarray(y_true) > 0.5).reshape(len(y_pred), -1)
-        self.tn += float((w.reshape(len(p), 1) * (~p & ~t)).sum())
-
     def result(self):
         return getattr(self, self._count_name)
 

@@ -122,7 +122,7 @@ class _ArrayBatches:
     def __init__(self, data, batch_size):
         self.data, self.batch_size = data, batch_size
         self.steps = -(-len(data) // batch_size)
-        self._pass = None  # carry_on: (order, next batch) of the pass over the data under way
+        self._order, self._next = None, 0  # carry_on: the pass under way, its next batch
 
     def epoch(self, steps=None, rng=None, carry_on=False):
         """This epoch's batches: the first `steps` of a new pass over the data;
@@ -130,14 +130,11 @@ class _ArrayBatches:
         `steps` of the pass under way, ending the epoch early where that pass
         ends, and starting a new (reshuffled) pass the epoch after."""
         n = len(self.data)
-        if self._pass is None or not carry_on:
-            self._pass = (rng.permutation(n) if rng is not None else None, 0)
-        order, first = self._pass
-        last = self.steps if steps is None else min(self.steps, first + steps)
-        if carry_on and steps is not None and first + steps > self.steps:
-            py_dataset.warn_ran_out(4)
-        self._pass = (order, last) if carry_on and last < self.steps else None
-        for idx in itertools.islice(_index_batches(n, self.batch_size, order), first, last):
+        if self._next == 0 or not carry_on:
+            self._order, self._next = (rng.permutation(n) if rng is not None else None), 0
+        first = self._next
+        last, self._next = py_dataset.epoch_span(first, steps, self.steps, carry_on)
+        for idx in itertools.islice(_index_batches(n, self.batch_size, self._order), first, last):
             yield self.data.take(idx)
 
     def close(self):
@@ -234,8 +231,11 @@ class _LogSums:
         The step's top-k counts follow the sample weights: for a weighted
         batch the top-k objects use the outputs instead."""
         counted = any(self.top_k) and not weighted
-        outputs = any(self.streams) or any(self.weighted) or (any(self.top_k) and weighted)
-        return outputs, [[m.core_top_k for m in per] for per in self.top_k] if counted else None
+        return (self._needs_outputs(weighted),
+                [[m.core_top_k for m in per] for per in self.top_k] if counted else None)
+
+    def _needs_outputs(self, weighted):
+        return any(self.streams) or any(self.weighted) or (any(self.top_k) and weighted)
 
     def add(self, n, result, ys, sample_weight):
         loss, losses, correct, abs_error, squared_error = result[:5]
@@ -247,8 +247,7 @@ class _LogSums:
             self.abs_error[j] += abs_error[j]
             self.squared_error[j] += squared_error[j]
         extras = list(result[5:])
-        outs = extras.pop(0) if extras and (any(self.streams) or any(self.weighted) or (
-            any(self.top_k) and sample_weight is not None)) else None
+        outs = extras.pop(0) if self._needs_outputs(sample_weight is not None) else None
         if outs is not None:
             for j, (y, out) in enumerate(zip(ys, outs)):
                 unweighted = self.streams[j] + (self.top_k[j] if sample_weight is not None else [])

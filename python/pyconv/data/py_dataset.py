@@ -83,6 +83,21 @@ def warn_ran_out(stacklevel):
                   "batches.", stacklevel=stacklevel)
 
 
+def epoch_span(first, steps, total, carry_on):
+    """An epoch's batches [first, last) in a pass of `total` batches (None:
+    endless), `steps` of them (None: the rest), and the batch the next epoch
+    starts from (0: a new pass). With carry_on (fit's steps_per_epoch) an
+    epoch that wants more than the pass has left ends with it, and Keras's
+    warning says so."""
+    if total is None:
+        last = first + steps
+    else:
+        last = total if steps is None else min(total, first + steps)
+        if carry_on and steps is not None and first + steps > total:
+            warn_ran_out(5)
+    return last, (last if carry_on and (total is None or last < total) else 0)
+
+
 _worker_dataset = None  # a worker process's dataset, set once when it starts
 
 
@@ -122,16 +137,10 @@ class DatasetBatches:
         (fit's steps_per_epoch, as Keras 3 does), the next `steps` after the
         last epoch's, the epoch ending early where the dataset ends."""
         first = self._next if carry_on else 0
-        if self.steps is None:
-            if steps is None:
-                raise ValueError(f"{type(self.dataset).__name__} has no end (num_batches is "
-                                 "None): give steps_per_epoch (or steps)")
-            n = first + steps
-        else:
-            n = self.steps if steps is None else min(first + steps, self.steps)
-            if carry_on and steps is not None and first + steps > self.steps:
-                warn_ran_out(4)
-        self._next = n if carry_on and (self.steps is None or n < self.steps) else 0
+        if self.steps is None and steps is None:
+            raise ValueError(f"{type(self.dataset).__name__} has no end (num_batches is None): "
+                             "give steps_per_epoch (or steps)")
+        n, self._next = epoch_span(first, steps, self.steps, carry_on)
         self.dataset.on_epoch_begin()
         ahead = collections.deque()
         submitted = first
