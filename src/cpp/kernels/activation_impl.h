@@ -116,20 +116,13 @@ void activation_forward_f32(Activation a, const float* x, float* y, int64_t n) {
   with_elementwise(a, [&](auto act) { forward_loop<decltype(act)::value>(x, y, n); });
 }
 
+// One read of x for both jobs: the cheap activations are memory-bound, and
+// GELU, tanh and sigmoid ran 2-4% faster so than after a scan of their own
+// (AVX2, 8192 values in L1; ELU 1% slower).
 bool activation_forward_checked_f32(Activation a, const float* x, float* y, int64_t n) {
-  using A = Activation;
-  switch (a) {  // memory-bound: one read of x instead of two
-    case A::Linear: return forward_checked_loop<A::Linear>(x, y, n);
-    case A::Relu: return forward_checked_loop<A::Relu>(x, y, n);
-    case A::Relu6: return forward_checked_loop<A::Relu6>(x, y, n);
-    case A::LeakyRelu: return forward_checked_loop<A::LeakyRelu>(x, y, n);
-    case A::HardSigmoid: return forward_checked_loop<A::HardSigmoid>(x, y, n);
-    default: {  // the computed ones: a scan of x is small beside them
-      const bool bad = any_non_finite(x, n);
-      activation_forward_f32(a, x, y, n);
-      return bad;
-    }
-  }
+  bool bad = false;
+  with_elementwise(a, [&](auto act) { bad = forward_checked_loop<decltype(act)::value>(x, y, n); });
+  return bad;
 }
 
 void activation_backward_f32(Activation a, const float* y, const float* dy, float* dx,

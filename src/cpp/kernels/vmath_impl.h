@@ -12,7 +12,8 @@
 // within 3e-7 absolute and 3 ulp relative; tanh as its comment says; the
 // activations built on expm1, log1p and the normal distribution (ELU,
 // SELU, softplus, GELU) within the bounds that test states for each (GELU's
-// 6 ulp held over every float too, by tests/cpp/test_vmath_floats.cpp).
+// 6 ulp held over every float too, by tests/cpp/test_vmath_floats.cpp: 5.4
+// with PCV_VMATH_STRIDE=1 on the reference ISA and on AVX2).
 // NaN stays NaN; +-inf give the limits.
 // The including file provides <algorithm>, <cmath>, <cstdint>, <cstring>
 // and <limits>.
@@ -20,33 +21,58 @@
 constexpr float kExpMax = 88.72283935546875f;   // log(FLT_MAX)
 constexpr float kExpMin = -87.33654022216797f;  // log(FLT_MIN): below, 0
 
-// p(r) 2^n: e^r for |r| <= ln2 / 2 + 0.1 by the Cephes polynomial, times
-// 2^n built in two halves so that n = 128 (or -150) does not overflow early.
-inline float exp_reduced(float n, float r) {
+// e^r for |r| <= ln2 / 2 + 0.1: the Cephes polynomial.
+inline float exp_poly(float r) {
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
+  return p * r * r + r + 1.f;
+}
+
+// exp_poly(r) 2^n, 2^n built in two halves so that n = 128 (or -150) does
+// not overflow early.
+inline float exp_reduced(float n, float r) {
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t half = ni >> 1;
   const int32_t e1 = (half + 127) << 23, e2 = (ni - half + 127) << 23;
   float s1, s2;
   std::memcpy(&s1, &e1, 4);
   std::memcpy(&s2, &e2, 4);
-  return p * s1 * s2;
+  return exp_poly(r) * s1 * s2;
 }
 
 constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer
 constexpr float kLn2Hi = 0.693359375f, kLn2Lo = 2.12194440e-4f;  // ln2 = hi - lo, hi exact in 9 bits
+
+// 2^n from the rounding sum k = n + 1.5 * 2^23 (exact): n + 127 is the
+// exponent field, read from k's low bits. Normal for n in [-126, 127];
+// n = 128 gives +inf. Unsigned: where a caller discards the result, n may be
+// anything.
+inline float pow2_of_rounded(float k) {
+  uint32_t e;
+  std::memcpy(&e, &k, 4);
+  e = (e + (127u - 0x4B400000u)) << 23;
+  float scale;
+  std::memcpy(&scale, &e, 4);
+  return scale;
+}
 
 // e^c for c already in [kExpMin, kExpMax]: no special values to sort out.
 inline float exp_in_range(float c) {
   // c = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness).
   const float n = (c * 1.44269504088896341f + kRound) - kRound;
   return exp_reduced(n, (c - n * kLn2Hi) + n * kLn2Lo);
+}
+
+// The same with one scale, a few instructions fewer: +inf where n = 128
+// (c above 127.5 ln2 = 88.38) instead of the largest floats.
+inline float exp_one_scale(float c) {
+  const float k = c * 1.44269504088896341f + kRound;
+  const float n = k - kRound;
+  return exp_poly((c - n * kLn2Hi) + n * kLn2Lo) * pow2_of_rounded(k);
 }
 
 // The argument clamped to exp_in_range's range; NaN comes out as kExpMin,
@@ -92,10 +118,12 @@ inline float log_vec(float x) {
   return (m + y) + fe * 0.693359375f;
 }
 
-// 1 / (1 + e^-x): at the clamp's ends e^-x is 0 or 1.6e38, giving 1 and the
-// smallest normal floats, as the limits do.
+// 1 / (1 + e^-x): at the clamp's ends e^-x is 1.2e-38 or +inf, giving 1 and
+// 0, the limits; 0 too from x = -88.38 on, where e^-x's one scale is +inf
+// and sigmoid is below the smallest normal float (one scale: 17% faster
+// than exp's two on AVX2).
 inline float sigmoid_vec(float x) {
-  const float y = 1.f / (1.f + exp_in_range(exp_clamp(-x)));
+  const float y = 1.f / (1.f + exp_one_scale(exp_clamp(-x)));
   return x != x ? x : y;
 }
 
@@ -149,57 +177,54 @@ inline float log1p_vec(float t) {
   return d == 0.f ? t : log_vec(u) * (t / d);
 }
 
-// e^(a + b) for a + b in [kExpMin, 0] (a normal result) and |b| < 0.1,
-// where the rounded sum a + b would lose b's low bits: a - n ln2hi is exact
-// (both are multiples of a's ulp, the difference below 1), so b joins the
-// small remainder instead. One scale 2^n, its exponent read from the bits
-// of the rounding sum (n + 1.5 * 2^23, exact); e^r by a degree-6 minimax
-// polynomial on |r| <= ln2 / 2 (3e-9 relative in float64), fitted here.
-inline float exp_split_normal(float a, float b) {
+// The normal density's e^(a + b) / sqrt(2 pi) for a + b in [kExpMin, 0]
+// (a normal scale) and |b| < 0.1, where the rounded sum a + b would lose
+// b's low bits: a - n ln2hi is exact (both are multiples of a's ulp, the
+// difference below 1), so b joins the small remainder r instead. One scale
+// 2^n, its exponent read from the bits of the rounding sum (n + 1.5 * 2^23,
+// exact); e^r by a degree-6 minimax polynomial on |r| <= ln2 / 2 (3e-9
+// relative in float64), fitted here, with 1 / sqrt(2 pi) in its
+// coefficients: 3e-8 with that constant rounded to float, one rounding
+// fewer than a product after it.
+inline float normal_density_split(float a, float b) {
+#ifdef __FP_FAST_FMAF  // b is w^2's rounding error, |b| < 1e-5: n from a alone
+  const float k = a * 1.44269504088896341f + kRound;
+#else
   const float k = (a + b) * 1.44269504088896341f + kRound;
+#endif
   const float n = k - kRound;
   const float r = ((a - n * kLn2Hi) + b) + n * kLn2Lo;
-  float p = 1.38145383e-3f;
-  p = p * r + 8.36874545e-3f;
-  p = p * r + 4.16683890e-2f;
-  p = p * r + 1.66665211e-1f;
-  p = p * r + 4.99999940e-1f;
-  p = p * r * r + r + 1.f;
-  int32_t e;
-  std::memcpy(&e, &k, 4);
-  e = (e + (127 - 0x4B400000)) << 23;  // (n + 127) << 23
-  float scale;
-  std::memcpy(&scale, &e, 4);
-  return p * scale;
+  float p = 5.51120320e-4f;
+  p = p * r + 3.33864638e-3f;
+  p = p * r + 1.66232828e-2f;
+  p = p * r + 6.64898008e-2f;
+  p = p * r + 1.99471116e-1f;
+  p = p * r + 3.98942292e-1f;
+  p = p * r + 3.98942292e-1f;
+  return p * pow2_of_rounded(k);
 }
 
-// The standard normal distribution function Phi (for GELU) in two parts.
-// Near 0, |v| < 0.5 sqrt 2: Phi(v) = 1/2 + v P(v^2). Beyond, the tail
-// Phi(-|v|) = G(t) e^(-v^2 / 2) with t = sqrt 2 / (sqrt 2 + |v|), never
-// 1 - Phi (no cancellation for negative v). P is a least-squares fit of
-// erf (2e-7 relative); G, degree 10, a weighted least-squares fit of
-// e^(v^2 / 2) Phi(-v) on [0.5 sqrt 2, kNormalTailEnd] (9e-9 relative in
-// float64; 2.5e-7 with FMA and 3e-7 without in float, t's roundings
-// included). Over every float (tests/cpp/test_vmath_floats.cpp,
-// PCV_VMATH_STRIDE=1) GELU is then within 5.3 ulp on the reference ISA and
-// 4.9 on AVX2.
-constexpr float kNormalNear = 0.70710678f;
+// The standard normal distribution's tail Phi(-w), w = |v| (for GELU), as
+// the density phi(w) = e^(-w^2 / 2) / sqrt(2 pi) times Mills's ratio
+// M(w) = Phi(-w) / phi(w); never 1 - Phi (no cancellation for negative v).
+// One formula from 0 to kNormalTailEnd, without branches: 1 / M(w) = w +
+// h(w) with h smooth (sqrt(2 / pi) at 0, falling like 1 / w), and h = P / Q,
+// so M = Q / (w Q + P). h is a rational P3 / Q4 fitted by weighted least
+// squares to h's error relative to w + h on [0, kNormalTailEnd] (4e-8 in
+// float64); P and Q have positive coefficients (Horner's rule does not
+// cancel for w >= 0). Written that way, Q's rounding errors cancel in the
+// quotient and P's shrink by h / (w + h) where w is large: M within 2e-7 in
+// float. (A polynomial in t = c / (c + w), or G = e^(w^2 / 2) Phi(-w) as one
+// rational function, erred twice as much, from t's roundings near 0 or
+// from Horner's rule at large w.)
+//
 // |v| beyond which v Phi(v) for negative v is below the smallest normal
-// float (5.8e-39 at -13.2) while e^(-v^2 / 2) is still normal (1.5e-38).
+// float (5.8e-39 at -13.2) while the density's scale 2^n is still normal
+// (n = -126; e^(-v^2 / 2) is 1.5e-38).
 constexpr float kNormalTailEnd = 13.2f;
 
-inline float normal_near_slope(float v) {  // P(v^2): Phi(v) = 1/2 + v P(v^2)
-  const float s = v * v;
-  float p = 1.04477615e-4f;
-  p = p * s - 1.18275313e-3f;
-  p = p * s + 9.97278560e-3f;
-  p = p * s - 6.64903373e-2f;
-  p = p * s + 3.98942292e-1f;
-  return p;
-}
-
 struct NormalTail {
-  float factor, gauss;  // Phi(-w) = factor * gauss, gauss = e^(-w^2 / 2)
+  float mills, pdf;  // Phi(-w) = mills * pdf, pdf = e^(-w^2 / 2) / sqrt(2 pi)
 };
 
 // Builds for size (-Os: the runtime-only ones) keep the tail out of line, one
@@ -211,27 +236,24 @@ struct NormalTail {
 #define PCV_SIZE_NOINLINE
 #endif
 
-// At w = min(|v|, kNormalTailEnd); NaN is left to the caller's selects.
-PCV_SIZE_NOINLINE inline NormalTail normal_tail(float v) {
-  const float w = std::min(std::fabs(v), kNormalTailEnd);
-  // sqrt 2 rounded to float, so that t costs two roundings on every ISA.
-  const float t = 1.41421354f / (1.41421354f + w);
-  float g = -0.622912169f;
-  g = g * t + 2.21252322f;
-  g = g * t - 3.00819755f;
-  g = g * t + 1.55836773f;
-  g = g * t + 0.384534448f;
-  g = g * t - 0.668598711f;
-  g = g * t - 0.0496045649f;
-  g = g * t + 0.125886112f;
-  g = g * t + 0.283582211f;
-  g = g * t + 0.282014579f;
-  g = g * t + 1.83032307e-06f;
+// For 0 <= w <= kNormalTailEnd; beyond (and for NaN) the values are
+// meaningless and the callers select theirs, so w needs no clamp here.
+PCV_SIZE_NOINLINE inline NormalTail normal_tail(float w) {
+  float p = 1.13700666e-2f;
+  p = p * w + 1.01728089e-1f;
+  p = p * w + 3.95627499e-1f;
+  p = p * w + 7.97884524e-1f;
+  float q = 1.13806063e-2f;
+  q = q * w + 1.01348557e-1f;
+  q = q * w + 4.24138278e-1f;
+  q = q * w + 9.51272607e-1f;
+  q = q * w + 1.f;
+  const float mills = q / (w * q + p);
   // e^(-w^2 / 2) needs w^2 to more than float's precision (for w = 13,
   // a relative 2^-24 of w^2 is 5e-6 of the result).
 #ifdef __FP_FAST_FMAF  // w^2 = s + e exactly, in two instructions
   const float s = w * w, e = std::fma(w, w, -s);
-  return {g, exp_split_normal(-0.5f * s, -0.5f * e)};
+  return {mills, normal_density_split(-0.5f * s, -0.5f * e)};
 #else
   // Without FMA, w^2 / 2 = hi^2 / 2 + (w - hi)(w + hi) / 2, hi being w's
   // upper 12 mantissa bits: hi^2 is exact, and -hi^2 / 2 has 24 significant
@@ -242,32 +264,32 @@ PCV_SIZE_NOINLINE inline NormalTail normal_tail(float v) {
   float hi;
   std::memcpy(&hi, &bits, 4);
   const float b = -0.5f * (w - hi) * (w + hi);
-  return {g, exp_split_normal(-0.5f * hi * hi, b)};
+  return {mills, normal_density_split(-0.5f * hi * hi, b)};
 #endif
 }
 
-// GELU(v) = v Phi(v). In the tail, q = v Phi(-|v|) is v times the tail's
-// factors before e^(-v^2 / 2), where Phi alone would already be subnormal
-// while v Phi is not; for positive v, v Phi(v) = v - q. Beyond
-// -kNormalTailEnd the result is below the smallest normal float: -0. NaN
-// fails every comparison and comes out of v - q as NaN; +inf as v - q with q
-// taken at kNormalTailEnd.
+// GELU(v) = v Phi(v) = max(v, 0) - |v| Phi(-|v|): for negative v the second
+// term alone, for positive v the first less a part at most half of it (no
+// cancellation either way). -0 rather than 0 for negative v, as v Phi(v) is;
+// beyond kNormalTailEnd the first term alone (v, or -0 where v Phi(v) is
+// below the smallest normal float). NaN fails v < 0 and |v| > kNormalTailEnd
+// and comes out of the subtraction as NaN.
 inline float gelu_vec(float v) {
-  const float near = v * (0.5f + v * normal_near_slope(v));
-  const NormalTail tail = normal_tail(v);
-  const float q = (std::min(v, kNormalTailEnd) * tail.factor) * tail.gauss;
-  const float far = v < 0.f ? q : v - q;
-  const float y = std::fabs(v) < kNormalNear ? near : far;
-  return v < -kNormalTailEnd ? -0.f : y;
+  const float w = std::fabs(v);
+  const NormalTail tail = normal_tail(w);
+  const float m = std::max(v, -0.f);
+  const float y = m - (w * tail.mills) * tail.pdf;
+  return w > kNormalTailEnd ? m : y;
 }
 
-// GELU's derivative Phi(v) + v phi(v): 0 and 1 beyond the tail's end.
+// GELU's derivative Phi(v) + v phi(v): 0 and 1 beyond the tail's end (NaN
+// stays NaN through the tail's arithmetic).
 inline float gelu_grad_vec(float v) {
-  const NormalTail tail = normal_tail(v);
-  const float left = tail.factor * tail.gauss;
-  float cdf = v < 0.f ? left : 1.f - left;
-  cdf = std::fabs(v) < kNormalNear ? 0.5f + v * normal_near_slope(v) : cdf;
-  const float g = cdf + v * 0.39894228040143268f * tail.gauss;
+  const float w = std::fabs(v);
+  const NormalTail tail = normal_tail(w);
+  const float left = tail.mills * tail.pdf;
+  const float cdf = v < 0.f ? left : 1.f - left;
+  const float g = cdf + v * tail.pdf;
   const float ends = v > 0.f ? 1.f : 0.f;
-  return std::fabs(v) > kNormalTailEnd ? ends : (v != v ? v : g);
+  return w > kNormalTailEnd ? ends : g;
 }
