@@ -33,6 +33,10 @@ import models
 from timing import compare, standalone
 
 CASES = [("lenet5", 64), ("lenet5_classic", 64), ("keras_example", 128)]
+# Models timed in one compare(), taking turns: the tanh / ReLU ratio is then
+# measured under the same load (timed one after the other, a busy spell
+# during one of them moved it by 0.3-0.5).
+GROUPS = [("lenet5", "lenet5_classic"), ("keras_example",)]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -107,25 +111,33 @@ def measure(settings, torch):
     """Times, per model: {"step"/"batch1": {impl: s}, "flops", "batch"}; the
     profiles; Keras's times (or None) and a line about them; the roofline."""
     rng = np.random.default_rng(0)
-    results, profiles = {}, {}
-    for name, batch in CASES:
-        pyconv.set_seed(0)
-        model = models.pyconv_model(name)
-        model.compile(pyconv.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
-        x = rng.uniform(0, 1, (batch, 28, 28, 1)).astype(np.float32)
-        y = rng.integers(0, 10, batch)
-        x1 = x[:1]
-        step = {"pyconv": lambda m=model: m.train_on_batch(x, y)}
-        one = {"pyconv": lambda m=model: m.predict_on_batch(x1)}
-        if torch is not None:
-            torch.manual_seed(0)
-            net = models.torch_model(torch, name)
-            models.copy_weights(torch, model, net)
-            step["torch"] = torch_step(torch, net, x, y)
-            one["torch"] = torch_batch1(torch, net, x1)
-        results[name] = {"step": {k: m.median for k, m in compare(step, settings).items()},
-                         "batch1": {k: m.median for k, m in compare(one, settings).items()},
-                         "flops": 6 * forward_macs(model) * batch, "batch": batch}
+    results, profiles, built = {}, {}, {}
+    batches = dict(CASES)
+    for group in GROUPS:
+        step, one = {}, {}
+        for name in group:
+            batch = batches[name]
+            pyconv.set_seed(0)
+            model = models.pyconv_model(name)
+            model.compile(pyconv.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+            x = rng.uniform(0, 1, (batch, 28, 28, 1)).astype(np.float32)
+            y = rng.integers(0, 10, batch)
+            x1 = x[:1]
+            built[name] = model, x, y
+            step[name, "pyconv"] = lambda m=model, x=x, y=y: m.train_on_batch(x, y)
+            one[name, "pyconv"] = lambda m=model, x1=x1: m.predict_on_batch(x1)
+            if torch is not None:
+                torch.manual_seed(0)
+                net = models.torch_model(torch, name)
+                models.copy_weights(torch, model, net)
+                step[name, "torch"] = torch_step(torch, net, x, y)
+                one[name, "torch"] = torch_batch1(torch, net, x1)
+            results[name] = {"step": {}, "batch1": {}, "flops": 6 * forward_macs(model) * batch,
+                             "batch": batch}
+        for what, cases in (("step", step), ("batch1", one)):
+            for (name, impl), m in compare(cases, settings).items():
+                results[name][what][impl] = m.median
+    for name, (model, x, y) in built.items():
         with pyconv.profile(model) as report:
             for _ in range(20):
                 model.train_on_batch(x, y)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -69,6 +70,12 @@ void set_num_threads(int64_t n) {
   if (n < 0)
     throw ValueError(cat("set_num_threads: n must be 0 (the default) or positive, received ", n));
   g_threads.store(static_cast<int>(std::min<int64_t>(n, max_threads())));
+}
+
+void parallel_copy(float* dst, const float* src, int64_t n, int threads) {
+  parallel_blocks(threads_for(n, threads), n, int64_t{1} << 16, [&](int64_t lo, int64_t hi) {
+    std::memcpy(dst + lo, src + lo, sizeof(float) * static_cast<size_t>(hi - lo));
+  });
 }
 
 }  // namespace pyconv

@@ -88,14 +88,23 @@ class ElementwiseMerge : public Layer {
     const int64_t cols = out.dim(-1), rows = out.numel() / cols;
     std::vector<Broadcast> views;
     for (const Tensor* x : in) views.emplace_back(out.shape(), x->shape());
+    auto takes_dout = [&](size_t k) {  // the common residual sum: dout itself
+      return din[k] && views[k].same() && (op_ == Op::Add || (op_ == Op::Subtract && k == 0));
+    };
+    std::vector<float*> copies_of_dout;
+    for (size_t k = 0; k < in.size(); ++k)
+      if (takes_dout(k)) copies_of_dout.push_back(din[k]->data());
+    const float* dy = dout.data();
+    // One read of each block of dout for all of them.
+    parallel_blocks(threads_for(out.numel(), ctx.threads), copies_of_dout.empty() ? 0 : out.numel(),
+                    int64_t{1} << 16, [&](int64_t lo, int64_t hi) {
+      for (float* dx : copies_of_dout)
+        std::memcpy(dx + lo, dy + lo, sizeof(float) * static_cast<size_t>(hi - lo));
+    });
     for (size_t k = 0; k < in.size(); ++k) {
-      if (!din[k]) continue;
+      if (!din[k] || takes_dout(k)) continue;
       float* dx = din[k]->data();
       const Broadcast& to = views[k];
-      if (to.same() && (op_ == Op::Add || (op_ == Op::Subtract && k == 0))) {
-        std::memcpy(dx, dout.data(), sizeof(float) * out.numel());  // the common residual sum
-        continue;
-      }
       // A broadcast input takes the sum over the rows and columns it was
       // repeated along. Its rows are shared: a small one (a squeeze-and-
       // excitation gate) is summed in a fixed number of blocks of rows, each

@@ -7,14 +7,15 @@
 #include "core/training.h"
 #include "core/error.h"
 #include "graph/layer.h"
+#include "graph/layers/same_bytes.h"
 
 namespace pyconv {
 
 namespace {
 
-class ReshapeLayer : public Layer {
+class ReshapeLayer : public SameBytesLayer {
  public:
-  explicit ReshapeLayer(const Attrs& a) : Layer(a) {
+  explicit ReshapeLayer(const Attrs& a) : SameBytesLayer(a) {
     a.check_known({"target_shape"});
     target_ = a.get_int_list("target_shape");
   }
@@ -38,18 +39,6 @@ class ReshapeLayer : public Layer {
       throw ShapeError(cat(who(), ": cannot reshape ", batch_shape_str(inputs[0]), " (",
                            total, " values per sample) to ", batch_shape_str(target_)));
     return out;
-  }
-
-  BackwardReads backward_reads() const override { return {false, false}; }
-
-  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext&) const override {
-    std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
-  }
-
-  void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
-                const std::vector<Tensor*>& din, const RunContext&) override {
-    require_training("backward");
-    if (din[0]) std::memcpy(din[0]->data(), dout.data(), sizeof(float) * dout.numel());
   }
 
  private:

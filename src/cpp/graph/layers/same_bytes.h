@@ -1,0 +1,32 @@
+// Layers whose output holds the input's bytes unchanged (Flatten, Reshape):
+// forward and backward are copies.
+#pragma once
+#include <cstring>
+
+#include "core/threads.h"
+#include "core/training.h"
+#include "graph/layer.h"
+
+namespace pyconv {
+
+class SameBytesLayer : public Layer {
+ public:
+  using Layer::Layer;
+
+  BackwardReads backward_reads() const override { return {false, false}; }
+
+  void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
+    if constexpr (kTrainingBuilt)  // (the runtime-only builds keep their bytes: batch 1 is small)
+      parallel_copy(out.data(), in[0]->data(), out.numel(), ctx.threads);
+    else
+      std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
+  }
+
+  void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
+                const std::vector<Tensor*>& din, const RunContext& ctx) override {
+    require_training("backward");
+    if (din[0]) parallel_copy(din[0]->data(), dout.data(), dout.numel(), ctx.threads);
+  }
+};
+
+}  // namespace pyconv
