@@ -33,9 +33,11 @@ import models
 from timing import compare, standalone
 
 CASES = [("lenet5", 64), ("lenet5_classic", 64), ("keras_example", 128)]
-# Models timed in one compare(), taking turns: the tanh / ReLU ratio is then
-# measured under the same load (timed one after the other, a busy spell
-# during one of them moved it by 0.3-0.5).
+# Models whose pyconv versions are timed in one compare(), taking turns, and
+# their PyTorch versions in another: the tanh / ReLU ratio is then measured
+# under the same load (timed one after the other, a busy spell during one of
+# them moved it by 0.3-0.5), and neither model follows PyTorch's calls (whose
+# threads keep spinning for a while after them) more often than the other.
 GROUPS = [("lenet5", "lenet5_classic"), ("keras_example",)]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -135,8 +137,10 @@ def measure(settings, torch):
             results[name] = {"step": {}, "batch1": {}, "flops": 6 * forward_macs(model) * batch,
                              "batch": batch}
         for what, cases in (("step", step), ("batch1", one)):
-            for (name, impl), m in compare(cases, settings).items():
-                results[name][what][impl] = m.median
+            for impl in ("pyconv", "torch"):
+                mine = {key: fn for key, fn in cases.items() if key[1] == impl}
+                for (name, _), m in (compare(mine, settings).items() if mine else ()):
+                    results[name][what][impl] = m.median
     for name, (model, x, y) in built.items():
         with pyconv.profile(model) as report:
             for _ in range(20):
