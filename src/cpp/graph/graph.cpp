@@ -567,7 +567,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   }
   c.inputs_ = xs;
   c.training_ = training;
-  c.step_ = step_;
+  c.step_ = rc.step;  // the key this forward's random draws took (backward replays them)
 }
 
 namespace {

@@ -7,15 +7,16 @@
 
 namespace pyconv::kernels {
 
-// dropout_forward_f32:  for i in [lo, hi): mask[i] = whether element i's hash
+// dropout_forward_f32:  for i in [lo, hi): keep = whether element i's hash
 //                       bits under the key (k0, k1) reach `threshold`, and
-//                       y[i] = mask[i] ? x[i] * scale : 0
-// dropout_backward_f32: dx[i] = mask[i] ? dy[i] * scale : 0 (dx may be dy)
-#define PCV_DROPOUT_DECLS                                                                   \
-  void dropout_forward_f32(const float* x, float* y, uint8_t* mask, int64_t lo, int64_t hi, \
-                           uint32_t k0, uint32_t k1, uint32_t threshold, float scale);      \
-  void dropout_backward_f32(const float* dy, const uint8_t* mask, float* dx, int64_t lo,     \
-                            int64_t hi, float scale);
+//                       y[i] = keep ? x[i] * scale : 0
+// dropout_backward_f32: dx[i] = keep ? dy[i] * scale : 0 with keep hashed
+//                       again from the same key (dx may be dy)
+#define PCV_DROPOUT_DECLS                                                                    \
+  void dropout_forward_f32(const float* x, float* y, int64_t lo, int64_t hi, uint32_t k0,    \
+                           uint32_t k1, uint32_t threshold, float scale);                    \
+  void dropout_backward_f32(const float* dy, float* dx, int64_t lo, int64_t hi, uint32_t k0, \
+                            uint32_t k1, uint32_t threshold, float scale);
 
 namespace ref {
 PCV_DROPOUT_DECLS

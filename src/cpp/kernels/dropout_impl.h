@@ -1,9 +1,10 @@
 // Dropout's element loops, included once per ISA inside that ISA's namespace
 // (dropout_ref.cpp, dropout_avx2.cpp, dropout_avx512.cpp). Everything comes
-// in arguments: the mask's byte stores may alias anything, and values read
-// through memory would then be read again for every element instead of the
-// loop vectorising. The including file provides <cstdint> and
-// kernels/dropout.h.
+// in arguments (values read through memory could be read again for every
+// element instead of the loop vectorising). No mask is stored: backward
+// hashes the kept elements again, a few integer operations a value where a
+// byte a value would be written and read back (the passes are
+// memory-bound). The including file provides <cstdint> and kernels/dropout.h.
 
 namespace {
 
@@ -25,22 +26,22 @@ inline uint32_t element_bits(uint32_t k0, uint32_t k1, uint64_t i) {
 
 }  // namespace
 
-void dropout_forward_f32(const float* x, float* y, uint8_t* mask, int64_t lo, int64_t hi,
-                         uint32_t k0, uint32_t k1, uint32_t threshold, float scale) {
+void dropout_forward_f32(const float* x, float* y, int64_t lo, int64_t hi, uint32_t k0,
+                         uint32_t k1, uint32_t threshold, float scale) {
 #pragma omp simd
   for (int64_t i = lo; i < hi; ++i) {
-    const uint32_t keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
+    const bool keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
     const float v = x[i] * scale;
-    mask[i] = static_cast<uint8_t>(keep);
     y[i] = keep ? v : 0.f;
   }
 }
 
-void dropout_backward_f32(const float* dy, const uint8_t* mask, float* dx, int64_t lo,
-                          int64_t hi, float scale) {
+void dropout_backward_f32(const float* dy, float* dx, int64_t lo, int64_t hi, uint32_t k0,
+                          uint32_t k1, uint32_t threshold, float scale) {
 #pragma omp simd
   for (int64_t i = lo; i < hi; ++i) {
+    const bool keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
     const float v = dy[i] * scale;
-    dx[i] = mask[i] ? v : 0.f;
+    dx[i] = keep ? v : 0.f;
   }
 }

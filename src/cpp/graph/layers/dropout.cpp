@@ -1,8 +1,8 @@
 // Dropout layer (inverted): in training, zeroes each element with probability
 // `rate` and scales the rest by 1/(1-rate); the identity at inference.
 // The mask is a hash of (seed, step, element index), so it does not depend on
-// the thread count (the rate is rounded to a multiple of 2^-32); forward keeps
-// it (a byte per element) for backward.
+// the thread count (the rate is rounded to a multiple of 2^-32), and backward
+// hashes it again (the graph replays the forward's step) instead of keeping it.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -34,8 +34,6 @@ class DropoutLayer : public Layer {
     return inputs[0];
   }
 
-  std::unique_ptr<LayerState> new_state() const override { return std::make_unique<MaskState>(); }
-
   BackwardReads backward_reads() const override { return {false, false}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
@@ -46,18 +44,10 @@ class DropoutLayer : public Layer {
       std::memcpy(y, x, sizeof(float) * n);
       return;
     }
-    const uint64_t key = seed_.run_key(ctx);
-    const float scale = 1.f / (1.f - rate_);
-    // Kept where the element's 32 hash bits reach rate * 2^32.
-    const auto threshold = static_cast<uint32_t>(
-        std::min(static_cast<double>(rate_) * 4294967296.0 + 0.5, 4294967295.0));
-    std::vector<uint8_t>& kept = state_of<MaskState>(ctx).mask;
-    kept.resize(static_cast<size_t>(n));
-    uint8_t* mask = kept.data();
-    const auto k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+    const Mask m = mask(ctx);
     const auto kernel = kernels::active().dropout_forward_f32;
     parallel_blocks(threads_for(n, ctx.threads), n, 16384, [&](int64_t lo, int64_t hi) {
-      kernel(x, y, mask, lo, hi, k0, k1, threshold, scale);
+      kernel(x, y, lo, hi, m.k0, m.k1, m.threshold, m.scale);
     });
   }
 
@@ -71,21 +61,29 @@ class DropoutLayer : public Layer {
       std::memcpy(dx, dout.data(), sizeof(float) * n);
       return;
     }
-    const float scale = 1.f / (1.f - rate_);
-    const uint8_t* mask = state_of<MaskState>(ctx).mask.data();
+    const Mask m = mask(ctx);
     const float* dy = dout.data();
     const auto kernel = kernels::active().dropout_backward_f32;
     parallel_blocks(threads_for(n, ctx.threads), n, 16384, [&](int64_t lo, int64_t hi) {
-      kernel(dy, mask, dx, lo, hi, scale);
+      kernel(dy, dx, lo, hi, m.k0, m.k1, m.threshold, m.scale);
     });
   }
 
  private:
-  struct MaskState : LayerState {
-    std::vector<uint8_t> mask;  // the last training forward's kept elements
-    size_t bytes() const override { return mask.capacity(); }
-    void release() override { std::vector<uint8_t>().swap(mask); }
+  struct Mask {
+    uint32_t k0, k1, threshold;
+    float scale;
   };
+
+  // The run's key, and the threshold an element's 32 hash bits must reach
+  // to be kept (rate * 2^32).
+  Mask mask(const RunContext& ctx) const {
+    const uint64_t key = seed_.run_key(ctx);
+    const auto threshold = static_cast<uint32_t>(
+        std::min(static_cast<double>(rate_) * 4294967296.0 + 0.5, 4294967295.0));
+    return {static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), threshold,
+            1.f / (1.f - rate_)};
+  }
 
   float rate_ = 0.5f;
   LayerSeed seed_;
