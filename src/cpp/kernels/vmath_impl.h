@@ -32,18 +32,6 @@ inline float exp_poly(float r) {
   return p * r * r + r + 1.f;
 }
 
-// exp_poly(r) 2^n, 2^n built in two halves so that n = 128 (or -150) does
-// not overflow early.
-inline float exp_reduced(float n, float r) {
-  const int32_t ni = static_cast<int32_t>(n);
-  const int32_t half = ni >> 1;
-  const int32_t e1 = (half + 127) << 23, e2 = (ni - half + 127) << 23;
-  float s1, s2;
-  std::memcpy(&s1, &e1, 4);
-  std::memcpy(&s2, &e2, 4);
-  return exp_poly(r) * s1 * s2;
-}
-
 constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer
 constexpr float kLn2Hi = 0.693359375f, kLn2Lo = 2.12194440e-4f;  // ln2 = hi - lo, hi exact in 9 bits
 
@@ -60,19 +48,36 @@ inline float pow2_of_rounded(float k) {
   return scale;
 }
 
+// c = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness), with the
+// rounding sum k = n + 1.5 * 2^23 that gave n.
+struct ExpReduction {
+  float k, n, r;
+};
+inline ExpReduction reduce_exp(float c) {
+  const float k = c * 1.44269504088896341f + kRound;
+  const float n = k - kRound;
+  return {k, n, (c - n * kLn2Hi) + n * kLn2Lo};
+}
+
 // e^c for c already in [kExpMin, kExpMax]: no special values to sort out.
+// 2^n is built in two halves so that n = 128 (or -150) does not overflow
+// early.
 inline float exp_in_range(float c) {
-  // c = n ln2 + r, |r| <= ln2 / 2 (ln2 split in two for exactness).
-  const float n = (c * 1.44269504088896341f + kRound) - kRound;
-  return exp_reduced(n, (c - n * kLn2Hi) + n * kLn2Lo);
+  const ExpReduction e = reduce_exp(c);
+  const int32_t ni = static_cast<int32_t>(e.n);
+  const int32_t half = ni >> 1;
+  const int32_t e1 = (half + 127) << 23, e2 = (ni - half + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &e1, 4);
+  std::memcpy(&s2, &e2, 4);
+  return exp_poly(e.r) * s1 * s2;
 }
 
 // The same with one scale, a few instructions fewer: +inf where n = 128
 // (c above 127.5 ln2 = 88.38) instead of the largest floats.
 inline float exp_one_scale(float c) {
-  const float k = c * 1.44269504088896341f + kRound;
-  const float n = k - kRound;
-  return exp_poly((c - n * kLn2Hi) + n * kLn2Lo) * pow2_of_rounded(k);
+  const ExpReduction e = reduce_exp(c);
+  return exp_poly(e.r) * pow2_of_rounded(e.k);
 }
 
 // The argument clamped to exp_in_range's range; NaN comes out as kExpMin,
