@@ -73,6 +73,7 @@ void set_num_threads(int64_t n) {
 }
 
 void parallel_copy(float* dst, const float* src, int64_t n, int threads) {
+  if (dst == src) return;
   parallel_blocks(threads_for(n, threads), n, int64_t{1} << 16, [&](int64_t lo, int64_t hi) {
     std::memcpy(dst + lo, src + lo, sizeof(float) * static_cast<size_t>(hi - lo));
   });

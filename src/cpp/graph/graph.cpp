@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <numeric>
 
 #include "core/checked.h"
 #include "core/denormals.h"
@@ -204,11 +205,33 @@ void Graph::plan_training_buffers() {
     for (int i : nodes_[k].inputs)
       if (i >= 0 && !lives[n + i].used) lives[n + i] = {true, step, backward_step(i)};
   }
+  std::vector<bool> is_output(n, false);
   for (int o : outputs_) {
+    is_output[o] = true;
     lives[o].last = SIZE_MAX;                        // the loss and the caller read it
     lives[n + o] = {true, n - 1, backward_step(o)};  // the loss writes it after step n - 1
   }
+  // A backward in place writes its input's gradient over its output's, when
+  // it is the first to write it: the two buffers become one, held from the
+  // output gradient's first step to the input gradient's last (a chain of
+  // such layers shares one buffer).
+  std::vector<size_t> joined(2 * n);  // per buffer: the buffer whose slot it takes
+  std::iota(joined.begin(), joined.end(), size_t{0});
+  for (size_t k = n; k-- > 0;) {
+    const std::vector<int>& inputs = nodes_[k].inputs;
+    if (inputs.size() != 1 || inputs[0] < 0 || pool_role_[k] != kNoFold || is_output[k] ||
+        !layer(k).backward_in_place())
+      continue;
+    const size_t i = static_cast<size_t>(inputs[0]), into = joined[n + k], from = n + i;
+    if (is_output[i] || pool_role_[i] >= 0 || !lives[into].used || !lives[from].used ||
+        lives[from].first != backward_step(k) || values[from] != values[into])
+      continue;
+    lives[into].last = lives[from].last;
+    lives[from].used = false;
+    joined[from] = into;
+  }
   BufferPlan plan = plan_buffers(lives, values);
+  for (size_t b = 0; b < joined.size(); ++b) plan.slot[b] = plan.slot[joined[b]];
   train_slot_ = std::move(plan.slot);
   train_slot_values_ = std::move(plan.slot_values);
 }

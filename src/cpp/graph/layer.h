@@ -122,6 +122,13 @@ class Layer {
   };
   virtual BackwardReads backward_reads() const { return {}; }
 
+  // Whether backward may write its one input's gradient over its output's
+  // gradient (din[0] then holds dout's data): an element-wise pass that
+  // reads each dout value before it writes that din value, or a copy. The
+  // training plan gives such a pair one buffer, which spares the pass a
+  // fresh buffer's write-allocate reads (and Flatten its copy).
+  virtual bool backward_in_place() const { return false; }
+
   // Keras's activity_regularizer: l1 * sum |y| + l2 * sum y^2 of the
   // layer's output, added to the loss in training and evaluation (any layer
   // takes the attributes "activity_regularizer_l1" and "..._l2").

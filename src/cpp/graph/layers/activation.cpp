@@ -33,6 +33,7 @@ class ActivationLayer : public Layer {
 
   // (Its kernel is left out of a runtime-only build, which never needs it.)
   bool checks_input_while_reading() const override { return kTrainingBuilt; }
+  bool backward_in_place() const override { return true; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t cols = out.dim(-1);
@@ -65,6 +66,7 @@ class SlopedLayer : public Layer {
   }
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
+  bool backward_in_place() const override { return true; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const float* x = in[0]->data();

@@ -35,6 +35,7 @@ class DropoutLayer : public Layer {
   }
 
   BackwardReads backward_reads() const override { return {false, false}; }
+  bool backward_in_place() const override { return true; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const float* x = in[0]->data();
@@ -58,7 +59,7 @@ class DropoutLayer : public Layer {
     const int64_t n = dout.numel();
     float* dx = din[0]->data();
     if (!ctx.training || rate_ == 0.f) {
-      std::memcpy(dx, dout.data(), sizeof(float) * n);
+      parallel_copy(dx, dout.data(), n, ctx.threads);
       return;
     }
     const Mask m = mask(ctx);

@@ -14,6 +14,7 @@ class SameBytesLayer : public Layer {
   using Layer::Layer;
 
   BackwardReads backward_reads() const override { return {false, false}; }
+  bool backward_in_place() const override { return true; }  // then backward copies nothing
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     if constexpr (kTrainingBuilt)  // (the runtime-only builds keep their bytes: batch 1 is small)
