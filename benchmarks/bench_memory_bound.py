@@ -8,8 +8,9 @@ buffer as large as the pass's input in the same run.
     (64, 56, 56, 32) batch (25.7 MB a tensor); the optimizer update (Adam) on
     a Dense layer's 4.2 M weights.
   - Bytes counted: forward, input read + output written; backward, output
-    gradient read + input gradient written (masks and indices not counted;
-    an element-wise layer writes its input's gradient over its output's).
+    gradient read + input gradients written (masks and indices not counted;
+    an element-wise layer writes its input's gradient over its output's, and
+    Add's first input takes the output's gradient as it is).
   - memcpy: numpy.copyto of the input's bytes (one thread) and torch's clone
     (its own threads), read + write.
   Goal (issue 14): every pass at >= 70% of the copy's GB/s.
@@ -116,7 +117,8 @@ def main():
         moved = (x.size + out_elems) * 4
         line(name, fwd, bwd, moved, moved)
     fwd, bwd = residual_add_times(x, steps)
-    line("Add (two inputs)", fwd, bwd, 3 * x.nbytes, 3 * x.nbytes)
+    # Backward: the first input's gradient is the output's, in place.
+    line("Add (two inputs)", fwd, bwd, 3 * x.nbytes, 2 * x.nbytes)
     update, params = adam_update_times(steps)
     # Adam reads the weight, gradient and two moments and writes three.
     moved = 7 * 4 * params

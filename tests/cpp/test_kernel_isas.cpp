@@ -631,4 +631,41 @@ TEST_CASE(test_activations_match_reference) {
   }
 }
 
+// ----- dropout --------------------------------------------------------------
+
+// Dropout's mask on every ISA equals the reference's bit for bit, over
+// ranges that start and end inside a group of 32 elements (the hashes come
+// a group at a time), in one call or two: an element's fate depends on its
+// index and the key alone, and nothing outside the range is written.
+TEST_CASE(test_dropout_matches_reference) {
+  IsaScope scope;
+  std::mt19937 rng(11);
+  const int64_t n = 1000;
+  const std::vector<float> x = normal(rng, n);
+  const uint32_t threshold = 19661;  // rate 0.3 of 2^16
+  auto run = [&](const std::string& isa, int64_t lo, int64_t mid, int64_t hi) {
+    kernels::select_isa(isa);
+    std::vector<float> y(static_cast<size_t>(n), -1.f);
+    for (auto [a, b] : {std::pair{lo, mid}, std::pair{mid, hi}})
+      kernels::active().dropout_f32(x.data(), y.data(), a, b, 0x12345678u, 0x9ABCDEF0u,
+                                    threshold, 1.f / 0.7f);
+    return y;
+  };
+  const std::vector<float> want = run("ref", 0, n, n);
+  const auto kept = std::count_if(want.begin(), want.end(), [](float v) { return v != 0.f; });
+  if (kept < 620 || kept > 780) fail("ref kept " + std::to_string(kept) + " of 1000 at rate 0.3");
+  const int64_t ranges[][3] = {{0, 1000, 1000}, {3, 500, 997}, {31, 33, 64}, {17, 17, 950},
+                               {64, 96, 160}, {999, 999, 1000}};
+  for (const std::string& isa : kernels::available_isas())
+    for (const auto& r : ranges) {
+      const std::vector<float> y = run(isa, r[0], r[1], r[2]);
+      for (int64_t i = 0; i < n; ++i) {
+        const bool inside = i >= r[0] && i < r[2];
+        if (inside ? std::memcmp(&y[i], &want[i], sizeof(float)) != 0 : y[i] != -1.f)
+          fail(isa + ": dropout over [" + std::to_string(r[0]) + ", " + std::to_string(r[2]) +
+               ") split at " + std::to_string(r[1]) + " differs at element " + std::to_string(i));
+      }
+    }
+}
+
 }  // namespace

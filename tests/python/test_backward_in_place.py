@@ -1,6 +1,7 @@
 """Element-wise layers (activations, BatchNormalization, Dropout, Flatten,
 Reshape) write their input's gradient over their output's in a training
-step: one buffer for a chain of them, and the same gradients as apart."""
+step, and a sum hands its output's gradient to its first input: one buffer
+for a chain of them, and the same gradients as apart."""
 
 import numpy as np
 import pytest
@@ -49,14 +50,42 @@ def test_gradients_through_a_chain_match_finite_differences(acts):
                       RNG.standard_normal((5, 3)).astype(np.float32))
 
 
-def test_a_tensor_read_by_an_in_place_layer_and_a_merge_gets_both_gradients():
-    # The convolution's output feeds tanh and the Add: whichever backward
-    # writes its gradient first, the other's share is added, not lost.
+@pytest.mark.parametrize("later", ["sum", "product"])
+def test_a_tensor_read_by_an_in_place_layer_and_a_merge_gets_both_gradients(later):
+    # The convolution's output feeds tanh and a later merge, whose backward
+    # writes its gradient first: tanh's share is added to it, and tanh's
+    # output gradient (which the product writes too) is not that buffer.
     inp = pyconv.Input((3, 3, 2))
     a = L.Conv2D(2, 1)(inp)
     b = L.Activation("tanh")(a)
-    c = L.Activation("sigmoid")(L.Conv2D(2, 1)(inp))
-    merged = L.Add()([a, L.Multiply()([b, c])])
+    if later == "sum":
+        c = L.Activation("sigmoid")(L.Conv2D(2, 1)(inp))
+        merged = L.Add()([a, L.Multiply()([b, c])])
+    else:
+        merged = L.Multiply()([b, a])
+    model = pyconv.Model(inp, L.Dense(3)(L.Flatten()(L.Activation("tanh")(merged))))
+    model.compile("sgd", "mse")
+    check_model_grads(model._graph, RNG.standard_normal((4, 3, 3, 2)).astype(np.float32),
+                      RNG.standard_normal((4, 3)).astype(np.float32))
+
+
+@pytest.mark.parametrize("merge", ["add", "add_self", "subtract", "add_broadcast", "add_three"])
+def test_a_sum_passes_its_output_gradient_to_its_first_input_in_place(merge):
+    # Add's and Subtract's first input takes dout itself; the other inputs'
+    # gradients must be read from it before anything else writes there.
+    inp = pyconv.Input((3, 3, 2))
+    a = L.Activation("tanh")(L.Conv2D(2, 1)(inp))
+    b = L.Conv2D(2, 1)(inp)
+    if merge == "add":
+        merged = L.Add()([a, b])
+    elif merge == "add_self":
+        merged = L.Add()([a, a])
+    elif merge == "subtract":
+        merged = L.Subtract()([a, b])
+    elif merge == "add_broadcast":
+        merged = L.Add()([a, L.GlobalAveragePooling2D(keepdims=True)(b)])
+    else:
+        merged = L.Add()([a, b, L.Activation("sigmoid")(a)])
     model = pyconv.Model(inp, L.Dense(3)(L.Flatten()(L.Activation("tanh")(merged))))
     model.compile("sgd", "mse")
     check_model_grads(model._graph, RNG.standard_normal((4, 3, 3, 2)).astype(np.float32),

@@ -68,3 +68,21 @@ def test_rate_zero_is_identity_in_training():
     x = np.random.default_rng(3).standard_normal((2, 64)).astype(np.float32)
     runner = dropout_runner(0.0, (64,))
     np.testing.assert_array_equal(runner.forward(x, training=True), x)
+
+
+def test_the_mask_does_not_depend_on_the_thread_count():
+    # 2 x 40,000 values: several blocks of 16,384 for the threads to share.
+    import pyconv
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 200, 200)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        pyconv.set_num_threads(threads)
+        runner = dropout_runner(0.3, (200, 200), seed=9)
+        y = runner.forward(x, training=True)
+        results.append((y, runner.backward(dy)[0]))
+    pyconv.set_num_threads(0)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    assert 0.69 < np.mean(results[0][0] != 0) < 0.71

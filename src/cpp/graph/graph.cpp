@@ -211,16 +211,16 @@ void Graph::plan_training_buffers() {
     lives[o].last = SIZE_MAX;                        // the loss and the caller read it
     lives[n + o] = {true, n - 1, backward_step(o)};  // the loss writes it after step n - 1
   }
-  // A backward in place writes its input's gradient over its output's, when
-  // it is the first to write it: the two buffers become one, held from the
-  // output gradient's first step to the input gradient's last (a chain of
-  // such layers shares one buffer).
+  // A backward in place writes its first input's gradient over its
+  // output's, when it is the first to write it: the two buffers become one,
+  // held from the output gradient's first step to the input gradient's last
+  // (a chain of such layers shares one buffer).
   std::vector<size_t> joined(2 * n);  // per buffer: the buffer whose slot it takes
   std::iota(joined.begin(), joined.end(), size_t{0});
   for (size_t k = n; k-- > 0;) {
     const std::vector<int>& inputs = nodes_[k].inputs;
-    if (inputs.size() != 1 || inputs[0] < 0 || pool_role_[k] != kNoFold || is_output[k] ||
-        !layer(k).backward_in_place())
+    if (inputs.empty() || inputs[0] < 0 || pool_role_[k] != kNoFold || is_output[k] ||
+        !layer(k).backward_reads().in_place)
       continue;
     const size_t i = static_cast<size_t>(inputs[0]), into = joined[n + k], from = n + i;
     if (is_output[i] || pool_role_[i] >= 0 || !lives[into].used || !lives[from].used ||

@@ -117,17 +117,18 @@ class Layer {
   // What backward reads of the forward pass: the inputs' values, the
   // output's. A training step reuses the buffers of values no later step
   // reads, so a layer must not declare less than its backward reads.
+  // in_place: backward may write its first input's gradient over its
+  // output's gradient (din[0] then holds dout's data): an element-wise pass
+  // that reads each dout value before it writes that din value (and reads
+  // dout for no other input after), a copy, or a sum's dout itself. The
+  // training plan gives such a pair one buffer, when the two are the same
+  // size: that spares the pass a fresh buffer's write-allocate reads (and
+  // Flatten its copy, a residual sum one of its two).
   struct BackwardReads {
     bool inputs = true, output = true;
+    bool in_place = false;
   };
   virtual BackwardReads backward_reads() const { return {}; }
-
-  // Whether backward may write its one input's gradient over its output's
-  // gradient (din[0] then holds dout's data): an element-wise pass that
-  // reads each dout value before it writes that din value, or a copy. The
-  // training plan gives such a pair one buffer, which spares the pass a
-  // fresh buffer's write-allocate reads (and Flatten its copy).
-  virtual bool backward_in_place() const { return false; }
 
   // Keras's activity_regularizer: l1 * sum |y| + l2 * sum y^2 of the
   // layer's output, added to the loss in training and evaluation (any layer

@@ -46,8 +46,7 @@ struct KernelTable {
   decltype(&ref::resample_forward) resample_forward;
   decltype(&ref::resample_backward) resample_backward;
   decltype(&ref::any_non_finite) any_non_finite;
-  decltype(&ref::dropout_forward_f32) dropout_forward_f32;
-  decltype(&ref::dropout_backward_f32) dropout_backward_f32;
+  decltype(&ref::dropout_f32) dropout_f32;
 };
 
 // The table in use. The first call picks the best ISA the CPU runs, unless

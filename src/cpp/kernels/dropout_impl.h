@@ -1,10 +1,9 @@
-// Dropout's element loops, included once per ISA inside that ISA's namespace
+// Dropout's element loop, included once per ISA inside that ISA's namespace
 // (dropout_ref.cpp, dropout_avx2.cpp, dropout_avx512.cpp). Everything comes
 // in arguments (values read through memory could be read again for every
 // element instead of the loop vectorising). No mask is stored: backward
 // hashes the kept elements again, a few integer operations a value where a
-// byte a value would be written and read back (the passes are
-// memory-bound). The including file provides <cstdint> and kernels/dropout.h.
+// byte a value would be written and read back. The including file provides <cstdint> and kernels/dropout.h.
 
 namespace {
 
@@ -24,24 +23,41 @@ inline uint32_t element_bits(uint32_t k0, uint32_t k1, uint64_t i) {
   return fmix32(fmix32((low * 0x9E3779B1u) ^ k0) + high * 0x85EBCA77u + k1);
 }
 
-}  // namespace
-
-void dropout_forward_f32(const float* x, float* y, int64_t lo, int64_t hi, uint32_t k0,
-                         uint32_t k1, uint32_t threshold, float scale) {
-#pragma omp simd
-  for (int64_t i = lo; i < hi; ++i) {
-    const bool keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
-    const float v = x[i] * scale;
-    y[i] = keep ? v : 0.f;
-  }
+// Element i's 16 bits: elements come in groups of 32 from 16 hashes, hash
+// j of group g (counter 16 g + j) giving element 32 g + j its low half and
+// element 32 g + 16 + j its high half. Two elements a hash halve the
+// hashing, which bounded the pass (not memory); the rate is then rounded to
+// a multiple of 2^-16.
+inline uint32_t element_half(uint32_t k0, uint32_t k1, uint64_t i) {
+  const uint32_t bits = element_bits(k0, k1, i / 32 * 16 + i % 16);
+  return (i & 16) ? bits >> 16 : bits & 0xFFFFu;
 }
 
-void dropout_backward_f32(const float* dy, float* dx, int64_t lo, int64_t hi, uint32_t k0,
-                          uint32_t k1, uint32_t threshold, float scale) {
+}  // namespace
+
+void dropout_f32(const float* src, float* dst, int64_t lo, int64_t hi, uint32_t k0, uint32_t k1,
+                 uint32_t threshold, float scale) {
+  auto one = [&](int64_t i) {
+    const float v = src[i] * scale;
+    dst[i] = element_half(k0, k1, static_cast<uint64_t>(i)) >= threshold ? v : 0.f;
+  };
+  int64_t i = lo;
+  for (; i < hi && i % 32 != 0; ++i) one(i);
+  for (; i + 32 <= hi; i += 32) {  // whole groups: 16 hashes, then their two halves
+    uint32_t bits[16];
+    const uint64_t counter = static_cast<uint64_t>(i) / 2;
 #pragma omp simd
-  for (int64_t i = lo; i < hi; ++i) {
-    const bool keep = element_bits(k0, k1, static_cast<uint64_t>(i)) >= threshold;
-    const float v = dy[i] * scale;
-    dx[i] = keep ? v : 0.f;
+    for (int j = 0; j < 16; ++j) bits[j] = element_bits(k0, k1, counter + j);
+#pragma omp simd
+    for (int j = 0; j < 16; ++j) {
+      const float v = src[i + j] * scale;
+      dst[i + j] = (bits[j] & 0xFFFFu) >= threshold ? v : 0.f;
+    }
+#pragma omp simd
+    for (int j = 0; j < 16; ++j) {
+      const float v = src[i + 16 + j] * scale;
+      dst[i + 16 + j] = (bits[j] >> 16) >= threshold ? v : 0.f;
+    }
   }
+  for (; i < hi; ++i) one(i);
 }

@@ -28,12 +28,11 @@ class ActivationLayer : public Layer {
   // The input stays in the graph for backward, so swish and gelu read it
   // there rather than from a copy (as a layer with a fused activation must).
   BackwardReads backward_reads() const override {
-    return {ops::needs_input(activation_), activation_reads_output()};
+    return {ops::needs_input(activation_), activation_reads_output(), /*in_place=*/true};
   }
 
   // (Its kernel is left out of a runtime-only build, which never needs it.)
   bool checks_input_while_reading() const override { return kTrainingBuilt; }
-  bool backward_in_place() const override { return true; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t cols = out.dim(-1);
@@ -66,7 +65,7 @@ class SlopedLayer : public Layer {
   }
 
   Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
-  bool backward_in_place() const override { return true; }
+  BackwardReads backward_reads() const override { return {true, true, /*in_place=*/true}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const float* x = in[0]->data();

@@ -111,9 +111,8 @@ class BatchNormLayer : public Layer {
 
   std::unique_ptr<LayerState> new_state() const override { return std::make_unique<State>(); }
 
-  BackwardReads backward_reads() const override { return {true, false}; }
-  // (dy's sums are taken before the element-wise map writes dx.)
-  bool backward_in_place() const override { return true; }
+  // In place: dy's sums are taken before the element-wise map writes dx.
+  BackwardReads backward_reads() const override { return {true, false, /*in_place=*/true}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const int64_t C = out.dim(-1), rows = out.numel() / C;

@@ -1,7 +1,7 @@
 // Dropout layer (inverted): in training, zeroes each element with probability
 // `rate` and scales the rest by 1/(1-rate); the identity at inference.
 // The mask is a hash of (seed, step, element index), so it does not depend on
-// the thread count (the rate is rounded to a multiple of 2^-32), and backward
+// the thread count (the rate is rounded to a multiple of 2^-16), and backward
 // hashes it again (the graph replays the forward's step) instead of keeping it.
 #include <algorithm>
 #include <cstring>
@@ -34,22 +34,17 @@ class DropoutLayer : public Layer {
     return inputs[0];
   }
 
-  BackwardReads backward_reads() const override { return {false, false}; }
-  bool backward_in_place() const override { return true; }
+  BackwardReads backward_reads() const override { return {false, false, /*in_place=*/true}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     const float* x = in[0]->data();
     float* y = out.data();
     const int64_t n = out.numel();
-    if (!ctx.training || rate_ == 0.f) {
+    if (!kTrainingBuilt || !ctx.training || rate_ == 0.f) {  // (a runtime never trains)
       std::memcpy(y, x, sizeof(float) * n);
       return;
     }
-    const Mask m = mask(ctx);
-    const auto kernel = kernels::active().dropout_forward_f32;
-    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [&](int64_t lo, int64_t hi) {
-      kernel(x, y, lo, hi, m.k0, m.k1, m.threshold, m.scale);
-    });
+    apply(x, y, n, ctx);
   }
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
@@ -62,28 +57,23 @@ class DropoutLayer : public Layer {
       parallel_copy(dx, dout.data(), n, ctx.threads);
       return;
     }
-    const Mask m = mask(ctx);
-    const float* dy = dout.data();
-    const auto kernel = kernels::active().dropout_backward_f32;
-    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [&](int64_t lo, int64_t hi) {
-      kernel(dy, dx, lo, hi, m.k0, m.k1, m.threshold, m.scale);
-    });
+    apply(dout.data(), dx, n, ctx);  // the forward's mask: the same key
   }
 
  private:
-  struct Mask {
-    uint32_t k0, k1, threshold;
-    float scale;
-  };
-
-  // The run's key, and the threshold an element's 32 hash bits must reach
-  // to be kept (rate * 2^32).
-  Mask mask(const RunContext& ctx) const {
+  // dst = the kept elements of src scaled by 1 / (1 - rate), the rest 0,
+  // under the run's key; an element is kept when its 16 hash bits reach
+  // rate * 2^16.
+  void apply(const float* src, float* dst, int64_t n, const RunContext& ctx) const {
     const uint64_t key = seed_.run_key(ctx);
+    const auto k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
     const auto threshold = static_cast<uint32_t>(
-        std::min(static_cast<double>(rate_) * 4294967296.0 + 0.5, 4294967295.0));
-    return {static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), threshold,
-            1.f / (1.f - rate_)};
+        std::min(static_cast<double>(rate_) * 65536.0 + 0.5, 65535.0));
+    const float scale = 1.f / (1.f - rate_);
+    const auto kernel = kernels::active().dropout_f32;
+    parallel_blocks(threads_for(n, ctx.threads), n, 16384, [&](int64_t lo, int64_t hi) {
+      kernel(src, dst, lo, hi, k0, k1, threshold, scale);
+    });
   }
 
   float rate_ = 0.5f;

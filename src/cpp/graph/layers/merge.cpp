@@ -54,10 +54,12 @@ class ElementwiseMerge : public Layer {
     return out;
   }
 
-  // Sums and averages need no values back; products and maxima do.
+  // Sums and averages need no values back; products and maxima do. A sum's
+  // first input, of the output's shape, takes dout itself as its gradient:
+  // in place, nothing to copy.
   BackwardReads backward_reads() const override {
     const bool linear = op_ == Op::Add || op_ == Op::Subtract || op_ == Op::Average;
-    return {!linear, !linear};
+    return {!linear, !linear, /*in_place=*/op_ == Op::Add || op_ == Op::Subtract};
   }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
@@ -66,6 +68,21 @@ class ElementwiseMerge : public Layer {
     const float scale = op_ == Op::Average ? 1.f / static_cast<float>(in.size()) : 1.f;
     std::vector<Broadcast> views;
     for (const Tensor* x : in) views.emplace_back(out.shape(), x->shape());
+    auto finish = [&](float* yr, int64_t n) {
+      if (scale != 1.f)
+        for (int64_t c = 0; c < n; ++c) yr[c] *= scale;
+    };
+    if (std::all_of(views.begin(), views.end(), [](const Broadcast& v) { return v.same(); })) {
+      // No broadcast: runs of 16k values rather than rows, whose calls cost
+      // more than a 32-channel row's arithmetic (a residual sum ran at half
+      // a copy's speed).
+      parallel_blocks(threads_for(out.numel(), ctx.threads), out.numel(), int64_t{1} << 14,
+                      [&](int64_t lo, int64_t hi) {
+        for (size_t k = 0; k < in.size(); ++k) combine_row(k, 0.f, in[k]->data() + lo, y + lo, hi - lo);
+        finish(y + lo, hi - lo);
+      });
+      return;
+    }
     in_row_blocks(rows, cols, ctx.threads, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         float* yr = y + r * cols;
@@ -76,8 +93,7 @@ class ElementwiseMerge : public Layer {
           else
             combine_row(k, 0.f, xr, yr, cols);
         }
-        if (scale != 1.f)
-          for (int64_t c = 0; c < cols; ++c) yr[c] *= scale;
+        finish(yr, cols);
       }
     });
   }
@@ -93,7 +109,7 @@ class ElementwiseMerge : public Layer {
     };
     std::vector<float*> copies_of_dout;
     for (size_t k = 0; k < in.size(); ++k)
-      if (takes_dout(k)) copies_of_dout.push_back(din[k]->data());
+      if (takes_dout(k) && din[k]->data() != dout.data()) copies_of_dout.push_back(din[k]->data());
     const float* dy = dout.data();
     // One read of each block of dout for all of them.
     parallel_blocks(threads_for(out.numel(), ctx.threads), copies_of_dout.empty() ? 0 : out.numel(),

@@ -13,8 +13,8 @@ class SameBytesLayer : public Layer {
  public:
   using Layer::Layer;
 
-  BackwardReads backward_reads() const override { return {false, false}; }
-  bool backward_in_place() const override { return true; }  // then backward copies nothing
+  // In place, backward copies nothing.
+  BackwardReads backward_reads() const override { return {false, false, /*in_place=*/true}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     if constexpr (kTrainingBuilt)  // (the runtime-only builds keep their bytes: batch 1 is small)
