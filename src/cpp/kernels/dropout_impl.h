@@ -3,7 +3,8 @@
 // in arguments (values read through memory could be read again for every
 // element instead of the loop vectorising). No mask is stored: backward
 // hashes the kept elements again, a few integer operations a value where a
-// byte a value would be written and read back. The including file provides <cstdint> and kernels/dropout.h.
+// byte a value would be written and read back. The including file provides
+// <cstdint> and kernels/dropout.h.
 
 namespace {
 

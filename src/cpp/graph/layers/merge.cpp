@@ -78,7 +78,8 @@ class ElementwiseMerge : public Layer {
       // a copy's speed).
       parallel_blocks(threads_for(out.numel(), ctx.threads), out.numel(), int64_t{1} << 14,
                       [&](int64_t lo, int64_t hi) {
-        for (size_t k = 0; k < in.size(); ++k) combine_row(k, 0.f, in[k]->data() + lo, y + lo, hi - lo);
+        for (size_t k = 0; k < in.size(); ++k)
+          combine_row(k, 0.f, in[k]->data() + lo, y + lo, hi - lo);
         finish(y + lo, hi - lo);
       });
       return;
