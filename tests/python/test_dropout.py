@@ -53,10 +53,11 @@ def test_same_seed_is_deterministic():
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.3, 0.99])
-def test_identity_at_inference(rate):
+@pytest.mark.parametrize("shape", [(5, 3), (300, 700)])  # one block; several on the threads
+def test_identity_at_inference(rate, shape):
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
-    runner = dropout_runner(rate, (5, 3))
+    x = rng.standard_normal((2,) + shape).astype(np.float32)
+    runner = dropout_runner(rate, shape)
     np.testing.assert_array_equal(runner.forward(x, training=False), x)
     np.testing.assert_array_equal(runner.forward(x), x)  # training defaults to False
     dy = rng.standard_normal(x.shape).astype(np.float32)

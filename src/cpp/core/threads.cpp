@@ -12,6 +12,7 @@
 
 #include "core/cpu_count.h"
 #include "core/error.h"
+#include "core/training.h"
 
 namespace pyconv {
 
@@ -70,6 +71,13 @@ void set_num_threads(int64_t n) {
   if (n < 0)
     throw ValueError(cat("set_num_threads: n must be 0 (the default) or positive, received ", n));
   g_threads.store(static_cast<int>(std::min<int64_t>(n, max_threads())));
+}
+
+void copy_through(float* dst, const float* src, int64_t n, int threads) {
+  if constexpr (kTrainingBuilt)
+    parallel_copy(dst, src, n, threads);
+  else if (dst != src)
+    std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(n));
 }
 
 void parallel_copy(float* dst, const float* src, int64_t n, int threads) {

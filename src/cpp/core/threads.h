@@ -85,6 +85,12 @@ void parallel_blocks(int threads, int64_t n, int64_t block, F&& body) {
 // (a gradient written in place) copies nothing.
 void parallel_copy(float* dst, const float* src, int64_t n, int threads);
 
+// A layer's forward that passes its input through (Flatten, Reshape, Dropout
+// and the augmentations at inference): parallel_copy where training is
+// built; a plain memcpy in the runtime-only builds, whose batch-1 tensors
+// are small and whose every byte of size counts. dst == src copies nothing.
+void copy_through(float* dst, const float* src, int64_t n, int threads);
+
 int num_threads();
 // n == 0 restores the default; a negative n throws ValueError; n above
 // max_threads() is capped there (thousands of OS threads only thrash).

@@ -113,7 +113,7 @@ void activation_forward(Activation a, const float* x, float* y, int64_t rows, in
   }
   switch (a) {
     case Activation::Linear:
-      if (x != y) std::copy(x, x + n, y);
+      copy_through(y, x, n, threads);
       return;
     case Activation::Softmax: {
       const auto kernel = kernels::active().softmax_rows_f32;
@@ -145,7 +145,7 @@ void activation_backward(Activation a, const float* y, const float* dy, float* d
   const bool par = threads > 1 && n > 65536;
   switch (a) {
     case Activation::Linear:
-      if (dx != dy) std::copy(dy, dy + n, dx);
+      parallel_copy(dx, dy, n, threads);
       return;
     case Activation::Softmax:
       parallel_for(par ? threads : 1, rows, [&](int64_t r) {

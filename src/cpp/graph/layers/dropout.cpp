@@ -41,7 +41,7 @@ class DropoutLayer : public Layer {
     float* y = out.data();
     const int64_t n = out.numel();
     if (!kTrainingBuilt || !ctx.training || rate_ == 0.f) {  // (a runtime never trains)
-      std::memcpy(y, x, sizeof(float) * n);
+      copy_through(y, x, n, ctx.threads);
       return;
     }
     apply(x, y, n, ctx);

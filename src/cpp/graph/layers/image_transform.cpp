@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "core/training.h"
 #include "graph/layer.h"
 #include "graph/layers/random_draws.h"
@@ -74,7 +75,7 @@ class ResampleLayer : public Layer {
     const int64_t N = out.dim(0);
     std::vector<AffineMap> maps(static_cast<size_t>(N));
     if (!make_maps(ctx, maps)) {
-      std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
+      copy_through(out.data(), in[0]->data(), out.numel(), ctx.threads);
       return;
     }
     ops::resample_forward(run_geometry(ctx), in[0]->data(), out.data(), N, maps.data(),

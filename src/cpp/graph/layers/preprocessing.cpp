@@ -156,7 +156,7 @@ class RandomContrastLayer : public Layer {
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
     if (!(ctx.training || ctx.augment)) {
-      std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
+      copy_through(out.data(), in[0]->data(), out.numel(), ctx.threads);
       return;
     }
     run(*in[0], &out, nullptr, nullptr, ctx);

@@ -1,8 +1,7 @@
 // Layers whose output holds the input's bytes unchanged (Flatten, Reshape):
-// forward and backward are copies.
+// forward copies them; backward writes the input's gradient in place, which
+// leaves nothing to copy (or copies, where the plan could not share).
 #pragma once
-#include <cstring>
-
 #include "core/threads.h"
 #include "core/training.h"
 #include "graph/layer.h"
@@ -17,10 +16,7 @@ class SameBytesLayer : public Layer {
   BackwardReads backward_reads() const override { return {false, false, /*in_place=*/true}; }
 
   void forward(const std::vector<const Tensor*>& in, Tensor& out, const RunContext& ctx) const override {
-    if constexpr (kTrainingBuilt)  // (the runtime-only builds keep their bytes: batch 1 is small)
-      parallel_copy(out.data(), in[0]->data(), out.numel(), ctx.threads);
-    else
-      std::memcpy(out.data(), in[0]->data(), sizeof(float) * out.numel());
+    copy_through(out.data(), in[0]->data(), out.numel(), ctx.threads);
   }
 
   void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor& dout,
