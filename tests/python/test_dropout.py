@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import pyconv
 from pyconv import _core
 
 
@@ -73,7 +74,6 @@ def test_rate_zero_is_identity_in_training():
 
 def test_the_mask_does_not_depend_on_the_thread_count():
     # 2 x 40,000 values: several blocks of 16,384 for the threads to share.
-    import pyconv
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 200, 200)).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)

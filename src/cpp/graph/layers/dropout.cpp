@@ -4,7 +4,6 @@
 // the thread count (the rate is rounded to a multiple of 2^-16), and backward
 // hashes it again (the graph replays the forward's step) instead of keeping it.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "core/threads.h"
