@@ -129,6 +129,53 @@ TEST_CASE(test_every_int8_kernel_set_matches_the_reference) {
   if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
 }
 
+// A kernel set's GEMM called directly on rows in buffers of exactly the
+// size its contract allows (under AddressSanitizer in CI, a read past one
+// fails): M rows, or M + kInt8TailRows where the caller says the rows past
+// M are readable (their bytes random). The inputs as the kernel set reads
+// them (Int8Isa::input_offset); outputs against the reference dense op row
+// by row, and nothing written past M rows.
+TEST_CASE(test_int8_gemm_reads_only_the_rows_its_contract_allows) {
+  int compared = 0;
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    std::mt19937 rng(17);
+    for (int trial = 0; trial < 60; ++trial) {
+      RandomOp r = random_dense(rng);
+      pcvm::Op& op = r.op;
+      const pyconv::PackedInt8 p = pyconv::pack_int8(*isa, op);
+      const int64_t M = pick(rng, 1, 30), kp = p.padded_depth;
+      const bool tail = trial % 2 == 0;
+      const int8_t flip = static_cast<int8_t>(isa->input_offset ? 0x80 : 0);
+      std::vector<int8_t> x(static_cast<size_t>(M * op.in_c));
+      for (int8_t& v : x) v = static_cast<int8_t>(pick(rng, -128, 127));
+      std::vector<int8_t> a(static_cast<size_t>((M + (tail ? pyconv::kernels::kInt8TailRows : 0)) * kp));
+      for (int8_t& v : a) v = static_cast<int8_t>(pick(rng, -128, 127));
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < kp; ++k)
+          a[m * kp + k] = k < op.in_c ? static_cast<int8_t>(x[m * op.in_c + k] ^ flip) : 0;
+      pyconv::kernels::Int8Gemm g{};
+      g.a = a.data(), g.lda = kp, g.M = M, g.seg = kp, g.seg_stride = 0;
+      g.w = p.group(0), g.kp = kp, g.n = op.out_c;
+      g.bias = p.bias.data(), g.multiplier = op.multiplier, g.shift = op.shift;
+      g.out_zp = op.out_zp, g.act_min = op.act_min, g.act_max = op.act_max;
+      std::vector<int8_t> got(static_cast<size_t>(M * op.out_c)), want(got.size());
+      g.y = got.data(), g.ldy = op.out_c, g.tail_readable = tail;
+      isa->gemm(g);
+      for (int64_t m = 0; m < M; ++m) pcvm::qdense_ref(op, x.data() + m * op.in_c, want.data() + m * op.out_c);
+      CHECK(got == want);
+      if (got != want) {
+        std::printf("  %s, trial %d (M %lld, depth %d, %d channels, tail %d) differs\n", name, trial,
+                    static_cast<long long>(M), op.in_c, op.out_c, tail);
+        return;
+      }
+      ++compared;
+    }
+  }
+  std::printf("  %d products of 1-30 rows give the reference's bytes\n", compared);
+}
+
 // Quantization, vectorised, against pcvm::quantize_value: values at and
 // next to every rounding tie of a few scales, the clamps, zeros, infinities,
 // NaN, denormals and random floats of every magnitude.

@@ -5,10 +5,12 @@
 // Weights are packed once per model, in blocks of 16 output channels and
 // groups of 4 depth steps: block b, group g holds 64 bytes, 4 per channel
 // (w[4g .. 4g + 3][16b + c] for c = 0..15), zero past the ends; the AVX2
-// kernel widens them to int16 when packing. The dot products see each
-// input as the kernel wants it (VNNI: x + 128 as unsigned), so the bias is
-// adjusted for each: bias - offset * column sum (offset: the input's zero
-// point, plus 128 for VNNI).
+// kernel widens them to int16 when packing. A kernel set with an input
+// offset (VNNI: 128) reads each input byte as x + offset, unsigned: its
+// callers store the inputs so (x ^ 0x80), once a layer, rather than the
+// kernel flipping each byte at every one of its reads. The bias is adjusted
+// for it: bias - offset * column sum (offset: the input's zero point, plus
+// the kernel set's input offset).
 #pragma once
 #include <cstdint>
 
@@ -30,7 +32,14 @@ struct Int8Gemm {
   int32_t out_zp, act_min, act_max;
   int8_t* y;        // y[m * ldy + c]
   int64_t ldy;
+  // Rows M .. M + kInt8TailRows - 1 may be read too (the caller's buffer
+  // has room; their sums are never stored): a tile then runs over the last
+  // rows as over any others, with no copy of them.
+  bool tail_readable;
 };
+
+// The most rows past M a kernel reads where Int8Gemm::tail_readable.
+constexpr int64_t kInt8TailRows = 12;
 
 using Int8GemmFn = void (*)(const Int8Gemm& g);
 
@@ -40,7 +49,7 @@ using Int8GemmFn = void (*)(const Int8Gemm& g);
 struct Int8Isa {
   const char* name;
   int bytes_per_value;
-  int32_t input_offset;  // added to the zero point in the bias adjustment
+  int32_t input_offset;  // 0, or 128: the inputs handed to gemm are x ^ 0x80 (see above)
   Int8GemmFn gemm;
   bool segments;  // gemm reads Int8Gemm::seg and seg_stride
   // The micro runtime's other int8 passes (pcvm::Kernels), vectorised.

@@ -1,9 +1,10 @@
 // int8 GEMM with AVX-512 VNNI (compiled with -mavx512f -mavx512bw -mavx512vl
 // -mavx512vnni, this file only): vpdpbusd multiplies 64 unsigned input bytes
-// (x + 128) by 64 signed weights and adds each 4 products into 16 int32
-// sums, exactly. A tile is MR rows by NB 16-channel blocks, its sums kept in
-// registers (every index a constant once unrolled, so none is spilled); the
-// sums are requantized in vectors with the reference's integer steps.
+// (x + 128, stored so by the caller: Int8Isa::input_offset) by 64 signed
+// weights and adds each 4 products into 16 int32 sums, exactly. A tile is
+// MR rows by NB 16-channel blocks, its sums kept in registers (every index a
+// constant once unrolled, so none is spilled); the sums are requantized in
+// vectors with the reference's integer steps.
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), which
 // -Wmaybe-uninitialized reports at every use once inlined.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -119,7 +120,6 @@ struct Rows {
 template <int NB, int MR>
 [[gnu::always_inline]] inline void multiply_add(__m512i (&acc)[MR][NB], const int8_t* a, int64_t lda,
                                                 const int8_t* w, int64_t block_bytes, int64_t n) {
-  const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
   int64_t k = 0;
   if (MR == 1) {
     // One row (a dense layer's sample) has one sum per block, too few chains
@@ -130,8 +130,8 @@ template <int NB, int MR>
     for (; k + 8 <= n; k += 8) {
       int32_t four[2];
       std::memcpy(four, a + k, 8);
-      const __m512i x0 = _mm512_xor_si512(_mm512_set1_epi32(four[0]), flip);
-      const __m512i x1 = _mm512_xor_si512(_mm512_set1_epi32(four[1]), flip);
+      const __m512i x0 = _mm512_set1_epi32(four[0]);
+      const __m512i x1 = _mm512_set1_epi32(four[1]);
 #pragma GCC unroll 4
       for (int j = 0; j < NB; ++j) {
         acc[0][j] = _mm512_dpbusd_epi32(acc[0][j], x0, _mm512_loadu_si512(w + j * block_bytes + k * 16));
@@ -149,7 +149,7 @@ template <int NB, int MR>
     for (int r = 0; r < MR; ++r) {
       int32_t four;
       std::memcpy(&four, a + r * lda + k, 4);
-      const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(four), flip);
+      const __m512i x = _mm512_set1_epi32(four);
 #pragma GCC unroll 4
       for (int j = 0; j < NB; ++j) acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], x, wv[j]);
     }
@@ -181,15 +181,18 @@ template <int NB, int MR>
 thread_local Scratch<int8_t> t_tail;
 
 // All rows times NB blocks from block b0. The last rows, fewer than MR, are
-// copied to a buffer of MR rows (zeros past them, the segments joined), so
-// that the tile reads nothing past the input.
+// read where they lie if the caller says the rows past them are readable,
+// else copied to a buffer of MR rows (zeros past them, the segments joined),
+// so that the tile reads nothing past the input.
 template <int NB, int MR>
 void rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
+  static_assert(MR <= kInt8TailRows, "a tile reads at most kInt8TailRows rows past M");
   const int8_t* w = static_cast<const int8_t*>(g.w) + b0 * g.kp * 16;
   int64_t m0 = 0;
-  for (; m0 + MR <= g.M; m0 += MR)
-    tile<NB, MR>(g, {g.a + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w, blocks, m0, MR);
-  if (m0 == g.M) return;
+  for (; m0 + MR <= g.M || (g.tail_readable && m0 < g.M); m0 += MR)
+    tile<NB, MR>(g, {g.a + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w, blocks, m0,
+                 static_cast<int>(std::min<int64_t>(MR, g.M - m0)));
+  if (m0 >= g.M) return;
   const int rows = static_cast<int>(g.M - m0);
   int8_t* tail = t_tail.get(static_cast<size_t>(MR * g.kp));
   std::memset(tail, 0, static_cast<size_t>(MR * g.kp));

@@ -37,20 +37,34 @@ struct PaddedInput {
 
 thread_local std::vector<int8_t> t_padded, t_rows;
 
-// `slack` bytes past the end are readable too (a copy is made for them).
-PaddedInput pad_input(const pcvm::Op& op, const int8_t* x, int64_t slack = 0) {
+// What the kernel set reads in place of an input byte x: x ^ flip (see
+// Int8Isa::input_offset).
+int8_t flip_of(const Int8Isa& isa) { return static_cast<int8_t>(isa.input_offset ? 0x80 : 0); }
+
+// dst[i] = src[i] ^ flip for i in [0, n).
+void copy_flipped(int8_t* dst, const int8_t* src, int64_t n, int8_t flip) {
+  if (!flip) {
+    std::memcpy(dst, src, static_cast<size_t>(n));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int8_t>(src[i] ^ flip);
+}
+
+// The input as the kernel set reads it (flip), `slack` more bytes past its
+// end readable; a copy is made unless x itself will do.
+PaddedInput pad_input(const pcvm::Op& op, const int8_t* x, int8_t flip, int64_t slack = 0) {
   const int64_t h = int64_t{op.out_h - 1} * op.sh + int64_t{op.kh - 1} * op.dh + 1;
   const int64_t w = int64_t{op.out_w - 1} * op.sw + int64_t{op.kw - 1} * op.dw + 1;
-  if (op.pad_top == 0 && op.pad_left == 0 && h <= op.in_h && w <= op.in_w && slack == 0)
+  if (op.pad_top == 0 && op.pad_left == 0 && h <= op.in_h && w <= op.in_w && slack == 0 && !flip)
     return {x, op.in_w, x + int64_t{op.in_h} * op.in_w * op.in_c};
   const int64_t row = w * op.in_c, bytes = h * row + slack;
   if (static_cast<int64_t>(t_padded.size()) < bytes) t_padded.resize(static_cast<size_t>(bytes));
-  std::memset(t_padded.data(), static_cast<unsigned char>(op.in_zp), static_cast<size_t>(bytes));
+  std::memset(t_padded.data(), static_cast<unsigned char>(op.in_zp ^ flip), static_cast<size_t>(bytes));
   // Padded column p is input column p - pad_left.
   const int64_t lo = op.pad_left, hi = std::min<int64_t>(w, int64_t{op.pad_left} + op.in_w);
   for (int64_t i = op.pad_top; i < std::min<int64_t>(h, int64_t{op.pad_top} + op.in_h) && hi > lo; ++i)
-    std::memcpy(t_padded.data() + i * row + lo * op.in_c, x + (i - op.pad_top) * op.in_w * op.in_c,
-                static_cast<size_t>((hi - lo) * op.in_c));
+    copy_flipped(t_padded.data() + i * row + lo * op.in_c, x + (i - op.pad_top) * op.in_w * op.in_c,
+                 (hi - lo) * op.in_c, flip);
   return {t_padded.data(), w, t_padded.data() + bytes};
 }
 
@@ -122,15 +136,21 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   const bool direct = op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 &&
                       op.pad_left == 0 && op.groups == 1 && kp == op.in_c &&
                       op.out_h == op.in_h && op.out_w == op.in_w;
+  const int8_t flip = flip_of(*p.isa);
   if (p.seg && !direct) {
     // A kernel that reads segments takes each kernel row's taps from the
     // padded input (and up to 3 bytes past them, under zero weights), a row
-    // of output pixels at a time: no im2col copy.
-    const PaddedInput in = pad_input(op, x, p.seg - int64_t{op.kw} * op.in_c);
+    // of output pixels at a time: no im2col copy. Where the input is copied
+    // anyway (flipped), room for the tiles' rows past each output row too.
+    const int64_t lda = int64_t{op.sw} * op.in_c;
+    const bool tail = flip != 0;
+    const PaddedInput in = pad_input(op, x, flip, (p.seg - int64_t{op.kw} * op.in_c) +
+                                                  (tail ? kernels::kInt8TailRows * lda + p.seg : 0));
     parallel_for(op_threads(pixels * kp * op.out_c), op.out_h, [&](int64_t oh) {
       kernels::Int8Gemm a = gemm_args(op, p, 0);
-      a.a = in.data + oh * op.sh * in.width * op.in_c, a.lda = int64_t{op.sw} * op.in_c, a.M = op.out_w;
+      a.a = in.data + oh * op.sh * in.width * op.in_c, a.lda = lda, a.M = op.out_w;
       a.seg = p.seg, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
+      a.tail_readable = tail;
       a.y = y + oh * op.out_w * op.out_c;
       p.isa->gemm(a);
     }, /*dynamic=*/true);
@@ -140,14 +160,14 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   // every tile height of the kernels (no tail tile), small enough to share
   // a layer of a few hundred pixels evenly.
   constexpr int64_t kRows = 48;
-  const PaddedInput in = direct ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x);
+  const PaddedInput in = direct && !flip ? PaddedInput{x, op.in_w, nullptr} : pad_input(op, x, flip);
   const int64_t chunks = (pixels + kRows - 1) / kRows;
   parallel_for(op_threads(pixels * kp * op.out_c), chunks * op.groups, [&](int64_t i) {
     const int64_t g = i / chunks, p0 = i % chunks * kRows;
     kernels::Int8Gemm a = gemm_args(op, p, g);
     a.M = std::min(kRows, pixels - p0);
     if (direct) {
-      a.a = x + p0 * op.in_c, a.lda = op.in_c;
+      a.a = in.data + p0 * op.in_c, a.lda = op.in_c;
     } else {
       if (static_cast<int64_t>(t_rows.size()) < kRows * kp) t_rows.resize(kRows * kp);
       gather_rows(op, in, g, p0, a.M, kp, t_rows.data());
@@ -162,9 +182,10 @@ void packed_qdense(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   if (!op.packed) return pcvm::qdense_ref(op, x, y);
   const auto& p = *static_cast<const PackedInt8*>(op.packed);
   const int8_t* a = x;
-  if (p.padded_depth != p.depth) {  // zeros up to the padded depth
+  const int8_t flip = flip_of(*p.isa);
+  if (p.padded_depth != p.depth || flip) {  // as the kernel reads it, zeros up to the padded depth
     if (static_cast<int64_t>(t_rows.size()) < p.padded_depth) t_rows.resize(p.padded_depth);
-    std::memcpy(t_rows.data(), x, static_cast<size_t>(p.depth));
+    copy_flipped(t_rows.data(), x, p.depth, flip);
     std::memset(t_rows.data() + p.depth, 0, static_cast<size_t>(p.padded_depth - p.depth));
     a = t_rows.data();
   }
@@ -189,6 +210,13 @@ void qdense_rows(const pcvm::Op& op, const int8_t* x, int64_t ldx, int64_t rows,
     return;
   }
   const auto& p = *static_cast<const PackedInt8*>(op.packed);
+  if (const int8_t flip = flip_of(*p.isa); flip && rows > 0) {  // the rows as the kernel reads them
+    thread_local std::vector<int8_t> t_flipped;
+    const int64_t bytes = (rows - 1) * ldx + p.padded_depth;
+    if (static_cast<int64_t>(t_flipped.size()) < bytes) t_flipped.resize(static_cast<size_t>(bytes));
+    copy_flipped(t_flipped.data(), x, bytes, flip);
+    x = t_flipped.data();
+  }
   // Work items: 48 rows (a multiple of every tile's) by 4 blocks of 16
   // channels (the widest tile), so that each item reads its weights once
   // for all its rows.
