@@ -74,13 +74,29 @@ inline __m512i rounding_divide(__m512i x, const Block& b) {
   return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, b.mask), threshold), q, one);
 }
 
+// The output bytes of 16 sums (the bias in them already).
+struct Requantize {
+  __m512i out_zp, act_min, act_max;
+  explicit Requantize(const Int8Gemm& g)
+      : out_zp(_mm512_set1_epi32(g.out_zp)), act_min(_mm512_set1_epi32(g.act_min)),
+        act_max(_mm512_set1_epi32(g.act_max)) {}
+  __m128i operator()(__m512i acc, const Block& b) const {
+    __m512i v = _mm512_add_epi32(rounding_divide(doubling_high_mul(acc, b), b), out_zp);
+    v = _mm512_min_epi32(_mm512_max_epi32(v, act_min), act_max);
+    // Narrowed in a register, then stored: GCC otherwise makes the two one
+    // vpmovdb to memory, many times slower on AMD's cores.
+    __m128i bytes = _mm512_cvtepi32_epi8(v);
+    asm("" : "+x"(bytes));
+    return bytes;
+  }
+};
+
 // Rows [m0, m0 + rows) of a tile's sums, nb blocks a row: one copy of the
 // requantization for every tile shape. A block at a time, so that its
 // constants stay in registers for all its rows.
 [[gnu::noipa]] void store_rows(const Int8Gemm& g, const Block* blocks, int nb, const int32_t* sums,
                                int64_t m0, int rows) {
-  const __m512i out_zp = _mm512_set1_epi32(g.out_zp), act_min = _mm512_set1_epi32(g.act_min);
-  const __m512i act_max = _mm512_set1_epi32(g.act_max);
+  const Requantize requantize(g);
   for (int j = 0; j < nb; ++j) {
     const Block& b = blocks[j];
     int8_t* y = g.y + m0 * g.ldy + b.c0;
@@ -91,19 +107,35 @@ inline __m512i rounding_divide(__m512i x, const Block& b) {
       continue;
     }
     for (int r = 0; r < rows; ++r, y += g.ldy) {
-      // The bias is in the sums already.
-      const __m512i acc = _mm512_load_si512(s + r * nb * 16);
-      __m512i v = _mm512_add_epi32(rounding_divide(doubling_high_mul(acc, b), b), out_zp);
-      v = _mm512_min_epi32(_mm512_max_epi32(v, act_min), act_max);
-      // Narrowed in a register, then stored: GCC otherwise makes the two one
-      // vpmovdb to memory, many times slower on AMD's cores.
-      __m128i bytes = _mm512_cvtepi32_epi8(v);
-      asm("" : "+x"(bytes));
+      const __m128i bytes = requantize(_mm512_load_si512(s + r * nb * 16), b);
       if (b.cols == 16)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y), bytes);
       else
         _mm_mask_storeu_epi8(y, b.lanes, bytes);
     }
+  }
+}
+
+// A block of at most 8 channels for two rows at once: its constants in
+// lanes 0-7 and again in 8-15 (see pair_tile).
+Block paired(const Block& b) {
+  auto twice = [](__m512i v) { return _mm512_shuffle_i64x2(v, v, 0x44); };  // 128-bit lanes 0, 1, 0, 1
+  Block p = b;
+  p.bias = twice(b.bias), p.mult = twice(b.mult), p.mult_odd = twice(b.mult_odd);
+  p.right = twice(b.right), p.mask = twice(b.mask), p.half = twice(b.half);
+  return p;
+}
+
+// Rows [m0, m0 + rows) from a pair tile's sums: row 2i in lanes 0-7 of
+// sums[i], row 2i + 1 in lanes 8-15.
+[[gnu::noipa]] void store_pairs(const Int8Gemm& g, const Block& b, const int32_t* sums, int64_t m0,
+                                int rows) {
+  const Requantize requantize(g);
+  int8_t* y = g.y + m0 * g.ldy + b.c0;
+  for (int r = 0; r < rows; r += 2, y += 2 * g.ldy) {
+    const __m128i bytes = requantize(_mm512_load_si512(sums + r / 2 * 16), b);
+    _mm_mask_storeu_epi8(y, b.lanes, bytes);
+    if (r + 1 < rows) _mm_mask_storeu_epi8(y + g.ldy, b.lanes, _mm_srli_si128(bytes, 8));
   }
 }
 
@@ -178,20 +210,64 @@ template <int NB, int MR>
   store_rows(g, blocks, NB, sums[0][0], m0, rows);
 }
 
+// MR rows of one block of at most 8 channels (a LeNet-5 first layer's 6, a
+// depthwise layer's 1 or 2), two rows a vector: lanes 0-7 sum row 2i's
+// products with the block's weights, lanes 8-15 row 2i + 1's with the same
+// weights, so that one vpdpbusd and one requantization serve two rows, where
+// a row a vector would leave half of every vector or more unused. b is
+// paired(); it shifts no channel left (see Block::vector).
+template <int MR>
+[[gnu::noinline]] void pair_tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block& b,
+                                 int64_t m0, int rows) {
+  constexpr int P = MR / 2;
+  __m512i acc[P];
+#pragma GCC unroll 8
+  for (int i = 0; i < P; ++i) acc[i] = b.bias;
+  for (int64_t k0 = 0, s = 0; k0 < g.kp; k0 += in.seg, ++s) {
+    const int8_t* a = in.a + s * in.seg_stride;
+    for (int64_t k = 0; k < in.seg; k += 4) {
+      const __m512i wv = _mm512_loadu_si512(w + (k0 + k) * 16);
+      const __m512i both = _mm512_shuffle_i64x2(wv, wv, 0x44);  // channels 0-7, twice
+#pragma GCC unroll 8
+      for (int i = 0; i < P; ++i) {
+        int32_t even, odd;
+        std::memcpy(&even, a + 2 * i * in.lda + k, 4);
+        std::memcpy(&odd, a + (2 * i + 1) * in.lda + k, 4);
+        const __m512i x = _mm512_mask_set1_epi32(_mm512_set1_epi32(even), 0xFF00, odd);
+        acc[i] = _mm512_dpbusd_epi32(acc[i], x, both);
+      }
+    }
+  }
+  alignas(64) int32_t sums[P][16];
+#pragma GCC unroll 8
+  for (int i = 0; i < P; ++i) _mm512_store_si512(sums[i], acc[i]);
+  store_pairs(g, b, sums[0], m0, rows);
+}
+
+// One tile of either kind (Pairs: pair_tile, for one paired block).
+template <int NB, int MR, bool Pairs>
+inline void any_tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks,
+                     int64_t m0, int rows) {
+  if constexpr (Pairs)
+    pair_tile<MR>(g, in, w, blocks[0], m0, rows);
+  else
+    tile<NB, MR>(g, in, w, blocks, m0, rows);
+}
+
 thread_local Scratch<int8_t> t_tail;
 
 // All rows times NB blocks from block b0. The last rows, fewer than MR, are
 // read where they lie if the caller says the rows past them are readable,
 // else copied to a buffer of MR rows (zeros past them, the segments joined),
 // so that the tile reads nothing past the input.
-template <int NB, int MR>
+template <int NB, int MR, bool Pairs = false>
 void rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
   static_assert(MR <= kInt8TailRows, "a tile reads at most kInt8TailRows rows past M");
   const int8_t* w = static_cast<const int8_t*>(g.w) + b0 * g.kp * 16;
   int64_t m0 = 0;
   for (; m0 + MR <= g.M || (g.tail_readable && m0 < g.M); m0 += MR)
-    tile<NB, MR>(g, {g.a + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w, blocks, m0,
-                 static_cast<int>(std::min<int64_t>(MR, g.M - m0)));
+    any_tile<NB, MR, Pairs>(g, {g.a + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w, blocks, m0,
+                            static_cast<int>(std::min<int64_t>(MR, g.M - m0)));
   if (m0 >= g.M) return;
   const int rows = static_cast<int>(g.M - m0);
   int8_t* tail = t_tail.get(static_cast<size_t>(MR * g.kp));
@@ -200,7 +276,7 @@ void rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
     for (int64_t k0 = 0; k0 < g.kp; k0 += g.seg)
       std::memcpy(tail + r * g.kp + k0, g.a + (m0 + r) * g.lda + k0 / g.seg * g.seg_stride,
                   static_cast<size_t>(g.seg));
-  tile<NB, MR>(g, {tail, g.kp, g.kp, 0}, w, blocks, m0, rows);
+  any_tile<NB, MR, Pairs>(g, {tail, g.kp, g.kp, 0}, w, blocks, m0, rows);
 }
 
 }  // namespace
@@ -218,6 +294,11 @@ void int8_gemm(const Int8Gemm& g) {
         case 3: rows_of<3, 1>(g, b0, params); break;
         default: rows_of<4, 1>(g, b0, params); break;
       }
+      continue;
+    }
+    if (nb == 1 && params[0].cols <= 8 && params[0].vector) {  // two rows a vector
+      params[0] = paired(params[0]);
+      rows_of<1, 12, true>(g, b0, params);
       continue;
     }
     switch (nb) {  // 12 to 24 sums in registers
