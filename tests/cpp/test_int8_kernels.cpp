@@ -132,9 +132,10 @@ TEST_CASE(test_every_int8_kernel_set_matches_the_reference) {
 // A kernel set's GEMM called directly on rows in buffers of exactly the
 // size its contract allows (under AddressSanitizer in CI, a read past one
 // fails): M rows, or M + kInt8TailRows where the caller says the rows past
-// M are readable (their bytes random). The inputs as the kernel set reads
-// them (Int8Isa::input_offset); outputs against the reference dense op row
-// by row, and nothing written past M rows.
+// M are readable (their bytes random), for 1-3 repeats of the product on
+// consecutive rows. The inputs as the kernel set reads them
+// (Int8Isa::input_offset); outputs against the reference dense op row by
+// row, and nothing written past the last row.
 TEST_CASE(test_int8_gemm_reads_only_the_rows_its_contract_allows) {
   int compared = 0;
   for (const char* name : kIsaNames) {
@@ -145,14 +146,15 @@ TEST_CASE(test_int8_gemm_reads_only_the_rows_its_contract_allows) {
       RandomOp r = random_dense(rng);
       pcvm::Op& op = r.op;
       const pyconv::PackedInt8 p = pyconv::pack_int8(*isa, op);
-      const int64_t M = pick(rng, 1, 30), kp = p.padded_depth;
+      const int64_t M = pick(rng, 1, 30), kp = p.padded_depth, repeats = pick(rng, 1, 3);
+      const int64_t rows = M * repeats;
       const bool tail = trial % 2 == 0;
       const int8_t flip = static_cast<int8_t>(isa->input_offset ? 0x80 : 0);
-      std::vector<int8_t> x(static_cast<size_t>(M * op.in_c));
+      std::vector<int8_t> x(static_cast<size_t>(rows * op.in_c));
       for (int8_t& v : x) v = static_cast<int8_t>(pick(rng, -128, 127));
-      std::vector<int8_t> a(static_cast<size_t>((M + (tail ? pyconv::kernels::kInt8TailRows : 0)) * kp));
+      std::vector<int8_t> a(static_cast<size_t>((rows + (tail ? pyconv::kernels::kInt8TailRows : 0)) * kp));
       for (int8_t& v : a) v = static_cast<int8_t>(pick(rng, -128, 127));
-      for (int64_t m = 0; m < M; ++m)
+      for (int64_t m = 0; m < rows; ++m)
         for (int64_t k = 0; k < kp; ++k)
           a[m * kp + k] = k < op.in_c ? static_cast<int8_t>(x[m * op.in_c + k] ^ flip) : 0;
       pyconv::kernels::Int8Gemm g{};
@@ -160,10 +162,11 @@ TEST_CASE(test_int8_gemm_reads_only_the_rows_its_contract_allows) {
       g.w = p.group(0), g.kp = kp, g.n = op.out_c;
       g.bias = p.bias.data(), g.multiplier = op.multiplier, g.shift = op.shift;
       g.out_zp = op.out_zp, g.act_min = op.act_min, g.act_max = op.act_max;
-      std::vector<int8_t> got(static_cast<size_t>(M * op.out_c)), want(got.size());
+      std::vector<int8_t> got(static_cast<size_t>(rows * op.out_c)), want(got.size());
       g.y = got.data(), g.ldy = op.out_c, g.tail_readable = tail;
+      g.repeats = repeats, g.a_step = M * kp, g.y_step = M * op.out_c;
       isa->gemm(g);
-      for (int64_t m = 0; m < M; ++m) pcvm::qdense_ref(op, x.data() + m * op.in_c, want.data() + m * op.out_c);
+      for (int64_t m = 0; m < rows; ++m) pcvm::qdense_ref(op, x.data() + m * op.in_c, want.data() + m * op.out_c);
       CHECK(got == want);
       if (got != want) {
         std::printf("  %s, trial %d (M %lld, depth %d, %d channels, tail %d) differs\n", name, trial,
@@ -173,7 +176,7 @@ TEST_CASE(test_int8_gemm_reads_only_the_rows_its_contract_allows) {
       ++compared;
     }
   }
-  std::printf("  %d products of 1-30 rows give the reference's bytes\n", compared);
+  std::printf("  %d products of 1-30 rows, 1-3 times, give the reference's bytes\n", compared);
 }
 
 // Quantization, vectorised, against pcvm::quantize_value: values at and

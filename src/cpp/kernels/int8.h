@@ -36,7 +36,19 @@ struct Int8Gemm {
   // has room; their sums are never stored): a tile then runs over the last
   // rows as over any others, with no copy of them.
   bool tail_readable;
+  // The same product `repeats` times, the r-th on rows from a + r * a_step
+  // to outputs from y + r * y_step (a convolution's output rows, in one
+  // call that sets its blocks up once).
+  int64_t repeats = 1, a_step = 0, y_step = 0;
 };
+
+// Calls one(g') for each of g's repeats: g' is g moved to it, repeats 1.
+template <class F>
+void for_each_repeat(const Int8Gemm& g, F&& one) {
+  Int8Gemm r = g;
+  r.repeats = 1;
+  for (int64_t i = 0; i < g.repeats; ++i, r.a += g.a_step, r.y += g.y_step) one(r);
+}
 
 // The most rows past M a kernel reads where Int8Gemm::tail_readable.
 constexpr int64_t kInt8TailRows = 12;

@@ -126,17 +126,19 @@ void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
 
 }  // namespace
 
-void int8_gemm(const Int8Gemm& g) {
-  const auto* w = static_cast<const int16_t*>(g.w);
-  for (int64_t c0 = 0; c0 < g.n; c0 += 16) {
-    const int16_t* wb = w + c0 / 16 * g.kp * 16;
-    switch ((std::min<int64_t>(16, g.n - c0) + 3) / 4) {  // groups of 4 channels in use
-      case 1:  // one group of zeros multiplied: a fourth copy would cost 800 bytes
-      case 2: block<4, 2>(g, wb, c0); break;
-      case 3: block<3, 3>(g, wb, c0); break;
-      default: block<2, 4>(g, wb, c0);
+void int8_gemm(const Int8Gemm& product) {
+  for_each_repeat(product, [](const Int8Gemm& g) {
+    const auto* w = static_cast<const int16_t*>(g.w);
+    for (int64_t c0 = 0; c0 < g.n; c0 += 16) {
+      const int16_t* wb = w + c0 / 16 * g.kp * 16;
+      switch ((std::min<int64_t>(16, g.n - c0) + 3) / 4) {  // groups of 4 channels in use
+        case 1:  // one group of zeros multiplied: a fourth copy would cost 800 bytes
+        case 2: block<4, 2>(g, wb, c0); break;
+        case 3: block<3, 3>(g, wb, c0); break;
+        default: block<2, 4>(g, wb, c0);
+      }
     }
-  }
+  });
 }
 
 #include "kernels/int8_pool_impl.h"

@@ -96,7 +96,9 @@ void block(const Int8Gemm& g, const int8_t* w, int64_t c0) {
 
 }  // namespace
 
-void int8_gemm(const Int8Gemm& g) {
-  const auto* w = static_cast<const int8_t*>(g.w);
-  for (int64_t c0 = 0; c0 < g.n; c0 += 16) block(g, w + c0 / 16 * g.kp * 16, c0);
+void int8_gemm(const Int8Gemm& product) {
+  for_each_repeat(product, [](const Int8Gemm& g) {
+    const auto* w = static_cast<const int8_t*>(g.w);
+    for (int64_t c0 = 0; c0 < g.n; c0 += 16) block(g, w + c0 / 16 * g.kp * 16, c0);
+  });
 }

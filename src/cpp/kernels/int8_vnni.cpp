@@ -281,32 +281,31 @@ void rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
 
 }  // namespace
 
-void int8_gemm(const Int8Gemm& g) {
-  const int64_t blocks = (g.n + 15) / 16;
+void int8_gemm(const Int8Gemm& product) {
+  const int64_t blocks = (product.n + 15) / 16;
   for (int64_t b0 = 0; b0 < blocks; b0 += 4) {
     const int nb = static_cast<int>(std::min<int64_t>(4, blocks - b0));
     Block params[4];
-    for (int j = 0; j < nb; ++j) params[j] = block_at(g, (b0 + j) * 16);
-    if (g.M == 1) {  // a dense layer's one row: each weight is used once
-      switch (nb) {
-        case 1: rows_of<1, 1>(g, b0, params); break;
-        case 2: rows_of<2, 1>(g, b0, params); break;
-        case 3: rows_of<3, 1>(g, b0, params); break;
-        default: rows_of<4, 1>(g, b0, params); break;
+    for (int j = 0; j < nb; ++j) params[j] = block_at(product, (b0 + j) * 16);
+    const bool pairs = product.M > 1 && nb == 1 && params[0].cols <= 8 && params[0].vector;  // two rows a vector
+    if (pairs) params[0] = paired(params[0]);
+    for_each_repeat(product, [&](const Int8Gemm& g) {
+      if (g.M == 1) {  // a dense layer's one row: each weight is used once
+        switch (nb) {
+          case 1: return rows_of<1, 1>(g, b0, params);
+          case 2: return rows_of<2, 1>(g, b0, params);
+          case 3: return rows_of<3, 1>(g, b0, params);
+          default: return rows_of<4, 1>(g, b0, params);
+        }
       }
-      continue;
-    }
-    if (nb == 1 && params[0].cols <= 8 && params[0].vector) {  // two rows a vector
-      params[0] = paired(params[0]);
-      rows_of<1, 12, true>(g, b0, params);
-      continue;
-    }
-    switch (nb) {  // 12 to 24 sums in registers
-      case 1: rows_of<1, 12>(g, b0, params); break;
-      case 2: rows_of<2, 12>(g, b0, params); break;
-      case 3: rows_of<3, 8>(g, b0, params); break;
-      default: rows_of<4, 6>(g, b0, params); break;
-    }
+      if (pairs) return rows_of<1, 12, true>(g, b0, params);
+      switch (nb) {  // 12 to 24 sums in registers
+        case 1: return rows_of<1, 12>(g, b0, params);
+        case 2: return rows_of<2, 12>(g, b0, params);
+        case 3: return rows_of<3, 8>(g, b0, params);
+        default: return rows_of<4, 6>(g, b0, params);
+      }
+    });
   }
 }
 

@@ -146,12 +146,18 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
     const bool tail = flip != 0;
     const PaddedInput in = pad_input(op, x, flip, (p.seg - int64_t{op.kw} * op.in_c) +
                                                   (tail ? kernels::kInt8TailRows * lda + p.seg : 0));
-    parallel_for(op_threads(pixels * kp * op.out_c), op.out_h, [&](int64_t oh) {
+    // Output rows in runs, a few a thread, claimed one at a time: one call a
+    // run (Int8Gemm::repeats), so the kernel sets its blocks up once a run.
+    const int threads = op_threads(pixels * kp * op.out_c);
+    const int64_t runs = threads == 1 ? 1 : std::min<int64_t>(op.out_h, 4 * threads);
+    parallel_for(threads, runs, [&](int64_t i) {
+      const int64_t oh0 = op.out_h * i / runs, oh1 = op.out_h * (i + 1) / runs;
       kernels::Int8Gemm a = gemm_args(op, p, 0);
-      a.a = in.data + oh * op.sh * in.width * op.in_c, a.lda = lda, a.M = op.out_w;
+      a.a_step = op.sh * in.width * op.in_c, a.y_step = int64_t{op.out_w} * op.out_c;
+      a.a = in.data + oh0 * a.a_step, a.lda = lda, a.M = op.out_w;
       a.seg = p.seg, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
       a.tail_readable = tail;
-      a.y = y + oh * op.out_w * op.out_c;
+      a.y = y + oh0 * a.y_step, a.repeats = oh1 - oh0;
       p.isa->gemm(a);
     }, /*dynamic=*/true);
     return;
