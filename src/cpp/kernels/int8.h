@@ -35,7 +35,7 @@ struct Int8Gemm {
   // Rows M .. M + kInt8TailRows - 1 may be read too (the caller's buffer
   // has room; their sums are never stored): a tile then runs over the last
   // rows as over any others, with no copy of them.
-  bool tail_readable;
+  bool tail_readable = false;
   // The same product `repeats` times, the r-th on rows from a + r * a_step
   // to outputs from y + r * y_step (a convolution's output rows, in one
   // call that sets its blocks up once).
