@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import pyconv
+from pyconv import applications
 
 
 THREAD_VARIABLES = ("PYCONV_NUM_THREADS", "OMP_NUM_THREADS")
@@ -126,6 +127,29 @@ def test_two_threads_use_the_pool_and_match_one_thread():
         pyconv.set_num_threads(old)
     np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
     assert pyconv._core.pool_threads() >= 1
+
+
+@pytest.mark.parametrize("name", sorted({**applications.CLASSIFIERS, **applications.SEGMENTERS}))
+def test_inference_is_bit_identical_on_any_thread_count(name):
+    # Each context times its inference calls and runs them on one thread
+    # where that is faster (core/team_choice.h): that is only sound because
+    # no op's result depends on how many threads ran it.
+    builders = {**applications.CLASSIFIERS, **applications.SEGMENTERS}
+    pyconv.set_seed(3)
+    model = builders[name](input_shape=(32, 32, 3),
+                           num_classes=10 if name in applications.CLASSIFIERS else 2)
+    rng = np.random.default_rng(4)
+    old = pyconv.get_num_threads()
+    try:
+        for batch in (1, 5):
+            x = rng.standard_normal((batch, 32, 32, 3)).astype(np.float32)
+            pyconv.set_num_threads(1)
+            one = model.predict_on_batch(x)
+            for threads in (2, 3):
+                pyconv.set_num_threads(threads)
+                np.testing.assert_array_equal(model.predict_on_batch(x), one)
+    finally:
+        pyconv.set_num_threads(old)
 
 
 def test_a_forked_child_may_use_threads_again():

@@ -1,6 +1,7 @@
 #include "graph/graph.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -525,6 +526,9 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   if (training && buffers == Buffers::Folded) buffers = Buffers::Training;
   const bool fold = buffers == Buffers::Folded;
   const int64_t batch = xs[0]->dim(0);
+  // Inference's team is chosen by timing this context's calls (core/team_choice.h).
+  if (!training) rc.threads = c.team_.pick(rc.threads, batch);
+  const auto start = std::chrono::steady_clock::now();
   // Slots grow only here, before any output or gradient views them.
   if (buffers == Buffers::Training)
     grow_slots(c.train_slots_, train_slot_values_, batch, "a training buffer");
@@ -591,6 +595,9 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   c.inputs_ = xs;
   c.training_ = training;
   c.step_ = rc.step;  // the key this forward's random draws took (backward replays them)
+  if (!training)
+    c.team_.record(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - start).count());
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/shared_mutex.h"
+#include "core/team_choice.h"
 #include "graph/attrs.h"
 #include "graph/layer.h"
 #include "graph/profile.h"
@@ -94,6 +95,7 @@ class ExecContext {
   double activity_penalty_ = 0.0;  // the last forward's activity regularization
   bool training_ = false;
   uint64_t step_ = 0;
+  TeamChoice team_;  // inference's threads: all, or one where that is faster
 };
 
 class Graph {

@@ -312,10 +312,10 @@ int64_t slice_start(int64_t N, int64_t s, int64_t n) { return s == n ? N : N * s
 void streamed(const Problem& p, int threads) {
   // Memory-bound: worth a second thread at a quarter of the usual work.
   const int64_t nt = std::max<int64_t>(
-      1, std::min<int64_t>(usable_threads(threads), (p.M * p.N * p.K) >> 18));
+      1, std::min<int64_t>(usable_threads(threads), (p.M * p.N * p.K) >> 14));
   const int64_t chunks = depth_chunks(p);
   const int64_t slices =
-      std::max<int64_t>(1, std::min<int64_t>((nt + chunks - 1) / chunks, p.N / 64));
+      std::max<int64_t>(1, std::min<int64_t>((nt + chunks - 1) / chunks, p.N / 32));
   const int64_t lds = (p.N + 7) / 8 * 8, chunk_size = p.M * lds;
   float* const sums = t_sums.get(static_cast<size_t>(chunks * chunk_size));
   int64_t* const lists = p.M == 1 ? t_depth.get(static_cast<size_t>(slices * p.K)) : nullptr;
