@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -266,6 +267,44 @@ TEST_CASE(test_every_int8_pooling_matches_the_reference) {
     std::printf("  %s: %d random poolings give the reference's bytes\n", name, compared);
   }
   if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
+}
+
+// Average pooling whose windows tile the input (the kernels' own loop for
+// them, LeNet-5's 2x2 pools among them): every channel count from 1 to 20,
+// windows of 2, 4, 8 and 16 values, trailing rows and columns left out or
+// not, extreme values, on buffers of exactly the input's size (the last
+// window's vector loads must not run past it: AddressSanitizer checks).
+TEST_CASE(test_int8_average_pooling_that_tiles_matches_the_reference) {
+  const int32_t windows[][2] = {{2, 2}, {1, 2}, {2, 1}, {2, 4}, {4, 4}, {2, 8}};
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    std::mt19937 rng(29);
+    for (const auto& kw : windows)
+      for (int32_t channels = 1; channels <= 20; ++channels)
+        for (int32_t extra = 0; extra < 2; ++extra) {
+          pcvm::Op op{};
+          op.type = pcvm::kQAvgPool2D;
+          op.kh = op.sh = kw[0], op.kw = op.sw = kw[1];
+          op.dh = op.dw = op.groups = 1;
+          op.in_c = op.out_c = channels;
+          op.out_h = pick(rng, 1, 7), op.out_w = pick(rng, 1, 7);
+          op.in_h = op.out_h * op.kh + extra, op.in_w = op.out_w * op.kw + extra;
+          const size_t in = static_cast<size_t>(op.in_h) * op.in_w * op.in_c;
+          const size_t out = static_cast<size_t>(op.out_h) * op.out_w * op.out_c;
+          auto x = std::make_unique<int8_t[]>(in);  // exactly in bytes
+          const int32_t lo = channels % 3 == 0 ? 127 : -128, hi = channels % 3 == 1 ? -128 : 127;
+          for (size_t i = 0; i < in; ++i) x[i] = static_cast<int8_t>(pick(rng, std::min(lo, hi), std::max(lo, hi)));
+          std::vector<int8_t> want(out), got(out);
+          pcvm::qavgpool_ref(op, x.get(), want.data());
+          isa->avgpool(op, x.get(), got.data());
+          CHECK(got == want);
+          if (got != want) {
+            std::printf("  %s: %dx%d windows, %d channels differ\n", name, op.kh, op.kw, channels);
+            return;
+          }
+        }
+  }
 }
 
 // The pooling division by a multiply-high (pcvm_ops.h): exact for every sum
