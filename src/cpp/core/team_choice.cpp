@@ -28,28 +28,34 @@ int TeamChoice::pick(int threads, int64_t batch) {
   ran_ = -1;
   if (threads <= 1) return 1;
   if (threads != threads_ || batch != batch_) reset(threads, batch);
-  const bool known = times_[kept_].full();
-  if (trying_ < 0 && known && since_ >= wait_ &&
+  if (trying_ < 0 && times_[kept_].full() && since_ >= wait_ &&
       (kept_ == 0 || times_[1].typical() < kLongCallNs)) {
     trying_ = 1 - kept_;
-    trial_left_ = kBurst;
+    trial_left_ = kTrial;
     times_[trying_] = Times();
   }
   ran_ = trying_ >= 0 ? trying_ : kept_;
+  if (ran_ != last_) warm_ = kWarm;  // a team's first calls wake it up
+  last_ = ran_;
   return ran_ == 1 ? threads : 1;
 }
 
 void TeamChoice::record(int64_t nanoseconds) {
   if (ran_ < 0) return;
-  times_[ran_].add(nanoseconds);
+  const int team = ran_;
   ran_ = -1;
+  const bool warm = warm_ == 0;
+  if (!warm) --warm_;
   if (trying_ >= 0) {
+    if (warm) times_[team].add(nanoseconds);
     if (--trial_left_ == 0) end_trial();
     return;
   }
+  if (!warm) return;
+  times_[team].add(nanoseconds);
   ++since_;
-  if (!times_[kept_].full()) return;
-  const int64_t now = times_[kept_].typical();
+  if (!times_[team].full()) return;
+  const int64_t now = times_[team].typical();
   if (settled_ == 0) settled_ = now;
   if (now > settled_ + settled_ / 4) since_ = wait_;  // 1.25x slower: try the other now
 }

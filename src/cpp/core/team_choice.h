@@ -29,16 +29,22 @@ class TeamChoice {
   // Calls this long or longer on all threads are left to them: trying one
   // thread there would cost too much, and helpers pay on work this size.
   static constexpr int64_t kLongCallNs = 1'000'000;
-  static constexpr int kBurst = 4;            // calls per trial, and times kept per team
+  static constexpr int kKept = 4;  // times kept per team
+  // Calls not timed after the team changes: they wake it up (the pool's
+  // helpers sleep while one thread runs, and take tens of microseconds to
+  // wake: timing them, a 4-call trial of batch-1 LeNet-5 on two threads
+  // measured 11.8 us a call where warm ones take 9.3, and kept one thread).
+  static constexpr int kWarm = 4;
+  static constexpr int kTrial = kWarm + kKept;  // calls per trial
   static constexpr int64_t kFirstWait = 32;   // calls before the first trial, and after a change
   static constexpr int64_t kLongestWait = 1024;
 
  private:
   struct Times {
-    int64_t ns[kBurst];
-    int count = 0;  // kept so far (at most kBurst; the oldest is replaced)
-    void add(int64_t t) { ns[count++ % kBurst] = t; }
-    bool full() const { return count >= kBurst; }
+    int64_t ns[kKept];
+    int count = 0;  // times added so far (the last kKept are kept)
+    void add(int64_t t) { ns[count++ % kKept] = t; }
+    bool full() const { return count >= kKept; }
     int64_t typical() const;  // the second fastest of the times kept: one slow call does not count
   };
 
@@ -52,6 +58,8 @@ class TeamChoice {
   int trying_ = -1;      // the team on trial, or -1
   int trial_left_ = 0;   // calls of the trial still to run
   int ran_ = -1;         // the team of the call in flight (-1: nothing to record)
+  int last_ = -1;        // the team of the last call
+  int warm_ = 0;         // calls still to run untimed
   int64_t since_ = 0;    // calls since the last trial ended
   int64_t wait_ = kFirstWait;
   int64_t settled_ = 0;  // the kept team's typical time when the last trial ended
