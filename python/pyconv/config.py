@@ -15,7 +15,9 @@ def set_num_threads(n):
     starts with 1 (several forked workers each taking every core would only
     fight over them). More than 4x the cores this process may use are capped
     there (thousands of OS threads only thrash); get_num_threads() returns
-    the value in effect."""
+    the value in effect. It is an upper bound: inference calls under 1 ms run
+    on the calling thread alone while that is faster (each context times its
+    calls); their results do not depend on it."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an integer, received {type(n).__name__}")
     n = int(n)

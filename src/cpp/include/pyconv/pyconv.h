@@ -165,7 +165,10 @@ PCV_API pcv_status pcv_model_evaluate(const pcv_model *m, const float *x, const 
 PCV_API pcv_status pcv_model_save(const pcv_model *m, const char *path);
 
 /* Threads used by each inference (one setting for the whole process);
- * 0 restores the default, one per core; n < 0 is PCV_ERR_ARGUMENT. */
+ * 0 restores the default, one per core; n < 0 is PCV_ERR_ARGUMENT. An upper
+ * bound: calls under 1 ms run on the calling thread alone while that is
+ * faster (each model context or runner times its calls); outputs are the
+ * same either way. */
 PCV_API pcv_status pcv_set_num_threads(int n);
 
 #ifdef __cplusplus
