@@ -121,62 +121,44 @@ void int8_maxpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
 
 namespace {
 
-// Windows that tile the input (no padding, stride = window, every window
-// inside) of 2^k values, at most 4096: every window divides by the same
-// shift, and rows of windows are walked with no edge tests but the input's
-// end; 2x2 windows (LeNet-5's) load their four pixels unchecked. int8
-// LeNet-5 at batch 256 on one thread: pooling 21% -> 10% of its time, the
-// model 2,563 -> 2,195 us (AVX-512 VNNI machine, through the C API).
-bool tiles_by_power_of_two(const pcvm::Op& op) {
-  const int32_t count = op.kh * op.kw;
-  return op.pad_top == 0 && op.pad_left == 0 && op.sh == op.kh && op.sw == op.kw &&
-         op.out_h * op.kh <= op.in_h && op.out_w * op.kw <= op.in_w && count > 1 &&
-         count <= 4096 && (count & (count - 1)) == 0;
+// 2x2 windows that tile the input (no padding, stride 2; LeNet-5's): walked
+// row by row, each loading its four pixels unchecked where 8 bytes fit
+// before the input's end. int8 LeNet-5 at batch 256 on one thread: pooling
+// 21% -> 10% of its time, the model 2,563 -> 2,195 us (AVX-512 VNNI, through
+// the C API).
+bool tiles_2x2(const pcvm::Op& op) {
+  return op.pad_top == 0 && op.pad_left == 0 && op.kh == 2 && op.kw == 2 && op.sh == 2 &&
+         op.sw == 2 && op.out_h * 2 <= op.in_h && op.out_w * 2 <= op.in_w;
 }
 
-// 8 channels of a 2x2 window whose top-left pixel is at p (rows `row`
-// bytes apart, pixels c apart): the rounded mean, as rounded_means(sum, 4).
-inline I8x8 mean_2x2(const int8_t* p, int64_t row, int64_t c) {
-  auto at = [](const int8_t* q) {
-    I8x8 v;
-    std::memcpy(&v, q, 8);
-    return widen(v);
-  };
-  const I32x8 sum = at(p) + at(p + c) + at(p + row) + at(p + row + c);
-  const I32x8 q = ((sum < 0 ? -sum : sum) + 2) >> 2;
-  return narrow(sum < 0 ? -q : q);  // a mean of int8 values is one: no clamp
-}
-
-void avgpool_tiles(const pcvm::Op& op, const int8_t* x, int8_t* y) {
-  const int64_t size = input_size(op), out_size = output_size(op), row = int64_t{op.in_w} * op.in_c;
-  const int32_t count = op.kh * op.kw;
-  const int64_t window_step = int64_t{op.kw} * op.in_c;
-  for (int32_t oh = 0; oh < op.out_h; ++oh) {
-    const int64_t top = int64_t{oh} * op.kh * row;
+void avgpool_2x2(const pcvm::Op& op, const int8_t* x, int8_t* y) {
+  const int64_t size = input_size(op), out_size = output_size(op), c = op.in_c;
+  const int64_t row = int64_t{op.in_w} * c;
+  for (int32_t oh = 0; oh < op.out_h; ++oh)
     for (int32_t ow = 0; ow < op.out_w; ++ow) {
-      const int64_t first = top + ow * window_step, out = (int64_t{oh} * op.out_w + ow) * op.out_c;
+      const int64_t first = (2 * oh * row) + 2 * ow * c, out = (int64_t{oh} * op.out_w + ow) * op.out_c;
       for (int32_t c0 = 0; c0 < op.out_c; c0 += 8) {
         const int64_t at = first + c0;
-        I8x8 mean;
-        if (count == 4 && op.kh == 2 && at + row + op.in_c + 8 <= size) {
-          mean = mean_2x2(x + at, row, op.in_c);
+        I32x8 sum{};
+        if (at + row + c + 8 <= size) {
+          auto pixel = [&](int64_t i) {
+            I8x8 v;
+            std::memcpy(&v, x + i, 8);
+            return widen(v);
+          };
+          sum = pixel(at) + pixel(at + c) + pixel(at + row) + pixel(at + row + c);
         } else {
-          I32x8 sum{};
-          for (int32_t h = 0; h < op.kh; ++h)
-            for (int32_t w = 0; w < op.kw; ++w)
-              sum += widen(lanes_at<I8x8>(x, at + h * row + w * op.in_c, size));
-          mean = narrow(rounded_means(sum, count));
+          for (const int64_t i : {at, at + c, at + row, at + row + c}) sum += widen(lanes_at<I8x8>(x, i, size));
         }
-        store(y + out + c0, mean, op.out_c - c0, out_size - out - c0);
+        store(y + out + c0, narrow(rounded_means(sum, 4)), op.out_c - c0, out_size - out - c0);
       }
     }
-  }
 }
 
 }  // namespace
 
 void int8_avgpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
-  if (tiles_by_power_of_two(op)) return avgpool_tiles(op, x, y);
+  if (tiles_2x2(op)) return avgpool_2x2(op, x, y);
   const int64_t size = input_size(op), out_size = output_size(op);
   pcvm::Divider d = pcvm::divider(1);  // for the windows the reference takes
   pcvm::for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {
