@@ -1,6 +1,7 @@
 // TeamChoice (core/team_choice.h) on made-up call times: it keeps the faster
 // team, tries the other less often while that one loses, at once when the
-// kept team slows down, and never on long calls.
+// kept team slows down, never on long calls, and does not time a team's
+// first calls after a change.
 #include <cstdint>
 
 #include "check.h"
