@@ -269,11 +269,12 @@ TEST_CASE(test_every_int8_pooling_matches_the_reference) {
   if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
 }
 
-// Average pooling whose windows tile the input (the kernels' own loop for
-// them, LeNet-5's 2x2 pools among them): every channel count from 1 to 20,
-// windows of 2, 4, 8 and 16 values, trailing rows and columns left out or
-// not, extreme values, on buffers of exactly the input's size (the last
-// window's vector loads must not run past it: AddressSanitizer checks).
+// Average pooling whose windows tile the input (2x2 windows, LeNet-5's, have
+// a loop of their own; the others go window by window): every channel count
+// from 1 to 20, windows of 2, 4, 8 and 16 values, trailing rows and columns
+// left out or not, extreme values, on buffers of exactly the input's size
+// (the last window's vector loads must not run past it: AddressSanitizer
+// checks).
 TEST_CASE(test_int8_average_pooling_that_tiles_matches_the_reference) {
   const int32_t windows[][2] = {{2, 2}, {1, 2}, {2, 1}, {2, 4}, {4, 4}, {2, 8}};
   for (const char* name : kIsaNames) {

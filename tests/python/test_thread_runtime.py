@@ -129,14 +129,16 @@ def test_two_threads_use_the_pool_and_match_one_thread():
     assert pyconv._core.pool_threads() >= 1
 
 
-@pytest.mark.parametrize("name", sorted({**applications.CLASSIFIERS, **applications.SEGMENTERS}))
+ZOO = {**applications.CLASSIFIERS, **applications.SEGMENTERS}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
 def test_inference_is_bit_identical_on_any_thread_count(name):
     # Each context times its inference calls and runs them on one thread
     # where that is faster (core/team_choice.h): that is only sound because
     # no op's result depends on how many threads ran it.
-    builders = {**applications.CLASSIFIERS, **applications.SEGMENTERS}
     pyconv.set_seed(3)
-    model = builders[name](input_shape=(32, 32, 3),
+    model = ZOO[name](input_shape=(32, 32, 3),
                            num_classes=10 if name in applications.CLASSIFIERS else 2)
     rng = np.random.default_rng(4)
     old = pyconv.get_num_threads()
