@@ -514,8 +514,8 @@ class QuantizedModel:
 
     @property
     def int8_kernels(self):
-        """The int8 kernels this model runs with ('avx512_vnni', 'avx2', 'neon_dotprod',
-        'neon' or 'ref'), chosen when it was made or loaded."""
+        """The int8 kernels this model runs with ('avx512_vnni_vbmi', 'avx512_vnni', 'avx2',
+        'neon_dotprod', 'neon' or 'ref'), chosen when it was made or loaded."""
         return self._core.int8_kernels
 
     def predict(self, x, batch_size=None, verbose=0):

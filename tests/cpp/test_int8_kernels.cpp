@@ -3,6 +3,7 @@
 // convolutions (odd sizes, strides, dilation, padding, groups, depthwise,
 // 1x1) and dense layers, random zero points and requantization factors,
 // left shifts included, batch of one sample at a time.
+#include <algorithm>
 #include <cstdint>
 #include <cmath>
 #include <cstdio>
@@ -40,8 +41,9 @@ void fill_common(std::mt19937& rng, RandomOp& r, int64_t weights, int64_t inputs
   for (int32_t f = 0; f < op.out_c; ++f) {
     r.bias.push_back(pick(rng, -20000, 20000));
     r.mult.push_back(pick(rng, 1 << 30, INT32_MAX));
-    // Mostly right shifts, as real models have; now and then a left one.
-    r.shift.push_back(pick(rng, 0, 9) == 0 ? pick(rng, 1, 3) : pick(rng, -14, -4));
+    // Mostly right shifts, as real models have (none at all too); now and
+    // then a left one.
+    r.shift.push_back(pick(rng, 0, 9) == 0 ? pick(rng, 1, 3) : pick(rng, -14, 0));
   }
   op.weight_i8 = r.w.data();
   op.bias_i32 = r.bias.data();
@@ -50,6 +52,9 @@ void fill_common(std::mt19937& rng, RandomOp& r, int64_t weights, int64_t inputs
   op.in_zp = pick(rng, -128, 127);
   op.out_zp = pick(rng, -128, 127);
   op.act_min = pick(rng, -128, 0);
+  // Every other op a fused ReLU, whose clamp starts at the zero point or
+  // above: kernels may round such outputs in one step.
+  if (pick(rng, 0, 1)) op.act_min = pick(rng, op.out_zp, std::min(op.out_zp + 3, 127));
   op.act_max = pick(rng, op.act_min, 127);
 }
 
@@ -99,7 +104,7 @@ std::vector<int8_t> run(const RandomOp& r, const pyconv::kernels::Int8Isa* isa) 
   return y;
 }
 
-const char* const kIsaNames[] = {"avx512_vnni", "avx2", "neon_dotprod", "neon"};
+const char* const kIsaNames[] = {"avx512_vnni_vbmi", "avx512_vnni", "avx2", "neon_dotprod", "neon"};
 
 TEST_CASE(test_every_int8_kernel_set_matches_the_reference) {
   int compared = 0, sets = 0;
@@ -128,6 +133,99 @@ TEST_CASE(test_every_int8_kernel_set_matches_the_reference) {
     compared = 0;
   }
   if (!sets) std::printf("  this CPU runs no int8 kernel set besides the reference: nothing compared\n");
+}
+
+// Requantization at its extremes, through dense ops of one to four inputs
+// whose biases put the sums anywhere in int32: every right shift from 0 to
+// 31 (and left ones), multipliers from 0 to INT32_MAX, clamps that start
+// below the zero point and at it or above (a fused ReLU, which kernels may
+// round in one step).
+TEST_CASE(test_int8_requantization_matches_the_reference_at_its_extremes) {
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    std::mt19937 rng(37);
+    int ops = 0;
+    for (int trial = 0; trial < 400; ++trial, ++ops) {
+      RandomOp r;
+      pcvm::Op& op = r.op;
+      op.type = pcvm::kQDense;
+      op.in_h = op.in_w = op.out_h = op.out_w = op.groups = 1;
+      op.in_c = pick(rng, 1, 4), op.out_c = pick(rng, 1, 40);
+      fill_common(rng, r, int64_t{op.in_c} * op.out_c, op.in_c);
+      for (int32_t f = 0; f < op.out_c; ++f) {
+        const int32_t right = (trial + f) % 32;
+        r.shift[f] = trial % 9 == 8 ? pick(rng, 1, 30) : -right;
+        const int32_t m = pick(rng, 0, 5);
+        r.mult[f] = m == 0 ? 0 : m == 1 ? INT32_MAX : m == 2 ? 1 : pick(rng, 0, INT32_MAX);
+        r.bias[f] = pick(rng, INT32_MIN + (1 << 16), INT32_MAX - (1 << 16));  // the sum still fits
+      }
+      const std::vector<int8_t> want = run(r, nullptr), got = run(r, isa);
+      if (got != want) {
+        size_t i = 0;
+        while (got[i] == want[i]) ++i;
+        CHECK(got == want);
+        std::printf("  %s, trial %d: channel %zu (shift %d, multiplier %d, bias %d, zero point %d, clamp "
+                    "%d..%d) gave %d, the reference %d\n", name, trial, i, r.shift[i], r.mult[i], r.bias[i],
+                    op.out_zp, op.act_min, op.act_max, got[i], want[i]);
+        return;
+      }
+    }
+    std::printf("  %s: %d dense ops at the requantization's extremes give the reference's bytes\n", name, ops);
+  }
+}
+
+// One-channel convolutions (a grey image's first layer), which kernel sets
+// with plane_conv run 16 pixels a vector: LeNet-5's first layer, and random
+// kernels, strides, dilations, padding and 1-8 channels (some too wide for
+// the windows, or shifting left: the GEMM then), extreme inputs and weights
+// now and then; on inputs of exactly their size.
+TEST_CASE(test_one_channel_int8_convolutions_match_the_reference) {
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    std::mt19937 rng(31);
+    int planes = 0, trials = 0;
+    for (int trial = 0; trial < 400; ++trial, ++trials) {
+      RandomOp r;
+      pcvm::Op& op = r.op;
+      op.type = pcvm::kQConv2D;
+      op.in_c = op.groups = 1;
+      op.out_c = pick(rng, 1, 8);
+      if (trial == 0) {  // LeNet-5's: 28x28, 5x5 "same", 6 channels
+        op.kh = op.kw = 5, op.sh = op.sw = op.dh = op.dw = 1, op.in_h = op.in_w = 28, op.out_c = 6;
+        op.pad_top = op.pad_left = 2;
+      } else {
+        op.kh = pick(rng, 1, 7), op.kw = pick(rng, 1, 7);
+        op.sh = pick(rng, 1, 3), op.sw = pick(rng, 1, 3);
+        op.dh = pick(rng, 1, 2), op.dw = pick(rng, 1, 2);
+        op.in_h = pick(rng, (op.kh - 1) * op.dh + 1, 40), op.in_w = pick(rng, (op.kw - 1) * op.dw + 1, 40);
+        op.pad_top = pick(rng, 0, op.kh - 1), op.pad_left = pick(rng, 0, op.kw - 1);
+      }
+      op.out_h = (op.in_h + 2 * op.pad_top - op.dh * (op.kh - 1) - 1) / op.sh + 1;
+      op.out_w = (op.in_w + 2 * op.pad_left - op.dw * (op.kw - 1) - 1) / op.sw + 1;
+      fill_common(rng, r, int64_t{op.kh} * op.kw * op.out_c, int64_t{op.in_h} * op.in_w);
+      if (trial % 10 != 9)  // mostly right shifts only
+        for (int32_t& v : r.shift) v = std::min(v, 0);
+      if (trial % 4 == 3) {  // the largest sums either way
+        const int8_t in = trial % 8 == 3 ? 127 : -128, w = trial % 16 < 8 ? 127 : -127;
+        std::fill(r.x.begin(), r.x.end(), in);
+        std::fill(r.w.begin(), r.w.end(), w);
+      }
+      const std::vector<int8_t> want = run(r, nullptr), got = run(r, isa);
+      planes += pyconv::pack_int8(*isa, op).plane.groups > 0;
+      if (got != want) {
+        CHECK(got == want);
+        std::printf("  %s, trial %d (%dx%d -> %dx%dx%d, k %dx%d, s %dx%d, d %dx%d, pad %d %d) differs\n",
+                    name, trial, op.in_h, op.in_w, op.out_h, op.out_w, op.out_c, op.kh, op.kw, op.sh,
+                    op.sw, op.dh, op.dw, op.pad_top, op.pad_left);
+        return;
+      }
+    }
+    std::printf("  %s: %d one-channel convolutions give the reference's bytes, %d of them 16 pixels a vector\n",
+                name, trials, planes);
+    if (isa->plane_conv) CHECK(planes > trials / 2);
+  }
 }
 
 // A kernel set's GEMM called directly on rows in buffers of exactly the

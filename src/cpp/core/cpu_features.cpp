@@ -33,9 +33,10 @@ void read_x86(CpuFeatures& f) {
   f.avx2 = ymm && (b & (1u << 5));
   f.avx512f = zmm && (b & (1u << 16));
   const bool dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31),
-             vnni = c & (1u << 11);
+             vnni = c & (1u << 11), vbmi = c & (1u << 1);
   f.avx512 = f.avx512f && dq && bw && vl;
   f.avx512_vnni = f.avx512f && bw && vl && vnni;
+  f.avx512_vbmi = f.avx512f && bw && vl && vbmi;
 }
 #endif
 

@@ -55,6 +55,29 @@ constexpr int64_t kInt8TailRows = 12;
 
 using Int8GemmFn = void (*)(const Int8Gemm& g);
 
+// A convolution of a one-channel input (a grey image's first layer) into at
+// most 8 channels, for kernel sets that have one (Int8Isa::plane_conv):
+// each vector holds 16 output pixels of one channel, each lane the dot
+// product of 4 of its pixel's taps, where the GEMM's rows of pixels by 16
+// channels would leave half of every vector or more unused. The taps are
+// numbered row by row (k = ky * kw + kx) in groups of 4; a group's input
+// bytes for 16 pixels come from one 64-byte window of the input, permuted.
+struct Int8PlaneConv {
+  const uint8_t* x;  // the input as the kernel set reads it, padded: output
+                     // pixel (r, c)'s taps start at x + r * row_step + c * sw
+  int64_t row_step, sw;
+  int64_t out_w, rows;  // pixels a row; output rows
+  int groups, channels;
+  const uint8_t* index;  // per group, 64 bytes: lane j's byte i is window byte index[64g + 4j + i]
+  const int32_t* start;  // per group: its window's offset from the pixel's first tap
+  const int32_t* w;      // per group, an even count of channels (channels rounded up, the
+                         // last zero): its 4 taps' weights (zeros past the last tap)
+  const uint8_t* interleave;  // 128 bytes: output byte b of 16 pixels <- channel-major byte
+  const int32_t *bias, *multiplier, *shift;  // per channel; bias adjusted, shifts <= 0
+  int32_t out_zp, act_min, act_max;
+  int8_t* y;  // rows * out_w pixels of `channels` bytes
+};
+
 // One int8 kernel set: the packed weight layout (bytes per 64 packed
 // values: 64, or 128 when widened to int16), and the input offset its dot
 // products add (see above).
@@ -68,6 +91,7 @@ struct Int8Isa {
   void (*quantize)(const float* x, int32_t n, float scale, int32_t zp, int8_t* y);
   void (*maxpool)(const pcvm::Op& op, const int8_t* x, int8_t* y);
   void (*avgpool)(const pcvm::Op& op, const int8_t* x, int8_t* y);
+  void (*plane_conv)(const Int8PlaneConv& c) = nullptr;  // null: convolutions go to gemm
 };
 
 // The best int8 kernels this CPU runs under the selected kernel table: a
@@ -87,6 +111,9 @@ PCV_INT8_POOL_DECL
 }
 namespace vnni {  // with avx2's other passes
 PCV_INT8_DECL
+}
+namespace vbmi {  // vnni's, and one-channel convolutions
+void int8_plane_conv(const Int8PlaneConv& c);
 }
 namespace neon {
 PCV_INT8_DECL

@@ -23,73 +23,10 @@
 namespace pyconv::kernels::vnni {
 
 #include "kernels/int8_requantize.h"
+#include "kernels/int8_requantize_avx512.h"
 #include "kernels/scratch.h"
 
 namespace {
-
-// One 16-channel block's requantization constants, and whether its channels
-// can use them (none shifts left).
-struct Block {
-  int64_t c0, cols;
-  __mmask16 lanes;
-  bool vector;
-  __m512i bias, mult, mult_odd, right, mask, half;
-};
-
-Block block_at(const Int8Gemm& g, int64_t c0) {
-  Block b;
-  b.c0 = c0;
-  b.cols = std::min<int64_t>(16, g.n - c0);
-  b.lanes = static_cast<__mmask16>((1u << b.cols) - 1);
-  b.vector = !any_left_shift(g, c0, b.cols);
-  b.bias = _mm512_maskz_loadu_epi32(b.lanes, g.bias + c0);
-  b.mult = _mm512_maskz_loadu_epi32(b.lanes, g.multiplier + c0);
-  b.mult_odd = _mm512_srli_epi64(b.mult, 32);
-  b.right = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(b.lanes, g.shift + c0));
-  const __m512i one = _mm512_set1_epi32(1);
-  b.mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, b.right), one);
-  b.half = _mm512_srai_epi32(b.mask, 1);
-  return b;
-}
-
-// round(a * b / 2^31) for 16 lanes, b >= 0: TFLite's nudge (2^30, or
-// 1 - 2^30 below zero) and truncating division come to (a * b + 2^30) >> 31
-// (floor) for either sign, and the result fits 32 bits (its one saturating
-// case needs b = INT32_MIN).
-inline __m512i doubling_high_mul(__m512i a, const Block& b) {
-  const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
-  // Even lanes: the result in each product's low dword; odd: in its high dword.
-  const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, b.mult), nudge), 31);
-  const __m512i odd = _mm512_slli_epi64(
-      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), b.mult_odd), nudge), 1);
-  return _mm512_mask_blend_epi32(0xAAAA, even, odd);
-}
-
-// x / 2^right rounded half away from zero: (x >> right) + 1 where the bits
-// shifted out exceed half (half + 1 below zero).
-inline __m512i rounding_divide(__m512i x, const Block& b) {
-  const __m512i one = _mm512_set1_epi32(1);
-  const __m512i threshold = _mm512_mask_add_epi32(b.half, _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512()), b.half, one);
-  const __m512i q = _mm512_srav_epi32(x, b.right);
-  return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, b.mask), threshold), q, one);
-}
-
-// The output bytes of 16 sums (the bias in them already).
-struct Requantize {
-  __m512i out_zp, act_min, act_max;
-  explicit Requantize(const Int8Gemm& g)
-      : out_zp(_mm512_set1_epi32(g.out_zp)), act_min(_mm512_set1_epi32(g.act_min)),
-        act_max(_mm512_set1_epi32(g.act_max)) {}
-  __m128i operator()(__m512i acc, const Block& b) const {
-    __m512i v = _mm512_add_epi32(rounding_divide(doubling_high_mul(acc, b), b), out_zp);
-    v = _mm512_min_epi32(_mm512_max_epi32(v, act_min), act_max);
-    // Narrowed in a register, then stored: GCC otherwise makes the two one
-    // vpmovdb to memory, many times slower on AMD's cores.
-    __m128i bytes = _mm512_cvtepi32_epi8(v);
-    asm("" : "+x"(bytes));
-    return bytes;
-  }
-};
 
 // Rows [m0, m0 + rows) of a tile's sums, nb blocks a row: one copy of the
 // requantization for every tile shape. A block at a time, so that its
@@ -123,6 +60,8 @@ Block paired(const Block& b) {
   Block p = b;
   p.bias = twice(b.bias), p.mult = twice(b.mult), p.mult_odd = twice(b.mult_odd);
   p.right = twice(b.right), p.mask = twice(b.mask), p.half = twice(b.half);
+  p.round_even = twice(b.round_even), p.round_odd = twice(b.round_odd);
+  p.down_even = twice(b.down_even), p.down_odd = twice(b.down_odd);
   return p;
 }
 

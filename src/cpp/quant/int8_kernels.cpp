@@ -15,6 +15,14 @@ namespace {
 
 using kernels::Int8Isa;
 
+// Whether a kernel set here has plane_conv (x86-64's avx512_vnni_vbmi):
+// elsewhere the code that prepares and calls it is left out.
+#if defined(PYCONV_HAVE_VBMI) && defined(PYCONV_HAVE_VNNI)
+constexpr bool kPlaneConv = true;
+#else
+constexpr bool kPlaneConv = false;
+#endif
+
 // The op's int8 weight W[k][f] of group g (f within the group), k over taps
 // and channels: convolution weights are (kh, kw, C / groups, F), dense (n, F).
 int8_t weight_at(const pcvm::Op& op, int64_t g, int64_t k, int64_t f, int64_t fg) {
@@ -50,11 +58,16 @@ void copy_flipped(int8_t* dst, const int8_t* src, int64_t n, int8_t flip) {
   for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int8_t>(src[i] ^ flip);
 }
 
+// The padded input's pixels a row: as far as the last window reaches.
+int64_t padded_width(const pcvm::Op& op) {
+  return int64_t{op.out_w - 1} * op.sw + int64_t{op.kw - 1} * op.dw + 1;
+}
+
 // The input as the kernel set reads it (flip), `slack` more bytes past its
 // end readable; a copy is made unless x itself will do.
 PaddedInput pad_input(const pcvm::Op& op, const int8_t* x, int8_t flip, int64_t slack = 0) {
   const int64_t h = int64_t{op.out_h - 1} * op.sh + int64_t{op.kh - 1} * op.dh + 1;
-  const int64_t w = int64_t{op.out_w - 1} * op.sw + int64_t{op.kw - 1} * op.dw + 1;
+  const int64_t w = padded_width(op);
   if (op.pad_top == 0 && op.pad_left == 0 && h <= op.in_h && w <= op.in_w && slack == 0 && !flip)
     return {x, op.in_w, x + int64_t{op.in_h} * op.in_w * op.in_c};
   const int64_t row = w * op.in_c, bytes = h * row + slack;
@@ -128,9 +141,40 @@ int op_threads(int64_t work) {
   return threads_for(work, num_threads());
 }
 
+// Output rows in runs, a few a thread, claimed one at a time: the runs of
+// the rows [0, rows) for `work` multiply-adds in all.
+template <class F>
+void output_row_runs(int64_t rows, int64_t work, F&& run) {
+  const int threads = op_threads(work);
+  const int64_t runs = threads == 1 ? 1 : std::min<int64_t>(rows, 4 * threads);
+  parallel_for(threads, runs, [&](int64_t i) { run(rows * i / runs, rows * (i + 1) / runs); },
+               /*dynamic=*/true);
+}
+
+// A one-channel convolution through the kernel set's plane_conv.
+void plane_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int8_t* y) {
+  // Each group's window reads up to 63 bytes past its first tap.
+  const PaddedInput in = pad_input(op, x, flip_of(*p.isa), 64);
+  const PackedInt8::PlaneTaps& t = p.plane;
+  output_row_runs(op.out_h, int64_t{op.out_h} * op.out_w * t.groups * 4 * op.out_c, [&](int64_t r0, int64_t r1) {
+    kernels::Int8PlaneConv c{};
+    c.row_step = int64_t{op.sh} * in.width, c.sw = op.sw;
+    c.x = reinterpret_cast<const uint8_t*>(in.data) + r0 * c.row_step;
+    c.out_w = op.out_w, c.rows = r1 - r0;
+    c.groups = t.groups, c.channels = op.out_c;
+    c.index = t.index.data(), c.start = t.start.data(), c.w = t.w.data();
+    c.interleave = t.interleave.data();
+    c.bias = p.bias.data(), c.multiplier = op.multiplier, c.shift = op.shift;
+    c.out_zp = op.out_zp, c.act_min = op.act_min, c.act_max = op.act_max;
+    c.y = y + r0 * op.out_w * op.out_c;
+    p.isa->plane_conv(c);
+  });
+}
+
 void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   if (!op.packed) return pcvm::qconv_ref(op, x, y);
   const auto& p = *static_cast<const PackedInt8*>(op.packed);
+  if (kPlaneConv && p.plane.groups) return plane_qconv(op, p, x, y);
   const int64_t pixels = int64_t{op.out_h} * op.out_w, kp = p.padded_depth;
   // A 1x1 convolution over all channels reads the input as it lies.
   const bool direct = op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 &&
@@ -146,12 +190,9 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
     const bool tail = flip != 0;
     const PaddedInput in = pad_input(op, x, flip, (p.seg - int64_t{op.kw} * op.in_c) +
                                                   (tail ? kernels::kInt8TailRows * lda + p.seg : 0));
-    // Output rows in runs, a few a thread, claimed one at a time: one call a
-    // run (Int8Gemm::repeats), so the kernel sets its blocks up once a run.
-    const int threads = op_threads(pixels * kp * op.out_c);
-    const int64_t runs = threads == 1 ? 1 : std::min<int64_t>(op.out_h, 4 * threads);
-    parallel_for(threads, runs, [&](int64_t i) {
-      const int64_t oh0 = op.out_h * i / runs, oh1 = op.out_h * (i + 1) / runs;
+    // One call a run of output rows (Int8Gemm::repeats), so the kernel sets
+    // its blocks up once a run.
+    output_row_runs(op.out_h, pixels * kp * op.out_c, [&](int64_t oh0, int64_t oh1) {
       kernels::Int8Gemm a = gemm_args(op, p, 0);
       a.a_step = op.sh * in.width * op.in_c, a.y_step = int64_t{op.out_w} * op.out_c;
       a.a = in.data + oh0 * a.a_step, a.lda = lda, a.M = op.out_w;
@@ -159,7 +200,7 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
       a.tail_readable = tail;
       a.y = y + oh0 * a.y_step, a.repeats = oh1 - oh0;
       p.isa->gemm(a);
-    }, /*dynamic=*/true);
+    });
     return;
   }
   // Pixels gathered at a time, claimed by threads one by one: a multiple of
@@ -243,6 +284,10 @@ namespace {
 
 const Int8Isa kIsas[] = {
 // Best first.
+#if defined(PYCONV_HAVE_VBMI) && defined(PYCONV_HAVE_VNNI)
+    {"avx512_vnni_vbmi", 1, 128, kernels::vnni::int8_gemm, true, kernels::avx2::int8_quantize,
+     kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool, kernels::vbmi::int8_plane_conv},
+#endif
 #if defined(PYCONV_HAVE_VNNI)
     {"avx512_vnni", 1, 128, kernels::vnni::int8_gemm, true, kernels::avx2::int8_quantize,
      kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool},
@@ -264,6 +309,7 @@ const Int8Isa kIsas[] = {
 
 bool supported(const Int8Isa& isa) {
   const std::string name = isa.name;
+  if (name == "avx512_vnni_vbmi") return cpu_features().avx512_vnni && cpu_features().avx512_vbmi;
   if (name == "avx512_vnni") return cpu_features().avx512_vnni;
   if (name == "avx2") return cpu_features().avx2;
   if (name == "neon_dotprod") return cpu_features().arm_dotprod;
@@ -276,6 +322,44 @@ const void* PackedInt8::group(int64_t g) const {
   const int64_t blocks = (group_channels + 15) / 16, size = blocks * padded_depth * 16;
   return isa->bytes_per_value == 2 ? static_cast<const void*>(w16.data() + g * size)
                                    : static_cast<const void*>(w8.data() + g * size);
+}
+
+// The taps of a one-channel convolution in groups for isa.plane_conv (see
+// kernels::Int8PlaneConv), or none where the op does not suit it: more than
+// 8 channels, a channel that shifts left, or a group whose 16 pixels' taps
+// do not fit one 64-byte window.
+PackedInt8::PlaneTaps plane_taps(const Int8Isa& isa, const pcvm::Op& op) {
+  PackedInt8::PlaneTaps t;
+  if (!kPlaneConv || !isa.plane_conv || op.type != pcvm::kQConv2D || op.groups != 1 || op.in_c != 1 ||
+      op.out_c < 1 || op.out_c > 8)
+    return t;
+  for (int32_t c = 0; c < op.out_c; ++c)
+    if (op.shift[c] > 0) return t;
+  const int64_t taps = int64_t{op.kh} * op.kw, groups = (taps + 3) / 4, width = padded_width(op);
+  // Tap k's byte in the padded input, from the pixel's first tap.
+  auto offset = [&](int64_t k) { return k / op.kw * op.dh * width + k % op.kw * op.dw; };
+  for (int64_t g = 0; g < groups; ++g)
+    if (15 * int64_t{op.sw} + offset(std::min(taps, 4 * g + 4) - 1) - offset(4 * g) > 63) return t;
+  t.groups = static_cast<int>(groups);
+  t.index.assign(static_cast<size_t>(64 * groups), 0);  // taps past the last: any byte, weight 0
+  const int64_t even = (op.out_c + 1) / 2 * 2;  // channels a group, in the kernel's packing
+  t.w.assign(static_cast<size_t>(groups * even), 0);
+  for (int64_t g = 0; g < groups; ++g) {
+    t.start.push_back(static_cast<int32_t>(offset(4 * g)));
+    for (int64_t k = 4 * g; k < std::min(taps, 4 * g + 4); ++k) {
+      for (int64_t j = 0; j < 16; ++j)
+        t.index[64 * g + 4 * j + k % 4] = static_cast<uint8_t>(j * op.sw + offset(k) - offset(4 * g));
+      for (int32_t c = 0; c < op.out_c; ++c)
+        reinterpret_cast<int8_t*>(&t.w[g * even + c])[k % 4] = weight_at(op, 0, k, c, op.out_c);
+    }
+  }
+  // Output byte b (pixel b / C, channel b % C) from channel c's 16 bytes,
+  // which plane_conv puts at 16c (+ 64 for the second vector, c >= 4).
+  for (int64_t b = 0; b < 128; ++b) {
+    const int64_t pixel = b / op.out_c % 16, c = b % op.out_c;
+    t.interleave.push_back(static_cast<uint8_t>((c / 4) * 64 + (c % 4) * 16 + pixel));
+  }
+  return t;
 }
 
 PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
@@ -308,6 +392,7 @@ PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
       p.bias[c] = static_cast<int32_t>((op.bias_i32 ? op.bias_i32[c] : 0) -
                                        (op.in_zp + isa.input_offset) * column_sum);
     }
+  p.plane = plane_taps(isa, op);
   if (isa.bytes_per_value == 2)
     p.w16.assign(w.begin(), w.end());
   else
