@@ -228,6 +228,68 @@ TEST_CASE(test_one_channel_int8_convolutions_match_the_reference) {
   }
 }
 
+// A one-channel convolution followed by an average pooling, through
+// pcvm::run_ops: kernel sets that take the pair in one pass (qconv_pool,
+// where the pooling's 2x2 windows tile the convolution's output) against
+// the reference ops one by one; poolings that do not tile it (3x3, stride 1,
+// padding) run apart.
+TEST_CASE(test_one_channel_convolution_and_its_pooling_match_the_reference) {
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    std::mt19937 rng(41);
+    int fused = 0, trials = 0;
+    for (int trial = 0; trial < 300; ++trial, ++trials) {
+      RandomOp r;
+      pcvm::Op& op = r.op;
+      op.type = pcvm::kQConv2D;
+      op.in_c = op.groups = 1;
+      op.out_c = pick(rng, 1, 8);
+      op.kh = pick(rng, 1, 5), op.kw = pick(rng, 1, 5);
+      op.sh = op.sw = pick(rng, 1, 2), op.dh = op.dw = 1;
+      op.in_h = pick(rng, op.kh + 1, 36), op.in_w = pick(rng, op.kw + 1, 36);
+      op.pad_top = pick(rng, 0, op.kh - 1), op.pad_left = pick(rng, 0, op.kw - 1);
+      op.out_h = (op.in_h + 2 * op.pad_top - op.kh) / op.sh + 1;
+      op.out_w = (op.in_w + 2 * op.pad_left - op.kw) / op.sw + 1;
+      if (op.out_h < 2 || op.out_w < 2) continue;
+      fill_common(rng, r, int64_t{op.kh} * op.kw * op.out_c, int64_t{op.in_h} * op.in_w);
+      for (int32_t& v : r.shift) v = std::min(v, 0);
+      pcvm::Op pool{};
+      pool.type = pcvm::kQAvgPool2D;
+      pool.in_h = op.out_h, pool.in_w = op.out_w, pool.in_c = pool.out_c = op.out_c;
+      pool.dh = pool.dw = pool.groups = 1;
+      pool.kh = pool.kw = pool.sh = pool.sw = 2;
+      if (trial % 5 == 4) pool.kh = pool.kw = 3, pool.sh = pool.sw = 1;  // not tiles: apart
+      if (trial % 7 == 6) pool.pad_top = pool.pad_left = 1;
+      pool.out_h = (pool.in_h + 2 * pool.pad_top - pool.kh) / pool.sh + 1;
+      pool.out_w = (pool.in_w + 2 * pool.pad_left - pool.kw) / pool.sw + 1;
+      if (pool.out_h < 1 || pool.out_w < 1) continue;
+      pool.in_zp = pool.out_zp = op.out_zp, pool.act_min = -128, pool.act_max = 127;
+      pyconv::PackedInt8 packed = pyconv::pack_int8(*isa, op);
+      const pcvm::Op ops_ref[2] = {op, pool};
+      pcvm::Op ops_isa[2] = {op, pool};
+      ops_isa[0].packed = &packed;
+      const size_t out = static_cast<size_t>(pool.out_h) * pool.out_w * pool.out_c;
+      std::vector<int8_t> want(out), got(out);
+      std::vector<unsigned char> arena(pcvm::arena_bytes({ops_ref, 2}));
+      CHECK(pcvm::run_ops({ops_ref, 2}, 0, 2, r.x.data(), want.data(), arena.data(), arena.size()) == pcvm::kOk);
+      CHECK(pcvm::run_ops({ops_isa, 2}, 0, 2, r.x.data(), got.data(), arena.data(), arena.size(),
+                          pyconv::int8_kernels(isa)) == pcvm::kOk);
+      fused += packed.plane.groups > 0 && pcvm::tiles_2x2(pool);
+      if (got != want) {
+        CHECK(got == want);
+        std::printf("  %s, trial %d (%dx%d -> %dx%dx%d, k %dx%d, s %d, pad %d %d; pool %dx%d s %d pad %d) differs\n",
+                    name, trial, op.in_h, op.in_w, op.out_h, op.out_w, op.out_c, op.kh, op.kw, op.sh,
+                    op.pad_top, op.pad_left, pool.kh, pool.kw, pool.sh, pool.pad_top);
+        return;
+      }
+    }
+    std::printf("  %s: %d one-channel convolutions and their poolings give the reference's bytes, %d in one pass\n",
+                name, trials, fused);
+    if (isa->plane_conv) CHECK(fused > trials / 3);
+  }
+}
+
 // A kernel set's GEMM called directly on rows in buffers of exactly the
 // size its contract allows (under AddressSanitizer in CI, a read past one
 // fails): M rows, or M + kInt8TailRows where the caller says the rows past

@@ -67,12 +67,18 @@ struct Int8PlaneConv {
                      // pixel (r, c)'s taps start at x + r * row_step + c * sw
   int64_t row_step, sw;
   int64_t out_w, rows;  // pixels a row; output rows
+  // Where not 0, each 2x2 block of output pixels is averaged (an average
+  // pooling whose windows tile the output, pcvm::tiles_2x2): y then gets
+  // `rows` rows of pooled_w pixels, pooled row r from output rows 2r and 2r + 1.
+  int64_t pooled_w;
   int groups, channels;
   const uint8_t* index;  // per group, 64 bytes: lane j's byte i is window byte index[64g + 4j + i]
   const int32_t* start;  // per group: its window's offset from the pixel's first tap
   const int32_t* w;      // per group, an even count of channels (channels rounded up, the
                          // last zero): its 4 taps' weights (zeros past the last tap)
-  const uint8_t* interleave;  // 128 bytes: output byte b of 16 pixels <- channel-major byte
+  // 192 bytes: output byte b of 16 pixels <- channel-major byte (128), and
+  // of 8 pooled pixels <- their bytes by pairs of channels (64; see vbmi)
+  const uint8_t* interleave;
   const int32_t *bias, *multiplier, *shift;  // per channel; bias adjusted, shifts <= 0
   int32_t out_zp, act_min, act_max;
   int8_t* y;  // rows * out_w pixels of `channels` bytes

@@ -121,16 +121,10 @@ void int8_maxpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
 
 namespace {
 
-// 2x2 windows that tile the input (no padding, stride 2; LeNet-5's): walked
-// row by row, each loading its four pixels unchecked where 8 bytes fit
-// before the input's end. int8 LeNet-5 at batch 256 on one thread: pooling
-// 21% -> 10% of its time, the model 2,563 -> 2,195 us (AVX-512 VNNI, through
-// the C API).
-bool tiles_2x2(const pcvm::Op& op) {
-  return op.pad_top == 0 && op.pad_left == 0 && op.kh == 2 && op.kw == 2 && op.sh == 2 &&
-         op.sw == 2 && op.out_h * 2 <= op.in_h && op.out_w * 2 <= op.in_w;
-}
-
+// 2x2 windows that tile the input (pcvm::tiles_2x2): walked row by row,
+// each loading its four pixels unchecked where 8 bytes fit before the
+// input's end. int8 LeNet-5 at batch 256 on one thread: pooling 21% -> 10%
+// of its time, the model 2,563 -> 2,195 us (AVX-512 VNNI, through the C API).
 void avgpool_2x2(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   const int64_t size = input_size(op), out_size = output_size(op), c = op.in_c;
   const int64_t row = int64_t{op.in_w} * c;
@@ -158,7 +152,7 @@ void avgpool_2x2(const pcvm::Op& op, const int8_t* x, int8_t* y) {
 }  // namespace
 
 void int8_avgpool(const pcvm::Op& op, const int8_t* x, int8_t* y) {
-  if (tiles_2x2(op)) return avgpool_2x2(op, x, y);
+  if (pcvm::tiles_2x2(op)) return avgpool_2x2(op, x, y);
   const int64_t size = input_size(op), out_size = output_size(op);
   pcvm::Divider d = pcvm::divider(1);  // for the windows the reference takes
   pcvm::for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {

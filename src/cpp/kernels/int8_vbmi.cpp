@@ -7,6 +7,7 @@
 // 10 for 2 pixels and a shuffle for each.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see int8_vnni.cpp
+#pragma GCC diagnostic ignored "-Wuninitialized"  // vpermb's intrinsic, the same way
 #endif
 #include <immintrin.h>
 
@@ -24,6 +25,9 @@ namespace pyconv::kernels::vbmi {
 namespace {
 
 constexpr int kMaxChannels = 8;
+
+// The store mask of the first n bytes of a vector.
+inline __mmask64 first_bytes(int64_t n) { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
 
 // Requantizes blocks (1 or 2) x 16 pixels of sums[block][channel] and stores
 // the pixels [x0, min(x0 + 16 * blocks, out_w)) of output row r, channel by
@@ -47,9 +51,8 @@ constexpr int kMaxChannels = 8;
     }
     const int64_t from = x0 + 16 * b, bytes = std::min<int64_t>(16, c.out_w - from) * c.channels;
     int8_t* y = c.y + (r * c.out_w + from) * c.channels;
-    auto mask = [](int64_t n) { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; };
-    _mm512_mask_storeu_epi8(y, mask(bytes), _mm512_permutex2var_epi8(z0, lo, z1));
-    if (bytes > 64) _mm512_mask_storeu_epi8(y + 64, mask(bytes - 64), _mm512_permutex2var_epi8(z0, hi, z1));
+    _mm512_mask_storeu_epi8(y, first_bytes(bytes), _mm512_permutex2var_epi8(z0, lo, z1));
+    if (bytes > 64) _mm512_mask_storeu_epi8(y + 64, first_bytes(bytes - 64), _mm512_permutex2var_epi8(z0, hi, z1));
   }
 }
 
@@ -89,18 +92,90 @@ void plane_rows(const Int8PlaneConv& c, const Block* channel) {
   }
 }
 
+// The 2x2 averages of rows[2][channel] (two output rows of 16 pixels,
+// requantized), as pcvm::qavgpool_ref takes them, stored as pooled pixels
+// [p0, min(p0 + 8, pooled_w)) of pooled row r. Two channels at a time: 16
+// pixel pairs of each row widened to int16, summed over both rows and then
+// pairwise into 8 sums a channel; the means of pair i in 128-bit lane i of z.
+[[gnu::noipa]] void store_pooled(const Int8PlaneConv& c, const Block* channel, const int32_t* sums,
+                                 int64_t r, int64_t p0) {
+  const Requantize requantize(c.out_zp, c.act_min, c.act_max);
+  auto at = [&](int row, int ch) { return _mm512_load_si512(sums + (row * kMaxChannels + ch) * 16); };
+  __m512i z = _mm512_setzero_si512();
+#pragma GCC unroll 1
+  for (int pair = 0; 2 * pair < c.channels; ++pair) {
+    __m256i both[2];
+    for (int i = 0; i < 2; ++i) {
+      const int ch = 2 * pair + i;  // past the last: the unused channel, summed all the same
+      both[i] = _mm256_add_epi16(_mm256_cvtepi8_epi16(requantize(at(0, ch), channel[ch])),
+                                 _mm256_cvtepi8_epi16(requantize(at(1, ch), channel[ch])));
+    }
+    const __m512i sum = _mm512_madd_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(both[0]), both[1], 1),
+                                          _mm512_set1_epi16(1));
+    // sign(sum) * ((|sum| + 2) / 4): pcvm::rounded_mean of 4 values
+    const __m512i mean = _mm512_srli_epi32(_mm512_add_epi32(_mm512_abs_epi32(sum), _mm512_set1_epi32(2)), 2);
+    const __m512i v = _mm512_mask_sub_epi32(mean, _mm512_cmplt_epi32_mask(sum, _mm512_setzero_si512()),
+                                               _mm512_setzero_si512(), mean);
+    z = _mm512_mask_broadcast_i32x4(z, static_cast<__mmask16>(0xF << (pair * 4)), _mm512_cvtepi32_epi8(v));
+  }
+  const int64_t bytes = std::min<int64_t>(8, c.pooled_w - p0) * c.channels;
+  _mm512_mask_storeu_epi8(c.y + (r * c.pooled_w + p0) * c.channels, first_bytes(bytes),
+                          _mm512_permutexvar_epi8(_mm512_loadu_si512(c.interleave + 128), z));
+}
+
+// Pooled rows of C channels: output rows 2r and 2r + 1, 16 pixels (8 pooled)
+// at a time.
+template <int C>
+void pooled_rows(const Int8PlaneConv& c, const Block* channel) {
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const uint8_t* row = c.x + 2 * r * c.row_step;
+    for (int64_t x0 = 0; x0 < 2 * c.pooled_w; x0 += 16) {
+      __m512i acc[2][C];
+#pragma GCC unroll 8
+      for (int ch = 0; ch < C; ++ch) acc[0][ch] = acc[1][ch] = channel[ch].bias;
+      for (int g = 0; g < c.groups; ++g) {
+        const __m512i index = _mm512_loadu_si512(c.index + 64 * g);
+        const uint8_t* window = row + x0 * c.sw + c.start[g];
+        const __m512i in0 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window));
+        const __m512i in1 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window + c.row_step));
+#pragma GCC unroll 8
+        for (int ch = 0; ch < C; ++ch) {
+          const __m512i w = _mm512_set1_epi32(c.w[g * C + ch]);
+          acc[0][ch] = _mm512_dpbusd_epi32(acc[0][ch], in0, w);
+          acc[1][ch] = _mm512_dpbusd_epi32(acc[1][ch], in1, w);
+        }
+      }
+      alignas(64) int32_t sums[2][kMaxChannels][16];
+#pragma GCC unroll 8
+      for (int ch = 0; ch < C; ++ch) {
+        _mm512_store_si512(sums[0][ch], acc[0][ch]);
+        _mm512_store_si512(sums[1][ch], acc[1][ch]);
+      }
+      store_pooled(c, channel, sums[0][0], r, x0 / 2);
+    }
+  }
+}
+
+template <int C>
+void any_rows(const Int8PlaneConv& c, const Block* channel) {
+  if (c.pooled_w)
+    pooled_rows<C>(c, channel);
+  else
+    plane_rows<C>(c, channel);
+}
+
 }  // namespace
 
 void int8_plane_conv(const Int8PlaneConv& c) {
   Block channel[kMaxChannels];
   for (int ch = 0; ch < c.channels; ++ch)
     channel[ch] = channel_block(c.bias[ch], c.multiplier[ch], c.shift[ch]);
-  if (c.channels % 2) channel[c.channels].bias = _mm512_setzero_si512();  // summed, never stored
+  if (c.channels % 2) channel[c.channels] = channel_block(0, 0, 0);  // summed, never stored
   switch ((c.channels + 1) / 2) {
-    case 1: return plane_rows<2>(c, channel);
-    case 2: return plane_rows<4>(c, channel);
-    case 3: return plane_rows<6>(c, channel);
-    default: return plane_rows<8>(c, channel);
+    case 1: return any_rows<2>(c, channel);
+    case 2: return any_rows<4>(c, channel);
+    case 3: return any_rows<6>(c, channel);
+    default: return any_rows<8>(c, channel);
   }
 }
 

@@ -173,7 +173,7 @@ size_t arena_bytes(const Model& m) {
 }
 
 const Kernels& reference_kernels() {
-  static const Kernels k{qconv_ref, qdense_ref, quantize_ref, qmaxpool_ref, qavgpool_ref};
+  static const Kernels k{qconv_ref, qdense_ref, quantize_ref, qmaxpool_ref, qavgpool_ref, nullptr};
   return k;
 }
 
@@ -207,7 +207,13 @@ Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, v
       case kDequantize:
         for (int32_t i = 0; i < n; ++i) yf[i] = op.scale * static_cast<float>(xi[i] - op.in_zp);
         break;
-      case kQConv2D: kernels.qconv(op, xi, yi); break;
+      case kQConv2D:
+        if (kernels.qconv_pool && k + 1 < last && kernels.qconv_pool(op, m.ops[k + 1], xi, yi)) {
+          ++k;  // the pooling's output is in y
+          break;
+        }
+        kernels.qconv(op, xi, yi);
+        break;
       case kQDense: kernels.qdense(op, xi, yi); break;
       case kQMaxPool2D: kernels.qmaxpool(op, xi, yi); break;
       case kQAvgPool2D: kernels.qavgpool(op, xi, yi); break;

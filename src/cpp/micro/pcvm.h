@@ -101,6 +101,10 @@ struct Kernels {
   void (*quantize)(const float* x, int32_t n, float scale, int32_t zero_point, int8_t* y);
   void (*qmaxpool)(const Op& op, const int8_t* x, int8_t* y);
   void (*qavgpool)(const Op& op, const int8_t* x, int8_t* y);
+  // Optional: a convolution and the pooling after it in one pass (y: the
+  // pooling's output), where the kernels take the pair; false where they
+  // do not (the two ops then run one by one). Null in the reference set.
+  bool (*qconv_pool)(const Op& conv, const Op& pool, const int8_t* x, int8_t* y);
 };
 const Kernels& reference_kernels();
 

@@ -191,6 +191,13 @@ inline void qavgpool_window(const Op& op, const int8_t* x, int8_t* y, int32_t ou
   }
 }
 
+// Whether a pooling's windows are 2x2 and tile its input (no padding,
+// stride 2; LeNet-5's): faster kernels have a loop of their own for them.
+inline bool tiles_2x2(const Op& op) {
+  return op.pad_top == 0 && op.pad_left == 0 && op.kh == 2 && op.kw == 2 && op.sh == 2 && op.sw == 2 &&
+         op.out_h * 2 <= op.in_h && op.out_w * 2 <= op.in_w;
+}
+
 inline void qavgpool_ref(const Op& op, const int8_t* x, int8_t* y) {
   Divider d = divider(1);
   for_each_window(op, [&](int32_t out, int32_t h0, int32_t h1, int32_t w0, int32_t w1) {

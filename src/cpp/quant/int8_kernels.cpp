@@ -151,24 +151,40 @@ void output_row_runs(int64_t rows, int64_t work, F&& run) {
                /*dynamic=*/true);
 }
 
-// A one-channel convolution through the kernel set's plane_conv.
-void plane_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int8_t* y) {
+// A one-channel convolution through the kernel set's plane_conv, and the
+// 2x2 average pooling after it if `pool` (y: the pooling's output).
+void plane_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int8_t* y,
+                 const pcvm::Op* pool = nullptr) {
   // Each group's window reads up to 63 bytes past its first tap.
   const PaddedInput in = pad_input(op, x, flip_of(*p.isa), 64);
   const PackedInt8::PlaneTaps& t = p.plane;
-  output_row_runs(op.out_h, int64_t{op.out_h} * op.out_w * t.groups * 4 * op.out_c, [&](int64_t r0, int64_t r1) {
+  const int64_t rows = pool ? pool->out_h : op.out_h, row_pixels = pool ? pool->out_w : op.out_w;
+  const int64_t rows_read = pool ? 2 : 1;  // output rows a row of y takes
+  output_row_runs(rows, int64_t{op.out_h} * op.out_w * t.groups * 4 * op.out_c, [&](int64_t r0, int64_t r1) {
     kernels::Int8PlaneConv c{};
     c.row_step = int64_t{op.sh} * in.width, c.sw = op.sw;
-    c.x = reinterpret_cast<const uint8_t*>(in.data) + r0 * c.row_step;
-    c.out_w = op.out_w, c.rows = r1 - r0;
+    c.x = reinterpret_cast<const uint8_t*>(in.data) + r0 * rows_read * c.row_step;
+    c.out_w = op.out_w, c.rows = r1 - r0, c.pooled_w = pool ? pool->out_w : 0;
     c.groups = t.groups, c.channels = op.out_c;
     c.index = t.index.data(), c.start = t.start.data(), c.w = t.w.data();
     c.interleave = t.interleave.data();
     c.bias = p.bias.data(), c.multiplier = op.multiplier, c.shift = op.shift;
     c.out_zp = op.out_zp, c.act_min = op.act_min, c.act_max = op.act_max;
-    c.y = y + r0 * op.out_w * op.out_c;
+    c.y = y + r0 * row_pixels * op.out_c;
     p.isa->plane_conv(c);
   });
+}
+
+// pcvm::Kernels::qconv_pool: a one-channel convolution (on plane_conv) and
+// the average pooling whose 2x2 windows tile its output (LeNet-5's first
+// two layers), in one pass: the convolution's output never leaves the
+// registers.
+bool packed_qconv_pool(const pcvm::Op& op, const pcvm::Op& pool, const int8_t* x, int8_t* y) {
+  if (!kPlaneConv || !op.packed || pool.type != pcvm::kQAvgPool2D || !pcvm::tiles_2x2(pool)) return false;
+  const auto& p = *static_cast<const PackedInt8*>(op.packed);
+  if (!p.plane.groups) return false;
+  plane_qconv(op, p, x, y, &pool);
+  return true;
 }
 
 void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
@@ -359,6 +375,12 @@ PackedInt8::PlaneTaps plane_taps(const Int8Isa& isa, const pcvm::Op& op) {
     const int64_t pixel = b / op.out_c % 16, c = b % op.out_c;
     t.interleave.push_back(static_cast<uint8_t>((c / 4) * 64 + (c % 4) * 16 + pixel));
   }
+  // Pooled byte b (pixel b / C of 8) from the means of channel c, which it
+  // puts at 16 (c / 2) + 8 (c % 2).
+  for (int64_t b = 0; b < 64; ++b) {
+    const int64_t pixel = b / op.out_c % 8, c = b % op.out_c;
+    t.interleave.push_back(static_cast<uint8_t>((c / 2) * 16 + (c % 2) * 8 + pixel));
+  }
   return t;
 }
 
@@ -402,7 +424,7 @@ PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
 
 pcvm::Kernels int8_kernels(const kernels::Int8Isa* isa) {
   pcvm::Kernels k = pcvm::reference_kernels();
-  k.qconv = packed_qconv, k.qdense = packed_qdense;
+  k.qconv = packed_qconv, k.qdense = packed_qdense, k.qconv_pool = packed_qconv_pool;
   if (isa) k.quantize = isa->quantize, k.qmaxpool = isa->maxpool, k.qavgpool = isa->avgpool;
   return k;
 }
