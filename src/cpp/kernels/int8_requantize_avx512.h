@@ -16,12 +16,15 @@ struct Block {
   __m512i bias, mult, mult_odd, right, mask, half;
   // For outputs clamped at their zero point or above (see Requantize), per
   // 64-bit lane, of the even channels and of the odd ones: the rounding
-  // term 2^30 + 2^(30 + right) (2^30 where right = 0), and 31 + right.
+  // term 2^30 + 2^(30 + right) (2^30 where right = 0), and 31 + right. Where
+  // every right <= 23, the output zero point times 2^(31 + right) is in the
+  // rounding terms too (zp_in_round): the sum still fits 63 bits.
   __m512i round_even, round_odd, down_even, down_odd;
+  bool zp_in_round;
 };
 
-// The constants that follow from b.mult and b.right.
-inline void derive(Block& b) {
+// The constants that follow from b.mult and b.right, for output zero point zp.
+inline void derive(Block& b, int32_t zp) {
   b.mult_odd = _mm512_srli_epi64(b.mult, 32);
   const __m512i one = _mm512_set1_epi32(1);
   b.mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, b.right), one);
@@ -34,6 +37,12 @@ inline void derive(Block& b) {
   };
   set(_mm512_and_si512(b.right, _mm512_set1_epi64(0xFFFFFFFF)), b.round_even, b.down_even);
   set(_mm512_srli_epi64(b.right, 32), b.round_odd, b.down_odd);
+  b.zp_in_round = _mm512_cmpgt_epi32_mask(b.right, _mm512_set1_epi32(23)) == 0;
+  if (b.zp_in_round) {
+    const __m512i z = _mm512_set1_epi64(zp);
+    b.round_even = _mm512_add_epi64(b.round_even, _mm512_sllv_epi64(z, b.down_even));
+    b.round_odd = _mm512_add_epi64(b.round_odd, _mm512_sllv_epi64(z, b.down_odd));
+  }
 }
 
 // Channels [c0, c0 + 16) of g's, one a lane.
@@ -46,18 +55,18 @@ inline Block block_at(const Int8Gemm& g, int64_t c0) {
   b.bias = _mm512_maskz_loadu_epi32(b.lanes, g.bias + c0);
   b.mult = _mm512_maskz_loadu_epi32(b.lanes, g.multiplier + c0);
   b.right = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(b.lanes, g.shift + c0));
-  derive(b);
+  derive(b, g.out_zp);
   return b;
 }
 
-// One channel's constants in every lane (shift <= 0).
-inline Block channel_block(int32_t bias, int32_t multiplier, int32_t shift) {
+// One channel's constants in every lane (shift <= 0), for output zero point zp.
+inline Block channel_block(int32_t bias, int32_t multiplier, int32_t shift, int32_t zp) {
   Block b;
   b.c0 = 0, b.cols = 16, b.lanes = 0xFFFF, b.vector = true;
   b.bias = _mm512_set1_epi32(bias);
   b.mult = _mm512_set1_epi32(multiplier);
   b.right = _mm512_set1_epi32(-shift);
-  derive(b);
+  derive(b, zp);
   return b;
 }
 
@@ -91,14 +100,15 @@ inline __m512i rounding_divide(__m512i x, const Block& b) {
 // divided by 2^e with halves rounded up. That is the reference's result
 // wherever the first step gives 0 or more; below 0 (halves away from zero)
 // both are 0 or less, which the clamp takes to act_min either way. About 7
-// cycles a vector where the two steps take 11 (AMD Zen 4).
+// cycles a vector where the two steps take 11 (AMD Zen 4). The clamp's top
+// is the narrowing's saturation where it is 127.
 struct Requantize {
   __m512i out_zp, act_min, act_max, low_dwords;
-  bool relu;
+  bool relu, below_127;
   Requantize(int32_t zp, int32_t lo, int32_t hi)
       : out_zp(_mm512_set1_epi32(zp)), act_min(_mm512_set1_epi32(lo)), act_max(_mm512_set1_epi32(hi)),
         low_dwords(_mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30)),
-        relu(lo >= zp) {}
+        relu(lo >= zp), below_127(hi < 127) {}
   explicit Requantize(const Int8Gemm& g) : Requantize(g.out_zp, g.act_min, g.act_max) {}
   __m128i operator()(__m512i acc, const Block& b) const {
     __m512i v;
@@ -107,14 +117,15 @@ struct Requantize {
       const __m512i odd = _mm512_srav_epi64(
           _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), b.mult_odd), b.round_odd), b.down_odd);
       v = _mm512_permutex2var_epi32(even, low_dwords, odd);
+      if (!b.zp_in_round) v = _mm512_add_epi32(v, out_zp);
     } else {
-      v = rounding_divide(doubling_high_mul(acc, b), b);
+      v = _mm512_add_epi32(rounding_divide(doubling_high_mul(acc, b), b), out_zp);
     }
-    v = _mm512_add_epi32(v, out_zp);
-    v = _mm512_min_epi32(_mm512_max_epi32(v, act_min), act_max);
+    v = _mm512_max_epi32(v, act_min);
+    if (below_127) v = _mm512_min_epi32(v, act_max);
     // Narrowed in a register, then stored: GCC otherwise makes the two one
-    // vpmovdb to memory, many times slower on AMD's cores.
-    __m128i bytes = _mm512_cvtepi32_epi8(v);
+    // vpmovsdb to memory, many times slower on AMD's cores.
+    __m128i bytes = _mm512_cvtsepi32_epi8(v);
     asm("" : "+x"(bytes));
     return bytes;
   }

@@ -169,8 +169,8 @@ void any_rows(const Int8PlaneConv& c, const Block* channel) {
 void int8_plane_conv(const Int8PlaneConv& c) {
   Block channel[kMaxChannels];
   for (int ch = 0; ch < c.channels; ++ch)
-    channel[ch] = channel_block(c.bias[ch], c.multiplier[ch], c.shift[ch]);
-  if (c.channels % 2) channel[c.channels] = channel_block(0, 0, 0);  // summed, never stored
+    channel[ch] = channel_block(c.bias[ch], c.multiplier[ch], c.shift[ch], c.out_zp);
+  if (c.channels % 2) channel[c.channels] = channel_block(0, 0, 0, 0);  // summed, never stored
   switch ((c.channels + 1) / 2) {
     case 1: return any_rows<2>(c, channel);
     case 2: return any_rows<4>(c, channel);
