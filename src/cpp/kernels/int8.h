@@ -118,8 +118,9 @@ PCV_INT8_POOL_DECL
 namespace vnni {  // with avx2's other passes
 PCV_INT8_DECL
 }
-namespace vbmi {  // vnni's, and one-channel convolutions
+namespace vbmi {  // vnni's, one-channel convolutions and quantization at 16 lanes
 void int8_plane_conv(const Int8PlaneConv& c);
+void int8_quantize(const float* x, int32_t n, float scale, int32_t zp, int8_t* y);
 }
 namespace neon {
 PCV_INT8_DECL

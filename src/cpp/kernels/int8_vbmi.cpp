@@ -166,6 +166,25 @@ void any_rows(const Int8PlaneConv& c, const Block* channel) {
 
 }  // namespace
 
+// pcvm::quantize_value for n values, 16 at a time (as int8_pool_impl.h's
+// int8_quantize: roundf as trunc + sign where the fraction is a half or more).
+void int8_quantize(const float* x, int32_t n, float scale, int32_t zp, int8_t* y) {
+  const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(static_cast<float>(zp));
+  const __m512 lo = _mm512_set1_ps(-128.f), hi = _mm512_set1_ps(127.f), one = _mm512_set1_ps(1.f);
+  const __m512i sign = _mm512_set1_epi32(INT32_MIN);
+  for (int32_t i = 0; i < n; i += 16) {
+    const auto lanes = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes, x + i), s);
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512 away = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(one),
+                                                            _mm512_and_si512(_mm512_castps_si512(v), sign)));
+    __m512 r = _mm512_add_ps(_mm512_mask_add_ps(t, up, t, away), z);
+    r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);  // max takes lo for NaN
+    _mm_mask_storeu_epi8(y + i, lanes, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r)));
+  }
+}
+
 void int8_plane_conv(const Int8PlaneConv& c) {
   Block channel[kMaxChannels];
   for (int ch = 0; ch < c.channels; ++ch)

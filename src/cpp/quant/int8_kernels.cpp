@@ -301,7 +301,7 @@ namespace {
 const Int8Isa kIsas[] = {
 // Best first.
 #if defined(PYCONV_HAVE_VBMI) && defined(PYCONV_HAVE_VNNI)
-    {"avx512_vnni_vbmi", 1, 128, kernels::vnni::int8_gemm, true, kernels::avx2::int8_quantize,
+    {"avx512_vnni_vbmi", 1, 128, kernels::vnni::int8_gemm, true, kernels::vbmi::int8_quantize,
      kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool, kernels::vbmi::int8_plane_conv},
 #endif
 #if defined(PYCONV_HAVE_VNNI)
