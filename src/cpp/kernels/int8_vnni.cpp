@@ -238,9 +238,12 @@ void int8_gemm(const Int8Gemm& product) {
         }
       }
       if (pairs) return rows_of<1, 12, true>(g, b0, params);
+      // Tiles of 10 rows where they waste fewer than 12's on the last tile
+      // (a 10-pixel output row: 0 rows against 2; LeNet-5's second layer).
+      const bool tens = (10 - g.M % 10) % 10 < (12 - g.M % 12) % 12;
       switch (nb) {  // 12 to 24 sums in registers
-        case 1: return rows_of<1, 12>(g, b0, params);
-        case 2: return rows_of<2, 12>(g, b0, params);
+        case 1: return tens ? rows_of<1, 10>(g, b0, params) : rows_of<1, 12>(g, b0, params);
+        case 2: return tens ? rows_of<2, 10>(g, b0, params) : rows_of<2, 12>(g, b0, params);
         case 3: return rows_of<3, 8>(g, b0, params);
         default: return rows_of<4, 6>(g, b0, params);
       }
