@@ -167,7 +167,7 @@ void plane_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int8_
     c.out_w = op.out_w, c.rows = r1 - r0, c.pooled_w = pool ? pool->out_w : 0;
     c.groups = t.groups, c.channels = op.out_c;
     c.index = t.index.data(), c.start = t.start.data(), c.w = t.w.data();
-    c.interleave = t.interleave.data();
+    c.interleave = t.interleave;
     c.bias = p.bias.data(), c.multiplier = op.multiplier, c.shift = op.shift;
     c.out_zp = op.out_zp, c.act_min = op.act_min, c.act_max = op.act_max;
     c.y = y + r0 * row_pixels * op.out_c;
@@ -340,6 +340,8 @@ const void* PackedInt8::group(int64_t g) const {
                                    : static_cast<const void*>(w8.data() + g * size);
 }
 
+namespace {
+
 // The taps of a one-channel convolution in groups for isa.plane_conv (see
 // kernels::Int8PlaneConv), or none where the op does not suit it: more than
 // 8 channels, a channel that shifts left, or a group whose 16 pixels' taps
@@ -357,32 +359,30 @@ PackedInt8::PlaneTaps plane_taps(const Int8Isa& isa, const pcvm::Op& op) {
   for (int64_t g = 0; g < groups; ++g)
     if (15 * int64_t{op.sw} + offset(std::min(taps, 4 * g + 4) - 1) - offset(4 * g) > 63) return t;
   t.groups = static_cast<int>(groups);
-  t.index.assign(static_cast<size_t>(64 * groups), 0);  // taps past the last: any byte, weight 0
+  t.index.resize(static_cast<size_t>(64 * groups));  // taps past the last: byte 0, weight 0
+  t.start.resize(static_cast<size_t>(groups));
   const int64_t even = (op.out_c + 1) / 2 * 2;  // channels a group, in the kernel's packing
-  t.w.assign(static_cast<size_t>(groups * even), 0);
-  for (int64_t g = 0; g < groups; ++g) {
-    t.start.push_back(static_cast<int32_t>(offset(4 * g)));
-    for (int64_t k = 4 * g; k < std::min(taps, 4 * g + 4); ++k) {
-      for (int64_t j = 0; j < 16; ++j)
-        t.index[64 * g + 4 * j + k % 4] = static_cast<uint8_t>(j * op.sw + offset(k) - offset(4 * g));
-      for (int32_t c = 0; c < op.out_c; ++c)
-        reinterpret_cast<int8_t*>(&t.w[g * even + c])[k % 4] = weight_at(op, 0, k, c, op.out_c);
-    }
+  t.w.resize(static_cast<size_t>(groups * even));
+  for (int64_t k = 0; k < taps; ++k) {
+    const int64_t g = k / 4;
+    t.start[g] = static_cast<int32_t>(offset(4 * g));
+    for (int64_t j = 0; j < 16; ++j) t.index[64 * g + 4 * j + k % 4] = static_cast<uint8_t>(j * op.sw + offset(k) - t.start[g]);
+    for (int32_t c = 0; c < op.out_c; ++c)
+      reinterpret_cast<int8_t*>(&t.w[g * even + c])[k % 4] = weight_at(op, 0, k, c, op.out_c);
   }
   // Output byte b (pixel b / C, channel b % C) from channel c's 16 bytes,
-  // which plane_conv puts at 16c (+ 64 for the second vector, c >= 4).
-  for (int64_t b = 0; b < 128; ++b) {
-    const int64_t pixel = b / op.out_c % 16, c = b % op.out_c;
-    t.interleave.push_back(static_cast<uint8_t>((c / 4) * 64 + (c % 4) * 16 + pixel));
-  }
-  // Pooled byte b (pixel b / C of 8) from the means of channel c, which it
+  // which plane_conv puts at 16c (+ 64 for the second vector, c >= 4); and
+  // pooled byte b (pixel b / C of 8) from the means of channel c, which it
   // puts at 16 (c / 2) + 8 (c % 2).
-  for (int64_t b = 0; b < 64; ++b) {
-    const int64_t pixel = b / op.out_c % 8, c = b % op.out_c;
-    t.interleave.push_back(static_cast<uint8_t>((c / 2) * 16 + (c % 2) * 8 + pixel));
+  for (int64_t b = 0; b < 128; ++b) {
+    const int64_t c = b % op.out_c;
+    t.interleave[b] = static_cast<uint8_t>((c / 4) * 64 + (c % 4) * 16 + b / op.out_c % 16);
+    if (b < 64) t.interleave[128 + b] = static_cast<uint8_t>((c / 2) * 16 + (c % 2) * 8 + b / op.out_c % 8);
   }
   return t;
 }
+
+}  // namespace
 
 PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
   PackedInt8 p;

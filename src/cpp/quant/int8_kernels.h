@@ -22,8 +22,9 @@ struct PackedInt8 {
   // kernels::Int8PlaneConv), where its taps fit the windows; else empty.
   struct PlaneTaps {
     int groups = 0;
-    std::vector<uint8_t> index, interleave;
+    std::vector<uint8_t> index;
     std::vector<int32_t> start, w;
+    uint8_t interleave[192] = {};
   } plane;
 
   const void* group(int64_t g) const;
