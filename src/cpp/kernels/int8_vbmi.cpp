@@ -56,40 +56,46 @@ inline __mmask64 first_bytes(int64_t n) { return n >= 64 ? ~__mmask64{0} : (__mm
   }
 }
 
-// Output rows of C channels, 32 pixels (two vectors) at a time. C is even
-// (an odd count's last channel sums again with zero weights, unstored):
-// four copies of this loop instead of eight.
+// sums[v][ch]: channel ch's bias and products for the 16 pixels whose taps
+// start at first (v = 0) and at first + second (v = 1). C is even (an odd
+// count's last channel sums again with zero weights, unstored): four copies
+// of this loop instead of eight.
+template <int C>
+[[gnu::noinline]] void two_vectors(const Int8PlaneConv& c, const Block* channel, const uint8_t* first,
+                                   int64_t second, int32_t (*sums)[kMaxChannels][16]) {
+  __m512i acc[2][C];
+#pragma GCC unroll 8
+  for (int ch = 0; ch < C; ++ch) acc[0][ch] = acc[1][ch] = channel[ch].bias;
+  for (int g = 0; g < c.groups; ++g) {
+    const __m512i index = _mm512_loadu_si512(c.index + 64 * g);
+    const uint8_t* window = first + c.start[g];
+    const __m512i in0 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window));
+    const __m512i in1 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window + second));
+#pragma GCC unroll 8
+    for (int ch = 0; ch < C; ++ch) {
+      const __m512i w = _mm512_set1_epi32(c.w[g * C + ch]);
+      acc[0][ch] = _mm512_dpbusd_epi32(acc[0][ch], in0, w);
+      acc[1][ch] = _mm512_dpbusd_epi32(acc[1][ch], in1, w);
+    }
+  }
+#pragma GCC unroll 8
+  for (int ch = 0; ch < C; ++ch) {
+    _mm512_store_si512(sums[0][ch], acc[0][ch]);
+    _mm512_store_si512(sums[1][ch], acc[1][ch]);
+  }
+}
+
+// Output rows, 32 pixels (two vectors) at a time.
 template <int C>
 void plane_rows(const Int8PlaneConv& c, const Block* channel) {
-  for (int64_t r = 0; r < c.rows; ++r) {
-    const uint8_t* row = c.x + r * c.row_step;
+  for (int64_t r = 0; r < c.rows; ++r)
     for (int64_t x0 = 0; x0 < c.out_w; x0 += 32) {
       // A lone last vector reads the first one's window again, not past the input.
       const int64_t second = x0 + 16 < c.out_w ? 16 * c.sw : 0;
-      __m512i acc[2][C];
-#pragma GCC unroll 8
-      for (int ch = 0; ch < C; ++ch) acc[0][ch] = acc[1][ch] = channel[ch].bias;
-      for (int g = 0; g < c.groups; ++g) {
-        const __m512i index = _mm512_loadu_si512(c.index + 64 * g);
-        const uint8_t* window = row + x0 * c.sw + c.start[g];
-        const __m512i in0 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window));
-        const __m512i in1 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window + second));
-#pragma GCC unroll 8
-        for (int ch = 0; ch < C; ++ch) {
-          const __m512i w = _mm512_set1_epi32(c.w[g * C + ch]);
-          acc[0][ch] = _mm512_dpbusd_epi32(acc[0][ch], in0, w);
-          acc[1][ch] = _mm512_dpbusd_epi32(acc[1][ch], in1, w);
-        }
-      }
       alignas(64) int32_t sums[2][kMaxChannels][16];
-#pragma GCC unroll 8
-      for (int ch = 0; ch < C; ++ch) {
-        _mm512_store_si512(sums[0][ch], acc[0][ch]);
-        _mm512_store_si512(sums[1][ch], acc[1][ch]);
-      }
+      two_vectors<C>(c, channel, c.x + r * c.row_step + x0 * c.sw, second, sums);
       store_pixels(c, channel, sums[0][0], second ? 2 : 1, r, x0);
     }
-  }
 }
 
 // The 2x2 averages of rows[2][channel] (two output rows of 16 pixels,
@@ -123,37 +129,15 @@ void plane_rows(const Int8PlaneConv& c, const Block* channel) {
                           _mm512_permutexvar_epi8(_mm512_loadu_si512(c.interleave + 128), z));
 }
 
-// Pooled rows of C channels: output rows 2r and 2r + 1, 16 pixels (8 pooled)
-// at a time.
+// Pooled rows: output rows 2r and 2r + 1, 16 pixels (8 pooled) at a time.
 template <int C>
 void pooled_rows(const Int8PlaneConv& c, const Block* channel) {
-  for (int64_t r = 0; r < c.rows; ++r) {
-    const uint8_t* row = c.x + 2 * r * c.row_step;
+  for (int64_t r = 0; r < c.rows; ++r)
     for (int64_t x0 = 0; x0 < 2 * c.pooled_w; x0 += 16) {
-      __m512i acc[2][C];
-#pragma GCC unroll 8
-      for (int ch = 0; ch < C; ++ch) acc[0][ch] = acc[1][ch] = channel[ch].bias;
-      for (int g = 0; g < c.groups; ++g) {
-        const __m512i index = _mm512_loadu_si512(c.index + 64 * g);
-        const uint8_t* window = row + x0 * c.sw + c.start[g];
-        const __m512i in0 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window));
-        const __m512i in1 = _mm512_permutexvar_epi8(index, _mm512_loadu_si512(window + c.row_step));
-#pragma GCC unroll 8
-        for (int ch = 0; ch < C; ++ch) {
-          const __m512i w = _mm512_set1_epi32(c.w[g * C + ch]);
-          acc[0][ch] = _mm512_dpbusd_epi32(acc[0][ch], in0, w);
-          acc[1][ch] = _mm512_dpbusd_epi32(acc[1][ch], in1, w);
-        }
-      }
       alignas(64) int32_t sums[2][kMaxChannels][16];
-#pragma GCC unroll 8
-      for (int ch = 0; ch < C; ++ch) {
-        _mm512_store_si512(sums[0][ch], acc[0][ch]);
-        _mm512_store_si512(sums[1][ch], acc[1][ch]);
-      }
+      two_vectors<C>(c, channel, c.x + 2 * r * c.row_step + x0 * c.sw, c.row_step, sums);
       store_pooled(c, channel, sums[0][0], r, x0 / 2);
     }
-  }
 }
 
 template <int C>
