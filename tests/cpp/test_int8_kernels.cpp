@@ -175,6 +175,28 @@ TEST_CASE(test_int8_requantization_matches_the_reference_at_its_extremes) {
   }
 }
 
+// A random one-channel convolution into 1-8 channels: kernels up to k x k,
+// strides up to s, dilations up to d, inputs up to n x n (or LeNet-5's first
+// layer: 28x28, 5x5 "same", 6 channels), right shifts only.
+RandomOp one_channel_conv(std::mt19937& rng, int32_t k, int32_t s, int32_t d, int32_t n, bool lenet = false) {
+  RandomOp r;
+  pcvm::Op& op = r.op;
+  op.type = pcvm::kQConv2D;
+  op.in_c = op.groups = 1;
+  op.out_c = lenet ? 6 : pick(rng, 1, 8);
+  op.kh = lenet ? 5 : pick(rng, 1, k), op.kw = lenet ? 5 : pick(rng, 1, k);
+  op.sh = lenet ? 1 : pick(rng, 1, s), op.sw = lenet ? 1 : pick(rng, 1, s);
+  op.dh = lenet ? 1 : pick(rng, 1, d), op.dw = lenet ? 1 : pick(rng, 1, d);
+  op.in_h = lenet ? 28 : pick(rng, (op.kh - 1) * op.dh + 2, n);
+  op.in_w = lenet ? 28 : pick(rng, (op.kw - 1) * op.dw + 2, n);
+  op.pad_top = lenet ? 2 : pick(rng, 0, op.kh - 1), op.pad_left = lenet ? 2 : pick(rng, 0, op.kw - 1);
+  op.out_h = (op.in_h + 2 * op.pad_top - op.dh * (op.kh - 1) - 1) / op.sh + 1;
+  op.out_w = (op.in_w + 2 * op.pad_left - op.dw * (op.kw - 1) - 1) / op.sw + 1;
+  fill_common(rng, r, int64_t{op.kh} * op.kw * op.out_c, int64_t{op.in_h} * op.in_w);
+  for (int32_t& v : r.shift) v = std::min(v, 0);
+  return r;
+}
+
 // One-channel convolutions (a grey image's first layer), which kernel sets
 // with plane_conv run 16 pixels a vector: LeNet-5's first layer, and random
 // kernels, strides, dilations, padding and 1-8 channels (some too wide for
@@ -187,26 +209,10 @@ TEST_CASE(test_one_channel_int8_convolutions_match_the_reference) {
     std::mt19937 rng(31);
     int planes = 0, trials = 0;
     for (int trial = 0; trial < 400; ++trial, ++trials) {
-      RandomOp r;
-      pcvm::Op& op = r.op;
-      op.type = pcvm::kQConv2D;
-      op.in_c = op.groups = 1;
-      op.out_c = pick(rng, 1, 8);
-      if (trial == 0) {  // LeNet-5's: 28x28, 5x5 "same", 6 channels
-        op.kh = op.kw = 5, op.sh = op.sw = op.dh = op.dw = 1, op.in_h = op.in_w = 28, op.out_c = 6;
-        op.pad_top = op.pad_left = 2;
-      } else {
-        op.kh = pick(rng, 1, 7), op.kw = pick(rng, 1, 7);
-        op.sh = pick(rng, 1, 3), op.sw = pick(rng, 1, 3);
-        op.dh = pick(rng, 1, 2), op.dw = pick(rng, 1, 2);
-        op.in_h = pick(rng, (op.kh - 1) * op.dh + 1, 40), op.in_w = pick(rng, (op.kw - 1) * op.dw + 1, 40);
-        op.pad_top = pick(rng, 0, op.kh - 1), op.pad_left = pick(rng, 0, op.kw - 1);
-      }
-      op.out_h = (op.in_h + 2 * op.pad_top - op.dh * (op.kh - 1) - 1) / op.sh + 1;
-      op.out_w = (op.in_w + 2 * op.pad_left - op.dw * (op.kw - 1) - 1) / op.sw + 1;
-      fill_common(rng, r, int64_t{op.kh} * op.kw * op.out_c, int64_t{op.in_h} * op.in_w);
-      if (trial % 10 != 9)  // mostly right shifts only
-        for (int32_t& v : r.shift) v = std::min(v, 0);
+      RandomOp r = one_channel_conv(rng, 7, 3, 2, 40, trial == 0);
+      const pcvm::Op& op = r.op;
+      if (trial % 10 == 9)  // now and then a left shift: the GEMM then
+        r.shift[0] = pick(rng, 1, 3);
       if (trial % 4 == 3) {  // the largest sums either way
         const int8_t in = trial % 8 == 3 ? 127 : -128, w = trial % 16 < 8 ? 127 : -127;
         std::fill(r.x.begin(), r.x.end(), in);
@@ -240,20 +246,9 @@ TEST_CASE(test_one_channel_convolution_and_its_pooling_match_the_reference) {
     std::mt19937 rng(41);
     int fused = 0, trials = 0;
     for (int trial = 0; trial < 300; ++trial, ++trials) {
-      RandomOp r;
-      pcvm::Op& op = r.op;
-      op.type = pcvm::kQConv2D;
-      op.in_c = op.groups = 1;
-      op.out_c = pick(rng, 1, 8);
-      op.kh = pick(rng, 1, 5), op.kw = pick(rng, 1, 5);
-      op.sh = op.sw = pick(rng, 1, 2), op.dh = op.dw = 1;
-      op.in_h = pick(rng, op.kh + 1, 36), op.in_w = pick(rng, op.kw + 1, 36);
-      op.pad_top = pick(rng, 0, op.kh - 1), op.pad_left = pick(rng, 0, op.kw - 1);
-      op.out_h = (op.in_h + 2 * op.pad_top - op.kh) / op.sh + 1;
-      op.out_w = (op.in_w + 2 * op.pad_left - op.kw) / op.sw + 1;
+      RandomOp r = one_channel_conv(rng, 5, 2, 1, 36);
+      const pcvm::Op& op = r.op;
       if (op.out_h < 2 || op.out_w < 2) continue;
-      fill_common(rng, r, int64_t{op.kh} * op.kw * op.out_c, int64_t{op.in_h} * op.in_w);
-      for (int32_t& v : r.shift) v = std::min(v, 0);
       pcvm::Op pool{};
       pool.type = pcvm::kQAvgPool2D;
       pool.in_h = op.out_h, pool.in_w = op.out_w, pool.in_c = pool.out_c = op.out_c;
