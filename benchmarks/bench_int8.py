@@ -15,7 +15,9 @@ MNIST (the 10,000 real digits on this machine, split 8,000 to train and
   - with PYCONV_LITERT_PYTHON set to a Python that has tensorflow-cpu and
     ai-edge-litert (optional: see benchmarks/README.md), the same for LiteRT's
     full-integer model of the same weights (litert_int8.py, in that Python;
-    its times are its own medians, not interleaved).
+    its times are its own medians, not interleaved); where that Python has
+    tflite-micro too, TensorFlow Lite Micro on the same .tflite: its arena
+    beside pyconv's micro runtime's, and its batch-1 time on this CPU.
 
     python benchmarks/bench_int8.py [--quick] [--threads 2]
 """
@@ -115,6 +117,23 @@ def run_litert(python, folder, threads):
     return {r["name"]: r for r in map(json.loads, lines)}
 
 
+def print_tflm(litert, timed, int8_b1):
+    """TensorFlow Lite Micro (from litert_int8.py) beside pyconv's micro runtime."""
+    rows = {name: r["tflm"] for name, r in litert.items() if r.get("tflm")}
+    if not rows:
+        return
+    print("\nTensorFlow Lite Micro (tflite-micro's interpreter, reference kernels) on LiteRT's .tflite, "
+          "beside pyconv's micro runtime")
+    print(f"{'model':<16} {'TFLM arena':>10} {'pyconv arena':>12} {'TFLM b1 (ms)':>12} "
+          f"{'pyconv int8 b1':>14} {'pyconv/TFLM':>11} {'TFLM = LiteRT class':>19}")
+    for name, m in rows.items():
+        arena = timed[name][1]._core.arena_bytes()
+        print(f"{models.NAMES[name]:<16} {m['arena']:>10,} {arena:>12,} {ms(m['b1']):>12} "
+              f"{ms(int8_b1[name]):>14} {int8_b1[name] / m['b1']:10.3f}x {m['agree']:>9} of {m['checked']}")
+    print("(TFLM's arena holds its tensors and its interpreter's own structures; pyconv's, the two "
+          "activation buffers of one sample: its ops and weights are constants)")
+
+
 def accuracy(predict, x, y, batch=1000):
     right = 0
     for i in range(0, len(x), batch):
@@ -134,7 +153,7 @@ def main():
     apply_threads(args.threads, torch)
     print(f"pyconv {pyconv.__version__} (kernels {pyconv.kernel_isa()}), {torch_note}, {ort_note}, "
           f"{args.threads} threads\n")
-    timed = {}
+    timed, int8_b1 = {}, {}
     rows = []
     litert_python = os.environ.get("PYCONV_LITERT_PYTHON")
     litert = {}
@@ -193,6 +212,8 @@ def main():
                     cases["ort_float"] = lambda: Ort.run(onnx.float, xb)
                     cases["ort_int8"] = lambda: Ort.run(onnx.int8, xb)
                 t = {k: v.median for k, v in compare(cases, settings).items()}
+                if batch == 1:
+                    int8_b1[name] = t["int8"]
                 speedup = t["float"] / t["int8"]
                 ort_cols = (f"{ms(t['ort_float']):>8} {ms(t['ort_int8']):>8} "
                             f"{t['int8'] / t['ort_int8']:19.2f}x" if onnx else "")
@@ -205,6 +226,7 @@ def main():
                       f"{lite}")
         for name, r in litert.items():
             print(f"LiteRT {models.NAMES[name]}: {r['bytes']:,}-byte .tflite ({r['version']})")
+        print_tflm(litert, timed, int8_b1)
         print(f"\nint8/f32 below 1/{GOAL_SPEEDUP:g} = {1 / GOAL_SPEEDUP:.2f}x meets the goal "
               f"(int8 at least {GOAL_SPEEDUP:g}x faster than pyconv's float32)")
 

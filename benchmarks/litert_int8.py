@@ -10,7 +10,12 @@ calibration images and the test images. For each, the Keras model is
 converted with TFLiteConverter to a full-integer model (int8 weights per
 channel, int8 activations calibrated on the same images, float input and
 output), and the script prints one JSON line: test predictions' classes,
-batch-1 and batch-256 medians, and the .tflite size.
+batch-1 and batch-256 medians, and the .tflite size. Where that Python also
+has TensorFlow Lite Micro's interpreter (`pip install tflite-micro`: its
+reference kernels, as a microcontroller build runs them), the same
+flatbuffer runs there too ("tflm"): the smallest arena it runs in, its
+batch-1 median on this CPU, and how many of the first 500 test images get
+LiteRT's class.
 """
 
 import json
@@ -48,6 +53,44 @@ def median_seconds(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def tflm(flatbuffer, x, classes, repeats):
+    """TensorFlow Lite Micro on the flatbuffer, or None where it is not installed."""
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        return None
+
+    def runs(arena):  # an interpreter that ran one image in `arena` bytes, or None
+        try:
+            interpreter = runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena)
+            interpreter.set_input(x[:1], 0)
+            interpreter.invoke()
+            return interpreter
+        except Exception:  # it reports what did not fit on its own output
+            return None
+
+    hi = 1 << 12
+    while runs(hi) is None:
+        hi *= 2
+        if hi > 1 << 26:
+            return None
+    lo = hi // 2  # the smallest arena that runs, to 16 bytes: in (lo, hi]
+    while hi - lo > 16:
+        mid = (lo + hi) // 32 * 16
+        lo, hi = (lo, mid) if runs(mid) is not None else (mid, hi)
+    interpreter = runs(hi)
+
+    def predict(image):
+        interpreter.set_input(image, 0)
+        interpreter.invoke()
+        return interpreter.get_output(0)
+
+    checked = min(500, len(x))
+    agree = sum(int(predict(x[i:i + 1]).argmax() == classes[i]) for i in range(checked))
+    return {"arena": hi, "b1": median_seconds(lambda: predict(x[:1]), repeats), "agree": agree,
+            "checked": checked}
 
 
 def run(path, threads):
@@ -94,9 +137,11 @@ def run(path, threads):
         timed[label] = median_seconds(call, 200 if label == "b1" else 10)
     # Keras's float model for the same weights, to check the copy.
     float_classes = model.predict(x, verbose=0, batch_size=500).argmax(1)
+    micro = tflm(flatbuffer, x, classes, 100 if name == "lenet5" else 20)
     print(json.dumps({"name": name, "classes": classes.tolist(), "float_classes": float_classes.tolist(),
                       "b1": timed["b1"], "b256": timed["b256"], "bytes": len(flatbuffer),
-                      "version": f"LiteRT (ai-edge-litert), TensorFlow {tf.__version__}"}))
+                      "version": f"LiteRT (ai-edge-litert), TensorFlow {tf.__version__}",
+                      "tflm": micro}))
     sys.stdout.flush()
 
 

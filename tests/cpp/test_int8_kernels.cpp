@@ -175,6 +175,41 @@ TEST_CASE(test_int8_requantization_matches_the_reference_at_its_extremes) {
   }
 }
 
+// Sums that requantize to within the zero point of int32's ends (a left
+// shift that saturates, or a multiplier of INT32_MAX with no right shift):
+// the output clamps as the true sum plus the zero point does, in the
+// reference and in every kernel set (the zero point added in 32 bits wrapped
+// to the other end, undefined behaviour in C++).
+TEST_CASE(test_outputs_near_int32s_ends_clamp_as_their_true_values) {
+  RandomOp r;
+  pcvm::Op& op = r.op;
+  op.type = pcvm::kQDense;
+  op.in_h = op.in_w = op.out_h = op.out_w = op.groups = op.in_c = 1;
+  op.out_c = 16;
+  r.w.assign(16, 127);
+  r.x.assign(1, 127);
+  for (int32_t f = 0; f < 16; ++f) {
+    const bool up = f % 2 == 0;  // towards INT32_MAX, or INT32_MIN
+    r.bias.push_back(up ? INT32_MAX - 20000 : INT32_MIN + 20000);
+    r.mult.push_back(INT32_MAX);
+    r.shift.push_back(f < 8 ? 5 : 0);  // a saturated left shift, or none
+  }
+  op.weight_i8 = r.w.data(), op.bias_i32 = r.bias.data(), op.multiplier = r.mult.data(), op.shift = r.shift.data();
+  op.act_min = -128, op.act_max = 127;
+  for (const int32_t zp : {-100, 100}) {
+    op.out_zp = zp;
+    std::vector<int8_t> want(16);
+    for (int32_t f = 0; f < 16; ++f) want[f] = f % 2 == 0 ? 127 : -128;  // the true values' clamps
+    CHECK(run(r, nullptr) == want);
+    for (const char* name : kIsaNames)
+      if (const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name)) {
+        const bool same = run(r, isa) == want;
+        if (!same) std::printf("  %s, zero point %d: outputs near int32's ends differ\n", name, zp);
+        CHECK(same);
+      }
+  }
+}
+
 // A random one-channel convolution into 1-8 channels: kernels up to k x k,
 // strides up to s, dilations up to d, inputs up to n x n (or LeNet-5's first
 // layer: 28x28, 5x5 "same", 6 channels), right shifts only.

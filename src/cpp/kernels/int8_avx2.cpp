@@ -67,7 +67,7 @@ inline void store_bytes(int8_t* to, const int8_t* from, int64_t n) {
 template <int MR, int JN>
 void block(const Int8Gemm& g, const int16_t* w, int64_t c0) {
   const int64_t cols = std::min<int64_t>(16, g.n - c0);
-  const bool vector_store = !any_left_shift(g, c0, cols);
+  const bool vector_store = fits_lanes(g, c0, cols);
   BlockParams params;
   block_params(g, c0, cols, params);
   for (int64_t m0 = 0; m0 < g.M; m0 += MR) {

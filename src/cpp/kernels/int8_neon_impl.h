@@ -42,7 +42,7 @@ inline int32x4_t rounding_divide(int32x4_t x, int32x4_t e) {
 
 void block(const Int8Gemm& g, const int8_t* w, int64_t c0) {
   const int64_t cols = std::min<int64_t>(16, g.n - c0);
-  const bool vector_store = !any_left_shift(g, c0, cols);
+  const bool vector_store = fits_lanes(g, c0, cols);
   BlockParams params;
   block_params(g, c0, cols, params);
   for (int64_t m0 = 0; m0 < g.M; m0 += MR) {

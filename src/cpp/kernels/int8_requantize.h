@@ -1,7 +1,7 @@
 // The scalar end of every int8 kernel: one block's int32 sums (acc[m][c],
 // 16 channels) to int8 outputs, with the reference requantization. Kernels
-// run their own vector version when no channel of the block shifts left,
-// and this one otherwise. Included inside each ISA's namespace; the including
+// run their own vector version when every channel of the block fits 32-bit
+// lanes (pcvm::fits_lanes), and this one otherwise. Included inside each ISA's namespace; the including
 // file provides micro/pcvm_ops.h and kernels/int8.h.
 
 namespace {
@@ -14,7 +14,7 @@ inline void store_block_scalar(const Int8Gemm& g, const int32_t (*acc)[16], int6
       // way (as in the vector adds); their total, the true sum, fits.
       const auto sum = static_cast<int32_t>(static_cast<uint32_t>(acc[m][c]) +
                                             static_cast<uint32_t>(g.bias[c0 + c]));
-      const int32_t v = g.out_zp + pcvm::requantize(sum, g.multiplier[c0 + c], g.shift[c0 + c]);
+      const int64_t v = int64_t{g.out_zp} + pcvm::requantize(sum, g.multiplier[c0 + c], g.shift[c0 + c]);
       g.y[(m0 + m) * g.ldy + c0 + c] = pcvm::to_int8(v, g.act_min, g.act_max);
     }
 }
@@ -34,11 +34,12 @@ inline void block_params(const Int8Gemm& g, int64_t c0, int64_t cols, BlockParam
   }
 }
 
-// True when some channel of the block [c0, c0 + cols) shifts left.
-inline bool any_left_shift(const Int8Gemm& g, int64_t c0, int64_t cols) {
+// True when every channel of the block [c0, c0 + cols) fits 32-bit lanes
+// (pcvm::fits_lanes: no left shift, nor a result near int32's ends).
+inline bool fits_lanes(const Int8Gemm& g, int64_t c0, int64_t cols) {
   for (int64_t c = 0; c < cols; ++c)
-    if (g.shift[c0 + c] > 0) return true;
-  return false;
+    if (!pcvm::fits_lanes(g.multiplier[c0 + c], g.shift[c0 + c])) return false;
+  return true;
 }
 
 }  // namespace

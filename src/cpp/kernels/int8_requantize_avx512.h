@@ -8,7 +8,7 @@ namespace {
 
 // One vector's requantization constants, lane by lane (16 channels of a
 // block, or one channel in every lane), and whether its channels can use
-// them (none shifts left).
+// them (they fit 32-bit lanes: fits_lanes).
 struct Block {
   int64_t c0, cols;
   __mmask16 lanes;
@@ -51,7 +51,7 @@ inline Block block_at(const Int8Gemm& g, int64_t c0) {
   b.c0 = c0;
   b.cols = std::min<int64_t>(16, g.n - c0);
   b.lanes = static_cast<__mmask16>((1u << b.cols) - 1);
-  b.vector = !any_left_shift(g, c0, b.cols);
+  b.vector = fits_lanes(g, c0, b.cols);
   b.bias = _mm512_maskz_loadu_epi32(b.lanes, g.bias + c0);
   b.mult = _mm512_maskz_loadu_epi32(b.lanes, g.multiplier + c0);
   b.right = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(b.lanes, g.shift + c0));
@@ -59,7 +59,7 @@ inline Block block_at(const Int8Gemm& g, int64_t c0) {
   return b;
 }
 
-// One channel's constants in every lane (shift <= 0), for output zero point zp.
+// One channel's constants in every lane (pcvm::fits_lanes), for output zero point zp.
 inline Block channel_block(int32_t bias, int32_t multiplier, int32_t shift, int32_t zp) {
   Block b;
   b.c0 = 0, b.cols = 16, b.lanes = 0xFFFF, b.vector = true;

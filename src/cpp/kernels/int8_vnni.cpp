@@ -154,7 +154,7 @@ template <int NB, int MR>
 // products with the block's weights, lanes 8-15 row 2i + 1's with the same
 // weights, so that one vpdpbusd and one requantization serve two rows, where
 // a row a vector would leave half of every vector or more unused. b is
-// paired(); it shifts no channel left (see Block::vector).
+// paired(); its channels fit 32-bit lanes (see Block::vector).
 template <int MR>
 [[gnu::noinline]] void pair_tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block& b,
                                  int64_t m0, int rows) {

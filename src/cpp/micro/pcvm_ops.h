@@ -41,13 +41,23 @@ inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
   return rounding_divide_by_pot(rounding_doubling_high_mul(acc, multiplier), shift > 0 ? 0 : -shift);
 }
 
-inline int8_t to_int8(int32_t v, int32_t lo, int32_t hi) {
+// Whether a channel's requantized sums stay 256 or more inside int32, so
+// that vector kernels may add the zero point in 32-bit lanes: no left shift,
+// and no multiplier within 256 of 2^31 without a right shift (|result| <=
+// |acc| * multiplier / 2^31 rounded, or 2^30 + 1 after a right shift).
+inline bool fits_lanes(int32_t multiplier, int32_t shift) {
+  return shift < 0 || (shift == 0 && multiplier <= INT32_MAX - 255);
+}
+
+inline int8_t to_int8(int64_t v, int32_t lo, int32_t hi) {
   return static_cast<int8_t>(v < lo ? lo : v > hi ? hi : v);
 }
 
-// The output of one int8 convolution or dense output channel.
+// The output of one int8 convolution or dense output channel. The zero
+// point is added in 64 bits: a result near int32's ends (a saturated left
+// shift) clamps as the true sum does.
 inline int8_t requantize_output(const Op& op, int32_t acc, int32_t f) {
-  return to_int8(op.out_zp + requantize(acc, op.multiplier[f], op.shift[f]), op.act_min, op.act_max);
+  return to_int8(int64_t{op.out_zp} + requantize(acc, op.multiplier[f], op.shift[f]), op.act_min, op.act_max);
 }
 
 // round(x / scale) + zero_point, ties away from zero, clamped to int8 (NaN: -128).

@@ -344,15 +344,15 @@ namespace {
 
 // The taps of a one-channel convolution in groups for isa.plane_conv (see
 // kernels::Int8PlaneConv), or none where the op does not suit it: more than
-// 8 channels, a channel that shifts left, or a group whose 16 pixels' taps
-// do not fit one 64-byte window.
+// 8 channels, a channel that does not fit 32-bit lanes (pcvm::fits_lanes),
+// or a group whose 16 pixels' taps do not fit one 64-byte window.
 PackedInt8::PlaneTaps plane_taps(const Int8Isa& isa, const pcvm::Op& op) {
   PackedInt8::PlaneTaps t;
   if (!kPlaneConv || !isa.plane_conv || op.type != pcvm::kQConv2D || op.groups != 1 || op.in_c != 1 ||
       op.out_c < 1 || op.out_c > 8)
     return t;
   for (int32_t c = 0; c < op.out_c; ++c)
-    if (op.shift[c] > 0) return t;
+    if (!pcvm::fits_lanes(op.multiplier[c], op.shift[c])) return t;
   const int64_t taps = int64_t{op.kh} * op.kw, groups = (taps + 3) / 4, width = padded_width(op);
   // Tap k's byte in the padded input, from the pixel's first tap.
   auto offset = [&](int64_t k) { return k / op.kw * op.dh * width + k % op.kw * op.dw; };
