@@ -232,6 +232,85 @@ RandomOp one_channel_conv(std::mt19937& rng, int32_t k, int32_t s, int32_t d, in
   return r;
 }
 
+// The arena is the most one op holds at once, its input and its output
+// (each aligned to 16 bytes; one of them for an op in place), not two of the
+// largest tensor: a model of quantize (6x6x1), a 3x3 convolution into 8
+// channels, 2x2 average pooling (which kernel sets with qconv_pool run with
+// the convolution), flatten, a dense layer of 10 and dequantize needs
+// max(48, 48 + 288, 288 + 80, 80 + 16, 16 + 48) = 368 bytes (two of its
+// largest tensor: 576), and so does the same model with a lookup (tanh's
+// table) after the convolution, in place. Each runs in exactly that many
+// (AddressSanitizer watches the ends), giving what a large arena gives; one
+// byte fewer is refused.
+TEST_CASE(test_the_arena_holds_one_ops_input_and_output) {
+  std::mt19937 rng(43);
+  RandomOp conv = one_channel_conv(rng, 3, 1, 1, 6);
+  pcvm::Op& c = conv.op;
+  c.kh = c.kw = 3, c.sh = c.sw = c.dh = c.dw = 1, c.pad_top = c.pad_left = 1;
+  c.in_h = c.in_w = c.out_h = c.out_w = 6, c.out_c = 8;
+  conv.w.resize(9 * 8), conv.bias.resize(8), conv.mult.resize(8), conv.shift.resize(8);
+  for (int8_t& v : conv.w) v = static_cast<int8_t>(pick(rng, -127, 127));
+  for (int32_t f = 0; f < 8; ++f) conv.bias[f] = pick(rng, -2000, 2000), conv.mult[f] = 1 << 30, conv.shift[f] = -6;
+  c.weight_i8 = conv.w.data(), c.bias_i32 = conv.bias.data(), c.multiplier = conv.mult.data(), c.shift = conv.shift.data();
+  c.in_zp = 3, c.act_min = c.out_zp;  // a fused ReLU
+  RandomOp dense = random_dense(rng);
+  pcvm::Op& d = dense.op;
+  d.in_c = 72, d.out_c = 10;
+  dense.w.resize(72 * 10), dense.bias.resize(10), dense.mult.resize(10), dense.shift.resize(10);
+  for (int8_t& v : dense.w) v = static_cast<int8_t>(pick(rng, -127, 127));
+  for (int32_t f = 0; f < 10; ++f) dense.bias[f] = 0, dense.mult[f] = 1 << 30, dense.shift[f] = -8;
+  d.weight_i8 = dense.w.data(), d.bias_i32 = dense.bias.data(), d.multiplier = dense.mult.data(), d.shift = dense.shift.data();
+  d.in_zp = c.out_zp;
+  int8_t table[256];
+  for (int i = 0; i < 256; ++i) table[i] = static_cast<int8_t>(std::clamp((i - 128) / 2 + 10, -128, 127));
+  pcvm::Op quantize{}, pool{}, flatten{}, dequantize{}, lookup{};
+  quantize.type = pcvm::kQuantize, quantize.scale = 1.f / 64, quantize.in_zp = c.in_zp;
+  quantize.in_h = quantize.out_h = quantize.in_w = quantize.out_w = 6, quantize.in_c = quantize.out_c = 1;
+  lookup.type = pcvm::kQLookup, lookup.table = table;
+  lookup.in_h = lookup.out_h = lookup.in_w = lookup.out_w = 6, lookup.in_c = lookup.out_c = 8;
+  pool.type = pcvm::kQAvgPool2D, pool.in_h = pool.in_w = 6, pool.in_c = pool.out_c = 8;
+  pool.out_h = pool.out_w = 3, pool.kh = pool.kw = pool.sh = pool.sw = 2, pool.dh = pool.dw = 1;
+  pool.in_zp = pool.out_zp = c.out_zp;
+  flatten.type = pcvm::kReshape, flatten.in_h = flatten.in_w = 3, flatten.in_c = 8;
+  flatten.out_h = flatten.out_w = 1, flatten.out_c = 72;
+  dequantize.type = pcvm::kDequantize, dequantize.scale = 0.1f, dequantize.in_zp = d.out_zp;
+  dequantize.in_h = dequantize.out_h = dequantize.in_w = dequantize.out_w = 1;
+  dequantize.in_c = dequantize.out_c = 10;
+  for (const bool with_lookup : {false, true}) {
+    std::vector<pcvm::Op> ops = {quantize, c, pool, flatten, d, dequantize};
+    if (with_lookup) ops.insert(ops.begin() + 2, lookup);
+    const pcvm::Model model{ops.data(), static_cast<int32_t>(ops.size())};
+    int32_t bad = -1;
+    CHECK(pcvm::check(model, &bad) == pcvm::kOk);
+    CHECK(pcvm::arena_bytes(model) == 368);
+    std::vector<float> x(36), want(10), got(10);
+    for (float& v : x) v = std::uniform_real_distribution<float>(-1.f, 1.f)(rng);
+    std::vector<unsigned char> roomy(4096);
+    CHECK(pcvm::run(model, x.data(), want.data(), roomy.data(), roomy.size()) == pcvm::kOk);
+    const auto exact = std::make_unique<unsigned char[]>(368);
+    CHECK(pcvm::run(model, x.data(), got.data(), exact.get(), 368) == pcvm::kOk);
+    CHECK(got == want);
+    CHECK(pcvm::run(model, x.data(), got.data(), exact.get(), 367) == pcvm::kArenaTooSmall);
+    for (const char* name : kIsaNames) {
+      const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+      if (!isa) continue;
+      std::vector<pcvm::Op> packed_ops = ops;
+      std::vector<pyconv::PackedInt8> packed;
+      packed.reserve(ops.size());
+      for (pcvm::Op& op : packed_ops)
+        if (op.type == pcvm::kQConv2D || op.type == pcvm::kQDense) {
+          packed.push_back(pyconv::pack_int8(*isa, op));
+          op.packed = &packed.back();
+        }
+      std::fill(got.begin(), got.end(), -1.f);
+      CHECK(pcvm::run({packed_ops.data(), model.op_count}, x.data(), got.data(), exact.get(), 368,
+                      pyconv::int8_kernels(isa)) == pcvm::kOk);
+      if (got != want) std::printf("  %s%s: the model in an exact arena differs\n", name, with_lookup ? " (lookup)" : "");
+      CHECK(got == want);
+    }
+  }
+}
+
 // One-channel convolutions (a grey image's first layer), which kernel sets
 // with plane_conv run 16 pixels a vector: LeNet-5's first layer, and random
 // kernels, strides, dilations, padding and 1-8 channels (some too wide for

@@ -1,5 +1,6 @@
 // The micro runtime's interpreter: checks a model's ops, and runs them one
-// after the other between two buffers of the caller's arena.
+// after the other in the caller's arena, each reading its input at one end
+// and writing its output at the other.
 #include "micro/pcvm.h"
 
 #include <string.h>
@@ -160,16 +161,24 @@ int32_t output_size(const Model& m) {
   return static_cast<int32_t>(elements(last.out_h, last.out_w, last.out_c));
 }
 
+// Ops that may write their output over their input (element by element),
+// and one that moves nothing.
+bool in_place(uint8_t t) { return t == kQLookup || t == kActivation || t == kReshape; }
+
 size_t arena_bytes(const Model& m) {
-  size_t largest = 0;
+  // The most any op holds at once: its input and its output (the first op
+  // only its output: its input is the caller's; an op in place only one).
+  size_t most = 0;
   DType t = kF32;
   for (int32_t k = 0; k < m.op_count; ++k) {
     const Op& op = m.ops[k];
+    const size_t in = k == 0 ? 0 : align16(tensor_bytes(op.in_h, op.in_w, op.in_c, t));
     t = output_type(op.type, t);
-    const size_t bytes = tensor_bytes(op.out_h, op.out_w, op.out_c, t);
-    largest = bytes > largest ? bytes : largest;
+    const size_t out = align16(tensor_bytes(op.out_h, op.out_w, op.out_c, t));
+    const size_t both = k > 0 && in_place(op.type) ? in : in + out;
+    most = both > most ? both : most;
   }
-  return 2 * align16(largest);
+  return most;
 }
 
 const Kernels& reference_kernels() {
@@ -185,18 +194,23 @@ Status run(const Model& m, const float* input, float* output, void* arena, size_
 Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, void* output, void* arena,
                size_t arena_size, const Kernels& kernels) {
   if (first < 0 || last > m.op_count || first >= last) return kBadModel;
-  const size_t half = arena_bytes(m) / 2;
-  if (!arena || arena_size < 2 * half) return kArenaTooSmall;
-  unsigned char* buffers[2] = {static_cast<unsigned char*>(arena),
-                               static_cast<unsigned char*>(arena) + half};
+  const size_t size = arena_bytes(m);
+  if (!arena || arena_size < size) return kArenaTooSmall;
+  unsigned char* const low = static_cast<unsigned char*>(arena);
   const void* x = input;
-  int next = 0;  // the buffer the next op writes
-  DType t = kF32;
-  for (int32_t k = 0; k < last; ++k) t = output_type(m.ops[k].type, t);
+  bool x_low = false;  // x is at the arena's start (else at its end, or the caller's)
+  bool x_arena = false;  // x is in the arena (not the caller's)
+  DType t = kF32;      // what x holds
+  for (int32_t k = 0; k < first; ++k) t = output_type(m.ops[k].type, t);
+  // Where an op's output of `bytes` goes: the end of the arena x is not at.
+  auto other_end = [&](const Op& op, DType type) -> void* {
+    return x_low ? low + size - align16(tensor_bytes(op.out_h, op.out_w, op.out_c, type)) : low;
+  };
   for (int32_t k = first; k < last; ++k) {
     const Op& op = m.ops[k];
     if (op.type == kReshape) continue;  // same bytes, new shape
-    void* y = buffers[next];
+    const DType out_type = output_type(op.type, t);
+    void* y = x_arena && in_place(op.type) ? const_cast<void*>(x) : other_end(op, out_type);
     const int32_t n = static_cast<int32_t>(elements(op.in_h, op.in_w, op.in_c));
     const auto* xi = static_cast<const int8_t*>(x);
     const auto* xf = static_cast<const float*>(x);
@@ -208,9 +222,13 @@ Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, v
         for (int32_t i = 0; i < n; ++i) yf[i] = op.scale * static_cast<float>(xi[i] - op.in_zp);
         break;
       case kQConv2D:
-        if (kernels.qconv_pool && k + 1 < last && kernels.qconv_pool(op, m.ops[k + 1], xi, yi)) {
-          ++k;  // the pooling's output is in y
-          break;
+        if (kernels.qconv_pool && k + 1 < last) {
+          void* pooled = other_end(m.ops[k + 1], kI8);
+          if (kernels.qconv_pool(op, m.ops[k + 1], xi, static_cast<int8_t*>(pooled))) {
+            y = pooled;
+            ++k;  // the pooling's output is in y
+            break;
+          }
         }
         kernels.qconv(op, xi, yi);
         break;
@@ -227,13 +245,15 @@ Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, v
       case kAvgPool2D: pool_ref(op, false, xf, yf); break;
       case kGlobalAvgPool: global_avgpool_ref(op, xf, yf); break;
       case kActivation:
-        memcpy(yf, xf, static_cast<size_t>(n) * sizeof(float));
+        if (yf != xf) memcpy(yf, xf, static_cast<size_t>(n) * sizeof(float));
         activate_all(op.activation, yf, op.in_h * op.in_w, op.in_c);
         break;
       default: return kBadModel;
     }
     x = y;
-    next ^= 1;
+    x_low = y == low;
+    x_arena = true;
+    t = out_type;
   }
   const Op& end = m.ops[last - 1];
   memcpy(output, x, tensor_bytes(end.out_h, end.out_w, end.out_c, t));

@@ -81,7 +81,8 @@ enum Status : int32_t {
   kArenaTooSmall = 2,
 };
 
-// Bytes of arena run() needs: two buffers of the largest tensor, aligned.
+// Bytes of arena run() needs: the most any op holds at once, its input and
+// its output, each aligned to 16 bytes (the two ends of the arena).
 size_t arena_bytes(const Model& m);
 
 // Checks every op's shapes, windows and pointers, and that each op's input
