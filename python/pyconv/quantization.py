@@ -520,6 +520,10 @@ class QuantizedModel:
 
     def predict(self, x, batch_size=None, verbose=0):
         """Outputs (float32) for a batch of inputs, as the float model's predict."""
+        if batch_size is None:
+            out = self._core.predict_as_is(x)  # None unless x needs no conversion
+            if out is not None:
+                return out
         x = np.ascontiguousarray(x, dtype=np.float32)
         if batch_size is None:
             return self._core.predict(x)

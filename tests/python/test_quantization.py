@@ -107,6 +107,32 @@ def test_a_batch_gives_each_samples_own_bytes():
     np.testing.assert_array_equal(q.predict(x[:49]), one_by_one[:49])
 
 
+def test_predict_takes_any_array_form_to_the_same_bytes():
+    # A C-contiguous float32 ndarray goes to the runtime as it is (no copy);
+    # float64, Fortran order, a strided view, a read-only array, a subclass
+    # and a list are converted first. All give the same bytes, and a wrong
+    # shape is refused either way.
+    pyconv.set_seed(10)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 6, 5, 1)).astype(np.float32)
+    model = pyconv.Sequential([pyconv.Input((6, 5, 1)), L.Conv2D(4, 3, activation="relu"),
+                               L.AveragePooling2D(2), L.Flatten(), L.Dense(3)])
+    q = pyconv.quantize(model, x)
+    want = q.predict(x)
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    doubled = np.repeat(x, 2, axis=0)[::2]
+
+    class Sub(np.ndarray):
+        pass
+
+    for form in (x.astype(np.float64), np.asfortranarray(x), doubled, frozen, x.view(Sub), x.tolist()):
+        np.testing.assert_array_equal(q.predict(form), want)
+    for bad in (x[:, :5], x[0]):
+        with pytest.raises(ValueError, match="expected input of shape"):
+            q.predict(bad)
+
+
 def test_lenet5_keeps_its_accuracy_on_real_digits():
     pyconv.set_seed(0)
     x, y, xt, yt = _digits(8000, 1000)

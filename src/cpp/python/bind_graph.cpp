@@ -29,27 +29,6 @@ py::array_t<float> predict_one(const Graph& g, const FloatArray& x) {
   return result;
 }
 
-// Whether x goes to predict as it is: an ndarray (not a subclass) of
-// C-contiguous native float32 holding a batch of 1 to max_batch samples of
-// the input shape, for a model of one input and output.
-bool fits_as_is(const Graph& g, py::handle x, int64_t max_batch) {
-  namespace d = py::detail;
-  const d::npy_api& api = d::npy_api::get();
-  if (Py_TYPE(x.ptr()) != api.PyArray_Type_ || g.input_shapes().size() != 1 ||
-      g.outputs().size() != 1 || !d::check_flags(x.ptr(), d::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
-    return false;
-  const d::PyArray_Proxy* a = d::array_proxy(x.ptr());
-  static PyObject* const float32 = py::dtype::of<float>().release().ptr();  // kept for good
-  if (!api.PyArray_EquivTypes_(a->descr, float32)) return false;
-  const Shape& in = g.input_shape();
-  if (a->nd != static_cast<int>(in.size()) + 1 || a->dimensions[0] < 1 ||
-      a->dimensions[0] > max_batch)
-    return false;
-  for (size_t i = 0; i < in.size(); ++i)
-    if (a->dimensions[i + 1] != in[i]) return false;
-  return true;
-}
-
 std::vector<Attrs> attrs_list(const py::list& layers) {
   std::vector<Attrs> out;
   for (py::handle h : layers) {
@@ -373,7 +352,9 @@ void bind_graph(py::module_& m) {
       .def("predict", &predict_one)
       .def("predict_as_is",
            [](const Graph& g, py::handle x, int64_t max_batch) -> py::object {
-             if (!fits_as_is(g, x, max_batch)) return py::none();
+             if (g.input_shapes().size() != 1 || g.outputs().size() != 1 ||
+                 !fits_as_is(x, g.input_shape(), max_batch))
+               return py::none();
              return predict_one(g, py::reinterpret_borrow<FloatArray>(x));
            },
            py::arg("x"), py::arg("max_batch") = std::numeric_limits<int64_t>::max(),

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <limits>
 #include <string_view>
 
 #include "core/error.h"
@@ -100,6 +101,12 @@ void bind_quant(py::module_& m) {
                     return quantized_from(load_any_model_memory(view.data(), view.size()), "");
                   })
       .def("predict", &predict, py::arg("x"))
+      .def("predict_as_is",
+           [](const QuantizedModel& q, py::handle x) -> py::object {
+             if (!fits_as_is(x, q.input_shape(), std::numeric_limits<int64_t>::max())) return py::none();
+             return predict(q, py::reinterpret_borrow<FloatArray>(x));
+           },
+           py::arg("x"), "predict(x) where x needs no conversion (python/convert.h), else None")
       .def_property_readonly("input_shape", [](const QuantizedModel& q) { return shape_to_tuple(q.input_shape()); })
       .def_property_readonly("output_shape", [](const QuantizedModel& q) { return shape_to_tuple(q.output_shape()); })
       .def("save",

@@ -125,4 +125,19 @@ py::array_t<float> to_numpy(const Tensor& t) {
   return out;
 }
 
+bool fits_as_is(py::handle x, const Shape& sample, int64_t max_batch) {
+  namespace d = py::detail;
+  const d::npy_api& api = d::npy_api::get();
+  if (Py_TYPE(x.ptr()) != api.PyArray_Type_ || !d::check_flags(x.ptr(), d::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
+    return false;
+  const d::PyArray_Proxy* a = d::array_proxy(x.ptr());
+  static PyObject* const float32 = py::dtype::of<float>().release().ptr();  // kept for good
+  if (!api.PyArray_EquivTypes_(a->descr, float32)) return false;
+  if (a->nd != static_cast<int>(sample.size()) + 1 || a->dimensions[0] < 1 || a->dimensions[0] > max_batch)
+    return false;
+  for (size_t i = 0; i < sample.size(); ++i)
+    if (a->dimensions[i + 1] != sample[i]) return false;
+  return true;
+}
+
 }  // namespace pyconv::python

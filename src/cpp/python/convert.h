@@ -30,5 +30,8 @@ Tensor view_of(const FloatArray& a);
 // kernel writes in place (view it with Tensor::view).
 py::array_t<float> new_array(const Shape& shape);
 py::array_t<float> to_numpy(const Tensor& t);
+// Whether x goes to a model as it is: an ndarray (not a subclass) of
+// C-contiguous native float32 holding 1 to max_batch samples of `sample`.
+bool fits_as_is(py::handle x, const Shape& sample, int64_t max_batch);
 
 }  // namespace pyconv::python
