@@ -130,8 +130,9 @@ def print_tflm(litert, timed, int8_b1):
         arena = timed[name][1]._core.arena_bytes()
         print(f"{models.NAMES[name]:<16} {m['arena']:>10,} {arena:>12,} {ms(m['b1']):>12} "
               f"{ms(int8_b1[name]):>14} {int8_b1[name] / m['b1']:10.3f}x {m['agree']:>9} of {m['checked']}")
-    print("(TFLM's arena holds its tensors and its interpreter's own structures; pyconv's, the input and "
-          "output of its largest op: its ops and weights are constants)")
+    print("(TFLM's arena holds its tensors and its interpreter's own structures; pyconv's, the largest "
+          "input and output of any one op: its ops and weights are constants, and the vector kernels' "
+          "padded copies of an input live outside it)")
 
 
 def accuracy(predict, x, y, batch=1000):

@@ -76,7 +76,7 @@ def tflm(flatbuffer, x, classes, repeats):
         hi *= 2
         if hi > 1 << 26:
             return None
-    lo = hi // 2  # the smallest arena that runs, to 16 bytes: in (lo, hi]
+    lo = hi // 2 if hi > 1 << 12 else 0  # the smallest arena that runs, to 16 bytes: in (lo, hi]
     while hi - lo > 16:
         mid = (lo + hi) // 32 * 16
         lo, hi = (lo, mid) if runs(mid) is not None else (mid, hi)

@@ -158,7 +158,8 @@ TEST_CASE(test_int8_requantization_matches_the_reference_at_its_extremes) {
         r.shift[f] = trial % 9 == 8 ? pick(rng, 1, 30) : -right;
         const int32_t m = pick(rng, 0, 5);
         r.mult[f] = m == 0 ? 0 : m == 1 ? INT32_MAX : m == 2 ? 1 : pick(rng, 0, INT32_MAX);
-        r.bias[f] = pick(rng, INT32_MIN + (1 << 16), INT32_MAX - (1 << 16));  // the sum still fits
+        // The sum still fits: 4 products of at most 255 x 127 are below 2^17.
+        r.bias[f] = pick(rng, INT32_MIN + (1 << 17), INT32_MAX - (1 << 17));
       }
       const std::vector<int8_t> want = run(r, nullptr), got = run(r, isa);
       if (got != want) {
@@ -185,21 +186,24 @@ TEST_CASE(test_outputs_near_int32s_ends_clamp_as_their_true_values) {
   pcvm::Op& op = r.op;
   op.type = pcvm::kQDense;
   op.in_h = op.in_w = op.out_h = op.out_w = op.groups = op.in_c = 1;
-  op.out_c = 16;
-  r.w.assign(16, 127);
+  op.out_c = 32;  // a block of 16 channels each way: blocks go to the vector path whole
   r.x.assign(1, 127);
-  for (int32_t f = 0; f < 16; ++f) {
-    const bool up = f % 2 == 0;  // towards INT32_MAX, or INT32_MIN
-    r.bias.push_back(up ? INT32_MAX - 20000 : INT32_MIN + 20000);
+  for (int32_t f = 0; f < 32; ++f) {
+    // Sums of INT32_MAX - 50 or INT32_MIN + 50 (the product 127 x +-127,
+    // the rest in the bias): within the zero point of int32's ends either
+    // way, left-shifted to saturation or multiplied by INT32_MAX / 2^31.
+    const bool up = f % 2 == 0;
+    r.w.push_back(up ? 127 : -127);
+    r.bias.push_back(up ? INT32_MAX - 127 * 127 - 50 : INT32_MIN + 127 * 127 + 50);
     r.mult.push_back(INT32_MAX);
-    r.shift.push_back(f < 8 ? 5 : 0);  // a saturated left shift, or none
+    r.shift.push_back(f < 16 ? 5 : 0);  // a saturated left shift, or none
   }
   op.weight_i8 = r.w.data(), op.bias_i32 = r.bias.data(), op.multiplier = r.mult.data(), op.shift = r.shift.data();
   op.act_min = -128, op.act_max = 127;
   for (const int32_t zp : {-100, 100}) {
     op.out_zp = zp;
-    std::vector<int8_t> want(16);
-    for (int32_t f = 0; f < 16; ++f) want[f] = f % 2 == 0 ? 127 : -128;  // the true values' clamps
+    std::vector<int8_t> want(32);
+    for (int32_t f = 0; f < 32; ++f) want[f] = f % 2 == 0 ? 127 : -128;  // the true values' clamps
     CHECK(run(r, nullptr) == want);
     for (const char* name : kIsaNames)
       if (const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name)) {
@@ -230,6 +234,63 @@ RandomOp one_channel_conv(std::mt19937& rng, int32_t k, int32_t s, int32_t d, in
   fill_common(rng, r, int64_t{op.kh} * op.kw * op.out_c, int64_t{op.in_h} * op.in_w);
   for (int32_t& v : r.shift) v = std::min(v, 0);
   return r;
+}
+
+// A kernel set's plane_conv called directly, as the library calls it
+// (quant/int8_kernels.cpp: the input padded with its zero point, flipped,
+// and 64 bytes readable past it), on buffers of exactly that size and an
+// output of exactly its size (under AddressSanitizer in CI, a read or write
+// past either fails), with and without the 2x2 pooling: against the
+// reference ops.
+TEST_CASE(test_one_channel_kernel_touches_only_its_buffers) {
+  int compared = 0;
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa || !isa->plane_conv) continue;
+    std::mt19937 rng(47);
+    for (int trial = 0; trial < 200; ++trial) {
+      const RandomOp r = one_channel_conv(rng, 7, 3, 2, 40, trial == 0);
+      const pcvm::Op& op = r.op;
+      const pyconv::PackedInt8 p = pyconv::pack_int8(*isa, op);
+      const bool pooled = trial % 2 == 1;
+      if (!p.plane.groups || (pooled && (op.out_h < 2 || op.out_w < 2))) continue;
+      const int64_t width = int64_t{op.out_w - 1} * op.sw + int64_t{op.kw - 1} * op.dw + 1;
+      const int64_t height = int64_t{op.out_h - 1} * op.sh + int64_t{op.kh - 1} * op.dh + 1;
+      const auto padded = std::make_unique<uint8_t[]>(static_cast<size_t>(height * width + 64));
+      for (int64_t i = 0; i < height * width + 64; ++i) {
+        const int64_t row = i / width - op.pad_top, col = i % width - op.pad_left;
+        const bool inside = i < height * width && row >= 0 && row < op.in_h && col >= 0 && col < op.in_w;
+        padded[i] = static_cast<uint8_t>((inside ? r.x[row * op.in_w + col] : op.in_zp) ^ 0x80);
+      }
+      pcvm::Op pool{};
+      pool.type = pcvm::kQAvgPool2D, pool.in_h = op.out_h, pool.in_w = op.out_w, pool.in_c = pool.out_c = op.out_c;
+      pool.kh = pool.kw = pool.sh = pool.sw = 2, pool.dh = pool.dw = 1, pool.out_h = op.out_h / 2, pool.out_w = op.out_w / 2;
+      std::vector<int8_t> want(static_cast<size_t>(op.out_h) * op.out_w * op.out_c);
+      pcvm::qconv_ref(op, r.x.data(), want.data());
+      if (pooled) {
+        std::vector<int8_t> conv = want;
+        want.resize(static_cast<size_t>(pool.out_h) * pool.out_w * pool.out_c);
+        pcvm::qavgpool_ref(pool, conv.data(), want.data());
+      }
+      const auto got = std::make_unique<int8_t[]>(want.size());
+      pyconv::kernels::Int8PlaneConv c{};
+      c.x = padded.get(), c.row_step = op.sh * width, c.sw = op.sw;
+      c.out_w = op.out_w, c.rows = pooled ? pool.out_h : op.out_h, c.pooled_w = pooled ? pool.out_w : 0;
+      c.groups = p.plane.groups, c.channels = op.out_c;
+      c.index = p.plane.index.data(), c.start = p.plane.start.data(), c.w = p.plane.w.data();
+      c.interleave = p.plane.interleave;
+      c.bias = p.bias.data(), c.multiplier = op.multiplier, c.shift = op.shift;
+      c.out_zp = op.out_zp, c.act_min = op.act_min, c.act_max = op.act_max;
+      c.y = got.get();
+      isa->plane_conv(c);
+      const bool same = std::equal(want.begin(), want.end(), got.get());
+      if (!same) std::printf("  %s, trial %d (pooled %d) differs\n", name, trial, pooled);
+      CHECK(same);
+      ++compared;
+    }
+  }
+  std::printf("  %d one-channel convolutions on buffers of exactly their size give the reference's bytes\n",
+              compared);
 }
 
 // The arena is the most one op holds at once, its input and its output
@@ -359,7 +420,7 @@ TEST_CASE(test_one_channel_convolution_and_its_pooling_match_the_reference) {
     if (!isa) continue;
     std::mt19937 rng(41);
     int fused = 0, trials = 0;
-    for (int trial = 0; trial < 300; ++trial, ++trials) {
+    for (int trial = 0; trial < 300; ++trial) {
       RandomOp r = one_channel_conv(rng, 5, 2, 1, 36);
       const pcvm::Op& op = r.op;
       if (op.out_h < 2 || op.out_w < 2) continue;
@@ -373,6 +434,7 @@ TEST_CASE(test_one_channel_convolution_and_its_pooling_match_the_reference) {
       pool.out_h = (pool.in_h + 2 * pool.pad_top - pool.kh) / pool.sh + 1;
       pool.out_w = (pool.in_w + 2 * pool.pad_left - pool.kw) / pool.sw + 1;
       if (pool.out_h < 1 || pool.out_w < 1) continue;
+      ++trials;
       pool.in_zp = pool.out_zp = op.out_zp, pool.act_min = -128, pool.act_max = 127;
       pyconv::PackedInt8 packed = pyconv::pack_int8(*isa, op);
       const pcvm::Op ops_ref[2] = {op, pool};

@@ -202,7 +202,7 @@ Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, v
   bool x_arena = false;  // x is in the arena (not the caller's)
   DType t = kF32;      // what x holds
   for (int32_t k = 0; k < first; ++k) t = output_type(m.ops[k].type, t);
-  // Where an op's output of `bytes` goes: the end of the arena x is not at.
+  // Where op's output (of `type`) goes: the end of the arena x is not at.
   auto other_end = [&](const Op& op, DType type) -> void* {
     return x_low ? low + size - align16(tensor_bytes(op.out_h, op.out_w, op.out_c, type)) : low;
   };

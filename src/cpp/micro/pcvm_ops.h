@@ -44,7 +44,7 @@ inline int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift) {
 // Whether a channel's requantized sums stay 256 or more inside int32, so
 // that vector kernels may add the zero point in 32-bit lanes: no left shift,
 // and no multiplier within 256 of 2^31 without a right shift (|result| <=
-// |acc| * multiplier / 2^31 rounded, or 2^30 + 1 after a right shift).
+// |acc| * multiplier / 2^31 rounded, or 2^30 after a right shift).
 inline bool fits_lanes(int32_t multiplier, int32_t shift) {
   return shift < 0 || (shift == 0 && multiplier <= INT32_MAX - 255);
 }
