@@ -461,6 +461,68 @@ TEST_CASE(test_one_channel_convolution_and_its_pooling_match_the_reference) {
   }
 }
 
+// Random convolutions followed by max (or average) pooling, through
+// pcvm::run_ops: kernel sets whose GEMM takes max_pool_2x2 run a 2x2 max
+// pooling that tiles the convolution's output with it, the maximum of each
+// block's sums requantized (requantization never decreases); every other
+// pair runs apart. Against the reference ops one by one.
+TEST_CASE(test_convolution_and_its_max_pooling_match_the_reference) {
+  for (const char* name : kIsaNames) {
+    const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
+    if (!isa) continue;
+    std::mt19937 rng(53);
+    int fused = 0, trials = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+      RandomOp r = random_conv(rng, trial);
+      pcvm::Op& op = r.op;
+      if (trial % 4 != 0 && (op.groups != 1 || op.dw != 1)) {
+        // Mostly what the GEMM reads in segments: one group, columns undilated.
+        op.groups = 1, op.dw = 1;
+        op.in_c = pick(rng, 1, 19), op.out_c = pick(rng, 1, 40);
+        op.in_w = std::max(op.in_w, op.kw);
+        op.out_w = (op.in_w + 2 * op.pad_left - (op.kw - 1) - 1) / op.sw + 1;
+        r.bias.clear(), r.mult.clear(), r.shift.clear();
+        fill_common(rng, r, int64_t{op.kh} * op.kw * op.in_c * op.out_c, int64_t{op.in_h} * op.in_w * op.in_c);
+      }
+      if (trial % 5 != 4)  // mostly right shifts: the vector path
+        for (int32_t& v : r.shift) v = std::min(v, 0);
+      if (op.out_h < 2 || op.out_w < 2) continue;
+      pcvm::Op pool{};
+      pool.type = trial % 6 == 5 ? pcvm::kQAvgPool2D : pcvm::kQMaxPool2D;
+      pool.in_h = op.out_h, pool.in_w = op.out_w, pool.in_c = pool.out_c = op.out_c;
+      pool.dh = pool.dw = pool.groups = 1;
+      pool.kh = pool.kw = pool.sh = pool.sw = 2;
+      if (trial % 7 == 6) pool.sh = pool.sw = 1;  // windows that overlap: apart
+      pool.out_h = (pool.in_h - pool.kh) / pool.sh + 1, pool.out_w = (pool.in_w - pool.kw) / pool.sw + 1;
+      pool.in_zp = pool.out_zp = op.out_zp, pool.act_min = -128, pool.act_max = 127;
+      ++trials;
+      pyconv::PackedInt8 packed = pyconv::pack_int8(*isa, op);
+      const pcvm::Op ops_ref[2] = {op, pool};
+      pcvm::Op ops_isa[2] = {op, pool};
+      ops_isa[0].packed = &packed;
+      const size_t out = static_cast<size_t>(pool.out_h) * pool.out_w * pool.out_c;
+      std::vector<int8_t> want(out), got(out);
+      std::vector<unsigned char> arena(pcvm::arena_bytes({ops_ref, 2}));
+      CHECK(pcvm::run_ops({ops_ref, 2}, 0, 2, r.x.data(), want.data(), arena.data(), arena.size()) == pcvm::kOk);
+      CHECK(pcvm::run_ops({ops_isa, 2}, 0, 2, r.x.data(), got.data(), arena.data(), arena.size(),
+                          pyconv::int8_kernels(isa)) == pcvm::kOk);
+      bool lanes = true;
+      for (int32_t c = 0; c < op.out_c; ++c) lanes = lanes && pcvm::fits_lanes(r.mult[c], r.shift[c]);
+      fused += isa->gemm_max_pool && packed.seg && pool.type == pcvm::kQMaxPool2D && pcvm::tiles_2x2(pool) && lanes;
+      if (got != want) {
+        CHECK(got == want);
+        std::printf("  %s, trial %d (%dx%dx%d -> %dx%dx%d, k %dx%d, s %dx%d, d %dx%d, g %d; pool %s s %d) differs\n",
+                    name, trial, op.in_h, op.in_w, op.in_c, op.out_h, op.out_w, op.out_c, op.kh, op.kw, op.sh,
+                    op.sw, op.dh, op.dw, op.groups, pool.type == pcvm::kQMaxPool2D ? "max" : "average", pool.sh);
+        return;
+      }
+    }
+    std::printf("  %s: %d convolutions and their poolings give the reference's bytes, %d max-pooled in the GEMM\n",
+                name, trials, fused);
+    if (isa->gemm_max_pool) CHECK(fused > trials / 4);
+  }
+}
+
 // A kernel set's GEMM called directly on rows in buffers of exactly the
 // size its contract allows (under AddressSanitizer in CI, a read past one
 // fails): M rows, or M + kInt8TailRows where the caller says the rows past

@@ -127,11 +127,13 @@ template <int NB, int MR>
   }
 }
 
-// MR rows by NB blocks from w, segment by segment: rows [m0, m0 + rows) of
-// the output, rows <= MR.
+// The sums of MR rows by NB blocks from w, segment by segment, into
+// sums[MR][NB][16] (bias in them for vector blocks). Stored, then
+// requantized: requantizing straight from the registers makes GCC keep a
+// copy of every sum on the stack in the loop.
 template <int NB, int MR>
-[[gnu::noinline]] void tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks,
-                            int64_t m0, int rows) {
+[[gnu::noinline]] void tile_sums(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks,
+                                 int32_t* sums) {
   __m512i acc[MR][NB];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -139,14 +141,54 @@ template <int NB, int MR>
     for (int j = 0; j < NB; ++j) acc[r][j] = blocks[j].vector ? blocks[j].bias : _mm512_setzero_si512();
   for (int64_t k0 = 0, s = 0; k0 < g.kp; k0 += in.seg, ++s)
     multiply_add<NB, MR>(acc, in.a + s * in.seg_stride, in.lda, w + k0 * 16, g.kp * 16, in.seg);
-  // Stored once, then requantized: requantizing straight from the registers
-  // makes GCC keep a copy of every sum on the stack in the loop above.
-  alignas(64) int32_t sums[MR][NB][16];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) _mm512_store_si512(sums[r][j], acc[r][j]);
+    for (int j = 0; j < NB; ++j) _mm512_store_si512(sums + (r * NB + j) * 16, acc[r][j]);
+}
+
+// MR rows by NB blocks: rows [m0, m0 + rows) of the output, rows <= MR.
+template <int NB, int MR>
+void tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks, int64_t m0, int rows) {
+  alignas(64) int32_t sums[MR][NB][16];
+  tile_sums<NB, MR>(g, in, w, blocks, sums[0][0]);
   store_rows(g, blocks, NB, sums[0][0], m0, rows);
+}
+
+// The largest of each 2x2 block of two rows' sums (rows[0], rows[1]: MR x
+// nb x 16 each, pixels [m0, m0 + pixels) of their output rows), requantized:
+// pooled pixels [m0 / 2, (m0 + pixels) / 2) of y. Every block is a vector one.
+[[gnu::noipa]] void store_max_pooled(const Int8Gemm& g, const Block* blocks, int nb, const int32_t* rows0,
+                                     const int32_t* rows1, int8_t* y, int64_t m0, int pixels) {
+  const Requantize requantize(g);
+  for (int j = 0; j < nb; ++j) {
+    const Block& b = blocks[j];
+    for (int q = 0; 2 * q + 1 < pixels; ++q) {
+      auto at = [&](const int32_t* rows, int r) { return _mm512_load_si512(rows + ((2 * q + r) * nb + j) * 16); };
+      const __m512i top = _mm512_max_epi32(at(rows0, 0), at(rows0, 1));
+      const __m512i bottom = _mm512_max_epi32(at(rows1, 0), at(rows1, 1));
+      const __m128i bytes = requantize(_mm512_max_epi32(top, bottom), b);
+      _mm_mask_storeu_epi8(y + (m0 / 2 + q) * g.ldy + b.c0, b.lanes, bytes);
+    }
+  }
+}
+
+// Pairs of output rows (g's repeats) by NB blocks from block b0, max-pooled
+// over 2x2 (Int8Gemm::max_pool_2x2): both rows' tiles at each position,
+// then their pooled outputs. MR is even, so pixel pairs never straddle tiles.
+template <int NB, int MR>
+void pooled_rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
+  static_assert(MR % 2 == 0 && MR <= kInt8TailRows, "pixel pairs in one tile; rows past M readable");
+  const int8_t* w = static_cast<const int8_t*>(g.w) + b0 * g.kp * 16;
+  alignas(64) int32_t sums[2][MR][NB][16];
+  for (int64_t i = 0; 2 * i + 1 < g.repeats; ++i)
+    for (int64_t m0 = 0; m0 + 1 < g.M; m0 += MR) {
+      for (int r = 0; r < 2; ++r)
+        tile_sums<NB, MR>(g, {g.a + (2 * i + r) * g.a_step + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w,
+                          blocks, sums[r][0][0]);
+      store_max_pooled(g, blocks, NB, sums[0][0][0], sums[1][0][0], g.y + i * g.y_step, m0,
+                       static_cast<int>(std::min<int64_t>(MR, g.M - m0)));
+    }
 }
 
 // MR rows of one block of at most 8 channels (a LeNet-5 first layer's 6, a
@@ -226,6 +268,16 @@ void int8_gemm(const Int8Gemm& product) {
     const int nb = static_cast<int>(std::min<int64_t>(4, blocks - b0));
     Block params[4];
     for (int j = 0; j < nb; ++j) params[j] = block_at(product, (b0 + j) * 16);
+    if (product.max_pool_2x2) {
+      const bool tens = (10 - product.M % 10) % 10 < (12 - product.M % 12) % 12;  // as below
+      switch (nb) {
+        case 1: tens ? pooled_rows_of<1, 10>(product, b0, params) : pooled_rows_of<1, 12>(product, b0, params); break;
+        case 2: tens ? pooled_rows_of<2, 10>(product, b0, params) : pooled_rows_of<2, 12>(product, b0, params); break;
+        case 3: pooled_rows_of<3, 8>(product, b0, params); break;
+        default: pooled_rows_of<4, 6>(product, b0, params);
+      }
+      continue;
+    }
     const bool pairs = product.M > 1 && nb == 1 && params[0].cols <= 8 && params[0].vector;  // two rows a vector
     if (pairs) params[0] = paired(params[0]);
     for_each_repeat(product, [&](const Int8Gemm& g) {

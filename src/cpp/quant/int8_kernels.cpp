@@ -175,50 +175,53 @@ void plane_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int8_
   });
 }
 
-// pcvm::Kernels::qconv_pool: a one-channel convolution (on plane_conv) and
-// the average pooling whose 2x2 windows tile its output (LeNet-5's first
-// two layers), in one pass: the convolution's output never leaves the
-// registers.
-bool packed_qconv_pool(const pcvm::Op& op, const pcvm::Op& pool, const int8_t* x, int8_t* y) {
-  if (!kPlaneConv || !op.packed || pool.type != pcvm::kQAvgPool2D || !pcvm::tiles_2x2(pool)) return false;
-  const auto& p = *static_cast<const PackedInt8*>(op.packed);
-  if (!p.plane.groups) return false;
-  plane_qconv(op, p, x, y, &pool);
-  return true;
+// A 1x1 convolution over all channels: it reads its input as it lies.
+bool reads_input_as_it_lies(const pcvm::Op& op, const PackedInt8& p) {
+  return op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 && op.pad_left == 0 &&
+         op.groups == 1 && p.padded_depth == op.in_c && op.out_h == op.in_h && op.out_w == op.in_w;
+}
+
+// Whether a convolution runs on a kernel set that reads segments.
+bool by_segments(const pcvm::Op& op, const PackedInt8& p) { return p.seg && !reads_input_as_it_lies(op, p); }
+
+// A convolution on a kernel set that reads segments: each kernel row's taps
+// from the padded input (and up to 3 bytes past them, under zero weights), a
+// row of output pixels at a time, no im2col copy. Where the input is copied
+// anyway (flipped), room for the tiles' rows past each output row too. With
+// `max_pool` (a 2x2 max pooling that tiles the output, on a kernel set with
+// gemm_max_pool), y gets the pooling's output: pairs of output rows.
+void segment_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int8_t* y,
+                   const pcvm::Op* max_pool = nullptr) {
+  const int8_t flip = flip_of(*p.isa);
+  const int64_t lda = int64_t{op.sw} * op.in_c;
+  const bool tail = flip != 0;
+  const PaddedInput in = pad_input(op, x, flip, (p.seg - int64_t{op.kw} * op.in_c) +
+                                                (tail ? kernels::kInt8TailRows * lda + p.seg : 0));
+  const int64_t rows_read = max_pool ? 2 : 1;  // output rows a row of y takes
+  const int64_t rows = max_pool ? max_pool->out_h : op.out_h;
+  const int64_t row_bytes = int64_t{max_pool ? max_pool->out_w : op.out_w} * op.out_c;
+  // One call a run of rows (Int8Gemm::repeats), so the kernel sets its
+  // blocks up once a run.
+  output_row_runs(rows, int64_t{op.out_h} * op.out_w * p.padded_depth * op.out_c, [&](int64_t r0, int64_t r1) {
+    kernels::Int8Gemm a = gemm_args(op, p, 0);
+    a.a_step = op.sh * in.width * op.in_c, a.y_step = row_bytes;
+    a.a = in.data + r0 * rows_read * a.a_step, a.lda = lda, a.M = op.out_w;
+    a.seg = p.seg, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
+    a.tail_readable = tail;
+    a.y = y + r0 * row_bytes, a.repeats = (r1 - r0) * rows_read;
+    a.max_pool_2x2 = max_pool != nullptr;
+    p.isa->gemm(a);
+  });
 }
 
 void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
   if (!op.packed) return pcvm::qconv_ref(op, x, y);
   const auto& p = *static_cast<const PackedInt8*>(op.packed);
   if (kPlaneConv && p.plane.groups) return plane_qconv(op, p, x, y);
+  if (by_segments(op, p)) return segment_qconv(op, p, x, y);
   const int64_t pixels = int64_t{op.out_h} * op.out_w, kp = p.padded_depth;
-  // A 1x1 convolution over all channels reads the input as it lies.
-  const bool direct = op.kh == 1 && op.kw == 1 && op.sh == 1 && op.sw == 1 && op.pad_top == 0 &&
-                      op.pad_left == 0 && op.groups == 1 && kp == op.in_c &&
-                      op.out_h == op.in_h && op.out_w == op.in_w;
+  const bool direct = reads_input_as_it_lies(op, p);
   const int8_t flip = flip_of(*p.isa);
-  if (p.seg && !direct) {
-    // A kernel that reads segments takes each kernel row's taps from the
-    // padded input (and up to 3 bytes past them, under zero weights), a row
-    // of output pixels at a time: no im2col copy. Where the input is copied
-    // anyway (flipped), room for the tiles' rows past each output row too.
-    const int64_t lda = int64_t{op.sw} * op.in_c;
-    const bool tail = flip != 0;
-    const PaddedInput in = pad_input(op, x, flip, (p.seg - int64_t{op.kw} * op.in_c) +
-                                                  (tail ? kernels::kInt8TailRows * lda + p.seg : 0));
-    // One call a run of output rows (Int8Gemm::repeats), so the kernel sets
-    // its blocks up once a run.
-    output_row_runs(op.out_h, pixels * kp * op.out_c, [&](int64_t oh0, int64_t oh1) {
-      kernels::Int8Gemm a = gemm_args(op, p, 0);
-      a.a_step = op.sh * in.width * op.in_c, a.y_step = int64_t{op.out_w} * op.out_c;
-      a.a = in.data + oh0 * a.a_step, a.lda = lda, a.M = op.out_w;
-      a.seg = p.seg, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
-      a.tail_readable = tail;
-      a.y = y + oh0 * a.y_step, a.repeats = oh1 - oh0;
-      p.isa->gemm(a);
-    });
-    return;
-  }
   // Pixels gathered at a time, claimed by threads one by one: a multiple of
   // every tile height of the kernels (no tail tile), small enough to share
   // a layer of a few hundred pixels evenly.
@@ -239,6 +242,27 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
     a.y = y + p0 * op.out_c + g * p.group_channels;
     p.isa->gemm(a);
   }, /*dynamic=*/true);
+}
+
+// pcvm::Kernels::qconv_pool: a convolution and the pooling whose 2x2
+// windows tile its output, in one pass, where the kernels take the pair:
+// average pooling after a one-channel convolution on plane_conv (LeNet-5's
+// first two layers), max pooling after a convolution whose GEMM takes
+// max_pool_2x2 (the Keras MNIST CNN's). The convolution's output is never
+// stored.
+bool packed_qconv_pool(const pcvm::Op& op, const pcvm::Op& pool, const int8_t* x, int8_t* y) {
+  if (!op.packed || !pcvm::tiles_2x2(pool)) return false;
+  const auto& p = *static_cast<const PackedInt8*>(op.packed);
+  if (kPlaneConv && pool.type == pcvm::kQAvgPool2D && p.plane.groups) {
+    plane_qconv(op, p, x, y, &pool);
+    return true;
+  }
+  if (pool.type != pcvm::kQMaxPool2D || !p.isa->gemm_max_pool || !by_segments(op, p) || !flip_of(*p.isa))
+    return false;
+  for (int32_t c = 0; c < op.out_c; ++c)
+    if (!pcvm::fits_lanes(op.multiplier[c], op.shift[c])) return false;
+  segment_qconv(op, p, x, y, &pool);
+  return true;
 }
 
 void packed_qdense(const pcvm::Op& op, const int8_t* x, int8_t* y) {
@@ -302,11 +326,11 @@ const Int8Isa kIsas[] = {
 // Best first.
 #if defined(PYCONV_HAVE_VBMI) && defined(PYCONV_HAVE_VNNI)
     {"avx512_vnni_vbmi", 1, 128, kernels::vnni::int8_gemm, true, kernels::vbmi::int8_quantize,
-     kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool, kernels::vbmi::int8_plane_conv},
+     kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool, kernels::vbmi::int8_plane_conv, true},
 #endif
 #if defined(PYCONV_HAVE_VNNI)
     {"avx512_vnni", 1, 128, kernels::vnni::int8_gemm, true, kernels::avx2::int8_quantize,
-     kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool},
+     kernels::avx2::int8_maxpool, kernels::avx2::int8_avgpool, nullptr, true},
 #endif
 #if defined(PYCONV_HAVE_AVX2)
     {"avx2", 2, 0, kernels::avx2::int8_gemm, true, kernels::avx2::int8_quantize, kernels::avx2::int8_maxpool,
