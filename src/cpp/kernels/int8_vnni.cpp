@@ -132,8 +132,8 @@ template <int NB, int MR>
 // requantized: requantizing straight from the registers makes GCC keep a
 // copy of every sum on the stack in the loop.
 template <int NB, int MR>
-[[gnu::noinline]] void tile_sums(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks,
-                                 int32_t* sums) {
+[[gnu::always_inline]] inline void accumulate(const Int8Gemm& g, const Rows& in, const int8_t* w,
+                                              const Block* blocks, int32_t* sums) {
   __m512i acc[MR][NB];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -147,12 +147,14 @@ template <int NB, int MR>
     for (int j = 0; j < NB; ++j) _mm512_store_si512(sums + (r * NB + j) * 16, acc[r][j]);
 }
 
-// MR rows by NB blocks: rows [m0, m0 + rows) of the output, rows <= MR.
+// MR rows by NB blocks: rows [m0, m0 + rows) of the output, rows <= MR;
+// or, where `keep` is given, their sums there ([MR][NB][16]) and no output.
 template <int NB, int MR>
-void tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks, int64_t m0, int rows) {
+[[gnu::noinline]] void tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* blocks,
+                            int64_t m0, int rows, int32_t* keep = nullptr) {
   alignas(64) int32_t sums[MR][NB][16];
-  tile_sums<NB, MR>(g, in, w, blocks, sums[0][0]);
-  store_rows(g, blocks, NB, sums[0][0], m0, rows);
+  accumulate<NB, MR>(g, in, w, blocks, keep ? keep : sums[0][0]);
+  if (!keep) store_rows(g, blocks, NB, sums[0][0], m0, rows);
 }
 
 // The largest of each 2x2 block of two rows' sums (rows[0], rows[1]: MR x
@@ -173,21 +175,24 @@ void tile(const Int8Gemm& g, const Rows& in, const int8_t* w, const Block* block
   }
 }
 
-// Pairs of output rows (g's repeats) by NB blocks from block b0, max-pooled
-// over 2x2 (Int8Gemm::max_pool_2x2): both rows' tiles at each position,
-// then their pooled outputs. MR is even, so pixel pairs never straddle tiles.
-template <int NB, int MR>
-void pooled_rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
-  static_assert(MR % 2 == 0 && MR <= kInt8TailRows, "pixel pairs in one tile; rows past M readable");
+// One tile (tile<NB, MR>), for code that takes any tile shape.
+using Tile = void (*)(const Int8Gemm&, const Rows&, const int8_t*, const Block*, int64_t, int, int32_t*);
+
+// Pairs of output rows (g's repeats) by nb blocks from block b0, max-pooled
+// over 2x2 (Int8Gemm::max_pool_2x2): both rows' tiles of mr pixels (sums)
+// at each position, then their pooled outputs. One copy for every tile
+// shape; mr is even, so pixel pairs never straddle tiles.
+[[gnu::noinline]] void pooled_rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks, int nb, int mr,
+                                      Tile tile_of) {
   const int8_t* w = static_cast<const int8_t*>(g.w) + b0 * g.kp * 16;
-  alignas(64) int32_t sums[2][MR][NB][16];
+  alignas(64) int32_t sums[2][24 * 16];  // the largest tile: 24 vectors (12 x 2, 8 x 3, 6 x 4)
   for (int64_t i = 0; 2 * i + 1 < g.repeats; ++i)
-    for (int64_t m0 = 0; m0 + 1 < g.M; m0 += MR) {
+    for (int64_t m0 = 0; m0 + 1 < g.M; m0 += mr) {
       for (int r = 0; r < 2; ++r)
-        tile_sums<NB, MR>(g, {g.a + (2 * i + r) * g.a_step + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w,
-                          blocks, sums[r][0][0]);
-      store_max_pooled(g, blocks, NB, sums[0][0][0], sums[1][0][0], g.y + i * g.y_step, m0,
-                       static_cast<int>(std::min<int64_t>(MR, g.M - m0)));
+        tile_of(g, {g.a + (2 * i + r) * g.a_step + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w, blocks, m0, 0,
+                sums[r]);
+      store_max_pooled(g, blocks, nb, sums[0], sums[1], g.y + i * g.y_step, m0,
+                       static_cast<int>(std::min<int64_t>(mr, g.M - m0)));
     }
 }
 
@@ -270,11 +275,12 @@ void int8_gemm(const Int8Gemm& product) {
     for (int j = 0; j < nb; ++j) params[j] = block_at(product, (b0 + j) * 16);
     if (product.max_pool_2x2) {
       const bool tens = (10 - product.M % 10) % 10 < (12 - product.M % 12) % 12;  // as below
-      switch (nb) {
-        case 1: tens ? pooled_rows_of<1, 10>(product, b0, params) : pooled_rows_of<1, 12>(product, b0, params); break;
-        case 2: tens ? pooled_rows_of<2, 10>(product, b0, params) : pooled_rows_of<2, 12>(product, b0, params); break;
-        case 3: pooled_rows_of<3, 8>(product, b0, params); break;
-        default: pooled_rows_of<4, 6>(product, b0, params);
+      static_assert(kInt8TailRows >= 12, "the pooled tiles read up to 12 rows past M");
+      switch (nb) {  // the tiles below, all of an even height
+        case 1: pooled_rows_of(product, b0, params, 1, tens ? 10 : 12, tens ? tile<1, 10> : tile<1, 12>); break;
+        case 2: pooled_rows_of(product, b0, params, 2, tens ? 10 : 12, tens ? tile<2, 10> : tile<2, 12>); break;
+        case 3: pooled_rows_of(product, b0, params, 3, 8, tile<3, 8>); break;
+        default: pooled_rows_of(product, b0, params, 4, 6, tile<4, 6>);
       }
       continue;
     }
