@@ -409,6 +409,35 @@ TEST_CASE(test_one_channel_int8_convolutions_match_the_reference) {
   }
 }
 
+// A pooling of `type` over a convolution's output: k x k windows, stride
+// s, padding pad (the out sizes from them).
+pcvm::Op pool_after(const pcvm::Op& conv, uint8_t type, int32_t k, int32_t s, int32_t pad) {
+  pcvm::Op pool{};
+  pool.type = type;
+  pool.in_h = conv.out_h, pool.in_w = conv.out_w, pool.in_c = pool.out_c = conv.out_c;
+  pool.dh = pool.dw = pool.groups = 1;
+  pool.kh = pool.kw = k, pool.sh = pool.sw = s, pool.pad_top = pool.pad_left = pad;
+  pool.out_h = (pool.in_h + 2 * pad - k) / s + 1, pool.out_w = (pool.in_w + 2 * pad - k) / s + 1;
+  pool.in_zp = pool.out_zp = conv.out_zp, pool.act_min = -128, pool.act_max = 127;
+  return pool;
+}
+
+// The convolution r and `pool` after it through pcvm::run_ops, with isa's
+// kernels and with the reference's: whether they give the same bytes.
+bool conv_and_pool_match(const pyconv::kernels::Int8Isa* isa, const RandomOp& r, const pcvm::Op& pool) {
+  pyconv::PackedInt8 packed = pyconv::pack_int8(*isa, r.op);
+  const pcvm::Op ops_ref[2] = {r.op, pool};
+  pcvm::Op ops_isa[2] = {r.op, pool};
+  ops_isa[0].packed = &packed;
+  const size_t out = static_cast<size_t>(pool.out_h) * pool.out_w * pool.out_c;
+  std::vector<int8_t> want(out), got(out);
+  std::vector<unsigned char> arena(pcvm::arena_bytes({ops_ref, 2}));
+  CHECK(pcvm::run_ops({ops_ref, 2}, 0, 2, r.x.data(), want.data(), arena.data(), arena.size()) == pcvm::kOk);
+  CHECK(pcvm::run_ops({ops_isa, 2}, 0, 2, r.x.data(), got.data(), arena.data(), arena.size(),
+                      pyconv::int8_kernels(isa)) == pcvm::kOk);
+  return got == want;
+}
+
 // A one-channel convolution followed by an average pooling, through
 // pcvm::run_ops: kernel sets that take the pair in one pass (qconv_pool,
 // where the pooling's 2x2 windows tile the convolution's output) against
@@ -424,31 +453,14 @@ TEST_CASE(test_one_channel_convolution_and_its_pooling_match_the_reference) {
       RandomOp r = one_channel_conv(rng, 5, 2, 1, 36);
       const pcvm::Op& op = r.op;
       if (op.out_h < 2 || op.out_w < 2) continue;
-      pcvm::Op pool{};
-      pool.type = pcvm::kQAvgPool2D;
-      pool.in_h = op.out_h, pool.in_w = op.out_w, pool.in_c = pool.out_c = op.out_c;
-      pool.dh = pool.dw = pool.groups = 1;
-      pool.kh = pool.kw = pool.sh = pool.sw = 2;
-      if (trial % 5 == 4) pool.kh = pool.kw = 3, pool.sh = pool.sw = 1;  // not tiles: apart
-      if (trial % 7 == 6) pool.pad_top = pool.pad_left = 1;
-      pool.out_h = (pool.in_h + 2 * pool.pad_top - pool.kh) / pool.sh + 1;
-      pool.out_w = (pool.in_w + 2 * pool.pad_left - pool.kw) / pool.sw + 1;
+      // 2x2 tiles, or 3x3 windows at stride 1 (not tiles: apart), padded now and then.
+      const bool tiles = trial % 5 != 4;
+      const pcvm::Op pool = pool_after(op, pcvm::kQAvgPool2D, tiles ? 2 : 3, tiles ? 2 : 1, trial % 7 == 6);
       if (pool.out_h < 1 || pool.out_w < 1) continue;
       ++trials;
-      pool.in_zp = pool.out_zp = op.out_zp, pool.act_min = -128, pool.act_max = 127;
-      pyconv::PackedInt8 packed = pyconv::pack_int8(*isa, op);
-      const pcvm::Op ops_ref[2] = {op, pool};
-      pcvm::Op ops_isa[2] = {op, pool};
-      ops_isa[0].packed = &packed;
-      const size_t out = static_cast<size_t>(pool.out_h) * pool.out_w * pool.out_c;
-      std::vector<int8_t> want(out), got(out);
-      std::vector<unsigned char> arena(pcvm::arena_bytes({ops_ref, 2}));
-      CHECK(pcvm::run_ops({ops_ref, 2}, 0, 2, r.x.data(), want.data(), arena.data(), arena.size()) == pcvm::kOk);
-      CHECK(pcvm::run_ops({ops_isa, 2}, 0, 2, r.x.data(), got.data(), arena.data(), arena.size(),
-                          pyconv::int8_kernels(isa)) == pcvm::kOk);
-      fused += packed.plane.groups > 0 && pcvm::tiles_2x2(pool);
-      if (got != want) {
-        CHECK(got == want);
+      fused += pyconv::pack_int8(*isa, op).plane.groups > 0 && pcvm::tiles_2x2(pool);
+      if (!conv_and_pool_match(isa, r, pool)) {
+        CHECK(false);
         std::printf("  %s, trial %d (%dx%d -> %dx%dx%d, k %dx%d, s %d, pad %d %d; pool %dx%d s %d pad %d) differs\n",
                     name, trial, op.in_h, op.in_w, op.out_h, op.out_w, op.out_c, op.kh, op.kw, op.sh,
                     op.pad_top, op.pad_left, pool.kh, pool.kw, pool.sh, pool.pad_top);
@@ -487,30 +499,16 @@ TEST_CASE(test_convolution_and_its_max_pooling_match_the_reference) {
       if (trial % 5 != 4)  // mostly right shifts: the vector path
         for (int32_t& v : r.shift) v = std::min(v, 0);
       if (op.out_h < 2 || op.out_w < 2) continue;
-      pcvm::Op pool{};
-      pool.type = trial % 6 == 5 ? pcvm::kQAvgPool2D : pcvm::kQMaxPool2D;
-      pool.in_h = op.out_h, pool.in_w = op.out_w, pool.in_c = pool.out_c = op.out_c;
-      pool.dh = pool.dw = pool.groups = 1;
-      pool.kh = pool.kw = pool.sh = pool.sw = 2;
-      if (trial % 7 == 6) pool.sh = pool.sw = 1;  // windows that overlap: apart
-      pool.out_h = (pool.in_h - pool.kh) / pool.sh + 1, pool.out_w = (pool.in_w - pool.kw) / pool.sw + 1;
-      pool.in_zp = pool.out_zp = op.out_zp, pool.act_min = -128, pool.act_max = 127;
+      // 2x2 windows (max, now and then average), at stride 2 or 1 (overlapping: apart).
+      const pcvm::Op pool = pool_after(op, trial % 6 == 5 ? pcvm::kQAvgPool2D : pcvm::kQMaxPool2D, 2,
+                                       trial % 7 == 6 ? 1 : 2, 0);
       ++trials;
-      pyconv::PackedInt8 packed = pyconv::pack_int8(*isa, op);
-      const pcvm::Op ops_ref[2] = {op, pool};
-      pcvm::Op ops_isa[2] = {op, pool};
-      ops_isa[0].packed = &packed;
-      const size_t out = static_cast<size_t>(pool.out_h) * pool.out_w * pool.out_c;
-      std::vector<int8_t> want(out), got(out);
-      std::vector<unsigned char> arena(pcvm::arena_bytes({ops_ref, 2}));
-      CHECK(pcvm::run_ops({ops_ref, 2}, 0, 2, r.x.data(), want.data(), arena.data(), arena.size()) == pcvm::kOk);
-      CHECK(pcvm::run_ops({ops_isa, 2}, 0, 2, r.x.data(), got.data(), arena.data(), arena.size(),
-                          pyconv::int8_kernels(isa)) == pcvm::kOk);
       bool lanes = true;
       for (int32_t c = 0; c < op.out_c; ++c) lanes = lanes && pcvm::fits_lanes(r.mult[c], r.shift[c]);
-      fused += isa->gemm_max_pool && packed.seg && pool.type == pcvm::kQMaxPool2D && pcvm::tiles_2x2(pool) && lanes;
-      if (got != want) {
-        CHECK(got == want);
+      fused += isa->gemm_max_pool && pyconv::pack_int8(*isa, op).seg && pool.type == pcvm::kQMaxPool2D &&
+               pcvm::tiles_2x2(pool) && lanes;
+      if (!conv_and_pool_match(isa, r, pool)) {
+        CHECK(false);
         std::printf("  %s, trial %d (%dx%dx%d -> %dx%dx%d, k %dx%d, s %dx%d, d %dx%d, g %d; pool %s s %d) differs\n",
                     name, trial, op.in_h, op.in_w, op.in_c, op.out_h, op.out_w, op.out_c, op.kh, op.kw, op.sh,
                     op.sw, op.dh, op.dw, op.groups, pool.type == pcvm::kQMaxPool2D ? "max" : "average", pool.sh);
