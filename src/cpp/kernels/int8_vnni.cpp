@@ -269,12 +269,14 @@ void rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks) {
 
 void int8_gemm(const Int8Gemm& product) {
   const int64_t blocks = (product.n + 15) / 16;
+  // Tiles of 10 rows where they waste fewer than 12's on the last tile (a
+  // 10-pixel output row: 0 rows against 2; LeNet-5's second layer).
+  const bool tens = (10 - product.M % 10) % 10 < (12 - product.M % 12) % 12;
   for (int64_t b0 = 0; b0 < blocks; b0 += 4) {
     const int nb = static_cast<int>(std::min<int64_t>(4, blocks - b0));
     Block params[4];
     for (int j = 0; j < nb; ++j) params[j] = block_at(product, (b0 + j) * 16);
     if (product.max_pool_2x2) {
-      const bool tens = (10 - product.M % 10) % 10 < (12 - product.M % 12) % 12;  // as below
       static_assert(kInt8TailRows >= 12, "the pooled tiles read up to 12 rows past M");
       switch (nb) {  // the tiles below, all of an even height
         case 1: pooled_rows_of(product, b0, params, 1, tens ? 10 : 12, tens ? tile<1, 10> : tile<1, 12>); break;
@@ -296,9 +298,6 @@ void int8_gemm(const Int8Gemm& product) {
         }
       }
       if (pairs) return rows_of<1, 12, true>(g, b0, params);
-      // Tiles of 10 rows where they waste fewer than 12's on the last tile
-      // (a 10-pixel output row: 0 rows against 2; LeNet-5's second layer).
-      const bool tens = (10 - g.M % 10) % 10 < (12 - g.M % 12) % 12;
       switch (nb) {  // 12 to 24 sums in registers
         case 1: return tens ? rows_of<1, 10>(g, b0, params) : rows_of<1, 12>(g, b0, params);
         case 2: return tens ? rows_of<2, 10>(g, b0, params) : rows_of<2, 12>(g, b0, params);
