@@ -257,10 +257,9 @@ bool packed_qconv_pool(const pcvm::Op& op, const pcvm::Op& pool, const int8_t* x
     plane_qconv(op, p, x, y, &pool);
     return true;
   }
-  if (pool.type != pcvm::kQMaxPool2D || !p.isa->gemm_max_pool || !by_segments(op, p) || !flip_of(*p.isa))
+  if (pool.type != pcvm::kQMaxPool2D || !p.isa->gemm_max_pool || !by_segments(op, p) || !flip_of(*p.isa) ||
+      !p.lanes)
     return false;
-  for (int32_t c = 0; c < op.out_c; ++c)
-    if (!pcvm::fits_lanes(op.multiplier[c], op.shift[c])) return false;
   segment_qconv(op, p, x, y, &pool);
   return true;
 }
@@ -368,15 +367,13 @@ namespace {
 
 // The taps of a one-channel convolution in groups for isa.plane_conv (see
 // kernels::Int8PlaneConv), or none where the op does not suit it: more than
-// 8 channels, a channel that does not fit 32-bit lanes (pcvm::fits_lanes),
-// or a group whose 16 pixels' taps do not fit one 64-byte window.
-PackedInt8::PlaneTaps plane_taps(const Int8Isa& isa, const pcvm::Op& op) {
+// 8 channels, not every channel fitting 32-bit lanes (`lanes`), or a group
+// whose 16 pixels' taps do not fit one 64-byte window.
+PackedInt8::PlaneTaps plane_taps(const Int8Isa& isa, const pcvm::Op& op, bool lanes) {
   PackedInt8::PlaneTaps t;
-  if (!kPlaneConv || !isa.plane_conv || op.type != pcvm::kQConv2D || op.groups != 1 || op.in_c != 1 ||
-      op.out_c < 1 || op.out_c > 8)
+  if (!kPlaneConv || !isa.plane_conv || !lanes || op.type != pcvm::kQConv2D || op.groups != 1 ||
+      op.in_c != 1 || op.out_c < 1 || op.out_c > 8)
     return t;
-  for (int32_t c = 0; c < op.out_c; ++c)
-    if (!pcvm::fits_lanes(op.multiplier[c], op.shift[c])) return t;
   const int64_t taps = int64_t{op.kh} * op.kw, groups = (taps + 3) / 4, width = padded_width(op);
   // Tap k's byte in the padded input, from the pixel's first tap.
   auto offset = [&](int64_t k) { return k / op.kw * op.dh * width + k % op.kw * op.dw; };
@@ -438,7 +435,9 @@ PackedInt8 pack_int8(const Int8Isa& isa, const pcvm::Op& op) {
       p.bias[c] = static_cast<int32_t>((op.bias_i32 ? op.bias_i32[c] : 0) -
                                        (op.in_zp + isa.input_offset) * column_sum);
     }
-  p.plane = plane_taps(isa, op);
+  p.lanes = true;
+  for (int32_t c = 0; c < op.out_c; ++c) p.lanes = p.lanes && pcvm::fits_lanes(op.multiplier[c], op.shift[c]);
+  p.plane = plane_taps(isa, op, p.lanes);
   if (isa.bytes_per_value == 2)
     p.w16.assign(w.begin(), w.end());
   else

@@ -18,6 +18,7 @@ struct PackedInt8 {
   std::vector<int8_t> w8;     // groups x blocks x (padded_depth / 4) x 64
   std::vector<int16_t> w16;   // the same, widened (AVX2)
   std::vector<int32_t> bias;  // per output channel, adjusted for the kernel's input offset
+  bool lanes = false;         // every channel fits 32-bit lanes (pcvm::fits_lanes)
   // For a one-channel convolution on a kernel set with plane_conv (see
   // kernels::Int8PlaneConv), where its taps fit the windows; else empty.
   struct PlaneTaps {
