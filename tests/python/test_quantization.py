@@ -107,6 +107,35 @@ def test_a_batch_gives_each_samples_own_bytes():
     np.testing.assert_array_equal(q.predict(x[:49]), one_by_one[:49])
 
 
+@pytest.mark.parametrize("body", [
+    # LeNet-5's layers: the first a one-channel kernel's, each fused with its pooling
+    lambda: [L.Conv2D(6, 5, padding="same", activation="relu"), L.AveragePooling2D(2),
+             L.Conv2D(16, 5, activation="relu"), L.AveragePooling2D(2)],
+    # the Keras MNIST CNN's: a max pooling inside the GEMM
+    lambda: [L.Conv2D(8, 3, activation="relu"), L.Conv2D(16, 3, activation="relu"),
+             L.MaxPooling2D(2)],
+    # strides, padding and a pooling that leaves a row over
+    lambda: [L.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+             L.Conv2D(48, 3, dilation_rate=2, activation="relu"), L.MaxPooling2D(3, strides=2)],
+], ids=["lenet5", "keras_cnn", "strided"])
+def test_one_sample_on_any_thread_count_gives_the_same_bytes(body):
+    # A sample alone on several threads has its first layers computed in
+    # bands of rows, one a thread (rows where the bands' windows meet in
+    # both): the same bytes as on one thread and as in a batch.
+    pyconv.set_seed(12)
+    x, y, _, _ = _digits(300, 10)
+    model = _trained(pyconv.Sequential([pyconv.Input((28, 28, 1))] + body() +
+                                       [L.Flatten(), L.Dense(10)]), x, y)
+    q = pyconv.quantize(model, x[:100])
+    batch = q.predict(x[:24])
+    try:
+        for threads in (1, 2, 3):
+            pyconv.set_num_threads(threads)
+            np.testing.assert_array_equal(np.concatenate([q.predict(s[None]) for s in x[:24]]), batch)
+    finally:
+        pyconv.set_num_threads(0)
+
+
 def test_predict_takes_any_array_form_to_the_same_bytes():
     # A C-contiguous float32 ndarray goes to the runtime as it is (no copy);
     # float64, Fortran order, a strided view, a read-only array, a subclass

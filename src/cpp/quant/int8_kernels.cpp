@@ -72,13 +72,21 @@ PaddedInput pad_input(const pcvm::Op& op, const int8_t* x, int8_t flip, int64_t 
     return {x, op.in_w, x + int64_t{op.in_h} * op.in_w * op.in_c};
   const int64_t row = w * op.in_c, bytes = h * row + slack;
   if (static_cast<int64_t>(t_padded.size()) < bytes) t_padded.resize(static_cast<size_t>(bytes));
-  std::memset(t_padded.data(), static_cast<unsigned char>(op.in_zp ^ flip), static_cast<size_t>(bytes));
-  // Padded column p is input column p - pad_left.
-  const int64_t lo = op.pad_left, hi = std::min<int64_t>(w, int64_t{op.pad_left} + op.in_w);
-  for (int64_t i = op.pad_top; i < std::min<int64_t>(h, int64_t{op.pad_top} + op.in_h) && hi > lo; ++i)
-    copy_flipped(t_padded.data() + i * row + lo * op.in_c, x + (i - op.pad_top) * op.in_w * op.in_c,
-                 (hi - lo) * op.in_c, flip);
-  return {t_padded.data(), w, t_padded.data() + bytes};
+  int8_t* const out = t_padded.data();
+  const auto zp = static_cast<unsigned char>(op.in_zp ^ flip);
+  // Padded row i is input row i - pad_top, padded column p input column p - pad_left;
+  // the zero point where there is none (every byte written once).
+  const int64_t top = op.pad_top, bottom = std::min<int64_t>(h, top + op.in_h);
+  const int64_t lo = std::min<int64_t>(w, op.pad_left), hi = std::min<int64_t>(w, lo + op.in_w);
+  std::memset(out, zp, static_cast<size_t>(top * row));
+  for (int64_t i = top; i < bottom; ++i) {
+    int8_t* o = out + i * row;
+    std::memset(o, zp, static_cast<size_t>(lo * op.in_c));
+    copy_flipped(o + lo * op.in_c, x + (i - top) * op.in_w * op.in_c, (hi - lo) * op.in_c, flip);
+    std::memset(o + hi * op.in_c, zp, static_cast<size_t>((w - hi) * op.in_c));
+  }
+  std::memset(out + bottom * row, zp, static_cast<size_t>(bytes - bottom * row));
+  return {out, w, out + bytes};
 }
 
 // n bytes: fixed-size copies where source and destination have room for
@@ -134,11 +142,13 @@ kernels::Int8Gemm gemm_args(const pcvm::Op& op, const PackedInt8& p, int64_t g) 
   return a;
 }
 
+thread_local int t_op_threads = 0;  // OpThreads's limit; 0: num_threads()
+
 // Threads for `work` multiply-adds of one sample's op: all of them for a
 // large op, one when the samples are already shared among threads.
 int op_threads(int64_t work) {
   if (pool_in_task()) return 1;
-  return threads_for(work, num_threads());
+  return threads_for(work, t_op_threads > 0 ? t_op_threads : num_threads());
 }
 
 // Output rows in runs, a few a thread, claimed one at a time: the runs of
@@ -289,6 +299,9 @@ void packed_qdense(const pcvm::Op& op, const int8_t* x, int8_t* y) {
 }
 
 }  // namespace
+
+OpThreads::OpThreads(int threads) : saved_(t_op_threads) { t_op_threads = threads; }
+OpThreads::~OpThreads() { t_op_threads = saved_; }
 
 void qdense_rows(const pcvm::Op& op, const int8_t* x, int64_t ldx, int64_t rows, int8_t* y, int64_t ldy) {
   if (!op.packed) {

@@ -39,6 +39,19 @@ PackedInt8 pack_int8(const kernels::Int8Isa& isa, const pcvm::Op& op);
 // zeros from the op's depth to it), y gets `rows` outputs ldy apart.
 void qdense_rows(const pcvm::Op& op, const int8_t* x, int64_t ldx, int64_t rows, int8_t* y, int64_t ldy);
 
+// While one lives, the kernels below split one sample's op among at most
+// `threads` threads (the calling thread's calls only; num_threads() else).
+class OpThreads {
+ public:
+  explicit OpThreads(int threads);
+  ~OpThreads();
+  OpThreads(const OpThreads&) = delete;
+  OpThreads& operator=(const OpThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 // pcvm::Kernels that run a convolution or dense op through its PackedInt8
 // (Op::packed), or the reference kernel where an op has none, and the other
 // passes with isa's kernels (the reference ones when isa is null).

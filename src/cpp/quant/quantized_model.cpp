@@ -1,6 +1,7 @@
 #include "quant/quantized_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <string>
@@ -239,6 +240,7 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
     while (k < model_.op_count && (ops_[k].type == pcvm::kQDense || ops_[k].type == pcvm::kReshape)) ++k;
     dense_end_ = k < model_.op_count ? k : dense_first_;  // a float output follows, always
   }
+  banded_work_ = banded_work(model_);
   input_shape_ = record_.input_shapes[0];
   output_shape_ = record_.nodes.back().attrs.get_int_list("output_shape");
 }
@@ -248,13 +250,18 @@ namespace {
 // run_one(i, arena) for samples [0, rows), whole samples per thread, each
 // thread with its own arena of `bytes`, kept so warm calls allocate nothing.
 // run_one cannot fail: the model passed pcvm::check and the arena has its size.
+// This thread's arena of at least `bytes`, 16-byte aligned; kept, so warm
+// calls allocate nothing.
+void* thread_arena(size_t bytes) {
+  thread_local std::vector<unsigned char> t_arena;
+  if (t_arena.size() < bytes + 16) t_arena.resize(bytes + 16);
+  return t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
+}
+
 template <class F>
 void for_each_sample(int64_t rows, int64_t work_per_sample, int threads, size_t bytes, F&& run_one) {
-  parallel_for(threads_for(rows * work_per_sample, threads), rows, [&](int64_t i) {
-    thread_local std::vector<unsigned char> t_arena;
-    if (t_arena.size() < bytes + 16) t_arena.resize(bytes + 16);
-    run_one(i, t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16);
-  });
+  parallel_for(threads_for(rows * work_per_sample, threads), rows,
+               [&](int64_t i) { run_one(i, thread_arena(bytes)); });
 }
 
 // A dense op's packed weights: the bytes between rows entering it (its
@@ -275,9 +282,49 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
   if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
     throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
   if (n > 1 && dense_end_ > dense_first_) return predict_in_groups(x, n, y, threads);
+  if (n == 1 && threads > 1 && threads_for(banded_work_, threads) > 1) {
+    std::unique_lock<std::mutex> timing(team_mutex_, std::try_to_lock);
+    const int team = timing ? team_.pick(threads, 1) : threads;
+    const auto start = std::chrono::steady_clock::now();
+    const OpThreads limit(team);
+    if (const RowBands* b = team > 1 ? bands_for(team) : nullptr)
+      predict_in_bands(x, y, *b);
+    else
+      pcvm::run(model_, x, y, thread_arena(arena), arena, kernels_);
+    if (timing)
+      team_.record(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+                       .count());
+    return;
+  }
+  const OpThreads limit(threads);
   for_each_sample(n, in * 64, threads, arena, [&](int64_t i, void* base) {
     pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels_);
   });
+}
+
+const RowBands* QuantizedModel::bands_for(int threads) const {
+  const int count = threads_for(banded_work_, threads);
+  std::lock_guard<std::mutex> lock(bands_mutex_);
+  if (static_cast<int>(bands_.size()) <= count) bands_.resize(static_cast<size_t>(count) + 1);
+  if (!bands_[count]) bands_[count] = std::make_unique<RowBands>(split_rows(model_, count));
+  return bands_[count]->end ? bands_[count].get() : nullptr;
+}
+
+// One sample: its first layers' bands of rows on threads at once, each in
+// its own arena, then the layers after them on the calling thread.
+void QuantizedModel::predict_in_bands(const float* x, float* y, const RowBands& b) const {
+  thread_local std::vector<int8_t> t_rows;  // the calling thread's
+  if (static_cast<int64_t>(t_rows.size()) < b.output_bytes) t_rows.resize(static_cast<size_t>(b.output_bytes));
+  int8_t* rows = t_rows.data();
+  const auto count = static_cast<int64_t>(b.bands.size());
+  parallel_for(static_cast<int>(count), count, [&](int64_t i) {
+    const RowBand& band = b.bands[static_cast<size_t>(i)];
+    const pcvm::Model ops{band.ops.data(), b.end};
+    pcvm::run_ops(ops, 0, b.end, x + band.input_offset, rows + band.output_offset, thread_arena(band.arena),
+                  band.arena, kernels_);
+  });
+  const size_t arena = pcvm::arena_bytes(model_);
+  pcvm::run_ops(model_, b.end, model_.op_count, rows, y, thread_arena(arena), arena, kernels_);
 }
 
 // Samples in groups: the ops before the dense ones run per sample (threads

@@ -9,12 +9,15 @@
 // attributes, and its weights as tensors "quant/<node name>/<what>".
 #pragma once
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/shape.h"
+#include "core/team_choice.h"
 #include "io/pcv_format.h"
 #include "micro/pcvm.h"
 #include "quant/int8_kernels.h"
+#include "quant/row_bands.h"
 
 #ifndef PYCONV_INT8
 #define PYCONV_INT8 1  // -DPYCONV_INT8=OFF: a runtime for float models only
@@ -52,6 +55,11 @@ class QuantizedModel {
   io::ModelRecord record_;
   std::vector<pcvm::Op> ops_;
   void predict_in_groups(const float* x, int64_t n, float* y, int threads) const;
+  void predict_in_bands(const float* x, float* y, const RowBands& b) const;
+  // The bands of rows one sample's first layers split into for `threads`
+  // threads (quant/row_bands.h), made at the first call that asks; null
+  // where they would not pay.
+  const RowBands* bands_for(int threads) const;
 
   std::vector<std::unique_ptr<PackedInt8>> packed_;  // what ops_[k].packed points to
   // The first run of dense ops [dense_first_, dense_end_) (reshapes between
@@ -62,6 +70,14 @@ class QuantizedModel {
   pcvm::Kernels kernels_{};
   pcvm::Model model_{};
   Shape input_shape_, output_shape_;
+  int64_t banded_work_ = 0;  // of one sample's first ops that keep rows (row_bands.h)
+  mutable std::mutex bands_mutex_;
+  mutable std::vector<std::unique_ptr<RowBands>> bands_;  // [threads], made on demand
+  // Batch-1 calls time themselves and keep the faster of all threads and
+  // one (core/team_choice.h), one call at a time: a call that finds another
+  // in flight takes all threads, untimed.
+  mutable std::mutex team_mutex_;
+  mutable TeamChoice team_;
 };
 
 }  // namespace pyconv

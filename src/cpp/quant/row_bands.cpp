@@ -1,0 +1,118 @@
+#include "quant/row_bands.h"
+
+#include <algorithm>
+
+namespace pyconv {
+
+namespace {
+
+bool is_window_op(uint8_t t) { return t == pcvm::kQConv2D || t == pcvm::kQMaxPool2D || t == pcvm::kQAvgPool2D; }
+bool keeps_rows(uint8_t t) { return is_window_op(t) || t == pcvm::kQLookup; }
+
+// op cropped to its output rows [o0, o1); [*i0, *i1): the input rows they read.
+pcvm::Op crop(const pcvm::Op& op, int64_t o0, int64_t o1, int64_t* i0, int64_t* i1) {
+  pcvm::Op c = op;
+  c.out_h = static_cast<int32_t>(o1 - o0);
+  if (!is_window_op(op.type)) {  // element by element
+    *i0 = o0, *i1 = o1;
+  } else {
+    // Input rows of the first window (from the padded top) to past the last.
+    const int64_t start = o0 * op.sh - op.pad_top;
+    const int64_t stop = (o1 - 1) * op.sh - op.pad_top + int64_t{op.kh - 1} * op.dh + 1;
+    *i0 = std::max<int64_t>(0, start), *i1 = std::min<int64_t>(op.in_h, stop);
+    c.pad_top = static_cast<int32_t>(*i0 - start);  // the padding inside the band: at the top only
+  }
+  c.in_h = static_cast<int32_t>(*i1 - *i0);
+  return c;
+}
+
+// About one multiply-add's time per unit: a window op's products, or four
+// a value moved by the other ops.
+int64_t work_of(const pcvm::Op& op) {
+  const int64_t out = int64_t{op.out_h} * op.out_w * op.out_c;
+  if (op.type == pcvm::kQConv2D) return out * op.kh * op.kw * (op.in_c / op.groups);
+  if (is_window_op(op.type)) return out * op.kh * op.kw;
+  return 4 * out;
+}
+
+// Ops [0, end) cropped to rows [r0, r1) of op end - 1 (into ops, when given);
+// their work. *first: the model input row the band starts at.
+int64_t band_of(const pcvm::Model& m, int32_t end, int64_t r0, int64_t r1, pcvm::Op* ops, int64_t* first) {
+  int64_t work = 0;
+  for (int32_t k = end - 1; k >= 0; --k) {
+    int64_t i0, i1;
+    const pcvm::Op c = crop(m.ops[k], r0, r1, &i0, &i1);
+    work += work_of(c);
+    if (ops) ops[k] = c;
+    r0 = i0, r1 = i1;
+  }
+  if (first) *first = r0;
+  return work;
+}
+
+// The fewest bands with at most `cap` work each, greedily from the top; the
+// rows they start at (and rows at the end) into starts, where given.
+int bands_under(const pcvm::Model& m, int32_t end, int64_t rows, int64_t cap, std::vector<int64_t>* starts) {
+  int bands = 0;
+  for (int64_t r0 = 0; r0 < rows; ++bands) {
+    if (starts) starts->push_back(r0);
+    int64_t r1 = r0 + 1;  // one row even over the cap: the cap is never below a row's work
+    while (r1 < rows && band_of(m, end, r0, r1 + 1, nullptr, nullptr) <= cap) ++r1;
+    r0 = r1;
+  }
+  if (starts) starts->push_back(rows);
+  return bands;
+}
+
+}  // namespace
+
+int32_t banded_ops(const pcvm::Model& m) {
+  if (m.op_count < 2 || m.ops[0].type != pcvm::kQuantize) return 0;
+  int32_t k = 1;
+  bool conv = false;
+  for (; k < m.op_count && keeps_rows(m.ops[k].type); ++k) conv = conv || m.ops[k].type == pcvm::kQConv2D;
+  return conv ? k : 0;
+}
+
+int64_t banded_work(const pcvm::Model& m) {
+  const int32_t end = banded_ops(m);
+  return end ? band_of(m, end, 0, m.ops[end - 1].out_h, nullptr, nullptr) : 0;
+}
+
+RowBands split_rows(const pcvm::Model& m, int count) {
+  RowBands b;
+  const int32_t end = banded_ops(m);
+  if (!end || count < 2) return b;
+  const pcvm::Op& last = m.ops[end - 1];
+  const int64_t rows = last.out_h;
+  if (rows < 2) return b;
+  // The smallest cap on a band's work that `count` bands meet.
+  int64_t lo = 0, hi = band_of(m, end, 0, rows, nullptr, nullptr);
+  for (int64_t r = 0; r < rows; ++r) lo = std::max(lo, band_of(m, end, r, r + 1, nullptr, nullptr));
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (bands_under(m, end, rows, mid, nullptr) <= count)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  std::vector<int64_t> starts;
+  if (bands_under(m, end, rows, lo, &starts) < 2) return b;
+  const pcvm::Op& first = m.ops[0];
+  const int64_t row_bytes = int64_t{last.out_w} * last.out_c;
+  for (size_t i = 0; i + 1 < starts.size(); ++i) {
+    RowBand band;
+    band.ops.resize(static_cast<size_t>(end));
+    int64_t in_row = 0;
+    band.work = band_of(m, end, starts[i], starts[i + 1], band.ops.data(), &in_row);
+    band.input_offset = in_row * first.in_w * first.in_c;
+    band.output_offset = starts[i] * row_bytes;
+    band.arena = pcvm::arena_bytes(pcvm::Model{band.ops.data(), end});
+    b.bands.push_back(std::move(band));
+  }
+  b.end = end;
+  b.output_bytes = rows * row_bytes;
+  return b;
+}
+
+}  // namespace pyconv

@@ -1,0 +1,53 @@
+// One sample's first layers split into bands of rows, for threads to run at
+// once with nothing exchanged between the layers.
+//
+// A quantized model's first ops keep an image's rows (the quantization,
+// int8 convolutions and poolings, lookups). Band b computes rows
+// [r0, r1) of the last of them, and of every op before it the rows those
+// need: its own copy of the ops, cropped to those rows (fewer rows, the
+// padding that falls inside them). Rows where two bands' windows overlap
+// are computed by both, and each band works in its own arena, so the bands
+// share nothing until their rows of the last op meet in one buffer. Each
+// output is the same sum in the same kernel as without bands: the same bits.
+//
+// Where one op's output rows are split among threads instead (as every op
+// does on a large batch-1 input), the threads meet after every op, and each
+// op reads rows the other core wrote; on a two-core machine at batch 1,
+// that hand-over costs about what the second core gains (LeNet-5's layers).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "micro/pcvm.h"
+
+namespace pyconv {
+
+struct RowBand {
+  std::vector<pcvm::Op> ops;  // ops [0, RowBands::end) on this band's rows
+  int64_t input_offset = 0;   // where its first input row starts: floats into the model's input
+  int64_t output_offset = 0;  // where its rows go: bytes into the last op's output
+  size_t arena = 0;           // pcvm::arena_bytes of its ops
+  int64_t work = 0;           // its multiply-adds, about
+};
+
+struct RowBands {
+  int32_t end = 0;  // the ops [0, end) split into bands; 0: none
+  int64_t output_bytes = 0;  // op end - 1's whole output (int8)
+  std::vector<RowBand> bands;
+};
+
+// The ops that keep rows at the start of m: from its quantization (op 0)
+// up to the first op that does not keep rows, with at least one convolution
+// among them; 0 when there are none.
+int32_t banded_ops(const pcvm::Model& m);
+
+// The multiply-adds of ops [0, banded_ops(m)), about (the unit of threads_for).
+int64_t banded_work(const pcvm::Model& m);
+
+// Those ops in at most `count` bands of the last one's output rows (fewer
+// where it has fewer rows), the largest band's work as small as it can be.
+// Empty (end 0) where m has no such ops, or where count < 2.
+RowBands split_rows(const pcvm::Model& m, int count);
+
+}  // namespace pyconv
