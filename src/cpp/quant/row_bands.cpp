@@ -79,10 +79,12 @@ int64_t banded_work(const pcvm::Model& m) {
   return end ? band_of(m, end, 0, m.ops[end - 1].out_h, nullptr, nullptr) : 0;
 }
 
-RowBands split_rows(const pcvm::Model& m, int count) {
+namespace {
+
+// Ops [0, end) in at most `count` bands, the largest band's work as small as
+// it can be.
+RowBands split_at(const pcvm::Model& m, int32_t end, int count) {
   RowBands b;
-  const int32_t end = banded_ops(m);
-  if (!end || count < 2) return b;
   const pcvm::Op& last = m.ops[end - 1];
   const int64_t rows = last.out_h;
   if (rows < 2) return b;
@@ -113,6 +115,30 @@ RowBands split_rows(const pcvm::Model& m, int count) {
   b.end = end;
   b.output_bytes = rows * row_bytes;
   return b;
+}
+
+}  // namespace
+
+RowBands split_rows(const pcvm::Model& m, int count) {
+  // Where the bands end: the last op that keeps rows, or one before it (the
+  // ops after them then run whole) where that shortens the longest band
+  // more than those ops take. LeNet-5's bands end at its second
+  // convolution (10 rows: 5 and 5) rather than at the pooling after it (5
+  // rows: 3 and 2).
+  RowBands best;
+  const int32_t most = count >= 2 ? banded_ops(m) : 0;
+  int64_t best_time = 0, after = 0;  // after: the work of ops [end, most)
+  for (int32_t end = most; end >= 2; after += work_of(m.ops[--end])) {
+    bool conv = false;
+    for (int32_t k = 1; k < end; ++k) conv = conv || m.ops[k].type == pcvm::kQConv2D;
+    if (!conv) break;
+    RowBands b = split_at(m, end, count);
+    if (!b.end) continue;
+    int64_t longest = 0;
+    for (const RowBand& band : b.bands) longest = std::max(longest, band.work);
+    if (!best.end || longest + after < best_time) best = std::move(b), best_time = longest + after;
+  }
+  return best;
 }
 
 }  // namespace pyconv

@@ -45,9 +45,11 @@ int32_t banded_ops(const pcvm::Model& m);
 // The multiply-adds of ops [0, banded_ops(m)), about (the unit of threads_for).
 int64_t banded_work(const pcvm::Model& m);
 
-// Those ops in at most `count` bands of the last one's output rows (fewer
-// where it has fewer rows), the largest band's work as small as it can be.
-// Empty (end 0) where m has no such ops, or where count < 2.
+// Ops [0, end) in at most `count` bands of op end - 1's output rows (fewer
+// where it has fewer rows), the largest band's work as small as it can be;
+// end is banded_ops(m), or less where the bands' longest work plus that of
+// the ops left out (run whole after them) is less. Empty (end 0) where m has
+// no such ops, or where count < 2.
 RowBands split_rows(const pcvm::Model& m, int count);
 
 }  // namespace pyconv
