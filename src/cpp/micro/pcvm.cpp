@@ -196,6 +196,12 @@ Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, v
   if (first < 0 || last > m.op_count || first >= last) return kBadModel;
   const size_t size = arena_bytes(m);
   if (!arena || arena_size < size) return kArenaTooSmall;
+  return run_ops_sized(m, first, last, input, output, arena, size, kernels);
+}
+
+Status run_ops_sized(const Model& m, int32_t first, int32_t last, const void* input, void* output, void* arena,
+                     size_t size, const Kernels& kernels) {
+  if (first < 0 || last > m.op_count || first >= last) return kBadModel;
   unsigned char* const low = static_cast<unsigned char*>(arena);
   const void* x = input;
   bool x_low = false;  // x is at the arena's start (else at its end, or the caller's)

@@ -119,6 +119,12 @@ Status run(const Model& m, const float* input, float* output, void* arena, size_
 Status run_ops(const Model& m, int32_t first, int32_t last, const void* input, void* output, void* arena,
                size_t arena_size, const Kernels& kernels = reference_kernels());
 
+// run_ops for a caller that keeps arena_bytes(m) (`size`, not checked: it
+// must be that, and the arena hold that many bytes), so as not to compute it
+// on every call: the library's batch-1 calls run a few microseconds.
+Status run_ops_sized(const Model& m, int32_t first, int32_t last, const void* input, void* output, void* arena,
+                     size_t size, const Kernels& kernels);
+
 }  // namespace pcvm
 
 #endif  // PYCONV_MICRO_PCVM_H

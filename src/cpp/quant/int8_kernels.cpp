@@ -74,18 +74,15 @@ PaddedInput pad_input(const pcvm::Op& op, const int8_t* x, int8_t flip, int64_t 
   if (static_cast<int64_t>(t_padded.size()) < bytes) t_padded.resize(static_cast<size_t>(bytes));
   int8_t* const out = t_padded.data();
   const auto zp = static_cast<unsigned char>(op.in_zp ^ flip);
-  // Padded row i is input row i - pad_top, padded column p input column p - pad_left;
-  // the zero point where there is none (every byte written once).
+  // Padded row i is input row i - pad_top, padded column p input column
+  // p - pad_left; the zero point where there is none. One memset where
+  // there is padding (small rows: a call per row's edges costs more).
   const int64_t top = op.pad_top, bottom = std::min<int64_t>(h, top + op.in_h);
-  const int64_t lo = std::min<int64_t>(w, op.pad_left), hi = std::min<int64_t>(w, lo + op.in_w);
-  std::memset(out, zp, static_cast<size_t>(top * row));
-  for (int64_t i = top; i < bottom; ++i) {
-    int8_t* o = out + i * row;
-    std::memset(o, zp, static_cast<size_t>(lo * op.in_c));
-    copy_flipped(o + lo * op.in_c, x + (i - top) * op.in_w * op.in_c, (hi - lo) * op.in_c, flip);
-    std::memset(o + hi * op.in_c, zp, static_cast<size_t>((w - hi) * op.in_c));
-  }
-  std::memset(out + bottom * row, zp, static_cast<size_t>(bytes - bottom * row));
+  const int64_t lo = op.pad_left, hi = std::min<int64_t>(w, lo + op.in_w);
+  const bool padded = top > 0 || bottom < h || lo > 0 || hi < w;
+  std::memset(padded ? out : out + h * row, zp, static_cast<size_t>(padded ? bytes : slack));
+  for (int64_t i = top; i < bottom; ++i)
+    copy_flipped(out + i * row + lo * op.in_c, x + (i - top) * op.in_w * op.in_c, (hi - lo) * op.in_c, flip);
   return {out, w, out + bytes};
 }
 

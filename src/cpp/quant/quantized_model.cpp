@@ -240,6 +240,7 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
     while (k < model_.op_count && (ops_[k].type == pcvm::kQDense || ops_[k].type == pcvm::kReshape)) ++k;
     dense_end_ = k < model_.op_count ? k : dense_first_;  // a float output follows, always
   }
+  arena_ = pcvm::arena_bytes(model_);
   banded_work_ = banded_work(model_);
   input_shape_ = record_.input_shapes[0];
   output_shape_ = record_.nodes.back().attrs.get_int_list("output_shape");
@@ -247,9 +248,6 @@ QuantizedModel::QuantizedModel(io::ModelRecord r) : record_(std::move(r)) {
 
 namespace {
 
-// run_one(i, arena) for samples [0, rows), whole samples per thread, each
-// thread with its own arena of `bytes`, kept so warm calls allocate nothing.
-// run_one cannot fail: the model passed pcvm::check and the arena has its size.
 // This thread's arena of at least `bytes`, 16-byte aligned; kept, so warm
 // calls allocate nothing.
 void* thread_arena(size_t bytes) {
@@ -257,6 +255,10 @@ void* thread_arena(size_t bytes) {
   if (t_arena.size() < bytes + 16) t_arena.resize(bytes + 16);
   return t_arena.data() + (16 - reinterpret_cast<uintptr_t>(t_arena.data()) % 16) % 16;
 }
+
+// run_one(i, arena) for samples [0, rows), whole samples per thread, each
+// thread with its own arena of `bytes`. run_one cannot fail: the model
+// passed pcvm::check and the arena has its size.
 
 template <class F>
 void for_each_sample(int64_t rows, int64_t work_per_sample, int threads, size_t bytes, F&& run_one) {
@@ -278,7 +280,7 @@ void zero_padding(int8_t* rows_data, int64_t rows, int64_t from, int64_t stride)
 
 void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) const {
   const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
-  const size_t arena = pcvm::arena_bytes(model_);
+  const size_t arena = arena_;
   if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
     throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
   if (n > 1 && dense_end_ > dense_first_) return predict_in_groups(x, n, y, threads);
@@ -290,7 +292,7 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
     if (const RowBands* b = team > 1 ? bands_for(team) : nullptr)
       predict_in_bands(x, y, *b);
     else
-      pcvm::run(model_, x, y, thread_arena(arena), arena, kernels_);
+      pcvm::run_ops_sized(model_, 0, model_.op_count, x, y, thread_arena(arena), arena, kernels_);
     if (timing)
       team_.record(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
                        .count());
@@ -298,7 +300,7 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
   }
   const OpThreads limit(threads);
   for_each_sample(n, in * 64, threads, arena, [&](int64_t i, void* base) {
-    pcvm::run(model_, x + i * in, y + i * out, base, arena, kernels_);
+    pcvm::run_ops_sized(model_, 0, model_.op_count, x + i * in, y + i * out, base, arena, kernels_);
   });
 }
 
@@ -320,11 +322,11 @@ void QuantizedModel::predict_in_bands(const float* x, float* y, const RowBands& 
   parallel_for(static_cast<int>(count), count, [&](int64_t i) {
     const RowBand& band = b.bands[static_cast<size_t>(i)];
     const pcvm::Model ops{band.ops.data(), b.end};
-    pcvm::run_ops(ops, 0, b.end, x + band.input_offset, rows + band.output_offset, thread_arena(band.arena),
-                  band.arena, kernels_);
+    pcvm::run_ops_sized(ops, 0, b.end, x + band.input_offset, rows + band.output_offset,
+                        thread_arena(band.arena), band.arena, kernels_);
   });
-  const size_t arena = pcvm::arena_bytes(model_);
-  pcvm::run_ops(model_, b.end, model_.op_count, rows, y, thread_arena(arena), arena, kernels_);
+  const size_t arena = arena_;
+  pcvm::run_ops_sized(model_, b.end, model_.op_count, rows, y, thread_arena(arena), arena, kernels_);
 }
 
 // Samples in groups: the ops before the dense ones run per sample (threads
@@ -333,7 +335,7 @@ void QuantizedModel::predict_in_bands(const float* x, float* y, const RowBands& 
 void QuantizedModel::predict_in_groups(const float* x, int64_t n, float* y, int threads) const {
   constexpr int64_t kGroup = 256;
   const int64_t in = shape_numel(input_shape_), out = shape_numel(output_shape_);
-  const size_t arena = pcvm::arena_bytes(model_);
+  const size_t arena = arena_;
   int64_t widest = 0;
   for (int32_t k = dense_first_; k < dense_end_; ++k)
     if (ops_[k].type == pcvm::kQDense)
@@ -347,7 +349,7 @@ void QuantizedModel::predict_in_groups(const float* x, int64_t n, float* y, int 
     int8_t *a = t_rows[0].data(), *b = t_rows[1].data();
     int64_t stride = first.padded_depth;
     for_each_sample(rows, in * 64, threads, arena, [&](int64_t i, void* base) {
-      pcvm::run_ops(model_, 0, dense_first_, x + (s0 + i) * in, a + i * stride, base, arena, kernels_);
+      pcvm::run_ops_sized(model_, 0, dense_first_, x + (s0 + i) * in, a + i * stride, base, arena, kernels_);
     });
     zero_padding(a, rows, first.depth, stride);
     for (int32_t k = dense_first_; k < dense_end_; ++k) {
@@ -362,8 +364,8 @@ void QuantizedModel::predict_in_groups(const float* x, int64_t n, float* y, int 
       stride = out_stride;
     }
     for_each_sample(rows, in * 64, threads, arena, [&](int64_t i, void* base) {
-      pcvm::run_ops(model_, dense_end_, model_.op_count, a + i * stride, y + (s0 + i) * out, base, arena,
-                    kernels_);
+      pcvm::run_ops_sized(model_, dense_end_, model_.op_count, a + i * stride, y + (s0 + i) * out, base,
+                          arena, kernels_);
     });
   }
 }

@@ -70,6 +70,7 @@ class QuantizedModel {
   pcvm::Kernels kernels_{};
   pcvm::Model model_{};
   Shape input_shape_, output_shape_;
+  size_t arena_ = 0;  // pcvm::arena_bytes(model_)
   int64_t banded_work_ = 0;  // of one sample's first ops that keep rows (row_bands.h)
   mutable std::mutex bands_mutex_;
   mutable std::vector<std::unique_ptr<RowBands>> bands_;  // [threads], made on demand
