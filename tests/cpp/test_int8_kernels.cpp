@@ -473,17 +473,18 @@ TEST_CASE(test_one_channel_convolution_and_its_pooling_match_the_reference) {
   }
 }
 
-// Random convolutions followed by max (or average) pooling, through
-// pcvm::run_ops: kernel sets whose GEMM takes max_pool_2x2 run a 2x2 max
-// pooling that tiles the convolution's output with it, the maximum of each
-// block's sums requantized (requantization never decreases); every other
+// Random convolutions followed by max or average pooling, through
+// pcvm::run_ops: kernel sets whose GEMM takes pool_2x2 run a 2x2 pooling
+// that tiles the convolution's output with it (max: the maximum of each
+// block's sums requantized, as requantization never decreases; average:
+// the rounded mean of the block's four requantized outputs); every other
 // pair runs apart. Against the reference ops one by one.
-TEST_CASE(test_convolution_and_its_max_pooling_match_the_reference) {
+TEST_CASE(test_convolution_and_its_pooling_match_the_reference) {
   for (const char* name : kIsaNames) {
     const pyconv::kernels::Int8Isa* isa = pyconv::kernels::int8_isa(name);
     if (!isa) continue;
     std::mt19937 rng(53);
-    int fused = 0, trials = 0;
+    int fused = 0, fused_average = 0, trials = 0;
     for (int trial = 0; trial < 300; ++trial) {
       RandomOp r = random_conv(rng, trial);
       pcvm::Op& op = r.op;
@@ -499,14 +500,15 @@ TEST_CASE(test_convolution_and_its_max_pooling_match_the_reference) {
       if (trial % 5 != 4)  // mostly right shifts: the vector path
         for (int32_t& v : r.shift) v = std::min(v, 0);
       if (op.out_h < 2 || op.out_w < 2) continue;
-      // 2x2 windows (max, now and then average), at stride 2 or 1 (overlapping: apart).
-      const pcvm::Op pool = pool_after(op, trial % 6 == 5 ? pcvm::kQAvgPool2D : pcvm::kQMaxPool2D, 2,
+      // 2x2 windows, max or average, at stride 2 or 1 (overlapping: apart).
+      const pcvm::Op pool = pool_after(op, trial % 2 ? pcvm::kQAvgPool2D : pcvm::kQMaxPool2D, 2,
                                        trial % 7 == 6 ? 1 : 2, 0);
       ++trials;
       bool lanes = true;
       for (int32_t c = 0; c < op.out_c; ++c) lanes = lanes && pcvm::fits_lanes(r.mult[c], r.shift[c]);
-      fused += isa->gemm_max_pool && pyconv::pack_int8(*isa, op).seg && pool.type == pcvm::kQMaxPool2D &&
-               pcvm::tiles_2x2(pool) && lanes;
+      const bool in_gemm = isa->gemm_pool_2x2 && pyconv::pack_int8(*isa, op).seg && pcvm::tiles_2x2(pool) && lanes;
+      fused += in_gemm;
+      fused_average += in_gemm && pool.type == pcvm::kQAvgPool2D;
       if (!conv_and_pool_match(isa, r, pool)) {
         CHECK(false);
         std::printf("  %s, trial %d (%dx%dx%d -> %dx%dx%d, k %dx%d, s %dx%d, d %dx%d, g %d; pool %s s %d) differs\n",
@@ -515,9 +517,9 @@ TEST_CASE(test_convolution_and_its_max_pooling_match_the_reference) {
         return;
       }
     }
-    std::printf("  %s: %d convolutions and their poolings give the reference's bytes, %d max-pooled in the GEMM\n",
-                name, trials, fused);
-    if (isa->gemm_max_pool) CHECK(fused > trials / 4);
+    std::printf("  %s: %d convolutions and their poolings give the reference's bytes, %d pooled in the GEMM "
+                "(%d average)\n", name, trials, fused, fused_average);
+    if (isa->gemm_pool_2x2) CHECK(fused > trials / 4 && fused_average > trials / 8);
   }
 }
 

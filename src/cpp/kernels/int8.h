@@ -40,13 +40,16 @@ struct Int8Gemm {
   // to outputs from y + r * y_step (a convolution's output rows, in one
   // call that sets its blocks up once).
   int64_t repeats = 1, a_step = 0, y_step = 0;
-  // For kernel sets with Int8Isa::gemm_max_pool: the repeats are output rows
-  // in pairs, and each 2x2 block of a pair's sums (pixels 2j, 2j + 1 of
-  // both rows) goes out as its largest, requantized (a max pooling whose
-  // windows tile the output: requantization never decreases, so this is the
-  // pooling of the requantized outputs exactly). Pair i's M / 2 pixels go to
+  // For kernel sets with Int8Isa::gemm_pool_2x2: the repeats are output
+  // rows in pairs, and each 2x2 block of a pair's sums (pixels 2j, 2j + 1 of
+  // both rows) goes out pooled: kMax, its largest sum requantized (a max
+  // pooling whose windows tile the output: requantization never decreases,
+  // so this is the pooling of the requantized outputs exactly); kAverage,
+  // the rounded mean of its four requantized outputs, as
+  // pcvm::qavgpool_ref takes it. Pair i's M / 2 pixels go to
   // y + i * y_step. Needs tail_readable, and channels that fit 32-bit lanes.
-  bool max_pool_2x2 = false;
+  enum Pool2x2 : uint8_t { kNoPool, kMax, kAverage };
+  Pool2x2 pool_2x2 = kNoPool;
 };
 
 // Calls one(g') for each of g's repeats: g' is g moved to it, repeats 1.
@@ -105,7 +108,7 @@ struct Int8Isa {
   void (*maxpool)(const pcvm::Op& op, const int8_t* x, int8_t* y);
   void (*avgpool)(const pcvm::Op& op, const int8_t* x, int8_t* y);
   void (*plane_conv)(const Int8PlaneConv& c) = nullptr;  // null: convolutions go to gemm
-  bool gemm_max_pool = false;  // gemm takes Int8Gemm::max_pool_2x2
+  bool gemm_pool_2x2 = false;  // gemm takes Int8Gemm::pool_2x2
 };
 
 // The best int8 kernels this CPU runs under the selected kernel table: a

@@ -111,6 +111,21 @@ struct Requantize {
         relu(lo >= zp), below_127(hi < 127) {}
   explicit Requantize(const Int8Gemm& g) : Requantize(g.out_zp, g.act_min, g.act_max) {}
   __m128i operator()(__m512i acc, const Block& b) const {
+    __m512i v = _mm512_max_epi32(unclamped(acc, b), act_min);
+    if (below_127) v = _mm512_min_epi32(v, act_max);
+    // Narrowed in a register, then stored: GCC otherwise makes the two one
+    // vpmovsdb to memory, many times slower on AMD's cores.
+    __m128i bytes = _mm512_cvtsepi32_epi8(v);
+    asm("" : "+x"(bytes));
+    return bytes;
+  }
+  // The outputs as int32 (what operator() narrows).
+  __m512i values(__m512i acc, const Block& b) const {
+    return _mm512_min_epi32(_mm512_max_epi32(unclamped(acc, b), act_min), act_max);
+  }
+
+ private:
+  __m512i unclamped(__m512i acc, const Block& b) const {
     __m512i v;
     if (relu) {
       const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, b.mult), b.round_even), b.down_even);
@@ -121,14 +136,16 @@ struct Requantize {
     } else {
       v = _mm512_add_epi32(rounding_divide(doubling_high_mul(acc, b), b), out_zp);
     }
-    v = _mm512_max_epi32(v, act_min);
-    if (below_127) v = _mm512_min_epi32(v, act_max);
-    // Narrowed in a register, then stored: GCC otherwise makes the two one
-    // vpmovsdb to memory, many times slower on AMD's cores.
-    __m128i bytes = _mm512_cvtsepi32_epi8(v);
-    asm("" : "+x"(bytes));
-    return bytes;
+    return v;
   }
 };
+
+// The means of 16 sums of 4 values each, as pcvm::rounded_mean takes them:
+// sign(sum) * ((|sum| + 2) / 4).
+inline __m512i mean_of_4(__m512i sum) {
+  const __m512i mean = _mm512_srli_epi32(_mm512_add_epi32(_mm512_abs_epi32(sum), _mm512_set1_epi32(2)), 2);
+  return _mm512_mask_sub_epi32(mean, _mm512_cmplt_epi32_mask(sum, _mm512_setzero_si512()),
+                               _mm512_setzero_si512(), mean);
+}
 
 }  // namespace

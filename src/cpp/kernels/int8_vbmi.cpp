@@ -118,11 +118,8 @@ void plane_rows(const Int8PlaneConv& c, const Block* channel) {
     }
     const __m512i sum = _mm512_madd_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(both[0]), both[1], 1),
                                           _mm512_set1_epi16(1));
-    // sign(sum) * ((|sum| + 2) / 4): pcvm::rounded_mean of 4 values
-    const __m512i mean = _mm512_srli_epi32(_mm512_add_epi32(_mm512_abs_epi32(sum), _mm512_set1_epi32(2)), 2);
-    const __m512i v = _mm512_mask_sub_epi32(mean, _mm512_cmplt_epi32_mask(sum, _mm512_setzero_si512()),
-                                               _mm512_setzero_si512(), mean);
-    z = _mm512_mask_broadcast_i32x4(z, static_cast<__mmask16>(0xF << (pair * 4)), _mm512_cvtepi32_epi8(v));
+    z = _mm512_mask_broadcast_i32x4(z, static_cast<__mmask16>(0xF << (pair * 4)),
+                                    _mm512_cvtepi32_epi8(mean_of_4(sum)));
   }
   const int64_t bytes = std::min<int64_t>(8, c.pooled_w - p0) * c.channels;
   _mm512_mask_storeu_epi8(c.y + (r * c.pooled_w + p0) * c.channels, first_bytes(bytes),

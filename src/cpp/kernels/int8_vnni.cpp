@@ -157,19 +157,28 @@ template <int NB, int MR>
   if (!keep) store_rows(g, blocks, NB, sums[0][0], m0, rows);
 }
 
-// The largest of each 2x2 block of two rows' sums (rows[0], rows[1]: MR x
-// nb x 16 each, pixels [m0, m0 + pixels) of their output rows), requantized:
+// Each 2x2 block of two rows' sums (rows[0], rows[1]: MR x nb x 16 each,
+// pixels [m0, m0 + pixels) of their output rows) pooled (Int8Gemm::pool_2x2):
 // pooled pixels [m0 / 2, (m0 + pixels) / 2) of y. Every block is a vector one.
-[[gnu::noipa]] void store_max_pooled(const Int8Gemm& g, const Block* blocks, int nb, const int32_t* rows0,
-                                     const int32_t* rows1, int8_t* y, int64_t m0, int pixels) {
+template <bool Average>
+[[gnu::noipa]] void store_pooled(const Int8Gemm& g, const Block* blocks, int nb, const int32_t* rows0,
+                                 const int32_t* rows1, int8_t* y, int64_t m0, int pixels) {
   const Requantize requantize(g);
   for (int j = 0; j < nb; ++j) {
     const Block& b = blocks[j];
     for (int q = 0; 2 * q + 1 < pixels; ++q) {
       auto at = [&](const int32_t* rows, int r) { return _mm512_load_si512(rows + ((2 * q + r) * nb + j) * 16); };
-      const __m512i top = _mm512_max_epi32(at(rows0, 0), at(rows0, 1));
-      const __m512i bottom = _mm512_max_epi32(at(rows1, 0), at(rows1, 1));
-      const __m128i bytes = requantize(_mm512_max_epi32(top, bottom), b);
+      __m128i bytes;
+      if constexpr (Average) {
+        const __m512i top = _mm512_add_epi32(requantize.values(at(rows0, 0), b), requantize.values(at(rows0, 1), b));
+        const __m512i bottom =
+            _mm512_add_epi32(requantize.values(at(rows1, 0), b), requantize.values(at(rows1, 1), b));
+        bytes = _mm512_cvtepi32_epi8(mean_of_4(_mm512_add_epi32(top, bottom)));
+      } else {  // the largest sum's output is the largest output
+        const __m512i top = _mm512_max_epi32(at(rows0, 0), at(rows0, 1));
+        const __m512i bottom = _mm512_max_epi32(at(rows1, 0), at(rows1, 1));
+        bytes = requantize(_mm512_max_epi32(top, bottom), b);
+      }
       _mm_mask_storeu_epi8(y + (m0 / 2 + q) * g.ldy + b.c0, b.lanes, bytes);
     }
   }
@@ -178,10 +187,10 @@ template <int NB, int MR>
 // One tile (tile<NB, MR>), for code that takes any tile shape.
 using Tile = void (*)(const Int8Gemm&, const Rows&, const int8_t*, const Block*, int64_t, int, int32_t*);
 
-// Pairs of output rows (g's repeats) by nb blocks from block b0, max-pooled
-// over 2x2 (Int8Gemm::max_pool_2x2): both rows' tiles of mr pixels (sums)
-// at each position, then their pooled outputs. One copy for every tile
-// shape; mr is even, so pixel pairs never straddle tiles.
+// Pairs of output rows (g's repeats) by nb blocks from block b0, pooled
+// over 2x2 (Int8Gemm::pool_2x2): both rows' tiles of mr pixels (sums) at
+// each position, then their pooled outputs. One copy for every tile shape;
+// mr is even, so pixel pairs never straddle tiles.
 [[gnu::noinline]] void pooled_rows_of(const Int8Gemm& g, int64_t b0, const Block* blocks, int nb, int mr,
                                       Tile tile_of) {
   const int8_t* w = static_cast<const int8_t*>(g.w) + b0 * g.kp * 16;
@@ -191,8 +200,11 @@ using Tile = void (*)(const Int8Gemm&, const Rows&, const int8_t*, const Block*,
       for (int r = 0; r < 2; ++r)
         tile_of(g, {g.a + (2 * i + r) * g.a_step + m0 * g.lda, g.lda, g.seg, g.seg_stride}, w, blocks, m0, 0,
                 sums[r]);
-      store_max_pooled(g, blocks, nb, sums[0], sums[1], g.y + i * g.y_step, m0,
-                       static_cast<int>(std::min<int64_t>(mr, g.M - m0)));
+      const int pixels = static_cast<int>(std::min<int64_t>(mr, g.M - m0));
+      if (g.pool_2x2 == Int8Gemm::kAverage)
+        store_pooled<true>(g, blocks, nb, sums[0], sums[1], g.y + i * g.y_step, m0, pixels);
+      else
+        store_pooled<false>(g, blocks, nb, sums[0], sums[1], g.y + i * g.y_step, m0, pixels);
     }
 }
 
@@ -276,7 +288,7 @@ void int8_gemm(const Int8Gemm& product) {
     const int nb = static_cast<int>(std::min<int64_t>(4, blocks - b0));
     Block params[4];
     for (int j = 0; j < nb; ++j) params[j] = block_at(product, (b0 + j) * 16);
-    if (product.max_pool_2x2) {
+    if (product.pool_2x2 != Int8Gemm::kNoPool) {
       static_assert(kInt8TailRows >= 12, "the pooled tiles read up to 12 rows past M");
       switch (nb) {  // the tiles below, all of an even height
         case 1: pooled_rows_of(product, b0, params, 1, tens ? 10 : 12, tens ? tile<1, 10> : tile<1, 12>); break;

@@ -195,18 +195,18 @@ bool by_segments(const pcvm::Op& op, const PackedInt8& p) { return p.seg && !rea
 // from the padded input (and up to 3 bytes past them, under zero weights), a
 // row of output pixels at a time, no im2col copy. Where the input is copied
 // anyway (flipped), room for the tiles' rows past each output row too. With
-// `max_pool` (a 2x2 max pooling that tiles the output, on a kernel set with
-// gemm_max_pool), y gets the pooling's output: pairs of output rows.
+// `pool` (a 2x2 max or average pooling that tiles the output, on a kernel
+// set with gemm_pool_2x2), y gets the pooling's output: pairs of output rows.
 void segment_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int8_t* y,
-                   const pcvm::Op* max_pool = nullptr) {
+                   const pcvm::Op* pool = nullptr) {
   const int8_t flip = flip_of(*p.isa);
   const int64_t lda = int64_t{op.sw} * op.in_c;
   const bool tail = flip != 0;
   const PaddedInput in = pad_input(op, x, flip, (p.seg - int64_t{op.kw} * op.in_c) +
                                                 (tail ? kernels::kInt8TailRows * lda + p.seg : 0));
-  const int64_t rows_read = max_pool ? 2 : 1;  // output rows a row of y takes
-  const int64_t rows = max_pool ? max_pool->out_h : op.out_h;
-  const int64_t row_bytes = int64_t{max_pool ? max_pool->out_w : op.out_w} * op.out_c;
+  const int64_t rows_read = pool ? 2 : 1;  // output rows a row of y takes
+  const int64_t rows = pool ? pool->out_h : op.out_h;
+  const int64_t row_bytes = int64_t{pool ? pool->out_w : op.out_w} * op.out_c;
   // One call a run of rows (Int8Gemm::repeats), so the kernel sets its
   // blocks up once a run.
   output_row_runs(rows, int64_t{op.out_h} * op.out_w * p.padded_depth * op.out_c, [&](int64_t r0, int64_t r1) {
@@ -216,7 +216,9 @@ void segment_qconv(const pcvm::Op& op, const PackedInt8& p, const int8_t* x, int
     a.seg = p.seg, a.seg_stride = int64_t{op.dh} * in.width * op.in_c;
     a.tail_readable = tail;
     a.y = y + r0 * row_bytes, a.repeats = (r1 - r0) * rows_read;
-    a.max_pool_2x2 = max_pool != nullptr;
+    a.pool_2x2 = !pool                              ? kernels::Int8Gemm::kNoPool
+                 : pool->type == pcvm::kQMaxPool2D ? kernels::Int8Gemm::kMax
+                                                   : kernels::Int8Gemm::kAverage;
     p.isa->gemm(a);
   });
 }
@@ -254,18 +256,18 @@ void packed_qconv(const pcvm::Op& op, const int8_t* x, int8_t* y) {
 // pcvm::Kernels::qconv_pool: a convolution and the pooling whose 2x2
 // windows tile its output, in one pass, where the kernels take the pair:
 // average pooling after a one-channel convolution on plane_conv (LeNet-5's
-// first two layers), max pooling after a convolution whose GEMM takes
-// max_pool_2x2 (the Keras MNIST CNN's). The convolution's output is never
-// stored.
+// first two layers), max or average pooling after a convolution whose GEMM
+// takes pool_2x2 (the Keras MNIST CNN's, LeNet-5's second). The
+// convolution's output is never stored.
 bool packed_qconv_pool(const pcvm::Op& op, const pcvm::Op& pool, const int8_t* x, int8_t* y) {
-  if (!op.packed || !pcvm::tiles_2x2(pool)) return false;
+  if (!op.packed || (pool.type != pcvm::kQMaxPool2D && pool.type != pcvm::kQAvgPool2D) || !pcvm::tiles_2x2(pool))
+    return false;
   const auto& p = *static_cast<const PackedInt8*>(op.packed);
   if (kPlaneConv && pool.type == pcvm::kQAvgPool2D && p.plane.groups) {
     plane_qconv(op, p, x, y, &pool);
     return true;
   }
-  if (pool.type != pcvm::kQMaxPool2D || !p.isa->gemm_max_pool || !by_segments(op, p) || !flip_of(*p.isa) ||
-      !p.lanes)
+  if (!p.isa->gemm_pool_2x2 || !by_segments(op, p) || !flip_of(*p.isa) || !p.lanes)
     return false;
   segment_qconv(op, p, x, y, &pool);
   return true;
