@@ -17,7 +17,12 @@ MNIST (the 10,000 real digits on this machine, split 8,000 to train and
     full-integer model of the same weights (litert_int8.py, in that Python;
     its times are its own medians, not interleaved); where that Python has
     tflite-micro too, TensorFlow Lite Micro on the same .tflite: its arena
-    beside pyconv's micro runtime's, and its batch-1 time on this CPU.
+    beside pyconv's micro runtime's, and its batch-1 time on this CPU;
+  - with PYCONV_NCNN_PYTHON set to a Python that has ncnn and pnnx, and
+    PYCONV_NCNN_TOOLS to a folder with ncnn's ncnn2table and ncnn2int8
+    (optional: see benchmarks/README.md), the same for ncnn's int8 model of
+    the ONNX file ONNX Runtime runs (ncnn_int8.py, in that Python; its own
+    medians too).
 
     python benchmarks/bench_int8.py [--quick] [--threads 2]
 """
@@ -26,6 +31,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 import warnings
@@ -106,15 +112,45 @@ def save_for_litert(folder, name, model, calibration, xt):
              calibration=calibration, test=xt, **{f"w{i}": w for i, w in enumerate(weights)})
 
 
-def run_litert(python, folder, threads):
-    """{model name: LiteRT's results} from litert_int8.py, or {} and a note."""
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "litert_int8.py")
-    result = subprocess.run([python, script, folder, str(threads)], capture_output=True, text=True)
+def run_script(what, python, script, *args):
+    """{model name: results} from one of the scripts that run another runtime
+    in its own Python (a JSON line per model), or {} and a note."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), script)
+    result = subprocess.run([python, script, *map(str, args)], capture_output=True, text=True)
     if result.returncode != 0:
-        print(f"LiteRT skipped: {result.stderr.strip().splitlines()[-1:]}")
+        print(f"{what} skipped: {result.stderr.strip().splitlines()[-1:]}")
         return {}
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]  # TF prints too
     return {r["name"]: r for r in map(json.loads, lines)}
+
+
+def run_litert(python, folder, threads):
+    """{model name: LiteRT's results} from litert_int8.py."""
+    return run_script("LiteRT", python, "litert_int8.py", folder, threads)
+
+
+def merge(results, key, rows, data_name, yt, kept):
+    """Another runtime's test accuracy (int8 and float) into the rows of
+    data_name, as key_int8 and key_float; MNIST's results kept for timing."""
+    for name, r in results.items():
+        row = next(row for row in rows if row["data"] == data_name and row["model"] == models.NAMES[name])
+        row[f"{key}_int8"] = 100.0 * float(np.mean(np.array(r["classes"]) == yt))
+        row[f"{key}_float"] = 100.0 * float(np.mean(np.array(r["float_classes"]) == yt))
+        if data_name == "MNIST":
+            kept[name] = r
+
+
+def save_for_ncnn(folder, name, tmpdir, calibration, xt):
+    """What ncnn_int8.py needs: the float ONNX file ONNX Runtime runs, and the images (NCHW)."""
+    os.makedirs(folder, exist_ok=True)
+    shutil.copy(os.path.join(tmpdir, f"{name}.onnx"), os.path.join(folder, f"{name}.onnx"))
+    np.save(os.path.join(folder, f"{name}_calibration.npy"), calibration.transpose(0, 3, 1, 2))
+    np.save(os.path.join(folder, f"{name}_test.npy"), xt.transpose(0, 3, 1, 2))
+
+
+def run_ncnn(python, tools, folder, threads):
+    """{model name: ncnn's results} from ncnn_int8.py."""
+    return run_script("ncnn", python, "ncnn_int8.py", folder, tools, threads)
 
 
 def print_tflm(litert, timed, int8_b1):
@@ -158,6 +194,8 @@ def main():
     rows = []
     litert_python = os.environ.get("PYCONV_LITERT_PYTHON")
     litert = {}
+    ncnn_python, ncnn_tools = os.environ.get("PYCONV_NCNN_PYTHON"), os.environ.get("PYCONV_NCNN_TOOLS")
+    ncnn = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         for data_name, x, y, xt, yt in datasets():
             x, xt = images(x), images(xt)
@@ -177,34 +215,37 @@ def main():
                 rows.append(row)
                 if litert_python:
                     save_for_litert(os.path.join(tmpdir, data_name), name, model, calibration, xt)
+                if ncnn_python and ncnn_tools and onnx is not None:
+                    save_for_ncnn(os.path.join(tmpdir, "ncnn", data_name), name, tmpdir, calibration, xt)
                 if data_name == "MNIST":
                     timed[name] = (model, q, onnx, xt)
             if litert_python:
-                for name, r in run_litert(litert_python, os.path.join(tmpdir, data_name),
-                                          args.threads).items():
-                    row = next(row for row in rows if row["data"] == data_name and
-                               row["model"] == models.NAMES[name])
-                    row["litert_int8"] = 100.0 * float(np.mean(np.array(r["classes"]) == yt))
-                    row["litert_float"] = 100.0 * float(np.mean(np.array(r["float_classes"]) == yt))
-                    if data_name == "MNIST":
-                        litert[name] = r
+                merge(run_litert(litert_python, os.path.join(tmpdir, data_name), args.threads),
+                      "litert", rows, data_name, yt, litert)
+            if ncnn_python and ncnn_tools and os.path.isdir(os.path.join(tmpdir, "ncnn", data_name)):
+                merge(run_ncnn(ncnn_python, ncnn_tools, os.path.join(tmpdir, "ncnn", data_name), args.threads),
+                      "ncnn", rows, data_name, yt, ncnn)
 
         print(f"Accuracy on the test sets (%; calibration: {CALIBRATION} training images)")
         print(f"{'data':<14} {'model':<16} {'float':>7} {'int8':>7} {'drop':>6} {'goal':>6} | "
-              f"{'ORT f32':>7} {'ORT int8':>8} {'drop':>6} | {'LiteRT int8':>11} {'drop':>6}")
+              f"{'ORT f32':>7} {'ORT int8':>8} {'drop':>6} | {'LiteRT int8':>11} {'drop':>6} | "
+              f"{'ncnn f32':>8} {'ncnn int8':>9} {'drop':>6}")
         for r in rows:
             drop = r["float"] - r["int8"]
             ort_cols = (f"{r['ort_float']:7.2f} {r['ort_int8']:8.2f} {r['ort_float'] - r['ort_int8']:6.2f}"
                         if "ort_int8" in r else f"{'-':>7} {'-':>8} {'-':>6}")
             lite = (f"{r['litert_int8']:11.2f} {r['litert_float'] - r['litert_int8']:6.2f}"
                     if "litert_int8" in r else f"{'-':>11} {'-':>6}")
+            nc = (f"{r['ncnn_float']:8.2f} {r['ncnn_int8']:9.2f} {r['ncnn_float'] - r['ncnn_int8']:6.2f}"
+                  if "ncnn_int8" in r else f"{'-':>8} {'-':>9} {'-':>6}")
             print(f"{r['data']:<14} {r['model']:<16} {r['float']:7.2f} {r['int8']:7.2f} {drop:6.2f} "
-                  f"{'PASS' if drop <= GOAL_DROP else 'MISS':>6} | {ort_cols} | {lite}")
+                  f"{'PASS' if drop <= GOAL_DROP else 'MISS':>6} | {ort_cols} | {lite} | {nc}")
 
-        print(f"\nInference time, median (ms): pyconv int8 / float, and ONNX Runtime's")
+        print(f"\nInference time, median (ms): pyconv int8 / float and ONNX Runtime's interleaved; LiteRT's "
+              f"and ncnn's from their own processes")
         print(f"{'model':<16} {'batch':>5} {'pyconv f32':>10} {'pyconv int8':>11} {'int8/f32':>8} "
               f"{'goal':>5} | {'ORT f32':>8} {'ORT int8':>8} {'pyconv int8/ORT int8':>20} | "
-              f"{'LiteRT int8':>11} {'pyconv int8/LiteRT':>18}")
+              f"{'LiteRT int8':>11} {'pyconv int8/LiteRT':>18} | {'ncnn int8':>9} {'pyconv int8/ncnn':>16}")
         for name, (model, q, onnx, xt) in timed.items():
             for batch in (1, 256):
                 xb = np.ascontiguousarray(xt[:batch])
@@ -218,15 +259,20 @@ def main():
                 speedup = t["float"] / t["int8"]
                 ort_cols = (f"{ms(t['ort_float']):>8} {ms(t['ort_int8']):>8} "
                             f"{t['int8'] / t['ort_int8']:19.2f}x" if onnx else "")
-                lite = ""
+                lite = nc = ""
                 if name in litert:
                     lt = litert[name][f"b{batch}"]
                     lite = f" | {ms(lt):>11} {t['int8'] / lt:17.2f}x"
+                if name in ncnn:
+                    lt = ncnn[name][f"b{batch}"]
+                    nc = f" | {ms(lt):>9} {t['int8'] / lt:15.2f}x"
                 print(f"{models.NAMES[name]:<16} {batch:>5} {ms(t['float']):>10} {ms(t['int8']):>11} "
                       f"{1 / speedup:7.2f}x {'PASS' if speedup >= GOAL_SPEEDUP else 'MISS':>5} | {ort_cols}"
-                      f"{lite}")
+                      f"{lite}{nc}")
         for name, r in litert.items():
             print(f"LiteRT {models.NAMES[name]}: {r['bytes']:,}-byte .tflite ({r['version']})")
+        for name, r in ncnn.items():
+            print(f"ncnn {models.NAMES[name]}: {r['bytes']:,}-byte int8 .param + .bin ({r['version']})")
         print_tflm(litert, timed, int8_b1)
         print(f"\nint8/f32 below 1/{GOAL_SPEEDUP:g} = {1 / GOAL_SPEEDUP:.2f}x meets the goal "
               f"(int8 at least {GOAL_SPEEDUP:g}x faster than pyconv's float32)")

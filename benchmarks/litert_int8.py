@@ -20,11 +20,11 @@ LiteRT's class.
 
 import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
+
+from timing import median_seconds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
@@ -43,16 +43,6 @@ def keras_model(name):
                 L.Dense(120, activation="relu"), L.Dense(84, activation="relu"),
                 L.Dense(10, activation="softmax")]
     return tf.keras.Sequential([tf.keras.Input((28, 28, 1))] + body)
-
-
-def median_seconds(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def tflm(flatbuffer, x, classes, repeats):

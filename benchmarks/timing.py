@@ -235,6 +235,19 @@ def compare(cases, settings):
 
 # ----- formats ---------------------------------------------------------------------
 
+def median_seconds(fn, repeats):
+    """fn's median time over `repeats` calls after one warm-up call: for the
+    scripts that time another runtime in its own Python (litert_int8.py,
+    ncnn_int8.py), which import this module alone (standard library only)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def ms(seconds):
     """Milliseconds with 3 significant digits below 10 ms (0.00421, 1.32, 25.3, 412)."""
     if seconds is None:

@@ -259,7 +259,6 @@ void* thread_arena(size_t bytes) {
 // run_one(i, arena) for samples [0, rows), whole samples per thread, each
 // thread with its own arena of `bytes`. run_one cannot fail: the model
 // passed pcvm::check and the arena has its size.
-
 template <class F>
 void for_each_sample(int64_t rows, int64_t work_per_sample, int threads, size_t bytes, F&& run_one) {
   parallel_for(threads_for(rows * work_per_sample, threads), rows,
@@ -283,12 +282,13 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
   const size_t arena = arena_;
   if (const int64_t i = first_non_finite(x, n * in, threads); i >= 0)
     throw ValueError(cat("expected finite input values, found ", x[i], " at flat index ", i));
+  const OpThreads limit(threads);  // one sample's ops split among at most these
   if (n > 1 && dense_end_ > dense_first_) return predict_in_groups(x, n, y, threads);
   if (n == 1 && threads > 1 && threads_for(banded_work_, threads) > 1) {
     std::unique_lock<std::mutex> timing(team_mutex_, std::try_to_lock);
     const int team = timing ? team_.pick(threads, 1) : threads;
     const auto start = std::chrono::steady_clock::now();
-    const OpThreads limit(team);
+    const OpThreads team_limit(team);
     if (const RowBands* b = team > 1 ? bands_for(team) : nullptr)
       predict_in_bands(x, y, *b);
     else
@@ -298,7 +298,6 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
                        .count());
     return;
   }
-  const OpThreads limit(threads);
   for_each_sample(n, in * 64, threads, arena, [&](int64_t i, void* base) {
     pcvm::run_ops_sized(model_, 0, model_.op_count, x + i * in, y + i * out, base, arena, kernels_);
   });
