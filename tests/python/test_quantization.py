@@ -4,6 +4,7 @@ keep their accuracy on real digits, save and load (also through the C
 library and pyconv-run), and bad models, data and files are refused clearly."""
 
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -134,6 +135,37 @@ def test_one_sample_on_any_thread_count_gives_the_same_bytes(body):
             np.testing.assert_array_equal(np.concatenate([q.predict(s[None]) for s in x[:24]]), batch)
     finally:
         pyconv.set_num_threads(0)
+
+
+def test_python_threads_sharing_a_quantized_model_get_its_bytes():
+    # Batch-1 calls from 4 Python threads at once on one model (the GIL is
+    # released): their bands' buffers are each thread's own, the bands are
+    # made once under a lock, and only one call at a time times itself for
+    # the team choice (the others take all threads). Each gets the bytes a
+    # lone call gives.
+    pyconv.set_seed(13)
+    x, y, _, _ = _digits(300, 10)
+    model = _trained(pyconv.Sequential([
+        pyconv.Input((28, 28, 1)), L.Conv2D(6, 5, padding="same", activation="relu"), L.AveragePooling2D(2),
+        L.Conv2D(16, 5, activation="relu"), L.AveragePooling2D(2), L.Flatten(), L.Dense(10)]), x, y)
+    q = pyconv.quantize(model, x[:100])
+    want = q.predict(x[:40])
+    got = [None] * 4
+
+    def work(t):
+        got[t] = np.concatenate([q.predict(x[i:i + 1]) for r in range(5) for i in range(t, 40, 4)])
+
+    try:
+        pyconv.set_num_threads(2)
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        pyconv.set_num_threads(0)
+    for t in range(4):
+        np.testing.assert_array_equal(got[t], np.tile(want[t::4], (5, 1)))
 
 
 def test_predict_takes_any_array_form_to_the_same_bytes():
