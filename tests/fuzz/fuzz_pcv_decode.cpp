@@ -5,7 +5,8 @@
 // arguments, shapes against each layer's rules, tensors against parameters;
 // a quantized model's ops against the micro runtime's checks) must succeed
 // or throw FormatError too. A quantized model that loads also predicts a
-// sample of zeros.
+// sample of zeros, and runs a sample in bands of rows (quant/row_bands.h)
+// to the bytes it gives whole.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "io/model_file.h"
 #include "io/pcv_format.h"
 #include "io/pcv_layout.h"
+#include "micro/pcvm.h"
+#include "quant/row_bands.h"
 
 using namespace pyconv;
 using namespace pyconv::io;
@@ -34,6 +37,26 @@ bool small_enough(const QuantizedModel& q) {
             double(op.in_h) * op.in_w * op.in_c * (op.out_h == 1 && op.out_w == 1 ? op.out_c : 1);
   }
   return work <= double(1 << 24);
+}
+
+// The model's first layers in `count` bands of rows (quant/row_bands.h), then
+// the rest, with the reference kernels: the whole sample's bytes.
+void check_bands(const pcvm::Model& m, const std::vector<float>& x, int count) {
+  const RowBands b = split_rows(m, count);
+  if (!b.end) return;
+  std::vector<float> want(static_cast<size_t>(pcvm::output_size(m))), got(want.size());
+  std::vector<unsigned char> arena(pcvm::arena_bytes(m));
+  if (pcvm::run(m, x.data(), want.data(), arena.data(), arena.size()) != pcvm::kOk) __builtin_trap();
+  std::vector<int8_t> rows(static_cast<size_t>(b.output_bytes));
+  for (const RowBand& band : b.bands) {
+    std::vector<unsigned char> own(band.arena);
+    if (pcvm::run_ops(pcvm::Model{band.ops.data(), b.end}, 0, b.end, x.data() + band.input_offset,
+                      rows.data() + band.output_offset, own.data(), own.size()) != pcvm::kOk)
+      __builtin_trap();
+  }
+  if (pcvm::run_ops(m, b.end, m.op_count, rows.data(), got.data(), arena.data(), arena.size()) != pcvm::kOk ||
+      std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0)
+    __builtin_trap();
 }
 
 void decode_and_reencode(const uint8_t* data, size_t size, std::shared_ptr<const void> owner) {
@@ -55,6 +78,8 @@ void decode_and_reencode(const uint8_t* data, size_t size, std::shared_ptr<const
     std::vector<float> x(static_cast<size_t>(shape_numel(model.quantized->input_shape())), 0.f);
     std::vector<float> y(static_cast<size_t>(shape_numel(model.quantized->output_shape())));
     model.quantized->predict(x.data(), 1, y.data(), 1);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) * 0.1f;  // rows that differ
+    for (int count = 2; count <= 3; ++count) check_bands(model.quantized->ops(), x, count);
   }
 }
 
