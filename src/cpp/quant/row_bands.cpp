@@ -64,23 +64,6 @@ int bands_under(const pcvm::Model& m, int32_t end, int64_t rows, int64_t cap, st
   return bands;
 }
 
-}  // namespace
-
-int32_t banded_ops(const pcvm::Model& m) {
-  if (m.op_count < 2 || m.ops[0].type != pcvm::kQuantize) return 0;
-  int32_t k = 1;
-  bool conv = false;
-  for (; k < m.op_count && keeps_rows(m.ops[k].type); ++k) conv = conv || m.ops[k].type == pcvm::kQConv2D;
-  return conv ? k : 0;
-}
-
-int64_t banded_work(const pcvm::Model& m) {
-  const int32_t end = banded_ops(m);
-  return end ? band_of(m, end, 0, m.ops[end - 1].out_h, nullptr, nullptr) : 0;
-}
-
-namespace {
-
 // Ops [0, end) in at most `count` bands, the largest band's work as small as
 // it can be.
 RowBands split_at(const pcvm::Model& m, int32_t end, int count) {
@@ -119,12 +102,24 @@ RowBands split_at(const pcvm::Model& m, int32_t end, int count) {
 
 }  // namespace
 
+int32_t banded_ops(const pcvm::Model& m) {
+  if (m.op_count < 2 || m.ops[0].type != pcvm::kQuantize) return 0;
+  int32_t k = 1;
+  bool conv = false;
+  for (; k < m.op_count && keeps_rows(m.ops[k].type); ++k) conv = conv || m.ops[k].type == pcvm::kQConv2D;
+  return conv ? k : 0;
+}
+
+int64_t banded_work(const pcvm::Model& m) {
+  const int32_t end = banded_ops(m);
+  return end ? band_of(m, end, 0, m.ops[end - 1].out_h, nullptr, nullptr) : 0;
+}
+
 RowBands split_rows(const pcvm::Model& m, int count) {
-  // Where the bands end: the last op that keeps rows, or one before it (the
-  // ops after them then run whole) where that shortens the longest band
-  // more than those ops take. LeNet-5's bands end at its second
-  // convolution (10 rows: 5 and 5) rather than at the pooling after it (5
-  // rows: 3 and 2).
+  // Where the bands end: the last op that keeps rows, or an earlier one (the
+  // ops after it then run whole) where that shortens the longest band more
+  // than those ops take. LeNet-5's bands end at its second convolution (10
+  // rows: 5 and 5) rather than at the pooling after it (5 rows: 3 and 2).
   RowBands best;
   const int32_t most = count >= 2 ? banded_ops(m) : 0;
   int64_t best_time = 0, after = 0;  // after: the work of ops [end, most)
