@@ -122,11 +122,10 @@ RowBands split_rows(const pcvm::Model& m, int count) {
   // rows: 5 and 5) rather than at the pooling after it (5 rows: 3 and 2).
   RowBands best;
   const int32_t most = count >= 2 ? banded_ops(m) : 0;
+  int32_t first_conv = 1;  // the bands hold a convolution: they end after it
+  while (first_conv < most && m.ops[first_conv].type != pcvm::kQConv2D) ++first_conv;
   int64_t best_time = 0, after = 0;  // after: the work of ops [end, most)
-  for (int32_t end = most; end >= 2; after += work_of(m.ops[--end])) {
-    bool conv = false;
-    for (int32_t k = 1; k < end; ++k) conv = conv || m.ops[k].type == pcvm::kQConv2D;
-    if (!conv) break;
+  for (int32_t end = most; end > first_conv; after += work_of(m.ops[--end])) {
     RowBands b = split_at(m, end, count);
     if (!b.end) continue;
     int64_t longest = 0;
