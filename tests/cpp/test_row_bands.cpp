@@ -16,7 +16,7 @@
 #include "kernels/int8.h"
 #include "micro/pcvm.h"
 #include "quant/int8_kernels.h"
-#include "quant/row_bands.h"
+#include "core/row_bands.h"
 
 namespace {
 

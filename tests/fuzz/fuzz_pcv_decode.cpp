@@ -20,7 +20,7 @@
 #include "io/pcv_format.h"
 #include "io/pcv_layout.h"
 #include "micro/pcvm.h"
-#include "quant/row_bands.h"
+#include "core/row_bands.h"
 
 using namespace pyconv;
 using namespace pyconv::io;

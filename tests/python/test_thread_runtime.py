@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import pyconv
-from pyconv import applications
+from pyconv import applications, layers
 
 
 THREAD_VARIABLES = ("PYCONV_NUM_THREADS", "OMP_NUM_THREADS")
@@ -150,6 +150,33 @@ def test_inference_is_bit_identical_on_any_thread_count(name):
             for threads in (2, 3):
                 pyconv.set_num_threads(threads)
                 np.testing.assert_array_equal(model.predict_on_batch(x), one)
+    finally:
+        pyconv.set_num_threads(old)
+
+
+@pytest.mark.parametrize("pooling", ["AveragePooling2D", "MaxPooling2D"])
+def test_one_digit_in_bands_of_rows_gives_the_bytes_of_one_thread(pooling):
+    # Batch-1 inference on several threads runs LeNet-5's convolutions and
+    # poolings in bands of rows, each band on a thread (core/row_bands.h):
+    # the same sums in the same kernels, so the same bytes. (A max pooling
+    # after a ReLU convolution runs inside it instead, and bands stop there.)
+    pyconv.set_seed(5)
+    pool = getattr(layers, pooling)
+    model = pyconv.Sequential([
+        pyconv.Input((28, 28, 1)),
+        layers.Conv2D(6, 5, padding="same", activation="tanh"), pool(2),
+        layers.Conv2D(16, 5, activation="relu"), layers.Activation("swish"), pool(2),
+        layers.Flatten(), layers.Dense(120, activation="relu"), layers.Dense(10, activation="softmax")])
+    (x, _), _ = pyconv.datasets.mnist.load_sample(num_test=1)
+    digits = (x[:20, ..., None] / 255).astype(np.float32)
+    old = pyconv.get_num_threads()
+    try:
+        pyconv.set_num_threads(1)
+        one = [model.predict_on_batch(d[None]) for d in digits]
+        for threads in (2, 3, 4):
+            pyconv.set_num_threads(threads)
+            for d, expected in zip(digits, one):
+                np.testing.assert_array_equal(model.predict_on_batch(d[None]), expected)
     finally:
         pyconv.set_num_threads(old)
 

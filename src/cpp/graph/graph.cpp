@@ -140,6 +140,7 @@ void Graph::build(const std::vector<NodeSpec>& specs, const std::vector<int>& ou
   find_folds();
   find_pool_fusions();
   find_input_checker();
+  find_row_ops();
   profile_.resize(nodes_.size());
   plan_inference_buffers();
   plan_training_buffers();
@@ -288,6 +289,52 @@ void Graph::find_pool_fusions() {
     pool_role_[p] = kFoldedAway;
     pool_fusions_.push_back(f);
   }
+}
+
+void Graph::find_row_ops() {
+  row_ops_.clear();
+  if (!kRowBandsBuilt || input_shapes_.size() != 1 || input_shapes_[0].size() != 3) return;
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    const int before = static_cast<int>(k) - 1;  // -1: the model input
+    if (nodes_[k].inputs != std::vector<int>{before} ||
+        (k > 0 && sole_consumer(k - 1) != static_cast<int>(k)) || fold_role_[k] != kNoFold ||
+        pool_role_[k] != kNoFold || layer(k).regularizes_activity())
+      break;
+    pcvm::Op op;
+    if (!layer(k).row_op(&op)) break;
+    row_ops_.push_back(op);
+  }
+  const pcvm::Model m{row_ops_.data(), static_cast<int32_t>(row_ops_.size())};
+  row_work_ = banded_work(m);
+  row_ops_.resize(static_cast<size_t>(banded_ops(m)));
+}
+
+const RowBands* Graph::row_bands(int threads) const {
+  if (!kRowBandsBuilt || row_ops_.empty()) return nullptr;
+  return row_bands_.get({row_ops_.data(), static_cast<int32_t>(row_ops_.size())},
+                        threads_for(row_work_, threads));
+}
+
+void Graph::run_row_bands(const float* x, float* y, const RowBands& b) const {
+  const auto count = static_cast<int64_t>(b.bands.size());
+  parallel_for(static_cast<int>(count), count, [&](int64_t i) {
+    const RowBand& band = b.bands[static_cast<size_t>(i)];
+    // The band's rows between its layers: two buffers, taking turns.
+    int64_t most = 0;
+    for (int32_t k = 0; k + 1 < b.end; ++k) {
+      const pcvm::Op& op = band.ops[static_cast<size_t>(k)];
+      most = std::max(most, int64_t{op.out_h} * op.out_w * op.out_c);
+    }
+    thread_local Tensor t_rows;  // 64-byte aligned, as a slot is; kept: warm calls allocate nothing
+    if (t_rows.numel() < 2 * most) t_rows.resize({2 * most});
+    const float* in = x + band.input_offset;
+    for (int32_t k = 0; k < b.end; ++k) {
+      float* out = k + 1 == b.end ? y + band.output_offset / static_cast<int64_t>(sizeof(float))
+                                  : t_rows.data() + (k % 2) * most;
+      layer(static_cast<size_t>(k)).forward_rows(band.ops[static_cast<size_t>(k)], in, out);
+      in = out;
+    }
+  });
 }
 
 void Graph::find_input_checker() {
@@ -513,7 +560,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   const FlushDenormals flush;
   // A layer that checks the input as it reads it may write a caller's
   // output before it fails: only where that output is scratch.
-  const int checker = direct_outs && outputs == Outputs::Kept ? -1 : input_checker_;
+  int checker = direct_outs && outputs == Outputs::Kept ? -1 : input_checker_;
   check_inputs(xs, checker < 0);
   prepare(c);
   c.inputs_.clear();  // set again once this forward has succeeded
@@ -529,6 +576,14 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   // Inference's team is chosen by timing this context's calls (core/team_choice.h).
   if (!training) rc.threads = c.team_.pick(rc.threads, batch);
   const auto start = std::chrono::steady_clock::now();
+  // One sample on several threads: its first layers in bands of rows (not
+  // while profiling, which times layer by layer).
+  const RowBands* bands =
+      fold && batch == 1 && !augment_key && !profile_.on() ? row_bands(rc.threads) : nullptr;
+  if (bands && checker >= 0) {  // the layer that would check the input runs in bands
+    require_finite_input(xs[0]->data(), xs[0]->numel(), 1);
+    checker = -1;
+  }
   // Slots grow only here, before any output or gradient views them.
   if (buffers == Buffers::Training)
     grow_slots(c.train_slots_, train_slot_values_, batch, "a training buffer");
@@ -546,10 +601,30 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     for (size_t k = 0; k < j; ++k) apart = apart && !overlaps(o, *direct_outs[k]);
     if (apart) to = o.data();
   }
+  // Node d's output, set up for a node to write it.
+  auto output_of = [&](size_t d) -> Tensor& {
+    ExecContext::NodeRun& target = c.nodes_[d];
+    target.out_shape[0] = batch;
+    if (fold) {
+      float* to = c.direct_out_[d] ? c.direct_out_[d] : c.slots_[infer_slot_[d]].data();
+      target.out.view_of(to, target.out_shape);
+    } else if (buffers == Buffers::Training) {
+      target.out.view_of(c.train_slots_[train_slot_[d]].data(), target.out_shape);
+    } else {
+      if (target.out.is_view()) target.out = Tensor();  // a slot another run shares
+      target.out.resize(target.out_shape);
+    }
+    return target.out;
+  };
+  size_t first = 0;  // the first node to run one by one
+  if (bands) {
+    first = static_cast<size_t>(bands->end);
+    run_row_bands(xs[0]->data(), output_of(first - 1).data(), *bands);
+  }
   // The pool fusions run in training and in (folded) inference, as their
   // buffers are planned; Own keeps every output.
   const bool pool_fused = buffers != Buffers::Own;
-  for (size_t k = 0; k < nodes_.size(); ++k) {
+  for (size_t k = first; k < nodes_.size(); ++k) {
     const Node& node = nodes_[k];
     const int role = fold ? fold_role_[k] : kNoFold;
     const int pool_role = pool_fused ? pool_role_[k] : kNoFold;
@@ -568,16 +643,7 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
                      : pool_role >= 0 ? pool_fusions_[pool_role].pool_node
                                       : k;
     ExecContext::NodeRun& target = c.nodes_[d];
-    target.out_shape[0] = batch;
-    if (fold) {
-      float* to = c.direct_out_[d] ? c.direct_out_[d] : c.slots_[infer_slot_[d]].data();
-      target.out.view_of(to, target.out_shape);
-    } else if (buffers == Buffers::Training) {
-      target.out.view_of(c.train_slots_[train_slot_[d]].data(), target.out_shape);
-    } else {
-      if (target.out.is_view()) target.out = Tensor();  // a slot another run shares
-      target.out.resize(target.out_shape);
-    }
+    output_of(d);
     {
       const Profile::Timer time(profile_, k, Profile::Forward);  // a fold's time is its layer's
       if (kBatchNormBuilt && role >= 0)  // (constant: no fold without the layer)

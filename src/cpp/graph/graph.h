@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/row_bands.h"
 #include "core/shared_mutex.h"
 #include "core/team_choice.h"
 #include "graph/attrs.h"
@@ -215,6 +216,10 @@ class Graph {
   // before them: (layer node, pooling node) each.
   std::vector<std::array<size_t, 2>> pool_fusions() const;
 
+  // The bands of rows that batch-1 inference on `threads` threads runs its
+  // first nodes in (find_row_ops), or null where it runs none.
+  const RowBands* row_bands(int threads) const;
+
   // Bytes held by the training context and the pooled inference contexts.
   size_t held_bytes() const;
 
@@ -335,6 +340,15 @@ class Graph {
   // first node, if it reads the only input and its layer can
   // (Layer::checks_input_while_reading); else -1, and check_inputs scans.
   void find_input_checker();
+  // The first nodes, as far as they form a chain from the model input that
+  // keeps an image's rows (Layer::row_op), with a convolution among them:
+  // batch-1 inference on several threads runs them in bands of rows
+  // (core/row_bands.h), each band on one thread, and the nodes after them
+  // as usual. None in a fold or a pool fusion, or with an activity penalty.
+  void find_row_ops();
+  // Band by band on threads at once: x the model input, y the output of
+  // the last banded node (b.end - 1).
+  void run_row_bands(const float* x, float* y, const RowBands& b) const;
   // Which node outputs of a folded inference run may share a buffer: a
   // node's output goes to a slot freed when every reader of an earlier
   // output in it has run (model outputs keep theirs).
@@ -356,6 +370,9 @@ class Graph {
   std::vector<PoolFusion> pool_fusions_;
   std::vector<int> pool_role_;  // per node: the pool fusion it starts, kFoldedAway or kNoFold
   int input_checker_ = -1;
+  std::vector<pcvm::Op> row_ops_;  // find_row_ops: nodes [0, size) keep rows
+  int64_t row_work_ = 0;            // their multiply-adds for one sample, about
+  RowBandsCache row_bands_;
   std::vector<int> infer_slot_;       // per node: its inference slot (-1: not written)
   std::vector<int64_t> slot_values_;  // per slot: the most values per sample it holds
   // Per node k: train_slot_[k] its output's training slot, train_slot_[n + k]

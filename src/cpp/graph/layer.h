@@ -11,6 +11,7 @@
 #include "graph/attrs.h"
 #include "graph/constraints.h"
 #include "kernels/pool.h"
+#include "micro/pcvm.h"
 #include "ops/activation.h"
 
 namespace pyconv {
@@ -104,6 +105,17 @@ class Layer {
   // model alone, so backward may write the params' grads.
   virtual void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
                         const std::vector<Tensor*>& din, const RunContext& ctx) = 0;
+
+  // Bands of rows (core/row_bands.h): a layer that keeps an image's rows (a
+  // convolution, a pooling, an activation) describes itself as a pcvm op
+  // (its type, shapes and window) and returns true. forward_rows then runs
+  // it on one sample's band on the calling thread: `band` is that op cropped
+  // to the band's rows, x and y the band's input and output rows. It gives
+  // the values forward gives on those rows, bit for bit.
+  virtual bool row_op(pcvm::Op* op) const { (void)op; return false; }
+  virtual void forward_rows(const pcvm::Op& band, const float* x, float* y) const {
+    (void)band, (void)x, (void)y;
+  }
 
   // The layer as one that can run the MaxPooling2D after it inside its own
   // forward and backward (Graph's pool fusions), or null.

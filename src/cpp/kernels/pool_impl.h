@@ -219,51 +219,16 @@ inline bool tiles_exactly(const PoolGeometry& g) {
   return g.PT == 0 && g.PL == 0 && g.SH == g.KH && g.SW == g.KW && g.OH * g.KH <= g.H &&
          g.OW * g.KW <= g.W;
 }
+// The same along each row, and rows a window's height apart: output rows
+// whose windows lie inside the input's rows sum KH whole input rows.
+inline bool rows_tile(const PoolGeometry& g) {
+  return g.PL == 0 && g.SW == g.KW && g.OW * g.KW <= g.W && g.SH == g.KH;
+}
 }  // namespace
 
 void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads) {
-  if (tiles_exactly(g)) {
-    threads = threads_for(g.N * g.H * g.W * g.C, threads);
-    const int64_t row = g.W * g.C, span = g.OW * g.KW * g.C;
-    const float inv = 1.f / static_cast<float>(g.KH * g.KW);
-    // Output row r of the batch; s holds span floats of row sums.
-    auto pool_row = [&](int64_t r, float* s) {
-      const float* src = x + ((r / g.OH) * g.H + (r % g.OH) * g.KH) * row;
-#pragma omp simd
-      for (int64_t k = 0; k < span; ++k) s[k] = src[k];
-      for (int64_t i = 1; i < g.KH; ++i)
-#pragma omp simd
-        for (int64_t k = 0; k < span; ++k) s[k] += src[i * row + k];
-      float* out = y + r * g.OW * g.C;
-      if (g.KW == 2) {  // the common 2x2 pool: one pass over the row
-        pair_means(s, g.OW, g.C, inv, out);
-        return;
-      }
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const float* win = s + ow * g.KW * g.C;
-        for (int64_t c = 0; c < g.C; ++c) {
-          float v = win[c];
-          for (int64_t j = 1; j < g.KW; ++j) v += win[j * g.C + c];
-          out[ow * g.C + c] = v * inv;
-        }
-      }
-    };
-    // Row sums on the stack when they fit: inference allocates nothing.
-    constexpr int64_t kStackSpan = 2048;
-    auto pool_rows = [&](int64_t r0, int64_t r1) {
-      float stack[kStackSpan];
-      std::vector<float> heap;
-      float* s = stack;
-      if (span > kStackSpan) heap.resize(static_cast<size_t>(span)), s = heap.data();
-      for (int64_t r = r0; r < r1; ++r) pool_row(r, s);
-    };
-    const int64_t rows = g.N * g.OH;
-    parallel_for(threads, threads, [&](int64_t t) {
-      pool_rows(rows * t / threads, rows * (t + 1) / threads);
-    });
-    return;
-  }
-  for_each_window(g, threads, [&](int64_t in, int64_t out, const Window& w) {
+  // A window's mean in window order (ih, then iw), over its in-bounds part.
+  auto window_mean = [&](int64_t in, int64_t out, const Window& w) {
     const float* xs = x + in;
     float* yo = y + out;
 #pragma omp simd
@@ -277,6 +242,57 @@ void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads)
     const float inv = 1.f / static_cast<float>((w.h1 - w.h0) * (w.w1 - w.w0));
 #pragma omp simd
     for (int64_t c = 0; c < g.C; ++c) yo[c] *= inv;
+  };
+  if (!rows_tile(g)) {
+    for_each_window(g, threads, window_mean);
+    return;
+  }
+  threads = threads_for(g.N * g.H * g.W * g.C, threads);
+  const int64_t row = g.W * g.C, span = g.OW * g.KW * g.C;
+  const float inv = 1.f / static_cast<float>(g.KH * g.KW);
+  // Output row r of the batch; s holds span floats of row sums. A row whose
+  // windows reach into padding (above or below the input) goes window by
+  // window: whether a row does depends on that row alone, so a band of rows
+  // (core/row_bands.h) gets each row's values as the whole input does.
+  auto pool_row = [&](int64_t r, float* s) {
+    const int64_t n = r / g.OH, oh = r % g.OH, top = oh * g.SH - g.PT;
+    if (top < 0 || top + g.KH > g.H) {
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        window_mean(n * g.H * row, (r * g.OW + ow) * g.C, window(g, oh, ow));
+      return;
+    }
+    const float* src = x + (n * g.H + top) * row;
+#pragma omp simd
+    for (int64_t k = 0; k < span; ++k) s[k] = src[k];
+    for (int64_t i = 1; i < g.KH; ++i)
+#pragma omp simd
+      for (int64_t k = 0; k < span; ++k) s[k] += src[i * row + k];
+    float* out = y + r * g.OW * g.C;
+    if (g.KW == 2) {  // the common 2x2 pool: one pass over the row
+      pair_means(s, g.OW, g.C, inv, out);
+      return;
+    }
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const float* win = s + ow * g.KW * g.C;
+      for (int64_t c = 0; c < g.C; ++c) {
+        float v = win[c];
+        for (int64_t j = 1; j < g.KW; ++j) v += win[j * g.C + c];
+        out[ow * g.C + c] = v * inv;
+      }
+    }
+  };
+  // Row sums on the stack when they fit: inference allocates nothing.
+  constexpr int64_t kStackSpan = 2048;
+  auto pool_rows = [&](int64_t r0, int64_t r1) {
+    float stack[kStackSpan];
+    std::vector<float> heap;
+    float* s = stack;
+    if (span > kStackSpan) heap.resize(static_cast<size_t>(span)), s = heap.data();
+    for (int64_t r = r0; r < r1; ++r) pool_row(r, s);
+  };
+  const int64_t rows = g.N * g.OH;
+  parallel_for(threads, threads, [&](int64_t t) {
+    pool_rows(rows * t / threads, rows * (t + 1) / threads);
   });
 }
 

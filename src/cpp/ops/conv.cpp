@@ -220,7 +220,14 @@ void conv_forward_batch(const ConvGeometry& g, int64_t N, const float* x, const 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                     const Tensor* bias, Activation act, Tensor& y, int threads,
                     WeightCache* cache, uint64_t kernel_version) {
-  const int64_t N = x.dim(0), P = g.out_pixels(), K = g.col_width();
+  conv2d_forward(g, x.dim(0), x.data(), kernel, bias, act, y.data(), threads, cache,
+                 kernel_version);
+}
+
+void conv2d_forward(const ConvGeometry& g, int64_t N, const float* x, const Tensor& kernel,
+                    const Tensor* bias, Activation act, float* y, int threads,
+                    WeightCache* cache, uint64_t kernel_version) {
+  const int64_t P = g.out_pixels(), K = g.col_width();
   const ConvPath path = choose_path(g);
   // The GEMM paths apply bias and ReLU while storing their output (the
   // pointwise GEMM any element-wise activation, on each block it finishes);
@@ -243,34 +250,32 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& kernel
   const std::shared_ptr<const Tensor> prepared =
       prepared_kernel(g, kernel.data(), cache, kernel_version);
   if (path == ConvPath::General) {
-    conv_forward_batch(g, N, x.data(), kernel.data(), prepared.get(), b, relu, y.data(), threads,
-                       post);
+    conv_forward_batch(g, N, x, kernel.data(), prepared.get(), b, relu, y, threads, post);
   } else if (path == ConvPath::Pointwise) {  // one GEMM over every sample's pixels
     kernels::GemmExtras ex;
     ex.packed_b = prepared ? prepared->data() : nullptr;
     ex.bias = b;
     fuse_into_gemm(act, ex);  // in_stores: act is element-wise or linear
-    kt.sgemm(false, false, N * P, g.F, K, 1.f, x.data(), K, kernel.data(), g.F, 0.f, y.data(),
-             g.F, threads, &ex);
+    kt.sgemm(false, false, N * P, g.F, K, 1.f, x, K, kernel.data(), g.F, 0.f, y, g.F, threads,
+             &ex);
   } else {
     const int split = threads_for(N * P * K * g.F, threads);
     const int64_t in_size = g.H * g.W * g.C, out_size = P * g.F;
     parallel_for(split, N, [&](int64_t n) {  // claimed one by one: a slowed core takes fewer
-      float* out = y.data() + n * out_size;
-      kt.depthwise_forward(g, x.data() + n * in_size, kernel.data(), b, out);
+      float* out = y + n * out_size;
+      kt.depthwise_forward(g, x + n * in_size, kernel.data(), b, out);
       if (post != Activation::Linear) kt.activation_forward_f32(post, out, out, out_size);
     }, /*dynamic=*/true);
   }
-  if (!fused) {
-    const int64_t cols = y.dim(-1);
-    activation_forward(act, y.data(), y.numel() / cols, cols, threads);
-  }
+  if (!fused) activation_forward(act, y, N * P, g.F, threads);
 }
 
 void conv2d_prepare(const ConvGeometry& g, const Tensor& kernel, WeightCache& cache,
                     uint64_t kernel_version) {
   prepared_kernel(g, kernel.data(), &cache, kernel_version);
 }
+
+bool conv2d_keeps_rows(const ConvGeometry& g) { return !use_winograd(g); }
 
 namespace {
 

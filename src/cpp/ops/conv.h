@@ -50,6 +50,15 @@ struct ConvWorkspace {
 void conv2d_forward(const kernels::ConvGeometry& g, const Tensor& x, const Tensor& kernel,
                     const Tensor* bias, Activation act, Tensor& y, int threads,
                     WeightCache* cache = nullptr, uint64_t kernel_version = 0);
+// The same on N samples in raw memory (a band of one sample's rows: a
+// cropped geometry, core/row_bands.h).
+void conv2d_forward(const kernels::ConvGeometry& g, int64_t N, const float* x,
+                    const Tensor& kernel, const Tensor* bias, Activation act, float* y,
+                    int threads, WeightCache* cache = nullptr, uint64_t kernel_version = 0);
+// Whether a convolution's output rows can be computed band by band, each
+// band's values those of the whole (not Winograd's, whose values depend on
+// where a row falls in its tile).
+bool conv2d_keeps_rows(const kernels::ConvGeometry& g);
 // Builds what conv2d_forward would keep in cache, so the first call after a
 // model load is not slower than the next.
 void conv2d_prepare(const kernels::ConvGeometry& g, const Tensor& kernel, WeightCache& cache,

@@ -63,4 +63,12 @@ void avgpool2d_backward(kernels::PoolGeometry g, const Tensor& dy, Tensor& dx, i
   kernels::active().avgpool2d_backward_f32(g, dy.data(), dx.data(), threads);
 }
 
+void pool2d_forward_sample(kernels::PoolGeometry g, bool max, const float* x, float* y) {
+  g.N = 1;
+  if (max)
+    kernels::active().maxpool2d_f32(g, x, y, nullptr, 1);
+  else
+    kernels::active().avgpool2d_f32(g, x, y, 1);
+}
+
 }  // namespace pyconv::ops

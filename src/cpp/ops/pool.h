@@ -28,5 +28,8 @@ void maxpool2d_backward(kernels::PoolGeometry g, const Tensor& dy,
                         const std::vector<int32_t>& argmax, Tensor& dx, int threads);
 void avgpool2d_forward(kernels::PoolGeometry g, const Tensor& x, Tensor& y, int threads);
 void avgpool2d_backward(kernels::PoolGeometry g, const Tensor& dy, Tensor& dx, int threads);
+// One sample's max (or average) pooling in raw memory, on the calling thread
+// (a band of its rows: a cropped geometry, core/row_bands.h).
+void pool2d_forward_sample(kernels::PoolGeometry g, bool max, const float* x, float* y);
 
 }  // namespace pyconv::ops

@@ -289,7 +289,7 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
     const int team = timing ? team_.pick(threads, 1) : threads;
     const auto start = std::chrono::steady_clock::now();
     const OpThreads team_limit(team);
-    if (const RowBands* b = team > 1 ? bands_for(team) : nullptr)
+    if (const RowBands* b = bands_.get(model_, threads_for(banded_work_, team)))
       predict_in_bands(x, y, *b);
     else
       pcvm::run_ops_sized(model_, 0, model_.op_count, x, y, thread_arena(arena), arena, kernels_);
@@ -301,14 +301,6 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
   for_each_sample(n, in * 64, threads, arena, [&](int64_t i, void* base) {
     pcvm::run_ops_sized(model_, 0, model_.op_count, x + i * in, y + i * out, base, arena, kernels_);
   });
-}
-
-const RowBands* QuantizedModel::bands_for(int threads) const {
-  const int count = threads_for(banded_work_, threads);
-  std::lock_guard<std::mutex> lock(bands_mutex_);
-  if (static_cast<int>(bands_.size()) <= count) bands_.resize(static_cast<size_t>(count) + 1);
-  if (!bands_[count]) bands_[count] = std::make_unique<RowBands>(split_rows(model_, count));
-  return bands_[count]->end ? bands_[count].get() : nullptr;
 }
 
 // One sample: its first layers' bands of rows on threads at once, each in

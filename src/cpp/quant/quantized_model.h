@@ -17,7 +17,7 @@
 #include "io/pcv_format.h"
 #include "micro/pcvm.h"
 #include "quant/int8_kernels.h"
-#include "quant/row_bands.h"
+#include "core/row_bands.h"
 
 #ifndef PYCONV_INT8
 #define PYCONV_INT8 1  // -DPYCONV_INT8=OFF: a runtime for float models only
@@ -56,10 +56,6 @@ class QuantizedModel {
   std::vector<pcvm::Op> ops_;
   void predict_in_groups(const float* x, int64_t n, float* y, int threads) const;
   void predict_in_bands(const float* x, float* y, const RowBands& b) const;
-  // The bands of rows one sample's first layers split into for `threads`
-  // threads (quant/row_bands.h), made at the first call that asks; null
-  // where they would not pay.
-  const RowBands* bands_for(int threads) const;
 
   std::vector<std::unique_ptr<PackedInt8>> packed_;  // what ops_[k].packed points to
   // The first run of dense ops [dense_first_, dense_end_) (reshapes between
@@ -72,8 +68,7 @@ class QuantizedModel {
   Shape input_shape_, output_shape_;
   size_t arena_ = 0;  // pcvm::arena_bytes(model_)
   int64_t banded_work_ = 0;  // of one sample's first ops that keep rows (row_bands.h)
-  mutable std::mutex bands_mutex_;
-  mutable std::vector<std::unique_ptr<RowBands>> bands_;  // [threads], made on demand
+  RowBandsCache bands_;  // per band count (threads_for(banded_work_, threads))
   // Batch-1 calls time themselves and keep the faster of all threads and
   // one (core/team_choice.h), one call at a time: a call that finds another
   // in flight takes all threads, untimed.

@@ -10,6 +10,7 @@
 #include "core/threads.h"
 #include "graph/layer.h"
 #include "graph/layers/broadcast.h"
+#include "graph/layers/row_op.h"
 
 namespace pyconv {
 
@@ -23,7 +24,21 @@ class ActivationLayer : public Layer {
     activation_ = ops::parse_activation(a.get_string("activation", "linear"), who());
   }
 
-  Shape build(const std::vector<Shape>& inputs, Rng*) override { return inputs[0]; }
+  Shape build(const std::vector<Shape>& inputs, Rng*) override {
+    shape_ = inputs[0];
+    return inputs[0];
+  }
+
+  // On an image's pixels: the activation (a softmax across each pixel's channels).
+  bool row_op(pcvm::Op* op) const override {
+    const Shape& s = shape_;
+    return s.size() == 3 && describe_rows(pcvm::kActivation, {s[0], s[1], s[2], s[0], s[1], s[2]}, op);
+  }
+
+  void forward_rows(const pcvm::Op& band, const float* x, float* y) const override {
+    ops::activation_forward(output_activation(), x, y, int64_t{band.out_h} * band.out_w,
+                            band.out_c, 1);
+  }
 
   // The input stays in the graph for backward, so swish and gelu read it
   // there rather than from a copy (as a layer with a fused activation must).
@@ -50,6 +65,9 @@ class ActivationLayer : public Layer {
     ops::activation_backward(output_activation(), out.data(), dout.data(), din[0]->data(),
                              out.numel() / cols, cols, ctx.threads, in[0]->data());
   }
+
+ private:
+  Shape shape_;  // per sample
 };
 
 // y = x for x > 0, else slope(x) (LeakyReLU: a * x; ELU: a * (e^x - 1)).

@@ -9,6 +9,9 @@
 #ifndef PYCONV_WINOGRAD
 #define PYCONV_WINOGRAD 1  // -DPYCONV_WINOGRAD=OFF leaves Winograd convolution out
 #endif
+#ifndef PYCONV_ROW_BANDS
+#define PYCONV_ROW_BANDS 1  // -DPYCONV_ROW_BANDS=OFF leaves float inference's bands of rows out
+#endif
 
 namespace pyconv {
 
@@ -30,6 +33,9 @@ inline constexpr bool kConvBuilt = layer_built("Conv2D") || layer_built("Depthwi
                                    layer_built("SeparableConv2D") || layer_built("Conv1D") ||
                                    layer_built("Conv2DTranspose");
 inline constexpr bool kWinogradBuilt = PYCONV_WINOGRAD && kConvBuilt;
+// Batch-1 float inference runs its first convolutions and poolings in bands
+// of rows on several threads (Graph::find_row_ops): speed only.
+inline constexpr bool kRowBandsBuilt = PYCONV_ROW_BANDS && kConvBuilt;
 // Inference folds BatchNormalization into the layer before it.
 inline constexpr bool kBatchNormBuilt = layer_built("BatchNormalization");
 

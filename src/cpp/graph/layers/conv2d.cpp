@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "graph/layer.h"
 #include "graph/layers/conv_args.h"
+#include "graph/layers/row_op.h"
 #include "ops/conv.h"
 #include "ops/conv_pool.h"
 
@@ -48,6 +49,25 @@ class Conv2DLayer : public Layer, public MaxPoolFusable {
                         fuse ? act : ops::Activation::Linear, out, ctx.threads,
                         ctx.training ? nullptr : &kernel_cache_, params_[0].version);
     if (!fuse) apply_activation(out, ctx);
+  }
+
+  bool row_op(pcvm::Op* op) const override {
+    const kernels::ConvGeometry& g = geom_;
+    return ops::conv2d_keeps_rows(g) &&
+           describe_rows(pcvm::kConv2D, {g.H, g.W, g.C, g.OH, g.OW, g.F, g.KH, g.KW, g.SH, g.SW,
+                                         g.DH, g.DW, g.PT, g.PL, g.groups}, op);
+  }
+
+  // As forward's inference, on a band's rows.
+  void forward_rows(const pcvm::Op& band, const float* x, float* y) const override {
+    kernels::ConvGeometry g = geom_;
+    g.H = band.in_h, g.OH = band.out_h, g.PT = band.pad_top;
+    const ops::Activation act = output_activation();
+    const bool fuse = !ops::needs_input(act);
+    ops::conv2d_forward(g, 1, x, params_[0].value, use_bias_ ? &params_[1].value : nullptr,
+                        fuse ? act : ops::Activation::Linear, y, 1, &kernel_cache_,
+                        params_[0].version);
+    if (!fuse) ops::activation_forward(act, y, g.out_pixels(), g.F, 1);
   }
 
   // With any activation whose derivative follows from its output (the

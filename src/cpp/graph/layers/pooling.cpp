@@ -6,6 +6,7 @@
 #include "core/threads.h"
 #include "graph/layer.h"
 #include "graph/layers/pool_args.h"
+#include "graph/layers/row_op.h"
 #include "ops/pool.h"
 
 namespace pyconv {
@@ -40,6 +41,19 @@ class Pool2DLayer : public Layer {
     ArgmaxState& s = state_of<ArgmaxState>(ctx);
     s.valid = ctx.training;
     ops::maxpool2d_forward(geom_, *in[0], out, ctx.training ? &s.argmax : nullptr, ctx.threads);
+  }
+
+  bool row_op(pcvm::Op* op) const override {
+    const kernels::PoolGeometry& g = geom_;
+    return describe_rows(max_ ? pcvm::kMaxPool2D : pcvm::kAvgPool2D,
+                         {g.H, g.W, g.C, g.OH, g.OW, g.C, g.KH, g.KW, g.SH, g.SW, 1, 1, g.PT, g.PL},
+                         op);
+  }
+
+  void forward_rows(const pcvm::Op& band, const float* x, float* y) const override {
+    kernels::PoolGeometry g = geom_;
+    g.H = band.in_h, g.OH = band.out_h, g.PT = band.pad_top;
+    ops::pool2d_forward_sample(g, max_, x, y);
   }
 
   void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,

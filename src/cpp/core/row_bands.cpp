@@ -1,4 +1,4 @@
-#include "quant/row_bands.h"
+#include "core/row_bands.h"
 
 #include <algorithm>
 
@@ -6,8 +6,21 @@ namespace pyconv {
 
 namespace {
 
-bool is_window_op(uint8_t t) { return t == pcvm::kQConv2D || t == pcvm::kQMaxPool2D || t == pcvm::kQAvgPool2D; }
-bool keeps_rows(uint8_t t) { return is_window_op(t) || t == pcvm::kQLookup; }
+bool is_conv(uint8_t t) { return t == pcvm::kQConv2D || t == pcvm::kConv2D; }
+bool is_window_op(uint8_t t) {
+  return is_conv(t) || t == pcvm::kQMaxPool2D || t == pcvm::kQAvgPool2D || t == pcvm::kMaxPool2D ||
+         t == pcvm::kAvgPool2D;
+}
+// (An activation runs pixel by pixel: a softmax across a pixel's channels.)
+bool keeps_rows(uint8_t t) {
+  return is_window_op(t) || t == pcvm::kQuantize || t == pcvm::kQLookup || t == pcvm::kActivation;
+}
+// Bytes of an element of the op's output.
+int64_t output_element_bytes(uint8_t t) {
+  const bool int8 = t == pcvm::kQuantize || t == pcvm::kQConv2D || t == pcvm::kQMaxPool2D ||
+                    t == pcvm::kQAvgPool2D || t == pcvm::kQLookup;
+  return int8 ? 1 : 4;
+}
 
 // op cropped to its output rows [o0, o1); [*i0, *i1): the input rows they read.
 pcvm::Op crop(const pcvm::Op& op, int64_t o0, int64_t o1, int64_t* i0, int64_t* i1) {
@@ -30,7 +43,7 @@ pcvm::Op crop(const pcvm::Op& op, int64_t o0, int64_t o1, int64_t* i0, int64_t* 
 // a value moved by the other ops.
 int64_t work_of(const pcvm::Op& op) {
   const int64_t out = int64_t{op.out_h} * op.out_w * op.out_c;
-  if (op.type == pcvm::kQConv2D) return out * op.kh * op.kw * (op.in_c / op.groups);
+  if (is_conv(op.type)) return out * op.kh * op.kw * (op.in_c / op.groups);
   if (is_window_op(op.type)) return out * op.kh * op.kw;
   return 4 * out;
 }
@@ -84,7 +97,7 @@ RowBands split_at(const pcvm::Model& m, int32_t end, int count) {
   std::vector<int64_t> starts;
   if (bands_under(m, end, rows, lo, &starts) < 2) return b;
   const pcvm::Op& first = m.ops[0];
-  const int64_t row_bytes = int64_t{last.out_w} * last.out_c;
+  const int64_t row_bytes = int64_t{last.out_w} * last.out_c * output_element_bytes(last.type);
   for (size_t i = 0; i + 1 < starts.size(); ++i) {
     RowBand band;
     band.ops.resize(static_cast<size_t>(end));
@@ -103,10 +116,9 @@ RowBands split_at(const pcvm::Model& m, int32_t end, int count) {
 }  // namespace
 
 int32_t banded_ops(const pcvm::Model& m) {
-  if (m.op_count < 2 || m.ops[0].type != pcvm::kQuantize) return 0;
-  int32_t k = 1;
+  int32_t k = 0;
   bool conv = false;
-  for (; k < m.op_count && keeps_rows(m.ops[k].type); ++k) conv = conv || m.ops[k].type == pcvm::kQConv2D;
+  for (; k < m.op_count && keeps_rows(m.ops[k].type); ++k) conv = conv || is_conv(m.ops[k].type);
   return conv ? k : 0;
 }
 
@@ -122,8 +134,8 @@ RowBands split_rows(const pcvm::Model& m, int count) {
   // rows: 5 and 5) rather than at the pooling after it (5 rows: 3 and 2).
   RowBands best;
   const int32_t most = count >= 2 ? banded_ops(m) : 0;
-  int32_t first_conv = 1;  // the bands hold a convolution: they end after it
-  while (first_conv < most && m.ops[first_conv].type != pcvm::kQConv2D) ++first_conv;
+  int32_t first_conv = 0;  // the bands hold a convolution: they end after it
+  while (first_conv < most && !is_conv(m.ops[first_conv].type)) ++first_conv;
   int64_t best_time = 0, after = 0;  // after: the work of ops [end, most)
   for (int32_t end = most; end > first_conv; after += work_of(m.ops[--end])) {
     RowBands b = split_at(m, end, count);
@@ -133,6 +145,14 @@ RowBands split_rows(const pcvm::Model& m, int count) {
     if (!best.end || longest + after < best_time) best = std::move(b), best_time = longest + after;
   }
   return best;
+}
+
+const RowBands* RowBandsCache::get(const pcvm::Model& m, int count) const {
+  if (count < 2) return nullptr;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (static_cast<int>(bands_.size()) <= count) bands_.resize(static_cast<size_t>(count) + 1);
+  if (!bands_[count]) bands_[count] = std::make_unique<RowBands>(split_rows(m, count));
+  return bands_[count]->end ? bands_[count].get() : nullptr;
 }
 
 }  // namespace pyconv
