@@ -578,8 +578,9 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   const auto start = std::chrono::steady_clock::now();
   // One sample on several threads: its first layers in bands of rows (not
   // while profiling, which times layer by layer).
-  const RowBands* bands =
-      fold && batch == 1 && !augment_key && !profile_.on() ? row_bands(rc.threads) : nullptr;
+  const RowBands* bands = kRowBandsBuilt && fold && batch == 1 && !augment_key && !profile_.on()
+                              ? row_bands(rc.threads)
+                              : nullptr;
   if (bands && checker >= 0) {  // the layer that would check the input runs in bands
     require_finite_input(xs[0]->data(), xs[0]->numel(), 1);
     checker = -1;
@@ -617,9 +618,12 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
     return target.out;
   };
   size_t first = 0;  // the first node to run one by one
-  if (bands) {
+  auto after_start = start;
+  if (kRowBandsBuilt && bands) {
     first = static_cast<size_t>(bands->end);
     run_row_bands(xs[0]->data(), output_of(first - 1).data(), *bands);
+    rc.threads = c.after_bands_.pick(rc.threads, batch);
+    after_start = std::chrono::steady_clock::now();
   }
   // The pool fusions run in training and in (folded) inference, as their
   // buffers are planned; Own keeps every output.
@@ -661,9 +665,13 @@ void Graph::run_forward(const Batch& xs, bool training, ExecContext& c, Buffers 
   c.inputs_ = xs;
   c.training_ = training;
   c.step_ = rc.step;  // the key this forward's random draws took (backward replays them)
-  if (!training)
-    c.team_.record(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now() - start).count());
+  if (!training) {
+    const auto end = std::chrono::steady_clock::now();
+    if (bands)
+      c.after_bands_.record(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(end - after_start).count());
+    c.team_.record(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+  }
 }
 
 namespace {

@@ -97,6 +97,10 @@ class ExecContext {
   bool training_ = false;
   uint64_t step_ = 0;
   TeamChoice team_;  // inference's threads: all, or one where that is faster
+  // The same for the nodes after a batch-1 call's bands of rows, timed apart:
+  // small layers (a dense layer's 48k multiply-adds) may gain from a second
+  // thread while hand-overs between the cores are fast, and lose when slow.
+  TeamChoice after_bands_;
 };
 
 class Graph {

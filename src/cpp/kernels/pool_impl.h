@@ -226,25 +226,30 @@ inline bool rows_tile(const PoolGeometry& g) {
 }
 }  // namespace
 
+namespace {
+// One window's mean over its in-bounds part, summed in window order (ih,
+// then iw); xs is its sample's input. (Not inlined: both paths below call it.)
+[[gnu::noinline]] void window_mean(const PoolGeometry& g, const float* xs, float* yo,
+                                   const Window& w) {
+#pragma omp simd
+  for (int64_t c = 0; c < g.C; ++c) yo[c] = 0.f;
+  for (int64_t ih = w.h0; ih < w.h1; ++ih)
+    for (int64_t iw = w.w0; iw < w.w1; ++iw) {
+      const float* xi = xs + (ih * g.W + iw) * g.C;
+#pragma omp simd
+      for (int64_t c = 0; c < g.C; ++c) yo[c] += xi[c];
+    }
+  const float inv = 1.f / static_cast<float>((w.h1 - w.h0) * (w.w1 - w.w0));
+#pragma omp simd
+  for (int64_t c = 0; c < g.C; ++c) yo[c] *= inv;
+}
+}  // namespace
+
 void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads) {
-  // A window's mean in window order (ih, then iw), over its in-bounds part.
-  auto window_mean = [&](int64_t in, int64_t out, const Window& w) {
-    const float* xs = x + in;
-    float* yo = y + out;
-#pragma omp simd
-    for (int64_t c = 0; c < g.C; ++c) yo[c] = 0.f;
-    for (int64_t ih = w.h0; ih < w.h1; ++ih)
-      for (int64_t iw = w.w0; iw < w.w1; ++iw) {
-        const float* xi = xs + (ih * g.W + iw) * g.C;
-#pragma omp simd
-        for (int64_t c = 0; c < g.C; ++c) yo[c] += xi[c];
-      }
-    const float inv = 1.f / static_cast<float>((w.h1 - w.h0) * (w.w1 - w.w0));
-#pragma omp simd
-    for (int64_t c = 0; c < g.C; ++c) yo[c] *= inv;
-  };
   if (!rows_tile(g)) {
-    for_each_window(g, threads, window_mean);
+    for_each_window(g, threads, [&](int64_t in, int64_t out, const Window& w) {
+      window_mean(g, x + in, y + out, w);
+    });
     return;
   }
   threads = threads_for(g.N * g.H * g.W * g.C, threads);
@@ -258,7 +263,7 @@ void avgpool2d_f32(const PoolGeometry& g, const float* x, float* y, int threads)
     const int64_t n = r / g.OH, oh = r % g.OH, top = oh * g.SH - g.PT;
     if (top < 0 || top + g.KH > g.H) {
       for (int64_t ow = 0; ow < g.OW; ++ow)
-        window_mean(n * g.H * row, (r * g.OW + ow) * g.C, window(g, oh, ow));
+        window_mean(g, x + n * g.H * row, y + (r * g.OW + ow) * g.C, window(g, oh, ow));
       return;
     }
     const float* src = x + (n * g.H + top) * row;

@@ -10,6 +10,7 @@
 #include "core/threads.h"
 #include "graph/layer.h"
 #include "graph/layers/broadcast.h"
+#include "graph/layers/built.h"
 #include "graph/layers/row_op.h"
 
 namespace pyconv {
@@ -31,11 +32,13 @@ class ActivationLayer : public Layer {
 
   // On an image's pixels: the activation (a softmax across each pixel's channels).
   bool row_op(pcvm::Op* op) const override {
+    if (!kRowBandsBuilt) return false;
     const Shape& s = shape_;
     return s.size() == 3 && describe_rows(pcvm::kActivation, {s[0], s[1], s[2], s[0], s[1], s[2]}, op);
   }
 
   void forward_rows(const pcvm::Op& band, const float* x, float* y) const override {
+    if (!kRowBandsBuilt) return;
     ops::activation_forward(output_activation(), x, y, int64_t{band.out_h} * band.out_w,
                             band.out_c, 1);
   }

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "graph/layer.h"
 #include "graph/layers/conv_args.h"
+#include "graph/layers/built.h"
 #include "graph/layers/row_op.h"
 #include "ops/conv.h"
 #include "ops/conv_pool.h"
@@ -52,6 +53,7 @@ class Conv2DLayer : public Layer, public MaxPoolFusable {
   }
 
   bool row_op(pcvm::Op* op) const override {
+    if (!kRowBandsBuilt) return false;
     const kernels::ConvGeometry& g = geom_;
     return ops::conv2d_keeps_rows(g) &&
            describe_rows(pcvm::kConv2D, {g.H, g.W, g.C, g.OH, g.OW, g.F, g.KH, g.KW, g.SH, g.SW,
@@ -60,6 +62,7 @@ class Conv2DLayer : public Layer, public MaxPoolFusable {
 
   // As forward's inference, on a band's rows.
   void forward_rows(const pcvm::Op& band, const float* x, float* y) const override {
+    if (!kRowBandsBuilt) return;
     kernels::ConvGeometry g = geom_;
     g.H = band.in_h, g.OH = band.out_h, g.PT = band.pad_top;
     const ops::Activation act = output_activation();

@@ -6,6 +6,7 @@
 #include "core/threads.h"
 #include "graph/layer.h"
 #include "graph/layers/pool_args.h"
+#include "graph/layers/built.h"
 #include "graph/layers/row_op.h"
 #include "ops/pool.h"
 
@@ -44,6 +45,7 @@ class Pool2DLayer : public Layer {
   }
 
   bool row_op(pcvm::Op* op) const override {
+    if (!kRowBandsBuilt) return false;
     const kernels::PoolGeometry& g = geom_;
     return describe_rows(max_ ? pcvm::kMaxPool2D : pcvm::kAvgPool2D,
                          {g.H, g.W, g.C, g.OH, g.OW, g.C, g.KH, g.KW, g.SH, g.SW, 1, 1, g.PT, g.PL},
@@ -51,6 +53,7 @@ class Pool2DLayer : public Layer {
   }
 
   void forward_rows(const pcvm::Op& band, const float* x, float* y) const override {
+    if (!kRowBandsBuilt) return;
     kernels::PoolGeometry g = geom_;
     g.H = band.in_h, g.OH = band.out_h, g.PT = band.pad_top;
     ops::pool2d_forward_sample(g, max_, x, y);
