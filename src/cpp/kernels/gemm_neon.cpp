@@ -9,6 +9,7 @@
 #include <arm_neon.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -87,13 +88,17 @@ void store_tile(const Tile& t, float* C, int64_t ldc, int mr, int nr, float alph
     }
     return;
   }
+  // A part tile rounds as a whole one does (bias, then the earlier depth
+  // blocks' sum, each in one fused step), so that a row's values do not
+  // depend on which tile it falls in: where a thread's range or a band of
+  // rows (core/row_bands.h) ends.
   float tile[MR][NR];
   for (int r = 0; r < MR; ++r) vst1q_f32(tile[r], t.c[r][0]), vst1q_f32(tile[r] + 4, t.c[r][1]);
   for (int r = 0; r < mr; ++r)
     for (int c = 0; c < nr; ++c) {
       float* dst = C + r * ldc + c;
-      float v = alpha * tile[r][c] + (beta != 0.f ? beta * *dst : 0.f);
-      if (ep.bias) v += ep.bias[c];
+      float v = std::fma(tile[r][c], alpha, ep.bias ? ep.bias[c] : 0.f);
+      if (beta != 0.f) v = std::fma(*dst, beta, v);
       *dst = ep.relu ? std::max(v, 0.f) : v;
     }
 }
