@@ -11,7 +11,10 @@ read before and after each layer; off, nothing). Layers folded into the one
 before them at inference (BatchNormalization after a convolution) show no
 forward time of their own there: it counts with that layer's. So do the
 MaxPooling2D layers that run inside the convolution before them (their row
-says "in" that layer).
+says "in" that layer). A single sample on several threads, which otherwise
+runs its first layers in bands of rows (each band through all of them on
+one thread), runs layer by layer while profiling, so that each layer has a
+time of its own.
 """
 
 __all__ = ["Profile", "profile"]
