@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 
 import numpy as np
@@ -179,6 +180,38 @@ def test_one_digit_in_bands_of_rows_gives_the_bytes_of_one_thread(pooling):
                 np.testing.assert_array_equal(model.predict_on_batch(d[None]), expected)
     finally:
         pyconv.set_num_threads(old)
+
+
+def test_python_threads_sharing_a_model_at_batch_1_get_its_bytes():
+    # Batch-1 calls from 4 Python threads at once on one model (the GIL is
+    # released): each call's bands of rows run in buffers of their own thread,
+    # and a call that finds the pool busy runs its bands one after the other.
+    pyconv.set_seed(6)
+    model = pyconv.Sequential([
+        pyconv.Input((28, 28, 1)), layers.Conv2D(6, 5, padding="same", activation="relu"),
+        layers.AveragePooling2D(2), layers.Conv2D(16, 5, activation="relu"), layers.AveragePooling2D(2),
+        layers.Flatten(), layers.Dense(10, activation="softmax")])
+    x = np.random.default_rng(7).random((40, 28, 28, 1), dtype=np.float32)
+    old = pyconv.get_num_threads()
+    got = [None] * 4
+
+    def work(t):
+        got[t] = np.concatenate([model.predict_on_batch(x[i:i + 1])
+                                 for _ in range(5) for i in range(t, 40, 4)])
+
+    try:
+        pyconv.set_num_threads(1)
+        want = np.concatenate([model.predict_on_batch(x[i:i + 1]) for i in range(40)])
+        pyconv.set_num_threads(2)
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        pyconv.set_num_threads(old)
+    for t in range(4):
+        np.testing.assert_array_equal(got[t], np.tile(want[t::4], (5, 1)))
 
 
 def test_a_forked_child_may_use_threads_again():
