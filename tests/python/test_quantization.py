@@ -4,7 +4,6 @@ keep their accuracy on real digits, save and load (also through the C
 library and pyconv-run), and bad models, data and files are refused clearly."""
 
 import pickle
-import threading
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from pyconv import layers as L
 
 import quant_reference
 from native_tools import pyconv_run_outputs
+from threaded_calls import single_samples_from_threads
 
 
 def _digits(n_train=2000, n_test=500):
@@ -150,18 +150,9 @@ def test_python_threads_sharing_a_quantized_model_get_its_bytes():
         L.Conv2D(16, 5, activation="relu"), L.AveragePooling2D(2), L.Flatten(), L.Dense(10)]), x, y)
     q = pyconv.quantize(model, x[:100])
     want = q.predict(x[:40])
-    got = [None] * 4
-
-    def work(t):
-        got[t] = np.concatenate([q.predict(x[i:i + 1]) for r in range(5) for i in range(t, 40, 4)])
-
     try:
         pyconv.set_num_threads(2)
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        got = single_samples_from_threads(q.predict, x[:40])
     finally:
         pyconv.set_num_threads(0)
     for t in range(4):

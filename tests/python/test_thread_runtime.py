@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import uuid
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 
 import pyconv
 from pyconv import applications, layers
+from threaded_calls import single_samples_from_threads
 
 
 THREAD_VARIABLES = ("PYCONV_NUM_THREADS", "OMP_NUM_THREADS")
@@ -193,21 +193,11 @@ def test_python_threads_sharing_a_model_at_batch_1_get_its_bytes():
         layers.Flatten(), layers.Dense(10, activation="softmax")])
     x = np.random.default_rng(7).random((40, 28, 28, 1), dtype=np.float32)
     old = pyconv.get_num_threads()
-    got = [None] * 4
-
-    def work(t):
-        got[t] = np.concatenate([model.predict_on_batch(x[i:i + 1])
-                                 for _ in range(5) for i in range(t, 40, 4)])
-
     try:
         pyconv.set_num_threads(1)
         want = np.concatenate([model.predict_on_batch(x[i:i + 1]) for i in range(40)])
         pyconv.set_num_threads(2)
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        got = single_samples_from_threads(model.predict_on_batch, x)
     finally:
         pyconv.set_num_threads(old)
     for t in range(4):
