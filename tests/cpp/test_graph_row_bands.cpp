@@ -6,6 +6,7 @@
 // Chains big enough for two threads to pay (core/threads.h's cut-off) run
 // in bands: the test draws chains until 200 have. Run here under the
 // sanitizers as well.
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -16,6 +17,7 @@
 #include "check.h"
 #include "core/error.h"
 #include "graph/graph.h"
+#include "kernels/dispatch.h"
 
 using pyconv::Attrs;
 using pyconv::AttrValue;
@@ -53,7 +55,8 @@ Chain random_chain(std::mt19937& rng) {
       const int64_t filters = groups * pick(4, 16);
       const int64_t stride = pick(1, 3), dilation = stride == 1 ? pick(1, 2) : 1;
       AttrValue padding = std::string(pick(0, 1) ? "same" : "valid");
-      if (pick(0, 3) == 0) padding = std::vector<int64_t>{pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+      // Explicit padding up to 6 rows: windows of padding alone where the kernel is smaller.
+      if (pick(0, 3) == 0) padding = std::vector<int64_t>{pick(0, 6), pick(0, 6), pick(0, 2), pick(0, 2)};
       // Sometimes Winograd's (3x3, 16 channels and filters): the bands end before it.
       const bool winograd = channels >= 16 && pick(0, 1);
       c.layers.push_back(layer(
@@ -80,41 +83,102 @@ Chain random_chain(std::mt19937& rng) {
   return c;
 }
 
+// Whether g gives x's bytes of one thread on 2, 3 and 4; whether any of them ran in bands.
+bool same_bytes_on_more_threads(Graph& g, const Tensor& x) {
+  Tensor one, many;
+  g.set_num_threads(1);
+  g.predict(x, one);
+  bool any = false;
+  for (int threads = 2; threads <= 4; ++threads) {
+    any = any || g.row_bands(threads);
+    g.set_num_threads(threads);
+    // A fresh context runs its first calls on every thread (core/team_choice.h).
+    const auto context = g.new_context();
+    g.predict(x, many, *context);
+    CHECK(many.shape() == one.shape());
+    CHECK(std::memcmp(many.data(), one.data(), sizeof(float) * static_cast<size_t>(one.numel())) == 0);
+  }
+  return any;
+}
+
+Tensor wavy_input(const pyconv::Shape& sample) {
+  pyconv::Shape shape = sample;
+  shape.insert(shape.begin(), 1);
+  Tensor x(shape);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = std::sin(0.37f * static_cast<float>(i));
+  return x;
+}
+
 }  // namespace
 
 TEST_CASE(bands_give_the_bytes_of_one_thread) {
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  int cases = 0, banded = 0;
-  while (banded < 200 && cases < 3000) {
-    const Chain chain = random_chain(rng);
-    std::unique_ptr<Graph> g;
-    try {
-      g = std::make_unique<Graph>(chain.layers, chain.input, static_cast<uint64_t>(cases));
-    } catch (const std::invalid_argument&) {
-      continue;  // a window larger than its input: draw another chain
+  for (const std::string& isa : pyconv::kernels::available_isas()) {
+    pyconv::kernels::select_isa(isa);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    int cases = 0, banded = 0;
+    while (banded < 200 && cases < 3000) {
+      const Chain chain = random_chain(rng);
+      std::unique_ptr<Graph> g;
+      try {
+        g = std::make_unique<Graph>(chain.layers, chain.input, static_cast<uint64_t>(cases));
+      } catch (const std::invalid_argument&) {
+        continue;  // a window larger than its input: draw another chain
+      }
+      ++cases;
+      pyconv::Shape shape = chain.input;
+      shape.insert(shape.begin(), 1);
+      Tensor x(shape);
+      for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = normal(rng);
+      banded += same_bytes_on_more_threads(*g, x);
     }
-    ++cases;
-    pyconv::Shape shape = chain.input;
-    shape.insert(shape.begin(), 1);
-    Tensor x(shape), one, many;
-    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = normal(rng);
-    g->set_num_threads(1);
-    g->predict(x, one);
-    bool any = false;
-    for (int threads = 2; threads <= 4; ++threads) {
-      any = any || g->row_bands(threads);
-      g->set_num_threads(threads);
-      // A fresh context runs its first calls on every thread (core/team_choice.h).
-      const auto context = g->new_context();
-      g->predict(x, many, *context);
-      CHECK(many.shape() == one.shape());
-      CHECK(std::memcmp(many.data(), one.data(), sizeof(float) * static_cast<size_t>(one.numel())) == 0);
-    }
-    banded += any;
+    std::printf("  %s: %d of %d chains ran in bands\n", isa.c_str(), banded, cases);
+    CHECK(banded == 200);
   }
-  std::printf("  %d of %d chains ran in bands\n", banded, cases);
-  CHECK(banded == 200);
+  pyconv::kernels::select_isa(pyconv::kernels::available_isas().back());
+}
+
+// Layers whose products pass the GEMM's depth block (a first layer of 11x11
+// taps on 3 channels: 363), with a bias: a band's last tile of output pixels
+// is often a part one where the whole input's is whole, and part tiles must
+// round as whole ones do. And 1x1 convolutions over many channels, padded or
+// not, which one GEMM over the pixels computes (blocked by their count):
+// those end the bands.
+TEST_CASE(deep_products_and_pointwise_layers_keep_their_bytes) {
+  auto conv = [](int64_t filters, int64_t k, AttrValue padding) {
+    return layer("Conv2D", {{"filters", filters}, {"kernel_size", k}, {"padding", padding},
+                            {"activation", std::string("relu")},
+                            {"bias_initializer", std::string("random_normal")}});
+  };
+  const std::vector<std::pair<pyconv::Shape, std::vector<Attrs>>> models = {
+      {{45, 37, 3}, {conv(16, 11, std::string("same")), conv(8, 3, std::string("valid"))}},
+      {{14, 13, 384}, {conv(32, 1, std::string("valid")), conv(8, 3, std::string("valid"))}},
+      {{14, 13, 384}, {conv(32, 1, std::vector<int64_t>{1, 1, 0, 0}), conv(8, 3, std::string("valid"))}},
+  };
+  for (const std::string& isa : pyconv::kernels::available_isas()) {
+    pyconv::kernels::select_isa(isa);
+    for (const auto& [input, layers] : models) {
+      Graph g(layers, input, 3);
+      same_bytes_on_more_threads(g, wavy_input(input));
+    }
+  }
+  pyconv::kernels::select_isa(pyconv::kernels::available_isas().back());
+}
+
+// Explicit padding as large as the window: the first (or last) output rows
+// read padding alone. No band may be cropped to no rows.
+TEST_CASE(rows_of_padding_alone) {
+  auto conv = [](std::vector<int64_t> kernel, std::vector<int64_t> padding) {
+    return layer("Conv2D", {{"filters", int64_t{24}}, {"kernel_size", kernel}, {"padding", padding}});
+  };
+  // The first and last 12 of 34 rows (1 x 3 windows) and the first 4 of 49 read padding alone.
+  const std::vector<std::pair<pyconv::Shape, std::vector<Attrs>>> models = {
+      {{10, 40, 8}, {conv({1, 3}, {12, 12, 1, 1})}},
+      {{40, 30, 8}, {conv({3, 3}, {6, 5, 1, 1}), conv({3, 3}, {4, 4, 1, 1})}}};
+  for (const auto& [input, layers] : models) {
+    Graph g(layers, input, 4);
+    same_bytes_on_more_threads(g, wavy_input(input));
+  }
 }
 
 // LeNet-5's layers: the bands end at its second convolution, 5 and 5 of its

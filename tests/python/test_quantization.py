@@ -159,6 +159,26 @@ def test_python_threads_sharing_a_quantized_model_get_its_bytes():
         np.testing.assert_array_equal(got[t], np.tile(want[t::4], (5, 1)))
 
 
+def test_a_model_left_all_in_float_gives_its_bytes_on_two_threads():
+    # Every layer left in float, all of them keeping rows: one sample's bands
+    # of rows cover the whole model, and their rows are its output (they
+    # were left unwritten: values of 1e24 on two threads).
+    pyconv.set_seed(2)
+    model = pyconv.Sequential([pyconv.Input((28, 28, 1)), L.Conv2D(8, 3, activation="relu", name="a"),
+                               L.Conv2D(16, 3, activation="tanh", name="b")])
+    x = np.random.default_rng(3).random((4, 28, 28, 1), dtype=np.float32)
+    q = pyconv.quantize(model, x, float_layers=["a", "b"])
+    try:
+        pyconv.set_num_threads(1)
+        one = np.concatenate([q.predict(s[None]) for s in x])
+        pyconv.set_num_threads(2)
+        two = np.concatenate([q.predict(s[None]) for s in x])
+    finally:
+        pyconv.set_num_threads(0)
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_allclose(one, model.predict(x, verbose=0), atol=1e-6)
+
+
 def test_predict_takes_any_array_form_to_the_same_bytes():
     # A C-contiguous float32 ndarray goes to the runtime as it is (no copy);
     # float64, Fortran order, a strided view, a read-only array, a subclass

@@ -49,12 +49,15 @@ int64_t work_of(const pcvm::Op& op) {
 }
 
 // Ops [0, end) cropped to rows [r0, r1) of op end - 1 (into ops, when given);
-// their work. *first: the model input row the band starts at.
+// their work, or -1 where a crop reads no input row (windows of padding
+// alone: explicit padding as large as the window). *first: the model input
+// row the band starts at.
 int64_t band_of(const pcvm::Model& m, int32_t end, int64_t r0, int64_t r1, pcvm::Op* ops, int64_t* first) {
   int64_t work = 0;
   for (int32_t k = end - 1; k >= 0; --k) {
     int64_t i0, i1;
     const pcvm::Op c = crop(m.ops[k], r0, r1, &i0, &i1);
+    if (i1 <= i0) return -1;
     work += work_of(c);
     if (ops) ops[k] = c;
     r0 = i0, r1 = i1;
@@ -86,7 +89,11 @@ RowBands split_at(const pcvm::Model& m, int32_t end, int count) {
   if (rows < 2) return b;
   // The smallest cap on a band's work that `count` bands meet.
   int64_t lo = 0, hi = band_of(m, end, 0, rows, nullptr, nullptr);
-  for (int64_t r = 0; r < rows; ++r) lo = std::max(lo, band_of(m, end, r, r + 1, nullptr, nullptr));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t work = band_of(m, end, r, r + 1, nullptr, nullptr);
+    if (work < 0) return b;  // row r alone would read no input row: no bands here
+    lo = std::max(lo, work);
+  }
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
     if (bands_under(m, end, rows, mid, nullptr) <= count)

@@ -334,6 +334,7 @@ void Graph::run_row_bands(const float* x, float* y, const RowBands& b) const {
       layer(static_cast<size_t>(k)).forward_rows(band.ops[static_cast<size_t>(k)], in, out);
       in = out;
     }
+    if (t_rows.held_bytes() > kRetainBytes) t_rows = Tensor();  // as a context gives a huge call's back
   });
 }
 

@@ -117,16 +117,22 @@ inline void store_tile(__m256 acc[MR][2], float* C, int64_t ldc, int mr, int nr,
     }
     return;
   }
+  // A part tile rounds as a whole one does (the bias, then the earlier depth
+  // blocks' sum, each in one fused step), so a row's values do not depend on
+  // which tile it falls in: where a thread's range or a band of rows ends.
   alignas(32) float tile[MR][NR];
   for (int r = 0; r < MR; ++r) {
     _mm256_store_ps(tile[r], acc[r][0]);
     _mm256_store_ps(tile[r] + 8, acc[r][1]);
   }
+  auto fused = [](float a, float b, float c) {  // a * b + c, rounded once
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+  };
   for (int r = 0; r < mr; ++r)
     for (int c = 0; c < nr; ++c) {
       float* dst = C + r * ldc + c;
-      float v = alpha * tile[r][c] + (beta != 0.f ? beta * *dst : 0.f);
-      if (ep.bias) v += ep.bias[c];
+      float v = fused(alpha, tile[r][c], ep.bias ? ep.bias[c] : 0.f);
+      if (beta != 0.f) v = fused(beta, *dst, v);
       *dst = ep.relu ? std::max(v, 0.f) : v;
     }
 }

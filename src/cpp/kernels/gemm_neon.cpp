@@ -88,10 +88,9 @@ void store_tile(const Tile& t, float* C, int64_t ldc, int mr, int nr, float alph
     }
     return;
   }
-  // A part tile rounds as a whole one does (bias, then the earlier depth
-  // blocks' sum, each in one fused step), so that a row's values do not
-  // depend on which tile it falls in: where a thread's range or a band of
-  // rows (core/row_bands.h) ends.
+  // A part tile rounds as a whole one does (the bias, then the earlier depth
+  // blocks' sum, each in one fused step), so a row's values do not depend on
+  // which tile it falls in: where a thread's range or a band of rows ends.
   float tile[MR][NR];
   for (int r = 0; r < MR; ++r) vst1q_f32(tile[r], t.c[r][0]), vst1q_f32(tile[r] + 4, t.c[r][1]);
   for (int r = 0; r < mr; ++r)

@@ -275,7 +275,14 @@ void conv2d_prepare(const ConvGeometry& g, const Tensor& kernel, WeightCache& ca
   prepared_kernel(g, kernel.data(), &cache, kernel_version);
 }
 
-bool conv2d_keeps_rows(const ConvGeometry& g) { return !use_winograd(g); }
+bool conv2d_keeps_rows(const ConvGeometry& g) {
+  // A 1x1 stride-1 convolution (ungrouped) is one GEMM over all its pixels
+  // where unpadded, whose blocking depends on the pixel count, and a crop of
+  // a padded one would become such a GEMM (another path, and another layout
+  // of the cached kernel).
+  const bool pointwise_like = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.groups == 1;
+  return !use_winograd(g) && !pointwise_like;
+}
 
 namespace {
 

@@ -56,8 +56,9 @@ void conv2d_forward(const kernels::ConvGeometry& g, int64_t N, const float* x,
                     const Tensor& kernel, const Tensor* bias, Activation act, float* y,
                     int threads, WeightCache* cache = nullptr, uint64_t kernel_version = 0);
 // Whether a convolution's output rows can be computed band by band, each
-// band's values those of the whole (not Winograd's, whose values depend on
-// where a row falls in its tile).
+// band's values those of the whole: not Winograd's (its values depend on
+// where a row falls in its tile), nor a 1x1 one that is, or whose crop
+// would be, one GEMM over the pixels (its blocking depends on their count).
 bool conv2d_keeps_rows(const kernels::ConvGeometry& g);
 // Builds what conv2d_forward would keep in cache, so the first call after a
 // model load is not slower than the next.
