@@ -306,9 +306,12 @@ void QuantizedModel::predict(const float* x, int64_t n, float* y, int threads) c
 // One sample: its first layers' bands of rows on threads at once, each in
 // its own arena, then the layers after them on the calling thread.
 void QuantizedModel::predict_in_bands(const float* x, float* y, const RowBands& b) const {
+  // Where every op is in bands (all left in float), their rows are the output.
+  const bool all = b.end == model_.op_count;
   thread_local std::vector<int8_t> t_rows;  // the calling thread's
-  if (static_cast<int64_t>(t_rows.size()) < b.output_bytes) t_rows.resize(static_cast<size_t>(b.output_bytes));
-  int8_t* rows = t_rows.data();
+  if (!all && static_cast<int64_t>(t_rows.size()) < b.output_bytes)
+    t_rows.resize(static_cast<size_t>(b.output_bytes));
+  int8_t* rows = all ? reinterpret_cast<int8_t*>(y) : t_rows.data();
   const auto count = static_cast<int64_t>(b.bands.size());
   parallel_for(static_cast<int>(count), count, [&](int64_t i) {
     const RowBand& band = b.bands[static_cast<size_t>(i)];
@@ -316,10 +319,7 @@ void QuantizedModel::predict_in_bands(const float* x, float* y, const RowBands& 
     pcvm::run_ops_sized(ops, 0, b.end, x + band.input_offset, rows + band.output_offset,
                         thread_arena(band.arena), band.arena, kernels_);
   });
-  if (b.end == model_.op_count) {  // every op in bands (all left in float): their rows are the output
-    std::memcpy(y, rows, static_cast<size_t>(b.output_bytes));
-    return;
-  }
+  if (all) return;
   const size_t arena = arena_;
   pcvm::run_ops_sized(model_, b.end, model_.op_count, rows, y, thread_arena(arena), arena, kernels_);
 }
