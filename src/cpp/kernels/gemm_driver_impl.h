@@ -186,9 +186,3 @@ void blocked(const Problem& p, int threads) {
                         : t_pack_b.get(static_cast<size_t>(KC * (std::min(NC, p.N) + NR)));
   run(p, packed_b, nt);
 }
-
-// Few rows of C with B read where it lies (batch-1 inference): B is streamed.
-constexpr int64_t kSmallM = 4;
-bool streams_b(const Problem& p) {
-  return p.M <= kSmallM && !p.trans_b && !p.extras.pack_a && !p.extras.pack_b;
-}

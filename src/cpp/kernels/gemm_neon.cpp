@@ -5,7 +5,8 @@
 // packed KC x NC at a time into 8-column panels, op(A) MC x KC at a time into
 // 8-row panels, and the micro-kernel keeps the 8x8 tile of C in 16 of the 32
 // vector registers, taking each A value from a register lane
-// (vfmaq_laneq_f32) rather than broadcasting it from memory.
+// (vfmaq_laneq_f32) rather than broadcasting it from memory. One to four
+// rows of C (batch-1 dense layers) stream B instead, as the x86 kernels do.
 #include <arm_neon.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "core/threads.h"
 #include "kernels/gemm.h"
+#include "kernels/scratch.h"
 
 namespace pyconv::kernels::neon {
 
@@ -185,6 +187,39 @@ void multiply_block(const Problem& p, const float* packed_b, int64_t ic, int64_t
   if (last) finish_block(p.extras, p.C, p.ldc, ic, mc, jc + jp0 * NR, jc + std::min(jp1 * NR, nc));
 }
 
+int usable_threads(int threads) { return pool_in_task() ? 1 : threads; }
+
+// The few-rows kernel's vectors (kernels/gemm_streamed_impl.h): 4 floats.
+// Its rows of C cost what they multiply, where the 8x8 tile would compute
+// 8 rows for a batch-1 dense layer's one. NEON has no masked loads or
+// stores: a part vector goes through a small buffer.
+using Vec = float32x4_t;
+struct Mask {
+  int64_t n;  // lanes [0, n)
+};
+constexpr int64_t kLanes = 4;
+inline Mask mask_first(int64_t n) { return {std::clamp<int64_t>(n, 0, kLanes)}; }
+inline Vec vzero() { return vdupq_n_f32(0.f); }
+inline Vec vset1(float a) { return vdupq_n_f32(a); }
+inline Vec vload(const float* p) { return vld1q_f32(p); }
+inline Vec vload(const float* p, Mask m) {
+  float lanes[kLanes] = {};
+  std::copy(p, p + m.n, lanes);
+  return vld1q_f32(lanes);
+}
+inline void vstore(float* p, Vec v) { vst1q_f32(p, v); }
+inline void vstore(float* p, Mask m, Vec v) {
+  float lanes[kLanes];
+  vst1q_f32(lanes, v);
+  std::copy(lanes, lanes + m.n, p);
+}
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return vfmaq_f32(c, a, b); }
+inline Vec vmul(Vec a, Vec b) { return vmulq_f32(a, b); }
+inline Vec vadd(Vec a, Vec b) { return vaddq_f32(a, b); }
+inline Vec vmax(Vec a, Vec b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }  // maxps's: b for NaN
+
+#include "kernels/gemm_streamed_impl.h"
+
 }  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -197,6 +232,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   }
   const Problem p{trans_a, trans_b, M, N, K, depth_block(K), alpha, A, lda, B, ldb, beta, C, ldc,
                   extras ? *extras : GemmExtras{}};
+  if (streams_b(p)) {  // B read as given, packed or not
+    streamed(p, threads);
+    return;
+  }
   // Threads pay off from about 2^20 multiply-adds each (as in gemm_avx2.cpp).
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, M * N * K >> 20)));
   for (int64_t jc = 0; jc < N; jc += NC) {

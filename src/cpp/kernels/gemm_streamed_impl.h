@@ -6,14 +6,21 @@
 // Threads take slices of the columns and, where B is large (depth_chunks),
 // chunks of the depth.
 //
-// Included inside an ISA's namespace by the AVX2 and the AVX-512 GEMM,
-// after kernels/gemm_driver_impl.h and these, for a vector of kLanes floats:
+// Included inside an ISA's namespace by the AVX2, AVX-512 and NEON GEMMs,
+// after their Problem, usable_threads(threads) and these, for a vector of
+// kLanes floats:
 //   Vec, Mask; kLanes; mask_first(n) (lanes [0, n)); vzero(); vset1(a);
 //   vload(p), vload(p, mask) (masked lanes read as 0); vstore(p, v),
 //   vstore(p, mask, v); vfmadd(a, b, c) (a b + c, one rounding); vmul; vadd;
 //   vmax(a, b) (b where either is NaN, as maxps does).
 // Each element of C is one chain of fused multiply-adds over its depth
-// steps in order, whatever the vector width: both ISAs give the same bits.
+// steps in order, whatever the vector width: every ISA gives the same bits.
+
+// Few rows of C with B read where it lies (batch-1 inference): B is streamed.
+constexpr int64_t kSmallM = 4;
+bool streams_b(const Problem& p) {
+  return p.M <= kSmallM && !p.trans_b && !p.extras.pack_a && !p.extras.pack_b;
+}
 
 // Stores one vector of C's row: alpha acc + beta C (+ bias), at least 0 with
 // ReLU; c and bias are that vector's first column. Masked where not whole
@@ -110,7 +117,7 @@ template <int R, int V>
     if (d.ks) {
       const float* ahead = B + d.ks[std::min(q + kPrefetchAhead, d.end - 1)] * ldb;
       for (int64_t c = 0; c < kLanes * V; c += 16)  // a cache line at a time
-        _mm_prefetch(reinterpret_cast<const char*>(ahead + c), _MM_HINT_T0);
+        __builtin_prefetch(ahead + c, 0, 3);
     }
     step(d.at(q), whole);
   };
@@ -170,10 +177,12 @@ void small_m_rows(const Problem& p, const Depth& d, int64_t j0, int64_t j1, cons
 Depth depth_steps(const Problem& p, int64_t k0, int64_t k1, int64_t* ks) {
   if (p.M > 1) return {nullptr, k0, k1};
   int64_t nonzero = 0, k = k0;
+#ifdef __AVX2__
   if (!p.trans_a)  // eight at a time: a dense row costs one pass of compares
     for (; k + 8 <= k1; k += 8)
       nonzero += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(
           _mm256_cmp_ps(_mm256_loadu_ps(p.A + k), _mm256_setzero_ps(), _CMP_NEQ_UQ))));
+#endif
   for (; k < k1; ++k) nonzero += a_at(p, 0, k) != 0.f;
   if (4 * nonzero > 3 * (k1 - k0)) return {nullptr, k0, k1};
   int64_t count = 0;
