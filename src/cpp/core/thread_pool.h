@@ -22,6 +22,9 @@ void pool_run(int threads, int64_t n, void (*body)(void* ctx, int64_t i), void* 
 // Whether this thread is running a pool task (or is a pool thread).
 bool pool_in_task();
 
+// The threads a caller may use: none but its own inside a pool task.
+inline int usable_threads(int threads) { return pool_in_task() ? 1 : threads; }
+
 // Helper threads the pool has started so far (0 until the first parallel job).
 int pool_size();
 

@@ -168,9 +168,6 @@ Problem problem(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, flo
           extras ? *extras : GemmExtras{}};
 }
 
-// The threads a caller may use: none but its own inside a parallel task.
-int usable_threads(int threads) { return pool_in_task() ? 1 : threads; }
-
 // The product through the tile: operands that fit in cache read where they
 // lie on one thread, else packed blocks (B packed here unless it comes
 // packed) on as many threads as have about 2^20 FMAs (~10 us) each.

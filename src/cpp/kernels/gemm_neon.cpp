@@ -187,8 +187,6 @@ void multiply_block(const Problem& p, const float* packed_b, int64_t ic, int64_t
   if (last) finish_block(p.extras, p.C, p.ldc, ic, mc, jc + jp0 * NR, jc + std::min(jp1 * NR, nc));
 }
 
-int usable_threads(int threads) { return pool_in_task() ? 1 : threads; }
-
 // The few-rows kernel's vectors (kernels/gemm_streamed_impl.h): 4 floats.
 // Its rows of C cost what they multiply, where the 8x8 tile would compute
 // 8 rows for a batch-1 dense layer's one. NEON has no masked loads or

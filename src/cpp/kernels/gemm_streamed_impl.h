@@ -1,14 +1,14 @@
 // Few rows of C (batch-1 inference): packing B would cost as much as using
 // it, so B is streamed once, row by row. A panel of C (R rows x V vectors)
 // is summed in registers, a block of the depth at a time (the sums wait in
-// memory between blocks), then stored once. With one row, depth steps where
-// A is zero (ReLU outputs) are skipped: their rows of B are never read.
+// memory between blocks), then stored once. With one row where a quarter of
+// A or more is zero (ReLU outputs), those depth steps are skipped: their
+// rows of B are never read.
 // Threads take slices of the columns and, where B is large (depth_chunks),
 // chunks of the depth.
 //
 // Included inside an ISA's namespace by the AVX2, AVX-512 and NEON GEMMs,
-// after their Problem, usable_threads(threads) and these, for a vector of
-// kLanes floats:
+// after their Problem and these, for a vector of kLanes floats:
 //   Vec, Mask; kLanes; mask_first(n) (lanes [0, n)); vzero(); vset1(a);
 //   vload(p), vload(p, mask) (masked lanes read as 0); vstore(p, v),
 //   vstore(p, mask, v); vfmadd(a, b, c) (a b + c, one rounding); vmul; vadd;
@@ -36,7 +36,6 @@ inline void store_c_lanes(const Problem& p, Vec acc, float* c, const float* bias
   else
     vstore(c, mask, out);
 }
-
 
 thread_local Scratch<int64_t> t_depth;  // the depth steps to visit
 thread_local Scratch<float> t_sums;     // the panels' sums, per depth chunk
