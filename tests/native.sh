@@ -11,7 +11,9 @@
 #  4. LeNet-5, int8 and float, exported to a Cortex-M4 under qemu-system-arm:
 #     x86's classes, within the flash and RAM goals (.ci/cortex_m.sh);
 #  5. the runtime-only pyconv-run's size (x86-64, aarch64) and peak memory
-#     against benchmarks/runtime_budget.txt (.ci/runtime_size.sh).
+#     against benchmarks/runtime_budget.txt (.ci/runtime_size.sh);
+#  6. the manylinux wheels for x86-64 and aarch64, built, installed and
+#     tested, the ARM one under qemu-aarch64 (.ci/wheels.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/cpp_package.sh
@@ -19,3 +21,4 @@ bash .ci/sanitizers.sh "${PYCONV_FUZZ_SECONDS:-60}"
 bash .ci/arm64.sh
 bash .ci/cortex_m.sh
 bash .ci/runtime_size.sh
+bash .ci/wheels.sh
