@@ -64,7 +64,8 @@ mkdir -p "$work/debs" "$root"
   libbz2-1.0 libcrypt1 libdb5.3 libexpat1 libffi8 liblzma5 libncursesw6 libtinfo6 libnsl2 \
   libtirpc3 libgssapi-krb5-2 libk5crypto3 libkrb5-3 libkrb5support0 libkeyutils1 libcom-err2 \
   libreadline8 libsqlite3-0 libssl3 libuuid1 libpython3.11-minimal libpython3.11-stdlib \
-  libpython3.11 libpython3.11-dev python3.11-minimal python3.11 python3-numpy) 2>/dev/null)
+  libpython3.11 libpython3.11-dev python3.11-minimal python3.11 python3-numpy) 2>"$work/download.log") ||
+  { cat "$work/download.log" >&2; exit 1; }  # apt's messages only if it fails
 for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$root"; done
 # Debian picks the BLAS and LAPACK behind these names in a postinst, which
 # unpacking does not run.
