@@ -41,15 +41,17 @@ grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-rm -rf dist/wheels-raw && mkdir -p dist
+# Each wheel as pip builds it, then as auditwheel tags it, in folders of this
+# run's own; the tagged ones are copied to dist/ at the end.
+raw="$work/raw" wheels="$work/wheels"
 
 step "x86-64 wheel"
 # Build folders of their own: the README's `pip install .` configured
 # build/cp311-* with its isolated build environment's paths.
-"$python" -m pip wheel . --no-build-isolation --no-deps -q -w dist/wheels-raw \
+"$python" -m pip wheel . --no-build-isolation --no-deps -q -w "$raw" \
   -Cbuild-dir=build/wheel-x86_64
-"$python" -m auditwheel repair -w dist dist/wheels-raw/pyconv-*x86_64.whl 2>&1 | grep -i "wheel written\|platform tag"
-x86_wheel=$(ls dist/pyconv-*-manylinux_*_x86_64.whl)
+"$python" -m auditwheel repair -w "$wheels" "$raw"/pyconv-*x86_64.whl 2>&1 | grep -i "wheel written"
+x86_wheel=$(ls "$wheels"/pyconv-*-manylinux_*_x86_64.whl)
 
 step "x86-64 wheel installed in a fresh venv: $(basename "$x86_wheel")"
 "$python" -m venv "$work/venv"
@@ -72,8 +74,8 @@ for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$root"; done
 ln -s blas/libblas.so.3 "$root/usr/lib/aarch64-linux-gnu/libblas.so.3"
 ln -s lapack/liblapack.so.3 "$root/usr/lib/aarch64-linux-gnu/liblapack.so.3"
 export QEMU_LD_PREFIX=$root
-arm_python=("$root/usr/bin/python3.11")
-"${arm_python[@]}" -c 'import platform, numpy; print("python", platform.python_version(), platform.machine(), "numpy", numpy.__version__)'
+arm_python="$root/usr/bin/python3.11"
+"$arm_python" -c 'import platform, numpy; print("python", platform.python_version(), platform.machine(), "numpy", numpy.__version__)'
 
 step "aarch64 wheel, cross-compiled"
 # Debian's pyconfig.h picks the per-architecture header by the compiler's
@@ -82,15 +84,15 @@ cp -r "$root/usr/include/python3.11" "$work/python-include"
 cp "$root/usr/include/aarch64-linux-gnu/python3.11/pyconfig.h" "$work/python-include/"
 suffix=.cpython-311-aarch64-linux-gnu.so
 _PYTHON_HOST_PLATFORM=linux-aarch64 SETUPTOOLS_EXT_SUFFIX=$suffix \
-  "$python" -m pip wheel . --no-build-isolation --no-deps -q -w dist/wheels-raw \
+  "$python" -m pip wheel . --no-build-isolation --no-deps -q -w "$raw" \
   -Cbuild-dir=build/wheel-aarch64 \
   -Ccmake.args=--toolchain=cmake/toolchains/aarch64-linux-gnu.cmake \
   -Ccmake.define.Python_INCLUDE_DIR="$work/python-include" \
   -Ccmake.define.pybind11_DIR="$("$python" -m pybind11 --cmakedir)" \
   -Ccmake.define.ZLIB_INCLUDE_DIR="$root/usr/include" \
   -Ccmake.define.ZLIB_LIBRARY="$root/lib/aarch64-linux-gnu/libz.so.1"
-"$python" -m auditwheel repair -w dist dist/wheels-raw/pyconv-*aarch64.whl 2>&1 | grep -i "wheel written\|platform tag"
-arm_wheel=$(ls dist/pyconv-*-manylinux_*_aarch64.whl)
+"$python" -m auditwheel repair -w "$wheels" "$raw"/pyconv-*aarch64.whl 2>&1 | grep -i "wheel written"
+arm_wheel=$(ls "$wheels"/pyconv-*-manylinux_*_aarch64.whl)
 
 step "aarch64 wheel under qemu-aarch64: $(basename "$arm_wheel")"
 # pip on this machine puts the ARM wheel (and pytest, pure Python) in a folder
@@ -100,7 +102,7 @@ platform=$(basename "$arm_wheel" .whl); platform=${platform##*-}
 "$python" -m pip install -q --no-deps --target "$site" --platform "$platform" \
   --python-version 3.11 --implementation cp --abi cp311 --only-binary=:all: "$arm_wheel"
 "$python" -m pip install -q --target "$site" --python-version 3.11 --only-binary=:all: pytest
-PYTHONPATH="$site" "${arm_python[@]}" -c 'import pyconv; pyconv.show_config()'
-(PATH="$site/bin:$PATH" PYTHONPATH="$site" "${arm_python[@]}" -m pytest "${tests[@]}" -q -x -p no:cacheprovider)
-rm -rf dist/wheels-raw
+PYTHONPATH="$site" "$arm_python" -c 'import pyconv; pyconv.show_config()'
+(PATH="$site/bin:$PATH" PYTHONPATH="$site" "$arm_python" -m pytest "${tests[@]}" -q -x -p no:cacheprovider)
+mkdir -p dist && cp "$x86_wheel" "$arm_wheel" dist/
 echo "wheels.sh: $(basename "$x86_wheel") and $(basename "$arm_wheel") built and tested"
