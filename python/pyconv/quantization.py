@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from . import _core
+from .models import _check_batch_size
 
 __all__ = ["quantize", "QuantizedModel", "load_quantized"]
 
@@ -128,13 +129,15 @@ def _entropy_threshold(a, levels, bins=2048):
     return top * best / bins
 
 
-def _params_for(lo, hi):
+def _params_for(lo, hi, min_scale=0.0):
     """(scale, zero point) of int8 for [lo, hi], a range that includes 0 so
-    that 0 (padding, ReLU's floor) is exact."""
+    that 0 (padding, ReLU's floor) is exact; the scale at least min_scale."""
     lo, hi = min(lo, 0.0), max(hi, 0.0)
-    if hi - lo < 1e-12:
+    if hi == lo:  # only zeros seen (a ReLU that never fired): scale 1, as ONNX Runtime's
+        hi = 255.0
+    elif hi - lo < 1e-12:
         hi = lo + 1e-12
-    scale = (hi - lo) / 255.0
+    scale = max((hi - lo) / 255.0, min_scale)
     zero_point = int(np.clip(_round(-128 - lo / scale), -128, 127))
     return float(np.float32(scale)), zero_point
 
@@ -323,16 +326,30 @@ def _lookup_table(fn, in_params, out_params):
     return np.clip(_round(y / out_params[0]) + out_params[1], -128, 127).astype(np.int8)
 
 
+def _weight_scales(op):
+    """The kernel (a depthwise one as (kh, kw, 1, C * m): channel c * m + j)
+    and its per-channel int8 scales."""
+    kernel = op["kernel"]
+    if op["depthwise"]:
+        kernel = kernel.reshape(kernel.shape[0], kernel.shape[1], 1, -1)
+    w_scale = np.abs(kernel.reshape(-1, kernel.shape[-1])).max(axis=0) / 127.0
+    w_scale[w_scale == 0] = 1.0
+    return kernel, w_scale.astype(np.float32).astype(np.float64)
+
+
+def _output_params(op, in_params, limits):
+    """The int8 (scale, zero point) of a conv / dense op's output. Its scale
+    is at least 2^-29 of the products' largest step, so that every
+    requantization factor fits the integer multiplier: a narrower range
+    (a layer whose outputs were all 0 in calibration, as a ReLU's that
+    never fires) has outputs that round to its zero point at either scale."""
+    _, w_scale = _weight_scales(op)
+    return _params_for(*limits, min_scale=in_params[0] * float(w_scale.max()) / 2.0**29)
+
+
 def _int8_weights(op, in_params, out_params, clamp):
     """The int8 kernel, int32 bias, multipliers and shifts of a conv / dense op."""
-    kernel = op["kernel"]
-    if op["depthwise"]:  # (kh, kw, C, m) -> (kh, kw, 1, C * m): channel c * m + j
-        kernel = kernel.reshape(kernel.shape[0], kernel.shape[1], 1, -1)
-    channels = kernel.shape[-1]
-    flat = kernel.reshape(-1, channels)
-    w_scale = np.abs(flat).max(axis=0) / 127.0
-    w_scale[w_scale == 0] = 1.0
-    w_scale = w_scale.astype(np.float32).astype(np.float64)
+    kernel, w_scale = _weight_scales(op)
     kernel_q = np.clip(_round(kernel / w_scale), -127, 127).astype(np.int8)
     bias_scale = in_params[0] * w_scale
     bias_q = _round(op["bias"] / bias_scale)
@@ -380,8 +397,12 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
     if data.ndim < 1 or len(data) == 0 or tuple(data.shape[1:]) != tuple(model._graph.input_shape):
         raise ValueError(f"representative_data must be a non-empty batch of inputs of shape "
                          f"{tuple(model._graph.input_shape)}, received {data.shape}")
+    batch_size = _check_batch_size(batch_size)
     chain = _chain(model._graph)
     ops = _as_ops(chain)
+    if not ops:
+        raise ValueError("quantize() needs a model with a layer that runs at inference; this one "
+                         "has only layers that are left out there (Dropout, augmentations)")
     unknown = set(float_layers) - {config["name"] for config, *_ in chain}
     if unknown:
         raise ValueError(f"float_layers names layers this model does not have: {sorted(unknown)}")
@@ -408,7 +429,8 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
                      zero_point=params[1])
         if "kernel" in op:
             lut = act not in ("linear", "relu", "relu6")
-            out_params = _params_for(*(pre_limits[name] if lut else out_limits[op["node"]]))
+            out_params = _output_params(op, params,
+                                        pre_limits[name] if lut else out_limits[op["node"]])
             tensors, attrs, kshape = _int8_weights(op, params, out_params,
                                                    _clamp("linear" if lut else act, out_params))
             if kind == "Dense":
@@ -527,6 +549,7 @@ class QuantizedModel:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if batch_size is None:
             return self._core.predict(x)
+        batch_size = _check_batch_size(batch_size)
         return np.concatenate([self._core.predict(x[i:i + batch_size])
                                for i in range(0, len(x), batch_size)]) if len(x) else \
             self._core.predict(x)

@@ -362,6 +362,53 @@ def test_models_that_cannot_be_quantized_are_refused_clearly():
         pyconv.quantize(plain, x).predict(np.zeros((2, 5, 6, 2), np.float32))
 
 
+def test_a_layer_whose_outputs_were_all_zero_in_calibration_is_quantized():
+    # A ReLU that never fires: its range is [0, 0]. That used to give a scale
+    # of 4e-15 and a requantization factor of 2e10, refused as "too large".
+    x = np.random.default_rng(6).standard_normal((32, 6, 6, 2)).astype(np.float32)
+    dead = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu"),
+                              L.Flatten(), L.Dense(4)])
+    dead.build()
+    kernel, bias = dead.layers[0].get_weights()
+    dead.layers[0].set_weights([kernel, np.full_like(bias, -100.0)])
+    dense_kernel, _ = dead.layers[2].get_weights()
+    dead.layers[2].set_weights([dense_kernel, np.array([0.5, -0.25, 1.0, 0.0], np.float32)])
+    q = pyconv.quantize(dead, x)
+    np.testing.assert_allclose(q.predict(x[:4]), dead.predict(x[:4], verbose=0), atol=0.01)
+    np.testing.assert_array_equal(q.predict(x[:4]), _oracle(q, x[:4]).reshape(4, 4))
+    # All-zero data through lookup-table activations, and a range far
+    # narrower than the products' step.
+    zeros = np.zeros((8, 6, 6, 2), np.float32)
+    for act in ("tanh", "sigmoid", "relu", None):
+        model = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Conv2D(3, 3, activation=act),
+                                   L.Flatten(), L.Dense(4, activation=act)])
+        model.build()
+        np.testing.assert_allclose(pyconv.quantize(model, zeros).predict(zeros[:2]),
+                                   model.predict(zeros[:2], verbose=0), atol=0.01)
+    tiny = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu"),
+                              L.Flatten(), L.Dense(4)])
+    tiny.build()
+    kernel, bias = tiny.layers[0].get_weights()
+    tiny.layers[0].set_weights([kernel * 1e-9, np.zeros_like(bias)])
+    np.testing.assert_allclose(pyconv.quantize(tiny, x).predict(x[:4]),
+                               tiny.predict(x[:4], verbose=0), atol=0.01)
+
+
+def test_batch_sizes_are_checked_and_a_model_with_nothing_to_run_is_refused():
+    x = np.zeros((4, 6, 6, 2), np.float32)
+    plain = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Flatten(), L.Dense(3)])
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            pyconv.quantize(plain, x, batch_size=bad)
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            pyconv.quantize(plain, x).predict(x, batch_size=bad)
+    np.testing.assert_array_equal(pyconv.quantize(plain, x).predict(x, batch_size=3),
+                                  pyconv.quantize(plain, x).predict(x))
+    dropout_only = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Dropout(0.5)])
+    with pytest.raises(ValueError, match="only layers that are left out"):
+        pyconv.quantize(dropout_only, x)
+
+
 def _parts(q):
     return [(n, [i - 1]) for i, n in enumerate(q._core.nodes())], dict(q._core.tensors())
 
