@@ -4,6 +4,7 @@ keep their accuracy on real digits, save and load (also through the C
 library and pyconv-run), and bad models, data and files are refused clearly."""
 
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -407,6 +408,42 @@ def test_batch_sizes_are_checked_and_a_model_with_nothing_to_run_is_refused():
     dropout_only = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Dropout(0.5)])
     with pytest.raises(ValueError, match="only layers that are left out"):
         pyconv.quantize(dropout_only, x)
+
+
+def _crc32c(data):
+    """The .pcv file's checksum (CRC-32C), for tests that change a file's bytes."""
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    c = 0xFFFFFFFF
+    for byte in data:
+        c = table[(c ^ byte) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def test_names_that_are_not_utf8_come_out_escaped_not_as_decode_errors():
+    x = np.random.default_rng(7).standard_normal((8, 6, 6, 2)).astype(np.float32)
+    model = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu"),
+                               L.Flatten(), L.Dense(4)])
+    model.build()
+    q = pyconv.quantize(model, x)
+    original = q._core.to_bytes()
+
+    def patched(old, new):  # the same length, the checksum made right again
+        assert original.count(old) == 1
+        data = bytearray(original.replace(old, new))
+        data[-4:] = struct.pack("<I", _crc32c(bytes(data[:-4])))
+        return bytes(data)
+
+    renamed = pyconv.QuantizedModel(
+        pyconv._core.QuantizedModel.from_bytes(patched(b"conv2d_quantize", b"\xffonv2d_quantize")))
+    assert renamed.layers()[0]["name"] == "\\xffonv2d_quantize"
+    np.testing.assert_array_equal(renamed.predict(x[:2]), q.predict(x[:2]))
+    with pytest.raises(pyconv.ModelFileError, match=r"type 'QDens\\xff'"):
+        pyconv._core.QuantizedModel.from_bytes(patched(b"QDense", b"QDens\xff"))
 
 
 def _parts(q):

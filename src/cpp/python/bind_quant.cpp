@@ -131,7 +131,7 @@ void bind_quant(py::module_& m) {
              for (const io::TensorRecord& t : q.record().tensors) {
                py::array a(numpy_dtype(t.dtype), std::vector<py::ssize_t>(t.shape.begin(), t.shape.end()));
                std::memcpy(a.mutable_data(), t.data, static_cast<size_t>(a.nbytes()));
-               out[py::str(t.name)] = a;
+               out[text_of(t.name)] = a;
              }
              return out;
            })

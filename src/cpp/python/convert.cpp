@@ -75,6 +75,12 @@ Attrs attrs_from_dict(const py::dict& d) {
   return a;
 }
 
+py::str text_of(const std::string& s) {
+  PyObject* text = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  if (!text) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(text);
+}
+
 py::dict attrs_to_dict(const Attrs& a) {
   py::dict d;
   for (const auto& [key, value] : a.values())
@@ -82,9 +88,11 @@ py::dict attrs_to_dict(const Attrs& a) {
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::vector<int64_t>>)
-            d[py::str(key)] = py::tuple(py::cast(v));
+            d[text_of(key)] = py::tuple(py::cast(v));
+          else if constexpr (std::is_same_v<T, std::string>)
+            d[text_of(key)] = text_of(v);
           else
-            d[py::str(key)] = py::cast(v);
+            d[text_of(key)] = py::cast(v);
         },
         value);
   return d;

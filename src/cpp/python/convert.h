@@ -16,6 +16,10 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 Attrs attrs_from_dict(const py::dict& d);
 // The other way: lists come back as tuples.
 py::dict attrs_to_dict(const Attrs& a);
+// Text from a model file or a C++ message as a Python str: bytes that are
+// not UTF-8 (a model file that says otherwise) come out as \xNN escapes
+// instead of failing to decode.
+py::str text_of(const std::string& s);
 // A Python integer as int64 / uint64; out of range raises ValueError that
 // starts with `what` ("argument 'units' = 2**63 is out of range ...").
 int64_t int64_from(const py::handle& v, const std::string& what);

@@ -25,19 +25,27 @@ PYBIND11_MODULE(_core, m) {
 
   static py::exception<ShapeError> shape_error(m, "ShapeError", PyExc_ValueError);
   static py::exception<FormatError> model_file_error(m, "ModelFileError", PyExc_OSError);
+  // Messages may quote bytes from a model file: set as str with \xNN
+  // escapes (python::text_of), where pybind11's own translation would fail
+  // to decode them and raise UnicodeDecodeError instead.
   py::register_exception_translator([](std::exception_ptr p) {
+    auto raise = [](PyObject* type, const std::exception& e) {
+      PyErr_SetObject(type, python::text_of(e.what()).ptr());
+    };
     try {
       if (p) std::rethrow_exception(p);
     } catch (const ShapeError& e) {
-      py::set_error(shape_error, e.what());
+      raise(shape_error.ptr(), e);
     } catch (const TypeError& e) {
-      py::set_error(PyExc_TypeError, e.what());
+      raise(PyExc_TypeError, e);
     } catch (const FormatError& e) {
-      py::set_error(model_file_error, e.what());
+      raise(model_file_error.ptr(), e);
     } catch (const IOError& e) {
-      py::set_error(PyExc_OSError, e.what());
+      raise(PyExc_OSError, e);
     } catch (const StateError& e) {
-      py::set_error(PyExc_RuntimeError, e.what());
+      raise(PyExc_RuntimeError, e);
+    } catch (const std::invalid_argument& e) {  // ValueError and the standard library's
+      raise(PyExc_ValueError, e);
     }
   });
 
