@@ -11,7 +11,6 @@ float. examples/cortex_m/run.sh builds and runs them on an emulated Cortex-M4.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +66,8 @@ def _op_fields(node, in_hwc):
 
 def _float_literal(v):
     v = float(np.float32(v))
-    if np.isnan(v):
-        return "NAN"
-    if np.isinf(v):
-        return "INFINITY" if v > 0 else "-INFINITY"
+    if not np.isfinite(v):  # (samples are checked first; weights and scales are finite)
+        raise ValueError(f"cannot write {v} as a C++ constant")
     return f"{v!r}f" if "e" in repr(v) or "." in repr(v) else f"{v!r}.0f"
 
 
@@ -149,24 +146,63 @@ def _model_parts(path):
     return [n for n, _ in nodes], tensors, inputs, core
 
 
+def _load_samples(path, input_shape):
+    """The float32 samples in the .npy file at path, checked: shaped
+    (n,) + input_shape, finite. Mapped, not read, until checked: a header
+    that claims more than the file holds is refused without allocating it."""
+    try:
+        samples = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (EOFError, ValueError) as e:
+        raise ValueError(f"{path}: not a .npy file of float32 samples ({e})") from None
+    if not isinstance(samples, np.ndarray):  # an .npz archive
+        samples.close()
+        raise ValueError(f"{path}: expected one .npy array of samples, found an .npz archive")
+    if samples.dtype != np.float32 or samples.shape[1:] != input_shape:
+        raise ValueError(f"{path}: expected float32 samples of shape (n,) + {input_shape}, found "
+                         f"{samples.dtype} {samples.shape}")
+    samples = np.array(samples)
+    if not np.isfinite(samples).all():
+        raise ValueError(f"{path}: the samples hold NaN or inf; the model takes finite inputs")
+    return samples
+
+
+def _write_files(out, files):
+    """Each of files ({path under out: text}) written whole (a temporary
+    file, then renamed), after checking that none of them is a folder: an
+    export that fails leaves no file half-written, and fails before writing
+    where it can."""
+    for name in files:
+        if (out / name).is_dir():
+            raise IsADirectoryError(f"{out / name} is a folder; export-c writes a file there")
+    for name, text in files.items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            temp.write_text(text)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+
+
 def export_c(model_path, out_dir, samples_path=None):
     """Writes the C++ sources; returns (the model's ops, the samples' count)."""
     nodes, tensors, input_shape, core = _model_parts(model_path)
     samples = np.zeros((0,) + input_shape, np.float32)
     if samples_path is not None:
-        samples = np.load(samples_path, allow_pickle=False)
-        if samples.dtype != np.float32 or samples.shape[1:] != input_shape:
-            raise ValueError(f"{samples_path}: expected float32 samples of shape (n,) + "
-                             f"{input_shape}, found {samples.dtype} {samples.shape}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+        samples = _load_samples(samples_path, input_shape)
     input_size = int(np.prod(input_shape))
     output_size = int(np.prod(core.output_shape))
-    (out / "model.h").write_text(_model_h(core.arena_bytes(), input_size, output_size))
-    (out / "model.cpp").write_text(_model_cpp(nodes, tensors, input_shape, Path(model_path).name))
-    (out / "samples.cpp").write_text(_samples_cpp(samples.reshape(len(samples), input_size)))
-    micro = out / "micro"
-    micro.mkdir(exist_ok=True)
+    # Every file's text first: a model or samples that cannot be written
+    # fail before anything is.
+    files = {
+        "model.h": _model_h(core.arena_bytes(), input_size, output_size),
+        "model.cpp": _model_cpp(nodes, tensors, input_shape, Path(model_path).name),
+        "samples.cpp": _samples_cpp(samples.reshape(len(samples), input_size)),
+    }
     for name in ("pcvm.h", "pcvm_ops.h", "pcvm.cpp"):
-        shutil.copyfile(Path(get_micro_dir()) / name, micro / name)
+        files[f"micro/{name}"] = (Path(get_micro_dir()) / name).read_text()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_files(out, files)
     return len(nodes), len(samples)

@@ -78,8 +78,37 @@ def test_export_c_refuses_bad_samples(tmp_path):
     model = pyconv.Sequential([pyconv.Input((4,)), L.Dense(2)])
     model.build()
     model.save(tmp_path / "m.pcv")
-    np.save(tmp_path / "bad.npy", np.zeros((3, 5), np.float32))
+    np.save(tmp_path / "wrong_shape.npy", np.zeros((3, 5), np.float32))
+    np.save(tmp_path / "nan.npy", np.array([[0, np.nan, 0, 0]], np.float32))
+    np.save(tmp_path / "inf.npy", np.array([[0, 0, -np.inf, 0]], np.float32))
+    np.savez(tmp_path / "archive.npz", x=np.zeros((1, 4), np.float32))
+    (tmp_path / "empty.npy").write_bytes(b"")
+    # A header that claims 2**40 samples, on a file that holds none of them.
+    np.save(tmp_path / "huge.npy", np.zeros((1, 4), np.float32))
+    data = (tmp_path / "huge.npy").read_bytes()
+    (tmp_path / "huge.npy").write_bytes(data.replace(b"(1, 4)", b"(1099511627776, 4)"))
+    expected = {"wrong_shape.npy": "expected float32 samples of shape",
+                "nan.npy": "NaN or inf", "inf.npy": "NaN or inf", "archive.npz": ".npz archive",
+                "empty.npy": "not a .npy file", "huge.npy": "not a .npy file"}
+    out = tmp_path / "out"
+    for name, message in expected.items():
+        result = subprocess.run([sys.executable, "-m", "pyconv", "export-c",
+                                 str(tmp_path / "m.pcv"), "-o", str(out), "--samples",
+                                 str(tmp_path / name)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and message in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert not out.exists()  # refused before anything was written
+
+
+def test_export_c_that_cannot_write_a_file_leaves_the_others_as_they_were(tmp_path):
+    model = pyconv.Sequential([pyconv.Input((4,)), L.Dense(2)])
+    model.build()
+    model.save(tmp_path / "m.pcv")
+    out = tmp_path / "out"
+    (out / "model.cpp").mkdir(parents=True)  # in the way of one of the files
+    (out / "model.h").write_text("// an earlier export's")
     result = subprocess.run([sys.executable, "-m", "pyconv", "export-c", str(tmp_path / "m.pcv"),
-                             "-o", str(tmp_path / "out"), "--samples", str(tmp_path / "bad.npy")],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "expected float32 samples of shape" in result.stderr
+                             "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "is a folder" in result.stderr
+    assert (out / "model.h").read_text() == "// an earlier export's"
+    assert sorted(p.name for p in out.iterdir()) == ["model.cpp", "model.h"]
