@@ -38,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["export-c"]:
         return export_c_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m pyconv", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pyconv",
+        description="Paths of the bundled C/C++ package, for build scripts, and a model's "
+                    "export to a microcontroller.",
+        epilog="python -m pyconv export-c MODEL.pcv -o DIR [--samples X.npy]: a model as C++ "
+               "sources for the micro runtime (export-c --help for more)")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--cmake-dir", action="store_true", help="print the CMake package folder")
     group.add_argument("--include-dir", action="store_true", help="print the include folder")

@@ -58,8 +58,8 @@ void check_header_corruption(const Bytes& good, size_t header_bytes, Parse parse
   CHECK(true);  // reaching here without a crash is the test
 }
 
-Bytes npy_u8(const std::string& shape, const Bytes& data) {
-  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }\n";
+Bytes npy_u8(const std::string& shape, const Bytes& data, const std::string& descr = "|u1") {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }\n";
   Bytes b = bytes(std::string("\x93NUMPY\x01\x00", 8));
   b.push_back(static_cast<unsigned char>(header.size()));
   b.push_back(0);
@@ -81,6 +81,18 @@ TEST_CASE(test_npy) {
 
   a = parse_npy(npy_u8("(2,)", {0, 255}), "u8");
   CHECK(a.data.size() == 2 && a.data[1] == 255.0f && a.max_value == 255);
+  // Signed integers (labels as np.save writes them), little-endian, sign extended.
+  a = parse_npy(npy_u8("(2,)", {7, 0xFF}, "|i1"), "i1");
+  CHECK(a.data.size() == 2 && a.data[0] == 7.0f && a.data[1] == -1.0f && a.max_value == 0);
+  a = parse_npy(npy_u8("(2,)", {0x34, 0x12, 0xFE, 0xFF}, "<i2"), "i2");
+  CHECK(a.data.size() == 2 && a.data[0] == 0x1234 && a.data[1] == -2.0f);
+  a = parse_npy(npy_u8("(1,)", {9, 0, 0, 0}, "<i4"), "i4");
+  CHECK(a.data.size() == 1 && a.data[0] == 9.0f);
+  a = parse_npy(npy_u8("(2,)", {3, 0, 0, 0, 0, 0, 0, 0, 0xFD, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, "<i8"),
+                "i8");
+  CHECK(a.data.size() == 2 && a.data[0] == 3.0f && a.data[1] == -3.0f);
+  CHECK(throws_input_error([&] { parse_npy(npy_u8("(1,)", {1, 0, 0}, "<i4"), "short i4"); }));
+  CHECK(throws_input_error([&] { parse_npy(npy_u8("(1,)", {1, 0, 0, 0}, ">i4"), "big-endian"); }));
 
   CHECK(throws_input_error([&] { parse_npy(bytes("not numpy at all"), "x"); }));
   CHECK(throws_input_error([&] { parse_npy(npy_u8("(3,)", {1, 2}), "short"); }));

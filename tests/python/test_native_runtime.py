@@ -149,6 +149,33 @@ def test_pyconv_run_gives_python_outputs(trained, tmp_path):
     assert result.returncode == 2 and "truncated" in result.stderr
 
 
+def test_pyconv_run_breaks_ties_by_class_and_reads_integer_labels(tmp_path):
+    # Classes 0 and 3 tie on every input: the printed class is 0 (argmax's)
+    # whatever --top is (it was 3 with --top 2).
+    model = pyconv.Sequential([pyconv.Input((4,)), layers.Dense(4, activation="softmax")])
+    model.build()
+    model.layers[0].set_weights([np.zeros((4, 4), np.float32),
+                                 np.array([1, 0, 0, 1], np.float32)])
+    model.save(tmp_path / "tied.pcv")
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    tool = shutil.which("pyconv-run")
+
+    def run(*args):
+        return subprocess.run([tool, str(tmp_path / "tied.pcv"), str(tmp_path / "x.npy"), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    for top in ("1", "2", "3", "4"):
+        lines = run("--top", top).stdout.splitlines()
+        assert len(lines) == 5 and all(": class 0 " in line for line in lines), (top, lines)
+    for dtype in (np.int8, np.int16, np.int32, np.int64, np.uint8):
+        np.save(tmp_path / "labels.npy", np.array([0, 0, 3, 0, 1], dtype))
+        result = run("--quiet", "--labels", str(tmp_path / "labels.npy"))
+        assert result.returncode == 0 and "accuracy: 0.6000" in result.stdout, (dtype, result.stderr)
+    result = run("--quiet", "-o", "")
+    assert result.returncode == 2 and "-o needs a value" in result.stderr
+
+
 def test_c_api_runs_a_functional_model_with_every_merge(lib, tmp_path):
     # Residual sum, a broadcast gate, concatenated branches, subtract, average
     # and maximum: the C library gives Python's outputs.

@@ -28,6 +28,12 @@ def test_main_prints_the_paths():
     assert run("--version") == pyconv.__version__
 
 
+def test_main_help_names_every_command():
+    out = subprocess.run([sys.executable, "-m", "pyconv", "--help"], check=True,
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "--cmake-dir" in out and "export-c" in out and "microcontroller" in out
+
+
 def test_main_without_a_flag_is_a_usage_error():
     out = subprocess.run([sys.executable, "-m", "pyconv"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "usage" in out.stderr

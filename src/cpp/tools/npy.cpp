@@ -89,12 +89,16 @@ Array parse_npy(const Bytes& b, const std::string& name) {
                             "np.ascontiguousarray");
   const std::string descr = parse_descr(header, name);
   size_t item;
+  bool is_float = false, is_signed = false;
   if (descr == "<f4" || (descr == "=f4" && little_endian_host())) {
-    item = 4;
+    item = 4, is_float = true;
   } else if (descr == "|u1" || descr == "<u1" || descr == "u1") {
     item = 1;
+  } else if (descr == "|i1" || descr == "<i2" || descr == "<i4" || descr == "<i8") {
+    item = static_cast<size_t>(descr[2] - '0'), is_signed = true;  // labels, as np.save writes them
   } else {
-    throw InputError(name + ": .npy dtype '" + descr + "' is not supported (float32 or uint8)");
+    throw InputError(name + ": .npy dtype '" + descr +
+                     "' is not supported (float32, uint8 or a little-endian signed integer)");
   }
 
   Array a;
@@ -107,14 +111,17 @@ Array parse_npy(const Bytes& b, const std::string& name) {
                      shape_str(a.shape) + (b.size() - offset < data_bytes ? " (truncated)" : ""));
   a.data.resize(static_cast<size_t>(n));
   const unsigned char* p = b.data() + offset;
-  if (item == 1) {
-    for (int64_t i = 0; i < n; ++i) a.data[i] = p[i];
-    a.max_value = 255;
-  } else {
-    for (int64_t i = 0; i < n; ++i) {  // little-endian bytes to a float, on any host
-      const uint32_t u = p[4 * i] | uint32_t{p[4 * i + 1]} << 8 | uint32_t{p[4 * i + 2]} << 16 |
-                         uint32_t{p[4 * i + 3]} << 24;
-      std::memcpy(&a.data[i], &u, 4);
+  if (!is_float && !is_signed) a.max_value = 255;
+  const int unused_bits = 64 - 8 * static_cast<int>(item);
+  for (int64_t i = 0; i < n; ++i, p += item) {  // little-endian bytes, on any host
+    uint64_t u = 0;
+    for (size_t k = 0; k < item; ++k) u |= uint64_t{p[k]} << (8 * k);
+    if (is_float) {
+      const auto bits = static_cast<uint32_t>(u);
+      std::memcpy(&a.data[i], &bits, 4);
+    } else {  // the sign bit extended from the top of the item
+      a.data[i] = is_signed ? static_cast<float>(static_cast<int64_t>(u << unused_bits) >> unused_bits)
+                            : static_cast<float>(u);
     }
   }
   return a;

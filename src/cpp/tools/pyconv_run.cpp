@@ -31,11 +31,11 @@ const char kUsage[] =
     "usage: pyconv-run MODEL.pcv INPUT... [options]\n"
     "\n"
     "Runs a pyconv model on INPUT and prints each sample's predicted class and\n"
-    "top scores. INPUT is one .npy file (float32 or uint8, C order), one IDX file\n"
-    "(e.g. MNIST's t10k-images-idx3-ubyte; .gz too when built with zlib), or one\n"
-    "or more binary PGM (P5) images of one size. The first axis is the batch; a\n"
-    "single sample may omit it. Integer data (uint8, PGM) is fed as its values,\n"
-    "0..255, unless --scale is given.\n"
+    "top scores. INPUT is one .npy file (float32, uint8 or signed integers, C\n"
+    "order), one IDX file (e.g. MNIST's t10k-images-idx3-ubyte; .gz too when\n"
+    "built with zlib), or one or more binary PGM (P5) images of one size. The\n"
+    "first axis is the batch; a single sample may omit it. Integer data (uint8,\n"
+    "PGM) is fed as its values, 0..255, unless --scale is given.\n"
     "\n"
     "options:\n"
     "  -o OUT.npy      write all outputs, (N,) + output shape, float32\n"
@@ -78,7 +78,7 @@ Options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> const char* {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
+      if (i + 1 >= argc || argv[i + 1][0] == '\0') usage_error(a + " needs a value");
       return argv[++i];
     };
     if (a == "-h" || a == "--help") {
@@ -139,8 +139,10 @@ std::vector<int64_t> top_k(const float* scores, int64_t n, int k) {
   std::vector<int64_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[i] = i;
   const auto kk = static_cast<std::ptrdiff_t>(std::min<int64_t>(k, n));
-  std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
-                    [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
+  // Ties go to the lower class, as argmax's do, whatever k is.
+  std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int64_t a, int64_t b) {
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+  });
   idx.resize(static_cast<size_t>(kk));
   return idx;
 }
