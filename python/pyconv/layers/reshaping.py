@@ -22,10 +22,24 @@ def _edges(value, name):
                      f"(left, right)), received {value!r}")
 
 
-class ZeroPadding2D(Layer):
+class _Edges(Layer):
+    """A layer whose one argument is four edges: kept as (top, bottom,
+    left, right) for the core, written to its config in Keras's form."""
+
+    _edges_arg = ""
+
+    def get_config(self):
+        config = super().get_config()
+        top, bottom, left, right = config[self._edges_arg]
+        config[self._edges_arg] = ((top, bottom), (left, right))
+        return config
+
+
+class ZeroPadding2D(_Edges):
     """Adds rows and columns of zeros at the borders of (N, H, W, C) images."""
 
     core_type = "ZeroPadding2D"
+    _edges_arg = "padding"
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -34,10 +48,11 @@ class ZeroPadding2D(Layer):
         self._validate()
 
 
-class Cropping2D(Layer):
+class Cropping2D(_Edges):
     """Removes rows and columns at the borders of (N, H, W, C) images."""
 
     core_type = "Cropping2D"
+    _edges_arg = "cropping"
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
