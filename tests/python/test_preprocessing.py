@@ -4,6 +4,8 @@ resampling oracle), with finite-difference gradients; active only in training
 (and in Keras's model(x) / layer(x) on arrays); saved with the model and run
 by the native runtime."""
 
+import pickle
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -59,6 +61,25 @@ def test_rescaling(shape):
 def test_rescaling_refuses_per_channel_lists():
     with pytest.raises(ValueError, match="Normalization"):
         L.Rescaling([1.0, 2.0])
+
+
+def test_normalization_statistics_set_by_set_weights_survive_save_and_pickle(tmp_path):
+    # Given mean and variance, then new ones by set_weights: the model file
+    # and pickles were rebuilt from the constructor's values, silently.
+    model = pyconv.Sequential([pyconv.Input((3,)),
+                               L.Normalization(mean=[0.0, 0.0, 0.0], variance=[1.0, 1.0, 1.0])])
+    model.set_weights([np.array([1.0, 2.0, 3.0], np.float32), np.array([4.0, 4.0, 4.0], np.float32)])
+    x = np.ones((2, 3), np.float32)
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(expected[0], [0.0, -0.5, -1.0])
+    model.save(tmp_path / "m.pcv")
+    for other in (pyconv.models.load_model(tmp_path / "m.pcv"), pickle.loads(pickle.dumps(model))):
+        np.testing.assert_array_equal(other.predict(x, verbose=0), expected)
+        np.testing.assert_array_equal(other.layers[0].mean, [1.0, 2.0, 3.0])
+    layer = L.Normalization(axis=None, mean=0.0, variance=1.0)
+    pyconv.Sequential([pyconv.Input((2,)), layer])
+    layer.set_weights([np.array([5.0], np.float32), np.array([9.0], np.float32)])
+    assert layer.get_config()["mean"] == [5.0] and layer.get_config()["variance"] == [9.0]
 
 
 @pytest.mark.parametrize("axis", [-1, None])

@@ -249,6 +249,10 @@ class Normalization(_Preprocessing):
     def set_weights(self, weights):
         super().set_weights(weights)
         self._stats = tuple(np.asarray(w, np.float64) for w in weights)
+        if "mean" in self._keras_config:  # given to the constructor: the config is what a
+            # saved, pickled or cloned model is rebuilt from, so it holds the new values
+            self._keras_config.update(mean=self._stats[0].reshape(-1).tolist(),
+                                      variance=self._stats[1].reshape(-1).tolist())
 
     def _array_model(self, sample_shape):
         model = super()._array_model(sample_shape)
