@@ -121,6 +121,8 @@ def _entropy_threshold(a, levels, bins=2048):
         # Where P has mass and Q none (the folded tail's bin, past every
         # clipped value), a small mass instead of an infinite divergence.
         q_sum = q.sum()
+        if q_sum == 0:  # nothing left inside this clip: no distribution to compare
+            continue
         q[nonzero & (q == 0)] = 1e-4 * q_sum / i
         p_sum, q_sum = p.sum(), q.sum()
         kl = float(np.sum(p[nonzero] / p_sum * np.log((p[nonzero] / p_sum) / (q[nonzero] / q_sum))))

@@ -84,6 +84,16 @@ def restore(model, graph):
     """Makes `model` (a new, uninitialised Sequential or Model) the model of a
     C++ graph loaded from a file or bytes; a graph with branches or skip
     connections becomes a functional Model whatever `model` was."""
+    try:
+        return _restore(model, graph)
+    except (KeyError, TypeError, AttributeError, IndexError, json.JSONDecodeError) as e:
+        # The C++ graph loaded: what failed is the Python description in the
+        # metadata, which the checksum does not protect from a tool's edits.
+        raise _core.ModelFileError(f"the model file's description of its Python model is damaged "
+                                   f"({_PYTHON_KEY!r} metadata): {type(e).__name__}: {e}") from None
+
+
+def _restore(model, graph):
     from .models import Model
 
     meta = graph.meta

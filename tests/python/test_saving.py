@@ -14,6 +14,7 @@ import pytest
 
 import pyconv
 from pyconv import layers
+from pcv_bytes import replaced
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -184,6 +185,19 @@ def test_corrupt_and_truncated_files_raise_model_file_error(tmp_path):
         with pytest.raises(pyconv.ModelFileError):
             pyconv.saving.restore(pyconv.Sequential.__new__(pyconv.Sequential),
                                   pyconv._core.load_graph_bytes(case))
+
+
+def test_a_damaged_python_description_with_a_right_checksum_is_a_model_file_error(tmp_path):
+    # A tool that edits the metadata and fixes the checksum: KeyError and
+    # JSONDecodeError escaped from load_model.
+    pyconv.set_seed(5)
+    cnn().save(tmp_path / "good.pcv")
+    data = (tmp_path / "good.pcv").read_bytes()
+    for old, new in ((b'"layers"', b'"lxyers"'), (b'"shuffle_rng"', b'"shuffle_rnX"'),
+                     (b'{"class_name": "Sequential"', b'["class_name": "Sequential"')):
+        (tmp_path / "bad.pcv").write_bytes(replaced(data, old, new))
+        with pytest.raises(pyconv.ModelFileError, match="python.model"):
+            pyconv.models.load_model(tmp_path / "bad.pcv")
 
 
 def test_files_the_fuzzer_found_raise_model_file_error():
