@@ -972,7 +972,8 @@ class Model:
         xs = functional.flatten_data(x, self.input_names, "x") if self._graph is not None \
             else [x]
         first = np.asarray(xs[0])
-        return self.predict(x, batch_size=(first.ndim and len(first)) or 1)  # predict explains a 0-d x
+        # (predict explains a 0-d x; predict_on_batch never shows progress, as in Keras)
+        return self.predict(x, batch_size=(first.ndim and len(first)) or 1, verbose=0)
 
     # ----- saving ---------------------------------------------------------------------
 

@@ -249,9 +249,10 @@ def test_predict_accepts_other_numeric_dtypes():
                                    rtol=1e-6)
 
 
-def test_predict_on_batch_takes_every_array_form():
+def test_predict_on_batch_takes_every_array_form(capsys):
     # Its fast path (the graph's own checks, one call) takes only a C-contiguous
-    # float32 ndarray of the input shape; every other form is converted first.
+    # float32 ndarray of the input shape; every other form is converted first,
+    # silently (it printed predict's progress bar).
     model = small_cnn()
     x = np.random.default_rng(1).random((3, 6, 6, 1), dtype=np.float32)
     want = model.predict_on_batch(x)
@@ -268,6 +269,8 @@ def test_predict_on_batch_takes_every_array_form():
         out = model.predict_on_batch(form)
         assert type(out) is np.ndarray and out.dtype == np.float32
         np.testing.assert_array_equal(out, want)
+        np.testing.assert_array_equal(model(form), want)
+    assert capsys.readouterr().out == ""
     for bad in (np.zeros((0, 6, 6, 1), np.float32), np.float32(1.0)):
         with pytest.raises(ValueError, match="at least one sample"):
             model.predict_on_batch(bad)
