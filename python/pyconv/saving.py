@@ -108,8 +108,10 @@ def _restore(model, graph):
     for i, (config, make) in enumerate(configs):  # a shared layer's calls: one object
         owner = graph.layer_owner(i)
         layer_list.append(layer_list[owner] if owner != i else make(config))
-    chain = all(list(graph.node_inputs(i)) == [i - 1] for i in range(graph.num_layers)) \
-        and list(graph.outputs) == [graph.num_layers - 1]
+    # A chain whose layers are each called once is a Sequential; a layer
+    # called twice (a C program's repeated name=) needs the functional form.
+    chain = all(list(graph.node_inputs(i)) == [i - 1] and graph.layer_owner(i) == i
+                for i in range(graph.num_layers)) and list(graph.outputs) == [graph.num_layers - 1]
     functional = not chain or (info is not None and info["class_name"] == "Model")
     if functional:
         if type(model) is not Model:

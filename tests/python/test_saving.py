@@ -227,6 +227,23 @@ def test_model_saved_without_python_loads_from_its_layer_attributes(tmp_path):
     np.testing.assert_array_equal(model.predict(x, verbose=0), graph.predict(x))
 
 
+def test_a_chain_that_calls_one_layer_twice_loads_as_a_functional_model(tmp_path):
+    # A C program names two chain entries alike: one layer, called twice. It
+    # loaded as a Sequential of the layer once, whose clone and JSON lost a call.
+    graph = pyconv._core.Graph([{"type": "Dense", "units": 4, "name": "a"},
+                                {"type": "Dense", "units": 4, "name": "a"},
+                                {"type": "Dense", "units": 1, "name": "out"}], (4,), 0)
+    graph.save(str(tmp_path / "native.pcv"))
+    model = pyconv.models.load_model(tmp_path / "native.pcv")
+    x = np.random.default_rng(0).random((3, 4), dtype=np.float32)
+    expected = graph.predict(x)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+    for rebuilt in (pyconv.models.clone_model(model),
+                    pyconv.models.model_from_json(model.to_json())):
+        rebuilt.set_weights(model.get_weights())
+        np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), expected)
+
+
 def test_file_written_by_version_0_1_still_loads():
     # tests/data/mnist_cnn_v1.pcv was written by pyconv 0.1.0 (format version 1)
     # with tests/data/make_golden_model.py; every later version must load it.
