@@ -7,6 +7,7 @@ to compile, the others (Precision, Recall, AUC, MeanIoU, ...) are updated
 from each step's outputs, which the step then hands back."""
 
 import re
+import warnings
 
 import numpy as np
 
@@ -24,12 +25,35 @@ def to_json(metric):
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
-def from_json(entry):
+def _metric_class(name, custom_objects):
+    """The Metric class a model file names: the caller's (custom_objects), a
+    pyconv one, or a subclass of Metric defined in this process (a model
+    pickled to a worker that imports the same code); None if none is."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    cls = globals().get(name)
+    if isinstance(cls, type) and issubclass(cls, Metric):
+        return cls
+    found, stack = None, [Metric]
+    while stack and found is None:
+        for sub in stack.pop().__subclasses__():
+            found = found or (sub if sub.__name__ == name else None)
+            stack.append(sub)
+    return found
+
+
+def from_json(entry, custom_objects=None):
+    """A compiled metric from the model file; None (and a warning) for a
+    class of the user's that is not defined here: the model loads without it."""
     if isinstance(entry, str):
         return entry
-    cls = globals().get(entry["class_name"])
-    if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise ValueError(f"the model file names an unknown metric {entry['class_name']!r}")
+    cls = _metric_class(entry["class_name"], custom_objects)
+    if cls is None:
+        warnings.warn(f"the model file's metric {entry['class_name']!r} is none of pyconv's and "
+                      "no Metric subclass of that name is defined here: the model is loaded "
+                      "without it (pass custom_objects={'" + entry["class_name"] + "': ...} to "
+                      "load_model)", stacklevel=4)
+        return None
     return cls.from_config(entry["config"])
 
 

@@ -1371,10 +1371,11 @@ class Sequential(Model):
                           name=config.get("name"))
 
 
-def load_model(filepath):
+def load_model(filepath, custom_objects=None):
     """The model saved at filepath by `model.save(filepath)` (or by a C/C++
-    program), ready to predict or to continue training."""
-    return saving.load_model(filepath)
+    program), ready to predict or to continue training; custom_objects:
+    {name: class} for Metric subclasses of your own, as in Keras."""
+    return saving.load_model(filepath, custom_objects)
 
 
 def model_from_json(json_string, custom_objects=None):

@@ -42,10 +42,13 @@ def _schedule_of(model):
 
 
 def _map_metrics(fn, compiled):
-    """fn on each compiled metric: a list, or for several outputs one list per output."""
+    """fn on each compiled metric: a list, or for several outputs one list per
+    output; metrics fn gives None for are left out."""
     if compiled is None:
         return None
-    return [[fn(m) for m in per] if isinstance(per, list) else fn(per) for per in compiled]
+    out = [[x for x in map(fn, per) if x is not None] if isinstance(per, list) else fn(per)
+           for per in compiled]
+    return [x for x in out if x is not None]
 
 
 def check_path(filepath, overwrite):
@@ -80,12 +83,12 @@ def _layer_from_core(config):
     return _layer_class(config.pop("type")).from_config(config)
 
 
-def restore(model, graph):
+def restore(model, graph, custom_objects=None):
     """Makes `model` (a new, uninitialised Sequential or Model) the model of a
     C++ graph loaded from a file or bytes; a graph with branches or skip
     connections becomes a functional Model whatever `model` was."""
     try:
-        return _restore(model, graph)
+        return _restore(model, graph, custom_objects)
     except (KeyError, TypeError, AttributeError, IndexError, json.JSONDecodeError) as e:
         # The C++ graph loaded: what failed is the Python description in the
         # metadata, which the checksum does not protect from a tool's edits.
@@ -93,7 +96,7 @@ def restore(model, graph):
                                    f"({_PYTHON_KEY!r} metadata): {type(e).__name__}: {e}") from None
 
 
-def _restore(model, graph):
+def _restore(model, graph, custom_objects):
     from .models import Model
 
     meta = graph.meta
@@ -131,9 +134,9 @@ def _restore(model, graph):
         if outputs == 1:
             model.loss = model.loss[0]
         model._loss_weights = [weight for _, weight in per_output]
-        model._weighted_metrics = _map_metrics(metrics.from_json,
-                                               info.get("weighted_metrics")) if info else None
-        model._metrics = _map_metrics(metrics.from_json, info["metrics"]) if info else (
+        metric = lambda entry: metrics.from_json(entry, custom_objects)  # noqa: E731
+        model._weighted_metrics = _map_metrics(metric, info.get("weighted_metrics")) if info else None
+        model._metrics = _map_metrics(metric, info["metrics"]) if info else (
             [] if outputs == 1 else [[] for _ in range(outputs)])
         model.optimizer._graph = graph
     if info is not None:
@@ -153,14 +156,16 @@ def _restore_schedule(optimizer, config):
                       stacklevel=3)
 
 
-def load_model(filepath):
+def load_model(filepath, custom_objects=None):
     """The model saved at filepath by `model.save(filepath)` (or by a C/C++
     program), ready to predict or to continue training; a quantized model's
-    file (pyconv.quantize) gives a QuantizedModel."""
+    file (pyconv.quantize) gives a QuantizedModel. custom_objects: {name:
+    class} for Metric subclasses of your own, as in Keras (those defined
+    in the process are found by name too)."""
     from .models import Sequential
     from .quantization import QuantizedModel
 
     loaded = _core.load_any_model(os.fspath(filepath))
     if isinstance(loaded, _core.QuantizedModel):
         return QuantizedModel(loaded, name=os.path.splitext(os.path.basename(filepath))[0])
-    return restore(Sequential.__new__(Sequential), loaded)
+    return restore(Sequential.__new__(Sequential), loaded, custom_objects)

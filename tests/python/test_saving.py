@@ -6,6 +6,8 @@ import copy
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -242,6 +244,45 @@ def test_a_chain_that_calls_one_layer_twice_loads_as_a_functional_model(tmp_path
                     pyconv.models.model_from_json(model.to_json())):
         rebuilt.set_weights(model.get_weights())
         np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), expected)
+
+
+class _SumOfOutputs(pyconv.metrics.Metric):
+    """A metric of the user's own, as docs/keras-compatibility.md allows."""
+
+    def __init__(self, name="sum_of_outputs", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.total.assign(self.total.numpy() + float(np.sum(y_pred)))
+
+    def result(self):
+        return self.total.numpy()
+
+
+def test_a_model_compiled_with_a_metric_of_the_users_own_saves_loads_and_pickles(tmp_path):
+    # The file was written, then refused by load_model, pickle and deepcopy
+    # ("unknown metric").
+    model = pyconv.Sequential([pyconv.Input((4,)), layers.Dense(2)])
+    model.compile("sgd", "mse", metrics=[_SumOfOutputs(), "mae"])
+    x, y = np.ones((4, 4), np.float32), np.zeros((4, 2), np.float32)
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "m.pcv")
+    for other in (pyconv.models.load_model(tmp_path / "m.pcv"), copy.deepcopy(model),
+                  pickle.loads(pickle.dumps(model)),
+                  pyconv.models.load_model(tmp_path / "m.pcv",
+                                           custom_objects={"_SumOfOutputs": _SumOfOutputs})):
+        assert other.evaluate(x, y, verbose=0, return_dict=True).keys() == \
+            {"loss", "sum_of_outputs", "mae"}
+    # Where no class of that name exists: loaded without it, and a warning says so.
+    script = ("import warnings, pyconv\n"
+              "with warnings.catch_warnings(record=True) as w:\n"
+              "    warnings.simplefilter('always')\n"
+              f"    m = pyconv.models.load_model({str(tmp_path / 'm.pcv')!r})\n"
+              "print(m.metrics_names, [str(x.message) for x in w])\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "'mae'" in out and "'sum_of_outputs'" not in out and "custom_objects" in out, out
 
 
 def test_file_written_by_version_0_1_still_loads():
