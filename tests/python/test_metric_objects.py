@@ -26,6 +26,27 @@ def test_mae_and_mse_during_fit_and_evaluate():
     assert set(history.history) == {"loss", "mae", "mean_squared_error"}
 
 
+@pytest.mark.parametrize("activation, loss, classes", [("sigmoid", "binary_crossentropy", 1),
+                                                       ("softmax", "categorical_crossentropy", 3)])
+def test_mae_and_mse_are_of_the_probabilities_where_the_loss_takes_the_logits(activation, loss,
+                                                                             classes):
+    # The step fuses the sigmoid or softmax into the cross-entropy; "mae" and
+    # "mse" were summed over the logits it holds (14.6 where 0.31 was right).
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    y = (rng.integers(0, 2, (8, 1)) if classes == 1 else np.eye(3)[rng.integers(0, 3, 8)])
+    y = y.astype(np.float32)
+    m = pyconv.Sequential([pyconv.Input((4,)), L.Dense(classes, activation=activation)])
+    m.set_weights([2 * rng.normal(size=(4, classes)).astype(np.float32), np.zeros(classes, np.float32)])
+    m.compile(pyconv.optimizers.SGD(0.0), loss, metrics=["mse", "mae"])
+    d = m.predict(x, verbose=0).astype(np.float64) - y
+    logs = m.evaluate(x, y, return_dict=True, verbose=0)
+    history = m.fit(x, y, batch_size=8, epochs=1, verbose=0).history
+    for mse, mae in ((logs["mse"], logs["mae"]), (history["mse"][0], history["mae"][0])):
+        assert mse == pytest.approx((d * d).mean(), rel=1e-5)
+        assert mae == pytest.approx(np.abs(d).mean(), rel=1e-5)
+
+
 def test_metrics_that_need_matching_targets_or_predictions_say_so():
     m = pyconv.Sequential([pyconv.Input((3,)), L.Dense(4, activation="softmax")])
     m.compile("sgd", "sparse_categorical_crossentropy", metrics=["mae"])

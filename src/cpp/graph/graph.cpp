@@ -960,6 +960,14 @@ StepResult Graph::evaluate(const Batch& xs, const Batch& ys, bool training, Exec
     if (ys[j]->numel() == run.out.numel()) {
       abs_sum = sq_sum = 0.0;
       const float *p = run.out.data(), *t = ys[j]->data();
+      Tensor probabilities;  // of the logits, where the loss took them (a fused softmax or sigmoid)
+      if (ol.fused != ops::Activation::Linear) {
+        probabilities.resize(run.out.shape());
+        copy_floats(probabilities.data(), p, run.out.numel());
+        const int64_t cols = run.out.dim(-1);
+        ops::activation_forward(ol.fused, probabilities.data(), run.out.numel() / cols, cols, 1);
+        p = probabilities.data();
+      }
       for (int64_t i = 0; i < run.out.numel(); ++i) {
         const double d = static_cast<double>(p[i]) - t[i];
         abs_sum += std::fabs(d), sq_sum += d * d;
