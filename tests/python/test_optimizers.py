@@ -397,8 +397,8 @@ def nadam_ref(beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None):
     def step(params, grads, state, t, lr):
         params = _decay(params, lr, weight_decay)
         m, v = _slots(state, "m", params), _slots(state, "v", params)
-        u_t = beta_1 * (1 - 0.5 * 0.96 ** (t * 0.004))
-        u_next = beta_1 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004))
+        u_t = beta_1 * (1 - 0.5 * 0.96 ** t)  # keras/src/optimizers/nadam.py
+        u_next = beta_1 * (1 - 0.5 * 0.96 ** (t + 1))
         product = state.get("u_product", 1.0) * u_t
         state["u_product"] = product
         out = []

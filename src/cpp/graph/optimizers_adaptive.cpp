@@ -6,7 +6,7 @@
 //   Adamax    m = b1 m + (1 - b1) g;  u = max(b2 u, |g|);
 //             w -= lr / (1 - b1^t) m / (u + eps)
 //   Nadam     Adam with Nesterov momentum and Keras's momentum schedule
-//             u_t = b1 (1 - 0.5 * 0.96^(0.004 t))
+//             u_t = b1 (1 - 0.5 * 0.96^t)  (tf.keras 2 had 0.96^(0.004 t), as PyTorch has)
 //   Lion      w -= lr sign(b1 m + (1 - b1) g);  m = b2 m + (1 - b2) g
 // Each also takes weight_decay (decoupled) and the gradient clipping.
 #include <cmath>
@@ -180,7 +180,7 @@ class Nadam : public TwoMoments {
 
  private:
   // Keras's momentum schedule at step t.
-  double momentum_at(double t) const { return beta1_ * (1.0 - 0.5 * std::pow(0.96, 0.004 * t)); }
+  double momentum_at(double t) const { return beta1_ * (1.0 - 0.5 * std::pow(0.96, t)); }
   // The product of the schedule over steps 1..t: kept for every parameter
   // of a step, one factor more than the last step's, or all of them again
   // after a load.
