@@ -76,6 +76,18 @@ def resolve(metrics):
             raise ValueError(f"unknown metric {m!r}; expected a pyconv.metrics object or one of "
                              + ", ".join(f"'{n}'" for n in _NAMES + tuple(_BY_NAME)))
         resolved.append(m.lower())
+    # Objects named alike (AUC() and AUC(curve="PR") are both "auc") would
+    # log under one key, one hiding the other: later ones get "_1", "_2", as
+    # Keras names them.
+    names = lambda: {m if isinstance(m, str) else m.name for m in resolved}  # noqa: E731
+    seen = set()
+    for m in resolved:
+        if isinstance(m, Metric) and m.name in seen:
+            taken, k = names(), 1
+            while f"{m.name}_{k}" in taken:
+                k += 1
+            m.name = f"{m.name}_{k}"
+        seen.add(m if isinstance(m, str) else m.name)
     return resolved
 
 

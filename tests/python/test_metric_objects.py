@@ -273,6 +273,24 @@ def test_top_k_is_counted_by_the_step_like_the_objects():
     assert tied["sparse_top_k_categorical_accuracy"] == pytest.approx(np.mean(labels < 2))
 
 
+def test_metrics_named_alike_each_keep_their_value():
+    # AUC() and AUC(curve="PR") are both "auc": one hid the other in
+    # evaluate and History. The later one is "auc_1", as Keras names it.
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(23, 4)).astype(np.float32)
+    y = rng.integers(0, 2, size=(23, 1)).astype(np.float32)
+    m = pyconv.Sequential([pyconv.Input((4,)), L.Dense(1, activation="sigmoid")])
+    roc, pr = M.AUC(), M.AUC(curve="PR")
+    m.compile("sgd", "binary_crossentropy", metrics=[roc, pr, "mae", M.MeanAbsoluteError(name="mae")])
+    assert m.metrics_names == ["loss", "auc", "auc_1", "mae", "mae_1"]
+    logs = m.evaluate(x, y, return_dict=True, verbose=0)
+    p = m.predict(x, verbose=0)
+    for metric, name in ((M.AUC(), "auc"), (M.AUC(curve="PR"), "auc_1")):
+        metric.update_state(y, p)
+        assert logs[name] == pytest.approx(metric.result(), rel=1e-6)
+    assert set(m.fit(x, y, epochs=1, verbose=0).history) == {"loss", "auc", "auc_1", "mae", "mae_1"}
+
+
 def test_top_k_needs_class_scores():
     model = pyconv.Sequential([pyconv.Input((4, 4, 1)), L.Conv2D(3, 1)])
     model.compile("sgd", "mse", metrics=[M.TopKCategoricalAccuracy(k=2)])
