@@ -2,6 +2,7 @@
 epoch loop; each batch is one call into the C++ graph, which runs forward,
 loss, backward and the optimizer update with the GIL released."""
 
+import contextlib
 import copy
 import itertools
 import json
@@ -1250,23 +1251,40 @@ class Sequential(Model):
     def add(self, layer):
         """Appends a layer; shapes are checked as soon as the input shape is known.
         A built model is built again, keeping its other layers' weights."""
-        self._append(layer)
-        if self.layers and self._input_shape is not None:
-            self._rebuild()
+        with self._changing_layers():
+            self._append(layer)
+            if self.layers and self._input_shape is not None:
+                self._rebuild()
 
     def pop(self):
         """Removes and returns the last layer; the model keeps the other
         layers' weights (a compiled model's optimizer starts afresh)."""
         if not self.layers:
             raise TypeError("There are no layers in the model.")
-        layer = self.layers.pop()
-        if self._shapes:
-            self._shapes.pop()
-        built = self._graph is not None
-        layer._model = layer._index = None
-        if built:
-            self._rebuild()
+        with self._changing_layers():
+            layer = self.layers.pop()
+            if self._shapes:
+                self._shapes.pop()
+            built = self._graph is not None
+            layer._model = layer._index = None
+            if built:
+                self._rebuild()
         return layer
+
+    @contextlib.contextmanager
+    def _changing_layers(self):
+        """Holds a built model as its trainer while its layers change: another
+        thread's fit gets a RuntimeError meanwhile, and a change while one
+        trains it is refused (RuntimeError) before anything changes."""
+        graph = self._graph
+        if graph is None:
+            yield
+            return
+        graph.begin_training()
+        try:
+            yield
+        finally:
+            graph.end_training()
 
     def _rebuild(self):
         """A new graph for the current layers, with the weights of those that

@@ -151,10 +151,18 @@ def test_set_weights_while_another_thread_trains_raises():
             model.set_weights(weights)
         with pytest.raises(RuntimeError, match="trained in another thread"):
             model.train_on_batch(x[:4], y[:4])
+        # pop and add were taken: fit went on training another architecture.
+        layers_before = list(model.layers)
+        with pytest.raises(RuntimeError, match="trained in another thread"):
+            model.pop()
+        with pytest.raises(RuntimeError, match="trained in another thread"):
+            model.add(layers.Dense(2))
+        assert model.layers == layers_before
     finally:
         model.stop_training = True
         trainer.join()
     model.set_weights(weights)  # allowed once training is over
+    model.pop()
 
 
 def test_the_trainer_itself_may_set_weights_from_a_callback():
