@@ -218,6 +218,10 @@ TEST_CASE(test_errors_are_pyconv_errors_with_a_status) {
   CHECK(status_of([&] { m.evaluate(d.x.data(), d.y.data(), -1); }) == PCV_ERR_ARGUMENT);
   CHECK(status_of([&] { m.predict(std::vector<float>(kPixels + 1)); }) == PCV_ERR_SHAPE);
   CHECK(status_of([&] { m.predict(d.x.data(), -3); }) == PCV_ERR_ARGUMENT);
+  // A batch of 0 is reported as such (it was "output must not be NULL").
+  CHECK_THROWS(m.predict(d.x.data(), 0), pyconv::Error, "batch must be positive, received 0");
+  pyconv::Runner zero_runner(m);
+  CHECK_THROWS(zero_runner.predict(d.x.data(), 0), pyconv::Error, "batch must be positive");
 
   // Files.
   CHECK(status_of([] { Model::load("/nonexistent/model.pcv"); }) == PCV_ERR_IO);

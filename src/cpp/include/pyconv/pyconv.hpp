@@ -93,6 +93,14 @@ inline size_t count(int64_t a, int64_t b) {
   return static_cast<size_t>(n);
 }
 
+// The floats of `batch` samples of `size` each, for a vector the C call fills:
+// a batch below 1 is refused here as the C call would (an empty vector's
+// null data() would otherwise be reported instead).
+inline size_t batch_floats(int64_t batch, int64_t size) {
+  if (batch <= 0) fail(PCV_ERR_ARGUMENT, "batch must be positive, received " + std::to_string(batch));
+  return count(batch, size);
+}
+
 inline std::vector<int64_t> shape(pcv_status (*query)(const pcv_model*, int64_t*, int*),
                                   const pcv_model* m) {
   int64_t dims[PCV_MAX_RANK];
@@ -248,7 +256,7 @@ class Model {
     api_detail::check(pcv_model_predict(get(), x, batch, out));
   }
   std::vector<float> predict(const float* x, int64_t batch) const {
-    std::vector<float> out(api_detail::count(batch, output_size()));
+    std::vector<float> out(api_detail::batch_floats(batch, output_size()));
     predict(x, batch, out.data());
     return out;
   }
@@ -306,7 +314,7 @@ class Runner {
     api_detail::check(pcv_runner_predict(r_.get(), x, batch, out));
   }
   std::vector<float> predict(const float* x, int64_t batch) {
-    std::vector<float> out(api_detail::count(batch, output_size_));
+    std::vector<float> out(api_detail::batch_floats(batch, output_size_));
     predict(x, batch, out.data());
     return out;
   }
