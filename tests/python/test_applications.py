@@ -35,6 +35,15 @@ def test_segmenters_keep_the_input_size(name, shape):
     assert _build(name, shape, num_classes=3).output_shape == (None,) + shape[:2] + (3,)
 
 
+def test_segmenters_that_need_sides_divisible_by_8_say_so():
+    # 28x28 failed deep inside, at an Add or Concatenate of 6x6 and 7x7 maps.
+    for name in ("fcn8s", "unet"):
+        with pytest.raises(ValueError, match="multiples of 8, received \\(28, 28, 1\\)"):
+            _build(name, (28, 28, 1))
+    for name in ("segnet", "deeplab"):
+        assert _build(name, (28, 28, 1)).output_shape == (None, 28, 28, 1)
+
+
 def _counts(model):
     lines = []
     model.summary(print_fn=lines.append)

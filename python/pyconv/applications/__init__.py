@@ -1,7 +1,8 @@
 """The model zoo: classic CNN architectures as functional pyconv models, sized
-for 28x28 or 32x32 inputs. Every builder takes `input_shape` and
-`num_classes` (segmentation builders: `num_classes` output channels, sigmoid
-for one class) and returns an uncompiled pyconv.Model.
+for 28x28 or 32x32 inputs (fcn8s and unet: sides that are multiples of 8,
+as 32x32). Every builder takes `input_shape` and `num_classes` (segmentation
+builders: `num_classes` output channels, sigmoid for one class) and returns
+an uncompiled pyconv.Model.
 
     model = pyconv.applications.resnet20(input_shape=(32, 32, 3), num_classes=10)
 """

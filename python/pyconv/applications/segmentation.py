@@ -11,6 +11,16 @@ def _head(x, num_classes):
     return L.Conv2D(num_classes, 1, activation=activation)(x)
 
 
+def _require_divisible(name, input_shape, factor):
+    """The skips add or join maps of the same size, so every pooling must
+    halve the sides exactly: a clear error instead of a mismatch deep inside."""
+    if len(input_shape) != 3 or any(int(side) % factor for side in input_shape[:2]):
+        raise ValueError(f"{name} halves its input's height and width {factor.bit_length() - 1} "
+                         f"times and joins the halves back: input_shape must be (height, width, "
+                         f"channels) with both sides multiples of {factor}, received "
+                         f"{tuple(input_shape)} (32x32 works; pad 28x28 images to 32x32)")
+
+
 def _conv(x, filters, dilation=1):
     return L.Conv2D(filters, 3, padding="same", dilation_rate=dilation, activation="relu")(x)
 
@@ -18,6 +28,7 @@ def _conv(x, filters, dilation=1):
 def fcn8s(input_shape=(32, 32, 1), num_classes=1, width=16):
     """FCN-8s: a VGG-style encoder to 1/8 size, scored and upsampled by learned
     transposed convolutions, fused with the 1/4 and 1/2 scores (skips)."""
+    _require_divisible("fcn8s", input_shape, 8)
     inp = L.Input(input_shape)
     x1 = L.MaxPooling2D()(_conv(inp, width))          # 1/2
     x2 = L.MaxPooling2D()(_conv(x1, 2 * width))       # 1/4
@@ -34,6 +45,7 @@ def fcn8s(input_shape=(32, 32, 1), num_classes=1, width=16):
 def unet(input_shape=(32, 32, 1), num_classes=1, width=16, depth=3):
     """U-Net: an encoder and a decoder of the same depth; each decoder level
     concatenates the encoder's features of its size (skip connections)."""
+    _require_divisible("unet", input_shape, 1 << depth)
     inp = L.Input(input_shape)
     skips, x = [], inp
     for level in range(depth):
