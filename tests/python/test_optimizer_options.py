@@ -42,6 +42,10 @@ def test_clipping_bounds_each_step():
         sgd(clipnorm=1.0, global_clipnorm=1.0)
     with pytest.raises(ValueError, match="clipvalue"):
         sgd(clipvalue=-1)
+    # A norm and a value: Keras clips by the norm alone (both were applied).
+    with pytest.warns(UserWarning, match="clipvalue is ignored"):
+        both = sgd(learning_rate=0.01, clipnorm=3.0, clipvalue=0.5)
+    assert step(both) == pytest.approx(1.0 - 0.03)
 
 
 def test_schedules_set_the_rate_before_each_step():
@@ -66,6 +70,23 @@ def test_schedules_set_the_rate_before_each_step():
     assert cosine(15) == pytest.approx(0.5 * (1 + math.cos(math.pi / 2)))
     with pytest.raises(ValueError, match="boundaries"):
         schedules.PiecewiseConstantDecay([1], [1.0])
+
+
+def test_a_scheduled_rate_cannot_be_set_to_a_number():
+    # As Keras 3: setting a number (a ReduceLROnPlateau, by hand) silently
+    # ended the schedule.
+    opt = pyconv.optimizers.SGD(learning_rate=schedules.ExponentialDecay(0.1, 1, 0.5))
+    m, x, y = one_weight(opt, w=1e-3)
+    with pytest.raises(TypeError, match="follows a LearningRateSchedule"):
+        opt.learning_rate = 0.01
+    with pytest.raises(TypeError, match="follows a LearningRateSchedule"):
+        opt.learning_rate.assign(0.01)
+    reduce = pyconv.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5)
+    with pytest.raises(TypeError, match="follows a LearningRateSchedule"):
+        m.fit(x, y, epochs=3, verbose=0, callbacks=[reduce])
+    assert isinstance(opt._schedule, schedules.ExponentialDecay)
+    opt.learning_rate = schedules.ExponentialDecay(0.2, 1, 0.5)  # another schedule: taken
+    assert float(opt.learning_rate) == pytest.approx(0.2 * 0.5 ** opt.iterations)
 
 
 def test_learning_rate_assign_and_adamw():

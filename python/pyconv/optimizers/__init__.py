@@ -4,6 +4,7 @@ value (a float with Keras's `assign`), and a schedule (pyconv.optimizers.
 schedules) sets it before every step."""
 
 import math
+import warnings
 
 from .. import _core
 from . import schedules
@@ -63,10 +64,14 @@ class Optimizer:
         self._config = {"learning_rate": float(first), **config}
         if weight_decay is not None:
             self._config["weight_decay"] = float(weight_decay)
-        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                            ("global_clipnorm", global_clipnorm)):
-            if _clip(value, name) is not None:
-                self._config[name] = _clip(value, name)
+        clips = {name: _clip(value, name) for name, value in (
+            ("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm))}
+        if clips["clipvalue"] is not None and (clips["clipnorm"] or clips["global_clipnorm"]):
+            # Keras clips by the norm and then not by value: so does pyconv.
+            warnings.warn("clipvalue is ignored when clipnorm or global_clipnorm is set, as in "
+                          "Keras", stacklevel=3)
+            clips["clipvalue"] = None
+        self._config.update({name: v for name, v in clips.items() if v is not None})
         self._graph = None  # the C++ graph this optimizer drives, once compiled
         _core.validate_optimizer(self.core_config())
 
@@ -107,8 +112,13 @@ class Optimizer:
         if isinstance(value, LearningRateSchedule):
             self._schedule = value
             value = value(self.iterations)
-        else:
-            self._schedule = None
+        elif self._schedule is not None:
+            # As Keras 3: a number would silently end the schedule (a
+            # ReduceLROnPlateau on a decaying rate replaced its decay).
+            raise TypeError("this optimizer's learning rate follows a LearningRateSchedule and "
+                            "cannot be set to a number; assign another schedule, or compile "
+                            "with a number as the learning_rate to change it by hand or by a "
+                            "callback")
         value = float(value)
         if not (value >= 0 and math.isfinite(value)):
             raise ValueError(f"learning_rate must be a finite non-negative number, received {value}")
