@@ -30,10 +30,23 @@ class Loss:
         return loss
 
 
+# Keras's other cross-entropy arguments: accepted at these values only.
+_KERAS_DEFAULTS = {"label_smoothing": 0.0, "ignore_class": None, "axis": -1,
+                   "reduction": "sum_over_batch_size"}
+
+
 class _Crossentropy(Loss):
     """A cross-entropy on probabilities, or on logits with from_logits=True."""
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits=False, name=None, **keras_arguments):
+        for key, value in keras_arguments.items():
+            if key not in _KERAS_DEFAULTS:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument "
+                                f"{key!r}")
+            if value != _KERAS_DEFAULTS[key]:
+                raise ValueError(f"{type(self).__name__}: {key}={value!r} is not supported (only "
+                                 f"{_KERAS_DEFAULTS[key]!r}); smooth or mask the targets before "
+                                 "fit instead, or weigh samples with sample_weight")
         super().__init__(from_logits=bool(from_logits))
 
 

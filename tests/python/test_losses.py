@@ -40,6 +40,18 @@ def random_probs(rng, n, k, lo=0.1):
 # --- hand-computed values ------------------------------------------------------
 
 
+def test_cross_entropies_take_kerass_other_arguments_at_their_defaults_only():
+    import pyconv
+    losses = pyconv.losses
+    assert losses.BinaryCrossentropy(label_smoothing=0.0, axis=-1, name="bce").get_config() == \
+        {"from_logits": False}
+    for kwargs in ({"label_smoothing": 0.1}, {"ignore_class": 3}, {"axis": 1}):
+        with pytest.raises(ValueError, match=f"{next(iter(kwargs))}=.* is not supported"):
+            losses.SparseCategoricalCrossentropy(**kwargs)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'smoothing'"):
+        losses.CategoricalCrossentropy(smoothing=0.1)
+
+
 def test_sparse_ce_logits_hand_values():
     loss, grad = loss_and_grad(SCE_LOGITS, [[0.0, 0.0]], [0])
     assert loss == pytest.approx(math.log(2), rel=1e-6)
