@@ -67,6 +67,12 @@ def _sample_weights(sample_weight, n):
     """A float32 (n,) array of weights >= 0, or None."""
     if sample_weight is None:
         return None
+    if isinstance(sample_weight, (dict, list, tuple)) and any(
+            np.ndim(v) > 0 for v in (sample_weight.values() if isinstance(sample_weight, dict)
+                                     else sample_weight)):
+        raise ValueError("sample_weight takes one array of weights for all outputs (one weight "
+                         "per sample); per-output sample weights (a dict or list of arrays) are "
+                         "not supported: weigh the outputs with compile(loss_weights=...)")
     w = np.asarray(sample_weight)
     if w.dtype.kind not in "iuf" or w.ndim > 2 or (w.ndim == 2 and w.shape[1] != 1):
         raise ValueError(f"sample_weight must be a numeric array of one weight per sample, shape "

@@ -63,7 +63,10 @@ def test_bad_sample_weights_are_refused():
     m = regression()
     x, y = data()
     for bad, match in ((np.ones(5), "one weight per sample"), (-np.ones(12), ">= 0"),
-                       (np.full(12, np.nan), "finite"), (np.array(["a"] * 12), "numeric")):
+                       (np.full(12, np.nan), "finite"), (np.array(["a"] * 12), "numeric"),
+                       # Keras's per-output form ("received object of shape ()" before)
+                       ({"out": np.ones(12)}, "per-output sample weights"),
+                       ([np.ones(12)], "per-output sample weights")):
         with pytest.raises(ValueError, match=match):
             m.fit(x, y, sample_weight=bad, verbose=0)
 
