@@ -16,12 +16,14 @@ from .callbacks import CallbackList, History
 from .data import py_dataset
 from .data.pipeline import gather_batch
 from .errors import ShapeError
-from .layers.base import Layer
+from .layers.base import Layer, _unique_name
 from .layers.core import BatchNormalization, Dropout, Input, KerasTensor
 from .layers.preprocessing import RANDOM_LAYERS as _AUGMENTATIONS
 from .progress import ProgressBar, format_logs
 
 _MAX_INT64 = 2 ** 63 - 1  # the graph takes batch sizes as int64
+# Where a Sequential's layers go when it is called on a symbolic tensor.
+_SYMBOLIC_DESTINATION = "the functional model built from its output"
 # Layers that act differently in training: model(x, training=True) cannot run them.
 _TRAINING_MODAL = (BatchNormalization, Dropout)
 _SPATIAL_TYPES = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
@@ -294,7 +296,7 @@ class Model:
     """
 
     def __init__(self, inputs=None, outputs=None, name=None):
-        self._init_fields(name or "model")
+        self._init_fields(name or _unique_name("model"))  # model, model_1, ... as Keras numbers them
         if inputs is None or outputs is None:
             raise TypeError("Model(inputs, outputs) needs the model's Input tensor(s) and its "
                             "output tensor(s) (for a plain stack of layers, use Sequential)")
@@ -340,7 +342,7 @@ class Model:
     def _init_from_graph(self, graph, node_layers, name):
         """Makes this (new) object the functional model of a graph loaded from a
         file, with its symbolic tensors rebuilt so that layer.output works."""
-        self._init_fields(name or "model")
+        self._init_fields(name or _unique_name("model"))
         ins = [Input(tuple(s)) for s in graph.input_shapes]
         tensors = []
         for i, layer in enumerate(node_layers):
@@ -1132,7 +1134,10 @@ class Model:
                             "model inside another); build the outer model from the inner "
                             "functional model's layers")
         x = inputs
-        for layer in self._move_layers_out("the functional model built from its output"):
+        # Called again (a Siamese encoder on a second input): the layers that
+        # moved out at the first call are called again, sharing their weights.
+        again = getattr(self, "_moved_to", None) == _SYMBOLIC_DESTINATION
+        for layer in list(self.layers) if again else self._move_layers_out(_SYMBOLIC_DESTINATION):
             if training is False and isinstance(layer, _TRAINING_MODAL):
                 layer._set_inference_mode()
             x = layer(x)
@@ -1248,7 +1253,7 @@ class Sequential(Model):
     """A linear stack of layers: `Sequential([Input((28, 28, 1)), Conv2D(...), ...])`."""
 
     def __init__(self, layers=None, name=None):
-        self._init_fields(name or "sequential")
+        self._init_fields(name or _unique_name("sequential"))
         for layer in layers or []:
             self._append(layer)
         if self.layers and self._input_shape is not None:

@@ -109,6 +109,27 @@ def test_a_shared_layer_has_one_set_of_weights():
     np.testing.assert_allclose(model.predict([x, x]), np.tile(expected, (3, 1)), rtol=1e-6)
 
 
+def test_a_sequential_encoder_called_on_two_inputs_shares_its_layers(tmp_path):
+    # Keras's Siamese pattern: the second call raised "was nested in another model".
+    encoder = pyconv.Sequential([pyconv.Input((5,)), L.Dense(3, activation="relu"), L.Dense(2)])
+    a, b = pyconv.Input((5,)), pyconv.Input((5,))
+    model = pyconv.Model([a, b], L.Dense(1)(L.Concatenate()([encoder(a), encoder(b)])))
+    assert model.count_params() == (5 * 3 + 3) + (3 * 2 + 2) + (4 + 1)
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.random((4, 5), dtype=np.float32), rng.random((4, 5), dtype=np.float32)
+    k1, b1, k2, b2, k3, b3 = model.get_weights()
+    encode = lambda x: np.maximum(x @ k1 + b1, 0) @ k2 + b2  # noqa: E731
+    np.testing.assert_allclose(model.predict([x1, x2], verbose=0),
+                               np.concatenate([encode(x1), encode(x2)], 1) @ k3 + b3, atol=1e-5)
+    model.compile("adam", "mse")
+    model.fit([x1, x2], np.zeros((4, 1), np.float32), verbose=0)
+    model.save(tmp_path / "siamese.pcv")
+    np.testing.assert_array_equal(pyconv.models.load_model(tmp_path / "siamese.pcv").predict(
+        [x1, x2], verbose=0), model.predict([x1, x2], verbose=0))
+    # Unnamed models are numbered, as Keras numbers them, so messages name the right one.
+    assert pyconv.Sequential().name != pyconv.Sequential().name
+
+
 def test_a_shared_layer_sums_the_gradients_of_its_calls():
     model, encoder = _siamese(seed=2)
     model.compile("sgd", "binary_crossentropy")
