@@ -399,6 +399,9 @@ class Model:
 
     def get_layer(self, name=None, index=None):
         """The layer called `name`, or at position `index` of model.layers."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer takes a layer name or an index, not "
+                             + ("both" if name is not None else "neither"))
         if index is not None:
             if not isinstance(index, int) or not -len(self.layers) <= index < len(self.layers):
                 raise ValueError(f"index must be an integer in [0, {len(self.layers)}), "

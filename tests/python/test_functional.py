@@ -193,6 +193,11 @@ def test_layers_and_get_layer():
     assert model.input is inp and model.output is model.layers[-1].output
     with pytest.raises(ValueError, match="no layer named 'nope'"):
         model.get_layer("nope")
+    # Neither (it said "no layer named 'None'") or both (the index won, silently).
+    with pytest.raises(ValueError, match="not neither"):
+        model.get_layer()
+    with pytest.raises(ValueError, match="not both"):
+        model.get_layer(conv_a.name, index=-1)
 
 
 # --- errors at build time --------------------------------------------------------------
