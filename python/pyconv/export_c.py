@@ -179,7 +179,7 @@ def _write_files(out, files):
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            temp.write_text(text)
+            temp.write_text(text, encoding="utf-8")
             os.replace(temp, target)
         finally:
             temp.unlink(missing_ok=True)
@@ -201,7 +201,7 @@ def export_c(model_path, out_dir, samples_path=None):
         "samples.cpp": _samples_cpp(samples.reshape(len(samples), input_size)),
     }
     for name in ("pcvm.h", "pcvm_ops.h", "pcvm.cpp"):
-        files[f"micro/{name}"] = (Path(get_micro_dir()) / name).read_text()
+        files[f"micro/{name}"] = (Path(get_micro_dir()) / name).read_text(encoding="utf-8")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _write_files(out, files)
