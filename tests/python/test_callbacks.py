@@ -159,6 +159,22 @@ def test_model_checkpoint_keeps_the_best(tmp_path):
         C.ModelCheckpoint(tmp_path / "model.keras")
 
 
+def test_a_nan_first_value_is_no_best_for_checkpoint_or_early_stopping(tmp_path):
+    # val_loss nan, 0.5, 0.4, 0.3: NaN became the best, and nothing beats NaN,
+    # so the checkpoint never saved again and early stopping stopped at once.
+    class Feed(C.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_loss"] = [float("nan"), 0.5, 0.4, 0.3][epoch]
+
+    x, y = data()
+    checkpoint = C.ModelCheckpoint(tmp_path / "e{epoch}.pcv", save_best_only=True)
+    stopping = C.EarlyStopping(patience=1)
+    history = model().fit(x, y, epochs=4, verbose=0, callbacks=[Feed(), checkpoint, stopping])
+    assert history.epoch == [0, 1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e2.pcv", "e3.pcv", "e4.pcv"]
+    assert checkpoint.best == stopping.best == 0.3
+
+
 def test_model_checkpoint_says_what_it_improved_from(tmp_path, capsys):
     x, y = data(16)
     m = model()

@@ -32,7 +32,11 @@ def direction(monitor, mode, owner):
 
 
 def improved(value, best, mode, min_delta):
-    """True when value beats best (None: nothing yet) by more than min_delta."""
+    """True when value beats best (None: nothing yet) by more than min_delta.
+    NaN never does (as in Keras, whose best starts at +-inf): a NaN first
+    value would otherwise become a best that nothing beats."""
+    if value != value:
+        return False
     if best is None:
         return True
     return value < best - min_delta if mode == "min" else value > best + min_delta
