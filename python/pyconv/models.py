@@ -778,7 +778,8 @@ class Model:
             steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
         history = History()  # last, as Keras has it: it records what other callbacks log
         cbs = CallbackList(list(callbacks or []) + [history], self,
-                           {"epochs": epochs, "steps": steps, "verbose": verbose})
+                           {"epochs": epochs, "steps": steps, "verbose": verbose,
+                            "validation": val is not None})
         self.stop_training = False
         self._initial_epoch = None
         # Before the trainer lock: a callback (BackupAndRestore) may replace

@@ -267,6 +267,14 @@ def test_csv_logger_lambda_and_terminate_on_nan(tmp_path):
     assert [r["epoch"] for r in rows] == ["0", "1", "0"]
     assert set(rows[0]) == {"epoch", "accuracy", "loss"}
     assert ends == [0, 1]
+    # Validated every second epoch: the first epoch's row had fixed the
+    # columns without the val_ ones, which were then never written.
+    m.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), validation_freq=2,
+          callbacks=[C.CSVLogger(tmp_path / "every2.csv")])
+    with open(tmp_path / "every2.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert set(rows[0]) == {"epoch", "accuracy", "loss", "val_accuracy", "val_loss"}
+    assert rows[0]["val_loss"] == "NA" and float(rows[1]["val_loss"]) > 0
     with pytest.raises(TypeError, match="on_nothing"):
         C.LambdaCallback(on_nothing=print)
     # pyconv's step already refuses an update that would make a weight NaN
