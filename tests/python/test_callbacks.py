@@ -302,6 +302,15 @@ def test_tensorboard_writes_event_files_tensorboard_reads(tmp_path):
     assert len([1 for _, tag, _ in scalars if tag == "batch_loss"]) == 6  # 12 samples / 4, 2 epochs
     assert [v for _, tag, v in read_scalars(val) if tag == "epoch_accuracy"] == \
         pytest.approx(history.history["val_accuracy"], rel=1e-6)
+    # A second fit into the same folder within the second: its own file (the
+    # first one's was overwritten), its batches numbered on from the first's.
+    m.fit(x, y, batch_size=4, epochs=1, verbose=0,
+          callbacks=[C.TensorBoard(tmp_path / "logs", update_freq="batch")])
+    files = sorted(glob.glob(str(tmp_path / "logs" / "train" / "events.out.tfevents.*")))
+    assert len(files) == 2 and train in files
+    assert read_scalars(train) == scalars
+    later = next(f for f in files if f != train)
+    assert [step for step, tag, _ in read_scalars(later) if tag == "batch_loss"] == [7, 8, 9, 10]
     # TensorBoard's own reader, where it is installed
     event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     acc = event_accumulator.EventAccumulator(str(tmp_path / "logs" / "train"))

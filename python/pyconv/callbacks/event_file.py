@@ -5,6 +5,7 @@ A record: the payload's length (uint64, little-endian), the masked CRC-32C of
 those 8 bytes, the payload, its masked CRC-32C. The few protobuf fields used
 are encoded by hand (tensorflow/core/util/event.proto, summary.proto)."""
 
+import itertools
 import os
 import socket
 import struct
@@ -64,14 +65,24 @@ def _event(step, wall_time, file_version=None, scalars=()):
     return body
 
 
+_writers = itertools.count()  # this process's writers, numbered as TensorFlow numbers them
+
+
 class EventFileWriter:
     """Appends scalar events to a new event file in `folder`."""
 
     def __init__(self, folder):
         os.makedirs(folder, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}.v2"
-        self.path = os.path.join(folder, name)
-        self._file = open(self.path, "wb")
+        # Two writers within a second (two fits into one log_dir) would get
+        # one name: a number apart, and never an existing file overwritten.
+        stem = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}"
+        for uid in itertools.count(next(_writers)):
+            self.path = os.path.join(folder, f"{stem}.{uid}.v2")
+            try:
+                self._file = open(self.path, "xb")
+                break
+            except FileExistsError:
+                continue
         self._write(_event(0, time.time(), file_version="brain.Event:2"))
 
     def _write(self, payload):

@@ -31,17 +31,17 @@ class TensorBoard(Callback):
         self.log_dir = os.fspath(log_dir)
         self.update_freq = 1 if update_freq == "batch" else update_freq
         self._train = self._validation = None
-        self._batches = 0
 
     def on_train_begin(self, logs=None):
         self._train = EventFileWriter(os.path.join(self.log_dir, "train"))
         self._validation = None
-        self._batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self._batches += 1
-        if self.update_freq != "epoch" and self._batches % self.update_freq == 0 and logs:
-            self._train.scalars(self._batches, {f"batch_{k}": v for k, v in logs.items()})
+        # The step is the optimizer's (as Keras's): a later fit's batches go on
+        # from the earlier one's instead of writing over its steps.
+        step = int(self.model.optimizer.iterations)
+        if self.update_freq != "epoch" and step % self.update_freq == 0 and logs:
+            self._train.scalars(step, {f"batch_{k}": v for k, v in logs.items()})
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
