@@ -122,6 +122,15 @@ def test_tuples_as_x_and_what_is_refused():
     a.fit(dataset, batch_size=4, epochs=1, verbose=0)
     b.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     same_weights(a, b)
+    # A batch given as a list [x, y], as Keras takes it (numpy's "inhomogeneous
+    # shape" before).
+    class ListBatches(Batches):
+        def __getitem__(self, i):
+            return list(super().__getitem__(i))
+    a, b = model(), model()
+    a.fit(ListBatches(x, y, 8), epochs=1, verbose=0)
+    b.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    same_weights(a, b)
     with pytest.raises(ValueError, match="`y`"):
         a.fit(dataset, y, verbose=0)
     with pytest.raises(ValueError, match="validation_split"):

@@ -222,7 +222,11 @@ def batch_stream(x, max_queue_size=10):
 
 
 def unpack_batch(batch):
-    """(x, y, sample_weight) of one batch: x, (x,), (x, y) or (x, y, sample_weight)."""
+    """(x, y, sample_weight) of one batch: x, (x,), (x, y) or (x, y, sample_weight);
+    a list is taken as a tuple, as Keras takes it (x of several inputs: a
+    tuple around their list, or a dict)."""
+    if isinstance(batch, list):
+        batch = tuple(batch)
     if isinstance(batch, tuple):
         if not 1 <= len(batch) <= 3:
             raise ValueError(f"a batch must be x, (x, y) or (x, y, sample_weight); received a "
