@@ -701,7 +701,7 @@ class Model:
                              "needs targets shaped like the model's output (not class labels)")
         return name, value
 
-    def _batches_of(self, x, y, sample_weight, class_weight, batch_size, what="x"):
+    def _batches_of(self, x, y, sample_weight, class_weight, batch_size, what="x", limit=None):
         """Batches of arrays, of a PyDataset or of a generator (then y and
         sample_weight must not be given: the batches hold them; batch_size is
         ignored, as Keras 3 ignores it). x may also be the tuple (x, y) or
@@ -712,7 +712,7 @@ class Model:
                     raise ValueError(f"`{name}` should not be given when {what} is a PyDataset or a "
                                      "generator: its batches hold the targets and weights")
             prepare = lambda bx, by, bw: self._prepare_data(bx, by, bw, class_weight)
-            stream = py_dataset.batch_stream(x, getattr(x, "max_queue_size", 10))
+            stream = py_dataset.batch_stream(x, getattr(x, "max_queue_size", 10), limit)
             return _StreamBatches(stream, prepare)
         if y is None and isinstance(x, tuple) and len(x) in (2, 3):
             if sample_weight is not None:
@@ -736,7 +736,9 @@ class Model:
             raise ValueError(f"validation_freq must be a positive integer, received {validation_freq!r}")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), received {validation_split}")
-        train = self._batches_of(x, y, sample_weight, class_weight, batch_size)
+        # A generator gives at most the batches the epochs take, where they are counted.
+        limit = steps_per_epoch * max(0, epochs - initial_epoch) if steps_per_epoch else None
+        train = self._batches_of(x, y, sample_weight, class_weight, batch_size, limit=limit)
         val = None
         try:
             if validation_data is not None:
@@ -873,7 +875,7 @@ class Model:
         self._require_compiled()
         steps = _check_steps(steps, "steps")
         verbose = _verbosity(verbose)
-        batches = self._batches_of(x, y, sample_weight, None, batch_size)
+        batches = self._batches_of(x, y, sample_weight, None, batch_size, limit=steps)
         try:
             total = batches.steps if steps is None else min(steps, batches.steps or steps)
             bar = ProgressBar(total, verbose=verbose) if verbose and total else None
@@ -937,7 +939,7 @@ class Model:
     def _predict_stream(self, x, steps, verbose, callbacks):
         """predict over a PyDataset's or a generator's batches (each x, or a
         tuple whose first item is x): the outputs joined."""
-        stream = py_dataset.batch_stream(x, getattr(x, "max_queue_size", 10))
+        stream = py_dataset.batch_stream(x, getattr(x, "max_queue_size", 10), steps)
         total = stream.steps if steps is None else min(steps, stream.steps or steps)
         cbs = CallbackList(callbacks, self, {"epochs": 1, "steps": total, "verbose": verbose})
         bar = ProgressBar(total) if verbose == 1 and total else None

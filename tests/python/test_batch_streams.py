@@ -4,6 +4,7 @@ a Python generator, and the tuple (x, y) as x. (A plain object with
 __len__ and __getitem__ that is neither is refused, as Keras refuses it:
 test_model_state.py.)"""
 
+import itertools
 import threading
 import time
 
@@ -78,6 +79,30 @@ def test_a_generator_with_steps_per_epoch_and_validation():
     b.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0)
     same_weights(a, b)
     assert len(history.history["val_loss"]) == 2
+
+
+def test_a_generator_used_again_goes_on_where_the_last_call_stopped():
+    # fit(g, steps_per_epoch=2) drew 11 batches more than it took (lost to the
+    # next call), and a slow generator's thread was still inside next() when
+    # the next fit's thread called it: "generator already executing".
+    x, y = data()
+    drawn = []
+
+    def numbered(delay=0.0):
+        for i in itertools.count():
+            time.sleep(delay)
+            drawn.append(i)
+            yield x[i % 4 * 6:(i % 4 + 1) * 6], y[i % 4 * 6:(i % 4 + 1) * 6]
+    g = numbered()
+    m = model()
+    m.fit(g, steps_per_epoch=2, epochs=2, verbose=0)
+    assert drawn == [0, 1, 2, 3]
+    m.evaluate(g, steps=1, verbose=0)
+    m.predict(g, steps=2, verbose=0)
+    assert drawn == [0, 1, 2, 3, 4, 5, 6]
+    slow = numbered(delay=0.02)
+    for _ in range(5):
+        m.fit(slow, steps_per_epoch=1, epochs=1, verbose=0)
 
 
 def test_a_finite_generator_ends_the_epoch_and_then_training():

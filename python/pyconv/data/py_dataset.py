@@ -167,16 +167,22 @@ class GeneratorBatches:
     `max_queue_size` ahead. Without steps, an epoch runs until the generator
     ends, and there is no next epoch."""
 
-    def __init__(self, generator, max_queue_size=10):
+    def __init__(self, generator, max_queue_size=10, limit=None):
         self.steps = None
         self._queue = queue.Queue(max_queue_size)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pull, args=(iter(generator),), daemon=True)
+        # limit: the batches the caller will take at most (steps given), so
+        # that none is drawn from the generator only to be thrown away: a
+        # generator used again (the next fit) goes on where this one stopped.
+        self._thread = threading.Thread(target=self._pull, args=(iter(generator), limit),
+                                        daemon=True)
         self._thread.start()
         self.exhausted = False
 
-    def _pull(self, it):
-        while not self._stop.is_set():
+    def _pull(self, it, limit):
+        pulled = 0
+        while not self._stop.is_set() and (limit is None or pulled < limit):
+            pulled += 1
             try:
                 item = next(it)
             except StopIteration:
@@ -211,14 +217,18 @@ class GeneratorBatches:
             yield item
 
     def close(self):
+        # Waits out the batch the thread may be making: the generator is the
+        # caller's again, and a next fit's thread calling it meanwhile would
+        # raise "generator already executing".
         self._stop.set()
+        self._thread.join()
 
 
-def batch_stream(x, max_queue_size=10):
-    """DatasetBatches or GeneratorBatches for x."""
+def batch_stream(x, max_queue_size=10, limit=None):
+    """DatasetBatches or GeneratorBatches (drawing at most `limit` batches) for x."""
     if isinstance(x, PyDataset):
         return DatasetBatches(x)
-    return GeneratorBatches(x, max_queue_size)
+    return GeneratorBatches(x, max_queue_size, limit)
 
 
 def unpack_batch(batch):
