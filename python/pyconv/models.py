@@ -132,6 +132,22 @@ class _ArrayBatches:
         self.data, self.batch_size = data, batch_size
         self.steps = -(-len(data) // batch_size)
         self._order, self._next = None, 0  # carry_on: the pass under way, its next batch
+        self._pass_rng = None  # the shuffling generator's state when that pass drew its order
+
+    def pass_state(self):
+        """Where the pass under way is (a backup resumes it): the generator's
+        state its order was drawn from (None: unshuffled), and its next batch."""
+        return {"rng": self._pass_rng, "next": self._next}
+
+    def resume_pass(self, state):
+        """The pass of pass_state() under way again, its order drawn anew."""
+        n = len(self.data)
+        self._pass_rng, self._next = state["rng"], state["next"]
+        self._order = None
+        if self._pass_rng is not None:
+            rng = np.random.default_rng()
+            rng.bit_generator.state = self._pass_rng
+            self._order = rng.permutation(n)
 
     def epoch(self, steps=None, rng=None, carry_on=False):
         """This epoch's batches: the first `steps` of a new pass over the data;
@@ -140,6 +156,7 @@ class _ArrayBatches:
         ends, and starting a new (reshuffled) pass the epoch after."""
         n = len(self.data)
         if self._next == 0 or not carry_on:
+            self._pass_rng = rng.bit_generator.state if rng is not None else None
             self._order, self._next = (rng.permutation(n) if rng is not None else None), 0
         first = self._next
         last, self._next = py_dataset.epoch_span(first, steps, self.steps, carry_on)
@@ -784,6 +801,7 @@ class Model:
                             "validation": val is not None})
         self.stop_training = False
         self._initial_epoch = None
+        self._fit_batches = train  # where a backup finds (and resumes) the pass under way
         # Before the trainer lock: a callback (BackupAndRestore) may replace
         # the model's state here, and set the epoch to start from.
         cbs.on_train_begin(None)
@@ -798,6 +816,7 @@ class Model:
             logs = self._fit_epochs(train, val, plan, cbs)
         finally:
             self._graph.end_training()
+            self._fit_batches = None  # (the model keeps no reference to the data)
         cbs.on_train_end(logs)
         self.history = history
         return history

@@ -2,6 +2,7 @@
 to a file named from the epoch and the logs) and BackupAndRestore (a fit that
 was interrupted resumes where it stopped, exactly)."""
 
+import json
 import os
 import shutil
 import warnings
@@ -97,6 +98,8 @@ class BackupAndRestore(Callback):
     fit completes (unless delete_checkpoint=False)."""
 
     _EPOCH_KEY = "backup_and_restore.epoch"
+    # fit's steps_per_epoch: the pass over the arrays that epochs go on through
+    _PASS_KEY = "backup_and_restore.pass"
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
@@ -115,6 +118,7 @@ class BackupAndRestore(Callback):
         graph = _core.load_graph(self._path)
         meta = graph.meta
         epoch = meta.pop(self._EPOCH_KEY)
+        under_way = meta.pop(self._PASS_KEY, None)
         graph.meta = meta
         # The compiled optimizer's own schedule object (a user's class too)
         # goes on driving the rate from the restored step count.
@@ -126,12 +130,19 @@ class BackupAndRestore(Callback):
         if schedule is not None:
             self.model.optimizer._schedule = schedule
         self.model._initial_epoch = epoch + 1  # the next epoch after the one backed up
+        batches = getattr(self.model, "_fit_batches", None)
+        if under_way is not None and hasattr(batches, "resume_pass"):
+            batches.resume_pass(json.loads(under_way))
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.backup_dir, exist_ok=True)
         graph = self.model._graph
         meta = graph.meta
-        graph.meta = {**meta, self._EPOCH_KEY: epoch}
+        backup = {**meta, self._EPOCH_KEY: epoch}
+        batches = getattr(self.model, "_fit_batches", None)
+        if hasattr(batches, "pass_state"):
+            backup[self._PASS_KEY] = json.dumps(batches.pass_state())
+        graph.meta = backup
         try:
             self.model.save(self._path)  # atomic: an interruption leaves the last backup whole
         finally:
