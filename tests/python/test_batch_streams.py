@@ -66,6 +66,31 @@ def test_a_py_dataset_trains_as_the_arrays_do(workers, processes):
     np.testing.assert_array_equal(a.predict(dataset), b.predict(x))
 
 
+class Reshuffled(Batches):
+    """Batches in an order on_epoch_end draws anew, as a dataset that shuffles itself."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = np.arange(len(self))
+
+    def __getitem__(self, i):
+        return super().__getitem__(int(self.order[i]))
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        self.order = np.random.default_rng(self.epochs_ended).permutation(len(self))
+
+
+def test_worker_processes_see_what_on_epoch_end_changed():
+    # The processes got the dataset once, at the first epoch: every epoch
+    # then trained in the first epoch's order.
+    x, y = data()
+    in_threads, in_processes = model(), model()
+    in_threads.fit(Reshuffled(x, y, 6), epochs=3, verbose=0)
+    in_processes.fit(Reshuffled(x, y, 6, workers=2, use_multiprocessing=True), epochs=3, verbose=0)
+    same_weights(in_threads, in_processes)
+
+
 def test_a_generator_with_steps_per_epoch_and_validation():
     x, y = data()
 

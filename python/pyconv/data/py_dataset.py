@@ -123,14 +123,21 @@ class DatasetBatches:
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"{type(dataset).__name__} has no batches (len() is {self.steps})")
         self._next = 0  # carry_on: the batch the next epoch starts from
-        workers = dataset.workers
-        if dataset.use_multiprocessing:  # each process gets the dataset once, not per batch
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                workers, initializer=_set_worker_dataset, initargs=(dataset,))
-            self._submit = lambda i: self._pool.submit(_fetch_in_worker, i)
-        else:
-            self._pool = concurrent.futures.ThreadPoolExecutor(workers)
+        self._pool = None
+        if not dataset.use_multiprocessing:
+            self._pool = concurrent.futures.ThreadPoolExecutor(dataset.workers)
             self._submit = lambda i: self._pool.submit(_fetch, dataset, i)
+
+    def _start_processes(self):
+        """Worker processes that hold the dataset as it is now: started for
+        every epoch, as Keras starts them, so that what on_epoch_end changed
+        (a reshuffled order) reaches them; each gets the dataset once an
+        epoch, not per batch."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            self.dataset.workers, initializer=_set_worker_dataset, initargs=(self.dataset,))
+        self._submit = lambda i: self._pool.submit(_fetch_in_worker, i)
 
     def epoch(self, steps=None, carry_on=False):
         """This epoch's batches (the first `steps`), in order; with carry_on
@@ -142,6 +149,8 @@ class DatasetBatches:
                              "give steps_per_epoch (or steps)")
         n, self._next = epoch_span(first, steps, self.steps, carry_on)
         self.dataset.on_epoch_begin()
+        if self.dataset.use_multiprocessing:
+            self._start_processes()
         ahead = collections.deque()
         submitted = first
         try:
@@ -156,7 +165,8 @@ class DatasetBatches:
         self.dataset.on_epoch_end()
 
     def close(self):
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 _END = object()
