@@ -873,7 +873,11 @@ class Model:
             if bar and bar.live:  # (a pipe gets the finished line only)
                 bar.update(step + 1, self._logs(sums))
         if not sums.seen:
-            raise ValueError("there were no batches to evaluate")
+            ran_out = getattr(getattr(batches, "stream", None), "exhausted", False)
+            raise ValueError("there were no batches to evaluate" + (
+                ": the generator ran out in an earlier pass (a generator gives its batches once: "
+                "give validation_steps and a generator that does not end, or a PyDataset)"
+                if ran_out else ""))
         logs = self._logs(sums)
         if callbacks:
             callbacks.on_test_end(logs)

@@ -26,6 +26,9 @@ def to_categorical(y, num_classes=None, dtype="float32"):
         y = y.reshape(y.shape[:-1])
     if y.size and (y.dtype.kind not in "iuf" or np.any(y != np.floor(y)) or y.min() < 0):
         raise ValueError("to_categorical expects non-negative integer labels")
+    if y.size and y.max() >= 2**31:  # (also past int64 for a float 1e20)
+        raise ValueError(f"to_categorical expects labels below 2**31 (one column each), "
+                         f"received {y.max()}")
     y = y.astype(np.int64)
     if num_classes is None:
         num_classes = int(y.max()) + 1 if y.size else 0

@@ -136,6 +136,11 @@ def test_a_finite_generator_ends_the_epoch_and_then_training():
     with pytest.warns(UserWarning, match="ran out of data"):
         history = m.fit(((x[i:i + 4], y[i:i + 4]) for i in range(0, 12, 4)), epochs=3, verbose=0)
     assert len(history.history["loss"]) == 1
+    # As validation data, for a second epoch: the message says why nothing is left.
+    once = ((x[i:i + 4], y[i:i + 4]) for i in range(0, 12, 4))
+    with pytest.warns(UserWarning, match="ran out of data"), \
+            pytest.raises(ValueError, match="generator ran out in an earlier pass"):
+        m.fit(x, y, epochs=2, validation_data=once, verbose=0)
 
 
 def test_batches_are_made_ahead_and_in_parallel():

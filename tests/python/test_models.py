@@ -89,6 +89,8 @@ def test_to_categorical_with_categorical_crossentropy():
     x, y = blobs()
     y_onehot = pyconv.utils.to_categorical(y, 3)
     assert y_onehot.shape == (60, 3) and y_onehot.dtype == np.float32
+    with pytest.raises(ValueError, match="below 2\\*\\*31"):  # numpy's "negative dimensions" before
+        pyconv.utils.to_categorical([1e20])
     pyconv.set_seed(0)
     model = dense_classifier()
     model.compile(pyconv.optimizers.Adam(0.05), "categorical_crossentropy", metrics=["accuracy"])
