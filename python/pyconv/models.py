@@ -797,9 +797,9 @@ class Model:
             steps = steps_per_epoch if steps is None else min(steps, steps_per_epoch)
         history = History()  # last, as Keras has it: it records what other callbacks log
         cbs = CallbackList(list(callbacks or []) + [history], self,
-                           {"epochs": epochs, "steps": steps, "verbose": verbose,
-                            "validation": val is not None})
+                           {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
+        self._fit_validates = val is not None  # (CSVLogger's columns; params stay Keras's)
         self._initial_epoch = None
         self._fit_batches = train  # where a backup finds (and resumes) the pass under way
         # Before the trainer lock: a callback (BackupAndRestore) may replace

@@ -58,7 +58,8 @@ class CSVLogger(Callback):
             self._keys = sorted(logs)
             # With validation_freq > 1 the first epoch has no val_ values:
             # their columns come now, as Keras adds them (NA until measured).
-            if self.params.get("validation") and not any(k.startswith("val_") for k in logs):
+            validates = getattr(self.model, "_fit_validates", False)
+            if validates and not any(k.startswith("val_") for k in logs):
                 self._keys += sorted(f"val_{k}" for k in logs if k != "learning_rate")
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys,
                                           delimiter=self.sep)
