@@ -130,6 +130,30 @@ def test_a_generator_used_again_goes_on_where_the_last_call_stopped():
         m.fit(slow, steps_per_epoch=1, epochs=1, verbose=0)
 
 
+def test_an_error_ends_fit_at_once_while_the_generator_stalls():
+    # A source with no next batch yet (a network, a queue): fit's error was
+    # held until the generator gave its next batch.
+    x, y = data()
+    stall = threading.Event()
+
+    def source():
+        yield x[:6], y[:6]
+        yield x[:6], np.ones((6, 3), np.float32)  # the wrong target shape
+        stall.wait()
+        yield x[:6], y[:6]
+    m = model()
+    release = threading.Timer(10.0, stall.set)  # a broken fit fails the timing, not hangs
+    release.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(ValueError):
+            m.fit(source(), steps_per_epoch=3, verbose=0)
+        assert time.monotonic() - start < 5
+    finally:
+        stall.set()
+        release.cancel()
+
+
 def test_a_finite_generator_ends_the_epoch_and_then_training():
     x, y = data(12)
     m = model()

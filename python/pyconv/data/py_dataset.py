@@ -9,6 +9,7 @@ import concurrent.futures
 import queue
 import threading
 import warnings
+import weakref
 
 
 class PyDataset:
@@ -184,12 +185,19 @@ class GeneratorBatches:
         # limit: the batches the caller will take at most (steps given), so
         # that none is drawn from the generator only to be thrown away: a
         # generator used again (the next fit) goes on where this one stopped.
-        self._thread = threading.Thread(target=self._pull, args=(iter(generator), limit),
+        it = iter(generator)
+        self._thread = threading.Thread(target=self._pull, args=(it, limit, _last_puller(it)),
                                         daemon=True)
+        _remember_puller(it, self._thread)
         self._thread.start()
         self.exhausted = False
 
-    def _pull(self, it, limit):
+    def _pull(self, it, limit, before):
+        # The generator used again: wait for the last call's thread to leave
+        # its next() (a generator runs in one thread at a time), here in the
+        # background, so that the last call ended at once on an error.
+        if before is not None:
+            before.join()
         pulled = 0
         while not self._stop.is_set() and (limit is None or pulled < limit):
             pulled += 1
@@ -227,11 +235,28 @@ class GeneratorBatches:
             yield item
 
     def close(self):
-        # Waits out the batch the thread may be making: the generator is the
-        # caller's again, and a next fit's thread calling it meanwhile would
-        # raise "generator already executing".
-        self._stop.set()
-        self._thread.join()
+        self._stop.set()  # the thread ends after the batch it may be making
+
+
+# Each generator's last pulling thread, while the generator lives.
+_pullers = weakref.WeakKeyDictionary()
+_pullers_lock = threading.Lock()
+
+
+def _last_puller(it):
+    with _pullers_lock:
+        try:
+            return _pullers.get(it)
+        except TypeError:  # an iterator that takes no weak reference
+            return None
+
+
+def _remember_puller(it, thread):
+    with _pullers_lock:
+        try:
+            _pullers[it] = thread
+        except TypeError:
+            pass
 
 
 def batch_stream(x, max_queue_size=10, limit=None):
