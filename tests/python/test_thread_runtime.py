@@ -204,6 +204,29 @@ def test_python_threads_sharing_a_model_at_batch_1_get_its_bytes():
         np.testing.assert_array_equal(got[t], np.tile(want[t::4], (5, 1)))
 
 
+@pytest.mark.parametrize("call", ["predict", "fit"])
+def test_a_daemon_thread_inside_a_call_does_not_stop_the_interpreter_exiting(call):
+    # Python 3.11 ends such a thread with pthread_exit when it takes the GIL
+    # back; unwound through pybind11's noexcept GIL guard, that aborted the
+    # process (status 134, "terminate called without an active exception").
+    script = textwrap.dedent(f"""
+        import threading, time, numpy as np, pyconv
+        L = pyconv.layers
+        m = pyconv.Sequential([L.Input((32, 32, 3)), L.Conv2D(16, 3), L.Flatten(), L.Dense(10)])
+        m.compile("adam", "mse")
+        x, y = np.random.rand(256, 32, 32, 3).astype(np.float32), np.zeros((256, 10), np.float32)
+        def busy():
+            while True:
+                m.predict_on_batch(x) if "{call}" == "predict" else m.fit(x, y, verbose=0)
+        threading.Thread(target=busy, daemon=True).start()
+        time.sleep(0.3)
+    """)
+    for _ in range(3):
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr[-500:]
+
+
 def test_a_forked_child_may_use_threads_again():
     # The child starts on one thread (as PyTorch's do); set_num_threads there
     # counts, and the child's fresh pool runs its jobs (no hang, same results).

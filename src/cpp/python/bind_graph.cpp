@@ -23,7 +23,7 @@ py::array_t<float> predict_one(const Graph& g, const FloatArray& x) {
   py::array_t<float> result = new_array(shape);
   Tensor out = Tensor::view(result.mutable_data(), shape);
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     g.predict(xv, out, Graph::Outputs::Scratch);
   }
   return result;
@@ -52,7 +52,7 @@ std::vector<NodeSpec> node_specs(const py::list& nodes) {
 py::list get_params(const Graph& g, size_t i) {
   std::vector<Tensor> values;
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     values = g.get_weights(i);
   }
   py::list out;
@@ -80,7 +80,7 @@ void set_params(Graph& g, size_t i, const py::list& values) {
     arrays.push_back(a);
     data.push_back(a.data());
   }
-  py::gil_scoped_release release;
+  GilRelease release;
   g.set_weights(i, data);
 }
 
@@ -105,7 +105,7 @@ class LayerRunner {
     x_view_ = view_of(x_);
     has_forward_ = false;  // set again only if this forward succeeds
     {
-      py::gil_scoped_release release;
+      GilRelease release;
       graph_.forward(x_view_, training);
     }
     has_forward_ = true;
@@ -126,7 +126,7 @@ class LayerRunner {
     py::array_t<float> dx = new_array(x_view_.shape());
     Tensor dx_view = Tensor::view(dx.mutable_data(), x_view_.shape());
     {
-      py::gil_scoped_release release;
+      GilRelease release;
       graph_.backward(dout, &dx_view);
     }
     py::list grads;
@@ -184,7 +184,7 @@ py::tuple step(Graph& g, FloatArray x, FloatArray y, bool training, const py::ob
   const StepOptions options = step_options(outputs, top_k);
   StepResult r;
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     r = training ? g.train_step(Batch{&xv}, Batch{&yv}, w, options)
                  : g.test_step(Batch{&xv}, Batch{&yv}, w, options);
   }
@@ -218,7 +218,7 @@ py::tuple step_multi(Graph& g, const py::list& xs, const py::list& ys, bool trai
   const StepOptions options = step_options(outputs, top_k);
   StepResult r;
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     r = training ? g.train_step(bx, by, w, options) : g.test_step(bx, by, w, options);
   }
   return with_extras(py::make_tuple(r.loss, r.output_losses, r.output_correct,
@@ -244,7 +244,7 @@ py::list predict_multi(const Graph& g, const py::list& xs, const py::object& aug
   {
     const bool augment = !augment_key.is_none();
     const uint64_t key = augment ? augment_key.cast<uint64_t>() : 0;
-    py::gil_scoped_release release;
+    GilRelease release;
     // The outputs are this call's new arrays: a failed call drops them.
     if (augment)
       g.predict_augmented(bx, out_ptrs, key, Graph::Outputs::Scratch);
@@ -369,7 +369,7 @@ void bind_graph(py::module_& m) {
              const Batch bx = views_of(xs, keep, views);
              std::vector<Tensor> outs;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                outs = g.node_outputs(bx, which);
              }
              py::list result;
@@ -411,7 +411,7 @@ void bind_graph(py::module_& m) {
       .def_property_readonly("step", &Graph::step)
       .def("save",
            [](const Graph& g, const std::string& path) {
-             py::gil_scoped_release release;
+             GilRelease release;
              save_model_file(g, path);
            },
            py::arg("path"), "Writes the whole model to a .pcv file (atomically).")
@@ -419,14 +419,14 @@ void bind_graph(py::module_& m) {
            [](const Graph& g) {
              std::vector<uint8_t> bytes;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                bytes = save_model_bytes(g);
              }
              return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
            })
       .def("load_weights",
            [](Graph& g, const std::string& path) {
-             py::gil_scoped_release release;
+             GilRelease release;
              load_weights_file(g, path);
            },
            py::arg("path"))
@@ -434,7 +434,7 @@ void bind_graph(py::module_& m) {
       .def("set_weights", &set_params)
       .def("set_trainable",
            [](Graph& g, size_t i, bool trainable) {
-             py::gil_scoped_release release;
+             GilRelease release;
              g.set_trainable(i, trainable);
            })
       .def("begin_training", &Graph::begin_training,
@@ -458,14 +458,14 @@ void bind_graph(py::module_& m) {
 
   m.def("load_graph",
         [](const std::string& path) {
-          py::gil_scoped_release release;
+          GilRelease release;
           return load_model_file(path);
         },
         py::arg("path"), "A model from a .pcv file, validated first.");
   m.def("load_graph_bytes",
         [](const py::bytes& data) {
           const std::string_view view = data;
-          py::gil_scoped_release release;
+          GilRelease release;
           return load_model_memory(view.data(), view.size());
         },
         py::arg("data"));

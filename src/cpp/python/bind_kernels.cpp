@@ -32,7 +32,7 @@ void bind_kernels(py::module_& m) {
           py::array_t<float> result = new_array(shape);
           Tensor c = Tensor::view(result.mutable_data(), shape);
           {
-            py::gil_scoped_release release;
+            GilRelease release;
             ops::matmul(av, bv, c, trans_a, trans_b, 1.f, 0.f, num_threads());
           }
           return result;
@@ -48,7 +48,7 @@ void bind_kernels(py::module_& m) {
             throw TypeError("gemm: c must be a writeable, C-contiguous float32 array");
           FloatArray c = c_in.cast<FloatArray>();
           Tensor av = view_of(a), bv = view_of(b), cv = view_of(c);
-          py::gil_scoped_release release;
+          GilRelease release;
           ops::matmul(av, bv, cv, trans_a, trans_b, alpha, beta, num_threads(), prepack_b);
         },
         py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha") = 1.f, py::arg("beta") = 0.f,

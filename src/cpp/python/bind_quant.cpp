@@ -75,7 +75,7 @@ py::array_t<float> predict(const QuantizedModel& q, FloatArray x) {
   py::array_t<float> y = new_array(out_shape);
   float* out = y.mutable_data();
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     q.predict(x.data(), x.shape(0), out, num_threads());
   }
   return y;
@@ -91,13 +91,13 @@ void bind_quant(py::module_& m) {
                   py::arg("tensors"), py::arg("meta"))
       .def_static("load",
                   [](const std::string& path) {
-                    py::gil_scoped_release release;
+                    GilRelease release;
                     return quantized_from(load_any_model_file(path), path + " ");
                   })
       .def_static("from_bytes",
                   [](const py::bytes& data) {
                     const std::string_view view = data;
-                    py::gil_scoped_release release;
+                    GilRelease release;
                     return quantized_from(load_any_model_memory(view.data(), view.size()), "");
                   })
       .def("predict", &predict, py::arg("x"))
@@ -111,7 +111,7 @@ void bind_quant(py::module_& m) {
       .def_property_readonly("output_shape", [](const QuantizedModel& q) { return shape_to_tuple(q.output_shape()); })
       .def("save",
            [](const QuantizedModel& q, const std::string& path) {
-             py::gil_scoped_release release;
+             GilRelease release;
              io::write_file(path, to_bytes(q));
            })
       .def("to_bytes",
@@ -147,7 +147,7 @@ void bind_quant(py::module_& m) {
   m.def("load_any_model", [either](const std::string& path) {
     AnyModel loaded;
     {
-      py::gil_scoped_release release;
+      GilRelease release;
       loaded = load_any_model_file(path);
     }
     return either(std::move(loaded));
@@ -156,7 +156,7 @@ void bind_quant(py::module_& m) {
     const std::string_view view = data;
     AnyModel loaded;
     {
-      py::gil_scoped_release release;
+      GilRelease release;
       loaded = load_any_model_memory(view.data(), view.size());
     }
     return either(std::move(loaded));

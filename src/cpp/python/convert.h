@@ -16,6 +16,22 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 Attrs attrs_from_dict(const py::dict& d);
 // The other way: lists come back as tuples.
 py::dict attrs_to_dict(const Attrs& a);
+// The GIL released for the heavy work of a call, as py::gil_scoped_release
+// does it, but with a destructor that may be unwound through: at interpreter
+// shutdown, Python 3.11 ends a daemon thread that takes the GIL back with
+// pthread_exit, whose unwinding aborted the process ("terminate called
+// without an active exception") where it met pybind11's noexcept one.
+class GilRelease {
+ public:
+  GilRelease() : state_(PyEval_SaveThread()) {}
+  ~GilRelease() noexcept(false) { PyEval_RestoreThread(state_); }
+  GilRelease(const GilRelease&) = delete;
+  GilRelease& operator=(const GilRelease&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
 // Text from a model file or a C++ message as a Python str: bytes that are
 // not UTF-8 (a model file that says otherwise) come out as \xNN escapes
 // instead of failing to decode.
