@@ -254,6 +254,40 @@ def test_a_forked_child_may_use_threads_again():
     assert result.stdout.strip() == "child 0"
 
 
+@pytest.mark.parametrize("busy, child", [("predict", "fit"), ("fit", "predict")])
+def test_a_child_forked_while_another_thread_is_inside_a_call_can_use_the_model(busy, child):
+    # The model's weights lock or trainer flag stayed as the parent's other
+    # thread had them at the fork: children hung, or were told that the model
+    # "is being trained in another thread", one that does not exist there.
+    result = python_in_child(f"""
+        import os, signal, threading, time, warnings, numpy as np, pyconv
+        warnings.simplefilter("ignore", DeprecationWarning)  # (fork with threads)
+        L = pyconv.layers
+        m = pyconv.Sequential([L.Input((16, 16, 1)), L.Conv2D(8, 3), L.Flatten(), L.Dense(10)])
+        m.compile("adam", "mse")
+        x, y = np.random.rand(256, 16, 16, 1).astype(np.float32), np.zeros((256, 10), np.float32)
+        def busy():
+            while True:
+                m.predict(x, verbose=0) if "{busy}" == "predict" else m.fit(x, y, verbose=0)
+        threading.Thread(target=busy, daemon=True).start()
+        time.sleep(0.3)
+        codes = []
+        for _ in range(12):
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(20)  # a hung child ends, and counts as failed
+                try:
+                    m.fit(x[:32], y[:32], verbose=0) if "{child}" == "fit" else m.predict(x[:1], verbose=0)
+                except Exception:
+                    os._exit(1)
+                os._exit(0)
+            codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        print("children", codes.count(0), "of", len(codes))
+        os._exit(0)
+    """)
+    assert result.stdout.strip() == "children 12 of 12", result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("env, threads, source", [
     ({"PYCONV_NUM_THREADS": "3"}, "3", "PYCONV_NUM_THREADS=3"),
     ({"OMP_NUM_THREADS": "1"}, "1", "OMP_NUM_THREADS=1"),

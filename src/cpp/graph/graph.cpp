@@ -1056,8 +1056,20 @@ StepResult Graph::test_step(const Batch& xs, const Batch& ys, const Tensor* samp
 
 // ----- training ----------------------------------------------------------------------
 
+// In a forked child (core/fork_generation.h) a trainer of the parent other
+// than the forking thread is gone: the child's calls may train the model.
+// (The forking thread, forking from a fit's callback, goes on as its trainer.)
+void Graph::adopt_trainer_after_fork() const {
+  const uint32_t now = fork_generation();
+  if (now == trainer_generation_) return;
+  if (trainer_depth_ > 0 && trainer_ != std::this_thread::get_id())  // (under trainer_mutex_)
+    trainer_depth_ = 0, trainer_ = std::thread::id();
+  trainer_generation_ = now;
+}
+
 void Graph::begin_training() {
   std::lock_guard<std::mutex> lock(trainer_mutex_);
+  adopt_trainer_after_fork();
   const std::thread::id me = std::this_thread::get_id();
   if (trainer_depth_ > 0 && trainer_ != me)
     throw StateError("this model is being trained in another thread; a model trains in one "
@@ -1068,6 +1080,7 @@ void Graph::begin_training() {
 
 void Graph::end_training() {
   std::lock_guard<std::mutex> lock(trainer_mutex_);
+  adopt_trainer_after_fork();
   if (trainer_depth_ == 0 || trainer_ != std::this_thread::get_id()) return;
   if (--trainer_depth_ == 0) {
     trainer_ = std::thread::id();
@@ -1077,6 +1090,7 @@ void Graph::end_training() {
 
 bool Graph::trained_by_other_thread() const {
   std::lock_guard<std::mutex> lock(trainer_mutex_);
+  adopt_trainer_after_fork();
   return trainer_depth_ > 0 && trainer_ != std::this_thread::get_id();
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/row_bands.h"
+#include "core/fork_generation.h"
 #include "core/shared_mutex.h"
 #include "core/team_choice.h"
 #include "graph/attrs.h"
@@ -400,8 +401,11 @@ class Graph {
   mutable SharedMutex weights_;
   // The trainer: the thread between begin_training and end_training.
   mutable std::mutex trainer_mutex_;
-  std::thread::id trainer_;
-  int trainer_depth_ = 0;
+  // (mutable: a const call in a forked child may drop a trainer that is gone)
+  mutable std::thread::id trainer_;
+  mutable int trainer_depth_ = 0;
+  mutable uint32_t trainer_generation_ = fork_generation();  // see adopt_trainer_after_fork
+  void adopt_trainer_after_fork() const;
   ExecContext train_ctx_;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<ExecContext>> pool_;
