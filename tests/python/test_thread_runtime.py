@@ -242,6 +242,9 @@ def test_a_forked_child_may_use_threads_again():
         pid = os.fork()
         if pid == 0:
             code = 4 if pyconv.get_num_threads() != 1 else 0
+            # (show_config named the affinity mask as where that 1 came from)
+            source = pyconv.show_config(print_fn=lambda line: None)["threads_default_from"]
+            code = code or (0 if "forked child" in source else 6)
             pyconv.set_num_threads(2)
             out = model.predict(x, verbose=0)
             code = code or (0 if np.allclose(out, expected, atol=1e-5) else 3)
@@ -294,6 +297,11 @@ def test_a_child_forked_while_another_thread_is_inside_a_call_can_use_the_model(
     ({"PYCONV_NUM_THREADS": "1", "OMP_NUM_THREADS": "2"}, "1", "PYCONV_NUM_THREADS=1"),
     ({"OMP_NUM_THREADS": "not a number"}, None, "CPU affinity mask"),
     ({"OMP_NUM_THREADS": "100000"}, str(4 * pyconv._core.usable_cores()), "OMP_NUM_THREADS"),
+    # A trailing space was refused where a leading one was taken; OpenMP's
+    # nested list was ignored, and values not understood silently so.
+    ({"PYCONV_NUM_THREADS": "1 "}, "1", "PYCONV_NUM_THREADS=1 "),
+    ({"OMP_NUM_THREADS": "1,2"}, "1", "OMP_NUM_THREADS=1,2"),
+    ({"PYCONV_NUM_THREADS": "-1"}, None, "CPU affinity mask"),
 ])
 def test_environment_variables_set_the_default(env, threads, source):
     # Dask's and Ray's workers set OMP_NUM_THREADS for the libraries they host.
@@ -303,3 +311,6 @@ def test_environment_variables_set_the_default(env, threads, source):
     if threads is not None:
         assert got_threads == threads
     assert got_source.startswith(source)
+    for var, value in env.items():  # one not used says it was ignored
+        if not got_source.startswith(var) and not got_source.startswith("PYCONV"):
+            assert f"{var}='{value}' ignored" in got_source

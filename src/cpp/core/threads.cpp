@@ -43,16 +43,21 @@ const bool g_fork_handler = [] {
 // environment and files, and num_threads() runs on every inference.
 const DefaultThreads& default_threads() {
   static const DefaultThreads info = [] {
+    std::string ignored;  // values not understood, named where the count comes from instead
     for (const char* var : {"PYCONV_NUM_THREADS", "OMP_NUM_THREADS"}) {
       const char* text = std::getenv(var);
       if (!text || !*text) continue;
       char* end = nullptr;
       const long n = std::strtol(text, &end, 10);
-      if (*end == '\0' && n > 0)
+      while (*end == ' ' || *end == '\t') ++end;
+      // OpenMP's list for nested levels ("4,2"): the first is the outer level's.
+      const bool list = *end == ',' && std::string(var) == "OMP_NUM_THREADS";
+      if ((*end == '\0' || list) && n > 0 && end != text)
         return DefaultThreads{static_cast<int>(std::min<long>(n, max_threads())),
                               std::string(var) + "=" + text};
+      ignored += cat("; ", var, "='", text, "' ignored: not a positive integer");
     }
-    return DefaultThreads{usable_cores().cores, usable_cores().source};
+    return DefaultThreads{usable_cores().cores, usable_cores().source + ignored};
   }();
   return info;
 }

@@ -55,7 +55,11 @@ PYBIND11_MODULE(_core, m) {
         "max_threads() are capped there.");
   m.def("get_num_threads", &num_threads);
   m.def("max_threads", &max_threads);
-  m.def("default_threads_source", [] { return default_threads().source; },
+  m.def("default_threads_source",
+        [] {
+          return in_forked_child() ? "1 in a forked child (as PyTorch's; set_num_threads raises it)"
+                                   : default_threads().source;
+        },
         "Where the default thread count comes from: PYCONV_NUM_THREADS or OMP_NUM_THREADS, "
         "else the CPU affinity mask or a cgroup CPU quota.");
   m.def("usable_cores", [] { return usable_cores().cores; });
