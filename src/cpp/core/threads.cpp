@@ -51,7 +51,7 @@ const DefaultThreads& default_threads() {
       const long n = std::strtol(text, &end, 10);
       while (*end == ' ' || *end == '\t') ++end;
       // OpenMP's list for nested levels ("4,2"): the first is the outer level's.
-      const bool list = *end == ',' && std::string(var) == "OMP_NUM_THREADS";
+      const bool list = *end == ',' && var[0] == 'O';  // (OMP_NUM_THREADS)
       if ((*end == '\0' || list) && n > 0 && end != text)
         return DefaultThreads{static_cast<int>(std::min<long>(n, max_threads())),
                               std::string(var) + "=" + text};
