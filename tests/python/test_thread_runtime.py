@@ -204,23 +204,29 @@ def test_python_threads_sharing_a_model_at_batch_1_get_its_bytes():
         np.testing.assert_array_equal(got[t], np.tile(want[t::4], (5, 1)))
 
 
+def _busy_model(call):
+    """A script's start: model m called (predict or fit) over and over by a
+    daemon thread, 0.3 s in."""
+    return textwrap.dedent(f"""
+        import threading, time, numpy as np, pyconv
+        L = pyconv.layers
+        m = pyconv.Sequential([L.Input((16, 16, 1)), L.Conv2D(8, 3), L.Flatten(), L.Dense(10)])
+        m.compile("adam", "mse")
+        x, y = np.random.rand(256, 16, 16, 1).astype(np.float32), np.zeros((256, 10), np.float32)
+        def busy():
+            while True:
+                m.predict(x, verbose=0) if "{call}" == "predict" else m.fit(x, y, verbose=0)
+        threading.Thread(target=busy, daemon=True).start()
+        time.sleep(0.3)
+    """)
+
+
 @pytest.mark.parametrize("call", ["predict", "fit"])
 def test_a_daemon_thread_inside_a_call_does_not_stop_the_interpreter_exiting(call):
     # Python 3.11 ends such a thread with pthread_exit when it takes the GIL
     # back; unwound through pybind11's noexcept GIL guard, that aborted the
     # process (status 134, "terminate called without an active exception").
-    script = textwrap.dedent(f"""
-        import threading, time, numpy as np, pyconv
-        L = pyconv.layers
-        m = pyconv.Sequential([L.Input((32, 32, 3)), L.Conv2D(16, 3), L.Flatten(), L.Dense(10)])
-        m.compile("adam", "mse")
-        x, y = np.random.rand(256, 32, 32, 3).astype(np.float32), np.zeros((256, 10), np.float32)
-        def busy():
-            while True:
-                m.predict_on_batch(x) if "{call}" == "predict" else m.fit(x, y, verbose=0)
-        threading.Thread(target=busy, daemon=True).start()
-        time.sleep(0.3)
-    """)
+    script = _busy_model(call)
     for _ in range(3):
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                 timeout=120)
@@ -262,18 +268,9 @@ def test_a_child_forked_while_another_thread_is_inside_a_call_can_use_the_model(
     # The model's weights lock or trainer flag stayed as the parent's other
     # thread had them at the fork: children hung, or were told that the model
     # "is being trained in another thread", one that does not exist there.
-    result = python_in_child(f"""
-        import os, signal, threading, time, warnings, numpy as np, pyconv
+    result = python_in_child(_busy_model(busy) + textwrap.dedent(f"""
+        import os, signal, warnings
         warnings.simplefilter("ignore", DeprecationWarning)  # (fork with threads)
-        L = pyconv.layers
-        m = pyconv.Sequential([L.Input((16, 16, 1)), L.Conv2D(8, 3), L.Flatten(), L.Dense(10)])
-        m.compile("adam", "mse")
-        x, y = np.random.rand(256, 16, 16, 1).astype(np.float32), np.zeros((256, 10), np.float32)
-        def busy():
-            while True:
-                m.predict(x, verbose=0) if "{busy}" == "predict" else m.fit(x, y, verbose=0)
-        threading.Thread(target=busy, daemon=True).start()
-        time.sleep(0.3)
         codes = []
         for _ in range(12):
             pid = os.fork()
@@ -287,7 +284,7 @@ def test_a_child_forked_while_another_thread_is_inside_a_call_can_use_the_model(
             codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
         print("children", codes.count(0), "of", len(codes))
         os._exit(0)
-    """)
+    """))
     assert result.stdout.strip() == "children 12 of 12", result.stdout + result.stderr
 
 
