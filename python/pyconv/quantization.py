@@ -201,6 +201,14 @@ class _Plan:
             self.tensors[f"quant/{name}/{what}"] = value
 
 
+def _with_channel_axis(x, input_shape):
+    """A grayscale batch (N, H, W) as (N, H, W, 1) for an (H, W, 1) model, as
+    fit and predict take it."""
+    if x.ndim == len(input_shape) and input_shape[-1:] == (1,) and x.shape[1:] == input_shape[:-1]:
+        return x[..., np.newaxis]
+    return x
+
+
 def _chain(g):
     """The layers of a model's graph, checked to be a chain: (config,
     weights, input shape, output shape, node index) per layer."""
@@ -395,7 +403,8 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
         raise ValueError(f"percentile must be in (50, 100], received {percentile}")
     if model._graph is None and hasattr(model, "build"):
         model.build()  # a Sequential that starts with Input builds itself
-    data = np.asarray(representative_data, np.float32)
+    data = _with_channel_axis(np.asarray(representative_data, np.float32),
+                              tuple(model._graph.input_shape))
     if data.ndim < 1 or len(data) == 0 or tuple(data.shape[1:]) != tuple(model._graph.input_shape):
         raise ValueError(f"representative_data must be a non-empty batch of inputs of shape "
                          f"{tuple(model._graph.input_shape)}, received {data.shape}")
@@ -543,12 +552,14 @@ class QuantizedModel:
         return self._core.int8_kernels
 
     def predict(self, x, batch_size=None, verbose=0):
-        """Outputs (float32) for a batch of inputs, as the float model's predict."""
+        """Outputs (float32) for a batch of inputs, as the float model's predict
+        (a grayscale (N, H, W) batch too, for an (H, W, 1) model)."""
         if batch_size is None:
             out = self._core.predict_as_is(x)  # None unless x needs no conversion
             if out is not None:
                 return out
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x = _with_channel_axis(np.ascontiguousarray(x, dtype=np.float32),
+                               tuple(self._core.input_shape))
         if batch_size is None:
             return self._core.predict(x)
         batch_size = _check_batch_size(batch_size)

@@ -406,6 +406,19 @@ def test_a_layer_whose_outputs_were_all_zero_in_calibration_is_quantized():
                                tiny.predict(x[:4], verbose=0), atol=0.01)
 
 
+def test_grayscale_batches_without_a_channel_axis_are_taken_as_fit_takes_them():
+    # The README's snippet: x_train stays (N, 28, 28), which fit and predict
+    # take; quantize and qmodel.predict refused it.
+    x = np.random.default_rng(8).random((16, 6, 6), dtype=np.float32)
+    model = pyconv.Sequential([pyconv.Input((6, 6, 1)), L.Conv2D(3, 3, activation="relu"),
+                               L.Flatten(), L.Dense(4)])
+    model.build()
+    q = pyconv.quantize(model, x)
+    np.testing.assert_array_equal(q.predict(x), q.predict(x[..., None]))
+    np.testing.assert_array_equal(q.predict(x, batch_size=5), q.predict(x[..., None]))
+    np.testing.assert_array_equal(pyconv.quantize(model, x[..., None]).predict(x), q.predict(x))
+
+
 def test_batch_sizes_are_checked_and_a_model_with_nothing_to_run_is_refused():
     x = np.zeros((4, 6, 6, 2), np.float32)
     plain = pyconv.Sequential([pyconv.Input((6, 6, 2)), L.Flatten(), L.Dense(3)])
