@@ -63,6 +63,21 @@ def test_rescaling_refuses_per_channel_lists():
         L.Rescaling([1.0, 2.0])
 
 
+def test_an_adapted_normalization_knows_its_statistics_after_loading(tmp_path):
+    # predict used them, but layer.mean was None and layer(x) on arrays
+    # returned the input unchanged.
+    x = (np.random.default_rng(0).random((4, 6, 5, 3)) * 10 + 5).astype(np.float32)
+    layer = L.Normalization()
+    layer.adapt(x)
+    pyconv.Sequential([pyconv.Input((6, 5, 3)), layer]).save(tmp_path / "m.pcv")
+    loaded = pyconv.models.load_model(tmp_path / "m.pcv")
+    np.testing.assert_allclose(loaded.layers[0].mean, layer.mean, rtol=1e-6)
+    np.testing.assert_allclose(loaded.layers[0](x), loaded.predict(x, verbose=0), atol=1e-6)
+    fresh = L.Normalization()
+    pyconv.Sequential([pyconv.Input((6, 5, 3)), fresh])
+    assert fresh.mean is None  # unadapted stays unknown
+
+
 def test_normalization_statistics_set_by_set_weights_survive_save_and_pickle(tmp_path):
     # Given mean and variance, then new ones by set_weights: the model file
     # and pickles were rebuilt from the constructor's values, silently.

@@ -225,6 +225,13 @@ class Normalization(_Preprocessing):
         super()._attach(model, index)
         if self._stats is not None:
             self._push_stats()
+            return
+        # A model loaded from a file holds statistics adapt() found before it
+        # was saved: known again here (a new model's are 0 and 1, unadapted),
+        # so that layer.mean and layer(x) on arrays have them as predict has.
+        mean, variance = super().get_weights()
+        if mean.any() or (variance != 1).any():
+            self._stats = (mean.astype(np.float64), variance.astype(np.float64))
 
     @property
     def mean(self):
