@@ -1124,7 +1124,14 @@ class Model:
             return self.predict_on_batch(inputs)
         xs = [np.ascontiguousarray(a, dtype=np.float32)
               for a in self._prepare_x(inputs, check_finite=False)]
-        outs = self._graph.predict_multi(xs, augment_key=_random.next_seed())
+        # Where every augmentation has a seed of its own, the draws follow from
+        # them and the model's count of calls, as Keras's seeded layers do.
+        seeded = all(layer._keras_config.get("seed") is not None for layer in self.layers
+                     if isinstance(layer, _AUGMENTATIONS))
+        if seeded:
+            self._augment_calls = getattr(self, "_augment_calls", 0) + 1
+        key = self._augment_calls if seeded else _random.next_seed()
+        outs = self._graph.predict_multi(xs, augment_key=key)
         return outs[0] if self._single_io else self._structure(outs, self._output_keys)
 
     def to_json(self, **kwargs):

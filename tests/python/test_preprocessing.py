@@ -484,6 +484,22 @@ def test_augmentation_acts_in_training_only():
     assert model.train_on_batch(x, y) != plain.train_on_batch(x, y)
 
 
+def test_a_seeded_augmentation_on_arrays_draws_from_its_seed():
+    # As Keras's seeded layers: a new layer (or model) with the same seeds makes
+    # the same draws; its draws went through pyconv's global generator instead.
+    x = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
+    first, again = L.RandomRotation(0.2, seed=3), L.RandomRotation(0.2, seed=3)
+    np.testing.assert_array_equal(first(x), again(x))
+    assert not np.array_equal(first(x), first(x))  # each call draws anew
+
+    def model():
+        return pyconv.Sequential([pyconv.Input((8, 8, 1)), L.RandomFlip(seed=1),
+                                  L.RandomZoom(0.3, seed=2)])
+    a, b = model(), model()
+    np.testing.assert_array_equal(a(x), b(x))
+    np.testing.assert_array_equal(a(x), b(x))
+
+
 def test_model_call_augments_unless_training_is_false():
     aug = pyconv.Sequential([pyconv.Input((8, 8, 1)), L.RandomFlip(), L.RandomRotation(0.2)])
     x = _images((8, 8, 1), batch=8)

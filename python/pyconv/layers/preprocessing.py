@@ -105,8 +105,19 @@ class _Preprocessing(Layer):
                              f"an array of shape {x.shape} and dtype {x.dtype}")
         model = self._array_model(tuple(x.shape[1:]))
         x = np.ascontiguousarray(x, dtype=np.float32)
-        key = None if training is False else _random.next_seed()
+        key = None if training is False else self._next_draw()
         return model._graph.predict_multi([x], augment_key=key)[0]
+
+    def _next_draw(self):
+        """The key of this call's random draws: from the layer's own seed and
+        its count of calls where it has a seed (as Keras's seeded layers: a new
+        layer with the same seed makes the same draws), else from pyconv's
+        global generator (pyconv.set_seed)."""
+        seed = self._keras_config.get("seed")
+        if seed is None:
+            return _random.next_seed()
+        self._draws = getattr(self, "_draws", 0) + 1
+        return self._draws
 
     def _array_model(self, sample_shape):
         """A one-layer model of a copy of this layer, per input shape."""
