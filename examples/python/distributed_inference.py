@@ -5,8 +5,9 @@ images in chunks, and the predictions equal those of a local run.
     python examples/python/distributed_inference.py [--backend dask|ray] [--workers 2]
                                                     [--copies 6] [--address ADDRESS]
 
-The image set is the MNIST digits shipped with pyconv, each copy shifted by a
-pixel or two so that `--copies 6` makes 60,000 different images. Without
+The image set is the MNIST digits shipped with pyconv (9,999 of them: one is
+kept back as load_sample's test set), each copy shifted by a pixel or two,
+so that `--copies 6` makes 59,994 different images. Without
 --address a local cluster of --workers processes is started (see clusters.py
 for a real one).
 """
