@@ -34,12 +34,13 @@ def _metric_class(name, custom_objects):
     cls = globals().get(name)
     if isinstance(cls, type) and issubclass(cls, Metric):
         return cls
-    found, stack = None, [Metric]
-    while stack and found is None:
+    stack = [Metric]
+    while stack:
         for sub in stack.pop().__subclasses__():
-            found = found or (sub if sub.__name__ == name else None)
+            if sub.__name__ == name:
+                return sub
             stack.append(sub)
-    return found
+    return None
 
 
 def from_json(entry, custom_objects=None):
@@ -79,14 +80,15 @@ def resolve(metrics):
     # Objects named alike (AUC() and AUC(curve="PR") are both "auc") would
     # log under one key, one hiding the other: later ones get "_1", "_2", as
     # Keras names them.
-    names = lambda: {m if isinstance(m, str) else m.name for m in resolved}  # noqa: E731
+    taken = {m if isinstance(m, str) else m.name for m in resolved}
     seen = set()
     for m in resolved:
         if isinstance(m, Metric) and m.name in seen:
-            taken, k = names(), 1
+            k = 1
             while f"{m.name}_{k}" in taken:
                 k += 1
             m.name = f"{m.name}_{k}"
+            taken.add(m.name)
         seen.add(m if isinstance(m, str) else m.name)
     return resolved
 

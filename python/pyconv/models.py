@@ -65,6 +65,14 @@ def _check_steps(steps, what):
     return int(steps)
 
 
+def with_channel_axis(x, input_shape):
+    """A grayscale batch (N, H, W) as (N, H, W, 1) for an (H, W, 1) model
+    (fit, predict and quantize take it so)."""
+    if input_shape[-1:] == (1,) and x.shape[1:] == tuple(input_shape[:-1]):
+        return x[..., np.newaxis]
+    return x
+
+
 def _sample_weights(sample_weight, n):
     """A float32 (n,) array of weights >= 0, or None."""
     if sample_weight is None:
@@ -583,9 +591,7 @@ class Model:
         return out
 
     def _prepare_array(self, x, expected, what, check_finite):
-        x = _numeric_array(x, what)
-        if x.shape[1:] != expected and expected[-1] == 1 and x.shape[1:] == expected[:-1]:
-            x = x[..., np.newaxis]  # grayscale (N, H, W) for an (H, W, 1) model
+        x = with_channel_axis(_numeric_array(x, what), expected)
         if x.shape[1:] != expected:
             which = "input" if what == "x" else f"input {what[2:-1]}"
             raise ShapeError(f"{type(self).__name__} '{self.name}': expected {which} of shape "

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from . import _core
-from .models import _check_batch_size
+from .models import _check_batch_size, with_channel_axis
 
 __all__ = ["quantize", "QuantizedModel", "load_quantized"]
 
@@ -201,14 +201,6 @@ class _Plan:
             self.tensors[f"quant/{name}/{what}"] = value
 
 
-def _with_channel_axis(x, input_shape):
-    """A grayscale batch (N, H, W) as (N, H, W, 1) for an (H, W, 1) model, as
-    fit and predict take it."""
-    if x.ndim == len(input_shape) and input_shape[-1:] == (1,) and x.shape[1:] == input_shape[:-1]:
-        return x[..., np.newaxis]
-    return x
-
-
 def _chain(g):
     """The layers of a model's graph, checked to be a chain: (config,
     weights, input shape, output shape, node index) per layer."""
@@ -347,19 +339,18 @@ def _weight_scales(op):
     return kernel, w_scale.astype(np.float32).astype(np.float64)
 
 
-def _output_params(op, in_params, limits):
+def _output_params(w_scale, in_params, limits):
     """The int8 (scale, zero point) of a conv / dense op's output. Its scale
     is at least 2^-29 of the products' largest step, so that every
     requantization factor fits the integer multiplier: a narrower range
     (a layer whose outputs were all 0 in calibration, as a ReLU's that
     never fires) has outputs that round to its zero point at either scale."""
-    _, w_scale = _weight_scales(op)
     return _params_for(*limits, min_scale=in_params[0] * float(w_scale.max()) / 2.0**29)
 
 
-def _int8_weights(op, in_params, out_params, clamp):
-    """The int8 kernel, int32 bias, multipliers and shifts of a conv / dense op."""
-    kernel, w_scale = _weight_scales(op)
+def _int8_weights(op, kernel, w_scale, in_params, out_params, clamp):
+    """The int8 kernel, int32 bias, multipliers and shifts of a conv / dense op
+    (kernel and w_scale: _weight_scales(op))."""
     kernel_q = np.clip(_round(kernel / w_scale), -127, 127).astype(np.int8)
     bias_scale = in_params[0] * w_scale
     bias_q = _round(op["bias"] / bias_scale)
@@ -403,7 +394,7 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
         raise ValueError(f"percentile must be in (50, 100], received {percentile}")
     if model._graph is None and hasattr(model, "build"):
         model.build()  # a Sequential that starts with Input builds itself
-    data = _with_channel_axis(np.asarray(representative_data, np.float32),
+    data = with_channel_axis(np.asarray(representative_data, np.float32),
                               tuple(model._graph.input_shape))
     if data.ndim < 1 or len(data) == 0 or tuple(data.shape[1:]) != tuple(model._graph.input_shape):
         raise ValueError(f"representative_data must be a non-empty batch of inputs of shape "
@@ -440,9 +431,10 @@ def quantize(model, representative_data, *, method="minmax", percentile=99.99,
                      zero_point=params[1])
         if "kernel" in op:
             lut = act not in ("linear", "relu", "relu6")
-            out_params = _output_params(op, params,
+            kernel, w_scale = _weight_scales(op)
+            out_params = _output_params(w_scale, params,
                                         pre_limits[name] if lut else out_limits[op["node"]])
-            tensors, attrs, kshape = _int8_weights(op, params, out_params,
+            tensors, attrs, kshape = _int8_weights(op, kernel, w_scale, params, out_params,
                                                    _clamp("linear" if lut else act, out_params))
             if kind == "Dense":
                 if len(op["in"]) != 1:
@@ -558,7 +550,7 @@ class QuantizedModel:
             out = self._core.predict_as_is(x)  # None unless x needs no conversion
             if out is not None:
                 return out
-        x = _with_channel_axis(np.ascontiguousarray(x, dtype=np.float32),
+        x = with_channel_axis(np.ascontiguousarray(x, dtype=np.float32),
                                tuple(self._core.input_shape))
         if batch_size is None:
             return self._core.predict(x)
