@@ -12,6 +12,7 @@
 
 #include "core/cpu_count.h"
 #include "core/error.h"
+#include "core/fork_generation.h"
 #include "core/training.h"
 
 namespace pyconv {
@@ -20,17 +21,14 @@ namespace {
 
 std::atomic<int> g_threads{0};
 
-// A forked child computes on its calling thread alone by default (as PyTorch
-// does): the parent's pool threads do not exist there (the child gets a
-// fresh pool, see thread_pool.cpp), and several forked workers each taking
-// every core would only fight over them.
-std::atomic<bool> g_forked_child{false};
+// A forked child (core/fork_generation.h) computes on its calling thread
+// alone by default (as PyTorch does): the parent's pool threads do not exist
+// there (the child gets a fresh pool, see thread_pool.cpp), and several
+// forked workers each taking every core would only fight over them.
 #if defined(__unix__) || defined(__APPLE__)
 const bool g_fork_handler = [] {
-  pthread_atfork(nullptr, nullptr, [] {
-    g_forked_child.store(true);
-    g_threads.store(0);  // the parent's choice was for the parent; set_num_threads here counts
-  });
+  // The parent's choice was for the parent; set_num_threads in the child counts.
+  pthread_atfork(nullptr, nullptr, [] { g_threads.store(0); });
   return true;
 }();
 #endif
@@ -65,10 +63,10 @@ const DefaultThreads& default_threads() {
 int num_threads() {
   const int n = g_threads.load();
   if (n > 0) return n;
-  return g_forked_child.load() ? 1 : default_threads().threads;
+  return in_forked_child() ? 1 : default_threads().threads;
 }
 
-bool in_forked_child() { return g_forked_child.load(); }
+bool in_forked_child() { return fork_generation() != 0; }
 
 int max_threads() { return 4 * usable_cores().cores; }
 
